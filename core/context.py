@@ -1,0 +1,282 @@
+"""The shared build context and each plugin's view of it.
+
+``BuildContext`` is created fresh for every stack. A plugin only ever sees a
+``PluginContext``: reads and writes go through typed keys and are checked against the
+plugin's declaration, and every registration is stamped with the plugin's name so an
+error can say who did what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence, TypeVar
+
+from .config import EnvironmentConfig
+from .declaration import PluginDeclaration, PluginSettings
+from .errors import ContextError, RegistrationError
+from .keys import KMS_KEY, ContextKey
+from .monitoring import MonitoredApi, MonitoredFunction, MonitoredQueue, MonitoredTable, MonitoringRegistry
+from .naming import Naming
+from .roles import Role, RoleRegistry, Statement
+
+T = TypeVar("T")
+
+CORE = "core"
+
+
+@dataclass(frozen=True)
+class AwsAccount:
+    """Tokens for the deploying account and partition, plus the resolved regions."""
+
+    account_id: str
+    partition: str
+    region: str
+    service_region: str
+
+    def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
+        return (
+            f"arn:{self.partition}:{service}:{self.region if region else ''}:"
+            f"{self.account_id if account else ''}:{resource}"
+        )
+
+
+@dataclass
+class Output:
+    name: str
+    value: Any
+    description: str
+    plugin: str
+    sensitive: bool = False
+
+
+@dataclass
+class Suppression:
+    path: str
+    rule: str
+    reason: str
+    plugin: str
+
+
+@dataclass
+class KeyPolicyStatement:
+    sid: str
+    statement: dict[str, Any]
+    plugin: str
+
+
+@dataclass
+class BuildContext:
+    environment: EnvironmentConfig
+    naming: Naming
+    stack: Any
+    aws: AwsAccount
+    roles: RoleRegistry
+    monitoring: MonitoringRegistry = field(default_factory=MonitoringRegistry)
+    outputs: dict[str, Output] = field(default_factory=dict)
+    suppressions: list[Suppression] = field(default_factory=list)
+    key_policy: list[KeyPolicyStatement] = field(default_factory=list)
+    values: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    # key name → plugin that declared it provides it (enabled plugins only)
+    providers: dict[str, str] = field(default_factory=dict)
+    phase: str = "configure"
+
+    def publish(self, key: ContextKey[T], value: T, plugin: str) -> None:
+        if key.name in self.values:
+            raise ContextError(f"plugin '{plugin}' published '{key.name}' twice")
+        if not isinstance(value, key.type):
+            raise ContextError(
+                f"plugin '{plugin}' published '{key.name}' as {type(value).__name__}, expected {key.type.__name__}"
+            )
+        self.values[key.name] = (value, plugin)
+
+
+class PluginContext:
+    """One plugin's view of the build: what a hook's ``ctx`` argument is."""
+
+    def __init__(
+        self, build: BuildContext, declaration: PluginDeclaration, settings: PluginSettings, scope: Any
+    ) -> None:
+        self._build = build
+        self.declaration = declaration
+        self.name = declaration.name
+        self.settings = settings
+        self.scope = scope
+        self.roles = _PluginRoles(build.roles, self)
+        self.monitoring = _PluginMonitoring(build.monitoring, self.name)
+        self.policy = _PluginPolicy(build, self.name)
+        self.outputs = _PluginOutputs(build, self.name)
+
+    # -- environment -------------------------------------------------------------
+    @property
+    def environment(self) -> EnvironmentConfig:
+        return self._build.environment
+
+    @property
+    def naming(self) -> Naming:
+        return self._build.naming
+
+    @property
+    def aws(self) -> AwsAccount:
+        return self._build.aws
+
+    @property
+    def phase(self) -> str:
+        return self._build.phase
+
+    def tags(self, **extra: str) -> dict[str, str]:
+        """Platform tags (applied to every taggable resource anyway) plus ``extra``."""
+        return {**platform_tags(self._build.environment), **extra}
+
+    # -- typed context -----------------------------------------------------------
+    def __getitem__(self, key: ContextKey[T]) -> T:
+        value = self.get(key)
+        if value is None:
+            provider = self._build.providers.get(key.name)
+            if provider is None:
+                raise ContextError(
+                    f"plugin '{self.name}' read '{key.name}', which no enabled plugin provides "
+                    f"(declare it in 'uses' and call ctx.get() to make it optional)"
+                )
+            raise ContextError(
+                f"plugin '{self.name}' read '{key.name}' in phase '{self.phase}' before plugin '{provider}' "
+                f"published it; read it in a later phase"
+            )
+        return value
+
+    def get(self, key: ContextKey[T]) -> T | None:
+        declared = (*self.declaration.requires, *self.declaration.uses, *self.declaration.provides)
+        if key is not KMS_KEY and key not in declared:
+            raise ContextError(
+                f"plugin '{self.name}' read '{key.name}' without declaring it in 'requires' or 'uses'"
+            )
+        entry = self._build.values.get(key.name)
+        return None if entry is None else entry[0]
+
+    def __setitem__(self, key: ContextKey[T], value: T) -> None:
+        if key not in self.declaration.provides:
+            raise ContextError(f"plugin '{self.name}' published '{key.name}' without declaring it in 'provides'")
+        if self.phase == "finalize":
+            raise ContextError(f"plugin '{self.name}' published '{key.name}' in finalize; publish by 'wiring'")
+        self._build.publish(key, value, self.name)
+
+    def __contains__(self, key: ContextKey[Any]) -> bool:
+        return key.name in self._build.values
+
+    def __repr__(self) -> str:
+        return f"<PluginContext plugin={self.name!r} env={self.environment.name!r} phase={self.phase!r}>"
+
+
+def platform_tags(env: EnvironmentConfig) -> dict[str, str]:
+    return {
+        "platform": "payments-platform",
+        "environment": env.name,
+        "environment-suffix": env.suffix,
+        "data-classification": "pci",
+        "managed-by": "cdktf",
+        **dict(env.tags),
+    }
+
+
+class _PluginRoles:
+    def __init__(self, registry: RoleRegistry, ctx: PluginContext) -> None:
+        self._registry = registry
+        self._ctx = ctx
+
+    def role(self, key: str, *, description: str, service: str = "lambda.amazonaws.com") -> Role:
+        """Create a role named ``{key}-role-{suffix}`` trusted by ``service``."""
+        name = self._ctx.naming.name(f"{key}-role", kind="iam_role")
+        return self._registry.role(
+            key, service=service, description=description, plugin=self._ctx.name, scope=self._ctx.scope, name=name
+        )
+
+    def get(self, key: str) -> Role:
+        return self._registry.get(key)
+
+    def grant(
+        self,
+        role: str | Role,
+        *,
+        sid: str,
+        actions: Sequence[str],
+        resources: Sequence[str],
+        conditions: Mapping[str, Any] | None = None,
+        any_resource_reason: str | None = None,
+    ) -> Statement:
+        return self._registry.grant(
+            role,
+            sid=sid,
+            actions=actions,
+            resources=resources,
+            plugin=self._ctx.name,
+            conditions=conditions,
+            any_resource_reason=any_resource_reason,
+        )
+
+    def all(self) -> list[Role]:
+        return self._registry.roles()
+
+
+class _PluginMonitoring:
+    def __init__(self, registry: MonitoringRegistry, plugin: str) -> None:
+        self._registry = registry
+        self._plugin = plugin
+
+    def function(self, key: str, *, function_name: str, log_group_name: str) -> MonitoredFunction:
+        return self._registry.functions.add(MonitoredFunction(key, function_name, log_group_name, self._plugin))
+
+    def table(self, key: str, *, table_name: str) -> MonitoredTable:
+        return self._registry.tables.add(MonitoredTable(key, table_name, self._plugin))
+
+    def api(self, key: str, *, api_name: str, stage_name: str) -> MonitoredApi:
+        return self._registry.apis.add(MonitoredApi(key, api_name, stage_name, self._plugin))
+
+    def queue(self, key: str, *, queue_name: str) -> MonitoredQueue:
+        return self._registry.queues.add(MonitoredQueue(key, queue_name, self._plugin))
+
+    @property
+    def functions(self) -> list[MonitoredFunction]:
+        return self._registry.functions.all()
+
+    @property
+    def tables(self) -> list[MonitoredTable]:
+        return self._registry.tables.all()
+
+    @property
+    def apis(self) -> list[MonitoredApi]:
+        return self._registry.apis.all()
+
+    @property
+    def queues(self) -> list[MonitoredQueue]:
+        return self._registry.queues.all()
+
+
+class _PluginPolicy:
+    def __init__(self, build: BuildContext, plugin: str) -> None:
+        self._build = build
+        self._plugin = plugin
+
+    def suppress(self, construct: Any, rule: str, reason: str) -> None:
+        """Exempt one resource from one policy rule; the reason is kept in the report."""
+        if not reason or len(reason) < 10:
+            raise RegistrationError(f"plugin '{self._plugin}' suppressed rule '{rule}' without a real reason")
+        self._build.suppressions.append(Suppression(construct.node.path, rule, reason, self._plugin))
+
+    def allow_key_use(self, sid: str, statement: dict[str, Any]) -> None:
+        """Add a statement to the platform CMK's key policy (e.g. a service principal)."""
+        if any(s.sid == sid for s in self._build.key_policy):
+            raise RegistrationError(f"plugin '{self._plugin}' added key policy statement '{sid}' twice")
+        if statement.get("Action") in ("*", "kms:*"):
+            raise RegistrationError(f"plugin '{self._plugin}': key policy statement '{sid}' must list specific actions")
+        self._build.key_policy.append(KeyPolicyStatement(sid, {"Sid": sid, **statement}, self._plugin))
+
+
+class _PluginOutputs:
+    def __init__(self, build: BuildContext, plugin: str) -> None:
+        self._build = build
+        self._plugin = plugin
+
+    def add(self, name: str, value: Any, *, description: str, sensitive: bool = False) -> None:
+        if name in self._build.outputs:
+            other = self._build.outputs[name].plugin
+            raise RegistrationError(f"plugin '{self._plugin}' added output '{name}', already added by plugin '{other}'")
+        self._build.outputs[name] = Output(name, value, description, self._plugin, sensitive)

@@ -1,0 +1,53 @@
+"""One error hierarchy for the platform: each carries a one-line message for the CLI."""
+
+from __future__ import annotations
+
+
+class PlatformError(Exception):
+    """Base class: anything the CLI turns into one clear line and a non-zero exit."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(PlatformError):
+    """The environments file, a plugin's settings or a CLI argument is wrong."""
+
+
+class PluginLoadError(PlatformError):
+    """An enabled plugin is missing, fails to import or breaks the hook contract."""
+
+
+class RequirementError(PlatformError):
+    """A plugin requires a context key that no enabled plugin provides."""
+
+
+class ContextError(PlatformError):
+    """A plugin read or wrote the shared context against its declaration."""
+
+
+class RegistrationError(PlatformError):
+    """A plugin registered something invalid (a duplicate, a wildcard grant, ...)."""
+
+
+class PolicyViolation(PlatformError):
+    """The synthesized configuration breaks a platform policy rule."""
+
+    def __init__(self, violations: list[str]) -> None:
+        self.violations = violations
+        lines = "\n".join(f"  - {v}" for v in violations)
+        super().__init__(f"{len(violations)} policy violation(s):\n{lines}")
+
+
+class TerraformError(PlatformError):
+    """The terraform binary is missing or a terraform command failed."""
+
+
+class PluginHookError(PlatformError):
+    """A plugin's hook raised an unexpected exception (a bug in the plugin)."""

@@ -1,0 +1,127 @@
+"""The hook contract: everything a plugin author needs to know.
+
+A plugin is a module or object with functions marked ``@hookimpl`` and registered
+under the entry-point group ``payments_platform.plugins``. The host builds one stack per
+environment in **phases**; within a phase it calls plugins in dependency order
+(a plugin that ``requires`` another's key runs after it; ties broken by plugin name),
+never in pluggy's registration order. Every phase runs for all plugins before the
+next phase starts, so anything registered in ``resources`` is visible in ``wiring``.
+
+    declare → configure → foundation → resources → wiring → finalize → (core) policy & synth
+
+Example::
+
+    from payments_platform.core import PluginDeclaration, PluginSettings, hookimpl, keys
+
+    class Settings(PluginSettings):
+        retention_days: int = 30
+
+    @hookimpl
+    def payments_declare():
+        return PluginDeclaration(name="ledger", description="...", settings=Settings,
+                                 requires=(keys.TRANSACTIONS_TABLE,))
+
+    @hookimpl
+    def payments_resources(ctx):
+        table = ctx[keys.TRANSACTIONS_TABLE]
+        ...
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .config import EnvironmentConfig
+    from .context import PluginContext
+    from .declaration import PluginDeclaration, PluginSettings
+
+PROJECT_NAME = "payments_platform"
+ENTRY_POINT_GROUP = "payments_platform.plugins"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+# Phases in the order the host runs them; each maps to the hook it calls.
+BUILD_PHASES: tuple[str, ...] = ("foundation", "resources", "wiring", "finalize")
+
+
+# ---------------------------------------------------------------------------
+# declare: who the plugin is (required)
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def payments_declare() -> PluginDeclaration:
+    """Return this plugin's :class:`PluginDeclaration`. **Every plugin must implement it.**
+
+    Called once per build, before anything else. The declared ``name`` must equal the
+    entry-point name the plugin is registered under (that is the name environments
+    enable). ``settings`` is a :class:`PluginSettings` subclass: the host validates the
+    environment's ``[environments.<env>.settings.<name>]`` table against it (defaults
+    applied, unknown keys and wrong types rejected) and hands the result to later phases
+    as ``ctx.settings``.
+    """
+
+
+# ---------------------------------------------------------------------------
+# configure: validate settings against the environment (optional)
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def payments_configure(settings: PluginSettings, environment: EnvironmentConfig) -> None:
+    """Check this plugin's validated ``settings`` against the ``environment``.
+
+    Called once per environment after the settings model has validated, before any
+    construct exists. Raise ``ValueError`` (or :class:`ConfigError`) with a one-line
+    message to reject the configuration; the host prefixes it with the environment and
+    plugin name. The return value is ignored.
+    """
+
+
+# ---------------------------------------------------------------------------
+# build phases: contribute resources (all optional)
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def payments_foundation(ctx: PluginContext) -> None:
+    """Create foundational resources others build on (network, keys) and publish them.
+
+    ``ctx`` is this plugin's view of the build: ``ctx.scope`` (the construct to create
+    resources under; construct ids must be stable — changing one replaces the resource),
+    ``ctx.settings``, ``ctx.environment``, ``ctx.naming``, ``ctx.roles``, ``ctx.monitoring``,
+    ``ctx.policy``, ``ctx.outputs`` and the typed context (``ctx[KEY]`` reads a declared
+    requirement, ``ctx[KEY] = value`` publishes a declared provision). The core's KMS key
+    (``keys.KMS_KEY``) is available to every plugin from this phase on. Return value ignored.
+    """
+
+
+@hookspec
+def payments_resources(ctx: PluginContext) -> None:
+    """Create this plugin's main resources and publish what it ``provides``.
+
+    Ask ``ctx.roles.role(...)`` for IAM roles here so functions can reference them;
+    register functions, tables, queues and APIs with ``ctx.monitoring`` so observability
+    can find them. Return value ignored.
+    """
+
+
+@hookspec
+def payments_wiring(ctx: PluginContext) -> None:
+    """Connect to other plugins' resources: grants (``ctx.roles.grant``), policies,
+    cross-plugin references. Everything ``provides`` promised must be published by the end
+    of this phase. Return value ignored.
+    """
+
+
+@hookspec
+def payments_finalize(ctx: PluginContext) -> None:
+    """Read what all plugins registered (``ctx.monitoring``) and add dashboards, alarms
+    or reports. Do not publish context keys here. After every plugin's finalize, the core
+    renders one IAM policy per role, applies platform tags and runs the policy rules.
+    Return value ignored.
+    """

@@ -1,0 +1,104 @@
+"""Typed keys for the shared build context, and the values published under them.
+
+A key is a collision-free, typed slot (like pytest's ``StashKey[T]``): ``ctx[NETWORK]``
+is a :class:`Network`. Values hold Terraform tokens (strings such as
+``${aws_vpc.x.id}``), so a plugin can use another's resources without importing it,
+and a test can publish stub values without synthesizing the real provider.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class ContextKey(Generic[T]):
+    """A typed slot in the build context, named ``<area>.<thing>`` for error messages."""
+
+    __slots__ = ("name", "type", "doc")
+
+    def __init__(self, name: str, type_: type[T], doc: str = "") -> None:
+        self.name = name
+        self.type = type_
+        self.doc = doc
+
+    def __repr__(self) -> str:
+        return f"ContextKey({self.name!r})"
+
+
+@dataclass(frozen=True)
+class KmsKey:
+    """The platform's customer-managed key (rotation on, explicit key policy)."""
+
+    arn: str
+    key_id: str
+    alias_name: str
+
+
+@dataclass(frozen=True)
+class Network:
+    vpc_id: str
+    vpc_cidr: str
+    private_subnet_ids: tuple[str, ...]
+    public_subnet_ids: tuple[str, ...]
+    lambda_security_group_id: str
+    private_route_table_ids: tuple[str, ...] = ()
+    endpoint_security_group_id: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    arn: str
+    hash_key: str
+    range_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    arn: str
+    url: str
+    fifo: bool = False
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    arn: str
+
+
+@dataclass(frozen=True)
+class RestApi:
+    name: str
+    rest_api_id: str
+    stage_name: str
+    execution_arn: str
+    invoke_url: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# Provided by the core itself, before any plugin runs.
+KMS_KEY: ContextKey[KmsKey] = ContextKey("core.kms_key", KmsKey, "The platform CMK; every plugin encrypts with it.")
+
+# Provided by the platform's own plugins; a third-party plugin may provide them instead.
+NETWORK: ContextKey[Network] = ContextKey("network.network", Network, "VPC, private subnets and the Lambda security group.")
+TRANSACTIONS_TABLE: ContextKey[Table] = ContextKey(
+    "storage.transactions_table", Table, "The DynamoDB table holding payment transactions."
+)
+AUDIT_QUEUE: ContextKey[Queue] = ContextKey("messaging.audit_queue", Queue, "The SQS FIFO audit trail queue.")
+NOTIFICATIONS_TOPIC: ContextKey[Topic] = ContextKey(
+    "messaging.notifications_topic", Topic, "The SNS topic for payment notifications and alarms."
+)
+REST_API: ContextKey[RestApi] = ContextKey("api.rest_api", RestApi, "The API Gateway REST API and its stage.")
+
+WELL_KNOWN_KEYS: tuple[ContextKey[Any], ...] = (
+    KMS_KEY,
+    NETWORK,
+    TRANSACTIONS_TABLE,
+    AUDIT_QUEUE,
+    NOTIFICATIONS_TOPIC,
+    REST_API,
+)

@@ -1,0 +1,208 @@
+"""Platform policy rules, checked on the synthesized Terraform JSON (cdk-nag style).
+
+Rules run on exactly what Terraform will receive. A violation names the rule, the
+resource address, its construct path and the plugin that created it; a resource can be
+exempted from one rule with ``ctx.policy.suppress(construct, rule, reason)``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from .context import Suppression
+
+NAME_ATTRIBUTES = ("name", "function_name", "dashboard_name", "alarm_name")
+
+# Names that are scoped to a parent resource (not account-wide) need no suffix.
+NAME_SUFFIX_EXEMPT = {
+    "aws_api_gateway_model": "scoped to its REST API, and must be alphanumeric",
+    "aws_api_gateway_request_validator": "scoped to its REST API",
+    "aws_api_gateway_authorizer": "scoped to its REST API",
+}
+
+DELETION_FLAGS = ("deletion_protection", "deletion_protection_enabled", "skip_destroy", "prevent_destroy_on_delete")
+MAX_KMS_DELETION_WINDOW = 7
+
+
+@dataclass(frozen=True)
+class Resource:
+    type: str
+    logical_id: str
+    body: Mapping[str, Any]
+
+    @property
+    def path(self) -> str:
+        return self.body.get("//", {}).get("metadata", {}).get("path", "")
+
+    @property
+    def plugin(self) -> str:
+        parts = self.path.split("/")
+        if len(parts) < 2:
+            return "core"
+        return "core" if parts[1] in ("platform", "") else parts[1]
+
+    @property
+    def address(self) -> str:
+        return f"{self.type}.{self.logical_id}"
+
+
+@dataclass(frozen=True)
+class PolicyInput:
+    suffix: str
+    platform_tags: Mapping[str, str]
+    taggable_types: frozenset[str]
+    any_resource_sids: frozenset[str]
+
+
+Rule = Callable[[Resource, PolicyInput], Iterable[str]]
+RULES: dict[str, Rule] = {}
+
+
+def rule(rule_id: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        RULES[rule_id] = fn
+        return fn
+
+    return register
+
+
+def _literal(value: Any) -> bool:
+    return isinstance(value, str) and "${" not in value
+
+
+@rule("PP-NAME-SUFFIX")
+def name_has_suffix(resource: Resource, policy: PolicyInput) -> Iterator[str]:
+    """Every named resource carries the environment suffix ({resource-type}-{environmentSuffix})."""
+    if resource.type in NAME_SUFFIX_EXEMPT:
+        return
+    pattern = re.compile(rf"(^|[-/_]){re.escape(policy.suffix)}($|[-/._:])")
+    for attribute in NAME_ATTRIBUTES:
+        value = resource.body.get(attribute)
+        if _literal(value) and not pattern.search(value):
+            yield f"{attribute} {value!r} does not carry the environment suffix '{policy.suffix}'"
+
+
+@rule("PP-TAGS")
+def has_platform_tags(resource: Resource, policy: PolicyInput) -> Iterator[str]:
+    """Every taggable resource carries the platform tags, unchanged."""
+    if resource.type not in policy.taggable_types:
+        return
+    tags = resource.body.get("tags") or {}
+    missing = sorted(k for k, v in policy.platform_tags.items() if tags.get(k) != v)
+    if missing:
+        yield f"platform tag(s) missing or overridden: {', '.join(missing)}"
+
+
+@rule("PP-DESTROYABLE")
+def is_destroyable(resource: Resource, policy: PolicyInput) -> Iterator[str]:
+    """Nothing is retained on destroy: no deletion protection, no prevent_destroy, short KMS window."""
+    for flag in DELETION_FLAGS:
+        if resource.body.get(flag) is True:
+            yield f"{flag} is set; every platform resource must be destroyable"
+    if (resource.body.get("lifecycle") or {}).get("prevent_destroy") is True:
+        yield "lifecycle.prevent_destroy is set"
+    if resource.type == "aws_kms_key":
+        window = resource.body.get("deletion_window_in_days")
+        if not isinstance(window, int) or window > MAX_KMS_DELETION_WINDOW:
+            yield f"deletion_window_in_days must be set and at most {MAX_KMS_DELETION_WINDOW} (is {window!r})"
+
+
+@rule("PP-LOG-GROUP")
+def log_group_retained_and_encrypted(resource: Resource, policy: PolicyInput) -> Iterator[str]:
+    """Every log group has a retention period and is encrypted with the platform CMK."""
+    if resource.type != "aws_cloudwatch_log_group":
+        return
+    if not resource.body.get("retention_in_days"):
+        yield "log group has no retention_in_days"
+    if not resource.body.get("kms_key_id"):
+        yield "log group has no kms_key_id"
+
+
+@rule("PP-IAM-LEAST-PRIVILEGE")
+def iam_least_privilege(resource: Resource, policy: PolicyInput) -> Iterator[str]:
+    """No wildcard actions; Resource '*' only on statements registered with a reason."""
+    if resource.type not in ("aws_iam_role_policy", "aws_iam_policy"):
+        return
+    document = resource.body.get("policy")
+    if not isinstance(document, str):
+        yield "policy is not an inline JSON document"
+        return
+    try:
+        statements = json.loads(document).get("Statement", [])
+    except json.JSONDecodeError:
+        yield "policy is not valid JSON"
+        return
+    for statement in statements if isinstance(statements, list) else [statements]:
+        sid = statement.get("Sid", "?")
+        if "NotAction" in statement or "NotResource" in statement:
+            yield f"statement {sid} uses NotAction/NotResource"
+        actions = statement.get("Action", [])
+        for action in [actions] if isinstance(actions, str) else actions:
+            if "*" in action:
+                yield f"statement {sid} uses wildcard action {action!r}"
+        resources = statement.get("Resource", [])
+        if "*" in ([resources] if isinstance(resources, str) else resources) and sid not in policy.any_resource_sids:
+            yield f"statement {sid} grants on Resource '*' without a registered reason"
+
+
+@rule("PP-KMS-AT-REST")
+def encrypted_with_cmk(resource: Resource, policy: PolicyInput) -> Iterator[str]:
+    """Data stores and messaging are encrypted with the customer-managed key."""
+    body = resource.body
+    if resource.type == "aws_dynamodb_table":
+        sse = body.get("server_side_encryption") or {}
+        if not (sse.get("enabled") and sse.get("kms_key_arn")):
+            yield "table is not encrypted with the platform CMK"
+    elif resource.type in ("aws_sqs_queue", "aws_sns_topic") and not body.get("kms_master_key_id"):
+        yield "kms_master_key_id is not set"
+    elif resource.type == "aws_lambda_function" and body.get("environment") and not body.get("kms_key_arn"):
+        yield "environment variables are not encrypted with the platform CMK (kms_key_arn)"
+
+
+def lambda_log_groups(resources: list[Resource]) -> list[str]:
+    """Exactly one log group per function (PP-LAMBDA-LOG-GROUP), whichever plugin creates it."""
+    groups: dict[str, int] = {}
+    for r in resources:
+        if r.type == "aws_cloudwatch_log_group" and _literal(r.body.get("name")):
+            groups[r.body["name"]] = groups.get(r.body["name"], 0) + 1
+    problems = []
+    for r in resources:
+        name = r.body.get("function_name")
+        if r.type == "aws_lambda_function" and _literal(name):
+            count = groups.get(f"/aws/lambda/{name}", 0)
+            if count != 1:
+                problems.append(
+                    f"[PP-LAMBDA-LOG-GROUP] {r.address} (plugin '{r.plugin}', path {r.path}): "
+                    f"{count} log groups named /aws/lambda/{name}; exactly one is required"
+                )
+    return problems
+
+
+def iter_resources(config: Mapping[str, Any]) -> list[Resource]:
+    return [
+        Resource(rtype, logical_id, body)
+        for rtype, items in sorted((config.get("resource") or {}).items())
+        for logical_id, body in sorted(items.items())
+    ]
+
+
+def check(config: Mapping[str, Any], policy: PolicyInput, suppressions: Iterable[Suppression] = ()) -> list[str]:
+    """All violations in one synthesized stack, sorted; empty when it complies."""
+    suppressed = {(s.path, s.rule) for s in suppressions}
+    resources = iter_resources(config)
+    violations: list[str] = []
+    for resource in resources:
+        for rule_id, fn in RULES.items():
+            if (resource.path, rule_id) in suppressed:
+                continue
+            for message in fn(resource, policy):
+                violations.append(
+                    f"[{rule_id}] {resource.address} (plugin '{resource.plugin}', path {resource.path}): {message}"
+                )
+    violations.extend(
+        v for v in lambda_log_groups(resources) if not any(p == "PP-LAMBDA-LOG-GROUP" for _, p in suppressed)
+    )
+    return sorted(violations)

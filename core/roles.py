@@ -1,0 +1,129 @@
+"""The role registry: per-function IAM roles and least-privilege grants.
+
+Plugins ask for a role, then grant it statements (specific actions on specific ARNs).
+After every plugin's ``finalize`` the host renders exactly one inline policy per role.
+Wildcard actions are refused; a bare ``*`` resource is accepted only with a reason
+(where AWS offers no resource-level permission), and the reasons are reported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from .errors import RegistrationError
+
+_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
+_SID = re.compile(r"^[A-Za-z0-9]+$")
+
+
+@dataclass(frozen=True)
+class Statement:
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    granted_by: str
+    conditions: Mapping[str, Any] | None = None
+    any_resource_reason: str | None = None
+
+    def render(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "Sid": self.sid,
+            "Effect": "Allow",
+            "Action": list(self.actions),
+            "Resource": list(self.resources) if len(self.resources) > 1 else self.resources[0],
+        }
+        if self.conditions:
+            body["Condition"] = dict(self.conditions)
+        return body
+
+
+@dataclass
+class Role:
+    key: str
+    name: str
+    owner: str
+    construct: Any
+    statements: list[Statement] = field(default_factory=list)
+
+    @property
+    def arn(self) -> str:
+        return self.construct.arn
+
+    def policy_document(self) -> str:
+        statements = sorted(self.statements, key=lambda s: s.sid)
+        return json.dumps({"Version": "2012-10-17", "Statement": [s.render() for s in statements]}, sort_keys=False)
+
+
+class RoleRegistry:
+    """Shared by all plugins; ``create_role`` is supplied by the host (it builds the IAM construct)."""
+
+    def __init__(self, create_role: Callable[[str, str, str, str, str], Any]) -> None:
+        self._create_role = create_role
+        self._roles: dict[str, Role] = {}
+
+    def role(self, key: str, *, service: str, description: str, plugin: str, scope: Any, name: str) -> Role:
+        if key in self._roles:
+            existing = self._roles[key]
+            raise RegistrationError(
+                f"plugin '{plugin}' asked for role '{key}', already created by plugin '{existing.owner}'"
+            )
+        construct = self._create_role(scope, key, name, service, description)
+        role = Role(key=key, name=name, owner=plugin, construct=construct)
+        self._roles[key] = role
+        return role
+
+    def get(self, key: str) -> Role:
+        try:
+            return self._roles[key]
+        except KeyError:
+            raise RegistrationError(f"no role '{key}' is registered (known: {', '.join(sorted(self._roles)) or 'none'})") from None
+
+    def grant(
+        self,
+        role: str | Role,
+        *,
+        sid: str,
+        actions: Sequence[str],
+        resources: Sequence[str],
+        plugin: str,
+        conditions: Mapping[str, Any] | None = None,
+        any_resource_reason: str | None = None,
+    ) -> Statement:
+        target = self.get(role if isinstance(role, str) else role.key)
+        where = f"plugin '{plugin}' granting '{sid}' to role '{target.key}'"
+        if not _SID.match(sid):
+            raise RegistrationError(f"{where}: Sid must be alphanumeric")
+        if any(s.sid == sid for s in target.statements):
+            raise RegistrationError(f"{where}: the role already has a statement '{sid}'")
+        if not actions:
+            raise RegistrationError(f"{where}: no actions")
+        for action in actions:
+            if not _ACTION.match(action):
+                raise RegistrationError(f"{where}: action {action!r} is not a specific 'service:Action' (no wildcards)")
+        if not resources:
+            raise RegistrationError(f"{where}: no resources")
+        if "*" in resources:
+            if not any_resource_reason:
+                raise RegistrationError(f"{where}: resource '*' needs any_resource_reason (why AWS requires it)")
+            if len(resources) != 1:
+                raise RegistrationError(f"{where}: '*' cannot be mixed with specific resources")
+        statement = Statement(
+            sid=sid,
+            actions=tuple(sorted(set(actions))),
+            resources=tuple(resources),
+            granted_by=plugin,
+            conditions=conditions,
+            any_resource_reason=any_resource_reason,
+        )
+        target.statements.append(statement)
+        return statement
+
+    def roles(self) -> list[Role]:
+        return [self._roles[k] for k in sorted(self._roles)]
+
+    def wildcard_resource_grants(self) -> list[tuple[str, Statement]]:
+        """(role, statement) pairs that use ``Resource: *``, with their documented reasons."""
+        return [(r.key, s) for r in self.roles() for s in r.statements if s.any_resource_reason]

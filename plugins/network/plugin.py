@@ -1,0 +1,158 @@
+"""Network plugin: the VPC the Lambdas run in, with no route to the internet from it.
+
+Provides ``keys.NETWORK``. Private subnets in ≥ 2 AZs route to DynamoDB and S3 through
+gateway endpoints, and reach SQS, SNS and X-Ray through interface endpoints with private
+DNS; there is no NAT gateway. Public subnets and their route table exist as the seed
+describes (the gateway endpoints are associated with it too), but nothing runs there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from payments_platform.core import PluginDeclaration, hookimpl, keys
+from payments_platform.core.cdktf_adapter import Fn, aws
+from payments_platform.core.context import PluginContext
+
+from .settings import GATEWAY_ENDPOINTS, NetworkSettings
+
+HTTPS = 443
+
+
+@hookimpl
+def payments_declare() -> PluginDeclaration:
+    return PluginDeclaration(
+        name="network",
+        description="VPC, private subnets, Lambda security group, flow logs and VPC endpoints",
+        provides=(keys.NETWORK,),
+        settings=NetworkSettings,
+    )
+
+
+@hookimpl
+def payments_foundation(ctx: PluginContext) -> None:
+    settings: NetworkSettings = ctx.settings
+    scope = ctx.scope
+    suffix = ctx.naming.suffix
+    kms = ctx[keys.KMS_KEY]
+
+    vpc = aws.vpc.Vpc(
+        scope,
+        "vpc",
+        cidr_block=settings.vpc_cidr,
+        enable_dns_support=True,
+        enable_dns_hostnames=True,  # required for interface endpoints' private DNS
+        tags={"Name": ctx.naming.name("vpc")},
+    )
+    # Lock down the default security group: nothing may use it by accident (CIS 5.4).
+    aws.default_security_group.DefaultSecurityGroup(
+        scope, "default_sg", vpc_id=vpc.id, ingress=[], egress=[], tags={"Name": ctx.naming.name("default-sg")}
+    )
+    azs = aws.data_aws_availability_zones.DataAwsAvailabilityZones(scope, "azs", state="available")
+    private_cidrs, public_cidrs = settings.subnet_cidrs()
+
+    igw = aws.internet_gateway.InternetGateway(scope, "igw", vpc_id=vpc.id, tags={"Name": ctx.naming.name("igw")})
+    public_rt = aws.route_table.RouteTable(
+        scope, "public_rt", vpc_id=vpc.id, tags={"Name": ctx.naming.name("public-rt")}
+    )
+    aws.route.Route(scope, "public_default_route", route_table_id=public_rt.id,
+                    destination_cidr_block="0.0.0.0/0", gateway_id=igw.id)
+
+    private_subnets, public_subnets, private_rts = [], [], []
+    for index, (private_cidr, public_cidr) in enumerate(zip(private_cidrs, public_cidrs)):
+        az = Fn.element(azs.names, index)
+        letter = "abcd"[index]
+        private = aws.subnet.Subnet(
+            scope, f"private_subnet_{letter}", vpc_id=vpc.id, cidr_block=private_cidr, availability_zone=az,
+            map_public_ip_on_launch=False, tags={"Name": ctx.naming.name(f"private-{letter}"), "tier": "private"},
+        )
+        public = aws.subnet.Subnet(
+            scope, f"public_subnet_{letter}", vpc_id=vpc.id, cidr_block=public_cidr, availability_zone=az,
+            map_public_ip_on_launch=False, tags={"Name": ctx.naming.name(f"public-{letter}"), "tier": "public"},
+        )
+        route_table = aws.route_table.RouteTable(
+            scope, f"private_rt_{letter}", vpc_id=vpc.id, tags={"Name": ctx.naming.name(f"private-rt-{letter}")}
+        )
+        aws.route_table_association.RouteTableAssociation(
+            scope, f"private_rta_{letter}", subnet_id=private.id, route_table_id=route_table.id
+        )
+        aws.route_table_association.RouteTableAssociation(
+            scope, f"public_rta_{letter}", subnet_id=public.id, route_table_id=public_rt.id
+        )
+        private_subnets.append(private)
+        public_subnets.append(public)
+        private_rts.append(route_table)
+
+    lambda_sg = aws.security_group.SecurityGroup(
+        scope, "lambda_sg", name=ctx.naming.name("payments-lambda-sg"), vpc_id=vpc.id,
+        description="Payment Lambdas: HTTPS egress to VPC endpoints only", tags={"Name": ctx.naming.name("payments-lambda-sg")},
+        revoke_rules_on_delete=True,
+    )
+    endpoint_sg = aws.security_group.SecurityGroup(
+        scope, "endpoint_sg", name=ctx.naming.name("vpc-endpoints-sg"), vpc_id=vpc.id,
+        description="Interface VPC endpoints: HTTPS from the payment Lambdas only",
+        tags={"Name": ctx.naming.name("vpc-endpoints-sg")}, revoke_rules_on_delete=True,
+    )
+    aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
+        scope, "endpoint_sg_in_https", security_group_id=endpoint_sg.id, referenced_security_group_id=lambda_sg.id,
+        ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS, description="HTTPS from the payment Lambdas",
+    )
+    aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
+        scope, "lambda_sg_out_endpoints", security_group_id=lambda_sg.id, referenced_security_group_id=endpoint_sg.id,
+        ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS, description="HTTPS to interface VPC endpoints (SQS, SNS, X-Ray)",
+    )
+
+    all_route_tables = [public_rt.id, *[rt.id for rt in private_rts]]
+    for service in GATEWAY_ENDPOINTS:
+        # Associated with the public route table (as the seed asks) AND the private ones:
+        # without the latter the Lambdas in private subnets would have no route.
+        endpoint = aws.vpc_endpoint.VpcEndpoint(
+            scope, f"{service}_gateway_endpoint", vpc_id=vpc.id, service_name=f"com.amazonaws.{ctx.aws.region}.{service}",
+            vpc_endpoint_type="Gateway", route_table_ids=all_route_tables,
+            tags={"Name": ctx.naming.name(f"{service}-endpoint")},
+        )
+        aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
+            scope, f"lambda_sg_out_{service}", security_group_id=lambda_sg.id, prefix_list_id=endpoint.prefix_list_id,
+            ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS, description=f"HTTPS to {service} through its gateway endpoint",
+        )
+    for service in sorted(settings.interface_endpoints):
+        aws.vpc_endpoint.VpcEndpoint(
+            scope, f"{service}_interface_endpoint", vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{ctx.aws.region}.{service}", vpc_endpoint_type="Interface",
+            private_dns_enabled=True, subnet_ids=[s.id for s in private_subnets],
+            security_group_ids=[endpoint_sg.id], tags={"Name": ctx.naming.name(f"{service}-endpoint")},
+        )
+
+    _flow_logs(ctx, vpc, kms, settings)
+
+    ctx[keys.NETWORK] = keys.Network(
+        vpc_id=vpc.id,
+        vpc_cidr=settings.vpc_cidr,
+        private_subnet_ids=tuple(s.id for s in private_subnets),
+        public_subnet_ids=tuple(s.id for s in public_subnets),
+        lambda_security_group_id=lambda_sg.id,
+        private_route_table_ids=tuple(rt.id for rt in private_rts),
+        endpoint_security_group_id=endpoint_sg.id,
+    )
+    ctx.outputs.add("vpc_id", vpc.id, description="VPC the payment Lambdas run in")
+
+
+def _flow_logs(ctx: PluginContext, vpc: Any, kms: keys.KmsKey, settings: NetworkSettings) -> None:
+    """VPC flow logs (PCI DSS 10.2) to a KMS-encrypted log group."""
+    scope = ctx.scope
+    log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
+        scope, "flow_log_group", name=f"/aws/vpc/{ctx.naming.name('flow-logs')}",
+        retention_in_days=settings.flow_log_retention_days, kms_key_id=kms.arn,
+    )
+    role = ctx.roles.role("vpc-flow-logs", service="vpc-flow-logs.amazonaws.com",
+                          description="Delivers VPC flow logs to CloudWatch Logs")
+    ctx.roles.grant(
+        role, sid="WriteFlowLogs",
+        actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        resources=[log_group.arn, f"{log_group.arn}:*"],
+    )
+    aws.flow_log.FlowLog(
+        scope, "flow_log", vpc_id=vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
+        log_destination=log_group.arn, iam_role_arn=role.arn, max_aggregation_interval=60,
+        tags={"Name": ctx.naming.name("flow-log")},
+    )

@@ -1,0 +1,52 @@
+"""Settings the network plugin accepts (``[environments.<env>.settings.network]``)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pydantic import Field, field_validator
+
+from payments_platform.core import PluginSettings
+
+# Interface endpoints the Lambdas call from private subnets (there is no NAT).
+DEFAULT_INTERFACE_ENDPOINTS = ("sns", "sqs", "xray")
+GATEWAY_ENDPOINTS = ("dynamodb", "s3")
+
+
+class NetworkSettings(PluginSettings):
+    vpc_cidr: str = "10.40.0.0/16"
+    availability_zones: int = Field(default=2, ge=2, le=4)
+    flow_log_retention_days: int = Field(default=30, ge=1)
+    interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 CIDR block") from None
+        if not 16 <= network.prefixlen <= 20:
+            raise ValueError("vpc_cidr must be a /16 to /20 block (subnets are carved as /prefix+4)")
+        return value
+
+    @field_validator("interface_endpoints", mode="before")
+    @classmethod
+    def _endpoints(cls, value: object) -> object:
+        if isinstance(value, list):
+            value = tuple(value)
+        if isinstance(value, tuple):
+            for service in value:
+                if not isinstance(service, str) or not service.replace("-", "").isalnum():
+                    raise ValueError(f"{service!r} is not an AWS service endpoint name")
+            if len(set(value)) != len(value):
+                raise ValueError("an interface endpoint is listed twice")
+        return value
+
+    def subnet_cidrs(self) -> tuple[list[str], list[str]]:
+        """(private, public) CIDRs: private subnets first, public ones in the upper half."""
+        network = ipaddress.IPv4Network(self.vpc_cidr)
+        subnets = list(network.subnets(new_prefix=network.prefixlen + 4))
+        half = len(subnets) // 2
+        n = self.availability_zones
+        return [str(s) for s in subnets[:n]], [str(s) for s in subnets[half : half + n]]

@@ -1,0 +1,7 @@
+"""observability plugin (placeholder until its issue lands)."""
+from payments_platform.core import PluginDeclaration, hookimpl
+
+
+@hookimpl
+def payments_declare() -> PluginDeclaration:
+    return PluginDeclaration(name="observability", description="observability (not yet built)")

@@ -1,0 +1,87 @@
+"""Environment the api plugin sets on the functions, read at first use with clear errors.
+
+AWS endpoints are not read here: botocore itself honours AWS_ENDPOINT_URL and the
+service-specific AWS_ENDPOINT_URL_DYNAMODB / _SQS / _SNS, which is how the same code runs
+against a local emulator.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import re
+from dataclasses import dataclass
+
+from .errors import ConfigurationError
+
+MIN_FINGERPRINT_KEY_BYTES = 16
+_HEX = re.compile(r"\A(?:[0-9a-fA-F]{2})+\Z")
+
+
+def required_env(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
+
+
+def transactions_table_name() -> str:
+    return required_env("TRANSACTIONS_TABLE_NAME")
+
+
+def audit_queue_url() -> str:
+    return required_env("AUDIT_QUEUE_URL")
+
+
+def notifications_topic_arn() -> str:
+    return required_env("NOTIFICATIONS_TOPIC_ARN")
+
+
+def environment_name() -> str:
+    return os.environ.get("ENVIRONMENT", "unknown")
+
+
+def function_name() -> str:
+    return os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+
+
+@dataclass(frozen=True)
+class FingerprintKeys:
+    """Purpose-separated HMAC keys derived from CARD_FINGERPRINT_KEY, so a value computed for one
+    purpose (say, the idempotency record id) can never be confused with another (a card identity)."""
+
+    card: bytes
+    request: bytes
+    idempotency: bytes
+
+    @classmethod
+    def from_secret(cls, secret: bytes) -> "FingerprintKeys":
+        def derive(purpose: str) -> bytes:
+            return hmac.new(secret, b"payments-runtime/v1/" + purpose.encode(), hashlib.sha256).digest()
+
+        return cls(card=derive("card-fingerprint"), request=derive("request-fingerprint"), idempotency=derive("idempotency-record"))
+
+
+def decode_secret(raw: str) -> bytes:
+    """CARD_FINGERPRINT_KEY as hex or base64 (standard or URL-safe), at least 128 bits."""
+    raw = raw.strip()
+    if _HEX.match(raw):
+        secret = bytes.fromhex(raw)
+    else:
+        try:
+            padded = raw + "=" * (-len(raw) % 4)
+            secret = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        except (binascii.Error, ValueError):
+            raise ConfigurationError("CARD_FINGERPRINT_KEY is neither hex nor base64") from None
+    if len(secret) < MIN_FINGERPRINT_KEY_BYTES:
+        raise ConfigurationError(f"CARD_FINGERPRINT_KEY must decode to at least {MIN_FINGERPRINT_KEY_BYTES} bytes")
+    return secret
+
+
+def fingerprint_keys() -> FingerprintKeys:
+    # Production should source this secret from Secrets Manager (rotated, access-logged); the
+    # plugin currently injects a Terraform random value through the environment.
+    return FingerprintKeys.from_secret(decode_secret(required_env("CARD_FINGERPRINT_KEY")))
