@@ -1,0 +1,261 @@
+"""Helpers for testing plugins — part of the product, for third-party authors too.
+
+    from payments_platform.core.testing import make_environment, stub_provider, synth, assert_resource
+
+``synth`` builds one stack with exactly the plugins you name (installed or in-process),
+runs every policy rule, and returns the synthesized Terraform JSON wrapped for querying.
+Results are cached per configuration for the test session: synthesizing is the slow part.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from ..config import EnvironmentConfig, RegionPlan
+from ..declaration import PluginDeclaration
+from ..hookspec import hookimpl
+from ..keys import (
+    AUDIT_QUEUE,
+    NETWORK,
+    NOTIFICATIONS_TOPIC,
+    REST_API,
+    TRANSACTIONS_TABLE,
+    ContextKey,
+    Network,
+    Queue,
+    RestApi,
+    Table,
+    Topic,
+)
+
+TEST_ACCOUNT = "123456789012"
+
+
+def make_environment(
+    plugins: Iterable[str],
+    *,
+    name: str = "test",
+    suffix: str = "test",
+    region: str | None = "us-east-1",
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> EnvironmentConfig:
+    return EnvironmentConfig(
+        name=name,
+        suffix=suffix,
+        regions=RegionPlan(region),
+        plugins=tuple(sorted(plugins)),
+        settings={k: dict(v) for k, v in (settings or {}).items()},
+        tags=dict(tags or {}),
+    )
+
+
+class StubProvider:
+    """An in-process plugin that publishes fixed values for keys, standing in for real plugins."""
+
+    def __init__(self, name: str, values: Mapping[ContextKey[Any], Any]) -> None:
+        self.name = name
+        self.values = dict(values)
+
+    @hookimpl
+    def payments_declare(self) -> PluginDeclaration:
+        return PluginDeclaration(
+            name=self.name, description=f"test stub providing {', '.join(k.name for k in self.values)}",
+            provides=tuple(self.values),
+        )
+
+    @hookimpl
+    def payments_foundation(self, ctx: Any) -> None:
+        for key, value in self.values.items():
+            ctx[key] = value
+
+
+def stub_values(suffix: str = "test", region: str = "us-east-1") -> dict[ContextKey[Any], Any]:
+    """Realistic stand-ins for every well-known key a platform plugin provides."""
+    arn = f"arn:aws:{{}}:{region}:{TEST_ACCOUNT}:{{}}"
+    return {
+        NETWORK: Network(
+            vpc_id="vpc-0stub",
+            vpc_cidr="10.40.0.0/16",
+            private_subnet_ids=("subnet-0stuba", "subnet-0stubb"),
+            public_subnet_ids=("subnet-0puba", "subnet-0pubb"),
+            lambda_security_group_id="sg-0stublambda",
+            private_route_table_ids=("rtb-0stuba", "rtb-0stubb"),
+            endpoint_security_group_id="sg-0stubendpoints",
+        ),
+        TRANSACTIONS_TABLE: Table(
+            name=f"payment-transactions-{suffix}",
+            arn=arn.format("dynamodb", f"table/payment-transactions-{suffix}"),
+            hash_key="transaction_id",
+            range_key="timestamp",
+        ),
+        AUDIT_QUEUE: Queue(
+            name=f"transaction-queue-{suffix}.fifo",
+            arn=arn.format("sqs", f"transaction-queue-{suffix}.fifo"),
+            url=f"https://sqs.{region}.amazonaws.com/{TEST_ACCOUNT}/transaction-queue-{suffix}.fifo",
+            fifo=True,
+        ),
+        NOTIFICATIONS_TOPIC: Topic(
+            name=f"payment-notifications-{suffix}", arn=arn.format("sns", f"payment-notifications-{suffix}")
+        ),
+        REST_API: RestApi(
+            name=f"payments-api-{suffix}",
+            rest_api_id="abc123stub",
+            stage_name="prod",
+            execution_arn=arn.format("execute-api", "abc123stub"),
+            invoke_url=f"https://abc123stub.execute-api.{region}.amazonaws.com/prod",
+        ),
+    }
+
+
+def stub_provider(name: str, keys: Iterable[ContextKey[Any]], suffix: str = "test") -> StubProvider:
+    """A stub plugin called ``name`` providing ``keys`` with :func:`stub_values`."""
+    values = stub_values(suffix)
+    return StubProvider(name, {key: values[key] for key in keys})
+
+
+@dataclass
+class SynthesizedStack:
+    """One synthesized stack's Terraform JSON, with query helpers."""
+
+    name: str
+    config: dict[str, Any]
+    built: Any = field(repr=False, default=None)
+
+    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        """``{logical_id: body}`` of every resource of a type (empty when none)."""
+        return dict((self.config.get("resource") or {}).get(resource_type, {}))
+
+    def data_sources(self, data_type: str) -> dict[str, dict[str, Any]]:
+        return dict((self.config.get("data") or {}).get(data_type, {}))
+
+    def resource_types(self) -> set[str]:
+        return set((self.config.get("resource") or {}).keys())
+
+    def one(self, resource_type: str, **match: Any) -> dict[str, Any]:
+        """The single resource of a type whose top-level attributes equal ``match``."""
+        found = [
+            body for body in self.resources(resource_type).values()
+            if all(body.get(k) == v for k, v in match.items())
+        ]
+        if len(found) != 1:
+            raise AssertionError(
+                f"expected exactly one {resource_type} matching {match}, found {len(found)}"
+                + _listing(self.resources(resource_type))
+            )
+        return found[0]
+
+    def by_path(self, path_suffix: str) -> tuple[str, dict[str, Any]]:
+        """(type, body) of the resource whose construct path ends with ``path_suffix``."""
+        for rtype, items in (self.config.get("resource") or {}).items():
+            for body in items.values():
+                if body.get("//", {}).get("metadata", {}).get("path", "").endswith(path_suffix):
+                    return rtype, body
+        raise AssertionError(f"no resource with construct path ending {path_suffix!r}")
+
+    def outputs(self) -> dict[str, Any]:
+        return dict(self.config.get("output") or {})
+
+    def json(self) -> str:
+        return json.dumps(self.config)
+
+    def iam_statements(self, role_key: str) -> list[dict[str, Any]]:
+        """The statements of the inline policy rendered for role ``role_key``."""
+        for body in self.resources("aws_iam_role_policy").values():
+            path = body["//"]["metadata"]["path"]
+            if path.endswith(f"/role_{role_key}_policy"):
+                return json.loads(body["policy"])["Statement"]
+        raise AssertionError(f"no rendered policy for role {role_key!r}")
+
+
+def _listing(resources: Mapping[str, Any]) -> str:
+    if not resources:
+        return " (there are none)"
+    return "\n" + "\n".join(f"  {k}: {json.dumps(_strip(v), sort_keys=True)[:300]}" for k, v in resources.items())
+
+
+def _strip(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != "//"}
+
+
+def _subset(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(k in actual and _subset(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(expected) == len(actual) and all(
+            _subset(e, a) for e, a in zip(expected, actual)
+        )
+    return expected == actual
+
+
+def assert_resource(stack: SynthesizedStack, resource_type: str, properties: Mapping[str, Any]) -> None:
+    """Assert some ``resource_type`` has ``properties`` (a deep subset), like cdktf's
+    ``Testing.to_have_resource_with_properties`` — and on failure show a readable diff
+    against the closest candidate instead of ``False is not true``."""
+    from ..cdktf_adapter import Testing
+
+    if Testing.to_have_resource_with_properties(stack.json(), resource_type, dict(properties)):
+        return
+    candidates = list(stack.resources(resource_type).items())
+    if not candidates:
+        raise AssertionError(f"{stack.name} has no {resource_type} at all")
+    for _, body in candidates:
+        if _subset(dict(properties), body):
+            return  # our subset matcher accepts (e.g. cdktf is stricter on list ordering semantics)
+
+    def distance(item: tuple[str, dict[str, Any]]) -> int:
+        return sum(1 for k, v in properties.items() if not _subset(v, item[1].get(k)))
+
+    logical_id, closest = min(candidates, key=distance)
+    wanted = {k: properties[k] for k in sorted(properties)}
+    actual = {k: closest.get(k, "<missing>") for k in sorted(properties)}
+    diff = "\n".join(
+        difflib.unified_diff(
+            json.dumps(wanted, indent=2, sort_keys=True).splitlines(),
+            json.dumps(actual, indent=2, sort_keys=True).splitlines(),
+            fromfile="expected",
+            tofile=f"{resource_type}.{logical_id}",
+            lineterm="",
+        )
+    )
+    raise AssertionError(f"no {resource_type} in {stack.name} has the expected properties; closest:\n{diff}")
+
+
+_CACHE: dict[str, SynthesizedStack] = {}
+
+
+def synth(
+    plugins: Iterable[str],
+    *,
+    extra_plugins: Mapping[str, Any] | None = None,
+    environment: EnvironmentConfig | None = None,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+    suffix: str = "test",
+    region: str | None = "us-east-1",
+    cache: bool = True,
+) -> SynthesizedStack:
+    """Synthesize one stack with ``plugins`` enabled (names of installed plugins and of
+    ``extra_plugins``). Cached per configuration unless ``cache=False``; in-process plugin
+    objects are part of the cache key by identity."""
+    from ..synth import synthesize
+
+    plugin_names = sorted(set(plugins) | set(extra_plugins or {}))
+    env = environment or make_environment(plugin_names, suffix=suffix, region=region, settings=settings)
+    key = json.dumps(
+        [env.name, env.suffix, env.regions.configured, env.plugins, env.settings, dict(env.tags),
+         sorted((n, id(p)) for n, p in (extra_plugins or {}).items())],
+        sort_keys=True, default=str,
+    )
+    if cache and key in _CACHE:
+        return _CACHE[key]
+    with tempfile.TemporaryDirectory(prefix="payments-synth-") as tmp:
+        result = synthesize([env], f"{tmp}/out", extra_plugins=extra_plugins)
+    built = result.built[0]
+    stack = SynthesizedStack(built.name, result.configs[built.name], built)
+    if cache:
+        _CACHE[key] = stack
+    return stack

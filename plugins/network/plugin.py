@@ -1,7 +1,7 @@
 """Network plugin: the VPC the Lambdas run in, with no route to the internet from it.
 
 Provides ``keys.NETWORK``. Private subnets in ≥ 2 AZs route to DynamoDB and S3 through
-gateway endpoints, and reach SQS, SNS and X-Ray through interface endpoints with private
+gateway endpoints, and reach SQS, SNS, X-Ray and Secrets Manager through interface endpoints with private
 DNS; there is no NAT gateway. Public subnets and their route table exist as the seed
 describes (the gateway endpoints are associated with it too), but nothing runs there.
 """

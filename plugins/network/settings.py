@@ -8,8 +8,9 @@ from pydantic import Field, field_validator
 
 from payments_platform.core import PluginSettings
 
-# Interface endpoints the Lambdas call from private subnets (there is no NAT).
-DEFAULT_INTERFACE_ENDPOINTS = ("sns", "sqs", "xray")
+# Interface endpoints the Lambdas call from private subnets (there is no NAT);
+# Secrets Manager serves the card-fingerprint HMAC key at cold start.
+DEFAULT_INTERFACE_ENDPOINTS = ("secretsmanager", "sns", "sqs", "xray")
 GATEWAY_ENDPOINTS = ("dynamodb", "s3")
 
 

@@ -1,0 +1,24 @@
+"""pytest plugin (entry point ``pytest11``): fixtures for testing platform plugins.
+
+Importing this module is cheap; cdktf loads on the first synth.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+
+from . import SynthesizedStack, assert_resource, synth
+
+
+@pytest.fixture(scope="session")
+def platform_synth() -> Callable[..., SynthesizedStack]:
+    """``platform_synth(["network"], extra_plugins={...}, settings={...})`` — synthesized once
+    per configuration per test session."""
+    return synth
+
+
+@pytest.fixture
+def assert_platform_resource() -> Callable[[SynthesizedStack, str, Any], None]:
+    return assert_resource
