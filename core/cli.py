@@ -1,0 +1,162 @@
+"""The ``payments-platform`` command: synth, plugins, validate.
+
+Bad input of any kind ends in one line on stderr and exit status 2 — never a traceback.
+Set ``PAYMENTS_DEBUG=1`` to see the traceback of an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Sequence
+
+from .config import load_config
+from .errors import PlatformError
+
+PROG = "payments-platform"
+DEFAULT_OUT = "cdktf.out"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Synthesize and validate the payments platform.")
+    parser.add_argument("--config", help="environments file (default: environments.toml found upward from cwd)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    synth = commands.add_parser("synth", help="write Terraform JSON for environment stacks")
+    _env_options(synth)
+    synth.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
+
+    plugins = commands.add_parser("plugins", help="list installed plugins and what an environment enables")
+    plugins.add_argument("--env", help="environment (default: the config's default)")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+
+    validate = commands.add_parser("validate", help="synth, then run `terraform validate` on each stack")
+    _env_options(validate)
+    validate.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
+    validate.add_argument("--provider-mirror", help="filesystem mirror holding hashicorp/aws (offline use)")
+    validate.add_argument("--terraform", help="terraform binary (default: from PATH)")
+    return parser
+
+
+def _env_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--env", action="append", help="environment to build (repeatable; default: the config's default)")
+    group.add_argument("--all", action="store_true", help="every environment in the config")
+
+
+def _selected(args: argparse.Namespace, config: Any) -> list[Any]:
+    names = sorted(config.environments) if args.all else args.env
+    return config.select(names)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .synth import synthesize
+
+    config = load_config(args.config)
+    environments = _selected(args, config)
+    result = synthesize(environments, args.out)
+    for name, path in result.stacks.items():
+        count = sum(len(v) for v in (result.configs[name].get("resource") or {}).values())
+        print(f"synthesized {name}: {count} resources → {_rel(path)}/cdk.tf.json")
+    print(f"synth took {result.seconds:.1f} s")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .synth import synthesize
+    from .terraform import Terraform
+
+    config = load_config(args.config)
+    environments = _selected(args, config)
+    result = synthesize(environments, args.out)
+    terraform = Terraform.locate(result.outdir, binary=args.terraform, mirror=args.provider_mirror)
+    source = f"provider mirror {terraform.mirror}" if terraform.mirror else "the Terraform registry"
+    for name, path in result.stacks.items():
+        started = time.perf_counter()
+        terraform.init(path)
+        terraform.validate(path)
+        print(f"valid: {name} (terraform validate, provider from {source}, {time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from .builder import plugin_sources
+    from .plugin_manager import PlatformPluginManager
+
+    config = load_config(args.config)
+    env = config.environment(args.env)
+    sources = plugin_sources()
+    unknown = sorted(set(env.plugins) - set(sources))
+    if unknown:
+        from .errors import ConfigError
+
+        raise ConfigError(f"environment '{env.name}' enables plugin(s) not installed: {', '.join(unknown)}")
+    manager = PlatformPluginManager(env.plugins, sources, environment=env.name)
+    rows = []
+    for name in sorted(sources):
+        source = sources[name]
+        row: dict[str, Any] = {
+            "name": name,
+            "distribution": source.distribution,
+            "version": source.version,
+            "module": source.target,
+            "enabled": name in env.plugins,
+        }
+        if name in env.plugins:
+            declaration = manager.declaration(name)
+            row.update(
+                description=declaration.description,
+                hooks=manager.hooks_of(name),
+                provides=[k.name for k in declaration.provides],
+                requires=[k.name for k in declaration.requires],
+                uses=[k.name for k in declaration.uses],
+            )
+        rows.append(row)
+    if args.json:
+        print(json.dumps({"environment": env.name, "plugins": rows}, indent=2))
+        return 0
+    print(f"environment {env.name} (suffix {env.suffix}, region {env.regions.deploy})")
+    for row in rows:
+        state = "enabled " if row["enabled"] else "disabled"
+        print(f"  {state} {row['name']:<14} {row['distribution']} {row['version']}  ({row['module']})")
+        if row["enabled"]:
+            print(f"           hooks: {', '.join(row['hooks'])}")
+            if row["provides"] or row["requires"]:
+                print(f"           provides: {', '.join(row['provides']) or '-'}; requires: {', '.join(row['requires']) or '-'}")
+    return 0
+
+
+COMMANDS = {"synth": cmd_synth, "plugins": cmd_plugins, "validate": cmd_validate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except PlatformError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: still one line, unless asked for the traceback
+        if os.environ.get("PAYMENTS_DEBUG"):
+            traceback.print_exc()
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} (set PAYMENTS_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 70
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
