@@ -1,0 +1,33 @@
+"""Every hook in the contract is documented in code and in the plugin author's guide."""
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+from payments_platform.core import hookspec
+from payments_platform.core.plugin_manager import hook_names
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "PLUGIN_AUTHORS.md"
+
+
+@pytest.mark.parametrize("name", hook_names())
+def test_hook_has_a_docstring(name):
+    doc = inspect.getdoc(getattr(hookspec, name)) or ""
+    assert len(doc) > 80, f"hook {name} needs a docstring saying arguments, return and when it is called"
+
+
+@pytest.mark.parametrize("name", hook_names())
+def test_hook_is_in_the_plugin_authors_guide(name):
+    assert f"`{name}" in GUIDE.read_text(), f"{name} is missing from docs/PLUGIN_AUTHORS.md"
+
+
+def test_guide_mentions_no_hook_that_does_not_exist():
+    import re
+
+    mentioned = set(re.findall(r"`(payments_[a-z_]+)\(", GUIDE.read_text()))
+    assert mentioned <= set(hook_names()), f"guide mentions unknown hooks: {mentioned - set(hook_names())}"
+
+
+def test_every_phase_has_a_hook():
+    assert {f"payments_{phase}" for phase in hookspec.BUILD_PHASES} <= set(hook_names())

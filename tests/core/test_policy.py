@@ -1,0 +1,142 @@
+"""Policy rules on synthesized Terraform JSON: each rule fails for its own reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from payments_platform.core import PluginDeclaration, hookimpl, keys
+from payments_platform.core.cdktf_adapter import aws
+from payments_platform.core.context import Suppression
+from payments_platform.core.errors import PolicyViolation
+from payments_platform.core.policy import PolicyInput, check
+from payments_platform.core.testing import synth
+
+TAGS = {"platform": "payments-platform", "environment": "test"}
+POLICY = PolicyInput("test", TAGS, frozenset({"aws_sqs_queue"}), frozenset({"Xray"}))
+
+
+def config(rtype: str, body: dict, path: str = "payments-test/messaging/queue") -> dict:
+    return {"resource": {rtype: {"r1": {"//": {"metadata": {"path": path}}, **body}}}}
+
+
+def violations(rtype, body, **kw):
+    return check(config(rtype, body), POLICY, **kw)
+
+
+GOOD_QUEUE = {"name": "transaction-queue-test.fifo", "kms_master_key_id": "k", "tags": TAGS}
+
+
+def test_compliant_resource_has_no_violations():
+    assert violations("aws_sqs_queue", GOOD_QUEUE) == []
+
+
+def test_name_without_suffix_is_flagged_with_plugin_and_path():
+    (v,) = violations("aws_sqs_queue", {**GOOD_QUEUE, "name": "transaction-queue.fifo"})
+    assert v.startswith("[PP-NAME-SUFFIX] aws_sqs_queue.r1 (plugin 'messaging', path payments-test/messaging/queue)")
+
+
+def test_suffix_must_be_a_whole_name_part():
+    (v,) = violations("aws_sqs_queue", {**GOOD_QUEUE, "name": "contest-queue.fifo"})
+    assert "PP-NAME-SUFFIX" in v
+
+
+def test_token_names_are_not_judged():
+    assert violations("aws_sqs_queue", {**GOOD_QUEUE, "name": "${var.name}"}) == []
+
+
+def test_missing_platform_tag_is_flagged():
+    (v,) = violations("aws_sqs_queue", {**GOOD_QUEUE, "tags": {"platform": "payments-platform"}})
+    assert "[PP-TAGS]" in v and "environment" in v
+
+
+@pytest.mark.parametrize("flag", ["deletion_protection_enabled", "deletion_protection", "skip_destroy"])
+def test_deletion_protection_is_flagged(flag):
+    (v,) = violations("aws_dynamodb_table", {"name": "t-test", flag: True, "server_side_encryption": {"enabled": True, "kms_key_arn": "k"}})
+    assert "[PP-DESTROYABLE]" in v
+
+
+def test_prevent_destroy_is_flagged():
+    (v,) = violations("aws_sqs_queue", {**GOOD_QUEUE, "lifecycle": {"prevent_destroy": True}})
+    assert "prevent_destroy" in v
+
+
+def test_long_kms_deletion_window_is_flagged():
+    (v,) = violations("aws_kms_key", {"deletion_window_in_days": 30})
+    assert "at most 7" in v
+
+
+def test_log_group_needs_retention_and_key():
+    found = violations("aws_cloudwatch_log_group", {"name": "/aws/x-test"})
+    assert len(found) == 2 and all("[PP-LOG-GROUP]" in v for v in found)
+
+
+def _policy_doc(statement: dict) -> dict:
+    return {"name": "p-test", "policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})}
+
+
+def test_wildcard_action_in_rendered_policy_is_flagged():
+    (v,) = violations("aws_iam_role_policy", _policy_doc({"Sid": "A", "Action": "s3:*", "Resource": "arn:x"}))
+    assert "wildcard action 's3:*'" in v
+
+
+def test_any_resource_without_registered_reason_is_flagged():
+    (v,) = violations("aws_iam_role_policy", _policy_doc({"Sid": "Other", "Action": ["sqs:SendMessage"], "Resource": "*"}))
+    assert "without a registered reason" in v
+
+
+def test_any_resource_with_registered_reason_passes():
+    assert violations("aws_iam_role_policy", _policy_doc({"Sid": "Xray", "Action": ["xray:PutTraceSegments"], "Resource": "*"})) == []
+
+
+def test_unencrypted_table_is_flagged():
+    (v,) = violations("aws_dynamodb_table", {"name": "t-test"})
+    assert "[PP-KMS-AT-REST]" in v
+
+
+def test_lambda_without_its_log_group_is_flagged():
+    found = violations("aws_lambda_function", {"function_name": "fn-test", "tags": TAGS})
+    assert any("[PP-LAMBDA-LOG-GROUP]" in v and "0 log groups" in v for v in found)
+
+
+def test_suppression_exempts_one_rule_on_one_resource():
+    body = {**GOOD_QUEUE, "name": "legacy-queue.fifo"}
+    suppression = Suppression("payments-test/messaging/queue", "PP-NAME-SUFFIX", "imported legacy name", "messaging")
+    assert check(config("aws_sqs_queue", body), POLICY, [suppression]) == []
+
+
+class LeakyLogs:
+    """Creates a log group with no retention and no key: synth must refuse it."""
+
+    def __init__(self, suppress: bool = False):
+        self.suppress = suppress
+
+    @hookimpl
+    def payments_declare(self):
+        return PluginDeclaration(name="leaky", description="breaks PP-LOG-GROUP")
+
+    @hookimpl
+    def payments_resources(self, ctx):
+        group = aws.cloudwatch_log_group.CloudwatchLogGroup(ctx.scope, "debug_logs", name=ctx.naming.name("debug-logs"))
+        if self.suppress:
+            ctx.policy.suppress(group, "PP-LOG-GROUP", "test-only group, deleted with the stack")
+
+
+def test_synth_fails_naming_the_plugin_and_writes_nothing(tmp_path):
+    with pytest.raises(PolicyViolation) as excinfo:
+        synth([], extra_plugins={"leaky": LeakyLogs()}, cache=False)
+    message = str(excinfo.value)
+    assert "[PP-LOG-GROUP]" in message and "plugin 'leaky'" in message and "debug_logs" in message
+
+
+def test_suppressed_rule_lets_synth_pass():
+    stack = synth([], extra_plugins={"leaky": LeakyLogs(suppress=True)}, cache=False)
+    assert len(stack.resources("aws_cloudwatch_log_group")) == 1
+
+
+def test_platform_key_rotates_and_is_deletable_within_7_days():
+    stack = synth([], extra_plugins={"leaky": LeakyLogs(suppress=True)})
+    (key,) = stack.resources("aws_kms_key").values()
+    assert key["enable_key_rotation"] is True and key["deletion_window_in_days"] == 7
+    assert {s["Sid"] for s in json.loads(key["policy"])["Statement"]} >= {"EnableAccountAdministration", "AllowCloudWatchLogs"}
