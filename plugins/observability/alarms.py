@@ -1,0 +1,155 @@
+"""Alarms on what plugins registered with ``ctx.monitoring``: each says what broke and what to do.
+
+:func:`alarm_specs` is pure (registrations in, specs out) so thresholds, names and
+descriptions are tested without synthesizing; :func:`create_alarms` turns specs into
+``aws_cloudwatch_metric_alarm`` resources.
+
+Every alarm fires on the Sum over one period reaching its threshold (a single bad minute
+pages: payments are not retried by the card holder), and treats missing data as fine —
+a function nobody called has no errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from payments_platform.core import RegistrationError
+from payments_platform.core.cdktf_adapter import aws
+from payments_platform.core.context import PluginContext
+from payments_platform.core.monitoring import MonitoredApi, MonitoredFunction
+
+COMPARISON = "GreaterThanOrEqualToThreshold"
+STATISTIC = "Sum"
+EVALUATION_PERIODS = 1
+TREAT_MISSING_DATA = "notBreaching"
+THROTTLE_THRESHOLD = 1  # any throttled payment request is a failed payment
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One alarm before it is a resource. ``base_name`` gets the environment suffix."""
+
+    base_name: str
+    namespace: str
+    metric_name: str
+    dimensions: Mapping[str, str]
+    threshold: int
+    period: int
+    description: str
+    plugin: str  # the plugin that registered the watched resource
+    construct_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Derived from the registration key, never the physical name: stable across environments.
+        object.__setattr__(self, "construct_id", "alarm_" + self.base_name.replace("-", "_"))
+
+
+def alarm_specs(
+    *,
+    functions: Sequence[MonitoredFunction] = (),
+    apis: Sequence[MonitoredApi] = (),
+    error_threshold: int = 1,
+    period: int = 60,
+) -> list[AlarmSpec]:
+    """Errors and throttles per function, 5XX errors per API; sorted by name."""
+    specs: list[AlarmSpec] = []
+    for function in functions:
+        dimensions = {"FunctionName": function.function_name}
+        specs.append(
+            AlarmSpec(
+                base_name=f"{function.key}-errors",
+                namespace="AWS/Lambda",
+                metric_name="Errors",
+                dimensions=dimensions,
+                threshold=error_threshold,
+                period=period,
+                plugin=function.plugin,
+                description=(
+                    f"Lambda {function.function_name} reported errors (at least {error_threshold} in "
+                    f"{period} s): payment requests are failing. Find the failing requests in log group "
+                    f"{function.log_group_name} and their X-Ray traces; if the errors started with a "
+                    f"deployment, roll it back. Registered by plugin '{function.plugin}'."
+                ),
+            )
+        )
+        specs.append(
+            AlarmSpec(
+                base_name=f"{function.key}-throttles",
+                namespace="AWS/Lambda",
+                metric_name="Throttles",
+                dimensions=dimensions,
+                threshold=THROTTLE_THRESHOLD,
+                period=period,
+                plugin=function.plugin,
+                description=(
+                    f"Lambda {function.function_name} was throttled in the last {period} s: its concurrency "
+                    f"is used up and payment requests were rejected. Compare ConcurrentExecutions on the "
+                    f"payments dashboard with the function's reserved concurrency; raise it in the settings "
+                    f"of plugin '{function.plugin}' or find the source of the traffic spike."
+                ),
+            )
+        )
+    for api in apis:
+        specs.append(
+            AlarmSpec(
+                base_name=f"{api.key}-5xx-errors",
+                namespace="AWS/ApiGateway",
+                metric_name="5XXError",
+                dimensions={"ApiName": api.api_name, "Stage": api.stage_name},
+                threshold=error_threshold,
+                period=period,
+                plugin=api.plugin,
+                description=(
+                    f"API {api.api_name} (stage {api.stage_name}) returned 5XX responses (at least "
+                    f"{error_threshold} in {period} s): clients saw server errors. Check the Lambda error and "
+                    f"throttle alarms and the API's access logs to find the failing integration. "
+                    f"Registered by plugin '{api.plugin}'."
+                ),
+            )
+        )
+    _reject_duplicates(specs)
+    return sorted(specs, key=lambda spec: spec.base_name)
+
+
+def create_alarms(ctx: PluginContext, specs: Sequence[AlarmSpec], *, actions: Sequence[str]) -> list[Any]:
+    """One metric alarm per spec; ``actions`` (SNS topic ARNs) notify on ALARM and on OK.
+
+    With no actions the alarms still change state and show on the console, but notify nobody.
+    """
+    alarms = []
+    for spec in specs:
+        name = ctx.naming.name(spec.base_name, kind="alarm")
+        alarms.append(
+            aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
+                ctx.scope,
+                spec.construct_id,
+                alarm_name=name,
+                alarm_description=spec.description,
+                namespace=spec.namespace,
+                metric_name=spec.metric_name,
+                dimensions=dict(spec.dimensions),
+                statistic=STATISTIC,
+                period=spec.period,
+                evaluation_periods=EVALUATION_PERIODS,
+                threshold=spec.threshold,
+                comparison_operator=COMPARISON,
+                treat_missing_data=TREAT_MISSING_DATA,
+                alarm_actions=list(actions) or None,
+                ok_actions=list(actions) or None,
+                tags={"Name": name},
+            )
+        )
+    return alarms
+
+
+def _reject_duplicates(specs: Sequence[AlarmSpec]) -> None:
+    # e.g. function "x-5xx" and API "x" would both want alarm "x-5xx-errors".
+    seen: dict[str, AlarmSpec] = {}
+    for spec in specs:
+        other = seen.setdefault(spec.base_name, spec)
+        if other is not spec:
+            raise RegistrationError(
+                f"alarm '{spec.base_name}' would be created twice: for a resource registered by plugin "
+                f"'{other.plugin}' and for one registered by plugin '{spec.plugin}'; rename one registration key"
+            )
