@@ -1,7 +1,141 @@
-"""messaging plugin (placeholder until its issue lands)."""
-from payments_platform.core import PluginDeclaration, hookimpl
+"""Messaging plugin: the SQS FIFO audit trail and the SNS notifications topic.
+
+Provides ``keys.AUDIT_QUEUE`` and ``keys.NOTIFICATIONS_TOPIC``. Both are encrypted with the
+platform CMK and refuse anything but TLS. The queue has no consumer inside the platform: it
+is the ordered audit trail, kept for SQS's maximum 14 days. The topic carries payment events
+and CloudWatch alarms to the environment's notification addresses. Senders get access
+through :mod:`.grants`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from payments_platform.core import PluginDeclaration, hookimpl, keys
+from payments_platform.core.cdktf_adapter import aws
+from payments_platform.core.context import PluginContext
+
+from .settings import MessagingSettings, subscription_id
+
+# SQS's maximum. The queue is not the 12-month archive PCI DSS 10.5.1 asks for: a consumer
+# outside this plugin must move messages to long-term storage within these 14 days.
+AUDIT_RETENTION_SECONDS = 14 * 24 * 60 * 60
+CLOUDWATCH = "cloudwatch.amazonaws.com"
 
 
 @hookimpl
 def payments_declare() -> PluginDeclaration:
-    return PluginDeclaration(name="messaging", description="messaging (not yet built)")
+    return PluginDeclaration(
+        name="messaging",
+        description="SQS FIFO audit queue and SNS notifications topic, CMK-encrypted and TLS-only",
+        provides=(keys.AUDIT_QUEUE, keys.NOTIFICATIONS_TOPIC),
+        settings=MessagingSettings,
+    )
+
+
+@hookimpl
+def payments_resources(ctx: PluginContext) -> None:
+    settings: MessagingSettings = ctx.settings
+    kms = ctx[keys.KMS_KEY]
+    _audit_queue(ctx, settings, kms)
+    _notifications_topic(ctx, settings, kms)
+
+
+def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsKey) -> None:
+    name = ctx.naming.fifo_queue("transaction-queue")
+    queue = aws.sqs_queue.SqsQueue(
+        ctx.scope,
+        "audit_queue",
+        name=name,
+        fifo_queue=True,
+        # Explicit MessageDeduplicationIds win; content-based deduplication covers senders without one.
+        content_based_deduplication=True,
+        deduplication_scope="messageGroup" if settings.high_throughput_fifo else "queue",
+        fifo_throughput_limit="perMessageGroupId" if settings.high_throughput_fifo else "perQueue",
+        message_retention_seconds=AUDIT_RETENTION_SECONDS,
+        # PCI DSS 10.3.2: the audit trail is protected at rest under the platform CMK.
+        kms_master_key_id=kms.arn,
+        kms_data_key_reuse_period_seconds=settings.kms_data_key_reuse_period_seconds,
+        tags={"Name": name},
+    )
+    aws.sqs_queue_policy.SqsQueuePolicy(
+        ctx.scope,
+        "audit_queue_policy",
+        queue_url=queue.url,
+        policy=_policy([_deny_insecure_transport("DenyInsecureTransport", ["sqs:*"], queue.arn)]),
+    )
+    ctx[keys.AUDIT_QUEUE] = keys.Queue(name=queue.name, arn=queue.arn, url=queue.url, fifo=True)
+    # The literal name: dashboards and alarms read better with it and need no dependency on the queue.
+    ctx.monitoring.queue("audit", queue_name=name)
+    ctx.outputs.add("audit_queue_url", queue.url, description="URL of the SQS FIFO audit trail queue")
+
+
+def _notifications_topic(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsKey) -> None:
+    name = ctx.naming.name("payment-notifications", kind="sns")
+    topic = aws.sns_topic.SnsTopic(
+        ctx.scope,
+        "notifications_topic",
+        name=name,
+        display_name="Payment notifications",
+        kms_master_key_id=kms.arn,
+        tags={"Name": name},
+    )
+    account = ctx.aws.account_id
+    # Replaces SNS's default topic policy; principals of this account still publish through
+    # their IAM grants (same-account access needs no resource-policy Allow).
+    aws.sns_topic_policy.SnsTopicPolicy(
+        ctx.scope,
+        "notifications_topic_policy",
+        arn=topic.arn,
+        policy=_policy(
+            [
+                _deny_insecure_transport("DenyInsecureTransport", ["sns:Publish", "sns:Subscribe"], topic.arn),
+                {
+                    "Sid": "AllowCloudWatchAlarmsToPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": CLOUDWATCH},
+                    "Action": "sns:Publish",
+                    "Resource": topic.arn,
+                    # Confused-deputy guard: only this account's alarms may publish.
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnLike": {"aws:SourceArn": ctx.aws.arn("cloudwatch", "alarm:*")},
+                    },
+                },
+            ]
+        ),
+    )
+    # The topic is CMK-encrypted, so CloudWatch must be able to use the key to publish alarms.
+    # In a key policy, Resource "*" means this key.
+    ctx.policy.allow_key_use(
+        "AllowCloudWatchAlarmsToUseKey",
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": CLOUDWATCH},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+        },
+    )
+    for email in settings.notification_emails:
+        aws.sns_topic_subscription.SnsTopicSubscription(
+            ctx.scope, subscription_id(email), topic_arn=topic.arn, protocol="email", endpoint=email
+        )
+    ctx[keys.NOTIFICATIONS_TOPIC] = keys.Topic(name=topic.name, arn=topic.arn)
+    ctx.outputs.add("notifications_topic_arn", topic.arn, description="ARN of the SNS payment notifications topic")
+
+
+def _deny_insecure_transport(sid: str, actions: list[str], resource: str) -> dict[str, Any]:
+    """PCI DSS 4.2.1: cardholder-related messages only ever travel over TLS."""
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": actions,
+        "Resource": resource,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def _policy(statements: list[dict[str, Any]]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})

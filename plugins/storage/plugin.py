@@ -1,7 +1,78 @@
-"""storage plugin (placeholder until its issue lands)."""
-from payments_platform.core import PluginDeclaration, hookimpl
+"""Storage plugin: the DynamoDB table holding payment transactions.
+
+Provides ``keys.TRANSACTIONS_TABLE``. One on-demand table keyed ``transaction_id`` (S) +
+``timestamp`` (N), encrypted with the platform CMK, with point-in-time recovery and TTL on
+the runtime's idempotency records. Functions get access through :mod:`.grants`.
+"""
+
+from __future__ import annotations
+
+from payments_platform.core import PluginDeclaration, hookimpl, keys
+from payments_platform.core.cdktf_adapter import aws
+from payments_platform.core.config import EnvironmentConfig
+from payments_platform.core.context import PluginContext
+
+from .settings import HASH_KEY, RANGE_KEY, StorageSettings
+
+# Environments whose data must be recoverable whatever the settings say.
+PRODUCTION_ENVIRONMENTS = ("prod",)
 
 
 @hookimpl
 def payments_declare() -> PluginDeclaration:
-    return PluginDeclaration(name="storage", description="storage (not yet built)")
+    return PluginDeclaration(
+        name="storage",
+        description="DynamoDB table of payment transactions (on-demand, CMK-encrypted, point-in-time recovery)",
+        provides=(keys.TRANSACTIONS_TABLE,),
+        settings=StorageSettings,
+    )
+
+
+@hookimpl
+def payments_configure(settings: StorageSettings, environment: EnvironmentConfig) -> None:
+    if environment.name in PRODUCTION_ENVIRONMENTS and not settings.point_in_time_recovery:
+        raise ValueError(
+            "point_in_time_recovery cannot be disabled in production: transaction data must be recoverable"
+        )
+
+
+@hookimpl
+def payments_resources(ctx: PluginContext) -> None:
+    settings: StorageSettings = ctx.settings
+    kms = ctx[keys.KMS_KEY]
+    name = ctx.naming.name("payment-transactions", kind="dynamodb")
+
+    table = aws.dynamodb_table.DynamodbTable(
+        ctx.scope,
+        "transactions_table",
+        name=name,
+        billing_mode="PAY_PER_REQUEST",
+        hash_key=HASH_KEY,
+        range_key=RANGE_KEY,
+        attribute=[
+            aws.dynamodb_table.DynamodbTableAttribute(name=HASH_KEY, type="S"),
+            aws.dynamodb_table.DynamodbTableAttribute(name=RANGE_KEY, type="N"),
+        ],
+        point_in_time_recovery=aws.dynamodb_table.DynamodbTablePointInTimeRecovery(
+            enabled=settings.point_in_time_recovery
+        ),
+        # PCI DSS 3.6: data at rest under the platform CMK, whose use is controlled and logged.
+        server_side_encryption=aws.dynamodb_table.DynamodbTableServerSideEncryption(
+            enabled=True, kms_key_arn=kms.arn
+        ),
+        # Disabled TTL is written out (not omitted) so switching it off actually turns it off.
+        ttl=(
+            aws.dynamodb_table.DynamodbTableTtl(enabled=True, attribute_name=settings.ttl_attribute)
+            if settings.ttl_enabled
+            else aws.dynamodb_table.DynamodbTableTtl(enabled=False)
+        ),
+        # Every platform resource is destroyable; prod safety comes from PITR, not from this flag.
+        deletion_protection_enabled=False,
+        tags={"Name": name},
+    )
+
+    ctx[keys.TRANSACTIONS_TABLE] = keys.Table(name=table.name, arn=table.arn, hash_key=HASH_KEY, range_key=RANGE_KEY)
+    # The literal name: dashboards and alarms read better with it and need no dependency on the table.
+    ctx.monitoring.table("transactions", table_name=name)
+    ctx.outputs.add("transactions_table_name", table.name, description="DynamoDB table of payment transactions")
+    ctx.outputs.add("transactions_table_arn", table.arn, description="ARN of the payment transactions table")

@@ -1,0 +1,75 @@
+"""Settings the messaging plugin accepts (``[environments.<env>.settings.messaging]``)."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator, model_validator
+
+from payments_platform.core import PluginSettings
+
+# Deliberately simple: one "@", a dotted domain, no spaces. SNS does the real check by mailing it.
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+
+
+def subscription_id(email: str) -> str:
+    """The construct id of an address's subscription: stable while the address is listed."""
+    return "email_subscription_" + re.sub(r"[^a-z0-9]+", "_", email.lower()).strip("_")
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+class MessagingSettings(PluginSettings):
+    """``notification_email`` (plus any ``extra_notification_emails``) is subscribed to the
+    notifications topic. SNS emails each address a confirmation link; until it is clicked the
+    subscription stays PendingConfirmation and receives nothing. Terraform destroy still
+    succeeds: it drops pending subscriptions from state (AWS deletes them after three days).
+
+    ``high_throughput_fifo``: the runtime groups audit messages per API client, so the queue
+    uses FIFO high-throughput mode (deduplication and throughput limit per message group).
+    Deduplication ids are transaction ids, unique across groups, so nothing is lost by
+    scoping deduplication to a group. ``false`` selects the classic per-queue limits.
+
+    ``kms_data_key_reuse_period_seconds``: how long SQS reuses a data key before calling KMS
+    again (60 s to 24 h); 5 minutes trades a little key exposure for far fewer KMS calls.
+    """
+
+    notification_email: str = "admin@example.com"
+    extra_notification_emails: tuple[str, ...] = ()
+    high_throughput_fifo: bool = True
+    kms_data_key_reuse_period_seconds: int = Field(default=300, ge=60, le=86400)
+
+    @field_validator("notification_email")
+    @classmethod
+    def _notification_email(cls, value: str) -> str:
+        return _check_email(value)
+
+    @field_validator("extra_notification_emails", mode="before")
+    @classmethod
+    def _extra_emails(cls, value: object) -> object:
+        # TOML arrays arrive as lists; the frozen settings keep a tuple.
+        if isinstance(value, list):
+            value = tuple(value)
+        if isinstance(value, tuple):
+            for email in value:
+                if not isinstance(email, str):
+                    raise ValueError(f"{email!r} is not an email address")
+                _check_email(email)
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_subscriptions(self) -> "MessagingSettings":
+        seen: dict[str, str] = {}
+        for email in self.notification_emails:
+            first = seen.setdefault(subscription_id(email), email)
+            if first is not email:
+                raise ValueError(f"{email!r} repeats {first!r}: each address is subscribed once")
+        return self
+
+    @property
+    def notification_emails(self) -> tuple[str, ...]:
+        return (self.notification_email, *self.extra_notification_emails)

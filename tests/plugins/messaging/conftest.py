@@ -1,0 +1,88 @@
+"""Fixtures for the messaging plugin tests: one synthesized stack, shared by every test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from payments_platform.core import PluginDeclaration, hookimpl, keys
+from payments_platform.core.roles import RoleRegistry
+from payments_platform.core.testing import SynthesizedStack, synth
+from payments_platform.plugins.messaging.grants import grant_queue_send, grant_topic_publish
+
+ONCALL = "payments-oncall@example.com"
+FRAUD_TEAM = "fraud-team@example.com"
+
+
+class MessagingConsumer:
+    """Stands in for the api plugin: sends to the published queue and topic."""
+
+    @hookimpl
+    def payments_declare(self) -> PluginDeclaration:
+        return PluginDeclaration(
+            name="consumer", description="test consumer", requires=(keys.AUDIT_QUEUE, keys.NOTIFICATIONS_TOPIC)
+        )
+
+    @hookimpl
+    def payments_resources(self, ctx: Any) -> None:
+        ctx.roles.role("sender", description="test sender to the audit queue and notifications topic")
+
+    @hookimpl
+    def payments_wiring(self, ctx: Any) -> None:
+        kms, region = ctx[keys.KMS_KEY], ctx.aws.region
+        queue, topic = ctx[keys.AUDIT_QUEUE], ctx[keys.NOTIFICATIONS_TOPIC]
+        grant_queue_send(ctx.roles, "sender", queue, kms, sid="SendAudit", region=region)
+        grant_topic_publish(ctx.roles, "sender", topic, kms, sid="PublishEvents", region=region)
+        ctx.outputs.add("consumer_queue_url", queue.url, description="the queue URL the consumer received")
+        ctx.outputs.add("consumer_queue_name", queue.name, description="the queue name the consumer received")
+        ctx.outputs.add("consumer_topic_name", topic.name, description="the topic name the consumer received")
+
+
+CONSUMER = MessagingConsumer()
+
+
+@pytest.fixture(scope="session")
+def messaging_stack() -> SynthesizedStack:
+    return synth(
+        ["messaging"],
+        extra_plugins={"consumer": CONSUMER},
+        settings={"messaging": {"notification_email": ONCALL, "extra_notification_emails": [FRAUD_TEAM]}},
+    )
+
+
+@pytest.fixture(scope="session")
+def notification_emails() -> tuple[str, ...]:
+    """The addresses ``messaging_stack`` is configured to notify."""
+    return (ONCALL, FRAUD_TEAM)
+
+
+@pytest.fixture(scope="session")
+def queue_logical_id(messaging_stack: SynthesizedStack) -> str:
+    (logical_id,) = messaging_stack.resources("aws_sqs_queue")
+    return logical_id
+
+
+@pytest.fixture(scope="session")
+def topic_logical_id(messaging_stack: SynthesizedStack) -> str:
+    (logical_id,) = messaging_stack.resources("aws_sns_topic")
+    return logical_id
+
+
+class PluginRoles:
+    """``ctx.roles`` for grant tests without a synth: a real registry, granting as plugin 'api'."""
+
+    def __init__(self) -> None:
+        self.registry = RoleRegistry(lambda scope, key, name, service, description: None)
+        self.registry.role("fn", service="lambda.amazonaws.com", description="d", plugin="api", scope=None, name="fn")
+
+    def grant(self, role: Any, **kwargs: Any) -> Any:
+        return self.registry.grant(role, plugin="api", **kwargs)
+
+    def statements(self) -> dict[str, dict[str, Any]]:
+        return {s.sid: s.render() for s in self.registry.get("fn").statements}
+
+
+@pytest.fixture
+def roles() -> PluginRoles:
+    return PluginRoles()

@@ -1,0 +1,182 @@
+"""The audit queue, the notifications topic and the settings the messaging plugin accepts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from payments_platform.core import ConfigError, keys
+from payments_platform.core.testing import assert_resource, synth
+from payments_platform.plugins.messaging.settings import MessagingSettings
+
+QUEUE = "aws_sqs_queue"
+TOPIC = "aws_sns_topic"
+
+
+def policy_of(stack, resource_type):
+    (body,) = stack.resources(resource_type).values()
+    return {s["Sid"]: s for s in json.loads(body["policy"])["Statement"]}
+
+
+def key_ref(stack):
+    (key_id,) = stack.resources("aws_kms_key")
+    return f"${{aws_kms_key.{key_id}.arn}}"
+
+
+# -- audit queue ---------------------------------------------------------------
+
+
+def test_queue_is_a_fifo_queue_named_with_the_suffix(messaging_stack):
+    assert_resource(messaging_stack, QUEUE, {"name": "transaction-queue-test.fifo", "fifo_queue": True})
+
+
+def test_queue_deduplicates_on_content(messaging_stack):
+    assert_resource(messaging_stack, QUEUE, {"content_based_deduplication": True})
+
+
+def test_queue_keeps_messages_for_14_days(messaging_stack):
+    assert_resource(messaging_stack, QUEUE, {"message_retention_seconds": 1_209_600})
+
+
+def test_queue_is_encrypted_with_the_platform_cmk(messaging_stack):
+    expected = {"kms_master_key_id": key_ref(messaging_stack), "kms_data_key_reuse_period_seconds": 300}
+    assert_resource(messaging_stack, QUEUE, expected)
+
+
+def test_queue_uses_high_throughput_fifo_by_default(messaging_stack):
+    assert_resource(
+        messaging_stack, QUEUE, {"deduplication_scope": "messageGroup", "fifo_throughput_limit": "perMessageGroupId"}
+    )
+
+
+def test_queue_policy_denies_every_sqs_action_without_tls(messaging_stack, queue_logical_id):
+    assert policy_of(messaging_stack, "aws_sqs_queue_policy")["DenyInsecureTransport"] == {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["sqs:*"],
+        "Resource": f"${{aws_sqs_queue.{queue_logical_id}.arn}}",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def test_queue_policy_is_attached_to_the_audit_queue(messaging_stack, queue_logical_id):
+    expected = {"queue_url": f"${{aws_sqs_queue.{queue_logical_id}.url}}"}
+    assert_resource(messaging_stack, "aws_sqs_queue_policy", expected)
+
+
+def test_published_queue_is_fifo_and_refers_to_the_queue(messaging_stack, queue_logical_id):
+    queue, _ = messaging_stack.built.build.values[keys.AUDIT_QUEUE.name]
+    outputs = messaging_stack.outputs()
+    assert (queue.fifo, outputs["consumer_queue_name"]["value"], outputs["consumer_queue_url"]["value"]) == (
+        True,
+        f"${{aws_sqs_queue.{queue_logical_id}.name}}",
+        f"${{aws_sqs_queue.{queue_logical_id}.url}}",
+    )
+
+
+def test_published_queue_arn_is_what_a_sender_is_granted_on(messaging_stack, queue_logical_id):
+    statements = {s["Sid"]: s for s in messaging_stack.iam_statements("sender")}
+    assert statements["SendAudit"]["Resource"] == f"${{aws_sqs_queue.{queue_logical_id}.arn}}"
+
+
+def test_queue_is_registered_for_monitoring_by_its_name(messaging_stack):
+    queues = messaging_stack.built.build.monitoring.queues.all()
+    assert [(q.key, q.queue_name, q.plugin) for q in queues] == [("audit", "transaction-queue-test.fifo", "messaging")]
+
+
+def test_audit_queue_url_is_a_stack_output(messaging_stack, queue_logical_id):
+    assert messaging_stack.outputs()["audit_queue_url"]["value"] == f"${{aws_sqs_queue.{queue_logical_id}.url}}"
+
+
+# -- notifications topic -------------------------------------------------------
+
+
+def test_topic_is_named_with_the_suffix_and_encrypted_with_the_cmk(messaging_stack):
+    assert_resource(
+        messaging_stack, TOPIC, {"name": "payment-notifications-test", "kms_master_key_id": key_ref(messaging_stack)}
+    )
+
+
+def test_topic_policy_denies_publish_and_subscribe_without_tls(messaging_stack, topic_logical_id):
+    assert policy_of(messaging_stack, "aws_sns_topic_policy")["DenyInsecureTransport"] == {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["sns:Publish", "sns:Subscribe"],
+        "Resource": f"${{aws_sns_topic.{topic_logical_id}.arn}}",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def test_topic_policy_lets_only_this_accounts_cloudwatch_alarms_publish(messaging_stack, topic_logical_id):
+    (caller_id,) = messaging_stack.data_sources("aws_caller_identity")
+    statement = policy_of(messaging_stack, "aws_sns_topic_policy")["AllowCloudWatchAlarmsToPublish"]
+    scoped_to = statement["Condition"]["StringEquals"]
+    assert (statement["Principal"], statement["Action"], statement["Resource"], scoped_to) == (
+        {"Service": "cloudwatch.amazonaws.com"},
+        "sns:Publish",
+        f"${{aws_sns_topic.{topic_logical_id}.arn}}",
+        {"aws:SourceAccount": f"${{data.aws_caller_identity.{caller_id}.account_id}}"},
+    )
+
+
+def test_cloudwatch_may_use_the_cmk_to_publish_alarms(messaging_stack):
+    (key,) = messaging_stack.resources("aws_kms_key").values()
+    statements = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}
+    assert statements["AllowCloudWatchAlarmsToUseKey"] == {
+        "Sid": "AllowCloudWatchAlarmsToUseKey",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": "*",
+    }
+
+
+def test_every_configured_address_gets_an_email_subscription(messaging_stack, topic_logical_id, notification_emails):
+    subscriptions = messaging_stack.resources("aws_sns_topic_subscription").values()
+    assert sorted((s["protocol"], s["endpoint"], s["topic_arn"]) for s in subscriptions) == sorted(
+        ("email", email, f"${{aws_sns_topic.{topic_logical_id}.arn}}") for email in notification_emails
+    )
+
+
+def test_published_topic_name_refers_to_the_topic(messaging_stack, topic_logical_id):
+    assert messaging_stack.outputs()["consumer_topic_name"]["value"] == f"${{aws_sns_topic.{topic_logical_id}.name}}"
+
+
+def test_published_topic_arn_is_what_a_publisher_is_granted_on(messaging_stack, topic_logical_id):
+    statements = {s["Sid"]: s for s in messaging_stack.iam_statements("sender")}
+    assert statements["PublishEvents"]["Resource"] == f"${{aws_sns_topic.{topic_logical_id}.arn}}"
+
+
+def test_notifications_topic_arn_is_a_stack_output(messaging_stack, topic_logical_id):
+    assert messaging_stack.outputs()["notifications_topic_arn"]["value"] == f"${{aws_sns_topic.{topic_logical_id}.arn}}"
+
+
+# -- settings ------------------------------------------------------------------
+
+
+def test_notification_email_defaults_to_admin():
+    assert MessagingSettings().notification_emails == ("admin@example.com",)
+
+
+def test_bad_notification_email_is_a_config_error_naming_plugin_and_setting():
+    refused = r"plugin 'messaging', setting 'notification_email':.*'payments-oncall' is not an email"
+    with pytest.raises(ConfigError, match=refused):
+        synth(["messaging"], settings={"messaging": {"notification_email": "payments-oncall"}}, cache=False)
+
+
+def test_bad_extra_email_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"setting 'extra_notification_emails':.*'ops@' is not an email"):
+        synth(["messaging"], settings={"messaging": {"extra_notification_emails": ["ops@"]}}, cache=False)
+
+
+def test_address_listed_twice_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"'Admin@Example.com' repeats 'admin@example.com'"):
+        synth(["messaging"], settings={"messaging": {"extra_notification_emails": ["Admin@Example.com"]}}, cache=False)
+
+
+def test_unknown_setting_is_a_config_error_naming_plugin_and_setting():
+    with pytest.raises(ConfigError, match=r"plugin 'messaging', setting 'notification_emails'"):
+        synth(["messaging"], settings={"messaging": {"notification_emails": ["ops@example.com"]}}, cache=False)

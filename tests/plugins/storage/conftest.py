@@ -1,0 +1,72 @@
+"""Fixtures for the storage plugin tests: one synthesized stack, shared by every test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from payments_platform.core import PluginDeclaration, hookimpl, keys
+from payments_platform.core.roles import RoleRegistry
+from payments_platform.core.testing import SynthesizedStack, synth
+from payments_platform.plugins.storage.grants import TABLE_WRITE_ACTIONS, grant_table
+
+
+class TableConsumer:
+    """Stands in for the api plugin: reads the published table the way a consumer would."""
+
+    @hookimpl
+    def payments_declare(self) -> PluginDeclaration:
+        return PluginDeclaration(name="consumer", description="test consumer", requires=(keys.TRANSACTIONS_TABLE,))
+
+    @hookimpl
+    def payments_resources(self, ctx: Any) -> None:
+        ctx.roles.role("writer", description="test writer of the transactions table")
+
+    @hookimpl
+    def payments_wiring(self, ctx: Any) -> None:
+        table = ctx[keys.TRANSACTIONS_TABLE]
+        grant_table(
+            ctx.roles, "writer", table, ctx[keys.KMS_KEY], actions=TABLE_WRITE_ACTIONS, sid="WriteTransactions",
+            region=ctx.aws.region,
+        )
+        ctx.outputs.add("consumer_table_name", table.name, description="the table name the consumer received")
+
+
+CONSUMER = TableConsumer()
+
+
+@pytest.fixture(scope="session")
+def storage_stack() -> SynthesizedStack:
+    return synth(["storage"], extra_plugins={"consumer": CONSUMER})
+
+
+@pytest.fixture(scope="session")
+def relaxed_storage_stack() -> SynthesizedStack:
+    """A non-production environment that turns off everything the storage settings can."""
+    return synth(["storage"], settings={"storage": {"ttl_enabled": False, "point_in_time_recovery": False}})
+
+
+@pytest.fixture(scope="session")
+def table_logical_id(storage_stack: SynthesizedStack) -> str:
+    (logical_id,) = storage_stack.resources("aws_dynamodb_table")
+    return logical_id
+
+
+class PluginRoles:
+    """``ctx.roles`` for grant tests without a synth: a real registry, granting as plugin 'api'."""
+
+    def __init__(self) -> None:
+        self.registry = RoleRegistry(lambda scope, key, name, service, description: None)
+        self.registry.role("fn", service="lambda.amazonaws.com", description="d", plugin="api", scope=None, name="fn")
+
+    def grant(self, role: Any, **kwargs: Any) -> Any:
+        return self.registry.grant(role, plugin="api", **kwargs)
+
+    def statements(self) -> dict[str, dict[str, Any]]:
+        return {s.sid: s.render() for s in self.registry.get("fn").statements}
+
+
+@pytest.fixture
+def roles() -> PluginRoles:
+    return PluginRoles()
