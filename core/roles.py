@@ -127,3 +127,17 @@ class RoleRegistry:
     def wildcard_resource_grants(self) -> list[tuple[str, Statement]]:
         """(role, statement) pairs that use ``Resource: *``, with their documented reasons."""
         return [(r.key, s) for r in self.roles() for s in r.statements if s.any_resource_reason]
+
+
+def grant_key_via_service(
+    roles: Any, role: Any, kms_key_arn: str, *, sid: str, actions: Sequence[str], service: str, region: str
+) -> Statement:
+    """Key use on ``kms_key_arn`` only through calls ``service`` makes in ``region`` on the
+    role's behalf (``kms:ViaService``), never direct KMS use. ``roles`` is ``ctx.roles``."""
+    return roles.grant(
+        role,
+        sid=sid,
+        actions=list(actions),
+        resources=[kms_key_arn],
+        conditions={"StringEquals": {"kms:ViaService": f"{service}.{region}.amazonaws.com"}},
+    )

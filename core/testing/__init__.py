@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 from ..config import EnvironmentConfig, RegionPlan
 from ..declaration import PluginDeclaration
 from ..hookspec import hookimpl
+from ..roles import RoleRegistry
 from ..keys import (
     AUDIT_QUEUE,
     NETWORK,
@@ -110,6 +111,22 @@ def stub_values(suffix: str = "test", region: str = "us-east-1") -> dict[Context
             invoke_url=f"https://abc123stub.execute-api.{region}.amazonaws.com/prod",
         ),
     }
+
+
+class RecordingRoles:
+    """``ctx.roles`` for testing grant helpers without a synth: a real registry holding one
+    role ``fn``, granting as ``plugin``; ``statements()`` maps Sid → rendered statement."""
+
+    def __init__(self, plugin: str = "api", role: str = "fn") -> None:
+        self.plugin, self.role = plugin, role
+        self.registry = RoleRegistry(lambda scope, key, name, service, description: None)
+        self.registry.role(role, service="lambda.amazonaws.com", description="test", plugin=plugin, scope=None, name=role)
+
+    def grant(self, role: Any, **kwargs: Any) -> Any:
+        return self.registry.grant(role, plugin=self.plugin, **kwargs)
+
+    def statements(self) -> dict[str, dict[str, Any]]:
+        return {s.sid: s.render() for s in self.registry.get(self.role).statements}
 
 
 def stub_provider(name: str, keys: Iterable[ContextKey[Any]], suffix: str = "test") -> StubProvider:

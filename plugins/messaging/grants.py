@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from payments_platform.core import keys
+from payments_platform.core.roles import grant_key_via_service
 
 # SQS and SNS server-side encryption: the service generates a data key under the CMK for the
 # messages it stores (GenerateDataKey) and decrypts cached data keys (Decrypt) -- both with
@@ -20,12 +21,8 @@ _SEND_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
 def grant_queue_send(roles: Any, role: Any, queue: keys.Queue, kms_key: keys.KmsKey, *, sid: str, region: str) -> None:
     """``sqs:SendMessage`` on ``queue`` (statement ``sid``) and its key use (``{sid}Kms``)."""
     roles.grant(role, sid=sid, actions=["sqs:SendMessage"], resources=[queue.arn])
-    roles.grant(
-        role,
-        sid=f"{sid}Kms",
-        actions=_SEND_KEY_ACTIONS,
-        resources=[kms_key.arn],
-        conditions={"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
+    grant_key_via_service(
+        roles, role, kms_key.arn, sid=f"{sid}Kms", actions=_SEND_KEY_ACTIONS, service="sqs", region=region
     )
 
 
@@ -34,10 +31,6 @@ def grant_topic_publish(
 ) -> None:
     """``sns:Publish`` on ``topic`` (statement ``sid``) and its key use (``{sid}Kms``)."""
     roles.grant(role, sid=sid, actions=["sns:Publish"], resources=[topic.arn])
-    roles.grant(
-        role,
-        sid=f"{sid}Kms",
-        actions=_SEND_KEY_ACTIONS,
-        resources=[kms_key.arn],
-        conditions={"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}},
+    grant_key_via_service(
+        roles, role, kms_key.arn, sid=f"{sid}Kms", actions=_SEND_KEY_ACTIONS, service="sns", region=region
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from payments_platform.core import RegistrationError, keys
+from payments_platform.core.roles import grant_key_via_service
 
 TABLE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
 # The full set a writer may hold. TransactWriteItems is authorised per item (PutItem here),
@@ -65,10 +66,6 @@ def grant_table(
     kms_actions = ["kms:Decrypt"]
     if _WRITE_ACTIONS & set(actions):
         kms_actions.append("kms:GenerateDataKey")
-    roles.grant(
-        role,
-        sid=f"{sid}Kms",
-        actions=kms_actions,
-        resources=[kms_key.arn],
-        conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+    grant_key_via_service(
+        roles, role, kms_key.arn, sid=f"{sid}Kms", actions=kms_actions, service="dynamodb", region=region
     )

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core.roles import RoleRegistry
-from payments_platform.core.testing import SynthesizedStack, synth
+from payments_platform.core.testing import RecordingRoles, SynthesizedStack, synth
 from payments_platform.plugins.storage.grants import TABLE_WRITE_ACTIONS, grant_table
 
 
@@ -53,20 +52,7 @@ def table_logical_id(storage_stack: SynthesizedStack) -> str:
     return logical_id
 
 
-class PluginRoles:
-    """``ctx.roles`` for grant tests without a synth: a real registry, granting as plugin 'api'."""
-
-    def __init__(self) -> None:
-        self.registry = RoleRegistry(lambda scope, key, name, service, description: None)
-        self.registry.role("fn", service="lambda.amazonaws.com", description="d", plugin="api", scope=None, name="fn")
-
-    def grant(self, role: Any, **kwargs: Any) -> Any:
-        return self.registry.grant(role, plugin="api", **kwargs)
-
-    def statements(self) -> dict[str, dict[str, Any]]:
-        return {s.sid: s.render() for s in self.registry.get("fn").statements}
-
-
 @pytest.fixture
-def roles() -> PluginRoles:
-    return PluginRoles()
+def roles() -> RecordingRoles:
+    """``ctx.roles`` for grant tests without a synth, granting as plugin 'api'."""
+    return RecordingRoles()
