@@ -58,9 +58,11 @@ import jsii  # noqa: E402
 from cdktf import (  # noqa: E402,F401
     App,
     Aspects,
+    AssetType,
     Fn,
     IAspect,
     LocalBackend,
+    TerraformAsset,
     TerraformDataSource,
     TerraformElement,
     TerraformOutput,

@@ -100,12 +100,12 @@ def render_key_policy(key: Any, build: BuildContext) -> None:
     key.policy = json.dumps({"Version": "2012-10-17", "Statement": [s.statement for s in statements]})
 
 
-def create_role(scope: Construct, key: str, name: str, service: str, description: str) -> Any:
+def create_role(scope: Construct, key: str, name: str, service: str, description: str) -> tuple[Any, Any]:
     trust = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
     }
-    return aws.iam_role.IamRole(
+    role = aws.iam_role.IamRole(
         scope,
         f"role_{key}",
         name=name,
@@ -113,19 +113,20 @@ def create_role(scope: Construct, key: str, name: str, service: str, description
         assume_role_policy=json.dumps(trust),
         force_detach_policies=True,
     )
+    # Created now so functions can depend on it (a VPC Lambda whose role may not yet create
+    # ENIs is rejected by AWS); the document is rendered once every grant is known.
+    policy = aws.iam_role_policy.IamRolePolicy(
+        scope, f"role_{key}_policy", name=f"{name}-policy", role=role.id, policy="{}"
+    )
+    return role, policy
 
 
 def render_role_policies(build: BuildContext) -> None:
     for role in build.roles.roles():
-        if not role.statements:
-            continue
-        aws.iam_role_policy.IamRolePolicy(
-            role.construct.node.scope,
-            f"role_{role.key}_policy",
-            name=f"{role.name}-policy",
-            role=role.construct.id,
-            policy=role.policy_document(),
-        )
+        if role.statements:
+            role.policy.policy = role.policy_document()
+        else:  # an empty policy document is invalid in IAM
+            role.policy.node.scope.node.try_remove_child(role.policy.node.id)
 
 
 def render_outputs(build: BuildContext) -> None:

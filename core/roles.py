@@ -42,10 +42,14 @@ class Statement:
 
 @dataclass
 class Role:
+    """A registered role. ``policy`` is its one inline policy resource: created with the role
+    (so resources can ``depends_on`` it), its document rendered after ``finalize``."""
+
     key: str
     name: str
     owner: str
     construct: Any
+    policy: Any = None
     statements: list[Statement] = field(default_factory=list)
 
     @property
@@ -58,9 +62,10 @@ class Role:
 
 
 class RoleRegistry:
-    """Shared by all plugins; ``create_role`` is supplied by the host (it builds the IAM construct)."""
+    """Shared by all plugins; ``create_role`` is supplied by the host: it builds the IAM role and
+    its (still empty) inline policy and returns both."""
 
-    def __init__(self, create_role: Callable[[str, str, str, str, str], Any]) -> None:
+    def __init__(self, create_role: Callable[[Any, str, str, str, str], tuple[Any, Any]]) -> None:
         self._create_role = create_role
         self._roles: dict[str, Role] = {}
 
@@ -70,8 +75,8 @@ class RoleRegistry:
             raise RegistrationError(
                 f"plugin '{plugin}' asked for role '{key}', already created by plugin '{existing.owner}'"
             )
-        construct = self._create_role(scope, key, name, service, description)
-        role = Role(key=key, name=name, owner=plugin, construct=construct)
+        construct, policy = self._create_role(scope, key, name, service, description)
+        role = Role(key=key, name=name, owner=plugin, construct=construct, policy=policy)
         self._roles[key] = role
         return role
 

@@ -56,6 +56,8 @@ class ApiRequest:
     query: dict[str, str]
     raw_body: str | None
     is_base64: bool
+    # Time the invocation has left (Lambda context); bounds how long this request can hold a lease.
+    remaining_time_ms: int | None = None
     _body: bytes | None = field(default=None, repr=False)
 
     @classmethod
@@ -102,7 +104,7 @@ class ApiRequest:
             raw = ""
         if not isinstance(raw, str):
             raise InvalidRequestError("invalid_body", "The request body must be a JSON object.")
-        if len(raw) > MAX_BODY_BYTES * (4 if not self.is_base64 else 2):
+        if len(raw) > (MAX_BODY_BYTES * 4 // 3 + 4 if self.is_base64 else MAX_BODY_BYTES):
             raise PayloadTooLargeError("body_too_large", f"The request body exceeds {MAX_BODY_BYTES} bytes.")
         if self.is_base64:
             try:

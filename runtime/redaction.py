@@ -1,8 +1,9 @@
 """Masking of card data in arbitrary text and structures (defence in depth for logs and responses).
 
 A PAN candidate is a run of 12-19 digits, optionally separated by single spaces or dashes, that
-passes Luhn. Longer digit runs are masked when any 12-19 digit window inside them passes Luhn,
-so a PAN glued to other digits is caught as well. CVC-like values are masked by key name and,
+passes Luhn. A longer run (or a run with a PAN glued to other digits) is caught when a window
+inside it passes Luhn and matches a major scheme's BIN range and length; runs over 64 digits are
+masked without inspection. CVC-like values are masked by key name and,
 inside free text, when they follow a CVC-like label.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .cards import luhn_valid
+from .cards import card_brand, luhn_valid
 
 PAN_MASK = "[REDACTED_PAN]"
 SECRET_MASK = "[REDACTED]"
@@ -35,15 +36,21 @@ SENSITIVE_KEYS = frozenset(
 
 
 def digit_run_contains_pan(digits: str) -> bool:
-    """True when ``digits`` is, or contains, a Luhn-valid run of 12-19 digits."""
+    """True when ``digits`` is a Luhn-valid run of 12-19 digits, or contains a window that is
+    Luhn-valid *and* has a major scheme's BIN and length (a PAN glued to other digits)."""
     length = len(digits)
     if length < 12:
         return False
     if length > _MAX_INSPECTED_RUN:
         return True
-    for size in range(12, min(19, length) + 1):
-        for start in range(0, length - size + 1):
-            if luhn_valid(digits[start : start + size]):
+    if length <= 19 and luhn_valid(digits):
+        return True
+    for start in range(0, length - 12):
+        if digits[start] not in "3456":
+            continue
+        for size in range(13, min(19, length - start) + 1):
+            window = digits[start : start + size]
+            if luhn_valid(window) and card_brand(window) is not None:
                 return True
     return False
 

@@ -17,13 +17,19 @@ BASE_HEADERS = {
 }
 
 
-def json_response(status: int, body: dict[str, Any], request_id: str, extra_headers: dict[str, str] | None = None) -> dict[str, Any]:
+def json_response(
+    status: int,
+    body: dict[str, Any] | str,
+    request_id: str,
+    extra_headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """``body`` is a dict, or already-serialised JSON (an idempotent replay keeps its bytes)."""
     headers = {**BASE_HEADERS, "X-Request-Id": request_id}
     if extra_headers:
         headers.update(extra_headers)
+    text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"), ensure_ascii=True)
     # Defence in depth: whatever a bug puts in a body, a PAN never leaves the function.
-    text = mask_text(json.dumps(body, separators=(",", ":"), ensure_ascii=True))
-    return {"statusCode": status, "headers": headers, "body": text, "isBase64Encoded": False}
+    return {"statusCode": status, "headers": headers, "body": mask_text(text), "isBase64Encoded": False}
 
 
 def error_body(error: ApiError, request_id: str) -> dict[str, Any]:

@@ -81,7 +81,11 @@ def decode_secret(raw: str) -> bytes:
     return secret
 
 
-def fingerprint_keys() -> FingerprintKeys:
-    # Production should source this secret from Secrets Manager (rotated, access-logged); the
-    # plugin currently injects a Terraform random value through the environment.
-    return FingerprintKeys.from_secret(decode_secret(required_env("CARD_FINGERPRINT_KEY")))
+def fingerprint_key_env() -> str | None:
+    """CARD_FINGERPRINT_KEY: the secret itself (tests, local emulators)."""
+    return os.environ.get("CARD_FINGERPRINT_KEY", "").strip() or None
+
+
+def fingerprint_secret_arn() -> str | None:
+    """CARD_FINGERPRINT_SECRET_ARN: where the api plugin keeps the secret (Secrets Manager)."""
+    return os.environ.get("CARD_FINGERPRINT_SECRET_ARN", "").strip() or None

@@ -11,7 +11,7 @@ import pytest
 from payments_platform.core.config import load_config
 from payments_platform.core.errors import RequirementError
 from payments_platform.core.synth import synthesize
-from payments_platform.core.terraform import Terraform, find_mirror
+from payments_platform.core.terraform import Terraform
 from payments_platform.core.testing import synth
 
 REPO = Path(__file__).resolve().parents[1]

@@ -119,7 +119,7 @@ class RecordingRoles:
 
     def __init__(self, plugin: str = "api", role: str = "fn") -> None:
         self.plugin, self.role = plugin, role
-        self.registry = RoleRegistry(lambda scope, key, name, service, description: None)
+        self.registry = RoleRegistry(lambda scope, key, name, service, description: (None, None))
         self.registry.role(role, service="lambda.amazonaws.com", description="test", plugin=plugin, scope=None, name=role)
 
     def grant(self, role: Any, **kwargs: Any) -> Any:

@@ -1,7 +1,106 @@
-"""api plugin (placeholder until its issue lands)."""
-from payments_platform.core import PluginDeclaration, hookimpl
+"""api plugin: the API Gateway REST API and the two Lambda functions behind it.
+
+Requires the network, the transactions table, the audit queue and the notifications topic;
+provides ``keys.REST_API``. Settings: settings.py; operations notes: README.md.
+
+    resources  package the runtime, create the HMAC-key secret, the functions (with their
+               roles and log groups), the REST API, stage, usage plan and API keys;
+               register functions and API for monitoring; publish keys.REST_API; outputs
+    wiring     grant each role exactly what its handler calls (and the account
+               CloudWatch role, when this environment owns it)
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+from payments_platform.core import PluginDeclaration, hookimpl, keys
+from payments_platform.core.context import PluginContext
+
+from .card_fingerprint_secret import create_card_fingerprint_secret
+from .definition import ROUTES, load_create_transaction_schema
+from .function_access import grant_function_access
+from .functions import BuiltFunction, allow_api_invoke, create_functions, function_names
+from .gateway import BuiltApi, create_api, grant_account_cloudwatch_role
+from .packaging import build_lambda_package
+from .settings import ApiSettings
+
+MONITORING_API_KEY = "payments"
+
+
+@dataclass
+class _Build:
+    functions: dict[str, BuiltFunction]
+    api: BuiltApi
+    secret_arn: str
+
+
+# What ``resources`` built, for ``wiring`` of the same build (keyed by that build's context).
+_builds: "weakref.WeakKeyDictionary[PluginContext, _Build]" = weakref.WeakKeyDictionary()
 
 
 @hookimpl
 def payments_declare() -> PluginDeclaration:
-    return PluginDeclaration(name="api", description="api (not yet built)")
+    return PluginDeclaration(
+        name="api",
+        description="API Gateway REST API (API-key or IAM auth, validation, CORS) and the two payment Lambdas",
+        requires=(keys.NETWORK, keys.TRANSACTIONS_TABLE, keys.AUDIT_QUEUE, keys.NOTIFICATIONS_TOPIC),
+        provides=(keys.REST_API,),
+        settings=ApiSettings,
+    )
+
+
+@hookimpl
+def payments_resources(ctx: PluginContext) -> None:
+    settings: ApiSettings = ctx.settings
+    package = build_lambda_package(settings.build_cache_dir)
+    secret = create_card_fingerprint_secret(ctx)
+    functions = create_functions(ctx, settings, package, secret.arn)
+    api = create_api(
+        ctx,
+        settings,
+        {key: built.function for key, built in functions.items()},
+        function_names(ctx),
+        load_create_transaction_schema(),
+    )
+    allow_api_invoke(ctx, functions, api.rest_api.execution_arn, settings.stage_name, ROUTES)
+
+    for key, built in sorted(functions.items()):
+        ctx.monitoring.function(key, function_name=built.name, log_group_name=built.log_group_name)
+    ctx.monitoring.api(MONITORING_API_KEY, api_name=api.name, stage_name=settings.stage_name)
+
+    ctx[keys.REST_API] = keys.RestApi(
+        name=api.name,
+        rest_api_id=api.rest_api.id,
+        stage_name=settings.stage_name,
+        execution_arn=api.rest_api.execution_arn,
+        invoke_url=api.invoke_url,
+        extra={
+            "auth": settings.auth,
+            "usage_plan_id": api.usage_plan.id,
+            "access_log_group_name": api.access_log_group.name,
+            "redeployment_hash": api.redeployment_hash,
+        },
+    )
+    ctx.outputs.add("api_invoke_url", api.invoke_url, description="Invoke URL of the payments API stage")
+    ctx.outputs.add(
+        "api_key_ids",
+        [api.api_keys[client].id for client in sorted(api.api_keys)],
+        description="IDs of the clients' API keys (values: aws apigateway get-api-key --include-value)",
+    )
+    for key, built in sorted(functions.items()):
+        ctx.outputs.add(
+            f"{key.replace('-', '_')}_function_name",
+            built.function.function_name,
+            description=f"Name of the {key} Lambda function",
+        )
+    _builds[ctx] = _Build(functions=functions, api=api, secret_arn=secret.arn)
+
+
+@hookimpl
+def payments_wiring(ctx: PluginContext) -> None:
+    build = _builds.pop(ctx)
+    grant_function_access(ctx, build.functions, build.secret_arn)
+    if build.api.account is not None:
+        grant_account_cloudwatch_role(ctx)

@@ -33,7 +33,6 @@ def payments_declare() -> PluginDeclaration:
 def payments_foundation(ctx: PluginContext) -> None:
     settings: NetworkSettings = ctx.settings
     scope = ctx.scope
-    suffix = ctx.naming.suffix
     kms = ctx[keys.KMS_KEY]
 
     vpc = aws.vpc.Vpc(

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from payments_platform.core import PluginDeclaration, hookimpl, keys
+from payments_platform.core import PluginDeclaration, hookimpl
 from payments_platform.core.cdktf_adapter import aws
 from payments_platform.core.context import Suppression
 from payments_platform.core.errors import PolicyViolation

@@ -12,7 +12,7 @@ class FakeRole:
 
 @pytest.fixture
 def registry():
-    reg = RoleRegistry(lambda scope, key, name, service, description: FakeRole())
+    reg = RoleRegistry(lambda scope, key, name, service, description: (FakeRole(), None))
     reg.role("fn", service="lambda.amazonaws.com", description="d", plugin="api", scope=None, name="fn-role-test")
     return reg
 

@@ -1,0 +1,88 @@
+"""What each function's role may do: exactly the AWS calls its handler makes.
+
+Transaction processor (runtime/transactions.py and what it calls):
+
+* DynamoDB ``TransactWriteItems`` with two conditional ``Put`` -- authorised as
+  ``dynamodb:PutItem`` per item; ``GetItem`` (idempotency record), ``UpdateItem``
+  (dispatch state), ``Query`` (the transaction behind a replayed key);
+* SQS ``SendMessage`` (audit queue), SNS ``Publish`` (notifications topic);
+* Secrets Manager ``GetSecretValue`` on the card-fingerprint key (cold start).
+
+Status checker (runtime/status.py): DynamoDB ``Query`` only.
+
+Both: CloudWatch Logs on their own log group, X-Ray segments, VPC network interfaces.
+Granted in ``wiring``, when every other plugin's resources exist.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from payments_platform.core import keys
+from payments_platform.core.context import PluginContext
+from payments_platform.core.roles import grant_key_via_service
+from payments_platform.plugins.messaging.grants import grant_queue_send, grant_topic_publish
+from payments_platform.plugins.storage.grants import grant_table
+
+from .definition import STATUS_CHECKER, TRANSACTION_PROCESSOR
+from .functions import BuiltFunction
+
+TRANSACTION_PROCESSOR_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
+STATUS_CHECKER_TABLE_ACTIONS = ("dynamodb:Query",)
+
+VPC_ENI_ACTIONS = (
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:UnassignPrivateIpAddresses",
+)
+VPC_ENI_REASON = (
+    "Lambda manages the function's VPC network interfaces with the execution role; "
+    "ec2:DescribeNetworkInterfaces supports no resource-level permission and the interfaces "
+    "(and their ARNs) do not exist before Lambda creates them"
+)
+XRAY_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
+XRAY_REASON = "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions"
+
+
+def grant_function_access(ctx: PluginContext, functions: Mapping[str, BuiltFunction], secret_arn: str) -> None:
+    region = ctx.aws.region
+    kms = ctx[keys.KMS_KEY]
+    table = ctx[keys.TRANSACTIONS_TABLE]
+
+    processor = functions[TRANSACTION_PROCESSOR].role
+    grant_table(
+        ctx.roles, processor, table, kms,
+        actions=TRANSACTION_PROCESSOR_TABLE_ACTIONS, sid="TransactionsTableWrite", region=region,
+    )
+    grant_queue_send(ctx.roles, processor, ctx[keys.AUDIT_QUEUE], kms, sid="AuditQueueSend", region=region)
+    grant_topic_publish(ctx.roles, processor, ctx[keys.NOTIFICATIONS_TOPIC], kms, sid="NotificationsPublish", region=region)
+    ctx.roles.grant(
+        processor, sid="CardFingerprintKeyRead", actions=["secretsmanager:GetSecretValue"], resources=[secret_arn]
+    )
+    grant_key_via_service(
+        ctx.roles, processor, kms.arn,
+        sid="CardFingerprintKeyDecrypt", actions=["kms:Decrypt"], service="secretsmanager", region=region,
+    )
+
+    grant_table(
+        ctx.roles, functions[STATUS_CHECKER].role, table, kms,
+        actions=STATUS_CHECKER_TABLE_ACTIONS, sid="TransactionsTableRead", region=region,
+    )
+
+    for function in functions.values():
+        ctx.roles.grant(
+            function.role,
+            sid="WriteOwnLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[function.log_group.arn, f"{function.log_group.arn}:*"],
+        )
+        ctx.roles.grant(
+            function.role, sid="XRayTracing", actions=list(XRAY_ACTIONS), resources=["*"],
+            any_resource_reason=XRAY_REASON,
+        )
+        ctx.roles.grant(
+            function.role, sid="VpcNetworkInterfaces", actions=list(VPC_ENI_ACTIONS), resources=["*"],
+            any_resource_reason=VPC_ENI_REASON,
+        )

@@ -1,0 +1,373 @@
+"""The REST API itself: routes, CORS, validation, gateway responses, deployment and stage.
+
+Built from the plain-data description in definition.py; the deployment's ``redeployment``
+trigger is the hash of that description, so any change to the API's shape redeploys it
+(create_before_destroy keeps the stage pointing at a live deployment meanwhile).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from payments_platform.core import keys
+from payments_platform.core.cdktf_adapter import TerraformResourceLifecycle, aws
+from payments_platform.core.context import PluginContext
+
+from .definition import (
+    CREATE_TRANSACTION_MODEL,
+    PROXY_INTEGRATION,
+    ROUTES,
+    VALIDATORS,
+    api_definition,
+    method_auth,
+    paths,
+    redeployment_hash,
+)
+from .responses import GATEWAY_ERRORS, GATEWAY_RESPONSE_HEADERS, JSON, preflight_headers, quoted
+from .settings import ApiSettings
+
+# Access log line: who called what, and how it went. Never request or response bodies, never
+# headers or query strings (a PAN could be pasted anywhere) -- PCI DSS 3.4 / 10.2.
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "requestTime": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "caller": "$context.identity.caller",
+    "user": "$context.identity.user",
+    "userAgent": "$context.identity.userAgent",
+    "apiKeyId": "$context.identity.apiKeyId",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationStatus": "$context.integration.status",
+    "errorMessage": "$context.error.message",
+    "errorResponseType": "$context.error.responseType",
+    "xrayTraceId": "$context.xrayTraceId",
+}
+ACCESS_LOG_FORMAT = json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))
+
+PREFLIGHT_REQUEST_TEMPLATE = '{"statusCode": 200}'
+ACCESS_LOG_GROUP_PREFIX = "payments-api-access"
+
+
+@dataclass
+class BuiltApi:
+    rest_api: Any
+    stage: Any
+    deployment: Any
+    name: str
+    invoke_url: str
+    redeployment_hash: str
+    api_keys: dict[str, Any] = field(default_factory=dict)
+    usage_plan: Any = None
+    access_log_group: Any = None
+    execution_log_group: Any = None
+    account: Any = None
+
+
+def create_api(
+    ctx: PluginContext,
+    settings: ApiSettings,
+    functions: Mapping[str, Any],
+    function_names: Mapping[str, str],
+    schema: Mapping[str, Any],
+) -> BuiltApi:
+    """The REST API with its routes to ``functions`` (function key → aws_lambda_function,
+    whose literal names are ``function_names``)."""
+    scope = ctx.scope
+    kms = ctx[keys.KMS_KEY]
+    name = ctx.naming.name("payments-api")
+    definition = api_definition(settings, schema, function_names)
+    api = aws.api_gateway_rest_api.ApiGatewayRestApi(
+        scope,
+        "rest_api",
+        name=name,
+        description=f"Payments card-transaction API ({ctx.environment.name})",
+        endpoint_configuration={"types": ["REGIONAL"]},
+        api_key_source="HEADER",
+    )
+    resources = {
+        path: aws.api_gateway_resource.ApiGatewayResource(
+            scope, f"resource_{path}", rest_api_id=api.id, parent_id=api.root_resource_id, path_part=path
+        )
+        for path in paths()
+    }
+    validators = {
+        v.key: aws.api_gateway_request_validator.ApiGatewayRequestValidator(
+            scope,
+            f"validator_{v.key}",
+            rest_api_id=api.id,
+            name=v.name,
+            validate_request_body=v.validate_request_body,
+            validate_request_parameters=v.validate_request_parameters,
+        )
+        for v in VALIDATORS
+    }
+    model = aws.api_gateway_model.ApiGatewayModel(
+        scope,
+        "model_create_transaction",
+        rest_api_id=api.id,
+        name=CREATE_TRANSACTION_MODEL,
+        description="Body of POST /transactions (runtime/schemas/create_transaction.schema.json)",
+        content_type=JSON,
+        schema=json.dumps(dict(schema), separators=(",", ":")),
+    )
+
+    api_parts: list[Any] = [*validators.values(), model]
+    auth = method_auth(settings)
+    for route in ROUTES:
+        construct_id = f"{route.path}_{route.http_method.lower()}"
+        method = aws.api_gateway_method.ApiGatewayMethod(
+            scope,
+            construct_id,
+            rest_api_id=api.id,
+            resource_id=resources[route.path].id,
+            http_method=route.http_method,
+            request_parameters=dict(route.request_parameters) or None,
+            request_validator_id=validators[route.validator].id,
+            request_models=dict(route.request_models) or None,
+            depends_on=[model] if route.request_models else None,
+            **auth,
+        )
+        integration = aws.api_gateway_integration.ApiGatewayIntegration(
+            scope,
+            f"{construct_id}_integration",
+            rest_api_id=api.id,
+            resource_id=resources[route.path].id,
+            http_method=method.http_method,
+            uri=functions[route.function].invoke_arn,
+            **PROXY_INTEGRATION,
+        )
+        api_parts += [method, integration]
+    for path, methods in paths().items():
+        api_parts += _preflight(scope, api, path, resources[path], methods)
+    api_parts += _gateway_responses(scope, api)
+
+    digest = redeployment_hash(definition)
+    deployment = aws.api_gateway_deployment.ApiGatewayDeployment(
+        scope,
+        "deployment",
+        rest_api_id=api.id,
+        description="Managed by the api plugin; replaced whenever the API definition changes",
+        triggers={"redeployment": digest},
+        lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+        depends_on=api_parts,
+    )
+
+    account = _account_cloudwatch_role(ctx) if settings.manage_account_cloudwatch_role else None
+    logging_available = settings.execution_logging_available
+    access_log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
+        scope,
+        "access_log_group",
+        name=f"/aws/apigateway/{ctx.naming.name(ACCESS_LOG_GROUP_PREFIX)}",
+        retention_in_days=settings.log_retention_days,
+        kms_key_id=kms.arn,
+    )
+    # Pre-created so API Gateway never creates it itself (unencrypted, never expiring).
+    execution_log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
+        scope,
+        "execution_log_group",
+        name=f"API-Gateway-Execution-Logs_{api.id}/{settings.stage_name}",
+        retention_in_days=settings.log_retention_days,
+        kms_key_id=kms.arn,
+    )
+    stage_dependencies: list[Any] = [execution_log_group, access_log_group]
+    if account is not None:
+        stage_dependencies.append(account)
+    stage = aws.api_gateway_stage.ApiGatewayStage(
+        scope,
+        "stage",
+        rest_api_id=api.id,
+        deployment_id=deployment.id,
+        stage_name=settings.stage_name,
+        description=f"Payments API, {ctx.environment.name}",
+        xray_tracing_enabled=True,
+        cache_cluster_enabled=False,
+        variables={"environment": ctx.environment.name, "log_level": settings.function_log_level},
+        # API Gateway refuses any CloudWatch logging (access logs too) until the account
+        # and region have a CloudWatch role: see README.md "Account CloudWatch role".
+        access_log_settings=(
+            {"destination_arn": access_log_group.arn, "format": ACCESS_LOG_FORMAT} if logging_available else None
+        ),
+        depends_on=stage_dependencies,
+    )
+    aws.api_gateway_method_settings.ApiGatewayMethodSettings(
+        scope,
+        "method_settings",
+        rest_api_id=api.id,
+        stage_name=stage.stage_name,
+        method_path="*/*",
+        settings={
+            "throttling_rate_limit": settings.throttle_rate,
+            "throttling_burst_limit": settings.throttle_burst,
+            "metrics_enabled": True,
+            "logging_level": settings.execution_logging_level,
+            # PCI DSS 3.3 / 3.4: full request/response logging would write PANs and CVCs to logs.
+            "data_trace_enabled": False,
+            "caching_enabled": False,
+        },
+        depends_on=[account] if account is not None else None,
+    )
+    usage_plan, api_keys = _usage_plan(ctx, settings, api, stage)
+    invoke_url = f"https://{api.id}.execute-api.{ctx.aws.service_region}.amazonaws.com/{settings.stage_name}"
+    return BuiltApi(
+        rest_api=api,
+        stage=stage,
+        deployment=deployment,
+        name=name,
+        invoke_url=invoke_url,
+        redeployment_hash=digest,
+        api_keys=api_keys,
+        usage_plan=usage_plan,
+        access_log_group=access_log_group,
+        execution_log_group=execution_log_group,
+        account=account,
+    )
+
+
+def _preflight(scope: Any, api: Any, path: str, resource: Any, methods: tuple[str, ...]) -> list[Any]:
+    """OPTIONS answered by API Gateway itself (MOCK): the only method without authentication,
+    as browsers send preflights without credentials."""
+    headers = preflight_headers(methods)
+    method = aws.api_gateway_method.ApiGatewayMethod(
+        scope,
+        f"{path}_options",
+        rest_api_id=api.id,
+        resource_id=resource.id,
+        http_method="OPTIONS",
+        authorization="NONE",
+        api_key_required=False,
+    )
+    integration = aws.api_gateway_integration.ApiGatewayIntegration(
+        scope,
+        f"{path}_options_integration",
+        rest_api_id=api.id,
+        resource_id=resource.id,
+        http_method=method.http_method,
+        type="MOCK",
+        request_templates={JSON: PREFLIGHT_REQUEST_TEMPLATE},
+    )
+    method_response = aws.api_gateway_method_response.ApiGatewayMethodResponse(
+        scope,
+        f"{path}_options_response",
+        rest_api_id=api.id,
+        resource_id=resource.id,
+        http_method=method.http_method,
+        status_code="200",
+        response_parameters={f"method.response.header.{name}": True for name in headers},
+        response_models={JSON: "Empty"},
+    )
+    integration_response = aws.api_gateway_integration_response.ApiGatewayIntegrationResponse(
+        scope,
+        f"{path}_options_integration_response",
+        rest_api_id=api.id,
+        resource_id=resource.id,
+        http_method=method.http_method,
+        status_code=method_response.status_code,
+        response_parameters={f"method.response.header.{name}": quoted(value) for name, value in headers.items()},
+        depends_on=[integration],
+    )
+    return [method, integration, method_response, integration_response]
+
+
+def _gateway_responses(scope: Any, api: Any) -> list[Any]:
+    return [
+        aws.api_gateway_gateway_response.ApiGatewayGatewayResponse(
+            scope,
+            f"gateway_response_{error.response_type.lower()}",
+            rest_api_id=api.id,
+            response_type=error.response_type,
+            status_code=error.status_code,
+            response_templates={JSON: error.template()},
+            response_parameters={
+                f"gatewayresponse.header.{name}": quoted(value) for name, value in GATEWAY_RESPONSE_HEADERS.items()
+            },
+        )
+        for error in GATEWAY_ERRORS
+    ]
+
+
+def _usage_plan(ctx: PluginContext, settings: ApiSettings, api: Any, stage: Any) -> tuple[Any, dict[str, Any]]:
+    """Per-client throttling (always), and one API key per client (with API-key auth)."""
+    scope = ctx.scope
+    plan = aws.api_gateway_usage_plan.ApiGatewayUsagePlan(
+        scope,
+        "usage_plan",
+        name=ctx.naming.name("payments-usage-plan"),
+        description="Per-client throttling of the payments API",
+        api_stages=[aws.api_gateway_usage_plan.ApiGatewayUsagePlanApiStages(api_id=api.id, stage=stage.stage_name)],
+        throttle_settings={"rate_limit": settings.throttle_rate, "burst_limit": settings.throttle_burst},
+    )
+    api_keys: dict[str, Any] = {}
+    for client in settings.api_clients:
+        key = aws.api_gateway_api_key.ApiGatewayApiKey(
+            scope,
+            f"api_key_{client}",
+            name=ctx.naming.name(f"payments-client-{client}"),
+            description=f"Payments API key of client '{client}'",
+            enabled=True,
+        )
+        aws.api_gateway_usage_plan_key.ApiGatewayUsagePlanKey(
+            scope, f"usage_plan_key_{client}", key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id
+        )
+        api_keys[client] = key
+    return plan, api_keys
+
+
+ACCOUNT_ROLE_KEY = "api-gateway-cloudwatch"
+
+
+def _account_cloudwatch_role(ctx: PluginContext) -> Any:
+    """The account-and-region-wide role API Gateway writes CloudWatch logs with (a singleton:
+    only the environment with ``manage_account_cloudwatch_role = true`` creates it).
+    Its permissions are granted in ``wiring`` (see :func:`grant_account_cloudwatch_role`)."""
+    role = ctx.roles.role(
+        ACCOUNT_ROLE_KEY,
+        service="apigateway.amazonaws.com",
+        description="API Gateway account-level role for execution and access logging to CloudWatch Logs",
+    )
+    return aws.api_gateway_account.ApiGatewayAccount(
+        ctx.scope,
+        "account",
+        cloudwatch_role_arn=role.arn,
+        # Destroying this environment must not leave the region pointing at a deleted role.
+        reset_on_delete=True,
+        depends_on=[role.policy],  # API Gateway checks the role's permissions on update
+    )
+
+
+def grant_account_cloudwatch_role(ctx: PluginContext) -> None:
+    """What API Gateway does with the role: write streams into its execution log groups and
+    the access log group. Log groups are pre-created (encrypted, with retention), so there
+    is deliberately no logs:CreateLogGroup -- an API without a pre-created group gets no
+    execution logs rather than an unencrypted, never-expiring group."""
+    # The role serves every API in the account and region: every environment's groups.
+    log_groups = ctx.aws.arn("logs", "log-group:API-Gateway-Execution-Logs_*")
+    access_groups = ctx.aws.arn("logs", f"log-group:/aws/apigateway/{ACCESS_LOG_GROUP_PREFIX}-*")
+    ctx.roles.grant(
+        ACCOUNT_ROLE_KEY,
+        sid="WriteApiGatewayLogs",
+        actions=[
+            "logs:CreateLogStream",
+            "logs:DescribeLogStreams",
+            "logs:PutLogEvents",
+        ],
+        resources=[log_groups, f"{log_groups}:*", access_groups, f"{access_groups}:*"],
+    )
+    ctx.roles.grant(
+        ACCOUNT_ROLE_KEY,
+        sid="DescribeLogGroups",
+        actions=["logs:DescribeLogGroups"],
+        resources=["*"],
+        any_resource_reason=(
+            "logs:DescribeLogGroups lists log groups account-wide and supports no resource-level "
+            "permission; API Gateway calls it to find its execution and access log groups"
+        ),
+    )

@@ -1,0 +1,42 @@
+"""Sending a new transaction's audit message (SQS FIFO) and payment event (SNS)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from .transaction_records import EVENT_TYPE_RECEIVED, Transaction
+
+
+def message_group_id(client_id: str) -> str:
+    # Ordered per client, parallel across clients; a digest keeps it within SQS's 128-character
+    # alphabet whatever the identity looks like (IAM ARNs can be long).
+    return "client-" + hashlib.sha256(client_id.encode("utf-8")).hexdigest()[:40]
+
+
+class TransactionDispatcher:
+    def __init__(self, sqs: Any, sns: Any, audit_queue_url: str, notifications_topic_arn: str, environment: str):
+        self._sqs = sqs
+        self._sns = sns
+        self._queue_url = audit_queue_url
+        self._topic_arn = notifications_topic_arn
+        self._environment = environment
+
+    def send_audit(self, transaction: Transaction, request_id: str) -> None:
+        self._sqs.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=transaction.audit_message(request_id, self._environment),
+            MessageGroupId=message_group_id(transaction.client_id),
+            # FIFO deduplication (5-minute window) makes a resumed dispatch safe to repeat.
+            MessageDeduplicationId=transaction.transaction_id,
+        )
+
+    def publish_event(self, transaction: Transaction) -> None:
+        self._sns.publish(
+            TopicArn=self._topic_arn,
+            Message=transaction.payment_event(self._environment),
+            MessageAttributes={
+                "event_type": {"DataType": "String", "StringValue": EVENT_TYPE_RECEIVED},
+                "currency": {"DataType": "String", "StringValue": transaction.currency},
+            },
+        )

@@ -1,0 +1,205 @@
+"""Creating a transaction: one conditional DynamoDB transaction, one SQS message, one SNS
+publish -- three AWS calls on the happy path -- with idempotent replay and convergence of a
+partially failed dispatch (see idempotency.py for the state machine)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .aws_clients import error_code, is_retryable
+from .cards import card_fingerprint
+from .errors import IdempotencyInProgressError, IdempotencyKeyReusedError, ServiceUnavailableError
+from .idempotency import (
+    Decision,
+    DispatchState,
+    IdempotencyRecord,
+    decide,
+    lease_ms_for,
+    record_id,
+    request_fingerprint,
+)
+from .dispatch import TransactionDispatcher
+from .logging_config import get_logger
+from .settings import FingerprintKeys
+from .transaction_records import STATUS_RECEIVED, Transaction, new_transaction_id
+from .transaction_store import IdempotencyKeyTaken, TransactionStore
+from .validation import NewTransaction
+
+UNAVAILABLE_RETRY_AFTER_SECONDS = 1
+
+
+@dataclass(frozen=True)
+class CreationResult:
+    transaction_id: str
+    response_body: str
+    replayed: bool
+    outcome: str  # created | replayed | dispatch_completed
+
+
+def unavailable(error: BaseException) -> ServiceUnavailableError:
+    get_logger().warning("aws.unavailable", aws_error_code=error_code(error), error_class=type(error).__name__)
+    return ServiceUnavailableError(
+        "service_unavailable", "A dependency is temporarily unavailable; retry later.", retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS
+    )
+
+
+class TransactionCreator:
+    def __init__(
+        self,
+        store: TransactionStore,
+        dispatcher: TransactionDispatcher,
+        keys: FingerprintKeys,
+        clock: Callable[[], float] = time.time,
+    ):
+        self._store = store
+        self._dispatcher = dispatcher
+        self._keys = keys
+        self._clock = clock
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def create(
+        self,
+        client_id: str,
+        idempotency_key: str,
+        request: NewTransaction,
+        request_id: str,
+        remaining_time_ms: int | None = None,
+    ) -> CreationResult:
+        now_ms = self._now_ms()
+        card_fp = card_fingerprint(self._keys.card, request.card.number)
+        fingerprint = request_fingerprint(self._keys, card_fp, request)
+        idem_id = record_id(self._keys, client_id, idempotency_key)
+        transaction = Transaction(
+            transaction_id=new_transaction_id(),
+            created_at_ms=now_ms,
+            client_id=client_id,
+            status=STATUS_RECEIVED,
+            amount=request.amount,
+            currency=request.currency,
+            merchant_reference=request.merchant_reference,
+            card_brand=request.card.brand,
+            card_last4=request.card.last4,
+            card_fingerprint=card_fp,
+            idempotency_record_id=idem_id,
+            description=request.description,
+            metadata=request.metadata,
+        )
+        response_body = json.dumps(transaction.public_view(), separators=(",", ":"))
+        record = IdempotencyRecord(
+            record_id=idem_id,
+            client_id=client_id,
+            request_fingerprint=fingerprint,
+            transaction_id=transaction.transaction_id,
+            transaction_timestamp=now_ms,
+            dispatch_state=DispatchState.DISPATCHING,
+            audit_sent=False,
+            event_published=False,
+            lease_expires_at_ms=now_ms + lease_ms_for(remaining_time_ms),
+            response_body=response_body,
+        )
+        try:
+            self._store.create(transaction, record, request_id)
+        except IdempotencyKeyTaken as taken:
+            return self._existing(taken.existing, idem_id, client_id, fingerprint, request_id, remaining_time_ms)
+        except (ClientError, BotoCoreError) as error:
+            if is_retryable(error):
+                # The write is one DynamoDB transaction: nothing was stored.
+                raise unavailable(error) from None
+            raise
+        self._dispatch(transaction, record, request_id)
+        return CreationResult(transaction.transaction_id, response_body, replayed=False, outcome="created")
+
+    def _existing(
+        self,
+        existing: IdempotencyRecord | None,
+        idem_id: str,
+        client_id: str,
+        fingerprint: str,
+        request_id: str,
+        remaining_time_ms: int | None,
+    ) -> CreationResult:
+        try:
+            if existing is None:
+                existing = self._store.idempotency_record(idem_id)
+            if existing is None:
+                # A concurrent request holds the key but has not committed yet.
+                raise IdempotencyInProgressError(
+                    "idempotency_request_in_progress", "A request with this Idempotency-Key is in progress.", retry_after=1
+                )
+            now_ms = self._now_ms()
+            decision = decide(existing, client_id, fingerprint, now_ms)
+            if decision is Decision.KEY_REUSED:
+                raise IdempotencyKeyReusedError(
+                    "idempotency_key_reused", "This Idempotency-Key was used with a different request body.", param="Idempotency-Key"
+                )
+            if decision is Decision.IN_PROGRESS:
+                raise IdempotencyInProgressError(
+                    "idempotency_request_in_progress",
+                    "A request with this Idempotency-Key is in progress.",
+                    retry_after=existing.lease_remaining_seconds(now_ms),
+                )
+            if decision is Decision.REPLAY:
+                return CreationResult(existing.transaction_id, existing.response_body, replayed=True, outcome="replayed")
+            return self._resume_dispatch(existing, now_ms, request_id, lease_ms_for(remaining_time_ms))
+        except (ClientError, BotoCoreError) as error:
+            if is_retryable(error):
+                raise unavailable(error) from None
+            raise
+
+    def _resume_dispatch(self, existing: IdempotencyRecord, now_ms: int, request_id: str, lease_ms: int) -> CreationResult:
+        claimed = self._store.claim_dispatch_resume(existing.record_id, now_ms, lease_ms)
+        if claimed is None:
+            raise IdempotencyInProgressError(
+                "idempotency_request_in_progress", "A request with this Idempotency-Key is in progress.", retry_after=1
+            )
+        transaction = self._store.find_transaction(claimed.transaction_id)
+        if transaction is None:  # cannot happen: both items are written in one transaction
+            raise RuntimeError("idempotency record points at a missing transaction")
+        self._dispatch(transaction, claimed, request_id)
+        self._store.mark_dispatch_complete(claimed.record_id)
+        return CreationResult(claimed.transaction_id, claimed.response_body, replayed=True, outcome="dispatch_completed")
+
+    def _dispatch(self, transaction: Transaction, record: IdempotencyRecord, request_id: str) -> None:
+        audit_sent, event_published = record.audit_sent, record.event_published
+        try:
+            if not audit_sent:
+                self._dispatcher.send_audit(transaction, request_id)
+                audit_sent = True
+            if not event_published:
+                self._dispatcher.publish_event(transaction)
+                event_published = True
+        except Exception as error:
+            log = get_logger()
+            log.error(
+                "transaction.dispatch_failed",
+                transaction_id=transaction.transaction_id,
+                audit_sent=audit_sent,
+                event_published=event_published,
+                aws_error_code=error_code(error),
+                error_class=type(error).__name__,
+            )
+            try:
+                self._store.mark_dispatch_incomplete(record.record_id, audit_sent=audit_sent, event_published=event_published)
+            except Exception as mark_error:
+                # The record stays "dispatching"; once its lease expires it reads as complete.
+                # Reconciliation of the table against the audit queue is the backstop.
+                log.critical(
+                    "transaction.dispatch_state_unrecorded",
+                    transaction_id=transaction.transaction_id,
+                    aws_error_code=error_code(mark_error),
+                    error_class=type(mark_error).__name__,
+                )
+            if isinstance(error, (ClientError, BotoCoreError)):
+                raise ServiceUnavailableError(
+                    "dispatch_incomplete",
+                    "The transaction was recorded but not fully dispatched; retry with the same Idempotency-Key.",
+                    retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
+                ) from None
+            raise

@@ -1,0 +1,138 @@
+"""DynamoDB access for transactions and their idempotency records (one table, no GSI)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .aws_clients import error_code
+from .idempotency import DispatchState, IdempotencyRecord, RECORD_SORT_KEY
+from .transaction_records import (
+    RECORD_TYPE_TRANSACTION,
+    Transaction,
+    idempotency_item,
+    idempotency_record_from_item,
+)
+
+
+class IdempotencyKeyTaken(Exception):
+    """The key already has a record (or a concurrent request is writing one right now)."""
+
+    def __init__(self, existing: IdempotencyRecord | None):
+        super().__init__("idempotency key taken")
+        self.existing = existing
+
+
+class TransactionStore:
+    def __init__(self, dynamodb: Any, table_name: str):
+        self._dynamodb = dynamodb
+        self._table = table_name
+
+    def create(self, transaction: Transaction, record: IdempotencyRecord, request_id: str) -> None:
+        """One TransactWriteItems: the idempotency record (only if absent) and the transaction."""
+        try:
+            self._dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": idempotency_item(record, transaction.created_at_ms),
+                            "ConditionExpression": "attribute_not_exists(transaction_id)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": transaction.to_item(),
+                            "ConditionExpression": "attribute_not_exists(transaction_id)",
+                        }
+                    },
+                ],
+                # Makes botocore's own retry of this call idempotent; unique per client request.
+                ClientRequestToken=hashlib.sha256(request_id.encode()).hexdigest()[:36],
+            )
+        except ClientError as error:
+            code = error_code(error)
+            if code == "TransactionCanceledException":
+                reasons = error.response.get("CancellationReasons") or []
+                first = reasons[0] if reasons else {}
+                if first.get("Code") == "ConditionalCheckFailed":
+                    item = first.get("Item")
+                    raise IdempotencyKeyTaken(idempotency_record_from_item(item) if item else None) from None
+                if first.get("Code") == "TransactionConflict":
+                    raise IdempotencyKeyTaken(None) from None
+            if code == "IdempotentParameterMismatchException":
+                raise IdempotencyKeyTaken(None) from None
+            raise
+
+    def idempotency_record(self, record_id: str) -> IdempotencyRecord | None:
+        response = self._dynamodb.get_item(
+            TableName=self._table,
+            Key={"transaction_id": {"S": record_id}, "timestamp": {"N": str(RECORD_SORT_KEY)}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return idempotency_record_from_item(item) if item else None
+
+    def _key(self, record_id: str) -> dict[str, Any]:
+        return {"transaction_id": {"S": record_id}, "timestamp": {"N": str(RECORD_SORT_KEY)}}
+
+    def mark_dispatch_incomplete(self, record_id: str, *, audit_sent: bool, event_published: bool) -> None:
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key=self._key(record_id),
+            UpdateExpression="SET dispatch_state = :s, audit_sent = :a, event_published = :e, lease_expires_at = :z",
+            ConditionExpression="attribute_exists(transaction_id)",
+            ExpressionAttributeValues={
+                ":s": {"S": DispatchState.INCOMPLETE.value},
+                ":a": {"BOOL": audit_sent},
+                ":e": {"BOOL": event_published},
+                ":z": {"N": "0"},
+            },
+        )
+
+    def claim_dispatch_resume(self, record_id: str, now_ms: int, lease_ms: int) -> IdempotencyRecord | None:
+        """Take the lease on an incomplete dispatch; None when another request took it first."""
+        try:
+            response = self._dynamodb.update_item(
+                TableName=self._table,
+                Key=self._key(record_id),
+                UpdateExpression="SET dispatch_state = :dispatching, lease_expires_at = :lease",
+                ConditionExpression="dispatch_state = :incomplete",
+                ExpressionAttributeValues={
+                    ":dispatching": {"S": DispatchState.DISPATCHING.value},
+                    ":incomplete": {"S": DispatchState.INCOMPLETE.value},
+                    ":lease": {"N": str(now_ms + lease_ms)},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return idempotency_record_from_item(response["Attributes"])
+
+    def mark_dispatch_complete(self, record_id: str) -> None:
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key=self._key(record_id),
+            UpdateExpression="SET dispatch_state = :s, audit_sent = :t, event_published = :t",
+            ExpressionAttributeValues={":s": {"S": DispatchState.COMPLETE.value}, ":t": {"BOOL": True}},
+        )
+
+    def find_transaction(self, transaction_id: str) -> Transaction | None:
+        response = self._dynamodb.query(
+            TableName=self._table,
+            KeyConditionExpression="transaction_id = :id",
+            ExpressionAttributeValues={":id": {"S": transaction_id}},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = response.get("Items") or []
+        if not items or items[0].get("record_type", {}).get("S") != RECORD_TYPE_TRANSACTION:
+            return None
+        return Transaction.from_item(items[0])

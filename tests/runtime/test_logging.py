@@ -1,0 +1,93 @@
+import json
+
+import pytest
+
+from payments_platform.runtime import logging_config
+from payments_platform.runtime.redaction import PAN_MASK, contains_pan, mask_text, redact
+
+from .support import VISA, api_event, create, read, status_event, valid_body
+
+
+def log_lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [VISA, "4242 4242 4242 4242", "4242-4242-4242-4242", "pan=378282246310005;", "x" + VISA + "y", "99" + VISA + "1"],
+)
+def test_mask_text_masks_pan_candidates(text):
+    masked = mask_text(text)
+    assert PAN_MASK in masked
+    assert not contains_pan(masked)
+
+
+@pytest.mark.parametrize("text", ["order-2024-05-01-000123", "order 12345678901", "2026-11-26T05:14:31.446Z", "txn_tchl6befdxcsx73xzthtu4gc"])
+def test_mask_text_leaves_non_pans_alone(text):
+    assert mask_text(text) == text
+
+
+@pytest.mark.parametrize("text", ['{"cvc": "123"}', "cvv=4567", 'card_security_code\\": \\"999', "CVC2: 321"])
+def test_mask_text_masks_labelled_cvc_values(text):
+    masked = mask_text(text + " " + "x" * 12)
+    assert not any(code in masked for code in ("123", "4567", "999", "321"))
+
+
+def test_redact_masks_sensitive_keys_nested_values_and_objects():
+    class Leaky:
+        def __str__(self):
+            return f"card {VISA}"
+
+    event = {"card": {"number": VISA, "cvc": "123", "CVV2": 999}, "items": [VISA, 4242424242424242], "obj": Leaky(), "n": 1250}
+    cleaned = redact(event)
+    assert VISA not in json.dumps(cleaned) and "123" not in json.dumps(cleaned)
+    assert cleaned["card"]["cvc"] == "[REDACTED]" and cleaned["n"] == 1250
+
+
+def test_every_log_event_is_redacted_including_exceptions(capsys):
+    log = logging_config.get_logger()
+    log.info(f"charging {VISA}", card={"number": VISA, "cvc": "123"}, note="4242 4242 4242 4242")
+    try:
+        raise ValueError(f'card {{"number": "{VISA}", "cvc": "987"}} declined')
+    except ValueError:
+        log.exception("failed")
+    out = capsys.readouterr().out
+    assert VISA not in out and "4242 4242 4242 4242" not in out
+    assert '"123"' not in out and "987" not in out
+    assert [line["event"] for line in log_lines(out)] == ["charging [REDACTED_PAN]", "failed"]
+
+
+def test_log_lines_carry_the_required_fields(aws, capsys):
+    create(api_event(valid_body(), request_id="req-fields-1"))
+    [audit] = [line for line in log_lines(capsys.readouterr().out) if line.get("audit")]
+    for field in ("timestamp", "level", "event", "request_id", "xray_trace_id", "function", "client_id", "transaction_id", "outcome", "latency_ms"):
+        assert field in audit, field
+    assert audit["xray_trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
+    assert audit["request_id"] == "req-fields-1" and audit["outcome"] == "created"
+
+
+def test_an_audit_event_is_logged_for_create_replay_rejection_and_status_read(aws, capsys):
+    txn = json.loads(create(api_event(valid_body()))["body"])["transaction_id"]
+    create(api_event(valid_body()))  # in flight -> conflict
+    create(api_event(valid_body(amount=0), idempotency_key="other"))
+    read(status_event(txn))
+    read(status_event("txn_" + "c" * 24))
+    audits = [line for line in log_lines(capsys.readouterr().out) if line.get("audit")]
+    assert [(a["event"], a["outcome"]) for a in audits] == [
+        ("audit.create_transaction", "created"),
+        ("audit.create_transaction", "conflict"),
+        ("audit.create_transaction", "rejected"),
+        ("audit.read_status", "read"),
+        ("audit.read_status", "not_found"),
+    ]
+
+
+def test_log_level_cannot_silence_the_audit_trail(aws, monkeypatch, capsys):
+    monkeypatch.setenv("LOG_LEVEL", "ERROR")
+    logging_config.configure_logging(force=True)
+    try:
+        create(api_event(valid_body()))
+        assert any(line.get("audit") for line in log_lines(capsys.readouterr().out))
+    finally:
+        monkeypatch.setenv("LOG_LEVEL", "INFO")
+        logging_config.configure_logging(force=True)
