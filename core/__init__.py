@@ -8,7 +8,7 @@ a stack is built (through :mod:`payments_platform.core.cdktf_adapter`).
 
 from . import keys
 from .config import EnvironmentConfig, PlatformConfig, RegionPlan, load_config
-from .declaration import NoSettings, PluginDeclaration, PluginSettings
+from .declaration import LogRetentionDays, NoSettings, PluginDeclaration, PluginSettings
 from .errors import (
     ConfigError,
     ContextError,
@@ -28,6 +28,7 @@ __all__ = [
     "ContextError",
     "ContextKey",
     "EnvironmentConfig",
+    "LogRetentionDays",
     "NoSettings",
     "PlatformConfig",
     "PlatformError",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from .keys import ContextKey
 
@@ -14,6 +14,22 @@ class PluginSettings(BaseModel):
     """Base for a plugin's settings: unknown keys and wrong types are errors, values are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# The only retention periods CloudWatch Logs accepts; anything else fails at apply time.
+LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+
+
+def _log_retention(days: int) -> int:
+    if days not in LOG_RETENTION_DAYS:
+        raise ValueError(f"{days} is not a CloudWatch Logs retention period ({', '.join(map(str, sorted(LOG_RETENTION_DAYS)))})")
+    return days
+
+
+LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]
+"""A settings field type for log retention: validated against what CloudWatch accepts."""
 
 
 class NoSettings(PluginSettings):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .context import Suppression
+from .declaration import LOG_RETENTION_DAYS
 
 NAME_ATTRIBUTES = ("name", "function_name", "dashboard_name", "alarm_name")
 
@@ -115,8 +116,11 @@ def log_group_retained_and_encrypted(resource: Resource, policy: PolicyInput) ->
     """Every log group has a retention period and is encrypted with the platform CMK."""
     if resource.type != "aws_cloudwatch_log_group":
         return
-    if not resource.body.get("retention_in_days"):
+    retention = resource.body.get("retention_in_days")
+    if not retention:
         yield "log group has no retention_in_days"
+    elif retention not in LOG_RETENTION_DAYS:
+        yield f"retention_in_days {retention} is not a period CloudWatch Logs accepts"
     if not resource.body.get("kms_key_id"):
         yield "log group has no kms_key_id"
 

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from payments_platform.core import PluginSettings
+from payments_platform.core import LogRetentionDays, PluginSettings
 
 # API Gateway stage names: letters, digits, hyphens and underscores (max 128).
 STAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -53,7 +53,7 @@ class ApiSettings(PluginSettings):
     # executions (new accounts often have a total limit of 10: raise it before deploying).
     reserved_concurrency: int = Field(default=5, ge=1)
     architecture: Literal["arm64", "x86_64"] = "arm64"
-    log_retention_days: int = Field(default=30, ge=1)
+    log_retention_days: LogRetentionDays = 30
     function_log_level: Literal["DEBUG", "INFO"] = "INFO"
 
     # Where packaged Lambda zips are cached (content-addressed); default: <tmp>/payments-platform-build

@@ -6,7 +6,7 @@ import ipaddress
 
 from pydantic import Field, field_validator
 
-from payments_platform.core import PluginSettings
+from payments_platform.core import LogRetentionDays, PluginSettings
 
 # Interface endpoints the Lambdas call from private subnets (there is no NAT);
 # Secrets Manager serves the card-fingerprint HMAC key at cold start.
@@ -17,7 +17,7 @@ GATEWAY_ENDPOINTS = ("dynamodb", "s3")
 class NetworkSettings(PluginSettings):
     vpc_cidr: str = "10.40.0.0/16"
     availability_zones: int = Field(default=2, ge=2, le=4)
-    flow_log_retention_days: int = Field(default=30, ge=1)
+    flow_log_retention_days: LogRetentionDays = 30
     interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
 
     @field_validator("vpc_cidr")

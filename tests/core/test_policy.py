@@ -72,6 +72,11 @@ def test_log_group_needs_retention_and_key():
     assert len(found) == 2 and all("[PP-LOG-GROUP]" in v for v in found)
 
 
+def test_log_group_retention_must_be_a_cloudwatch_period():
+    (v,) = violations("aws_cloudwatch_log_group", {"name": "/aws/x-test", "retention_in_days": 31, "kms_key_id": "k"})
+    assert "not a period CloudWatch Logs accepts" in v
+
+
 def _policy_doc(statement: dict) -> dict:
     return {"name": "p-test", "policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})}
 

@@ -115,6 +115,7 @@ def test_three_azs_when_configured():
         ({"vpc_cidr": "10.0.0.0/8"}, "vpc_cidr"),
         ({"vpc_cidr": "not-a-cidr"}, "vpc_cidr"),
         ({"interface_endpoints": ["sqs", "sqs"]}, "interface_endpoints"),
+        ({"flow_log_retention_days": 31}, "flow_log_retention_days"),
     ],
 )
 def test_invalid_settings_name_the_plugin_and_setting(settings, message):
