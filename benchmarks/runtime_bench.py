@@ -1,7 +1,7 @@
 """Runtime benchmark: cold import time of each handler module and per-request overhead with
 stubbed AWS clients (no network). Plain script, no pytest needed:
 
-    /work/main/.venv/bin/python benchmarks/runtime_bench.py [--imports 15] [--requests 3000]
+    .venv/bin/python benchmarks/runtime_bench.py [--imports 15] [--requests 3000]
 
 The runtime is copied into a temporary directory as ``payments_runtime`` -- the layout the api
 plugin zips -- so the import measured is the one Lambda performs.

@@ -1,8 +1,13 @@
-"""Synth speed: the full platform (all plugins, one environment), lazy vs stock provider import.
+"""Synth speed: the full platform (all plugins, one environment), three ways of loading the provider.
+
+- lazy: Python submodules on demand + the assembly's JavaScript index made lazy (the default)
+- python-lazy: Python submodules on demand, stock JavaScript index (PAYMENTS_LAZY_JS_INDEX=0)
+- stock: the provider package imported the normal way (PAYMENTS_STOCK_PROVIDER_IMPORT=1)
+
 
 Each run is a fresh process running `payments-platform synth --env <env>` end to end
 (interpreter start, imports, jsii + assembly load, build, synth, policy checks, write).
-Runs alternate lazy/stock so machine noise hits both alike; medians and their ratio are
+Runs alternate between the modes so machine noise hits all alike; medians and ratios are
 printed. Usage: python benchmarks/synth_speed.py [--runs 5] [--env dev]
 """
 
@@ -17,9 +22,15 @@ import tempfile
 import time
 
 
-def one_run(env_name: str, stock: bool, outdir: str) -> float:
-    env = dict(os.environ)
-    env["PAYMENTS_STOCK_PROVIDER_IMPORT"] = "1" if stock else "0"
+MODES = {
+    "lazy": {"PAYMENTS_STOCK_PROVIDER_IMPORT": "0", "PAYMENTS_LAZY_JS_INDEX": "1"},
+    "python-lazy": {"PAYMENTS_STOCK_PROVIDER_IMPORT": "0", "PAYMENTS_LAZY_JS_INDEX": "0"},
+    "stock": {"PAYMENTS_STOCK_PROVIDER_IMPORT": "1", "PAYMENTS_LAZY_JS_INDEX": "0"},
+}
+
+
+def one_run(env_name: str, mode: str, outdir: str) -> float:
+    env = {**os.environ, **MODES[mode]}
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "payments_platform.core.cli", "synth", "--env", env_name, "--out", outdir],
@@ -33,18 +44,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--env", default="dev")
     args = parser.parse_args()
-    lazy, stock = [], []
+    times: dict[str, list[float]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory() as tmp:
-        one_run(args.env, False, f"{tmp}/warm")  # compile bytecode once, outside the measurement
-        one_run(args.env, True, f"{tmp}/warm")
+        for mode in MODES:  # warm bytecode and the jsii package cache, outside the measurement
+            one_run(args.env, mode, f"{tmp}/warm")
         for i in range(args.runs):
-            lazy.append(one_run(args.env, False, f"{tmp}/lazy{i}"))
-            stock.append(one_run(args.env, True, f"{tmp}/stock{i}"))
-    lm, sm = statistics.median(lazy), statistics.median(stock)
-    print(f"environment {args.env}, {args.runs} alternating runs each, {os.cpu_count()} CPUs")
-    print(f"lazy  provider import: median {lm:.2f} s  runs {' '.join(f'{t:.2f}' for t in lazy)}")
-    print(f"stock provider import: median {sm:.2f} s  runs {' '.join(f'{t:.2f}' for t in stock)}")
-    print(f"speed-up: {sm / lm:.1f}x")
+            for mode in MODES:
+                times[mode].append(one_run(args.env, mode, f"{tmp}/{mode}{i}"))
+    medians = {mode: statistics.median(t) for mode, t in times.items()}
+    print(f"environment {args.env}, {args.runs} alternating runs per mode, {os.cpu_count()} CPUs")
+    for mode, runs in times.items():
+        print(f"{mode:<12} median {medians[mode]:6.2f} s   runs {' '.join(f'{t:.2f}' for t in runs)}")
+    print(f"speed-up vs stock: lazy {medians['stock'] / medians['lazy']:.1f}x, "
+          f"python-lazy {medians['stock'] / medians['python-lazy']:.1f}x")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ Speed: the provider package's ``__init__`` imports all ~2,100 resource submodule
 (hashicorp/terraform-cdk#3753, ~20 s). We register the package as a bare namespace-like
 module instead, so ``aws.dynamodb_table`` imports that submodule (and the jsii assembly)
 only; the assembly itself loads with a lazy JavaScript index (``provider_assembly.py``).
-``PAYMENTS_STOCK_PROVIDER_IMPORT=1`` restores the stock import, for the benchmark.
+``PAYMENTS_STOCK_PROVIDER_IMPORT=1`` restores the stock import and ``PAYMENTS_LAZY_JS_INDEX=0``
+the stock JavaScript index, for the benchmark.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class _ProviderModules:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        if os.environ.get("PAYMENTS_STOCK_PROVIDER_IMPORT") != "1":
+        if os.environ.get("PAYMENTS_STOCK_PROVIDER_IMPORT") != "1" and os.environ.get("PAYMENTS_LAZY_JS_INDEX") != "0":
             from .provider_assembly import install_lazy_assembly_module
 
             install_lazy_assembly_module()  # before the first submodule loads the assembly
