@@ -8,7 +8,7 @@ a stack is built (through :mod:`payments_platform.core.cdktf_adapter`).
 
 from . import keys
 from .config import EnvironmentConfig, PlatformConfig, RegionPlan, load_config
-from .declaration import LogRetentionDays, NoSettings, PluginDeclaration, PluginSettings
+from .declaration import LogRetentionDays, NoSettings, PluginDeclaration, PluginSettings, unique_strings
 from .errors import (
     ConfigError,
     ContextError,
@@ -43,4 +43,5 @@ __all__ = [
     "hookimpl",
     "keys",
     "load_config",
+    "unique_strings",
 ]

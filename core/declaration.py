@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from .keys import ContextKey
 
@@ -30,6 +31,27 @@ def _log_retention(days: int) -> int:
 
 LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]
 """A settings field type for log retention: validated against what CloudWatch accepts."""
+
+
+def unique_strings(pattern: str, what: str) -> Any:
+    """A settings field type: a list of distinct strings each matching ``pattern`` (TOML
+    arrays arrive as lists; the frozen settings keep a tuple). ``what`` names one item in
+    error messages, e.g. ``"an email address"``."""
+    compiled = re.compile(pattern)
+
+    def to_tuple(value: object) -> object:
+        return tuple(value) if isinstance(value, list) else value
+
+    def check(values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            if not compiled.match(value):
+                raise ValueError(f"{value!r} is not {what}")
+        if len(set(values)) != len(values):
+            twice = next(v for v in values if values.count(v) > 1)
+            raise ValueError(f"{twice!r} is listed twice")
+        return values
+
+    return Annotated[tuple[str, ...], BeforeValidator(to_tuple), AfterValidator(check)]
 
 
 class NoSettings(PluginSettings):

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from payments_platform.core import LogRetentionDays, PluginSettings
+from payments_platform.core import LogRetentionDays, PluginSettings, unique_strings
 
 # API Gateway stage names: letters, digits, hyphens and underscores (max 128).
 STAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -38,7 +38,9 @@ MIN_MEMORY_MB = 512
 class ApiSettings(PluginSettings):
     auth: Literal["api_key", "iam"] = "api_key"
     # One API key per client; required (non-empty) when auth = "api_key".
-    clients: tuple[str, ...] = ("default",)
+    clients: unique_strings(CLIENT_NAME.pattern, "a client name of 1-32 lowercase letters, digits or inner hyphens") = (
+        "default",
+    )
     stage_name: str = "prod"
 
     throttle_rate: int = Field(default=10000, gt=0)  # requests per second, steady state
@@ -59,20 +61,6 @@ class ApiSettings(PluginSettings):
     # Where packaged Lambda zips are cached (content-addressed); default: <tmp>/payments-platform-build
     build_cache_dir: str | None = None
 
-    @field_validator("clients", mode="before")
-    @classmethod
-    def _clients(cls, value: object) -> object:
-        if isinstance(value, list):
-            value = tuple(value)
-        if isinstance(value, tuple):
-            for client in value:
-                if not isinstance(client, str) or not CLIENT_NAME.match(client):
-                    raise ValueError(
-                        f"client name {client!r} must be 1-32 lowercase letters, digits or inner hyphens"
-                    )
-            if len(set(value)) != len(value):
-                raise ValueError("a client is listed twice")
-        return value
 
     @field_validator("stage_name")
     @classmethod

@@ -6,7 +6,7 @@ import re
 
 from pydantic import Field, field_validator, model_validator
 
-from payments_platform.core import PluginSettings
+from payments_platform.core import PluginSettings, unique_strings
 
 # Deliberately simple: one "@", a dotted domain, no spaces. SNS does the real check by mailing it.
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
@@ -39,7 +39,7 @@ class MessagingSettings(PluginSettings):
     """
 
     notification_email: str = "admin@example.com"
-    extra_notification_emails: tuple[str, ...] = ()
+    extra_notification_emails: unique_strings(_EMAIL.pattern, "an email address") = ()
     high_throughput_fifo: bool = True
     kms_data_key_reuse_period_seconds: int = Field(default=300, ge=60, le=86400)
 
@@ -48,18 +48,6 @@ class MessagingSettings(PluginSettings):
     def _notification_email(cls, value: str) -> str:
         return _check_email(value)
 
-    @field_validator("extra_notification_emails", mode="before")
-    @classmethod
-    def _extra_emails(cls, value: object) -> object:
-        # TOML arrays arrive as lists; the frozen settings keep a tuple.
-        if isinstance(value, list):
-            value = tuple(value)
-        if isinstance(value, tuple):
-            for email in value:
-                if not isinstance(email, str):
-                    raise ValueError(f"{email!r} is not an email address")
-                _check_email(email)
-        return value
 
     @model_validator(mode="after")
     def _distinct_subscriptions(self) -> "MessagingSettings":

@@ -6,7 +6,7 @@ import ipaddress
 
 from pydantic import Field, field_validator
 
-from payments_platform.core import LogRetentionDays, PluginSettings
+from payments_platform.core import LogRetentionDays, PluginSettings, unique_strings
 
 # Interface endpoints the Lambdas call from private subnets (there is no NAT);
 # Secrets Manager serves the card-fingerprint HMAC key at cold start.
@@ -18,7 +18,9 @@ class NetworkSettings(PluginSettings):
     vpc_cidr: str = "10.40.0.0/16"
     availability_zones: int = Field(default=2, ge=2, le=4)
     flow_log_retention_days: LogRetentionDays = 30
-    interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
+    interface_endpoints: unique_strings(r"^[a-z0-9][a-z0-9.-]*$", "an AWS service endpoint name") = (
+        DEFAULT_INTERFACE_ENDPOINTS
+    )
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -31,18 +33,6 @@ class NetworkSettings(PluginSettings):
             raise ValueError("vpc_cidr must be a /16 to /20 block (subnets are carved as /prefix+4)")
         return value
 
-    @field_validator("interface_endpoints", mode="before")
-    @classmethod
-    def _endpoints(cls, value: object) -> object:
-        if isinstance(value, list):
-            value = tuple(value)
-        if isinstance(value, tuple):
-            for service in value:
-                if not isinstance(service, str) or not service.replace("-", "").isalnum():
-                    raise ValueError(f"{service!r} is not an AWS service endpoint name")
-            if len(set(value)) != len(value):
-                raise ValueError("an interface endpoint is listed twice")
-        return value
 
     def subnet_cidrs(self) -> tuple[list[str], list[str]]:
         """(private, public) CIDRs: private subnets first, public ones in the upper half."""
