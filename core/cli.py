@@ -1,4 +1,4 @@
-"""The ``payments-platform`` command: synth, plugins, validate.
+"""The ``payments-platform`` command: synth, plugins, validate, deploy, destroy.
 
 Bad input of any kind ends in one line on stderr and exit status 2 — never a traceback.
 Set ``PAYMENTS_DEBUG=1`` to see the traceback of an unexpected failure.
@@ -40,6 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
     validate.add_argument("--provider-mirror", help="filesystem mirror holding hashicorp/aws (offline use)")
     validate.add_argument("--terraform", help="terraform binary (default: from PATH)")
+
+    for name, verb in (("deploy", "synth, then `terraform apply`"), ("destroy", "synth, then `terraform destroy`")):
+        command = commands.add_parser(name, help=f"{verb} one environment")
+        command.add_argument("--env", help="environment (default: the config's default)")
+        command.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
+        command.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+        command.add_argument("--provider-mirror", help="filesystem mirror holding hashicorp/aws (offline use)")
+        command.add_argument("--terraform", help="terraform binary (default: from PATH)")
     return parser
 
 
@@ -82,6 +90,33 @@ def cmd_validate(args: argparse.Namespace) -> int:
         terraform.validate(path)
         print(f"valid: {name} (terraform validate, provider from {source}, {time.perf_counter() - started:.1f} s)")
     return 0
+
+
+def _apply(args: argparse.Namespace, verb: str) -> int:
+    from .synth import synthesize
+    from .terraform import Terraform
+
+    config = load_config(args.config)
+    (environment,) = config.select([args.env] if args.env else None)
+    result = synthesize([environment], args.out)
+    stack_dir = result.stacks[environment.stack_name]
+    terraform = Terraform.locate(result.outdir, binary=args.terraform, mirror=args.provider_mirror)
+    target = f"the emulator at {environment.aws_endpoint}" if environment.aws_endpoint else "AWS"
+    print(f"{verb} {environment.stack_name} on {target} (state: {(stack_dir / '../../..').resolve()}/terraform.{environment.stack_name}.tfstate)")
+    terraform.init(stack_dir, backend=True)
+    started = time.perf_counter()
+    args_ = [verb, "-input=false", "-auto-approve"] if args.auto_approve else [verb]
+    terraform.stream(args_, stack_dir, interactive=not args.auto_approve)
+    print(f"{verb} of {environment.stack_name} finished in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    return _apply(args, "apply")
+
+
+def cmd_destroy(args: argparse.Namespace) -> int:
+    return _apply(args, "destroy")
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -131,7 +166,13 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"synth": cmd_synth, "plugins": cmd_plugins, "validate": cmd_validate}
+COMMANDS = {
+    "synth": cmd_synth,
+    "plugins": cmd_plugins,
+    "validate": cmd_validate,
+    "deploy": cmd_deploy,
+    "destroy": cmd_destroy,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -32,7 +32,9 @@ DEFAULT_DEPLOY_REGION = "us-east-1"
 # when no region resolves for them.
 FALLBACK_SERVICE_REGION = "eu-central-1"
 
-_ENV_KEYS = {"suffix", "region", "plugins", "settings", "tags", "description"}
+_ENV_KEYS = {"suffix", "region", "plugins", "settings", "tags", "description", "aws_endpoint"}
+# A local AWS emulator (moto server, LocalStack): only loopback, never a remote host.
+ENDPOINT_PATTERN = re.compile(r"^http://(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{2,5}$")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class EnvironmentConfig:
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    # When set, the AWS provider talks to a local emulator at this URL instead of AWS.
+    aws_endpoint: str | None = None
 
     @property
     def stack_name(self) -> str:
@@ -94,11 +98,7 @@ class PlatformConfig:
                 )
             _check_suffix(override, f"{SUFFIX_ENV_VAR}")
             env = selected[0]
-            selected = [
-                EnvironmentConfig(
-                    env.name, override, env.regions, env.plugins, env.settings, env.tags, env.description
-                )
-            ]
+            selected = [replace(selected[0], suffix=override)]
         return selected
 
 
@@ -186,6 +186,11 @@ def _environment(name: str, defaults: Mapping[str, Any], body: Mapping[str, Any]
     description = body.get("description", "")
     if not isinstance(description, str):
         raise ConfigError(f"{label}: description must be a string")
+    endpoint = body.get("aws_endpoint", defaults.get("aws_endpoint"))
+    if endpoint is not None and (not isinstance(endpoint, str) or not ENDPOINT_PATTERN.match(endpoint)):
+        raise ConfigError(
+            f"{label}: aws_endpoint {endpoint!r} must be a loopback URL like http://127.0.0.1:4566 (a local emulator)"
+        )
     return EnvironmentConfig(
         name=name,
         suffix=suffix,
@@ -194,6 +199,7 @@ def _environment(name: str, defaults: Mapping[str, Any], body: Mapping[str, Any]
         settings=settings,
         tags=tags,
         description=description,
+        aws_endpoint=endpoint,
     )
 
 

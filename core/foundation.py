@@ -18,11 +18,33 @@ from .keys import KmsKey
 KMS_DELETION_WINDOW_DAYS = 7
 
 
+# Every service the platform's resources and data sources call, for a local emulator.
+EMULATED_SERVICES = (
+    "apigateway", "cloudwatch", "dynamodb", "ec2", "iam", "kms", "lambda", "logs",
+    "secretsmanager", "sns", "sqs", "sts",
+)
+
+
 def create_provider(stack: Any, env: EnvironmentConfig) -> None:
-    aws.provider.AwsProvider(stack, "aws", region=env.regions.deploy)
-    # State lives next to the stack's synthesized config; relative, so synth output is
-    # identical on every machine.
-    LocalBackend(stack, path=f"terraform.{env.stack_name}.tfstate")
+    if env.aws_endpoint is None:
+        aws.provider.AwsProvider(stack, "aws", region=env.regions.deploy)
+    else:
+        # A local emulator (moto server): fixed dummy credentials, every service at one URL.
+        aws.provider.AwsProvider(
+            stack,
+            "aws",
+            region=env.regions.deploy,
+            access_key="emulator",
+            secret_key="emulator",
+            skip_credentials_validation=True,
+            skip_metadata_api_check="true",
+            skip_region_validation=True,
+            endpoints=[{service: env.aws_endpoint for service in EMULATED_SERVICES}],
+        )
+    # Relative to the stack's directory (<out>/stacks/<stack>/): the state file lives beside
+    # the output directory, so a re-synth (which replaces <out> whole) never touches it, and
+    # the synthesized config is identical on every machine.
+    LocalBackend(stack, path=f"../../../terraform.{env.stack_name}.tfstate")
 
 
 def account_facts(scope: Construct, env: EnvironmentConfig) -> AwsAccount:

@@ -80,9 +80,11 @@ class Terraform:
     def locate(cls, work_dir: Path, *, binary: str | None = None, mirror: str | None = None) -> "Terraform":
         return cls(find_terraform(binary), find_mirror(mirror), work_dir)
 
-    def env(self) -> dict[str, str]:
+    def env(self, *, interactive: bool = False) -> dict[str, str]:
         env = dict(os.environ)
-        env.update({"TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", "TF_INPUT": "0"})
+        env.update({"TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"})
+        if not interactive:
+            env["TF_INPUT"] = "0"
         if self.mirror is not None:
             rc = self.config_dir / ".terraformrc"
             self.config_dir.mkdir(parents=True, exist_ok=True)
@@ -99,6 +101,12 @@ class Terraform:
             )
         except subprocess.TimeoutExpired:
             raise TerraformError(f"terraform {args[0]} timed out after {timeout:.0f} s in {cwd}") from None
+
+    def stream(self, args: Sequence[str], cwd: Path, *, interactive: bool = False) -> None:
+        """Run with terraform's own output on this terminal (apply, destroy)."""
+        result = subprocess.run([self.binary, *args], cwd=cwd, env=self.env(interactive=interactive))
+        if result.returncode != 0:
+            raise TerraformError(f"terraform {args[0]} failed in {cwd} (exit {result.returncode}); see its output above")
 
     def init(self, stack_dir: Path, *, backend: bool = False) -> None:
         args = ["init", "-input=false", "-no-color"]

@@ -69,7 +69,7 @@ def test_dev_snapshot_matches(dev_synth):
 
 def test_every_environment_synthesizes(config, tmp_path):
     result = synthesize(config.select(sorted(config.environments)), tmp_path / "out")
-    assert sorted(result.stacks) == ["payments-dev", "payments-prod", "payments-staging"]
+    assert sorted(result.stacks) == ["payments-dev", "payments-local", "payments-prod", "payments-staging"]
 
 
 @pytest.mark.terraform
