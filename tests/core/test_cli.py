@@ -71,3 +71,13 @@ def test_plugins_json_lists_enabled_plugins_with_hooks(tmp_path):
 def test_bad_arguments_exit_2_without_traceback(args):
     result = run(*args)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_deploy_of_unknown_environment_is_one_line(tmp_path):
+    assert_one_line_error(run("deploy", "--env", "nope", "--out", str(tmp_path / "o")), "unknown environment 'nope'")
+
+
+def test_remote_emulator_endpoint_is_refused(tmp_path):
+    bad = tmp_path / "environments.toml"
+    bad.write_text('[defaults]\nplugins=["network"]\n[environments.dev]\naws_endpoint="http://10.0.0.5:4566"\n')
+    assert_one_line_error(run("--config", str(bad), "plugins"), "must be a loopback URL")
