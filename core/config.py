@@ -97,7 +97,6 @@ class PlatformConfig:
                     f"{SUFFIX_ENV_VAR} overrides one environment's suffix; {len(selected)} were selected"
                 )
             _check_suffix(override, f"{SUFFIX_ENV_VAR}")
-            env = selected[0]
             selected = [replace(selected[0], suffix=override)]
         return selected
 

@@ -98,7 +98,7 @@ def payments_foundation(ctx: PluginContext) -> None:
     )
     aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
         scope, "lambda_sg_out_endpoints", security_group_id=lambda_sg.id, referenced_security_group_id=endpoint_sg.id,
-        ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS, description="HTTPS to interface VPC endpoints (SQS, SNS, X-Ray)",
+        ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS, description="HTTPS to interface VPC endpoints (SQS, SNS, X-Ray, Secrets Manager)",
     )
 
     all_route_tables = [public_rt.id, *[rt.id for rt in private_rts]]
