@@ -47,7 +47,10 @@ def payments_foundation(ctx: PluginContext) -> None:
     aws.default_security_group.DefaultSecurityGroup(
         scope, "default_sg", vpc_id=vpc.id, ingress=[], egress=[], tags={"Name": ctx.naming.name("default-sg")}
     )
-    azs = aws.data_aws_availability_zones.DataAwsAvailabilityZones(scope, "azs", state="available")
+    azs = aws.data_aws_availability_zones.DataAwsAvailabilityZones(
+        scope, "azs", state="available",
+        filter=[{"name": "zone-id", "values": list(settings.zone_ids)}] if settings.zone_ids else None,
+    )
     private_cidrs, public_cidrs = settings.subnet_cidrs()
 
     igw = aws.internet_gateway.InternetGateway(scope, "igw", vpc_id=vpc.id, tags={"Name": ctx.naming.name("igw")})

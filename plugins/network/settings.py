@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from payments_platform.core import LogRetentionDays, PluginSettings, unique_strings
 
@@ -18,6 +18,9 @@ class NetworkSettings(PluginSettings):
     vpc_cidr: str = "10.40.0.0/16"
     availability_zones: int = Field(default=2, ge=2, le=4)
     flow_log_retention_days: LogRetentionDays = 30
+    # Pin the subnets' AZs by zone id (e.g. use1-az1; ids are the same in every account):
+    # otherwise a new AZ sorting before ours would shift them and replace the subnets.
+    zone_ids: unique_strings(r"^[a-z]{2,4}\d-az\d+$", "an availability zone id like use1-az1") = ()
     interface_endpoints: unique_strings(r"^[a-z0-9][a-z0-9.-]*$", "an AWS service endpoint name") = (
         DEFAULT_INTERFACE_ENDPOINTS
     )
@@ -33,6 +36,12 @@ class NetworkSettings(PluginSettings):
             raise ValueError("vpc_cidr must be a /16 to /20 block (subnets are carved as /prefix+4)")
         return value
 
+
+    @model_validator(mode="after")
+    def _zone_ids_match_count(self) -> "NetworkSettings":
+        if self.zone_ids and len(self.zone_ids) != self.availability_zones:
+            raise ValueError(f"zone_ids lists {len(self.zone_ids)} zones; availability_zones is {self.availability_zones}")
+        return self
 
     def subnet_cidrs(self) -> tuple[list[str], list[str]]:
         """(private, public) CIDRs: private subnets first, public ones in the upper half."""

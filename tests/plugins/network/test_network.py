@@ -103,9 +103,17 @@ def test_names_and_tags_follow_the_platform_convention(stack):
 
 
 def test_three_azs_when_configured():
-    stack = synth(["network"], settings={"network": {"availability_zones": 3, "vpc_cidr": "10.9.0.0/16"}})
+    stack = synth(["network"], settings={"network": {"availability_zones": 3, "vpc_cidr": "10.9.0.0/16",
+                                                     "zone_ids": ["use1-az1", "use1-az2", "use1-az4"]}})
     private = [b for b in stack.resources("aws_subnet").values() if b["tags"]["tier"] == "private"]
     assert sorted(b["cidr_block"] for b in private) == ["10.9.0.0/20", "10.9.16.0/20", "10.9.32.0/20"]
+
+
+def test_zone_ids_pin_the_availability_zones():
+    stack = synth(["network"], settings={"network": {"availability_zones": 3, "vpc_cidr": "10.9.0.0/16",
+                                                     "zone_ids": ["use1-az1", "use1-az2", "use1-az4"]}})
+    (azs,) = stack.data_sources("aws_availability_zones").values()
+    assert azs["filter"] == [{"name": "zone-id", "values": ["use1-az1", "use1-az2", "use1-az4"]}]
 
 
 @pytest.mark.parametrize(
@@ -116,8 +124,14 @@ def test_three_azs_when_configured():
         ({"vpc_cidr": "not-a-cidr"}, "vpc_cidr"),
         ({"interface_endpoints": ["sqs", "sqs"]}, "interface_endpoints"),
         ({"flow_log_retention_days": 31}, "flow_log_retention_days"),
+        ({"zone_ids": ["us-east-1a", "use1-az2"]}, "zone_ids"),
     ],
 )
 def test_invalid_settings_name_the_plugin_and_setting(settings, message):
     with pytest.raises(ConfigError, match=rf"plugin 'network', setting '{message}'"):
         synth(["network"], settings={"network": settings}, cache=False)
+
+
+def test_zone_ids_must_match_the_number_of_azs():
+    with pytest.raises(ConfigError, match="zone_ids lists 1 zones; availability_zones is 2"):
+        synth(["network"], settings={"network": {"zone_ids": ["use1-az1"]}}, cache=False)
