@@ -105,6 +105,9 @@ class PluginContext:
         self.monitoring = _PluginMonitoring(build.monitoring, self.name)
         self.policy = _PluginPolicy(build, self.name)
         self.outputs = _PluginOutputs(build, self.name)
+        # Private to this plugin for this build: carries what one phase built to a later phase
+        # (e.g. resources → wiring) without module-level state.
+        self.stash: dict[str, Any] = {}
 
     # -- environment -------------------------------------------------------------
     @property

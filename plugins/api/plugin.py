@@ -12,7 +12,6 @@ provides ``keys.REST_API``. Settings: settings.py; operations notes: README.md.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 from payments_platform.core import PluginDeclaration, hookimpl, keys
@@ -35,9 +34,6 @@ class _Build:
     api: BuiltApi
     secret_arn: str
 
-
-# What ``resources`` built, for ``wiring`` of the same build (keyed by that build's context).
-_builds: "weakref.WeakKeyDictionary[PluginContext, _Build]" = weakref.WeakKeyDictionary()
 
 
 @hookimpl
@@ -95,12 +91,12 @@ def payments_resources(ctx: PluginContext) -> None:
             built.function.function_name,
             description=f"Name of the {key} Lambda function",
         )
-    _builds[ctx] = _Build(functions=functions, api=api, secret_arn=secret.arn)
+    ctx.stash["build"] = _Build(functions=functions, api=api, secret_arn=secret.arn)  # for wiring
 
 
 @hookimpl
 def payments_wiring(ctx: PluginContext) -> None:
-    build = _builds.pop(ctx)
+    build: _Build = ctx.stash.pop("build")
     grant_function_access(ctx, build.functions, build.secret_arn)
     if build.api.account is not None:
         grant_account_cloudwatch_role(ctx)

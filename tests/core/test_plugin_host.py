@@ -208,3 +208,21 @@ def test_configure_hook_rejection_becomes_a_config_error(tmp_path):
 def test_settings_for_an_unknown_plugin_are_rejected(tmp_path):
     with pytest.raises(ConfigError, match="settings for unknown plugin"):
         build({"a": Recorder("a", [])}, tmp_path=tmp_path, settings={"ghost": {}})
+
+
+class Carrier(Recorder):
+    """Hands a value from resources to wiring through ctx.stash."""
+
+    @hookimpl
+    def payments_resources(self, ctx):
+        ctx.stash["built"] = f"{self.name}-thing"
+
+    @hookimpl
+    def payments_wiring(self, ctx):
+        self.log.append(("wiring", ctx.stash.pop("built")))
+
+
+def test_stash_carries_a_plugins_state_between_phases_and_is_private(tmp_path):
+    log = []
+    build({"a": Carrier("a", log), "b": Carrier("b", log)}, tmp_path=tmp_path)
+    assert [entry for entry in log if entry[0] == "wiring"] == [("wiring", "a-thing"), ("wiring", "b-thing")]
