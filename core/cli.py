@@ -37,18 +37,20 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="synth, then run `terraform validate` on each stack")
     _env_options(validate)
-    validate.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
-    validate.add_argument("--provider-mirror", help="filesystem mirror holding hashicorp/aws (offline use)")
-    validate.add_argument("--terraform", help="terraform binary (default: from PATH)")
+    _terraform_options(validate)
 
     for name, verb in (("deploy", "synth, then `terraform apply`"), ("destroy", "synth, then `terraform destroy`")):
         command = commands.add_parser(name, help=f"{verb} one environment")
         command.add_argument("--env", help="environment (default: the config's default)")
-        command.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
         command.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
-        command.add_argument("--provider-mirror", help="filesystem mirror holding hashicorp/aws (offline use)")
-        command.add_argument("--terraform", help="terraform binary (default: from PATH)")
+        _terraform_options(command)
     return parser
+
+
+def _terraform_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
+    parser.add_argument("--provider-mirror", help="filesystem mirror holding hashicorp/aws (offline use)")
+    parser.add_argument("--terraform", help="terraform binary (default: from PATH)")
 
 
 def _env_options(parser: argparse.ArgumentParser) -> None:
@@ -102,7 +104,7 @@ def _apply(args: argparse.Namespace, verb: str) -> int:
     stack_dir = result.stacks[environment.stack_name]
     terraform = Terraform.locate(result.outdir, binary=args.terraform, mirror=args.provider_mirror)
     target = f"the emulator at {environment.aws_endpoint}" if environment.aws_endpoint else "AWS"
-    print(f"{verb} {environment.stack_name} on {target} (state: {(stack_dir / '../../..').resolve()}/terraform.{environment.stack_name}.tfstate)")
+    print(f"{verb} {environment.stack_name} on {target} (state: {(stack_dir / environment.state_file).resolve()})")
     terraform.init(stack_dir, backend=True)
     started = time.perf_counter()
     args_ = [verb, "-input=false", "-auto-approve"] if args.auto_approve else [verb]
@@ -126,11 +128,6 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     env = config.environment(args.env)
     sources = plugin_sources()
-    unknown = sorted(set(env.plugins) - set(sources))
-    if unknown:
-        from .errors import ConfigError
-
-        raise ConfigError(f"environment '{env.name}' enables plugin(s) not installed: {', '.join(unknown)}")
     manager = PlatformPluginManager(env.plugins, sources, environment=env.name)
     rows = []
     for name in sorted(sources):

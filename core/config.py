@@ -69,6 +69,12 @@ class EnvironmentConfig:
     def stack_name(self) -> str:
         return f"payments-{self.name}"
 
+    @property
+    def state_file(self) -> str:
+        """The local state file, relative to the stack's synth directory (<out>/stacks/<stack>/):
+        beside <out>, so a re-synth (which replaces <out> whole) never touches it."""
+        return f"../../../terraform.{self.stack_name}.tfstate"
+
     def plugin_settings(self, plugin: str) -> Mapping[str, Any]:
         return self.settings.get(plugin, {})
 

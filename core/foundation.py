@@ -41,10 +41,8 @@ def create_provider(stack: Any, env: EnvironmentConfig) -> None:
             skip_region_validation=True,
             endpoints=[{service: env.aws_endpoint for service in EMULATED_SERVICES}],
         )
-    # Relative to the stack's directory (<out>/stacks/<stack>/): the state file lives beside
-    # the output directory, so a re-synth (which replaces <out> whole) never touches it, and
-    # the synthesized config is identical on every machine.
-    LocalBackend(stack, path=f"../../../terraform.{env.stack_name}.tfstate")
+    # Relative, so the synthesized config is identical on every machine.
+    LocalBackend(stack, path=env.state_file)
 
 
 def account_facts(scope: Construct, env: EnvironmentConfig) -> AwsAccount:
