@@ -20,7 +20,8 @@ import sys
 import types
 from typing import Any
 
-PROVIDER_PACKAGE = "cdktf_cdktf_provider_aws"
+from .provider_assembly import PROVIDER_PACKAGE, install_lazy_assembly_module
+
 
 
 def _use_wheel_node() -> None:
@@ -89,8 +90,6 @@ class _ProviderModules:
         if name.startswith("__"):
             raise AttributeError(name)
         if os.environ.get("PAYMENTS_STOCK_PROVIDER_IMPORT") != "1" and os.environ.get("PAYMENTS_LAZY_JS_INDEX") != "0":
-            from .provider_assembly import install_lazy_assembly_module
-
             install_lazy_assembly_module()  # before the first submodule loads the assembly
         module = importlib.import_module(f"{PROVIDER_PACKAGE}.{name}")
         setattr(self, name, module)

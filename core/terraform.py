@@ -8,6 +8,7 @@ usual — the mirror is never required.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -80,16 +81,20 @@ class Terraform:
     def locate(cls, work_dir: Path, *, binary: str | None = None, mirror: str | None = None) -> "Terraform":
         return cls(find_terraform(binary), find_mirror(mirror), work_dir)
 
+    @functools.cached_property
+    def _cli_config_file(self) -> Path:
+        rc = self.config_dir / ".terraformrc"
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        rc.write_text(cli_config(self.mirror))
+        return rc
+
     def env(self, *, interactive: bool = False) -> dict[str, str]:
         env = dict(os.environ)
         env.update({"TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"})
         if not interactive:
             env["TF_INPUT"] = "0"
         if self.mirror is not None:
-            rc = self.config_dir / ".terraformrc"
-            self.config_dir.mkdir(parents=True, exist_ok=True)
-            rc.write_text(cli_config(self.mirror))
-            env["TF_CLI_CONFIG_FILE"] = str(rc)
+            env["TF_CLI_CONFIG_FILE"] = str(self._cli_config_file)
         elif env.get("TF_CLI_CONFIG_FILE") and not Path(env["TF_CLI_CONFIG_FILE"]).exists():
             del env["TF_CLI_CONFIG_FILE"]  # a dangling setting only produces a warning
         return env

@@ -9,6 +9,7 @@ Results are cached per configuration for the test session: synthesizing is the s
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import tempfile
@@ -262,9 +263,9 @@ def synth(
 
     plugin_names = sorted(set(plugins) | set(extra_plugins or {}))
     env = environment or make_environment(plugin_names, suffix=suffix, region=region, settings=settings)
+    # Every field of the environment counts: derived, so a new field can never be left out.
     key = json.dumps(
-        [env.name, env.suffix, env.regions.configured, env.plugins, env.settings, dict(env.tags),
-         sorted((n, id(p)) for n, p in (extra_plugins or {}).items())],
+        [dataclasses.asdict(env), sorted((n, id(p)) for n, p in (extra_plugins or {}).items())],
         sort_keys=True, default=str,
     )
     if cache and key in _CACHE:
