@@ -127,6 +127,16 @@ def parse_json_body(data: bytes) -> Any:
 
 # ---------------------------------------------------------------- body
 
+def _check_fields(value: dict[Any, Any], *, allowed: Any, required: Any, prefix: str = "") -> None:
+    """Unknown fields first, then missing ones, each naming the first offending parameter."""
+    for key in value:
+        if key not in allowed:
+            raise InvalidRequestError("parameter_unknown", "The parameter is not recognised.", param=_param_name(prefix, key))
+    for key in required:
+        if key not in value:
+            raise InvalidRequestError("parameter_missing", "The parameter is required.", param=prefix + key)
+
+
 def _param_name(prefix: str, key: Any) -> str:
     if isinstance(key, str) and _SAFE_PARAM_NAME.match(key) and not contains_pan(key):
         return prefix + key
@@ -186,12 +196,7 @@ def _validate_amount_for_currency(amount: int, currency: str) -> None:
 def _validate_card(value: Any, today: date) -> CardDetails:
     if not isinstance(value, dict):
         raise _type_error("card", "an object")
-    for key in value:
-        if key not in CARD_FIELDS:
-            raise InvalidRequestError("parameter_unknown", "The parameter is not recognised.", param=_param_name("card.", key))
-    for key in CARD_FIELDS:
-        if key not in value:
-            raise InvalidRequestError("parameter_missing", "The parameter is required.", param="card." + key)
+    _check_fields(value, allowed=CARD_FIELDS, required=CARD_FIELDS, prefix="card.")
 
     number = value["number"]
     if not isinstance(number, str):
@@ -244,12 +249,7 @@ def validate_create_transaction(payload: Any, today: date) -> NewTransaction:
     first offending parameter otherwise."""
     if not isinstance(payload, dict):
         raise InvalidRequestError("invalid_body", "The request body must be a JSON object.")
-    for key in payload:
-        if key not in TOP_LEVEL_FIELDS:
-            raise InvalidRequestError("parameter_unknown", "The parameter is not recognised.", param=_param_name("", key))
-    for key in REQUIRED_FIELDS:
-        if key not in payload:
-            raise InvalidRequestError("parameter_missing", "The parameter is required.", param=key)
+    _check_fields(payload, allowed=TOP_LEVEL_FIELDS, required=REQUIRED_FIELDS)
 
     amount = _validate_amount(payload["amount"])
     currency = _validate_currency(payload["currency"])
