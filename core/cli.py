@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--env", help="environment (default: the config's default)")
         command.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
         _terraform_options(command)
+
+    from .local.commands import add_parser as add_local_parser
+
+    add_local_parser(commands)
     return parser
 
 
@@ -169,7 +173,14 @@ COMMANDS = {
     "validate": cmd_validate,
     "deploy": cmd_deploy,
     "destroy": cmd_destroy,
+    "local": lambda args: _local(args),
 }
+
+
+def _local(args: argparse.Namespace) -> int:
+    from .local.commands import cmd_local
+
+    return cmd_local(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Running the platform on this machine: an AWS emulator, the deployment, a local API gateway."""

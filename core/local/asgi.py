@@ -1,0 +1,50 @@
+"""The little ASGI plumbing the local gateway and the Runtime API share."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Awaitable, Callable, MutableMapping
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(receive: Receive, *, limit: int) -> bytes:
+    """The whole request body; BodyTooLarge as soon as it passes ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+async def send_response(
+    send: Send, status: int, body: bytes | dict | list | str, *, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    if isinstance(body, (dict, list)):
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        default_type = b"application/json"
+    elif isinstance(body, str):
+        payload, default_type = body.encode(), b"text/plain; charset=utf-8"
+    else:
+        payload, default_type = body, b"application/json"
+    headers = list(headers or [])
+    if not any(name.lower() == b"content-type" for name, _ in headers):
+        headers.append((b"content-type", default_type))
+    headers.append((b"content-length", str(len(payload)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,356 @@
+"""Functions run as Lambda runs them: one warm worker process per concurrent container.
+
+Each container is a process running AWS's own runtime interface client (``awslambdaric``) on the
+deployed package, talking to the Lambda Runtime API that this module serves -- one loopback
+port per container slot, so a request tells us which container asks (``/invocation/next``, then
+``/response`` or ``/error``). Lambda's rules, as they apply to a synchronous invoke:
+
+* a container is started (cold start) only when no warm one is idle, and never more than the
+  function's reserved concurrency: beyond it the invoke is throttled, not queued;
+* an invocation that outlives the function's timeout is cut off and its container reset;
+* everything a container prints goes to ``/aws/lambda/<name>`` (stream per container, with
+  Lambda's START / END / REPORT lines), written with the function's own credentials, and to the
+  terminal with the function's name as prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import json
+import os
+import resource
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+RUNTIME_API_PREFIX = "/2018-06-01/runtime"
+# Lambda gives a cold start at most 10 s of init; ours also pays the interpreter start.
+INIT_TIMEOUT_S = 10.0
+LOG_FLUSH_INTERVAL_S = 0.5
+_PR_SET_PDEATHSIG = 1
+
+
+class InvokeError(Exception):
+    """The invoke did not produce a function result (Lambda's own failure modes)."""
+
+    kind = "error"
+
+
+class FunctionThrottled(InvokeError):
+    kind = "throttled"  # Lambda's 429 TooManyRequestsException (reserved concurrency reached)
+
+
+class FunctionTimedOut(InvokeError):
+    kind = "timeout"
+
+
+class FunctionFailed(InvokeError):
+    """An unhandled error in the handler, or the runtime died (Lambda's Unhandled function error)."""
+
+    kind = "function_error"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What Lambda knows about a deployed function, as read back from the emulator."""
+
+    name: str
+    arn: str
+    handler: str
+    timeout_s: int
+    memory_mb: int
+    reserved_concurrency: int
+    environment: Mapping[str, str]
+    code_dir: Path  # the deployed package, unpacked (Lambda's /var/task)
+    log_group: str
+    runtime: str = "python3.12"
+
+
+@dataclass
+class Invocation:
+    request_id: str
+    payload: bytes
+    deadline_ms: int
+    trace_id: str
+    result: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class Container:
+    """One execution environment: a worker process, its Runtime API port, its log stream."""
+
+    def __init__(self, service: "LambdaService", function: FunctionSpec, port: int) -> None:
+        self.service = service
+        self.function = function
+        self.port = port
+        self.id = uuid.uuid4().hex
+        self.process: asyncio.subprocess.Process | None = None
+        self.ready = asyncio.get_running_loop().create_future()  # set when the runtime first asks for work
+        self.inbox: asyncio.Queue[Invocation] = asyncio.Queue(maxsize=1)
+        self.current: Invocation | None = None
+        self.started = time.monotonic()
+        self.init_ms: float | None = None
+        self.log_stream = f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{self.id}"
+        self._readers: list[asyncio.Task] = []
+
+    # -- process ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        function = self.function
+        environment = self.service.container_environment(function, self)
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "awslambdaric", function.handler,
+            cwd=function.code_dir,
+            env=environment,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=_container_limits(function.memory_mb),
+        )
+        self._readers.append(asyncio.create_task(self._pump_output()))
+        self._readers.append(asyncio.create_task(self._watch_exit()))
+
+    async def _pump_output(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        while line := await self.process.stdout.readline():
+            self.service.log(self, line.decode("utf-8", "replace").rstrip("\n"))
+
+    async def _watch_exit(self) -> None:
+        assert self.process is not None
+        code = await self.process.wait()
+        self.service.forget(self)
+        reason = f"Runtime exited with error: exit status {code}" if code else "Runtime exited"
+        if not self.ready.done():
+            self.ready.set_exception(FunctionFailed(f"init failed: {reason}"))
+        if self.current is not None and not self.current.result.done():
+            self.current.result.set_exception(FunctionFailed(reason))
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        for task in self._readers:
+            await asyncio.gather(task, return_exceptions=True)
+
+    # -- Runtime API, as this container's runtime calls it -----------------------------------
+    async def next_invocation(self) -> Invocation:
+        if not self.ready.done():
+            self.init_ms = (time.monotonic() - self.started) * 1000
+            self.ready.set_result(True)
+            self.service.idle(self)
+        invocation = await self.inbox.get()
+        self.current = invocation
+        return invocation
+
+    def finish(self, request_id: str, outcome: Callable[[asyncio.Future], None]) -> bool:
+        """The runtime posted the invocation's result: the invocation is over (Lambda's concurrency
+        counts invocations in flight), so the container takes the next one as soon as it asks."""
+        invocation = self.current
+        if invocation is None or invocation.request_id != request_id or invocation.result.done():
+            return False
+        outcome(invocation.result)
+        self.current = None
+        self.service.idle(self)
+        return True
+
+
+class LambdaService:
+    """The functions of one deployment and their containers; ``invoke`` is Lambda's sync Invoke."""
+
+    def __init__(
+        self,
+        functions: Mapping[str, FunctionSpec],
+        *,
+        runtime_ports: list[int],
+        base_environment: Mapping[str, str],
+        credentials: Mapping[str, Mapping[str, str]],
+        log_sink: Callable[[str, str], None],
+        cloudwatch: Callable[[FunctionSpec], Any] | None = None,
+    ) -> None:
+        self.functions = dict(functions)
+        self._free_ports = list(runtime_ports)
+        self._base_environment = dict(base_environment)
+        self._credentials = credentials
+        self._log_sink = log_sink
+        self._cloudwatch = cloudwatch
+        self.containers: dict[int, Container] = {}  # by Runtime API port
+        self._idle: dict[str, list[Container]] = {name: [] for name in self.functions}
+        self._log_buffers: dict[str, list[dict[str, Any]]] = {}
+        self._flusher: asyncio.Task | None = None
+        self.cold_starts = 0
+
+    # -- invoke -------------------------------------------------------------------------------
+    async def invoke(self, function_name: str, payload: bytes, *, trace_id: str) -> bytes:
+        function = self.functions[function_name]
+        container = await self._acquire(function)
+        request_id = str(uuid.uuid4())
+        started = time.monotonic()
+        invocation = Invocation(
+            request_id=request_id,
+            payload=payload,
+            deadline_ms=int((time.time() + function.timeout_s) * 1000),
+            trace_id=trace_id,
+        )
+        self.log(container, f"START RequestId: {request_id} Version: $LATEST")
+        container.inbox.put_nowait(invocation)
+        try:
+            return await asyncio.wait_for(asyncio.shield(invocation.result), timeout=function.timeout_s)
+        except asyncio.TimeoutError:
+            elapsed = time.monotonic() - started
+            self.log(container, f"{_utc_now()} {request_id} Task timed out after {elapsed:.2f} seconds")
+            await container.stop()  # Lambda resets the execution environment
+            raise FunctionTimedOut(f"{function_name} timed out after {function.timeout_s} s") from None
+        finally:
+            duration_ms = (time.monotonic() - started) * 1000
+            self.log(container, f"END RequestId: {request_id}")
+            init = f"\tInit Duration: {container.init_ms:.2f} ms" if container.init_ms is not None else ""
+            container.init_ms = None  # reported on the first invocation only, as Lambda does
+            self.log(
+                container,
+                f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+                f"Billed Duration: {max(1, round(duration_ms))} ms\tMemory Size: {function.memory_mb} MB{init}",
+            )
+
+    async def _acquire(self, function: FunctionSpec) -> Container:
+        idle = self._idle[function.name]
+        while idle:
+            container = idle.pop()
+            if container.process is not None and container.process.returncode is None:
+                return container
+        running = sum(1 for c in self.containers.values() if c.function.name == function.name)
+        if running >= function.reserved_concurrency or not self._free_ports:
+            raise FunctionThrottled(
+                f"Rate Exceeded: {function.name} is at its reserved concurrency ({function.reserved_concurrency})"
+            )
+        container = Container(self, function, self._free_ports.pop())
+        self.containers[container.port] = container
+        self.cold_starts += 1
+        try:
+            await container.start()
+            await asyncio.wait_for(asyncio.shield(container.ready), timeout=INIT_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            await container.stop()
+            raise FunctionFailed(f"{function.name}: init did not finish within {INIT_TIMEOUT_S:.0f} s") from None
+        except InvokeError:
+            await container.stop()
+            raise
+        # /next put it among the idle ones; this invoke takes it.
+        idle.remove(container)
+        return container
+
+    def idle(self, container: Container) -> None:
+        self._idle[container.function.name].append(container)
+
+    def forget(self, container: Container) -> None:
+        if self.containers.pop(container.port, None) is container:
+            self._free_ports.append(container.port)
+        idle = self._idle[container.function.name]
+        if container in idle:
+            idle.remove(container)
+
+    def container_at(self, port: int) -> Container | None:
+        return self.containers.get(port)
+
+    # -- the container's environment, as Lambda sets it ---------------------------------------
+    def container_environment(self, function: FunctionSpec, container: Container) -> dict[str, str]:
+        environment = dict(self._base_environment)
+        environment.update(function.environment)
+        environment.update(self._credentials[function.name])
+        environment.update(
+            {
+                "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{container.port}",
+                "AWS_LAMBDA_FUNCTION_NAME": function.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+                "AWS_LAMBDA_LOG_GROUP_NAME": function.log_group,
+                "AWS_LAMBDA_LOG_STREAM_NAME": container.log_stream,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
+                "LAMBDA_TASK_ROOT": str(function.code_dir),
+                "_HANDLER": function.handler,
+                # The package root first, as on Lambda (/var/task): its vendored libraries win.
+                "PYTHONPATH": str(function.code_dir),
+            }
+        )
+        return environment
+
+    # -- logs ---------------------------------------------------------------------------------
+    def log(self, container: Container, line: str) -> None:
+        self._log_sink(container.function.name, line)
+        if self._cloudwatch is not None:
+            buffer = self._log_buffers.setdefault(container.id, [])
+            if not buffer:
+                buffer.append({"_container": container})
+            buffer.append({"timestamp": int(time.time() * 1000), "message": line})
+            if self._flusher is None or self._flusher.done():
+                self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(LOG_FLUSH_INTERVAL_S)
+        await self.flush_logs()
+
+    async def flush_logs(self) -> None:
+        buffers, self._log_buffers = self._log_buffers, {}
+        for events in buffers.values():
+            container: Container = events[0]["_container"]
+            try:
+                await asyncio.to_thread(self._put_log_events, container, events[1:])
+            except Exception as exc:  # the logs are a copy: never fail an invoke over them
+                self._log_sink(container.function.name, f"[local] could not write CloudWatch logs: {exc}")
+
+    def _put_log_events(self, container: Container, events: list[dict[str, Any]]) -> None:
+        assert self._cloudwatch is not None
+        logs = self._cloudwatch(container.function)
+        group, stream = container.function.log_group, container.log_stream
+        if not getattr(container, "_stream_created", False):
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            container._stream_created = True  # type: ignore[attr-defined]
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+    async def close(self) -> None:
+        for container in list(self.containers.values()):
+            await container.stop()
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        await self.flush_logs()
+
+
+def _container_limits(memory_mb: int) -> Callable[[], None]:
+    def apply() -> None:
+        # The container dies with the service that started it, even on SIGKILL (Linux).
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except OSError:
+            pass
+        # The function's memory size bounds its heap, as Lambda's sandbox does (with headroom
+        # for the interpreter this machine runs, which is not Lambda's).
+        limit = (memory_mb + 256) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+    return apply
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def runtime_api_headers(function: FunctionSpec, invocation: Invocation) -> list[tuple[bytes, bytes]]:
+    """The headers of a ``/invocation/next`` answer (Lambda Runtime API)."""
+    return [
+        (b"content-type", b"application/json"),
+        (b"lambda-runtime-aws-request-id", invocation.request_id.encode()),
+        (b"lambda-runtime-deadline-ms", str(invocation.deadline_ms).encode()),
+        (b"lambda-runtime-invoked-function-arn", function.arn.encode()),
+        (b"lambda-runtime-trace-id", invocation.trace_id.encode()),
+    ]
+
+
+def error_payload(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        data = {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,448 @@
+"""``local up`` / ``local down``: the whole platform on this machine, behind a real HTTP API.
+
+up:   start the emulator (IAM enforced) → synth ``local`` pointed at it → terraform init + apply →
+      read the deployed functions back, check their code, give each its own identity →
+      start the gateway (API + Lambda Runtime API + containers) → print how to call it.
+down: terraform destroy → delete the function identities → stop the gateway and the emulator →
+      remove the run directory.
+
+Everything a run owns lives in one run directory (``.payments-local/`` beside environments.toml):
+its record ``run.json`` (pids, endpoint, URL -- written before each process starts doing work),
+logs, the synth output and the Terraform state. ``down`` needs nothing else, so it can clean up
+after a crash or from another terminal. A lock file keeps two runs from sharing it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from ..config import EnvironmentConfig, load_config
+from ..errors import TerraformError
+from ..terraform import Terraform
+from .deployed_functions import create_identity, delete_all_identities, read_function, spec_to_json
+from .emulator import (
+    LocalRunError,
+    alive,
+    emulator_client,
+    last_line,
+    python_module,
+    spawn,
+    stop_group,
+    wait_ready,
+    write_json_atomically,
+)
+
+RUN_DIR_NAME = ".payments-local"
+DEFAULT_ENVIRONMENT = "local"
+EMULATOR_MODULE = "payments_platform.core.local.emulator_server"
+GATEWAY_MODULE = "payments_platform.core.local.gateway_server"
+APPLY_TIMEOUT_S = 900
+PARALLELISM = "-parallelism=10"
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class RunRecord:
+    """run.json: what a run started, where, and how to reach it."""
+
+    environment: str
+    stack: str = ""
+    emulator_pid: int | None = None
+    endpoint: str | None = None
+    gateway_pid: int | None = None
+    url: str | None = None
+    stack_dir: str | None = None
+    suffix: str = ""
+    region: str = "us-east-1"
+    api_keys: dict[str, str] = field(default_factory=dict)  # client name → key value
+    applied: bool = False
+
+    @classmethod
+    def load(cls, path: Path) -> "RunRecord | None":
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class LocalRun:
+    """One run directory and the processes it records."""
+
+    run_dir: Path
+    say: Say = print
+    record: RunRecord | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def record_file(self) -> Path:
+        return self.run_dir / "run.json"
+
+    def save(self) -> None:
+        assert self.record is not None
+        write_json_atomically(self.record_file, dataclasses.asdict(self.record))
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Held for the whole of ``up`` (while in the foreground) and ``down``."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(self.run_dir / "lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise LocalRunError(
+                f"another `payments-platform local` command is working on {self.run_dir} right now; wait for it, "
+                "or stop it (Ctrl-C) first"
+            ) from None
+        try:
+            yield
+        finally:
+            handle.close()
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        self.say(f"→ {name} …")
+        yield
+        self.timings[name] = elapsed = time.perf_counter() - started
+        self.say(f"  done in {elapsed:.1f} s")
+
+
+def run_dir_for(config_path: Path | None = None) -> Path:
+    from ..config import find_config_file
+
+    return find_config_file(config_path).parent / RUN_DIR_NAME
+
+
+# --------------------------------------------------------------------------- up
+
+
+def up(
+    run: LocalRun,
+    *,
+    config_path: str | None = None,
+    environment_name: str = DEFAULT_ENVIRONMENT,
+    port: int = 0,
+    terraform_binary: str | None = None,
+    provider_mirror: str | None = None,
+) -> RunRecord:
+    """Bring a run up and return its record; on any failure, tear down what it started."""
+    config = load_config(config_path)
+    (environment,) = config.select([environment_name])
+    if environment.aws_endpoint is None:
+        raise LocalRunError(f"environment {environment.name} has no aws_endpoint: it is not meant for a local emulator")
+    terraform = Terraform.locate(run.run_dir, binary=terraform_binary, mirror=provider_mirror)  # fails early
+    _check_port_free(port)
+    existing = RunRecord.load(run.record_file)
+    if existing is not None:
+        if alive(existing.gateway_pid) or alive(existing.emulator_pid):
+            raise LocalRunError(
+                f"a local run is already up ({existing.url or existing.endpoint}); "
+                "`payments-platform local down` stops it"
+            )
+        run.say("a previous run ended without `local down`: cleaning up after it first")
+        down(run)
+    run.record = RunRecord(environment=environment.name, suffix=environment.suffix, region=environment.regions.deploy)
+    try:
+        _up(run, environment, terraform, port)
+    except BaseException as failure:
+        interrupted = isinstance(failure, KeyboardInterrupt)
+        run.say(("interrupted" if interrupted else "failed") + ": stopping everything this run started …")
+        _stop_processes(run)
+        _remove(run.run_dir)
+        raise
+    return run.record
+
+
+def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, port: int) -> None:
+    from ..synth import synthesize
+
+    record = run.record
+    assert record is not None
+    with run.step("start the AWS emulator (moto, IAM enforced)"):
+        log = run.run_dir / "emulator.log"
+        ready = run.run_dir / "emulator.ready"
+        process = spawn(
+            python_module(EMULATOR_MODULE, "--host", "127.0.0.1", "--port", "0", "--ready-file", str(ready)),
+            log_file=log,
+        )
+        record.emulator_pid = process.pid
+        run.save()
+        info = wait_ready(process, ready, what="the emulator", log_file=log)
+        record.endpoint = info["endpoint"]
+        run.save()
+    run.say(f"  emulator at {record.endpoint}")
+
+    environment = dataclasses.replace(environment, aws_endpoint=record.endpoint)
+    with run.step(f"synthesize {environment.name}"):
+        result = synthesize([environment], run.run_dir / "cdktf.out")
+        stack_dir = result.stacks[environment.stack_name]
+        record.stack, record.stack_dir = environment.stack_name, str(stack_dir)
+        run.save()
+    config = result.configs[environment.stack_name]
+
+    with run.step("terraform init"):
+        terraform.init(stack_dir, backend=True)
+    count = sum(len(v) for v in (config.get("resource") or {}).values())
+    with run.step(f"terraform apply ({count} resources)"):
+        record.applied = True  # from here on, down destroys
+        run.save()
+        _terraform(terraform, stack_dir, run.run_dir / "terraform.log", "apply", "-auto-approve", "-input=false",
+                   "-no-color", PARALLELISM)
+
+    with run.step("read the deployed functions, check their code, give each its identity"):
+        functions, credentials = _prepare_functions(run, config, stack_dir, environment)
+
+    with run.step("start the local API gateway and Lambda runtime"):
+        log = run.run_dir / "gateway.log"
+        ready = run.run_dir / "gateway.ready"
+        spec = {
+            "endpoint": record.endpoint,
+            "region": environment.regions.deploy,
+            "api_name": _api_name(config),
+            "host": "127.0.0.1",
+            "port": port,
+            "ready_file": str(ready),
+            "functions": [spec_to_json(f) for f in functions],
+            "credentials": credentials,
+        }
+        spec_file = run.run_dir / "gateway-spec.json"
+        write_json_atomically(spec_file, spec)
+        process = spawn(python_module(GATEWAY_MODULE, str(spec_file)), log_file=log)
+        record.gateway_pid = process.pid
+        run.save()
+        info = wait_ready(process, ready, what="the gateway", log_file=log)
+        record.url = info["url"]
+        record.api_keys = _api_keys(record.endpoint, environment.regions.deploy, config)
+        run.save()
+
+
+def _prepare_functions(
+    run: LocalRun, config: dict[str, Any], stack_dir: Path, environment: EnvironmentConfig
+) -> tuple[list[Any], dict[str, dict[str, str]]]:
+    record = run.record
+    assert record is not None and record.endpoint is not None
+    region = environment.regions.deploy
+    lambda_client = emulator_client("lambda", record.endpoint, region)
+    iam = emulator_client("iam", record.endpoint, region)
+    functions, credentials = [], {}
+    for body in sorted((config["resource"].get("aws_lambda_function") or {}).values(), key=lambda b: b["function_name"]):
+        name = body["function_name"]
+        spec = read_function(lambda_client, name, stack_dir / body["filename"], run.run_dir / "functions")
+        functions.append(spec)
+        credentials[name] = create_identity(iam, lambda_client.get_function_configuration(FunctionName=name))
+    return functions, credentials
+
+
+def _api_name(config: dict[str, Any]) -> str:
+    (api,) = (config["resource"].get("aws_api_gateway_rest_api") or {}).values()
+    return api["name"]
+
+
+def _api_keys(endpoint: str, region: str, config: dict[str, Any]) -> dict[str, str]:
+    """Client → key value, for the keys this stack created (named in the synthesized config)."""
+    names = {
+        body["name"]: body.get("description", body["name"])
+        for body in (config["resource"].get("aws_api_gateway_api_key") or {}).values()
+    }
+    apigateway = emulator_client("apigateway", endpoint, region)
+    keys = apigateway.get_api_keys(includeValues=True, limit=500)["items"]
+    return {key["name"]: key["value"] for key in keys if key["name"] in names}
+
+
+# --------------------------------------------------------------------------- down
+
+
+def down(
+    run: LocalRun,
+    *,
+    terraform_binary: str | None = None,
+    provider_mirror: str | None = None,
+    before_stop: Callable[[RunRecord], None] | None = None,
+) -> bool:
+    """Destroy and stop whatever the run directory records; False when there was nothing."""
+    record = RunRecord.load(run.record_file)
+    if record is None:
+        leftover = run.run_dir.exists() and any(p.name != "lock" for p in run.run_dir.iterdir())
+        _remove(run.run_dir)
+        return leftover
+    run.record = record
+    try:
+        if record.gateway_pid:
+            with run.step("stop the local API gateway and its containers"):
+                stop_group(record.gateway_pid)
+        if alive(record.emulator_pid) and record.endpoint:
+            if record.applied and record.stack_dir and Path(record.stack_dir).exists():
+                terraform = Terraform.locate(run.run_dir, binary=terraform_binary, mirror=provider_mirror)
+                with run.step(f"terraform destroy {record.stack}"):
+                    _terraform(terraform, Path(record.stack_dir), run.run_dir / "terraform.log", "destroy",
+                               "-auto-approve", "-input=false", "-no-color", PARALLELISM)
+            with run.step("delete the function identities"):
+                delete_all_identities(emulator_client("iam", record.endpoint, record.region))
+            if before_stop is not None:
+                before_stop(record)
+        elif record.applied:
+            run.say("  the emulator is gone, and everything it held with it")
+    finally:
+        _stop_processes(run)
+        _remove(run.run_dir)
+    return True
+
+
+def _stop_processes(run: LocalRun) -> None:
+    record = run.record
+    if record is None:
+        return
+    for what, pid in (("gateway", record.gateway_pid), ("emulator", record.emulator_pid)):
+        if pid and alive(pid):
+            run.say(f"→ stop the {what} (pid {pid})")
+        stop_group(pid)
+
+
+def _remove(run_dir: Path) -> None:
+    # The lock file stays while its holder runs; everything else goes.
+    if run_dir.exists():
+        for entry in run_dir.iterdir():
+            if entry.name == "lock":
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _terraform(terraform: Terraform, stack_dir: Path, log_file: Path, *args: str) -> None:
+    """Run terraform with its output in the run's log; one line about it when it fails."""
+    with open(log_file, "a") as log:
+        log.write(f"\n$ terraform {' '.join(args)}\n")
+        log.flush()
+        try:
+            # Not a new session: Ctrl-C reaches terraform too, which stops cleanly.
+            result = subprocess.run(
+                [terraform.binary, *args], cwd=stack_dir, env=terraform.env(), stdout=log, stderr=subprocess.STDOUT,
+                timeout=APPLY_TIMEOUT_S,
+            )
+        except subprocess.TimeoutExpired:
+            raise TerraformError(f"terraform {args[0]} timed out after {APPLY_TIMEOUT_S} s (log: {log_file})") from None
+    if result.returncode != 0:
+        raise TerraformError(f"terraform {args[0]} failed: {_terraform_error(log_file)} (log: {log_file})")
+
+
+def _terraform_error(log_file: Path) -> str:
+    return _last_error_of(log_file.read_text(errors="replace")[-20000:])
+
+
+def _check_port_free(port: int) -> None:
+    if not port:
+        return
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise LocalRunError(f"port {port} on 127.0.0.1 is in use: choose another with --port, or 0 for any free one") from None
+
+
+def describe(record: RunRecord) -> list[str]:
+    """What a user needs to call the running API."""
+    lines = [f"API: {record.url}"]
+    for name, value in sorted(record.api_keys.items()):
+        lines.append(f"API key: {value}   ({name})")
+    key = next(iter(sorted(record.api_keys.values())), "<key>")
+    # A fixed key, so running the line twice shows an idempotent replay.
+    idempotency_key = uuid.uuid4()
+    lines += [
+        "",
+        "Try it (run the POST twice: the second answer is the stored 201, Idempotent-Replayed: true):",
+        f"  curl -si -X POST {record.url}/transactions -H 'x-api-key: {key}' -H 'Content-Type: application/json' \\",
+        f"       -H 'Idempotency-Key: {idempotency_key}' \\",
+        "       -d '{\"amount\": 1999, \"currency\": \"EUR\", \"merchant_reference\": \"order-1\", "
+        f"\"card\": {{\"number\": \"4242424242424242\", \"exp_month\": 12, \"exp_year\": {time.gmtime().tm_year + 3}, \"cvc\": \"123\"}}}}'",
+        f"  curl -si '{record.url}/status?transaction_id=<transaction_id from the POST>' -H 'x-api-key: {key}'",
+    ]
+    return lines
+
+
+def follow(run: LocalRun, record: RunRecord, *, poll_s: float = 0.2) -> str:
+    """Print the gateway's log (function output, access log) until a signal or a process dies;
+    returns why it stopped."""
+    stop: list[str] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.append(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    log_file = run.run_dir / "gateway.log"
+    try:
+        with open(log_file, errors="replace") as log:
+            while not stop:
+                line = log.readline()
+                if line:
+                    run.say(line.rstrip("\n"))
+                    continue
+                if not alive(record.gateway_pid):
+                    return f"the gateway stopped: {last_line(log_file)}"
+                if not alive(record.emulator_pid):
+                    return f"the emulator stopped: {last_line(run.run_dir / 'emulator.log')}"
+                time.sleep(poll_s)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return stop[0]
+
+
+def default_run(config_path: str | None = None, say: Say = print) -> LocalRun:
+    path = Path(config_path) if config_path else None
+    return LocalRun(run_dir_for(path), say=say)
+
+
+def planned_changes(run: LocalRun, record: RunRecord, *, terraform_binary: str | None = None,
+                    provider_mirror: str | None = None) -> list[str]:
+    """`terraform plan -detailed-exitcode` on the running deployment: the resource changes it
+    would make (empty: the emulator holds exactly what was applied)."""
+    assert record.stack_dir is not None
+    terraform = Terraform.locate(run.run_dir, binary=terraform_binary, mirror=provider_mirror)
+    stack_dir = Path(record.stack_dir)
+    result = terraform.run(["plan", "-detailed-exitcode", "-input=false", "-no-color", "-out=local.tfplan", PARALLELISM],
+                           stack_dir, timeout=APPLY_TIMEOUT_S)
+    if result.returncode == 0:
+        return []
+    if result.returncode != 2:
+        raise TerraformError(f"terraform plan failed: {_last_error_of(result.stderr or result.stdout)}")
+    shown = terraform.run(["show", "-json", "local.tfplan"], stack_dir, timeout=120)
+    plan = json.loads(shown.stdout)
+    changes = []
+    for change in plan.get("resource_changes", []):
+        actions = change["change"]["actions"]
+        if actions in (["no-op"], ["read"]):
+            continue
+        before, after = change["change"]["before"] or {}, change["change"]["after"] or {}
+        attributes = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        changes.append(f"{change['address']}: {'/'.join(actions)} {', '.join(attributes)}".rstrip())
+    return changes
+
+
+def _last_error_of(text: str) -> str:
+    from ..terraform import _last_error
+
+    return _last_error(text)
