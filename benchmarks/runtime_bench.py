@@ -90,6 +90,9 @@ class StubDynamoDB:
     def transact_write_items(self, **kwargs):
         return {}
 
+    def update_item(self, **kwargs):
+        return {}
+
     def query(self, **kwargs):
         return {"Items": [self._item]}
 
@@ -154,7 +157,7 @@ def measure_requests(root: Path, requests: int) -> dict[str, dict[str, float]]:
     aws_clients._clients.update({"dynamodb": StubDynamoDB(item), "sqs": StubSQS(), "sns": StubSNS()})
     context = Context()
     scenarios = {
-        "POST /transactions 201 (validate, HMACs, 3 stubbed calls, audit log)": lambda i: transactions.handler(event("POST", f"k{i}"), context),
+        "POST /transactions 201 (validate, HMACs, 4 stubbed calls, audit log)": lambda i: transactions.handler(event("POST", f"k{i}"), context),
         "POST /transactions 400 (Luhn failure)": lambda i: transactions.handler(event("POST", f"k{i}", payload=body.replace("4242424242424242", "4242424242424241")), context),
         "GET /status 200 (one stubbed query, audit log)": lambda i: status.handler(event("GET", query={"transaction_id": "txn_aaaaaaaaaaaaaaaaaaaaaaaa"}), context),
     }

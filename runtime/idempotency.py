@@ -8,13 +8,16 @@ of the request (card number replaced by its HMAC, CVC excluded -- PCI DSS 3.3.1 
 anything derived from it), the id of the transaction, the response to replay and the dispatch
 state of the audit message and payment event.
 
-Dispatch state, kept within three AWS calls on the happy path:
+Dispatch state:
 
 * ``dispatching`` -- written with the record, with a lease. While the lease runs a duplicate gets
-  409; once it has expired without anyone recording a failure, the dispatch is taken as done.
+  409 (the request is truly in flight); once it has expired without anyone recording an outcome,
+  the dispatch is taken as done.
+* ``complete`` -- written as the fourth AWS call of the happy path, right after the audit message
+  and the payment event went out, so a client that retries after its 201 gets the replay at once.
+  Also written when a retry has finished an incomplete dispatch.
 * ``incomplete`` -- written (off the happy path) when the queue or topic call failed, naming what
   was sent. A retry with the same key claims it and sends only what is missing.
-* ``complete`` -- written when such a retry has finished the dispatch.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Creating a transaction: one conditional DynamoDB transaction, one SQS message, one SNS
-publish -- three AWS calls on the happy path -- with idempotent replay and convergence of a
-partially failed dispatch (see idempotency.py for the state machine)."""
+publish and the record of completion -- four AWS calls on the happy path -- with idempotent
+replay and convergence of a partially failed dispatch (see idempotency.py for the state machine)."""
 
 from __future__ import annotations
 
@@ -114,6 +114,7 @@ class TransactionCreator:
                 raise unavailable(error) from None
             raise
         self._dispatch(transaction, record, request_id)
+        self._record_completion(transaction, record)
         return CreationResult(transaction.transaction_id, response_body, replayed=False, outcome="created")
 
     def _existing(
@@ -163,8 +164,22 @@ class TransactionCreator:
         if transaction is None:  # cannot happen: both items are written in one transaction
             raise RuntimeError("idempotency record points at a missing transaction")
         self._dispatch(transaction, claimed, request_id)
-        self._store.mark_dispatch_complete(claimed.record_id)
+        self._record_completion(transaction, claimed)
         return CreationResult(claimed.transaction_id, claimed.response_body, replayed=True, outcome="dispatch_completed")
+
+    def _record_completion(self, transaction: Transaction, record: IdempotencyRecord) -> None:
+        """Mark the dispatch complete so an immediate retry is a replay, not a 409. The payment is
+        already recorded and dispatched: a failure here must not turn the 201 into an error -- the
+        record stays ``dispatching`` and reads as finished once its lease expires."""
+        try:
+            self._store.mark_dispatch_complete(record.record_id)
+        except Exception as error:
+            get_logger().warning(
+                "transaction.completion_unrecorded",
+                transaction_id=transaction.transaction_id,
+                aws_error_code=error_code(error),
+                error_class=type(error).__name__,
+            )
 
     def _dispatch(self, transaction: Transaction, record: IdempotencyRecord, request_id: str) -> None:
         audit_sent, event_published = record.audit_sent, record.event_published

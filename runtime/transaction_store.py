@@ -119,8 +119,10 @@ class TransactionStore:
         self._dynamodb.update_item(
             TableName=self._table,
             Key=self._key(record_id),
-            UpdateExpression="SET dispatch_state = :s, audit_sent = :t, event_published = :t",
-            ExpressionAttributeValues={":s": {"S": DispatchState.COMPLETE.value}, ":t": {"BOOL": True}},
+            UpdateExpression="SET dispatch_state = :s, audit_sent = :t, event_published = :t, lease_expires_at = :z",
+            # Never create a bare record (e.g. one TTL has already removed).
+            ConditionExpression="attribute_exists(transaction_id)",
+            ExpressionAttributeValues={":s": {"S": DispatchState.COMPLETE.value}, ":t": {"BOOL": True}, ":z": {"N": "0"}},
         )
 
     def find_transaction(self, transaction_id: str) -> Transaction | None:

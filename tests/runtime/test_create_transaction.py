@@ -27,11 +27,11 @@ def test_every_response_carries_cors_and_json_content_type(aws):
         assert response["headers"]["Cache-Control"] == "no-store"
 
 
-def test_happy_path_makes_exactly_three_aws_calls(aws):
+def test_happy_path_makes_exactly_four_aws_calls(aws):
     create(api_event(valid_body(), idempotency_key="warm-up"))  # builds the clients
     calls = count_calls(aws_clients.client("dynamodb"), aws_clients.client("sqs"), aws_clients.client("sns"))
     assert create(api_event(valid_body()))["statusCode"] == 201
-    assert calls == ["dynamodb.TransactWriteItems", "sqs.SendMessage", "sns.Publish"]
+    assert calls == ["dynamodb.TransactWriteItems", "sqs.SendMessage", "sns.Publish", "dynamodb.UpdateItem"]
 
 
 def test_the_record_holds_brand_last4_fingerprint_and_client_but_no_card_data(aws):

@@ -54,6 +54,34 @@ def test_same_key_and_body_replays_the_original_response_and_writes_nothing(aws,
     assert len(aws.audit_messages()) == 1 and len(aws.topic_messages()) == 1
 
 
+def test_a_replay_right_after_the_201_is_a_201(aws, clock):
+    first = create(api_event(valid_body()))
+    replay = create(api_event(valid_body()))  # no time passes: the lease has not expired
+    assert (first["statusCode"], replay["statusCode"]) == (201, 201)
+    assert replay["headers"]["Idempotent-Replayed"] == "true"
+    assert replay["body"] == first["body"]
+    assert len(aws.transaction_items()) == 1
+    assert len(aws.audit_messages()) == 1 and len(aws.topic_messages()) == 1
+
+
+def test_the_idempotency_record_reads_complete_after_the_201(aws, clock):
+    create(api_event(valid_body()))
+    [record] = [item for item in aws.table_items() if item["record_type"]["S"] == "idempotency_key"]
+    assert record["dispatch_state"]["S"] == "complete"
+    assert record["audit_sent"]["BOOL"] and record["event_published"]["BOOL"]
+
+
+def test_a_failure_to_record_completion_still_answers_201_and_replays_after_the_lease(aws, clock):
+    fail_once(aws_clients.client("dynamodb"), "dynamodb.UpdateItem", "ServiceUnavailable", 503)
+    first = create(api_event(valid_body()))
+    assert first["statusCode"] == 201 and "Idempotent-Replayed" not in first["headers"]
+    assert create(api_event(valid_body()))["statusCode"] == 409  # still "dispatching", lease running
+    after_lease(clock)
+    replay = create(api_event(valid_body()))
+    assert replay["statusCode"] == 201 and replay["body"] == first["body"]
+    assert len(aws.audit_messages()) == 1 and len(aws.topic_messages()) == 1
+
+
 def test_replay_ignores_field_order_and_whitespace(aws, clock):
     body = valid_body()
     first = create(api_event(body))
@@ -103,6 +131,9 @@ def test_a_duplicate_arriving_while_the_first_is_in_flight_is_409(aws, clock, mo
 
 
 def test_the_lease_is_bounded_by_the_invocation_time_left(aws, clock):
+    # Completion goes unrecorded, so only the lease tells a retry that the first request is over.
+    fail_once(aws_clients.client("dynamodb"), "dynamodb.UpdateItem", "ServiceUnavailable", 503)
+
     class ShortContext:
         function_name = "f"
         aws_request_id = "r"

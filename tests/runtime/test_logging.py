@@ -68,13 +68,15 @@ def test_log_lines_carry_the_required_fields(aws, capsys):
 
 def test_an_audit_event_is_logged_for_create_replay_rejection_and_status_read(aws, capsys):
     txn = json.loads(create(api_event(valid_body()))["body"])["transaction_id"]
-    create(api_event(valid_body()))  # in flight -> conflict
+    create(api_event(valid_body()))  # replay
+    create(api_event(valid_body(amount=999)))  # same key, another body -> conflict
     create(api_event(valid_body(amount=0), idempotency_key="other"))
     read(status_event(txn))
     read(status_event("txn_" + "c" * 24))
     audits = [line for line in log_lines(capsys.readouterr().out) if line.get("audit")]
     assert [(a["event"], a["outcome"]) for a in audits] == [
         ("audit.create_transaction", "created"),
+        ("audit.create_transaction", "replayed"),
         ("audit.create_transaction", "conflict"),
         ("audit.create_transaction", "rejected"),
         ("audit.read_status", "read"),

@@ -1,0 +1,125 @@
+"""Fidelity patches for moto 5.2.5: attributes moto drops, so that a plan right after an apply to
+the emulator shows no changes -- as on AWS -- without ``ignore_changes`` in what we synthesize
+(which would also hide real drift on AWS).
+
+Each patch is small, idempotent (``install()`` may run any number of times) and carries the note
+for the upstream fix that would make it unnecessary.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+_install_lock = threading.Lock()
+_PATCHED = "_payments_fidelity_patch"
+
+
+def _mark(function: Any) -> Any:
+    setattr(function, _PATCHED, True)
+    return function
+
+
+def _is_patched(function: Any) -> bool:
+    return getattr(function, _PATCHED, False)
+
+
+# --------------------------------------------------------------------------- Lambda LoggingConfig
+
+
+def default_logging_config(function_name: str) -> dict[str, str]:
+    """What Lambda reports for a function created without ``LoggingConfig``."""
+    return {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{function_name}"}
+
+
+def merged_logging_config(function_name: str, current: dict[str, str] | None, update: dict[str, Any] | None) -> dict[str, str]:
+    """Lambda's stored LoggingConfig after a create (``current`` None) or an update: the fields
+    given replace the stored ones; JSON format brings its log-level defaults."""
+    config = dict(current or default_logging_config(function_name))
+    config.update({key: value for key, value in (update or {}).items() if value is not None})
+    if config.get("LogFormat") == "JSON":
+        config.setdefault("ApplicationLogLevel", "INFO")
+        config.setdefault("SystemLogLevel", "INFO")
+    else:  # log levels exist only for the JSON format
+        config.pop("ApplicationLogLevel", None)
+        config.pop("SystemLogLevel", None)
+    return config
+
+
+def patch_lambda_logging_config() -> None:
+    """Store and return a function's ``LoggingConfig`` (CreateFunction, UpdateFunctionConfiguration,
+    GetFunction[Configuration], ListFunctions), and send its logs to the configured group.
+
+    Upstream: moto.awslambda.models.LambdaFunction should keep ``spec["LoggingConfig"]`` (with
+    Lambda's defaults: Text, ``/aws/lambda/<name>``), return it from ``get_configuration``, accept
+    it in ``update_configuration`` and use its ``LogGroup`` for ``logs_group_name``."""
+    from moto.awslambda.models import LambdaFunction
+
+    if _is_patched(LambdaFunction.get_configuration):
+        return
+    original_init = LambdaFunction.__init__
+    original_get = LambdaFunction.get_configuration
+    original_update = LambdaFunction.update_configuration
+
+    def __init__(self: Any, account_id: str, spec: dict[str, Any], region: str, version: Any = 1) -> None:
+        original_init(self, account_id, spec, region, version)
+        self.logging_config = merged_logging_config(self.function_name, None, spec.get("LoggingConfig"))
+        self.logs_group_name = self.logging_config["LogGroup"]
+
+    def get_configuration(self: Any, on_create: bool = False) -> dict[str, Any]:
+        config = original_get(self, on_create)
+        logging_config = getattr(self, "logging_config", None) or default_logging_config(self.function_name)
+        config["LoggingConfig"] = dict(logging_config)
+        return config
+
+    def update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
+        if "LoggingConfig" in config_updates:
+            self.logging_config = merged_logging_config(
+                self.function_name, getattr(self, "logging_config", None), config_updates["LoggingConfig"]
+            )
+            self.logs_group_name = self.logging_config["LogGroup"]
+        return original_update(self, config_updates)
+
+    LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
+    LambdaFunction.get_configuration = _mark(get_configuration)  # type: ignore[method-assign]
+    LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------- security group rules
+
+
+def patch_security_group_rule_descriptions() -> None:
+    """Return the description of security group rules that reference a security group or a prefix
+    list (DescribeSecurityGroupRules, and the rules Authorize* returns), not only of CIDR rules.
+
+    Upstream: moto.ec2.models.security_groups.SecurityGroupRule.description reads only
+    ``ip_range["Description"]``; it should fall back to the ``UserIdGroupPairs`` entry's and the
+    ``PrefixListIds`` entry's ``Description`` (the latter is dropped in ``__init__``, which keeps
+    only the prefix list id)."""
+    from moto.ec2.models.security_groups import SecurityGroupRule
+
+    if _is_patched(SecurityGroupRule.description.fget):
+        return
+    original_init = SecurityGroupRule.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        prefix_list = kwargs.get("prefix_list_id", args[7] if len(args) > 7 else None)
+        self.prefix_list_description = (prefix_list or {}).get("Description")
+
+    def description(self: Any) -> str | None:
+        # ModifySecurityGroupRules writes a new description into ip_range, whatever the rule type.
+        for source in (self.ip_range, self.source_group):
+            if source.get("Description") is not None:
+                return source["Description"]
+        return getattr(self, "prefix_list_description", None)
+
+    SecurityGroupRule.__init__ = __init__  # type: ignore[method-assign]
+    SecurityGroupRule.description = property(_mark(description))  # type: ignore[method-assign,assignment]
+
+
+def install() -> None:
+    """Apply every fidelity patch to moto in this process (idempotent)."""
+    with _install_lock:
+        patch_lambda_logging_config()
+        patch_security_group_rule_descriptions()
