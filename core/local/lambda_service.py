@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import json
-import os
 import resource
 import signal
 import sys

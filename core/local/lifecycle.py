@@ -158,6 +158,7 @@ def up(
         run.say("a previous run ended without `local down`: cleaning up after it first")
         down(run)
     run.record = RunRecord(environment=environment.name, suffix=environment.suffix, region=environment.regions.deploy)
+    run.run_dir.mkdir(parents=True, exist_ok=True)
     try:
         _up(run, environment, terraform, port)
     except BaseException as failure:

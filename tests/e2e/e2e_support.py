@@ -1,26 +1,24 @@
-"""What the end-to-end fixtures and tests share: the deployed environment and its clients."""
+"""What the end-to-end tests share: the `local` environment brought up by `local up`'s own code."""
 
 from __future__ import annotations
 
+import json
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from payments_platform.core.config import EnvironmentConfig
-from payments_platform.core.synth import SynthResult
+from payments_platform.core.local.emulator import emulator_client
+from payments_platform.core.local.leftovers import leftovers
+from payments_platform.core.local.lifecycle import LocalRun, RunRecord, down
 from payments_platform.core.terraform import Terraform
 
 REPO = Path(__file__).resolve().parents[2]
 ENVIRONMENT = "local"
 REGION = "us-east-1"
-# moto accepts any credentials; these never leave the machine.
-DUMMY_CREDENTIALS = {"aws_access_key_id": "e2e-testing", "aws_secret_access_key": "e2e-testing"}
-PARALLELISM = "-parallelism=10"
 APPLY_TIMEOUT_S = 600
 OUTPUT_TAIL_LINES = 40
 # Measured durations (seconds) of this run, for the terminal summary.
@@ -37,53 +35,79 @@ def output_tail(result: subprocess.CompletedProcess[str], lines: int = OUTPUT_TA
 
 
 @dataclass
-class LocalDeployment:
-    """The `local` environment applied to the moto server at ``endpoint``."""
+class Teardown:
+    """What `local down` left: captured after terraform destroy, before the emulator stops."""
 
-    endpoint: str
+    state_addresses: list[str]
+    leftovers: dict[str, list[str]]
+    processes_alive: list[int] = field(default_factory=list)
+
+
+@dataclass
+class LocalDeployment:
+    """The `local` environment as `payments-platform local up` runs it (emulator, apply, gateway)."""
+
+    run: LocalRun
+    record: RunRecord
     environment: EnvironmentConfig
-    synth: SynthResult
-    stack_dir: Path
     terraform: Terraform
+    config: dict[str, Any]  # the synthesized Terraform JSON of the stack
     outputs: dict[str, Any] = field(default_factory=dict)
-    apply_seconds: float = 0.0
-    destroy_seconds: float | None = None
-    _destroy_result: subprocess.CompletedProcess[str] | None = None
+    teardown: Teardown | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def config(self) -> dict[str, Any]:
-        """The synthesized Terraform JSON of the stack."""
-        return self.synth.configs[self.environment.stack_name]
+    def endpoint(self) -> str:
+        assert self.record.endpoint is not None
+        return self.record.endpoint
 
     @property
-    def state_file(self) -> Path:
-        return (self.stack_dir / "../../.." / f"terraform.{self.environment.stack_name}.tfstate").resolve()
+    def url(self) -> str:
+        assert self.record.url is not None
+        return self.record.url
+
+    @property
+    def stack_dir(self) -> Path:
+        assert self.record.stack_dir is not None
+        return Path(self.record.stack_dir)
+
+    @property
+    def gateway_spec(self) -> dict[str, Any]:
+        return json.loads((self.run.run_dir / "gateway-spec.json").read_text())
 
     def client(self, service: str) -> Any:
+        """A client with the emulator's administrator credentials."""
         if service not in self._clients:
-            session = boto3.session.Session(region_name=REGION, **DUMMY_CREDENTIALS)
-            self._clients[service] = session.client(service, endpoint_url=self.endpoint)
+            self._clients[service] = emulator_client(service, self.endpoint, REGION)
         return self._clients[service]
 
-    def run(self, *args: str, timeout: float = APPLY_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    def function_client(self, function: str, service: str) -> Any:
+        """A client with the credentials the function's containers run with."""
+        credentials = self.gateway_spec["credentials"][function]
+        return emulator_client(
+            service, self.endpoint, REGION, credentials["AWS_ACCESS_KEY_ID"], credentials["AWS_SECRET_ACCESS_KEY"]
+        )
+
+    def run_terraform(self, *args: str, timeout: float = APPLY_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
         return self.terraform.run(list(args), self.stack_dir, timeout=timeout)
 
     def check(self, *args: str, timeout: float = APPLY_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
         """Run terraform and fail the test with the tail of its output when it fails."""
-        result = self.run(*args, timeout=timeout)
+        result = self.run_terraform(*args, timeout=timeout)
         if result.returncode != 0:
             pytest.fail(f"terraform {' '.join(args)} failed (exit {result.returncode})\n{output_tail(result)}")
         return result
 
-    @property
-    def destroyed(self) -> bool:
-        return self._destroy_result is not None
+    def down(self) -> Teardown:
+        """`local down`, once, recording what the emulator still holds after terraform destroy."""
+        if self.teardown is None:
+            captured: dict[str, Any] = {}
 
-    def destroy(self) -> subprocess.CompletedProcess[str]:
-        """`terraform destroy`, once; later calls return the first result."""
-        if self._destroy_result is None:
-            started = time.perf_counter()
-            self._destroy_result = self.run("destroy", "-auto-approve", "-input=false", "-no-color", PARALLELISM)
-            self.destroy_seconds = time.perf_counter() - started
-        return self._destroy_result
+            def inspect(record: RunRecord) -> None:
+                listed = self.run_terraform("state", "list", timeout=120).stdout.split()
+                captured["state"] = [a for a in listed if not a.startswith("data.")]
+                captured["leftovers"] = leftovers(self.client, record.suffix)
+
+            down(self.run, before_stop=inspect)
+            self.teardown = Teardown(captured.get("state", ["(destroy did not finish)"]), captured.get("leftovers", {}))
+        return self.teardown

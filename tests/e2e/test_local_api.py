@@ -1,0 +1,136 @@
+"""End to end over HTTP: a payment through the local gateway, run by the deployed functions.
+
+The checks are `payments-platform local smoke`'s own (core/local/smoke.py), one test each, in
+its order; more follow that the smoke run does not make (tenant isolation, 422, the deployed
+package, the event shape the gateway built).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+from e2e_support import LocalDeployment
+
+from payments_platform.core.local.deployed_functions import code_sha256
+from payments_platform.core.local.smoke import Smoke, holds_card_data, payment_body, request
+
+pytestmark = pytest.mark.terraform
+
+# What a transaction item may hold (docs/RUNTIME.md): no PAN, no CVC, no expiry date.
+TRANSACTION_ITEM_ATTRIBUTES = {
+    "transaction_id", "timestamp", "record_type", "client_id", "status", "amount", "currency",
+    "merchant_reference", "card_brand", "card_last4", "card_fingerprint", "created_at", "idempotency_record_id",
+    "description", "metadata",
+}
+
+
+@pytest.fixture(scope="module")
+def smoke(deployment: LocalDeployment):
+    checks = Smoke(deployment.record)
+    checks.subscribe_to_events()
+    yield checks
+    checks.cleanup_subscription()
+
+
+SMOKE_STEPS = ["post_payment", "replay", "status", "no_key", "invalid_body", "preflight", "stored_item",
+               "audit_message", "payment_event", "function_logs"]
+
+
+@pytest.mark.parametrize("step", SMOKE_STEPS)
+def test_smoke_step(smoke: Smoke, step: str):
+    if step != "post_payment" and not smoke.transaction:
+        pytest.skip("POST /transactions failed")
+    getattr(smoke, step)()
+
+
+def keys(deployment: LocalDeployment) -> list[str]:
+    return sorted(deployment.record.api_keys.values())
+
+
+def post(deployment: LocalDeployment, key: str, body: bytes, idempotency_key: str):
+    return request("POST", f"{deployment.url}/transactions", body=body, headers={
+        "Content-Type": "application/json", "x-api-key": key, "Idempotency-Key": idempotency_key,
+    })
+
+
+def test_the_same_key_with_another_body_is_422(deployment: LocalDeployment):
+    key, idempotency_key = keys(deployment)[0], str(uuid.uuid4())
+    assert post(deployment, key, payment_body("e2e-a"), idempotency_key).status == 201
+    reused = post(deployment, key, payment_body("e2e-b"), idempotency_key)
+    assert reused.status == 422, reused.body
+    assert not holds_card_data(reused.body.decode())
+
+
+def test_another_clients_transaction_is_404(deployment: LocalDeployment):
+    owner, other = keys(deployment)
+    created = post(deployment, owner, payment_body("e2e-owned"), str(uuid.uuid4())).json()
+    url = f"{deployment.url}/status?transaction_id={created['transaction_id']}"
+    assert request("GET", url, headers={"x-api-key": owner}).status == 200
+    assert request("GET", url, headers={"x-api-key": other}).status == 404
+
+
+def test_the_same_idempotency_key_from_another_client_is_another_transaction(deployment: LocalDeployment):
+    first, second = keys(deployment)
+    idempotency_key = str(uuid.uuid4())
+    a = post(deployment, first, payment_body("e2e-tenant"), idempotency_key)
+    b = post(deployment, second, payment_body("e2e-tenant"), idempotency_key)
+    assert (a.status, b.status) == (201, 201)
+    assert a.json()["transaction_id"] != b.json()["transaction_id"]
+
+
+def test_unknown_route_is_403_in_the_platform_error_shape(deployment: LocalDeployment):
+    response = request("GET", f"{deployment.url}/nowhere", headers={"x-api-key": keys(deployment)[0]})
+    assert response.status == 403
+    assert response.json()["error"]["code"] == "missing_authentication_token"
+
+
+def test_missing_transaction_id_is_400_from_the_gateway(deployment: LocalDeployment):
+    response = request("GET", f"{deployment.url}/status", headers={"x-api-key": keys(deployment)[0]})
+    assert (response.status, response.json()["error"]["code"]) == (400, "parameter_missing")
+
+
+def test_oversized_body_is_413(deployment: LocalDeployment):
+    body = b'{"amount": 1, "description": "' + b"x" * (11 * 1024 * 1024) + b'"}'
+    response = post(deployment, keys(deployment)[0], body, str(uuid.uuid4()))
+    assert response.status == 413
+
+
+def test_transaction_items_hold_only_documented_attributes(deployment: LocalDeployment):
+    items = deployment.client("dynamodb").scan(TableName=deployment.outputs["transactions_table_name"])["Items"]
+    items = [item for item in items if item["record_type"]["S"] == "transaction"]
+    assert items
+    unexpected = {name for item in items for name in item} - TRANSACTION_ITEM_ATTRIBUTES
+    assert not unexpected, f"undocumented attributes in the table: {sorted(unexpected)}"
+
+
+def test_functions_run_the_deployed_package(deployment: LocalDeployment):
+    """The code the containers run is the zip Terraform uploaded, unpacked; its hash is the deployed CodeSha256."""
+    spec = deployment.gateway_spec
+    lambda_ = deployment.client("lambda")
+    for function in spec["functions"]:
+        body = next(b for b in deployment.config["resource"]["aws_lambda_function"].values()
+                    if b["function_name"] == function["name"])
+        package = deployment.stack_dir / body["filename"]
+        deployed = lambda_.get_function_configuration(FunctionName=function["name"])
+        assert code_sha256(package) == deployed["CodeSha256"]
+        assert (function["handler"], function["timeout_s"], function["memory_mb"]) == (
+            deployed["Handler"], deployed["Timeout"], deployed["MemorySize"])
+        assert function["environment"] == deployed["Environment"]["Variables"]
+        with zipfile.ZipFile(package) as archive:
+            names = {n for n in archive.namelist() if not n.endswith("/")}
+        code_dir = Path(function["code_dir"])
+        assert {str(p.relative_to(code_dir)) for p in code_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts} == names
+
+
+def test_function_logs_are_written_with_each_functions_own_identity(deployment: LocalDeployment):
+    """CloudWatch Logs holds the containers' output (START/END/REPORT and the runtime's JSON audit lines)."""
+    for function in ("transaction-processor", "status-checker"):
+        group = f"/aws/lambda/{function}-{deployment.environment.suffix}"
+        events = deployment.client("logs").filter_log_events(logGroupName=group)["events"]
+        audits = [json.loads(e["message"]) for e in events if e["message"].startswith("{")]
+        assert any(a.get("audit") is True for a in audits), f"no audit line in {group}"
+        assert not any(holds_card_data(e["message"]) for e in events)
