@@ -1,13 +1,14 @@
 # Two commands on a fresh machine (Python 3.11+, make, Terraform):
-#   make up    — install everything into .venv, synthesize the default environment
+#   make up    — install everything into .venv, then run the payment API on this machine
+#                (`payments-platform local up`: emulator, deploy, HTTP API; Ctrl-C destroys and stops)
 #   make test  — install everything into .venv, run the whole test suite
-# and, beyond those two: make local (deploy on a local AWS emulator), make validate, make bench
+# and, beyond those two: make down, make smoke, make synth, make validate, make bench
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 ENV ?= dev
 
-.PHONY: up test local local-down validate bench clean
+.PHONY: up down smoke synth test validate bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,26 +17,28 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 up: $(BIN)/.installed
+	$(BIN)/payments-platform local up
+
+# Whatever a `local up` left running (another terminal, --keep, a crash).
+down: $(BIN)/.installed
+	$(BIN)/payments-platform local down
+
+# Non-interactive: up, a payment end to end, every check, down (exit 0/1).
+smoke: $(BIN)/.installed
+	$(BIN)/payments-platform local smoke
+
+synth: $(BIN)/.installed
 	$(BIN)/payments-platform synth --env $(ENV)
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
-
-# The whole platform on a local AWS emulator (moto server on 127.0.0.1:4566, as environments.toml's `local` expects), applied
-# with real Terraform and the real AWS provider.
-local: $(BIN)/.installed
-	@$(BIN)/python -c "import socket,sys; sys.exit(socket.socket().connect_ex(('127.0.0.1',4566)))" 2>/dev/null \
-	  || { nohup $(BIN)/moto_server -H 127.0.0.1 -p 4566 > .moto-server.log 2>&1 & sleep 3; }
-	$(BIN)/payments-platform deploy --env local --auto-approve
-
-local-down: $(BIN)/.installed
-	$(BIN)/payments-platform destroy --env local --auto-approve
 
 validate: $(BIN)/.installed
 	$(BIN)/payments-platform validate --env $(ENV)
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/synth_speed.py
+	$(BIN)/python benchmarks/local_bench.py
 
 clean:
-	rm -rf cdktf.out .pytest_cache
+	rm -rf cdktf.out .pytest_cache .payments-local

@@ -90,7 +90,7 @@ class Container:
         self.id = uuid.uuid4().hex
         self.process: asyncio.subprocess.Process | None = None
         self.ready = asyncio.get_running_loop().create_future()  # set when the runtime first asks for work
-        self.inbox: asyncio.Queue[Invocation] = asyncio.Queue(maxsize=1)
+        self.inbox: asyncio.Queue[Invocation | None] = asyncio.Queue(maxsize=1)
         self.current: Invocation | None = None
         self.started = time.monotonic()
         self.init_ms: float | None = None
@@ -129,6 +129,8 @@ class Container:
             self.current.result.set_exception(FunctionFailed(reason))
 
     async def stop(self) -> None:
+        if self.inbox.empty():
+            self.inbox.put_nowait(None)  # releases a pending /next: there is no next invocation
         if self.process is not None and self.process.returncode is None:
             self.process.kill()
             await self.process.wait()
@@ -136,7 +138,8 @@ class Container:
             await asyncio.gather(task, return_exceptions=True)
 
     # -- Runtime API, as this container's runtime calls it -----------------------------------
-    async def next_invocation(self) -> Invocation:
+    async def next_invocation(self) -> Invocation | None:
+        """The next invocation for this container; None when the container is being stopped."""
         if not self.ready.done():
             self.init_ms = (time.monotonic() - self.started) * 1000
             self.ready.set_result(True)

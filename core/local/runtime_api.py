@@ -32,6 +32,9 @@ class RuntimeApi:
             return
         if method == "GET" and path == NEXT:
             invocation = await container.next_invocation()
+            if invocation is None:
+                await send_response(send, 410, {"errorMessage": "the container is stopping", "errorType": "Gone"})
+                return
             await send_response(send, 200, invocation.payload, headers=runtime_api_headers(container.function, invocation))
             return
         body = await read_body(receive, limit=MAX_RESPONSE_BYTES + 1)

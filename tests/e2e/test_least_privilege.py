@@ -30,7 +30,7 @@ def denied(call) -> bool:
     try:
         call()
     except ClientError as error:
-        return error.response["Error"]["Code"] in ("AccessDenied", "AccessDeniedException")
+        return error.response["Error"]["Code"] in ("AccessDenied", "AccessDeniedException", "AuthorizationError")
     return False
 
 

@@ -69,6 +69,7 @@ def run_service(functions: list[FunctionSpec], scenario: Callable[[LambdaService
         sockets = []
         for _ in range(sum(f.reserved_concurrency for f in functions)):
             sock = socket.socket()
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.bind(("127.0.0.1", 0))
             sock.listen(16)
             sock.setblocking(False)
