@@ -192,7 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        # Ctrl-C reached the whole foreground process group, jsii's node child too: its atexit
+        # handler would print a BrokenPipe traceback. Everything of ours is cleaned up already.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
         if os.environ.get("PAYMENTS_DEBUG"):
             traceback.print_exc()

@@ -87,6 +87,7 @@ class LocalRun:
     say: Say = print
     record: RunRecord | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    teardown_error: str | None = None  # set by down() when destroy failed and only stopping the emulator cleaned up
 
     @property
     def record_file(self) -> Path:
@@ -288,15 +289,21 @@ def down(
             with run.step("stop the local API gateway and its containers"):
                 stop_group(record.gateway_pid)
         if alive(record.emulator_pid) and record.endpoint:
-            if record.applied and record.stack_dir and Path(record.stack_dir).exists():
-                terraform = Terraform.locate(run.run_dir, binary=terraform_binary, mirror=provider_mirror)
-                with run.step(f"terraform destroy {record.stack}"):
-                    _terraform(terraform, Path(record.stack_dir), run.run_dir / "terraform.log", "destroy",
-                               "-auto-approve", "-input=false", "-no-color", PARALLELISM)
-            with run.step("delete the function identities"):
-                delete_all_identities(emulator_client("iam", record.endpoint, record.region))
-            if before_stop is not None:
-                before_stop(record)
+            try:
+                if record.applied and record.stack_dir and Path(record.stack_dir).exists():
+                    terraform = Terraform.locate(run.run_dir, binary=terraform_binary, mirror=provider_mirror)
+                    with run.step(f"terraform destroy {record.stack}"):
+                        _terraform(terraform, Path(record.stack_dir), run.run_dir / "terraform.log", "destroy",
+                                   "-auto-approve", "-input=false", "-no-color", PARALLELISM)
+                with run.step("delete the function identities"):
+                    delete_all_identities(emulator_client("iam", record.endpoint, record.region))
+            except Exception as failure:
+                # The emulator is ours and keeps everything in memory: stopping it still cleans up.
+                run.teardown_error = f"{type(failure).__name__}: {failure}"
+                run.say(f"  could not destroy ({run.teardown_error}); stopping the emulator removes everything it held")
+            else:
+                if before_stop is not None:
+                    before_stop(record)
         elif record.applied:
             run.say("  the emulator is gone, and everything it held with it")
     finally:

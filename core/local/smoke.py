@@ -261,4 +261,7 @@ def run_smoke(run: LocalRun, *, plan_check: Callable[[RunRecord], str], **up_opt
                 say("✓ after down, the emulator holds none of the platform's resources")
 
         down(run, before_stop=nothing_left)
+        if run.teardown_error:
+            say(f"✗ local down could not destroy the deployment: {run.teardown_error}")
+            passed = False
     return passed
