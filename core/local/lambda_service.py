@@ -95,6 +95,7 @@ class Container:
         self.started = time.monotonic()
         self.init_ms: float | None = None
         self.log_stream = f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{self.id}"
+        self.log_stream_created = False
         self._readers: list[asyncio.Task] = []
 
     # -- process ----------------------------------------------------------------------------
@@ -291,8 +292,10 @@ class LambdaService:
                 self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
 
     async def _flush_later(self) -> None:
-        await asyncio.sleep(LOG_FLUSH_INTERVAL_S)
-        await self.flush_logs()
+        # Lines logged while a flush is under way are picked up by the next round of this loop.
+        while self._log_buffers:
+            await asyncio.sleep(LOG_FLUSH_INTERVAL_S)
+            await self.flush_logs()
 
     async def flush_logs(self) -> None:
         buffers, self._log_buffers = self._log_buffers, {}
@@ -307,9 +310,9 @@ class LambdaService:
         assert self._cloudwatch is not None
         logs = self._cloudwatch(container.function)
         group, stream = container.function.log_group, container.log_stream
-        if not getattr(container, "_stream_created", False):
+        if not container.log_stream_created:
             logs.create_log_stream(logGroupName=group, logStreamName=stream)
-            container._stream_created = True  # type: ignore[attr-defined]
+            container.log_stream_created = True
         logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
     async def close(self) -> None:

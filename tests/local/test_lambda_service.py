@@ -61,7 +61,8 @@ def spec(code_dir: Path, handler: str, *, name: str = "fn", timeout: int = 5, co
     )
 
 
-def run_service(functions: list[FunctionSpec], scenario: Callable[[LambdaService, list[tuple[str, str]]], Awaitable[Any]]) -> Any:
+def run_service(functions: list[FunctionSpec], scenario: Callable[[LambdaService, list[tuple[str, str]]], Awaitable[Any]],
+                cloudwatch: Any = None) -> Any:
     """Serve the Runtime API on loopback ports, run ``scenario``, close everything."""
     lines: list[tuple[str, str]] = []
 
@@ -80,6 +81,7 @@ def run_service(functions: list[FunctionSpec], scenario: Callable[[LambdaService
             base_environment={"PATH": os.environ["PATH"], "AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
             credentials={f.name: {"AWS_ACCESS_KEY_ID": f"key-of-{f.name}", "AWS_SECRET_ACCESS_KEY": "s"} for f in functions},
             log_sink=lambda name, line: lines.append((name, line)),
+            cloudwatch=cloudwatch,
         )
         server = uvicorn.Server(uvicorn.Config(RuntimeApi(service), log_level="warning", lifespan="off",
                                                timeout_graceful_shutdown=1))
@@ -201,3 +203,39 @@ def test_output_is_logged_with_lambda_start_end_report_lines(code_dir):
     kinds = [line.split()[0] for line in lines if line.split()[0] in ("START", "END", "REPORT")]
     assert kinds == ["START", "END", "REPORT"]
     assert "Init Duration" in next(line for line in lines if line.startswith("REPORT"))
+
+
+class SlowLogs:
+    """A CloudWatch Logs client that takes its time, as a loaded emulator does."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, list[str]] = {}
+
+    def __call__(self, function: FunctionSpec) -> "SlowLogs":
+        return self
+
+    def create_log_stream(self, logGroupName: str, logStreamName: str) -> None:
+        self.streams.setdefault(f"{logGroupName}|{logStreamName}", [])
+
+    def put_log_events(self, logGroupName: str, logStreamName: str, logEvents: list[dict[str, Any]]) -> None:
+        import time
+
+        time.sleep(0.3)
+        self.streams[f"{logGroupName}|{logStreamName}"].extend(e["message"] for e in logEvents)
+
+
+def test_every_line_reaches_the_function_log_group_even_when_logged_during_a_flush(code_dir):
+    logs = SlowLogs()
+
+    async def scenario(service, lines):
+        await invoke(service, "fn", {"n": 1})
+        await asyncio.sleep(0.6)  # the first flush is under way
+        await invoke(service, "fn", {"n": 2})
+        await asyncio.sleep(2.0)  # no more logging: the lines of the second invoke must still be shipped
+        return [line for _, line in lines], {name: list(events) for name, events in logs.streams.items()}
+
+    printed, streams = run_service([spec(code_dir, "handlers.echo")], scenario, cloudwatch=logs)
+    ((stream, shipped),) = streams.items()  # as shipped before the service closed
+    assert stream.startswith("/aws/lambda/fn|") and "[$LATEST]" in stream
+    assert [line for line in printed if line.startswith("REPORT")] == [line for line in shipped if line.startswith("REPORT")]
+    assert sum(line.startswith("REPORT") for line in shipped) == 2
