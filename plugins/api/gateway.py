@@ -17,6 +17,7 @@ from payments_platform.core.context import PluginContext
 
 from .definition import (
     CREATE_TRANSACTION_MODEL,
+    PREFLIGHT_VALIDATOR,
     PROXY_INTEGRATION,
     ROUTES,
     VALIDATORS,
@@ -92,6 +93,9 @@ def create_api(
         description=f"Payments card-transaction API ({ctx.environment.name})",
         endpoint_configuration={"types": ["REGIONAL"]},
         api_key_source="HEADER",
+        # A replacement API (new id, new URL) exists before the old one goes, so clients can
+        # be moved over rather than facing a gap (checkov CKV_AWS_237).
+        lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
     )
     resources = {
         path: aws.api_gateway_resource.ApiGatewayResource(
@@ -147,7 +151,7 @@ def create_api(
         )
         api_parts += [method, integration]
     for path, methods in paths().items():
-        api_parts += _preflight(scope, api, path, resources[path], methods)
+        api_parts += _preflight(scope, api, path, resources[path], methods, validators[PREFLIGHT_VALIDATOR])
     api_parts += _gateway_responses(scope, api)
 
     digest = redeployment_hash(definition)
@@ -232,7 +236,9 @@ def create_api(
     )
 
 
-def _preflight(scope: Any, api: Any, path: str, resource: Any, methods: tuple[str, ...]) -> list[Any]:
+def _preflight(
+    scope: Any, api: Any, path: str, resource: Any, methods: tuple[str, ...], validator: Any
+) -> list[Any]:
     """OPTIONS answered by API Gateway itself (MOCK): the only method without authentication,
     as browsers send preflights without credentials."""
     headers = preflight_headers(methods)
@@ -244,6 +250,7 @@ def _preflight(scope: Any, api: Any, path: str, resource: Any, methods: tuple[st
         http_method="OPTIONS",
         authorization="NONE",
         api_key_required=False,
+        request_validator_id=validator.id,
     )
     integration = aws.api_gateway_integration.ApiGatewayIntegration(
         scope,
