@@ -15,6 +15,7 @@ from payments_platform.core.cdktf_adapter import AssetType, TerraformAsset, aws
 from payments_platform.core.context import PluginContext
 from payments_platform.core.roles import Role
 
+from .code_signing import create_signed_code
 from .definition import STATUS_CHECKER, TRANSACTION_PROCESSOR
 from .packaging import LambdaPackage
 from .settings import ApiSettings
@@ -90,6 +91,10 @@ def create_functions(
     # Copied into the synth output; the config references it by a relative path, so the
     # synthesized JSON is the same on every machine.
     asset = TerraformAsset(scope, "lambda_package", path=str(package.path), type=AssetType.FILE)
+    code = (
+        create_signed_code(ctx, asset.path, package).function_code() if settings.code_signing
+        else {"filename": asset.path}
+    )
     environment = function_environment(ctx, settings, secret_arn)
     names = function_names(ctx)
     built: dict[str, BuiltFunction] = {}
@@ -111,8 +116,8 @@ def create_functions(
             function_name=name,
             description=spec.description,
             role=role.arn,
-            filename=asset.path,
             source_code_hash=package.source_code_hash,
+            **code,
             handler=spec.handler,
             runtime=LAMBDA_RUNTIME,
             architectures=[settings.architecture],
