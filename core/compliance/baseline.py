@@ -204,13 +204,13 @@ def _render(item: Mapping[str, Any]) -> str:
     lines = ["", "[[finding]]"]
     for key in ("check", "resources", "environments", "reason", "requirement", "pci"):
         if key in item:
-            lines.append(f"{key} = {_toml_value(item[key])}")
+            lines.append(f"{key} = {_toml_value(item[key], one_per_line=key == 'resources')}")
     return "\n".join(lines) + "\n"
 
 
-def _toml_value(value: Any) -> str:
+def _toml_value(value: Any, *, one_per_line: bool) -> str:
     if isinstance(value, list):
-        if len(value) <= 1:
+        if len(value) <= 1 or not one_per_line:
             return json.dumps(value, ensure_ascii=False)
         return "[\n" + "".join(f"  {json.dumps(v, ensure_ascii=False)},\n" for v in value) + "]"
     return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
