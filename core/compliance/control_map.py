@@ -187,11 +187,11 @@ def render_markdown(control_map: ControlMap) -> str:
         status = row.status if row.status == EVIDENCED else f"**{row.status.upper()}**"
         lines.append(f"| [{row.requirement}](#{_anchor(row)}) | {status} | {len(row.evidence)} | {len(row.baseline)} |")
     for row in control_map.controls:
-        lines += ["", f"## {row.requirement} {row.title}", ""]
+        lines += ["", f"## {row.requirement} {row.title}"]
         if row.status == MISSING:
-            lines.append(f"**{MISSING.upper()}**: no enabled plugin registered evidence for this requirement.")
+            lines += ["", f"**{MISSING.upper()}**: no enabled plugin registered evidence for this requirement."]
         elif row.status == INCOMPLETE:
-            lines.append(f"**{INCOMPLETE.upper()}**: see the problems listed below.")
+            lines += ["", f"**{INCOMPLETE.upper()}**: see the problems listed below."]
         if row.evidence:
             lines += ["", "| resource | plugin | values in the synth | checkov | how |", "|---|---|---|---|---|"]
             for ev in row.evidence:

@@ -71,6 +71,9 @@ class BuiltApi:
     access_log_group: Any = None
     execution_log_group: Any = None
     account: Any = None
+    method_settings: Any = None
+    methods: dict[str, Any] = field(default_factory=dict)  # "<path> <METHOD>" → aws_api_gateway_method
+    validators: dict[str, Any] = field(default_factory=dict)
 
 
 def create_api(
@@ -125,6 +128,7 @@ def create_api(
     )
 
     api_parts: list[Any] = [*validators.values(), model]
+    route_methods: dict[str, Any] = {}
     auth = method_auth(settings)
     for route in ROUTES:
         construct_id = f"{route.path}_{route.http_method.lower()}"
@@ -140,6 +144,7 @@ def create_api(
             depends_on=[model] if route.request_models else None,
             **auth,
         )
+        route_methods[f"{route.path} {route.http_method}"] = method
         integration = aws.api_gateway_integration.ApiGatewayIntegration(
             scope,
             f"{construct_id}_integration",
@@ -202,7 +207,7 @@ def create_api(
         ),
         depends_on=stage_dependencies,
     )
-    aws.api_gateway_method_settings.ApiGatewayMethodSettings(
+    method_settings = aws.api_gateway_method_settings.ApiGatewayMethodSettings(
         scope,
         "method_settings",
         rest_api_id=api.id,
@@ -233,6 +238,9 @@ def create_api(
         access_log_group=access_log_group,
         execution_log_group=execution_log_group,
         account=account,
+        method_settings=method_settings,
+        methods=route_methods,
+        validators=validators,
     )
 
 
