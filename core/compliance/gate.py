@@ -84,11 +84,11 @@ def run_command(args: Any, config: PlatformConfig) -> int:
     environments = config.select(names)
     if args.update_baseline and not args.gate:
         raise ConfigError("--update-baseline goes with --gate")
+    if not args.gate and len(environments) != 1:
+        raise ConfigError("the control map is per environment: name exactly one with --env")
     found = scan(config, environments)
     if args.gate:
         return _gate(config, found, update=args.update_baseline)
-    if len(environments) != 1:
-        raise ConfigError("the control map is per environment: name exactly one with --env")
     result = control_map(config, environments[0], found)
     text = render_json(result) if args.format == "json" else render_markdown(result)
     if args.out:
