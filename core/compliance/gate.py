@@ -113,6 +113,8 @@ def _gate(config: PlatformConfig, found: Scan, *, update: bool) -> int:
             f"{env.name}: checkov {found.report.version}: {passed} passed, {len(failed)} failed, "
             f"{verdict.baselined.get(env.name, 0)} of them in the reviewed baseline"
         )
+    for stack, check, address in found.report.not_evaluated:
+        print(f"{stack}: checkov could not evaluate {check} on {address} (the check crashed; see checkov's log)")
     print(f"synth {found.synth_seconds:.1f} s, checkov {found.checkov_seconds:.1f} s")
     if not verdict.passed:
         raise GateFailed(verdict.problems)
