@@ -160,3 +160,15 @@ def test_control_map_for_two_environments_is_refused_in_one_line(capsys):
 def test_update_baseline_without_the_gate_is_refused_in_one_line(capsys):
     assert main(["compliance", "--env", "dev", "--update-baseline"]) == 2
     assert "--update-baseline goes with --gate" in capsys.readouterr().err
+
+
+def test_every_enabled_plugin_and_the_core_contribute_prod_evidence(prod_map, platform_config):
+    plugins = {e.plugin for r in prod_map.controls for e in r.evidence}
+    assert plugins == {"core", *platform_config.environment("prod").plugins}
+
+
+def test_local_map_flags_code_signing_missing_with_the_emulator_reason(platform_config, checkov_scan):
+    local = control_map(platform_config, platform_config.environment("local"), checkov_scan)
+    control = row(local, "6.5.1")
+    assert control.status == MISSING
+    assert [b["check"] for b in control.baseline] == ["CKV_AWS_272"]
