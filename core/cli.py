@@ -39,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     _env_options(validate)
     _terraform_options(validate)
 
+    compliance = commands.add_parser(
+        "compliance", help="PCI DSS control map from the synth, or (--gate) checkov against the reviewed baseline"
+    )
+    _env_options(compliance)
+    compliance.add_argument("--format", choices=("md", "json"), default="md", help="control map format (default: md)")
+    compliance.add_argument("--out", help="write the control map to this file (default: stdout)")
+    compliance.add_argument("--gate", action="store_true", help="fail on checkov findings outside compliance/checkov-baseline.toml")
+    compliance.add_argument("--update-baseline", action="store_true", help="with --gate: re-generate the baseline (new entries need reasons)")
+
     for name, verb in (("deploy", "synth, then `terraform apply`"), ("destroy", "synth, then `terraform destroy`")):
         command = commands.add_parser(name, help=f"{verb} one environment")
         command.add_argument("--env", help="environment (default: the config's default)")
@@ -125,6 +134,12 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     return _apply(args, "destroy")
 
 
+def cmd_compliance(args: argparse.Namespace) -> int:
+    from .compliance.gate import run_command
+
+    return run_command(args, load_config(args.config))
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     from .builder import plugin_sources
     from .plugin_manager import PlatformPluginManager
@@ -174,6 +189,7 @@ COMMANDS = {
     "deploy": cmd_deploy,
     "destroy": cmd_destroy,
     "local": lambda args: _local(args),
+    "compliance": cmd_compliance,
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence, TypeVar
 
+from .compliance.registry import ControlRegistry, PluginCompliance
 from .config import EnvironmentConfig
 from .declaration import PluginDeclaration, PluginSettings
 from .errors import ContextError, RegistrationError
@@ -72,6 +73,7 @@ class BuildContext:
     aws: AwsAccount
     roles: RoleRegistry
     monitoring: MonitoringRegistry = field(default_factory=MonitoringRegistry)
+    controls: ControlRegistry = field(default_factory=ControlRegistry)
     outputs: dict[str, Output] = field(default_factory=dict)
     suppressions: list[Suppression] = field(default_factory=list)
     key_policy: list[KeyPolicyStatement] = field(default_factory=list)
@@ -105,6 +107,7 @@ class PluginContext:
         self.monitoring = _PluginMonitoring(build.monitoring, self.name)
         self.policy = _PluginPolicy(build, self.name)
         self.outputs = _PluginOutputs(build, self.name)
+        self.compliance = PluginCompliance(build.controls, self.name)
         # Private to this plugin for this build: carries what one phase built to a later phase
         # (e.g. resources → wiring) without module-level state.
         self.stash: dict[str, Any] = {}

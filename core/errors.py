@@ -51,3 +51,7 @@ class TerraformError(PlatformError):
 
 class PluginHookError(PlatformError):
     """A plugin's hook raised an unexpected exception (a bug in the plugin)."""
+
+
+class ComplianceError(PlatformError):
+    """The checkov gate failed, its baseline is invalid, or a control cannot be evidenced."""

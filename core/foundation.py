@@ -10,8 +10,9 @@ import json
 from typing import Any
 
 from .cdktf_adapter import Construct, LocalBackend, TerraformOutput, aws
+from .compliance.registry import PluginCompliance
 from .config import EnvironmentConfig
-from .context import AwsAccount, BuildContext, KeyPolicyStatement
+from .context import CORE, AwsAccount, BuildContext, KeyPolicyStatement
 from .keys import KmsKey
 
 # AWS caps the pending-deletion window at 7..30 days; the platform must be destroyable fast.
@@ -118,6 +119,16 @@ def default_key_policy(build: BuildContext) -> list[KeyPolicyStatement]:
 def render_key_policy(key: Any, build: BuildContext) -> None:
     statements = default_key_policy(build) + sorted(build.key_policy, key=lambda s: s.sid)
     key.policy = json.dumps({"Version": "2012-10-17", "Statement": [s.statement for s in statements]})
+    evidence = PluginCompliance(build.controls, CORE)
+    evidence.evidence(
+        "3.6", key, attributes=("policy",), expect={"deletion_window_in_days": KMS_DELETION_WINDOW_DAYS},
+        note="one customer-managed key; its explicit key policy names each service principal plugins allowed "
+        "(ctx.policy.allow_key_use), each scoped to the account",
+    )
+    evidence.evidence(
+        "3.7.4", key, expect={"enable_key_rotation": True},
+        note="KMS rotates the key material every year; old material stays available to decrypt",
+    )
 
 
 def create_role(scope: Construct, key: str, name: str, service: str, description: str) -> tuple[Any, Any]:
@@ -142,9 +153,15 @@ def create_role(scope: Construct, key: str, name: str, service: str, description
 
 
 def render_role_policies(build: BuildContext) -> None:
+    evidence = PluginCompliance(build.controls, CORE)
     for role in build.roles.roles():
         if role.statements:
             role.policy.policy = role.policy_document()
+            evidence.evidence(
+                "7.2", role.policy, attributes=("role", "policy"),
+                note=f"role '{role.key}' (plugin '{role.owner}'): one inline policy listing only the actions and "
+                "resources its code calls; wildcard actions fail synth (PP-IAM-LEAST-PRIVILEGE)",
+            )
         else:  # an empty policy document is invalid in IAM
             role.policy.node.scope.node.try_remove_child(role.policy.node.id)
 

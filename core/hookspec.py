@@ -94,8 +94,8 @@ def payments_foundation(ctx: PluginContext) -> None:
     ``ctx`` is this plugin's view of the build: ``ctx.scope`` (the construct to create
     resources under; construct ids must be stable — changing one replaces the resource),
     ``ctx.settings``, ``ctx.environment``, ``ctx.naming``, ``ctx.roles``, ``ctx.monitoring``,
-    ``ctx.policy``, ``ctx.outputs``, ``ctx.stash`` (this plugin's own state, kept from phase to
-    phase) and the typed context (``ctx[KEY]`` reads a declared
+    ``ctx.policy``, ``ctx.outputs``, ``ctx.compliance`` (PCI DSS control evidence),
+    ``ctx.stash`` (this plugin's own state, kept from phase to phase) and the typed context (``ctx[KEY]`` reads a declared
     requirement, ``ctx[KEY] = value`` publishes a declared provision). The core's KMS key
     (``keys.KMS_KEY``) is available to every plugin from this phase on. Return value ignored.
     """

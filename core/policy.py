@@ -185,6 +185,25 @@ def lambda_log_groups(resources: list[Resource]) -> list[str]:
     return problems
 
 
+def s3_buckets_encrypted(resources: list[Resource], suppressed: set[tuple[str, str]]) -> list[str]:
+    """Every bucket has a default encryption configuration using a KMS key (PP-S3-CMK): checked
+    across resources, because the configuration is a resource of its own."""
+    encrypted: set[str] = set()
+    for r in resources:
+        if r.type != "aws_s3_bucket_server_side_encryption_configuration":
+            continue
+        defaults = [(rule or {}).get("apply_server_side_encryption_by_default") or {} for rule in r.body.get("rule") or []]
+        if any(d.get("sse_algorithm") == "aws:kms" and d.get("kms_master_key_id") for d in defaults):
+            encrypted.add(str(r.body.get("bucket")))
+    return [
+        f"[PP-S3-CMK] {r.address} (plugin '{r.plugin}', path {r.path}): bucket has no default encryption with "
+        "the platform CMK (aws_s3_bucket_server_side_encryption_configuration, sse_algorithm aws:kms)"
+        for r in resources
+        if r.type == "aws_s3_bucket" and (r.path, "PP-S3-CMK") not in suppressed
+        and not {f"${{{r.address}.id}}", f"${{{r.address}.bucket}}"} & encrypted
+    ]
+
+
 def iter_resources(config: Mapping[str, Any]) -> list[Resource]:
     return [
         Resource(rtype, logical_id, body)
@@ -209,4 +228,5 @@ def check(config: Mapping[str, Any], policy: PolicyInput, suppressions: Iterable
     violations.extend(
         v for v in lambda_log_groups(resources) if not any(p == "PP-LAMBDA-LOG-GROUP" for _, p in suppressed)
     )
+    violations.extend(s3_buckets_encrypted(resources, suppressed))
     return sorted(violations)

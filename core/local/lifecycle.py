@@ -245,6 +245,11 @@ def _prepare_functions(
     functions, credentials = [], {}
     for body in sorted((config["resource"].get("aws_lambda_function") or {}).values(), key=lambda b: b["function_name"]):
         name = body["function_name"]
+        if "filename" not in body:
+            raise LocalRunError(
+                f"function {name} is deployed from S3 (a signed package): an emulator environment deploys the zip "
+                "directly (api setting code_signing = false)"
+            )
         spec = read_function(lambda_client, name, stack_dir / body["filename"], run.run_dir / "functions")
         functions.append(spec)
         credentials[name] = create_identity(iam, lambda_client.get_function_configuration(FunctionName=name))

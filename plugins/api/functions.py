@@ -15,6 +15,7 @@ from payments_platform.core.cdktf_adapter import AssetType, TerraformAsset, aws
 from payments_platform.core.context import PluginContext
 from payments_platform.core.roles import Role
 
+from .code_signing import create_signed_code
 from .definition import STATUS_CHECKER, TRANSACTION_PROCESSOR
 from .packaging import LambdaPackage
 from .settings import ApiSettings
@@ -60,6 +61,7 @@ class BuiltFunction:
     function: Any
     log_group: Any
     role: Role
+    signed_code: Any = None  # code_signing.SignedCode, when the environment signs packages
 
     @property
     def log_group_name(self) -> str:
@@ -90,6 +92,8 @@ def create_functions(
     # Copied into the synth output; the config references it by a relative path, so the
     # synthesized JSON is the same on every machine.
     asset = TerraformAsset(scope, "lambda_package", path=str(package.path), type=AssetType.FILE)
+    signed = create_signed_code(ctx, asset.path, package) if settings.code_signing else None
+    code = signed.function_code() if signed is not None else {"filename": asset.path}
     environment = function_environment(ctx, settings, secret_arn)
     names = function_names(ctx)
     built: dict[str, BuiltFunction] = {}
@@ -111,8 +115,8 @@ def create_functions(
             function_name=name,
             description=spec.description,
             role=role.arn,
-            filename=asset.path,
             source_code_hash=package.source_code_hash,
+            **code,
             handler=spec.handler,
             runtime=LAMBDA_RUNTIME,
             architectures=[settings.architecture],
@@ -130,7 +134,7 @@ def create_functions(
             # AWS rejects a VPC function whose role may not yet create ENIs: wait for the policy.
             depends_on=[log_group, role.policy],
         )
-        built[spec.key] = BuiltFunction(spec, name, function, log_group, role)
+        built[spec.key] = BuiltFunction(spec, name, function, log_group, role, signed)
     return built
 
 
@@ -139,7 +143,7 @@ def allow_api_invoke(ctx: PluginContext, functions: Mapping[str, BuiltFunction],
     """Each function may be invoked by this API's stage, on its own method and path only."""
     for route in routes:
         function = functions[route.function]
-        aws.lambda_permission.LambdaPermission(
+        permission = aws.lambda_permission.LambdaPermission(
             ctx.scope,
             f"{route.function.replace('-', '_')}_invoke_permission",
             statement_id="AllowPaymentsApiInvoke",
@@ -147,4 +151,8 @@ def allow_api_invoke(ctx: PluginContext, functions: Mapping[str, BuiltFunction],
             function_name=function.function.function_name,
             principal="apigateway.amazonaws.com",
             source_arn=f"{execution_arn}/{stage_name}/{route.http_method}/{route.path}",
+        )
+        ctx.compliance.evidence(
+            "7.2", permission, attributes=("principal", "source_arn"),
+            note=f"{route.function} may be invoked by this API's stage on {route.http_method} /{route.path} only",
         )

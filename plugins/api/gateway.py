@@ -17,6 +17,7 @@ from payments_platform.core.context import PluginContext
 
 from .definition import (
     CREATE_TRANSACTION_MODEL,
+    PREFLIGHT_VALIDATOR,
     PROXY_INTEGRATION,
     ROUTES,
     VALIDATORS,
@@ -70,6 +71,9 @@ class BuiltApi:
     access_log_group: Any = None
     execution_log_group: Any = None
     account: Any = None
+    method_settings: Any = None
+    methods: dict[str, Any] = field(default_factory=dict)  # "<path> <METHOD>" → aws_api_gateway_method
+    validators: dict[str, Any] = field(default_factory=dict)
 
 
 def create_api(
@@ -92,6 +96,9 @@ def create_api(
         description=f"Payments card-transaction API ({ctx.environment.name})",
         endpoint_configuration={"types": ["REGIONAL"]},
         api_key_source="HEADER",
+        # A replacement API (new id, new URL) exists before the old one goes, so clients can
+        # be moved over rather than facing a gap (checkov CKV_AWS_237).
+        lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
     )
     resources = {
         path: aws.api_gateway_resource.ApiGatewayResource(
@@ -121,6 +128,7 @@ def create_api(
     )
 
     api_parts: list[Any] = [*validators.values(), model]
+    route_methods: dict[str, Any] = {}
     auth = method_auth(settings)
     for route in ROUTES:
         construct_id = f"{route.path}_{route.http_method.lower()}"
@@ -136,6 +144,7 @@ def create_api(
             depends_on=[model] if route.request_models else None,
             **auth,
         )
+        route_methods[f"{route.path} {route.http_method}"] = method
         integration = aws.api_gateway_integration.ApiGatewayIntegration(
             scope,
             f"{construct_id}_integration",
@@ -147,7 +156,7 @@ def create_api(
         )
         api_parts += [method, integration]
     for path, methods in paths().items():
-        api_parts += _preflight(scope, api, path, resources[path], methods)
+        api_parts += _preflight(scope, api, path, resources[path], methods, validators[PREFLIGHT_VALIDATOR])
     api_parts += _gateway_responses(scope, api)
 
     digest = redeployment_hash(definition)
@@ -198,7 +207,7 @@ def create_api(
         ),
         depends_on=stage_dependencies,
     )
-    aws.api_gateway_method_settings.ApiGatewayMethodSettings(
+    method_settings = aws.api_gateway_method_settings.ApiGatewayMethodSettings(
         scope,
         "method_settings",
         rest_api_id=api.id,
@@ -229,10 +238,15 @@ def create_api(
         access_log_group=access_log_group,
         execution_log_group=execution_log_group,
         account=account,
+        method_settings=method_settings,
+        methods=route_methods,
+        validators=validators,
     )
 
 
-def _preflight(scope: Any, api: Any, path: str, resource: Any, methods: tuple[str, ...]) -> list[Any]:
+def _preflight(
+    scope: Any, api: Any, path: str, resource: Any, methods: tuple[str, ...], validator: Any
+) -> list[Any]:
     """OPTIONS answered by API Gateway itself (MOCK): the only method without authentication,
     as browsers send preflights without credentials."""
     headers = preflight_headers(methods)
@@ -244,6 +258,7 @@ def _preflight(scope: Any, api: Any, path: str, resource: Any, methods: tuple[st
         http_method="OPTIONS",
         authorization="NONE",
         api_key_required=False,
+        request_validator_id=validator.id,
     )
     integration = aws.api_gateway_integration.ApiGatewayIntegration(
         scope,

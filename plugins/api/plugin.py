@@ -18,6 +18,7 @@ from payments_platform.core import PluginDeclaration, hookimpl, keys
 from payments_platform.core.context import PluginContext
 
 from .card_fingerprint_secret import create_card_fingerprint_secret
+from .control_evidence import register_evidence
 from .definition import ROUTES, load_create_transaction_schema
 from .function_access import grant_function_access
 from .functions import BuiltFunction, allow_api_invoke, create_functions, function_names
@@ -61,6 +62,7 @@ def payments_resources(ctx: PluginContext) -> None:
         load_create_transaction_schema(),
     )
     allow_api_invoke(ctx, functions, api.rest_api.execution_arn, settings.stage_name, ROUTES)
+    register_evidence(ctx, functions, api, secret.secret)
 
     for key, built in sorted(functions.items()):
         ctx.monitoring.function(key, function_name=built.name, log_group_name=built.log_group_name)

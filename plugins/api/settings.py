@@ -58,6 +58,10 @@ class ApiSettings(PluginSettings):
     log_retention_days: LogRetentionDays = 30
     function_log_level: Literal["DEBUG", "INFO"] = "INFO"
 
+    # Deploy only packages signed by the environment's AWS Signer profile (code_signing.py).
+    # Off only where the target cannot do it: the emulator has no Signer jobs or signing configs.
+    code_signing: bool = True
+
     # Where packaged Lambda zips are cached (content-addressed); default: <tmp>/payments-platform-build
     build_cache_dir: str | None = None
 

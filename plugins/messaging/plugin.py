@@ -59,11 +59,22 @@ def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsK
         kms_data_key_reuse_period_seconds=settings.kms_data_key_reuse_period_seconds,
         tags={"Name": name},
     )
-    aws.sqs_queue_policy.SqsQueuePolicy(
+    policy = aws.sqs_queue_policy.SqsQueuePolicy(
         ctx.scope,
         "audit_queue_policy",
         queue_url=queue.url,
         policy=_policy([_deny_insecure_transport("DenyInsecureTransport", ["sqs:*"], queue.arn)]),
+    )
+    ctx.compliance.evidence(
+        "10.2", queue, expect={"fifo_queue": True, "content_based_deduplication": True},
+        note="every transaction request's audit event is sent to this FIFO queue, in order and de-duplicated",
+    )
+    ctx.compliance.evidence(
+        "10.3", queue, attributes=("kms_master_key_id",),
+        note="the audit trail is encrypted at rest under the platform CMK; only the transaction processor may send",
+    )
+    ctx.compliance.evidence(
+        "4.2.1", policy, attributes=("policy",), note="the queue policy denies every SQS call made without TLS"
     )
     ctx[keys.AUDIT_QUEUE] = keys.Queue(name=queue.name, arn=queue.arn, url=queue.url, fifo=True)
     # The literal name: dashboards and alarms read better with it and need no dependency on the queue.
@@ -84,7 +95,11 @@ def _notifications_topic(ctx: PluginContext, settings: MessagingSettings, kms: k
     account = ctx.aws.account_id
     # Replaces SNS's default topic policy; principals of this account still publish through
     # their IAM grants (same-account access needs no resource-policy Allow).
-    aws.sns_topic_policy.SnsTopicPolicy(
+    ctx.compliance.evidence(
+        "3.5.1", topic, attributes=("kms_master_key_id",),
+        note="payment notifications are encrypted at rest under the platform CMK and carry no PAN or CVC",
+    )
+    topic_policy = aws.sns_topic_policy.SnsTopicPolicy(
         ctx.scope,
         "notifications_topic_policy",
         arn=topic.arn,
@@ -106,6 +121,9 @@ def _notifications_topic(ctx: PluginContext, settings: MessagingSettings, kms: k
             ]
         ),
     )
+    ctx.compliance.evidence(
+        "4.2.1", topic_policy, attributes=("policy",), note="the topic policy denies publish and subscribe without TLS"
+    )
     # The topic is CMK-encrypted, so CloudWatch must be able to use the key to publish alarms.
     # In a key policy, Resource "*" means this key.
     ctx.policy.allow_key_use(
@@ -118,8 +136,12 @@ def _notifications_topic(ctx: PluginContext, settings: MessagingSettings, kms: k
         },
     )
     for email in settings.notification_emails:
-        aws.sns_topic_subscription.SnsTopicSubscription(
+        subscription = aws.sns_topic_subscription.SnsTopicSubscription(
             ctx.scope, subscription_id(email), topic_arn=topic.arn, protocol="email", endpoint=email
+        )
+        ctx.compliance.evidence(
+            "12.10.1", subscription, attributes=("protocol", "endpoint"),
+            note="alarms published to the notifications topic reach this responder",
         )
     ctx[keys.NOTIFICATIONS_TOPIC] = keys.Topic(name=topic.name, arn=topic.arn)
     ctx.outputs.add("notifications_topic_arn", topic.arn, description="ARN of the SNS payment notifications topic")

@@ -44,7 +44,7 @@ def payments_foundation(ctx: PluginContext) -> None:
         tags={"Name": ctx.naming.name("vpc")},
     )
     # Lock down the default security group: nothing may use it by accident (CIS 5.4).
-    aws.default_security_group.DefaultSecurityGroup(
+    default_sg = aws.default_security_group.DefaultSecurityGroup(
         scope, "default_sg", vpc_id=vpc.id, ingress=[], egress=[], tags={"Name": ctx.naming.name("default-sg")}
     )
     azs = aws.data_aws_availability_zones.DataAwsAvailabilityZones(
@@ -95,14 +95,15 @@ def payments_foundation(ctx: PluginContext) -> None:
         description="Interface VPC endpoints: HTTPS from the payment Lambdas only",
         tags={"Name": ctx.naming.name("vpc-endpoints-sg")}, revoke_rules_on_delete=True,
     )
-    aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
+    endpoint_in = aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
         scope, "endpoint_sg_in_https", security_group_id=endpoint_sg.id, referenced_security_group_id=lambda_sg.id,
         ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS, description="HTTPS from the payment Lambdas",
     )
-    aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
+    egress_rules = []
+    egress_rules.append(aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
         scope, "lambda_sg_out_endpoints", security_group_id=lambda_sg.id, referenced_security_group_id=endpoint_sg.id,
         ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS, description="HTTPS to interface VPC endpoints (SQS, SNS, X-Ray, Secrets Manager)",
-    )
+    ))
 
     all_route_tables = [public_rt.id, *[rt.id for rt in private_rts]]
     for service in GATEWAY_ENDPOINTS:
@@ -113,10 +114,10 @@ def payments_foundation(ctx: PluginContext) -> None:
             vpc_endpoint_type="Gateway", route_table_ids=all_route_tables,
             tags={"Name": ctx.naming.name(f"{service}-endpoint")},
         )
-        aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
+        egress_rules.append(aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
             scope, f"lambda_sg_out_{service}", security_group_id=lambda_sg.id, prefix_list_id=endpoint.prefix_list_id,
             ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS, description=f"HTTPS to {service} through its gateway endpoint",
-        )
+        ))
     for service in sorted(settings.interface_endpoints):
         aws.vpc_endpoint.VpcEndpoint(
             scope, f"{service}_interface_endpoint", vpc_id=vpc.id,
@@ -126,6 +127,7 @@ def payments_foundation(ctx: PluginContext) -> None:
         )
 
     _flow_logs(ctx, vpc, kms, settings)
+    _register_evidence(ctx, default_sg, private_subnets, endpoint_in, egress_rules)
 
     ctx[keys.NETWORK] = keys.Network(
         vpc_id=vpc.id,
@@ -137,6 +139,24 @@ def payments_foundation(ctx: PluginContext) -> None:
         endpoint_security_group_id=endpoint_sg.id,
     )
     ctx.outputs.add("vpc_id", vpc.id, description="VPC the payment Lambdas run in")
+
+
+def _register_evidence(
+    ctx: PluginContext, default_sg: Any, private_subnets: list[Any], endpoint_in: Any, egress_rules: list[Any]
+) -> None:
+    evidence = ctx.compliance.evidence
+    evidence("1.3.1", default_sg, expect={"ingress": [], "egress": []},
+             note="the VPC's default security group allows nothing, so no resource is open by accident")
+    for subnet in private_subnets:
+        evidence("1.3.1", subnet, expect={"map_public_ip_on_launch": False}, attributes=("cidr_block",),
+                 note="the Lambdas run in private subnets: no public addresses, no route from the internet")
+    evidence("1.3.1", endpoint_in, expect={"from_port": HTTPS, "to_port": HTTPS},
+             attributes=("referenced_security_group_id",),
+             note="the only ingress rule: VPC endpoints accept HTTPS from the Lambdas' security group alone")
+    for rule in egress_rules:
+        evidence("1.3.2", rule, expect={"from_port": HTTPS, "to_port": HTTPS, "ip_protocol": "tcp"},
+                 attributes=("description",),
+                 note="the Lambdas' only egress: HTTPS to AWS service endpoints inside the VPC (no NAT, no internet)")
 
 
 def _flow_logs(ctx: PluginContext, vpc: Any, kms: keys.KmsKey, settings: NetworkSettings) -> None:
@@ -153,8 +173,12 @@ def _flow_logs(ctx: PluginContext, vpc: Any, kms: keys.KmsKey, settings: Network
         actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
         resources=[log_group.arn, f"{log_group.arn}:*"],
     )
-    aws.flow_log.FlowLog(
+    ctx.compliance.evidence("10.3", log_group, attributes=("kms_key_id", "retention_in_days"),
+                            note="flow logs are encrypted under the platform CMK")
+    flow_log = aws.flow_log.FlowLog(
         scope, "flow_log", vpc_id=vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
         log_destination=log_group.arn, iam_role_arn=role.arn, max_aggregation_interval=60,
         tags={"Name": ctx.naming.name("flow-log")},
     )
+    ctx.compliance.evidence("10.2", flow_log, expect={"traffic_type": "ALL"}, attributes=("log_destination",),
+                            note="every accepted and rejected connection in the VPC is logged")

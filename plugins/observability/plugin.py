@@ -62,6 +62,10 @@ def payments_finalize(ctx: PluginContext) -> None:
         error_threshold=settings.error_threshold,
         period=settings.alarm_period_seconds,
     )
-    create_alarms(ctx, specs, actions=actions)
+    for alarm, spec in zip(create_alarms(ctx, specs, actions=actions), specs):
+        ctx.compliance.evidence(
+            "12.10.1", alarm, attributes=("alarm_actions", "metric_name", "threshold"),
+            note=f"{spec.base_name}: notifies the responders' topic on ALARM and on OK",
+        )
 
     ctx.outputs.add("dashboard_name", dashboard_name, description="CloudWatch dashboard of the payment API")

@@ -105,6 +105,40 @@ def test_lambda_without_its_log_group_is_flagged():
     assert any("[PP-LAMBDA-LOG-GROUP]" in v and "0 log groups" in v for v in found)
 
 
+BUCKET_PATH = "payments-test/audit/archive_bucket"
+
+
+def _bucket_config(sse_default: dict | None) -> dict:
+    resources: dict = {"aws_s3_bucket": {"archive": {"//": {"metadata": {"path": BUCKET_PATH}}, "bucket": "b"}}}
+    if sse_default is not None:
+        resources["aws_s3_bucket_server_side_encryption_configuration"] = {"sse": {
+            "//": {"metadata": {"path": "payments-test/audit/archive_sse"}},
+            "bucket": "${aws_s3_bucket.archive.id}",
+            "rule": [{"apply_server_side_encryption_by_default": sse_default}],
+        }}
+    return {"resource": resources}
+
+
+def test_bucket_without_encryption_is_flagged_in_one_line_naming_it():
+    (v,) = check(_bucket_config(None), POLICY)
+    assert v.startswith(f"[PP-S3-CMK] aws_s3_bucket.archive (plugin 'audit', path {BUCKET_PATH}): ")
+    assert "\n" not in v
+
+
+def test_bucket_encrypted_with_s3_managed_keys_is_flagged():
+    (v,) = check(_bucket_config({"sse_algorithm": "AES256"}), POLICY)
+    assert "[PP-S3-CMK] aws_s3_bucket.archive" in v
+
+
+def test_bucket_encrypted_with_the_cmk_passes():
+    assert check(_bucket_config({"sse_algorithm": "aws:kms", "kms_master_key_id": "${aws_kms_key.k.arn}"}), POLICY) == []
+
+
+def test_suppression_exempts_one_bucket_from_the_encryption_rule():
+    suppression = Suppression(BUCKET_PATH, "PP-S3-CMK", "test bucket, never holds data", "audit")
+    assert check(_bucket_config(None), POLICY, [suppression]) == []
+
+
 def test_suppression_exempts_one_rule_on_one_resource():
     body = {**GOOD_QUEUE, "name": "legacy-queue.fifo"}
     suppression = Suppression("payments-test/messaging/queue", "PP-NAME-SUFFIX", "imported legacy name", "messaging")
