@@ -1,5 +1,7 @@
-"""Fixtures of the end-to-end tests: a moto server in this process, and the `local` environment
-really deployed onto it with the real terraform binary and the real hashicorp/aws provider.
+"""Fixtures of the end-to-end tests: the local AWS emulator (core/local/emulator_server.py: moto
+with our fidelity and authorization patches, IAM enforced) as its own process, and the `local`
+environment really deployed onto it with the real terraform binary and the real hashicorp/aws
+provider (signing as the emulator's administrator, as the synthesized provider does).
 
 One deployment per module (apply ~85 s, destroy ~50 s): the tests read it, the last tests
 destroy it, and module teardown destroys it when they did not run. The terminal summary
@@ -13,9 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import time
-import urllib.request
 from typing import Iterator
 
 import pytest
@@ -25,6 +25,7 @@ from payments_platform.core.config import load_config
 from payments_platform.core.errors import TerraformError
 from payments_platform.core.synth import synthesize
 from payments_platform.core.terraform import Terraform, find_mirror, find_terraform
+from payments_platform.core.testing.emulator import RunningEmulator, running_emulator
 
 
 def _terraform_or_skip() -> None:
@@ -40,48 +41,24 @@ def _terraform_or_skip() -> None:
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """moto's server on a free loopback port, in this process (no Docker: Lambdas cannot run)."""
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    """A fresh emulator process on a free loopback port, stopped (and gone) after the module."""
     _terraform_or_skip()
-    from moto.server import ThreadedMotoServer
-
-    # werkzeug logs every request at INFO; terraform makes hundreds of them.
-    werkzeug_logger = logging.getLogger("werkzeug")
-    previous_level = werkzeug_logger.level
-    werkzeug_logger.setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    # moto's backends are process-wide (shared with mock_aws): start from, and leave, a clean slate.
-    _reset_moto(endpoint)
-    try:
-        yield endpoint
-    finally:
-        try:
-            _reset_moto(endpoint)
-        finally:
-            server.stop()
-            werkzeug_logger.setLevel(previous_level)
-
-
-def _reset_moto(endpoint: str) -> None:
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST", data=b"")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 200, f"moto reset answered {response.status}"
+    with running_emulator(tmp_path_factory.mktemp("emulator")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
-def deployment(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
-    """Synth `local` pointed at the moto server, `terraform init` + `apply`; destroy at the end."""
+def deployment(emulator: RunningEmulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
+    """Synth `local` pointed at the emulator, `terraform init` + `apply`; destroy at the end."""
     (environment,) = load_config(REPO / "environments.toml").select([ENVIRONMENT])
-    environment = dataclasses.replace(environment, aws_endpoint=moto_endpoint)
+    environment = dataclasses.replace(environment, aws_endpoint=emulator.endpoint)
     # The state file lands beside the output directory (../../../ of the stack): inside tmp.
     outdir = tmp_path_factory.mktemp("e2e-local") / "cdktf.out"
     result = synthesize([environment], outdir)
     stack_dir = result.stacks[environment.stack_name]
     deployed = LocalDeployment(
-        endpoint=moto_endpoint,
+        endpoint=emulator.endpoint,
         environment=environment,
         synth=result,
         stack_dir=stack_dir,
@@ -93,7 +70,7 @@ def deployment(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> 
     applied = deployed.run("apply", "-auto-approve", "-input=false", "-no-color", PARALLELISM)
     TIMINGS["apply"] = deployed.apply_seconds = time.perf_counter() - started
     if applied.returncode != 0:
-        # No destroy: the state and the in-process moto server are thrown away with this run.
+        # No destroy: the state and the emulator process are thrown away with this run.
         pytest.fail(f"terraform apply failed (exit {applied.returncode})\n{output_tail(applied)}")
     try:
         outputs = deployed.check("output", "-json", "-no-color", timeout=120)
@@ -112,4 +89,4 @@ def deployment(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if TIMINGS:
         measured = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in TIMINGS.items())
-        terminalreporter.write_line(f"e2e local deployment on moto: {measured}")
+        terminalreporter.write_line(f"e2e local deployment on the emulator: {measured}")

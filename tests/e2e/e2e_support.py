@@ -14,12 +14,11 @@ import pytest
 from payments_platform.core.config import EnvironmentConfig
 from payments_platform.core.synth import SynthResult
 from payments_platform.core.terraform import Terraform
+from payments_platform.core.testing.emulator import ADMIN_CREDENTIALS
 
 REPO = Path(__file__).resolve().parents[2]
 ENVIRONMENT = "local"
 REGION = "us-east-1"
-# moto accepts any credentials; these never leave the machine.
-DUMMY_CREDENTIALS = {"aws_access_key_id": "e2e-testing", "aws_secret_access_key": "e2e-testing"}
 PARALLELISM = "-parallelism=10"
 APPLY_TIMEOUT_S = 600
 OUTPUT_TAIL_LINES = 40
@@ -38,7 +37,8 @@ def output_tail(result: subprocess.CompletedProcess[str], lines: int = OUTPUT_TA
 
 @dataclass
 class LocalDeployment:
-    """The `local` environment applied to the moto server at ``endpoint``."""
+    """The `local` environment applied to the emulator at ``endpoint``; ``client`` signs as its
+    administrator."""
 
     endpoint: str
     environment: EnvironmentConfig
@@ -62,7 +62,7 @@ class LocalDeployment:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            session = boto3.session.Session(region_name=REGION, **DUMMY_CREDENTIALS)
+            session = boto3.session.Session(region_name=REGION, **ADMIN_CREDENTIALS)
             self._clients[service] = session.client(service, endpoint_url=self.endpoint)
         return self._clients[service]
 
