@@ -2,12 +2,12 @@
 
     python -m payments_platform.core.local.emulator_server --host 127.0.0.1 --port 0 --ready-file PATH
 
-Binds the port (0 = a free one), patches moto (moto_fidelity, moto_authorization), turns IAM
-enforcement on from the first request, seeds the administrator the provider signs with
-(emulator_admin), then writes the ready file atomically -- JSON ``{"pid", "host", "port",
-"endpoint"}`` -- and serves (werkzeug, threaded) until SIGTERM or SIGINT, or until the process
-named by ``--parent-pid`` is gone: exit 0, ready file removed. A port that cannot be bound: one
-line on stderr, exit 2.
+Binds the port (0 = a free one), patches moto (moto_fidelity, moto_performance,
+moto_authorization), turns IAM enforcement on from the first request, seeds the administrator
+the provider signs with (emulator_admin), then writes the ready file atomically -- JSON
+``{"pid", "host", "port", "endpoint"}`` -- and serves (werkzeug, threaded) until SIGTERM or
+SIGINT, or until the process named by ``--parent-pid`` is gone: exit 0, ready file removed. A
+port that cannot be bound: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -69,9 +69,10 @@ def enforce_iam_from_the_first_request() -> None:
 def prepare_moto() -> None:
     """Everything that must hold before the first request: patches, IAM enforcement, the admin."""
     enforce_iam_from_the_first_request()
-    from . import emulator_admin, moto_authorization, moto_fidelity
+    from . import emulator_admin, moto_authorization, moto_fidelity, moto_performance
 
     moto_fidelity.install()
+    moto_performance.install()
     moto_authorization.install()
     emulator_admin.keep_administrator_across_resets()
     emulator_admin.seed_administrator()

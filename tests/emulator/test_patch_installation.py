@@ -12,7 +12,10 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.ec2.models.security_groups import SecurityGroupRule
 from moto.iam.access_control import IAMRequestBase
 from moto.moto_api._internal.models import MotoAPIBackend
-from payments_platform.core.local import emulator_admin, moto_authorization, moto_fidelity
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
+from moto.sqs.models import Queue
+from payments_platform.core.local import emulator_admin, moto_authorization, moto_fidelity, moto_performance
 
 def patched():
     return (
@@ -20,11 +23,14 @@ def patched():
         SecurityGroupRule.__init__, SecurityGroupRule.description,
         ActionAuthenticatorMixin._authenticate_and_authorize_normal_action, IAMRequestBase._create_aws_request,
         MotoAPIBackend.reset,
+        DynamoDBBackend.transact_write_items, Table.query, Table.all_items,
+        Queue.messages, Queue.approximate_number_of_messages_delayed, Queue.approximate_number_of_messages_not_visible,
     )
 
 original = patched()
 for _ in range(2):
     moto_fidelity.install()
+    moto_performance.install()
     moto_authorization.install()
     emulator_admin.keep_administrator_across_resets()
     if _ == 0:
