@@ -31,6 +31,8 @@ from botocore.exceptions import ClientError
 
 from e2e_support import PARALLELISM, REGION, LocalDeployment, output_tail
 
+from payments_platform.core.local.function_identities import function_identity
+
 pytestmark = pytest.mark.terraform
 
 DRIVER = Path(__file__).with_name("lambda_driver.py")
@@ -423,33 +425,15 @@ class Container:
         return [(line["outcome"], line["http_status"]) for line in self.logs if line.get("audit") is True]
 
 
-def role_policy_documents(deployment: LocalDeployment, role_arn: str) -> list[str]:
-    """The deployed role's policies (inline and attached) as JSON documents, read back from IAM."""
-    iam, role = deployment.client("iam"), role_arn.rsplit("/", 1)[1]
-    documents = [
-        json.dumps(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
-        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
-    ]
-    for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
-        version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
-        documents.append(json.dumps(iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)["PolicyVersion"]["Document"]))
-    return documents
-
-
 @pytest.fixture(scope="module")
 def function_credentials(deployment: LocalDeployment, function_configs) -> dict[str, dict[str, str]]:
     """Per function, the access key of an IAM user holding exactly its deployed role's policies:
     the emulator enforces IAM, and moto cannot assume a role with a service-principal trust."""
     iam = deployment.client("iam")
-    credentials = {}
-    for function, config in function_configs.items():
-        user = f"{config['FunctionName']}-e2e"
-        iam.create_user(UserName=user)
-        for index, document in enumerate(role_policy_documents(deployment, config["Role"])):
-            iam.put_user_policy(UserName=user, PolicyName=f"role-policy-{index}", PolicyDocument=document)
-        key = iam.create_access_key(UserName=user)["AccessKey"]
-        credentials[function] = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
-    return credentials
+    return {
+        function: function_identity(iam, config["FunctionName"], config["Role"]).environment()
+        for function, config in function_configs.items()
+    }
 
 
 def function_client(deployment: LocalDeployment, credentials: dict[str, str], service: str) -> Any:
