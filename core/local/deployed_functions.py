@@ -1,16 +1,12 @@
-"""The deployed functions, read back from the emulator, and the identity each one runs with.
+"""The deployed functions, read back from the emulator as Lambda would run them.
 
-Lambda gives a function its execution role's credentials. moto cannot assume a role with a
-service-principal trust, so each function gets an IAM user holding exactly the same policy
-documents as its role (inline ones copied, managed ones attached): the emulator, with IAM
-enforcement on, then allows the function what its deployed policy allows and nothing more.
+(The identity each one runs with: function_identities.py.)
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import zipfile
 from dataclasses import asdict
 from pathlib import Path
@@ -18,9 +14,6 @@ from typing import Any, Mapping
 
 from ..errors import PlatformError
 from .lambda_service import FunctionSpec
-
-IDENTITY_PREFIX = "local-fn-"
-
 
 class DeployedFunctionError(PlatformError):
     """A deployed function cannot be run faithfully (code differs from the package, ...)."""
@@ -62,49 +55,8 @@ def read_function(lambda_client: Any, name: str, package: Path, code_root: Path)
         code_dir=code_dir,
         log_group=logging_config.get("LogGroup") or f"/aws/lambda/{name}",
         runtime=config.get("Runtime", "python3.12"),
+        role_arn=config["Role"],
     )
-
-
-def create_identity(iam: Any, function_config: Mapping[str, Any]) -> dict[str, str]:
-    """An IAM user carrying the function role's policies; its access key as environment variables."""
-    function_name = function_config["FunctionName"]
-    role_name = function_config["Role"].rsplit("/", 1)[-1]
-    user = f"{IDENTITY_PREFIX}{function_name}"[:64]
-    delete_identity(iam, user)  # a leftover of an earlier run
-    iam.create_user(UserName=user, Tags=[{"Key": "payments-local", "Value": "function-identity"}])
-    for policy_name in _all(iam.list_role_policies, "PolicyNames", RoleName=role_name):
-        document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
-        iam.put_user_policy(
-            UserName=user,
-            PolicyName=policy_name,
-            PolicyDocument=document if isinstance(document, str) else json.dumps(document),
-        )
-    for attached in _all(iam.list_attached_role_policies, "AttachedPolicies", RoleName=role_name):
-        iam.attach_user_policy(UserName=user, PolicyArn=attached["PolicyArn"])
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
-
-
-def delete_identity(iam: Any, user: str) -> bool:
-    try:
-        iam.get_user(UserName=user)
-    except iam.exceptions.NoSuchEntityException:
-        return False
-    for key in _all(iam.list_access_keys, "AccessKeyMetadata", UserName=user):
-        iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
-    for policy_name in _all(iam.list_user_policies, "PolicyNames", UserName=user):
-        iam.delete_user_policy(UserName=user, PolicyName=policy_name)
-    for attached in _all(iam.list_attached_user_policies, "AttachedPolicies", UserName=user):
-        iam.detach_user_policy(UserName=user, PolicyArn=attached["PolicyArn"])
-    iam.delete_user(UserName=user)
-    return True
-
-
-def delete_all_identities(iam: Any) -> list[str]:
-    users = [u["UserName"] for u in _all(iam.list_users, "Users") if u["UserName"].startswith(IDENTITY_PREFIX)]
-    for user in users:
-        delete_identity(iam, user)
-    return users
 
 
 def spec_to_json(spec: FunctionSpec) -> dict[str, Any]:
@@ -115,14 +67,3 @@ def spec_to_json(spec: FunctionSpec) -> dict[str, Any]:
 
 def spec_from_json(data: Mapping[str, Any]) -> FunctionSpec:
     return FunctionSpec(**{**data, "code_dir": Path(data["code_dir"])})
-
-
-def _all(operation: Any, field: str, **kwargs: Any) -> list[Any]:
-    items: list[Any] = []
-    marker = None
-    while True:
-        page = operation(**kwargs, **({"Marker": marker} if marker else {}))
-        items.extend(page.get(field, []))
-        if not page.get("IsTruncated"):
-            return items
-        marker = page["Marker"]

@@ -2,11 +2,12 @@
 
     python -m payments_platform.core.local.emulator_server --host 127.0.0.1 --port 0 --ready-file PATH
 
-Binds the port (0 = a free one), patches moto (moto_fidelity, moto_authorization), turns IAM
-enforcement on from the first request, seeds the administrator the provider signs with
-(emulator_admin), then writes the ready file atomically -- JSON ``{"pid", "host", "port",
-"endpoint"}`` -- and serves (werkzeug, threaded) until SIGTERM or SIGINT: exit 0, ready file
-removed. A port that cannot be bound: one line on stderr, exit 2.
+Binds the port (0 = a free one), patches moto (moto_fidelity, moto_performance,
+moto_authorization), turns IAM enforcement on from the first request, seeds the administrator
+the provider signs with (emulator_admin), then writes the ready file atomically -- JSON
+``{"pid", "host", "port", "endpoint"}`` -- and serves (werkzeug, threaded) until SIGTERM or
+SIGINT, or until the process named by ``--parent-pid`` is gone: exit 0, ready file removed. A
+port that cannot be bound: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
     parser.add_argument("--ready-file", type=Path, required=True, help="where to write {pid, host, port, endpoint} once serving")
     parser.add_argument("--log-file", type=Path, help="append the server's warnings and errors here (default: stderr)")
+    parser.add_argument(
+        "--parent-pid", type=int,
+        help="stop (as on SIGTERM) once this process is gone, so a killed launcher leaves no emulator behind",
+    )
     return parser.parse_args(argv)
 
 
@@ -64,9 +69,10 @@ def enforce_iam_from_the_first_request() -> None:
 def prepare_moto() -> None:
     """Everything that must hold before the first request: patches, IAM enforcement, the admin."""
     enforce_iam_from_the_first_request()
-    from . import emulator_admin, moto_authorization, moto_fidelity
+    from . import emulator_admin, moto_authorization, moto_fidelity, moto_performance
 
     moto_fidelity.install()
+    moto_performance.install()
     moto_authorization.install()
     emulator_admin.keep_administrator_across_resets()
     emulator_admin.seed_administrator()
@@ -93,7 +99,17 @@ def configure_logging(log_file: Path | None) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
-def serve(listener: socket.socket, ready_file: Path, stop: threading.Event) -> int:
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def serve(listener: socket.socket, ready_file: Path, stop: threading.Event, parent_pid: int | None = None) -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
@@ -110,6 +126,9 @@ def serve(listener: socket.socket, ready_file: Path, stop: threading.Event) -> i
     try:
         write_ready_file(ready_file, {"pid": os.getpid(), "host": host, "port": port, "endpoint": f"http://{endpoint_host}:{port}"})
         while not stop.wait(SHUTDOWN_POLL_SECONDS):
+            if parent_pid is not None and not process_alive(parent_pid):
+                logging.getLogger(__name__).warning("parent process %d is gone: stopping", parent_pid)
+                break
             if not thread.is_alive():
                 logging.getLogger(__name__).error("the emulator's server thread stopped unexpectedly")
                 return 1
@@ -136,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prepare_moto()
         if stop.is_set():
             return 0
-        return serve(listener, args.ready_file, stop)
+        return serve(listener, args.ready_file, stop, args.parent_pid)
     except OSError as error:  # the ready file or the log file cannot be written
         print(f"emulator: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_BIND_FAILED

@@ -69,6 +69,7 @@ class FunctionSpec:
     code_dir: Path  # the deployed package, unpacked (Lambda's /var/task)
     log_group: str
     runtime: str = "python3.12"
+    role_arn: str = ""  # its execution role (function_identities.py gives the worker its policies)
 
 
 @dataclass

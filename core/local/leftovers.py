@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .deployed_functions import IDENTITY_PREFIX
+from .function_identities import USER_PREFIX
 
 Client = Callable[[str], Any]
 
@@ -37,7 +37,7 @@ CHECKS: dict[str, Callable[[Client, str], list[str]]] = {
     ],
     "roles": lambda c, s: [r["RoleName"] for r in c("iam").list_roles()["Roles"] if r["RoleName"].endswith(f"-{s}")],
     "function identities": lambda c, s: [
-        u["UserName"] for u in c("iam").list_users()["Users"] if u["UserName"].startswith(IDENTITY_PREFIX)
+        u["UserName"] for u in c("iam").list_users()["Users"] if u["UserName"].startswith(USER_PREFIX)
     ],
     "alarms": lambda c, s: [a["AlarmName"] for a in c("cloudwatch").describe_alarms()["MetricAlarms"]],
     "dashboards": lambda c, s: [d["DashboardName"] for d in c("cloudwatch").list_dashboards()["DashboardEntries"]],

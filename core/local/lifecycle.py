@@ -30,7 +30,8 @@ from typing import Any, Callable, Iterator
 from ..config import EnvironmentConfig, load_config
 from ..errors import TerraformError
 from ..terraform import Terraform
-from .deployed_functions import create_identity, delete_all_identities, read_function, spec_to_json
+from .deployed_functions import read_function, spec_to_json
+from .function_identities import function_identity, remove_all_function_identities
 from .emulator import (
     LocalRunError,
     alive,
@@ -252,7 +253,7 @@ def _prepare_functions(
             )
         spec = read_function(lambda_client, name, stack_dir / body["filename"], run.run_dir / "functions")
         functions.append(spec)
-        credentials[name] = create_identity(iam, lambda_client.get_function_configuration(FunctionName=name))
+        credentials[name] = function_identity(iam, name, spec.role_arn).environment()
     return functions, credentials
 
 
@@ -301,7 +302,7 @@ def down(
                         _terraform(terraform, Path(record.stack_dir), run.run_dir / "terraform.log", "destroy",
                                    "-auto-approve", "-input=false", "-no-color", PARALLELISM)
                 with run.step("delete the function identities"):
-                    delete_all_identities(emulator_client("iam", record.endpoint, record.region))
+                    remove_all_function_identities(emulator_client("iam", record.endpoint, record.region))
             except Exception as failure:
                 # The emulator is ours and keeps everything in memory: stopping it still cleans up.
                 run.teardown_error = f"{type(failure).__name__}: {failure}"

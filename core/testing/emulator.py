@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
@@ -51,10 +51,11 @@ class RunningEmulator:
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
 
 
-def emulator_command(ready_file: Path, log_file: Path, port: int = 0) -> list[str]:
+def emulator_command(ready_file: Path, log_file: Path, port: int = 0, extra_args: Sequence[str] = ()) -> list[str]:
     return [
         sys.executable, "-m", "payments_platform.core.local.emulator_server",
         "--host", "127.0.0.1", "--port", str(port), "--ready-file", str(ready_file), "--log-file", str(log_file),
+        *extra_args,
     ]
 
 
@@ -70,12 +71,14 @@ def stop_emulator(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOU
 
 
 @contextlib.contextmanager
-def running_emulator(workdir: Path, *, env: dict[str, str] | None = None) -> Iterator[RunningEmulator]:
+def running_emulator(
+    workdir: Path, *, env: dict[str, str] | None = None, extra_args: Sequence[str] = ()
+) -> Iterator[RunningEmulator]:
     workdir.mkdir(parents=True, exist_ok=True)
     ready_file, log_file = workdir / "emulator.ready.json", workdir / "emulator.log"
     ready_file.unlink(missing_ok=True)
     process = subprocess.Popen(
-        emulator_command(ready_file, log_file),
+        emulator_command(ready_file, log_file, extra_args=extra_args),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, **(env or {})},

@@ -1,7 +1,7 @@
 """Least privilege, proven on the emulator with IAM enforced.
 
 Each function's containers run with an identity holding exactly its deployed role's policies
-(core/local/deployed_functions.py); the emulator evaluates them against the real resource ARNs
+(core/local/function_identities.py); the emulator evaluates them against the real resource ARNs
 (core/local/moto_authorization.py). The happy paths in test_local_api.py pass under those
 identities; here, what a function must not do is denied.
 """
@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from e2e_support import LocalDeployment
 
 from payments_platform.core.local.emulator import emulator_client
+from payments_platform.core.local.function_identities import user_name_of
 
 pytestmark = pytest.mark.terraform
 
@@ -122,7 +123,7 @@ def test_identities_carry_exactly_the_deployed_role_policies(deployment: LocalDe
     for function in (PROCESSOR, CHECKER):
         role = deployment.client("lambda").get_function_configuration(FunctionName=name(deployment, function))["Role"]
         role_name = role.rsplit("/", 1)[-1]
-        user = f"local-fn-{name(deployment, function)}"
+        user = user_name_of(name(deployment, function))
         role_policies = {p: iam.get_role_policy(RoleName=role_name, PolicyName=p)["PolicyDocument"]
                          for p in iam.list_role_policies(RoleName=role_name)["PolicyNames"]}
         user_policies = {p: iam.get_user_policy(UserName=user, PolicyName=p)["PolicyDocument"]

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import urllib.request
 
 import boto3
@@ -59,6 +60,19 @@ def test_a_stop_signal_ends_the_process_with_exit_0_and_removes_the_ready_file(t
         stderr = running.process.stderr.read().decode()
     assert "Traceback" not in stderr and "Traceback" not in running.log()
     assert not process_exists(running.pid)
+
+
+def test_the_emulator_stops_when_its_parent_process_is_gone(tmp_path):
+    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        with running_emulator(tmp_path, extra_args=["--parent-pid", str(parent.pid)]) as running:
+            parent.kill()
+            parent.wait()
+            assert running.process.wait(timeout=15) == 0
+        assert not process_exists(running.pid)
+    finally:
+        parent.kill()
+        parent.wait()
 
 
 def test_a_port_in_use_is_one_line_on_stderr_and_exit_2(tmp_path):

@@ -196,6 +196,13 @@ def test_get_secret_value_is_allowed_by_name_and_by_arn_on_the_granted_secret(us
     assert reader.get_secret_value(SecretId=s["arn"])["ARN"] == s["arn"]
 
 
+def test_a_partial_secret_arn_is_resolved_to_the_secrets_full_arn(user_with_policy, secrets):
+    s, _ = secrets
+    reader = user_with_policy(allow("secretsmanager:GetSecretValue", s["arn"]))("secretsmanager")
+    partial = s["arn"].rsplit("-", 1)[0]  # without the random suffix AWS appends
+    assert reader.get_secret_value(SecretId=partial)["ARN"] == s["arn"]
+
+
 def test_get_secret_value_is_denied_on_another_secret(user_with_policy, secrets):
     s, t = secrets
     reader = user_with_policy(allow("secretsmanager:GetSecretValue", s["arn"]))("secretsmanager")

@@ -192,3 +192,43 @@ def test_ctrl_c_during_apply_stops_everything_and_leaves_nothing(workdir: Path):
     assert not alive(record["emulator_pid"])
     assert terraform_processes_in(workdir) == []
     assert run_dir_entries(workdir) == []
+
+
+@pytest.mark.terraform
+def test_up_in_the_foreground_serves_prints_requests_and_cleans_up_on_sigterm(workdir: Path):
+    """What `make up` does: up, the URL and key lines, every request printed, SIGTERM → destroy and stop."""
+    needs_terraform()
+    from payments_platform.core.local.smoke import payment_body, request
+
+    process = subprocess.Popen([*CLI, "--config", str(workdir / "environments.toml"), "local", "up"],
+                               cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        printed: list[str] = []
+        assert process.stdout is not None
+        while not any(line.startswith("Ctrl-C destroys") for line in printed):
+            line = process.stdout.readline()
+            assert line, "local up ended before serving: " + "".join(printed[-20:]) + process.stderr.read()
+            printed.append(line)
+        url = next(line.split()[1] for line in printed if line.startswith("API: "))
+        keys = [line.split()[2] for line in printed if line.startswith("API key: ")]
+        assert len(keys) == 2 and any("curl -si -X POST" in line for line in printed)
+        assert any(line.startswith("→ terraform apply") for line in printed)  # each step, with its time
+        created = request("POST", f"{url}/transactions", body=payment_body("foreground"), headers={
+            "Content-Type": "application/json", "x-api-key": keys[0], "Idempotency-Key": "foreground-1"})
+        assert created.status == 201, created.body
+        record = json.loads((workdir / ".payments-local" / "run.json").read_text())
+        while not any("POST /prod/transactions → 201" in line for line in printed):
+            printed.append(process.stdout.readline())
+        assert any(line.startswith("[transaction-processor-local] REPORT RequestId") for line in printed)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 0, stderr
+    assert "terraform destroy" in stdout and "stopped; nothing left running" in stdout
+    assert not alive(record["emulator_pid"]) and not alive(record["gateway_pid"])
+    assert terraform_processes_in(workdir) == []
+    assert run_dir_entries(workdir) == []
