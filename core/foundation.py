@@ -20,8 +20,8 @@ KMS_DELETION_WINDOW_DAYS = 7
 
 # Every service the platform's resources and data sources call, for a local emulator.
 EMULATED_SERVICES = (
-    "apigateway", "cloudwatch", "dynamodb", "ec2", "iam", "kms", "lambda", "logs",
-    "secretsmanager", "sns", "sqs", "sts",
+    "apigateway", "cloudwatch", "dynamodb", "ec2", "firehose", "iam", "kms", "lambda", "logs",
+    "s3", "secretsmanager", "sns", "sqs", "sts",
 )
 
 

@@ -185,6 +185,30 @@ def lambda_log_groups(resources: list[Resource]) -> list[str]:
     return problems
 
 
+KMS_SSE_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+
+
+def s3_bucket_encryption(resources: list[Resource]) -> list[str]:
+    """Every bucket has a default encryption configuration with the platform CMK (PP-S3-CMK,
+    PCI DSS 3.5.1): provider 5 keeps it in a resource of its own, so a bucket without one
+    would silently fall back to S3-managed keys."""
+    encrypted: set[str] = set()
+    for r in resources:
+        if r.type != "aws_s3_bucket_server_side_encryption_configuration":
+            continue
+        rules = r.body.get("rule") or []
+        defaults = [(rule or {}).get("apply_server_side_encryption_by_default") or {} for rule in rules]
+        if any(d.get("sse_algorithm") in KMS_SSE_ALGORITHMS and d.get("kms_master_key_id") for d in defaults):
+            encrypted.add(str(r.body.get("bucket")))
+    return [
+        f"[PP-S3-CMK] {r.address} (plugin '{r.plugin}', path {r.path}): bucket has no default encryption "
+        f"with the platform CMK (aws_s3_bucket_server_side_encryption_configuration, sse_algorithm aws:kms)"
+        for r in resources
+        if r.type == "aws_s3_bucket"
+        and not {f"${{{r.address}.id}}", f"${{{r.address}.bucket}}"} & encrypted
+    ]
+
+
 def iter_resources(config: Mapping[str, Any]) -> list[Resource]:
     return [
         Resource(rtype, logical_id, body)
@@ -209,4 +233,5 @@ def check(config: Mapping[str, Any], policy: PolicyInput, suppressions: Iterable
     violations.extend(
         v for v in lambda_log_groups(resources) if not any(p == "PP-LAMBDA-LOG-GROUP" for _, p in suppressed)
     )
+    violations.extend(s3_bucket_encryption([r for r in resources if (r.path, "PP-S3-CMK") not in suppressed]))
     return sorted(violations)

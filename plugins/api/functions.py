@@ -81,15 +81,25 @@ def function_names(ctx: PluginContext) -> dict[str, str]:
     return {spec.key: ctx.naming.name(spec.key, kind="lambda") for spec in FUNCTIONS}
 
 
+def package_asset(ctx: PluginContext, settings: ApiSettings, package: LambdaPackage) -> keys.FunctionPackage:
+    """The package as a synth asset: copied into the synth output and referenced by a relative
+    path, so the synthesized JSON is the same on every machine. Published as
+    ``keys.RUNTIME_PACKAGE`` so other plugins' functions run the same zip."""
+    asset = TerraformAsset(ctx.scope, "lambda_package", path=str(package.path), type=AssetType.FILE)
+    return keys.FunctionPackage(
+        filename=asset.path,
+        source_code_hash=package.source_code_hash,
+        runtime=LAMBDA_RUNTIME,
+        architecture=settings.architecture,
+    )
+
+
 def create_functions(
-    ctx: PluginContext, settings: ApiSettings, package: LambdaPackage, secret_arn: str
+    ctx: PluginContext, settings: ApiSettings, package: keys.FunctionPackage, secret_arn: str
 ) -> dict[str, BuiltFunction]:
     scope = ctx.scope
     kms = ctx[keys.KMS_KEY]
     network = ctx[keys.NETWORK]
-    # Copied into the synth output; the config references it by a relative path, so the
-    # synthesized JSON is the same on every machine.
-    asset = TerraformAsset(scope, "lambda_package", path=str(package.path), type=AssetType.FILE)
     environment = function_environment(ctx, settings, secret_arn)
     names = function_names(ctx)
     built: dict[str, BuiltFunction] = {}
@@ -111,11 +121,11 @@ def create_functions(
             function_name=name,
             description=spec.description,
             role=role.arn,
-            filename=asset.path,
+            filename=package.filename,
             source_code_hash=package.source_code_hash,
             handler=spec.handler,
-            runtime=LAMBDA_RUNTIME,
-            architectures=[settings.architecture],
+            runtime=package.runtime,
+            architectures=[package.architecture],
             memory_size=settings.memory_mb,
             timeout=settings.timeout_seconds,
             reserved_concurrent_executions=settings.reserved_concurrency,

@@ -1,8 +1,9 @@
 """Messaging plugin: the SQS FIFO audit trail and the SNS notifications topic.
 
 Provides ``keys.AUDIT_QUEUE`` and ``keys.NOTIFICATIONS_TOPIC``. Both are encrypted with the
-platform CMK and refuse anything but TLS. The queue has no consumer inside the platform: it
-is the ordered audit trail, kept for SQS's maximum 14 days. The topic carries payment events
+platform CMK and refuse anything but TLS. The queue is the ordered audit trail, kept for SQS's
+maximum 14 days; its consumer (the audit plugin, when enabled) archives it for a year and owns
+its dead-letter queue and redrive policy. The topic carries payment events
 and CloudWatch alarms to the environment's notification addresses. Senders get access
 through :mod:`.grants`.
 """
@@ -19,8 +20,11 @@ from payments_platform.core.context import PluginContext
 from .settings import MessagingSettings, subscription_id
 
 # SQS's maximum. The queue is not the 12-month archive PCI DSS 10.5.1 asks for: a consumer
-# outside this plugin must move messages to long-term storage within these 14 days.
+# outside this plugin (the audit plugin) moves messages to long-term storage within these 14 days.
 AUDIT_RETENTION_SECONDS = 14 * 24 * 60 * 60
+# How long a received message stays hidden from other consumers: SQS's default, stated so a
+# consumer can check its function timeout against it.
+AUDIT_VISIBILITY_TIMEOUT_SECONDS = 30
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 
 
@@ -54,6 +58,7 @@ def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsK
         deduplication_scope="messageGroup" if settings.high_throughput_fifo else "queue",
         fifo_throughput_limit="perMessageGroupId" if settings.high_throughput_fifo else "perQueue",
         message_retention_seconds=AUDIT_RETENTION_SECONDS,
+        visibility_timeout_seconds=AUDIT_VISIBILITY_TIMEOUT_SECONDS,
         # PCI DSS 10.3.2: the audit trail is protected at rest under the platform CMK.
         kms_master_key_id=kms.arn,
         kms_data_key_reuse_period_seconds=settings.kms_data_key_reuse_period_seconds,
@@ -65,7 +70,10 @@ def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsK
         queue_url=queue.url,
         policy=_policy([_deny_insecure_transport("DenyInsecureTransport", ["sqs:*"], queue.arn)]),
     )
-    ctx[keys.AUDIT_QUEUE] = keys.Queue(name=queue.name, arn=queue.arn, url=queue.url, fifo=True)
+    ctx[keys.AUDIT_QUEUE] = keys.Queue(
+        name=queue.name, arn=queue.arn, url=queue.url, fifo=True,
+        visibility_timeout_seconds=AUDIT_VISIBILITY_TIMEOUT_SECONDS,
+    )
     # The literal name: dashboards and alarms read better with it and need no dependency on the queue.
     ctx.monitoring.queue("audit", queue_name=name)
     ctx.outputs.add("audit_queue_url", queue.url, description="URL of the SQS FIFO audit trail queue")

@@ -158,3 +158,5 @@ def _flow_logs(ctx: PluginContext, vpc: Any, kms: keys.KmsKey, settings: Network
         log_destination=log_group.arn, iam_role_arn=role.arn, max_aggregation_interval=60,
         tags={"Name": ctx.naming.name("flow-log")},
     )
+    # PCI DSS 10.2: network traffic records belong to the audit trail.
+    ctx.monitoring.log_group("vpc-flow-logs", log_group_name=log_group.name, log_group_arn=log_group.arn)
