@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws_clients import client, error_code
-from .logging_config import configure_logging, get_logger
+from .logging_config import bind_request_context, configure_logging, get_logger
 from .redaction import redact
 from .settings import archive_bucket_name, archive_kms_key_arn
 
@@ -97,19 +97,29 @@ def archive_object(record: dict[str, Any]) -> ArchiveObject:
     key = f"{ARCHIVE_PREFIX}/{created:%Y/%m/%d}/{transaction_id}/{message_type}-{digest}.json"
 
     redacted = redact(message)
-    document = {
-        "message": redacted,
-        "sqs": {
-            "message_id": record.get("messageId"),
-            "message_group_id": attributes.get("MessageGroupId"),
-            "deduplication_id": deduplication_id,
-            "sequence_number": attributes.get("SequenceNumber"),
-            "sent_timestamp": attributes.get("SentTimestamp"),
-            "source": record.get("eventSourceARN"),
-        },
-    }
+    # The whole document passes the redaction, delivery metadata too: the archive holds no digit
+    # run that looks like a PAN. (SQS's 20-digit sequence number would, so it is left out.)
+    document = redact(
+        {
+            "message": redacted,
+            "sqs": {
+                "message_id": record.get("messageId"),
+                "message_group_id": attributes.get("MessageGroupId"),
+                "deduplication_id": deduplication_id,
+                "sent_at": _sent_at(attributes.get("SentTimestamp")),
+                "source": record.get("eventSourceARN"),
+            },
+        }
+    )
     body = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("utf-8")
     return ArchiveObject(key=key, body=body, card_data_masked=redacted != message)
+
+
+def _sent_at(epoch_ms: Any) -> str | None:
+    try:
+        return datetime.fromtimestamp(int(epoch_ms) / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 @dataclass
@@ -170,6 +180,9 @@ class AuditArchiver:
                 SSEKMSKeyId=self._kms_key_arn,
                 IfNoneMatch="*",
             )
+        except BotoCoreError as error:  # no answer from S3: the message comes again
+            self._log.error("audit_archive_write_failed", message_id=message_id, key=archived.key, error_code=type(error).__name__)
+            return False
         except ClientError as error:
             if error_code(error) == ALREADY_ARCHIVED:
                 result.duplicates += 1
@@ -188,4 +201,5 @@ def archiver() -> AuditArchiver:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    bind_request_context(operation="archive_audit_batch", request_id=getattr(context, "aws_request_id", None))
     return archiver().archive_batch(event.get("Records") or []).response()
