@@ -146,3 +146,34 @@ def grant_key_via_service(
         resources=[kms_key_arn],
         conditions={"StringEquals": {"kms:ViaService": f"{service}.{region}.amazonaws.com"}},
     )
+
+
+VPC_ENI_ACTIONS = (
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:UnassignPrivateIpAddresses",
+)
+VPC_ENI_REASON = (
+    "Lambda manages the function's VPC network interfaces with the execution role; "
+    "ec2:DescribeNetworkInterfaces supports no resource-level permission and the interfaces "
+    "(and their ARNs) do not exist before Lambda creates them"
+)
+XRAY_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
+XRAY_REASON = "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions"
+
+
+def grant_function_basics(roles: Any, role: Any, log_group_arn: str) -> None:
+    """What every platform Lambda (VPC, X-Ray tracing, its own log group) needs, whatever its
+    handler does: ``WriteOwnLogs``, ``XRayTracing``, ``VpcNetworkInterfaces``. ``roles`` is ``ctx.roles``."""
+    roles.grant(
+        role,
+        sid="WriteOwnLogs",
+        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources=[log_group_arn, f"{log_group_arn}:*"],
+    )
+    roles.grant(role, sid="XRayTracing", actions=list(XRAY_ACTIONS), resources=["*"], any_resource_reason=XRAY_REASON)
+    roles.grant(
+        role, sid="VpcNetworkInterfaces", actions=list(VPC_ENI_ACTIONS), resources=["*"], any_resource_reason=VPC_ENI_REASON
+    )

@@ -16,7 +16,7 @@ from typing import Any
 from payments_platform.core import ConfigError, keys
 from payments_platform.core.cdktf_adapter import aws
 from payments_platform.core.context import PluginContext
-from payments_platform.core.roles import Role, grant_key_via_service
+from payments_platform.core.roles import Role, grant_function_basics, grant_key_via_service
 
 from .bucket import ArchiveBucket
 from .settings import AuditSettings
@@ -27,19 +27,6 @@ ARCHIVE_PREFIX = "audit/"  # runtime/audit_archive.py writes under it
 DAY_SECONDS = 86_400
 
 QUEUE_CONSUME_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
-VPC_ENI_ACTIONS = (
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:CreateNetworkInterface",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:UnassignPrivateIpAddresses",
-)
-VPC_ENI_REASON = (
-    "Lambda manages the archiver's VPC network interfaces with its execution role; "
-    "ec2:DescribeNetworkInterfaces supports no resource-level permission"
-)
-XRAY_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
-XRAY_REASON = "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions"
 
 
 @dataclass(frozen=True)
@@ -190,14 +177,4 @@ def grant_consumer_access(ctx: PluginContext, consumer: Consumer, bucket: Archiv
     grant_key_via_service(
         ctx.roles, role, kms.arn, sid="ArchiveWriteKms", actions=["kms:GenerateDataKey"], service="s3", region=region
     )
-    ctx.roles.grant(
-        role,
-        sid="WriteOwnLogs",
-        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-        resources=[consumer.log_group.arn, f"{consumer.log_group.arn}:*"],
-    )
-    ctx.roles.grant(role, sid="XRayTracing", actions=list(XRAY_ACTIONS), resources=["*"], any_resource_reason=XRAY_REASON)
-    ctx.roles.grant(
-        role, sid="VpcNetworkInterfaces", actions=list(VPC_ENI_ACTIONS), resources=["*"],
-        any_resource_reason=VPC_ENI_REASON,
-    )
+    grant_function_basics(ctx.roles, role, consumer.log_group.arn)
