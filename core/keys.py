@@ -64,6 +64,8 @@ class Queue:
     fifo: bool = False
     # A consumer function's timeout may not exceed it (Lambda refuses the event source mapping).
     visibility_timeout_seconds: int = 30
+    # Where SQS moves a message received too often without being deleted ("" when nowhere).
+    dead_letter_queue_arn: str = ""
 
 
 @dataclass(frozen=True)

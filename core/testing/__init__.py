@@ -102,6 +102,7 @@ def stub_values(suffix: str = "test", region: str = "us-east-1") -> dict[Context
             arn=arn.format("sqs", f"transaction-queue-{suffix}.fifo"),
             url=f"https://sqs.{region}.amazonaws.com/{TEST_ACCOUNT}/transaction-queue-{suffix}.fifo",
             fifo=True,
+            dead_letter_queue_arn=arn.format("sqs", f"transaction-queue-dlq-{suffix}.fifo"),
         ),
         NOTIFICATIONS_TOPIC: Topic(
             name=f"payment-notifications-{suffix}", arn=arn.format("sns", f"payment-notifications-{suffix}")

@@ -1,15 +1,15 @@
-"""The audit queue's consumer: a Lambda function fed by an SQS event source mapping, its
-dead-letter queue (FIFO, like its source) and the redrive policy that sends poison messages there.
+"""The audit queue's consumer: a Lambda function fed by an SQS event source mapping with
+partial batch responses.
 
-The dead-letter queue belongs here, not to the messaging plugin: what counts as a message that
-cannot be processed, and how often to try, is the consumer's decision. The redrive policy is a
-resource of its own (``aws_sqs_queue_redrive_policy``) on the published queue URL, so the queue
-itself is never touched.
+A message the handler keeps reporting as failed moves to the audit queue's dead-letter queue
+after the queue's maxReceiveCount: the queue's owner (the messaging plugin) creates both, with
+the redrive policy inline, and alarms on the dead-letter queue through ``ctx.monitoring``. This
+plugin refuses a queue without one: a poison message would otherwise block its FIFO message
+group -- and with it the audit trail of one client -- until it expires.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,6 @@ from .settings import AuditSettings
 CONSUMER = "audit-archiver"
 HANDLER = "payments_runtime.audit_archive.handler"
 ARCHIVE_PREFIX = "audit/"  # runtime/audit_archive.py writes under it
-DAY_SECONDS = 86_400
 
 QUEUE_CONSUME_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 
@@ -34,7 +33,6 @@ class Consumer:
     function_name: str
     log_group: Any
     role: Role
-    dead_letter_queue: Any
 
 
 def create_consumer(ctx: PluginContext, settings: AuditSettings, bucket: ArchiveBucket) -> Consumer:
@@ -50,7 +48,11 @@ def create_consumer(ctx: PluginContext, settings: AuditSettings, bucket: Archive
             f"({queue.visibility_timeout_seconds} s); Lambda would refuse the event source mapping"
         )
 
-    dead_letter_queue = _dead_letter_queue(ctx, settings, queue, kms)
+    if not queue.dead_letter_queue_arn:
+        raise ConfigError(
+            f"environment '{ctx.environment.name}', plugin 'audit': the audit queue {queue.name} has no "
+            f"dead-letter queue; a poison message would block its message group until it expires"
+        )
 
     name = ctx.naming.name(CONSUMER, kind="lambda")
     role = ctx.roles.role(CONSUMER, description="Audit archiver: reads the audit queue, writes the archive bucket")
@@ -109,57 +111,7 @@ def create_consumer(ctx: PluginContext, settings: AuditSettings, bucket: Archive
     ctx.monitoring.function(CONSUMER, function_name=name, log_group_name=f"/aws/lambda/{name}")
     ctx.monitoring.log_group(CONSUMER, log_group_name=log_group.name, log_group_arn=log_group.arn)
     ctx.outputs.add("audit_archiver_function_name", function.function_name, description="Name of the audit archiver Lambda")
-    return Consumer(function_name=name, log_group=log_group, role=role, dead_letter_queue=dead_letter_queue)
-
-
-def _dead_letter_queue(ctx: PluginContext, settings: AuditSettings, queue: keys.Queue, kms: keys.KmsKey) -> Any:
-    scope = ctx.scope
-    name = ctx.naming.fifo_queue("audit-archive-dlq")
-    # The dead-letter queue of a FIFO queue must be FIFO too.
-    dead_letter = aws.sqs_queue.SqsQueue(
-        scope,
-        "archive_dead_letter_queue",
-        name=name,
-        fifo_queue=True,
-        message_retention_seconds=settings.dead_letter_retention_days * DAY_SECONDS,
-        kms_master_key_id=kms.arn,
-        tags={"Name": name},
-    )
-    aws.sqs_queue_policy.SqsQueuePolicy(
-        scope,
-        "archive_dead_letter_queue_policy",
-        queue_url=dead_letter.url,
-        policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {  # PCI DSS 4.2.1
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "sqs:*",
-                        "Resource": dead_letter.arn,
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    }
-                ],
-            }
-        ),
-    )
-    aws.sqs_queue_redrive_allow_policy.SqsQueueRedriveAllowPolicy(
-        scope,
-        "archive_dead_letter_queue_redrive_allow",
-        queue_url=dead_letter.url,
-        redrive_allow_policy=json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [queue.arn]}),
-    )
-    aws.sqs_queue_redrive_policy.SqsQueueRedrivePolicy(
-        scope,
-        "audit_queue_redrive",
-        queue_url=queue.url,
-        redrive_policy=json.dumps({"deadLetterTargetArn": dead_letter.arn, "maxReceiveCount": settings.max_receive_count}),
-    )
-    ctx.monitoring.queue("audit-dlq", queue_name=name, dead_letter_for=queue.name)
-    ctx.outputs.add("audit_dead_letter_queue_url", dead_letter.url, description="Dead-letter queue of the audit archiver")
-    return dead_letter
+    return Consumer(function_name=name, log_group=log_group, role=role)
 
 
 def grant_consumer_access(ctx: PluginContext, consumer: Consumer, bucket: ArchiveBucket) -> None:

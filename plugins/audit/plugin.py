@@ -2,10 +2,8 @@
 
 Requires the audit queue, the network and the runtime package; provides nothing.
 
-    resources  the archive bucket (bucket.py); the audit queue's consumer function, its
-               event source mapping, dead-letter queue and redrive policy (consumer.py);
-               register the consumer and the dead-letter queue for monitoring (the
-               observability plugin alarms on any message in the dead-letter queue)
+    resources  the archive bucket (bucket.py); the audit queue's consumer function and its
+               event source mapping (consumer.py); register the consumer for monitoring
     wiring     grant the consumer exactly what it calls
     finalize   CloudWatch Logs subscription → Firehose → bucket for every log group
                registered with ``ctx.monitoring.log_group`` (log_delivery.py)

@@ -12,7 +12,6 @@ from payments_platform.core.declaration import LogRetentionDays
 MIN_RETENTION_DAYS = 400
 # Lambda polls a FIFO queue in batches of at most 10 and allows no batching window.
 MAX_FIFO_BATCH_SIZE = 10
-SQS_MAX_RETENTION_DAYS = 14
 
 
 class AuditSettings(PluginSettings):
@@ -20,16 +19,15 @@ class AuditSettings(PluginSettings):
     ``glacier_transition_days``: when they move from S3 Standard to Glacier Instant Retrieval,
     which still returns them in milliseconds (PCI DSS 10.5.1: 3 months immediately available
     -- every month is). ``noncurrent_version_days``: how long an overwritten or deleted
-    version is kept. ``batch_size`` / ``max_receive_count``: the consumer's SQS batches, and how
-    often a message is tried before it moves to the dead-letter queue. ``log_buffer_seconds`` /
+    version is kept. ``batch_size``: messages per invocation of the consumer (how often one is
+    tried before it moves to the dead-letter queue is the queue's setting, messaging's
+    ``audit_max_receive_count``). ``log_buffer_seconds`` /
     ``log_buffer_mb``: how Firehose batches log events into objects."""
 
     retention_days: int = Field(default=400, ge=MIN_RETENTION_DAYS, le=3650)
     glacier_transition_days: int = Field(default=90, ge=1)
     noncurrent_version_days: int = Field(default=30, ge=1, le=365)
     batch_size: int = Field(default=10, ge=1, le=MAX_FIFO_BATCH_SIZE)
-    max_receive_count: int = Field(default=5, ge=1, le=1000)
-    dead_letter_retention_days: int = Field(default=SQS_MAX_RETENTION_DAYS, ge=1, le=SQS_MAX_RETENTION_DAYS)
     consumer_memory_mb: int = Field(default=256, ge=128, le=10240)
     consumer_timeout_seconds: int = Field(default=20, ge=3, le=900)
     consumer_reserved_concurrency: int = Field(default=2, ge=1)

@@ -2,8 +2,8 @@
 
 Provides ``keys.AUDIT_QUEUE`` and ``keys.NOTIFICATIONS_TOPIC``. Both are encrypted with the
 platform CMK and refuse anything but TLS. The queue is the ordered audit trail, kept for SQS's
-maximum 14 days; its consumer (the audit plugin, when enabled) archives it for a year and owns
-its dead-letter queue and redrive policy. The topic carries payment events
+maximum 14 days, with a FIFO dead-letter queue for messages its consumer (the audit plugin,
+when enabled) cannot process; the consumer archives the trail for a year. The topic carries payment events
 and CloudWatch alarms to the environment's notification addresses. Senders get access
 through :mod:`.grants`.
 """
@@ -48,6 +48,7 @@ def payments_resources(ctx: PluginContext) -> None:
 
 def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsKey) -> None:
     name = ctx.naming.fifo_queue("transaction-queue")
+    dead_letter = _audit_dead_letter_queue(ctx, kms, source_name=name)
     queue = aws.sqs_queue.SqsQueue(
         ctx.scope,
         "audit_queue",
@@ -62,6 +63,11 @@ def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsK
         # PCI DSS 10.3.2: the audit trail is protected at rest under the platform CMK.
         kms_master_key_id=kms.arn,
         kms_data_key_reuse_period_seconds=settings.kms_data_key_reuse_period_seconds,
+        # A message a consumer cannot process (a poison message) moves aside instead of
+        # blocking its message group until it expires.
+        redrive_policy=json.dumps(
+            {"deadLetterTargetArn": dead_letter.arn, "maxReceiveCount": settings.audit_max_receive_count}
+        ),
         tags={"Name": name},
     )
     aws.sqs_queue_policy.SqsQueuePolicy(
@@ -73,10 +79,37 @@ def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsK
     ctx[keys.AUDIT_QUEUE] = keys.Queue(
         name=queue.name, arn=queue.arn, url=queue.url, fifo=True,
         visibility_timeout_seconds=AUDIT_VISIBILITY_TIMEOUT_SECONDS,
+        dead_letter_queue_arn=dead_letter.arn,
     )
     # The literal name: dashboards and alarms read better with it and need no dependency on the queue.
     ctx.monitoring.queue("audit", queue_name=name)
     ctx.outputs.add("audit_queue_url", queue.url, description="URL of the SQS FIFO audit trail queue")
+
+
+def _audit_dead_letter_queue(ctx: PluginContext, kms: keys.KmsKey, *, source_name: str) -> Any:
+    """The audit queue's dead-letter queue: FIFO like its source (SQS requires it), kept as long,
+    encrypted and TLS-only the same way. Its redrive policy is part of the queue itself, so no
+    second writer ever sets attributes on the audit queue."""
+    name = ctx.naming.fifo_queue("transaction-queue-dlq")
+    dead_letter = aws.sqs_queue.SqsQueue(
+        ctx.scope,
+        "audit_dead_letter_queue",
+        name=name,
+        fifo_queue=True,
+        message_retention_seconds=AUDIT_RETENTION_SECONDS,
+        kms_master_key_id=kms.arn,
+        tags={"Name": name},
+    )
+    aws.sqs_queue_policy.SqsQueuePolicy(
+        ctx.scope,
+        "audit_dead_letter_queue_policy",
+        queue_url=dead_letter.url,
+        policy=_policy([_deny_insecure_transport("DenyInsecureTransport", ["sqs:*"], dead_letter.arn)]),
+    )
+    # Anything here is an audit record nobody archived: the observability plugin alarms on it.
+    ctx.monitoring.queue("audit-dlq", queue_name=name, dead_letter_for=source_name)
+    ctx.outputs.add("audit_dead_letter_queue_url", dead_letter.url, description="Dead-letter queue of the audit queue")
+    return dead_letter
 
 
 def _notifications_topic(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsKey) -> None:

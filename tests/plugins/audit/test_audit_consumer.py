@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 
+import pytest
 from audit_support import STUBS, audit_synth, ref
 
-from payments_platform.core import keys
-from payments_platform.core.testing import assert_resource
+from payments_platform.core import ConfigError, keys
+from payments_platform.core.testing import StubProvider, assert_resource, synth
 
 QUEUE = STUBS.values[keys.AUDIT_QUEUE]
 PACKAGE = STUBS.values[keys.RUNTIME_PACKAGE]
 NETWORK = STUBS.values[keys.NETWORK]
-DLQ_NAME = "audit-archive-dlq-test.fifo"
 
 
 def _statements(stack):
@@ -67,31 +67,10 @@ def test_batch_size_follows_the_settings():
     assert mapping["batch_size"] == 4
 
 
-def test_dead_letter_queue_is_fifo_and_encrypted_with_the_platform_cmk(audit_stack):
-    assert_resource(
-        audit_stack, "aws_sqs_queue",
-        {"name": DLQ_NAME, "fifo_queue": True, "kms_master_key_id": ref(audit_stack, "aws_kms_key"),
-         "message_retention_seconds": 14 * 86_400},
-    )
-
-
-def test_dead_letter_queue_refuses_requests_without_tls(audit_stack):
-    (body,) = audit_stack.resources("aws_sqs_queue_policy").values()
-    (statement,) = json.loads(body["policy"])["Statement"]
-    assert (statement["Effect"], statement["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
-
-
-def test_audit_queue_redrives_to_the_dead_letter_queue_after_max_receive_count(audit_stack):
-    (body,) = audit_stack.resources("aws_sqs_queue_redrive_policy").values()
-    assert body["queue_url"] == QUEUE.url
-    assert json.loads(body["redrive_policy"]) == {
-        "deadLetterTargetArn": ref(audit_stack, "aws_sqs_queue"), "maxReceiveCount": 5
-    }
-
-
-def test_only_the_audit_queue_may_redrive_into_the_dead_letter_queue(audit_stack):
-    (body,) = audit_stack.resources("aws_sqs_queue_redrive_allow_policy").values()
-    assert json.loads(body["redrive_allow_policy"]) == {"redrivePermission": "byQueue", "sourceQueueArns": [QUEUE.arn]}
+def test_a_queue_without_a_dead_letter_queue_is_refused():
+    bare = {**STUBS.values, keys.AUDIT_QUEUE: dataclasses.replace(QUEUE, dead_letter_queue_arn="")}
+    with pytest.raises(ConfigError, match="^environment 'test', plugin 'audit': the audit queue transaction-queue-test.fifo has no dead-letter queue"):
+        synth(["audit"], extra_plugins={"stubs": StubProvider("stubs", bare)}, cache=False)
 
 
 def test_role_holds_exactly_the_statements_the_archiver_needs(audit_stack):
@@ -122,22 +101,6 @@ def test_no_audit_role_may_delete_from_the_archive(audit_stack):
     for role in ("audit-archiver", "audit-log-delivery", "audit-log-subscription"):
         actions = {a for s in audit_stack.iam_statements(role) for a in s["Action"]}
         assert not {a for a in actions if "Delete" in a and a.startswith("s3:")}, role
-
-
-def test_dead_letter_queue_alarms_through_the_notifications_topic():
-    stack = audit_synth(plugins=("audit", "observability"))
-    topic = STUBS.values[keys.NOTIFICATIONS_TOPIC]
-    assert_resource(
-        stack, "aws_cloudwatch_metric_alarm",
-        {
-            "alarm_name": "audit-dlq-messages-test",
-            "namespace": "AWS/SQS",
-            "metric_name": "ApproximateNumberOfMessagesVisible",
-            "dimensions": {"QueueName": DLQ_NAME},
-            "threshold": 1,
-            "alarm_actions": [topic.arn],
-        },
-    )
 
 
 def test_archiver_errors_alarm_like_every_registered_function():

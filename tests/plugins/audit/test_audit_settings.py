@@ -21,7 +21,6 @@ def _build(settings):
         ({"retention_days": 365}, "setting 'retention_days'"),
         ({"batch_size": 11}, "setting 'batch_size'"),
         ({"glacier_transition_days": 400}, "glacier_transition_days (400) must be less than retention_days (400)"),
-        ({"dead_letter_retention_days": 15}, "setting 'dead_letter_retention_days'"),
         ({"consumer_log_retention_days": 31}, "setting 'consumer_log_retention_days'"),
         ({"object_lock": True}, "setting 'object_lock'"),
     ],
