@@ -13,6 +13,7 @@ Run alone: .venv/bin/python -m pytest tests/e2e -q   (about 3 minutes)
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import os
@@ -67,6 +68,7 @@ def function_names(deployment: LocalDeployment) -> dict[str, str]:
     return {
         "transaction-processor": deployment.outputs["transaction_processor_function_name"],
         "status-checker": deployment.outputs["status_checker_function_name"],
+        "audit-archiver": deployment.outputs["audit_archiver_function_name"],
     }
 
 
@@ -736,6 +738,187 @@ def test_runtime_logs_hold_no_card_data(runtime_run: RuntimeRun):
         assert f'"{CVC}"' not in container.raw_log
 
 
+# --------------------------------------------------------------------------- the audit archive
+
+
+AUDIT_SOURCES = ("api-access", "audit-archiver", "status-checker", "transaction-processor", "vpc-flow-logs")
+
+
+@pytest.fixture(scope="module")
+def archive_bucket(deployment: LocalDeployment) -> str:
+    return deployment.outputs["audit_archive_bucket_name"]
+
+
+def test_archive_bucket_is_versioned_and_encrypted_with_the_platform_key(deployment, archive_bucket, platform_key_arn):
+    s3 = deployment.client("s3")
+    assert s3.get_bucket_versioning(Bucket=archive_bucket)["Status"] == "Enabled"
+    (rule,) = s3.get_bucket_encryption(Bucket=archive_bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": platform_key_arn}
+
+
+def test_archive_bucket_blocks_public_access(deployment, archive_bucket):
+    block = deployment.client("s3").get_public_access_block(Bucket=archive_bucket)["PublicAccessBlockConfiguration"]
+    assert set(block.values()) == {True} and len(block) == 4
+
+
+def test_archive_bucket_keeps_objects_400_days_moving_them_to_glacier_instant_retrieval(deployment, archive_bucket):
+    (rule,) = deployment.client("s3").get_bucket_lifecycle_configuration(Bucket=archive_bucket)["Rules"]
+    assert (rule["Expiration"]["Days"], rule["Transitions"]) == (400, [{"Days": 90, "StorageClass": "GLACIER_IR"}])
+
+
+def test_archive_bucket_policy_denies_requests_without_tls(deployment, archive_bucket):
+    policy = json.loads(deployment.client("s3").get_bucket_policy(Bucket=archive_bucket)["Policy"])
+    assert {s["Sid"] for s in policy["Statement"]} == {
+        "DenyInsecureTransport", "DenyOutdatedTls", "DenyUnencryptedObjectUploads", "DenyOtherKmsKeys"
+    }
+
+
+def test_audit_queue_redrives_to_its_fifo_dead_letter_queue(deployment, queue_attributes):
+    redrive = json.loads(queue_attributes["RedrivePolicy"])
+    assert redrive["maxReceiveCount"] == 5
+    assert redrive["deadLetterTargetArn"].endswith(f":transaction-queue-dlq-{suffix(deployment)}.fifo")
+
+
+def test_archiver_reads_the_audit_queue_in_batches_with_partial_failures(deployment, queue_attributes):
+    (mapping,) = deployment.client("lambda").list_event_source_mappings(
+        FunctionName=deployment.outputs["audit_archiver_function_name"]
+    )["EventSourceMappings"]
+    assert mapping["EventSourceArn"] == queue_attributes["QueueArn"]
+    assert (mapping["BatchSize"], mapping["FunctionResponseTypes"]) == (10, ["ReportBatchItemFailures"])
+
+
+@pytest.mark.parametrize("source", AUDIT_SOURCES)
+def test_log_group_is_subscribed_to_its_archive_stream(deployment, source):
+    streams = deployment.client("firehose").list_delivery_streams()["DeliveryStreamNames"]
+    assert f"audit-logs-{source}-{suffix(deployment)}" in streams
+    groups = {g["logGroupName"] for g in deployment.client("logs").describe_log_groups()["logGroups"]}
+    subscribed = {
+        group: deployment.client("logs").describe_subscription_filters(logGroupName=group)["subscriptionFilters"]
+        for group in groups
+    }
+    destinations = {f["destinationArn"].rsplit("/", 1)[1] for filters in subscribed.values() for f in filters}
+    assert f"audit-logs-{source}-{suffix(deployment)}" in destinations
+
+
+@dataclass
+class ArchiveRun:
+    transaction_ids: list[str]
+    poison_id: str
+    archiver: Container
+    dead_letters: list[dict[str, Any]]
+    left_in_queue: list[dict[str, Any]]
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping hands the function."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                "attributes": m["Attributes"], "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
+
+
+@pytest.fixture(scope="module")
+def archive_run(deployment, function_configs, run_container, rest_api_id, queue_url, queue_attributes) -> ArchiveRun:
+    """Three transactions and a poison message on the deployed audit queue; one batch handed to
+    the archiver twice (its first result lost: a redelivery); then the queue does what its
+    redrive policy says with the poison message."""
+    sqs = deployment.client("sqs")
+    (api_key_id,) = deployment.outputs["api_key_ids"]
+    processor_ms = function_configs["transaction-processor"]["Timeout"] * 1000
+    posts = [
+        proxy_event(
+            deployment, rest_api_id, api_key_id, "POST", "/transactions", body=transaction_body(amount=100 + n),
+            headers={"Content-Type": "application/json", "Idempotency-Key": f"e2e-archive-{uuid.uuid4()}"},
+        )
+        for n in range(3)
+    ]
+    created = run_container("transaction-processor", [(event, processor_ms) for event in posts])
+    transaction_ids = [json.loads(r["body"])["transaction_id"] for r in created.responses]
+    poison_id = sqs.send_message(QueueUrl=queue_url, MessageBody=f"{PAN} is not an audit record", MessageGroupId="e2e-poison")["MessageId"]
+
+    batch = sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=30
+    ).get("Messages", [])
+    assert len(batch) == 4, batch
+    event = sqs_event(batch, queue_attributes["QueueArn"])
+    archiver_ms = function_configs["audit-archiver"]["Timeout"] * 1000
+    archiver = run_container("audit-archiver", [(event, archiver_ms), (event, archiver_ms)])
+    failed = {item["itemIdentifier"] for item in archiver.responses[-1]["batchItemFailures"]}
+    for message in batch:  # as the event source mapping does with the last response
+        if message["MessageId"] in failed:
+            sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+        else:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    # The poison message fails on every receive; after maxReceiveCount SQS moves it aside.
+    for _ in range(json.loads(queue_attributes["RedrivePolicy"])["maxReceiveCount"]):
+        sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    dlq_url = deployment.outputs["audit_dead_letter_queue_url"]
+    return ArchiveRun(
+        transaction_ids=transaction_ids,
+        poison_id=poison_id,
+        archiver=archiver,
+        dead_letters=drain(sqs, dlq_url),
+        left_in_queue=drain(sqs, queue_url),
+    )
+
+
+def _archived(deployment: LocalDeployment, bucket: str, prefix: str) -> list[tuple[dict[str, Any], bytes]]:
+    s3 = deployment.client("s3")
+    versions = s3.list_object_versions(Bucket=bucket, Prefix=prefix).get("Versions", [])
+    return [(v, s3.get_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])["Body"].read()) for v in versions]
+
+
+def test_archiver_reports_only_the_poison_message_as_failed(archive_run: ArchiveRun):
+    for response in archive_run.archiver.responses:
+        assert response == {"batchItemFailures": [{"itemIdentifier": archive_run.poison_id}]}
+
+
+def test_every_audit_message_is_archived_exactly_once_despite_the_redelivery(deployment, archive_bucket, archive_run):
+    archived = _archived(deployment, archive_bucket, "audit/")
+    assert sorted(json.loads(body)["message"]["transaction_id"] for _, body in archived) == sorted(archive_run.transaction_ids)
+    assert len({version["Key"] for version, _ in archived}) == len(archived)  # one version per object
+    duplicates = [line for line in archive_run.archiver.logs if line.get("event") == "audit_message_already_archived"]
+    assert len(duplicates) == 3
+
+
+def test_archived_audit_records_hold_no_card_data(deployment, archive_bucket, archive_run):
+    for _, body in _archived(deployment, archive_bucket, "audit/"):
+        text = body.decode()
+        assert PAN not in text and '"cvc"' not in text.lower() and CVC not in json.loads(text)["message"].values()
+
+
+def test_poison_message_lands_in_the_dead_letter_queue_and_leaves_the_queue(archive_run: ArchiveRun):
+    assert [m["MessageId"] for m in archive_run.dead_letters] == [archive_run.poison_id]
+    assert archive_run.left_in_queue == []
+
+
+def test_archiver_logs_name_the_poison_message_without_its_content(archive_run: ArchiveRun):
+    rejected = [line for line in archive_run.archiver.logs if line.get("event") == "audit_message_rejected"]
+    assert {(line["message_id"], line["reason"]) for line in rejected} == {(archive_run.poison_id, "invalid_json")}
+    assert PAN not in archive_run.archiver.raw_log
+
+
+def test_function_log_events_reach_the_archive_through_firehose(deployment, archive_bucket):
+    logs = deployment.client("logs")
+    group = f"/aws/lambda/{deployment.outputs['transaction_processor_function_name']}"
+    stream = f"e2e-{uuid.uuid4().hex[:8]}"
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    logs.put_log_events(
+        logGroupName=group, logStreamName=stream,
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": '{"event":"e2e-archived-line"}'}],
+    )
+    (_, body), = _archived(deployment, archive_bucket, "logs/transaction-processor/")
+    delivered = json.loads(gzip.decompress(body))
+    assert (delivered["logGroup"], delivered["logStream"]) == (group, stream)
+    assert [e["message"] for e in delivered["logEvents"]] == ['{"event":"e2e-archived-line"}']
+
+
 # --------------------------------------------------------------------------- destroy (last)
 
 
@@ -782,6 +965,9 @@ GONE_CHECKS: dict[str, Callable[[LocalDeployment], bool]] = {
     "roles": lambda d: not [r for r in d.client("iam").list_roles()["Roles"] if r["RoleName"].endswith(f"-{suffix(d)}")],
     "alarms": lambda d: not d.client("cloudwatch").describe_alarms()["MetricAlarms"],
     "dashboard": lambda d: not d.client("cloudwatch").list_dashboards()["DashboardEntries"],
+    "archive bucket": lambda d: not d.client("s3").list_buckets()["Buckets"],
+    "delivery streams": lambda d: not d.client("firehose").list_delivery_streams()["DeliveryStreamNames"],
+    "event source mappings": lambda d: not d.client("lambda").list_event_source_mappings()["EventSourceMappings"],
     # KMS keys are never deleted at once: the platform schedules deletion (7 days).
     "key": lambda d: _platform_key_state(d) == "PendingDeletion",
 }
