@@ -21,11 +21,11 @@ up: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
 
-# The whole platform on a local AWS emulator (moto server on 127.0.0.1:4566, as environments.toml's `local` expects), applied
-# with real Terraform and the real AWS provider.
+# The whole platform on a local AWS emulator (moto server on 127.0.0.1:4566, as environments.toml's `local` expects, with
+# core/emulator.py's fixes), applied with real Terraform and the real AWS provider.
 local: $(BIN)/.installed
 	@$(BIN)/python -c "import socket,sys; sys.exit(socket.socket().connect_ex(('127.0.0.1',4566)))" 2>/dev/null \
-	  || { nohup $(BIN)/moto_server -H 127.0.0.1 -p 4566 > .moto-server.log 2>&1 & sleep 3; }
+	  || { nohup $(BIN)/python -m payments_platform.core.emulator -H 127.0.0.1 -p 4566 > .moto-server.log 2>&1 & sleep 3; }
 	$(BIN)/payments-platform deploy --env local --auto-approve
 
 local-down: $(BIN)/.installed

@@ -153,7 +153,7 @@ def archive_bucket_policy(bucket_arn: str, kms_key_arn: str) -> str:
                     "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
                 },
                 # PCI DSS 3.5.1 / 10.3.2: every object is encrypted with the platform CMK -- an
-                # upload must ask for SSE-KMS, and may not name another key.
+                # upload must ask for SSE-KMS and name this key (the archiver and Firehose do).
                 {
                     "Sid": "DenyUnencryptedObjectUploads",
                     "Effect": "Deny",
@@ -168,9 +168,7 @@ def archive_bucket_policy(bucket_arn: str, kms_key_arn: str) -> str:
                     "Principal": "*",
                     "Action": "s3:PutObject",
                     "Resource": objects,
-                    "Condition": {
-                        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": kms_key_arn}
-                    },
+                    "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": kms_key_arn}},
                 },
             ],
         }

@@ -65,8 +65,10 @@ def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsK
         kms_data_key_reuse_period_seconds=settings.kms_data_key_reuse_period_seconds,
         # A message a consumer cannot process (a poison message) moves aside instead of
         # blocking its message group until it expires.
+        # Compact, as SQS returns it and the provider stores it: no whitespace-only diff on re-plan.
         redrive_policy=json.dumps(
-            {"deadLetterTargetArn": dead_letter.arn, "maxReceiveCount": settings.audit_max_receive_count}
+            {"deadLetterTargetArn": dead_letter.arn, "maxReceiveCount": settings.audit_max_receive_count},
+            separators=(",", ":"),
         ),
         tags={"Name": name},
     )

@@ -45,6 +45,10 @@ def moto_endpoint() -> Iterator[str]:
     _terraform_or_skip()
     from moto.server import ThreadedMotoServer
 
+    from payments_platform.core.emulator import apply_moto_fixes
+
+    apply_moto_fixes()  # the emulator layer: where moto differs from AWS (core/emulator.py)
+
     # werkzeug logs every request at INFO; terraform makes hundreds of them.
     werkzeug_logger = logging.getLogger("werkzeug")
     previous_level = werkzeug_logger.level

@@ -780,9 +780,8 @@ def test_audit_queue_redrives_to_its_fifo_dead_letter_queue(deployment, queue_at
 
 
 def test_archiver_reads_the_audit_queue_in_batches_with_partial_failures(deployment, queue_attributes):
-    (mapping,) = deployment.client("lambda").list_event_source_mappings(
-        FunctionName=deployment.outputs["audit_archiver_function_name"]
-    )["EventSourceMappings"]
+    (mapping,) = deployment.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    assert mapping["FunctionArn"].endswith(f":function:{deployment.outputs['audit_archiver_function_name']}")
     assert mapping["EventSourceArn"] == queue_attributes["QueueArn"]
     assert (mapping["BatchSize"], mapping["FunctionResponseTypes"]) == (10, ["ReportBatchItemFailures"])
 

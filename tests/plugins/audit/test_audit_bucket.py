@@ -104,10 +104,10 @@ def test_policy_denies_uploads_without_sse_kms(audit_stack):
     assert statement["Condition"] == {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}
 
 
-def test_policy_denies_uploads_under_another_key(audit_stack):
+def test_policy_denies_uploads_that_do_not_name_the_platform_key(audit_stack):
     statement = _policy(audit_stack)["DenyOtherKmsKeys"]
     assert statement["Condition"] == {
-        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": ref(audit_stack, "aws_kms_key")}
+        "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": ref(audit_stack, "aws_kms_key")}
     }
 
 

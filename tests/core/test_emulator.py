@@ -1,0 +1,46 @@
+"""The emulator fixes change what moto gets wrong and nothing else."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from payments_platform.core.emulator import apply_moto_fixes
+
+BUCKET = "emulator-fix-test"
+
+
+def _bucket_with(statement: dict) -> object:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+    return s3
+
+
+def _deny(**extra) -> dict:
+    return {"Sid": "D", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": f"arn:aws:s3:::{BUCKET}/*", **extra}
+
+
+@pytest.fixture(autouse=True)
+def fixed_moto(monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    apply_moto_fixes()
+    with mock_aws():
+        yield
+
+
+def test_a_deny_whose_condition_does_not_hold_lets_objects_through():
+    s3 = _bucket_with(_deny(Condition={"Bool": {"aws:SecureTransport": "false"}}))
+    s3.put_object(Bucket=BUCKET, Key="k", Body=b"x")
+    assert s3.get_object(Bucket=BUCKET, Key="k")["Body"].read() == b"x"
+
+
+def test_an_unconditional_deny_still_refuses_objects():
+    s3 = _bucket_with(_deny())
+    with pytest.raises(ClientError):
+        s3.put_object(Bucket=BUCKET, Key="k", Body=b"x")
