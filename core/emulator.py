@@ -14,10 +14,14 @@ before starting their in-process server, and ``make local`` starts the server th
   With the fix, a conditional statement moto has no context for does not apply; unconditional
   statements are enforced as before. (moto enforces no IAM policy at all, so this loses nothing
   the emulator checked correctly.)
+* **A queue's RedrivePolicy as SQS returns it.** moto re-serializes it with spaces
+  (``{"deadLetterTargetArn": ...}``); SQS returns compact JSON, which is what the platform
+  configures, so every re-plan showed a whitespace-only update of the audit queue.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -40,6 +44,18 @@ def apply_moto_fixes() -> None:
         return moto_is_action_permitted(self, action, resource, principal, incoming_condition_values)
 
     statement_class.is_action_permitted = is_action_permitted
+
+    from moto.sqs import models as sqs_models
+
+    moto_queue_attributes = sqs_models.Queue.attributes.fget
+
+    def queue_attributes(self: Any) -> dict[str, Any]:
+        result = moto_queue_attributes(self)
+        if "RedrivePolicy" in result:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        return result
+
+    sqs_models.Queue.attributes = property(queue_attributes)
     _applied = True
 
 

@@ -50,8 +50,8 @@ def create_consumer(ctx: PluginContext, settings: AuditSettings, bucket: Archive
 
     if not queue.dead_letter_queue_arn:
         raise ConfigError(
-            f"environment '{ctx.environment.name}', plugin 'audit': the audit queue {queue.name} has no "
-            f"dead-letter queue; a poison message would block its message group until it expires"
+            f"environment '{ctx.environment.name}', plugin 'audit': the audit queue ({keys.AUDIT_QUEUE.name}) "
+            f"has no dead-letter queue; a poison message would block its message group until it expires"
         )
 
     name = ctx.naming.name(CONSUMER, kind="lambda")

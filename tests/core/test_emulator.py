@@ -44,3 +44,12 @@ def test_an_unconditional_deny_still_refuses_objects():
     s3 = _bucket_with(_deny())
     with pytest.raises(ClientError):
         s3.put_object(Bucket=BUCKET, Key="k", Body=b"x")
+
+
+def test_a_redrive_policy_reads_back_as_compact_json_like_sqs_returns_it():
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    dead_letter_url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dead_letter_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 5}, separators=(",", ":"))
+    url = sqs.create_queue(QueueName="source", Attributes={"RedrivePolicy": policy})["QueueUrl"]
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"] == policy

@@ -69,7 +69,8 @@ def test_batch_size_follows_the_settings():
 
 def test_a_queue_without_a_dead_letter_queue_is_refused():
     bare = {**STUBS.values, keys.AUDIT_QUEUE: dataclasses.replace(QUEUE, dead_letter_queue_arn="")}
-    with pytest.raises(ConfigError, match="^environment 'test', plugin 'audit': the audit queue transaction-queue-test.fifo has no dead-letter queue"):
+    refused = r"^environment 'test', plugin 'audit': the audit queue \(messaging.audit_queue\) has no dead-letter queue"
+    with pytest.raises(ConfigError, match=refused):
         synth(["audit"], extra_plugins={"stubs": StubProvider("stubs", bare)}, cache=False)
 
 
