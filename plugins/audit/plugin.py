@@ -44,11 +44,10 @@ def payments_resources(ctx: PluginContext) -> None:
 
 @hookimpl
 def payments_wiring(ctx: PluginContext) -> None:
-    grant_consumer_access(ctx, ctx.stash["consumer"], ctx.stash["bucket"])
+    grant_consumer_access(ctx, ctx.stash.pop("consumer"), ctx.stash["bucket"])
 
 
 @hookimpl
 def payments_finalize(ctx: PluginContext) -> None:
     # In finalize: every plugin has registered its log groups by now.
     archive_log_groups(ctx, ctx.settings, ctx.stash.pop("bucket"), ctx.monitoring.log_groups)
-    ctx.stash.pop("consumer")

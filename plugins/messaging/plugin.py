@@ -72,12 +72,7 @@ def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsK
         ),
         tags={"Name": name},
     )
-    aws.sqs_queue_policy.SqsQueuePolicy(
-        ctx.scope,
-        "audit_queue_policy",
-        queue_url=queue.url,
-        policy=_policy([_deny_insecure_transport("DenyInsecureTransport", ["sqs:*"], queue.arn)]),
-    )
+    _tls_only_queue_policy(ctx, "audit_queue_policy", queue)
     ctx[keys.AUDIT_QUEUE] = keys.Queue(
         name=queue.name, arn=queue.arn, url=queue.url, fifo=True,
         visibility_timeout_seconds=AUDIT_VISIBILITY_TIMEOUT_SECONDS,
@@ -102,12 +97,7 @@ def _audit_dead_letter_queue(ctx: PluginContext, kms: keys.KmsKey, *, source_nam
         kms_master_key_id=kms.arn,
         tags={"Name": name},
     )
-    aws.sqs_queue_policy.SqsQueuePolicy(
-        ctx.scope,
-        "audit_dead_letter_queue_policy",
-        queue_url=dead_letter.url,
-        policy=_policy([_deny_insecure_transport("DenyInsecureTransport", ["sqs:*"], dead_letter.arn)]),
-    )
+    _tls_only_queue_policy(ctx, "audit_dead_letter_queue_policy", dead_letter)
     # Anything here is an audit record nobody archived: the observability plugin alarms on it.
     ctx.monitoring.queue("audit-dlq", queue_name=name, dead_letter_for=source_name)
     ctx.outputs.add("audit_dead_letter_queue_url", dead_letter.url, description="Dead-letter queue of the audit queue")
@@ -166,6 +156,15 @@ def _notifications_topic(ctx: PluginContext, settings: MessagingSettings, kms: k
         )
     ctx[keys.NOTIFICATIONS_TOPIC] = keys.Topic(name=topic.name, arn=topic.arn)
     ctx.outputs.add("notifications_topic_arn", topic.arn, description="ARN of the SNS payment notifications topic")
+
+
+def _tls_only_queue_policy(ctx: PluginContext, construct_id: str, queue: Any) -> None:
+    aws.sqs_queue_policy.SqsQueuePolicy(
+        ctx.scope,
+        construct_id,
+        queue_url=queue.url,
+        policy=_policy([_deny_insecure_transport("DenyInsecureTransport", ["sqs:*"], queue.arn)]),
+    )
 
 
 def _deny_insecure_transport(sid: str, actions: list[str], resource: str) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from audit_support import STUBS, audit_synth, ref
 
 from payments_platform.core import ConfigError, keys
 from payments_platform.core.testing import StubProvider, assert_resource, synth
+from payments_platform.plugins.audit.consumer import ARCHIVE_PREFIX
+from payments_platform.runtime import audit_archive
 
 QUEUE = STUBS.values[keys.AUDIT_QUEUE]
 PACKAGE = STUBS.values[keys.RUNTIME_PACKAGE]
@@ -107,3 +109,7 @@ def test_no_audit_role_may_delete_from_the_archive(audit_stack):
 def test_archiver_errors_alarm_like_every_registered_function():
     stack = audit_synth(plugins=("audit", "observability"))
     assert_resource(stack, "aws_cloudwatch_metric_alarm", {"alarm_name": "audit-archiver-errors-test"})
+
+
+def test_the_role_is_granted_the_prefix_the_runtime_writes_under():
+    assert ARCHIVE_PREFIX == f"{audit_archive.ARCHIVE_PREFIX}/"
