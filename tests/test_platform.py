@@ -59,7 +59,7 @@ def test_disabling_the_audit_plugin_removes_its_resources_and_their_alarms_only(
     removed = set(full) - set(without)
     assert removed >= {a for a, p in full.items() if p == "audit"} and set(without) <= set(full)
     assert {a for a in removed if full[a] != "audit"} == {
-        a for a in full if a.startswith("aws_cloudwatch_metric_alarm.observability_alarm_audit_")
+        a for a in full if a.startswith("aws_cloudwatch_metric_alarm.observability_alarm_audit_archiver_")
     }
 
 
