@@ -192,11 +192,16 @@ class _PluginRoles:
         self._registry = registry
         self._ctx = ctx
 
-    def role(self, key: str, *, description: str, service: str = "lambda.amazonaws.com") -> Role:
-        """Create a role named ``{key}-role-{suffix}`` trusted by ``service``."""
+    def role(
+        self, key: str, *, description: str, service: str = "lambda.amazonaws.com",
+        trust_conditions: Mapping[str, Any] | None = None,
+    ) -> Role:
+        """Create a role named ``{key}-role-{suffix}`` trusted by ``service`` (only when
+        ``trust_conditions`` hold, if given: e.g. ``aws:SourceArn`` against confused deputies)."""
         name = self._ctx.naming.name(f"{key}-role", kind="iam_role")
         return self._registry.role(
-            key, service=service, description=description, plugin=self._ctx.name, scope=self._ctx.scope, name=name
+            key, service=service, description=description, plugin=self._ctx.name, scope=self._ctx.scope, name=name,
+            trust_conditions=trust_conditions,
         )
 
     def get(self, key: str) -> Role:

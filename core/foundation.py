@@ -120,11 +120,14 @@ def render_key_policy(key: Any, build: BuildContext) -> None:
     key.policy = json.dumps({"Version": "2012-10-17", "Statement": [s.statement for s in statements]})
 
 
-def create_role(scope: Construct, key: str, name: str, service: str, description: str) -> tuple[Any, Any]:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-    }
+def create_role(
+    scope: Construct, key: str, name: str, service: str, description: str,
+    trust_conditions: dict[str, Any] | None = None,
+) -> tuple[Any, Any]:
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if trust_conditions:  # e.g. confused-deputy guards: only on this account's behalf
+        statement["Condition"] = trust_conditions
+    trust = {"Version": "2012-10-17", "Statement": [statement]}
     role = aws.iam_role.IamRole(
         scope,
         f"role_{key}",

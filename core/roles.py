@@ -69,13 +69,18 @@ class RoleRegistry:
         self._create_role = create_role
         self._roles: dict[str, Role] = {}
 
-    def role(self, key: str, *, service: str, description: str, plugin: str, scope: Any, name: str) -> Role:
+    def role(
+        self, key: str, *, service: str, description: str, plugin: str, scope: Any, name: str,
+        trust_conditions: Mapping[str, Any] | None = None,
+    ) -> Role:
         if key in self._roles:
             existing = self._roles[key]
             raise RegistrationError(
                 f"plugin '{plugin}' asked for role '{key}', already created by plugin '{existing.owner}'"
             )
-        construct, policy = self._create_role(scope, key, name, service, description)
+        # Only passed when set: a host's create_role without conditions keeps working.
+        extra = {"trust_conditions": dict(trust_conditions)} if trust_conditions else {}
+        construct, policy = self._create_role(scope, key, name, service, description, **extra)
         role = Role(key=key, name=name, owner=plugin, construct=construct, policy=policy)
         self._roles[key] = role
         return role

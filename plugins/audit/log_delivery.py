@@ -42,11 +42,17 @@ def archive_log_groups(
         return []
     scope = ctx.scope
     kms = ctx[keys.KMS_KEY]
+    # Confused-deputy guards (AWS's documented trust conditions for each service): the services
+    # may assume these roles only on this account's behalf.
     delivery_role = ctx.roles.role(
-        DELIVERY_ROLE, service="firehose.amazonaws.com", description="Firehose: writes archived log events to the audit archive"
+        DELIVERY_ROLE, service="firehose.amazonaws.com",
+        description="Firehose: writes archived log events to the audit archive",
+        trust_conditions={"StringEquals": {"sts:ExternalId": ctx.aws.account_id}},
     )
     subscription_role = ctx.roles.role(
-        SUBSCRIPTION_ROLE, service="logs.amazonaws.com", description="CloudWatch Logs: sends subscribed log events to Firehose"
+        SUBSCRIPTION_ROLE, service="logs.amazonaws.com",
+        description="CloudWatch Logs: sends subscribed log events to Firehose",
+        trust_conditions={"StringLike": {"aws:SourceArn": ctx.aws.arn("logs", "*")}},
     )
     streams = []
     for group in log_groups:

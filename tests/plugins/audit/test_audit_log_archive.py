@@ -72,3 +72,15 @@ def test_roles_are_trusted_by_firehose_and_cloudwatch_logs(audit_stack):
     }
     assert trusted["audit-log-delivery-role-test"] == "firehose.amazonaws.com"
     assert trusted["audit-log-subscription-role-test"] == "logs.amazonaws.com"
+
+
+def test_the_services_may_assume_the_roles_only_for_this_account(audit_stack):
+    trust = {
+        body["name"]: json.loads(body["assume_role_policy"])["Statement"][0].get("Condition")
+        for body in audit_stack.resources("aws_iam_role").values()
+    }
+    (caller,) = audit_stack.data_sources("aws_caller_identity")
+    account = f"${{data.aws_caller_identity.{caller}.account_id}}"
+    assert trust["audit-log-delivery-role-test"] == {"StringEquals": {"sts:ExternalId": account}}
+    (source_arn,) = trust["audit-log-subscription-role-test"]["StringLike"].values()
+    assert source_arn.startswith("arn:${data.aws_partition.") and source_arn.endswith(f":logs:us-east-1:{account}:*")
