@@ -16,7 +16,14 @@ from .config import EnvironmentConfig
 from .declaration import PluginDeclaration, PluginSettings
 from .errors import ContextError, RegistrationError
 from .keys import KMS_KEY, ContextKey
-from .monitoring import MonitoredApi, MonitoredFunction, MonitoredQueue, MonitoredTable, MonitoringRegistry
+from .monitoring import (
+    MonitoredApi,
+    MonitoredFunction,
+    MonitoredLogGroup,
+    MonitoredQueue,
+    MonitoredTable,
+    MonitoringRegistry,
+)
 from .naming import Naming
 from .roles import Role, RoleRegistry, Statement
 
@@ -188,11 +195,16 @@ class _PluginRoles:
         self._registry = registry
         self._ctx = ctx
 
-    def role(self, key: str, *, description: str, service: str = "lambda.amazonaws.com") -> Role:
-        """Create a role named ``{key}-role-{suffix}`` trusted by ``service``."""
+    def role(
+        self, key: str, *, description: str, service: str = "lambda.amazonaws.com",
+        trust_conditions: Mapping[str, Any] | None = None,
+    ) -> Role:
+        """Create a role named ``{key}-role-{suffix}`` trusted by ``service`` (only when
+        ``trust_conditions`` hold, if given: e.g. ``aws:SourceArn`` against confused deputies)."""
         name = self._ctx.naming.name(f"{key}-role", kind="iam_role")
         return self._registry.role(
-            key, service=service, description=description, plugin=self._ctx.name, scope=self._ctx.scope, name=name
+            key, service=service, description=description, plugin=self._ctx.name, scope=self._ctx.scope, name=name,
+            trust_conditions=trust_conditions,
         )
 
     def get(self, key: str) -> Role:
@@ -236,8 +248,11 @@ class _PluginMonitoring:
     def api(self, key: str, *, api_name: str, stage_name: str) -> MonitoredApi:
         return self._registry.apis.add(MonitoredApi(key, api_name, stage_name, self._plugin))
 
-    def queue(self, key: str, *, queue_name: str) -> MonitoredQueue:
-        return self._registry.queues.add(MonitoredQueue(key, queue_name, self._plugin))
+    def queue(self, key: str, *, queue_name: str, dead_letter_for: str | None = None) -> MonitoredQueue:
+        return self._registry.queues.add(MonitoredQueue(key, queue_name, self._plugin, dead_letter_for))
+
+    def log_group(self, key: str, *, log_group_name: str, log_group_arn: str) -> MonitoredLogGroup:
+        return self._registry.log_groups.add(MonitoredLogGroup(key, log_group_name, log_group_arn, self._plugin))
 
     @property
     def functions(self) -> list[MonitoredFunction]:
@@ -254,6 +269,10 @@ class _PluginMonitoring:
     @property
     def queues(self) -> list[MonitoredQueue]:
         return self._registry.queues.all()
+
+    @property
+    def log_groups(self) -> list[MonitoredLogGroup]:
+        return self._registry.log_groups.all()
 
 
 class _PluginPolicy:

@@ -21,8 +21,8 @@ KMS_DELETION_WINDOW_DAYS = 7
 
 # Every service the platform's resources and data sources call, for a local emulator.
 EMULATED_SERVICES = (
-    "apigateway", "cloudwatch", "dynamodb", "ec2", "iam", "kms", "lambda", "logs",
-    "secretsmanager", "sns", "sqs", "sts",
+    "apigateway", "cloudwatch", "dynamodb", "ec2", "firehose", "iam", "kms", "lambda", "logs",
+    "s3", "secretsmanager", "sns", "sqs", "sts",
 )
 
 
@@ -131,11 +131,14 @@ def render_key_policy(key: Any, build: BuildContext) -> None:
     )
 
 
-def create_role(scope: Construct, key: str, name: str, service: str, description: str) -> tuple[Any, Any]:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-    }
+def create_role(
+    scope: Construct, key: str, name: str, service: str, description: str,
+    trust_conditions: dict[str, Any] | None = None,
+) -> tuple[Any, Any]:
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if trust_conditions:  # e.g. confused-deputy guards: only on this account's behalf
+        statement["Condition"] = trust_conditions
+    trust = {"Version": "2012-10-17", "Statement": [statement]}
     role = aws.iam_role.IamRole(
         scope,
         f"role_{key}",

@@ -9,7 +9,7 @@ and a test can publish stub values without synthesizing the real provider.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Mapping, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -62,6 +62,10 @@ class Queue:
     arn: str
     url: str
     fifo: bool = False
+    # A consumer function's timeout may not exceed it (Lambda refuses the event source mapping).
+    visibility_timeout_seconds: int = 30
+    # Where SQS moves a message received too often without being deleted ("" when nowhere).
+    dead_letter_queue_arn: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,19 @@ class RestApi:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FunctionPackage:
+    """The runtime's Lambda deployment package: every function of the platform runs it, each
+    with its own handler (``payments_runtime.<module>.handler``)."""
+
+    # The aws_lambda_function code arguments: {"filename": <synth asset path>}, or, where the
+    # environment signs its code, {"s3_bucket", "s3_key", "code_signing_config_arn"} of the signed copy.
+    code: Mapping[str, Any]
+    source_code_hash: str  # base64 SHA-256 of the unsigned zip, what aws_lambda_function expects
+    runtime: str  # e.g. python3.12
+    architecture: str  # arm64 or x86_64
+
+
 # Provided by the core itself, before any plugin runs.
 KMS_KEY: ContextKey[KmsKey] = ContextKey("core.kms_key", KmsKey, "The platform CMK; every plugin encrypts with it.")
 
@@ -93,6 +110,9 @@ NOTIFICATIONS_TOPIC: ContextKey[Topic] = ContextKey(
     "messaging.notifications_topic", Topic, "The SNS topic for payment notifications and alarms."
 )
 REST_API: ContextKey[RestApi] = ContextKey("api.rest_api", RestApi, "The API Gateway REST API and its stage.")
+RUNTIME_PACKAGE: ContextKey[FunctionPackage] = ContextKey(
+    "api.runtime_package", FunctionPackage, "The runtime's deployment package, for any plugin's Lambda function."
+)
 
 WELL_KNOWN_KEYS: tuple[ContextKey[Any], ...] = (
     KMS_KEY,
@@ -101,4 +121,5 @@ WELL_KNOWN_KEYS: tuple[ContextKey[Any], ...] = (
     AUDIT_QUEUE,
     NOTIFICATIONS_TOPIC,
     REST_API,
+    RUNTIME_PACKAGE,
 )

@@ -1,7 +1,8 @@
-"""What plugins register for observability: functions, tables, APIs, queues.
+"""What plugins register for observability: functions, tables, APIs, queues, log groups.
 
 The observability plugin builds dashboards and alarms from these registrations, never
-from hard-coded names. Each entry remembers the plugin that registered it.
+from hard-coded names; the audit plugin archives every registered log group. Each entry
+remembers the plugin that registered it.
 """
 
 from __future__ import annotations
@@ -40,9 +41,24 @@ class MonitoredQueue:
     key: str
     queue_name: str
     plugin: str
+    # Set on a dead-letter queue: the queue whose failed messages it holds. Anything visible
+    # in a dead-letter queue is a message nobody processed, so it alarms on the first one.
+    dead_letter_for: str | None = None
 
 
-E = TypeVar("E", MonitoredFunction, MonitoredTable, MonitoredApi, MonitoredQueue)
+@dataclass(frozen=True)
+class MonitoredLogGroup:
+    """A log group whose events belong to the audit trail (PCI DSS 10.2). ``log_group_name``
+    and ``log_group_arn`` are references to the log group resource (tokens), so whoever
+    subscribes to it is created after it."""
+
+    key: str
+    log_group_name: str
+    log_group_arn: str
+    plugin: str
+
+
+E = TypeVar("E", MonitoredFunction, MonitoredTable, MonitoredApi, MonitoredQueue, MonitoredLogGroup)
 
 
 class _Catalog(Generic[E]):
@@ -69,3 +85,4 @@ class MonitoringRegistry:
         self.tables: _Catalog[MonitoredTable] = _Catalog("table")
         self.apis: _Catalog[MonitoredApi] = _Catalog("api")
         self.queues: _Catalog[MonitoredQueue] = _Catalog("queue")
+        self.log_groups: _Catalog[MonitoredLogGroup] = _Catalog("log group")

@@ -20,6 +20,9 @@ MAX_LENGTH = {
     "log_group": 512,
     "alarm": 255,
     "dashboard": 255,
+    # S3's 63, less the 12-digit account id and hyphen that make a bucket name globally unique.
+    "s3_bucket": 63 - 13,
+    "firehose": 64,
 }
 
 

@@ -185,15 +185,19 @@ def lambda_log_groups(resources: list[Resource]) -> list[str]:
     return problems
 
 
+KMS_SSE_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+
+
 def s3_buckets_encrypted(resources: list[Resource], suppressed: set[tuple[str, str]]) -> list[str]:
-    """Every bucket has a default encryption configuration using a KMS key (PP-S3-CMK): checked
-    across resources, because the configuration is a resource of its own."""
+    """Every bucket has a default encryption configuration with the platform CMK (PP-S3-CMK,
+    PCI DSS 3.5.1): provider 5 keeps it in a resource of its own, so a bucket without one
+    would silently fall back to S3-managed keys."""
     encrypted: set[str] = set()
     for r in resources:
         if r.type != "aws_s3_bucket_server_side_encryption_configuration":
             continue
         defaults = [(rule or {}).get("apply_server_side_encryption_by_default") or {} for rule in r.body.get("rule") or []]
-        if any(d.get("sse_algorithm") == "aws:kms" and d.get("kms_master_key_id") for d in defaults):
+        if any(d.get("sse_algorithm") in KMS_SSE_ALGORITHMS and d.get("kms_master_key_id") for d in defaults):
             encrypted.add(str(r.body.get("bucket")))
     return [
         f"[PP-S3-CMK] {r.address} (plugin '{r.plugin}', path {r.path}): bucket has no default encryption with "

@@ -69,13 +69,18 @@ class RoleRegistry:
         self._create_role = create_role
         self._roles: dict[str, Role] = {}
 
-    def role(self, key: str, *, service: str, description: str, plugin: str, scope: Any, name: str) -> Role:
+    def role(
+        self, key: str, *, service: str, description: str, plugin: str, scope: Any, name: str,
+        trust_conditions: Mapping[str, Any] | None = None,
+    ) -> Role:
         if key in self._roles:
             existing = self._roles[key]
             raise RegistrationError(
                 f"plugin '{plugin}' asked for role '{key}', already created by plugin '{existing.owner}'"
             )
-        construct, policy = self._create_role(scope, key, name, service, description)
+        # Only passed when set: a host's create_role without conditions keeps working.
+        extra = {"trust_conditions": dict(trust_conditions)} if trust_conditions else {}
+        construct, policy = self._create_role(scope, key, name, service, description, **extra)
         role = Role(key=key, name=name, owner=plugin, construct=construct, policy=policy)
         self._roles[key] = role
         return role
@@ -145,4 +150,35 @@ def grant_key_via_service(
         actions=list(actions),
         resources=[kms_key_arn],
         conditions={"StringEquals": {"kms:ViaService": f"{service}.{region}.amazonaws.com"}},
+    )
+
+
+VPC_ENI_ACTIONS = (
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:UnassignPrivateIpAddresses",
+)
+VPC_ENI_REASON = (
+    "Lambda manages the function's VPC network interfaces with the execution role; "
+    "ec2:DescribeNetworkInterfaces supports no resource-level permission and the interfaces "
+    "(and their ARNs) do not exist before Lambda creates them"
+)
+XRAY_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
+XRAY_REASON = "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions"
+
+
+def grant_function_basics(roles: Any, role: Any, log_group_arn: str) -> None:
+    """What every platform Lambda (VPC, X-Ray tracing, its own log group) needs, whatever its
+    handler does: ``WriteOwnLogs``, ``XRayTracing``, ``VpcNetworkInterfaces``. ``roles`` is ``ctx.roles``."""
+    roles.grant(
+        role,
+        sid="WriteOwnLogs",
+        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources=[log_group_arn, f"{log_group_arn}:*"],
+    )
+    roles.grant(role, sid="XRayTracing", actions=list(XRAY_ACTIONS), resources=["*"], any_resource_reason=XRAY_REASON)
+    roles.grant(
+        role, sid="VpcNetworkInterfaces", actions=list(VPC_ENI_ACTIONS), resources=["*"], any_resource_reason=VPC_ENI_REASON
     )

@@ -6,4 +6,5 @@ library, botocore and structlog. Handler strings:
 
 * ``payments_runtime.transactions.handler`` -- POST /transactions
 * ``payments_runtime.status.handler`` -- GET /status
+* ``payments_runtime.audit_archive.handler`` -- the audit queue's consumer (audit plugin)
 """

@@ -40,6 +40,14 @@ def notifications_topic_arn() -> str:
     return required_env("NOTIFICATIONS_TOPIC_ARN")
 
 
+def archive_bucket_name() -> str:
+    return required_env("ARCHIVE_BUCKET_NAME")
+
+
+def archive_kms_key_arn() -> str:
+    return required_env("ARCHIVE_KMS_KEY_ARN")
+
+
 def environment_name() -> str:
     return os.environ.get("ENVIRONMENT", "unknown")
 

@@ -16,7 +16,7 @@ from payments_platform.core.testing import synth
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-ALL = ["api", "messaging", "network", "observability", "storage"]
+ALL = ["api", "audit", "messaging", "network", "observability", "storage"]
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +51,16 @@ def test_disabling_a_plugin_removes_exactly_its_resources():
     without = _addresses(synth([p for p in ALL if p != "observability"]).config)
     assert set(full) - set(without) == {a for a, p in full.items() if p == "observability"}
     assert set(without) <= set(full)
+
+
+def test_disabling_the_audit_plugin_removes_its_resources_and_their_alarms_only():
+    full = _addresses(synth(ALL).config)
+    without = _addresses(synth([p for p in ALL if p != "audit"]).config)
+    removed = set(full) - set(without)
+    assert removed >= {a for a, p in full.items() if p == "audit"} and set(without) <= set(full)
+    assert {a for a in removed if full[a] != "audit"} == {
+        a for a in full if a.startswith("aws_cloudwatch_metric_alarm.observability_alarm_audit_archiver_")
+    }
 
 
 def test_disabling_a_required_plugin_fails_with_the_provider_named():

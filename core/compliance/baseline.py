@@ -140,6 +140,10 @@ class Verdict:
 def judge(baseline: Baseline, failed: Mapping[str, list[CheckResult]]) -> Verdict:
     """Compare each environment's failed checks (environment → results) with the baseline."""
     verdict = Verdict()
+    # An entry may name resources that only some of its environments build (local deploys its
+    # code unsigned, so it has no artifacts bucket): an address is stale when it fails in none of
+    # the entry's environments, an environment when none of the entry's addresses fails there.
+    matched: dict[int, dict[str, set[str]]] = {}  # entry index → address → environments it fails in
     for environment in sorted(failed):
         findings = {(r.check_id, r.address) for r in failed[environment]}
         covered = 0
@@ -154,15 +158,31 @@ def judge(baseline: Baseline, failed: Mapping[str, list[CheckResult]]) -> Verdic
         verdict.baselined[environment] = covered
         entries = baseline.for_environment(environment)
         for entry in entries:
+            hits = matched.setdefault(id(entry), {address: set() for address in entry.resources})
             for address in entry.resources:
-                if (entry.check, address) not in findings:
-                    verdict.stale_entries.append(
-                        f"{environment}: stale {entry.label}: {address} no longer fails {entry.check}; remove it"
-                    )
+                if (entry.check, address) in findings:
+                    hits[address].add(environment)
         if len(entries) > MAX_ENTRIES_PER_ENVIRONMENT:
             verdict.over_limit.append(
                 f"{environment}: {len(entries)} baseline entries, at most {MAX_ENTRIES_PER_ENVIRONMENT}: fix rather than baseline"
             )
+    for entry in baseline.entries:
+        hits = matched.get(id(entry))
+        if hits is None:
+            continue  # none of its environments was judged
+        evaluated = sorted(e for e in entry.environments if e in failed)
+        never = [address for address, where in hits.items() if not where]
+        for address in never:
+            verdict.stale_entries.append(
+                f"{', '.join(evaluated)}: stale {entry.label}: {address} no longer fails {entry.check}; remove it"
+            )
+        if not never:
+            for environment in evaluated:
+                if not any(environment in where for where in hits.values()):
+                    verdict.stale_entries.append(
+                        f"{environment}: stale {entry.label}: none of its resources fails {entry.check} here; "
+                        f"remove {environment} from its environments"
+                    )
     return verdict
 
 

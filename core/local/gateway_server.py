@@ -7,6 +7,7 @@ functions as read from the emulator with each one's credentials, where to listen
 write the ready file. The REST API itself is read from the emulator here, at start.
 One uvicorn server listens on the gateway's port and on one port per container slot; the port
 a request arrives on says whether it is a client's request or a container's Runtime API call.
+The gateway's port also serves Lambda's Invoke API (invoke_api.py) for direct invocations.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .deployed_api import read_deployed_api
 from .deployed_functions import spec_from_json
 from .emulator import emulator_client, write_json_atomically
 from .gateway import LocalGateway
+from .invoke_api import invoke_api, is_invoke
 from .lambda_service import FunctionSpec, LambdaService
 from .runtime_api import RuntimeApi
 
@@ -101,6 +103,8 @@ async def serve(spec: dict[str, Any]) -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["server"][1] != gateway_port:
             await runtime_api(scope, receive, send)
+        elif is_invoke(scope):
+            await invoke_api(service, scope, receive, send)
         else:
             await gateway(scope, receive, send)
 

@@ -8,6 +8,8 @@ for the upstream fix that would make it unnecessary.
 
 from __future__ import annotations
 
+import json
+
 import threading
 from typing import Any
 
@@ -118,8 +120,29 @@ def patch_security_group_rule_descriptions() -> None:
     SecurityGroupRule.description = property(_mark(description))  # type: ignore[method-assign,assignment]
 
 
+def patch_queue_redrive_policy_format() -> None:
+    """A queue's RedrivePolicy reads back as the compact JSON SQS returns (and the platform
+    configures); moto re-serialized it with spaces, so every re-plan showed a whitespace-only update.
+
+    Upstream: moto/sqs/models.py ``Queue.attributes`` should return the stored policy compactly."""
+    from moto.sqs import models as sqs_models
+
+    moto_attributes = sqs_models.Queue.attributes.fget
+    if _is_patched(moto_attributes):
+        return
+
+    def attributes(self: Any) -> dict[str, Any]:
+        result = moto_attributes(self)
+        if "RedrivePolicy" in result:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        return result
+
+    sqs_models.Queue.attributes = property(_mark(attributes))  # type: ignore[method-assign,assignment]
+
+
 def install() -> None:
     """Apply every fidelity patch to moto in this process (idempotent)."""
     with _install_lock:
         patch_lambda_logging_config()
         patch_security_group_rule_descriptions()
+        patch_queue_redrive_policy_format()

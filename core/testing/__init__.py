@@ -25,8 +25,10 @@ from ..keys import (
     NETWORK,
     NOTIFICATIONS_TOPIC,
     REST_API,
+    RUNTIME_PACKAGE,
     TRANSACTIONS_TABLE,
     ContextKey,
+    FunctionPackage,
     Network,
     Queue,
     RestApi,
@@ -100,6 +102,7 @@ def stub_values(suffix: str = "test", region: str = "us-east-1") -> dict[Context
             arn=arn.format("sqs", f"transaction-queue-{suffix}.fifo"),
             url=f"https://sqs.{region}.amazonaws.com/{TEST_ACCOUNT}/transaction-queue-{suffix}.fifo",
             fifo=True,
+            dead_letter_queue_arn=arn.format("sqs", f"transaction-queue-dlq-{suffix}.fifo"),
         ),
         NOTIFICATIONS_TOPIC: Topic(
             name=f"payment-notifications-{suffix}", arn=arn.format("sns", f"payment-notifications-{suffix}")
@@ -110,6 +113,12 @@ def stub_values(suffix: str = "test", region: str = "us-east-1") -> dict[Context
             stage_name="prod",
             execution_arn=arn.format("execute-api", "abc123stub"),
             invoke_url=f"https://abc123stub.execute-api.{region}.amazonaws.com/prod",
+        ),
+        RUNTIME_PACKAGE: FunctionPackage(
+            code={"filename": "assets/stub/lambda.zip"},
+            source_code_hash="c3R1Yi1wYWNrYWdlLWhhc2g=",
+            runtime="python3.12",
+            architecture="arm64",
         ),
     }
 

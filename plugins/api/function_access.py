@@ -20,7 +20,7 @@ from typing import Mapping
 
 from payments_platform.core import keys
 from payments_platform.core.context import PluginContext
-from payments_platform.core.roles import grant_key_via_service
+from payments_platform.core.roles import grant_function_basics, grant_key_via_service
 from payments_platform.plugins.messaging.grants import grant_queue_send, grant_topic_publish
 from payments_platform.plugins.storage.grants import grant_table
 
@@ -29,22 +29,6 @@ from .functions import BuiltFunction
 
 TRANSACTION_PROCESSOR_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
 STATUS_CHECKER_TABLE_ACTIONS = ("dynamodb:Query",)
-
-VPC_ENI_ACTIONS = (
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:CreateNetworkInterface",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:UnassignPrivateIpAddresses",
-)
-VPC_ENI_REASON = (
-    "Lambda manages the function's VPC network interfaces with the execution role; "
-    "ec2:DescribeNetworkInterfaces supports no resource-level permission and the interfaces "
-    "(and their ARNs) do not exist before Lambda creates them"
-)
-XRAY_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
-XRAY_REASON = "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions"
-
 
 def grant_function_access(ctx: PluginContext, functions: Mapping[str, BuiltFunction], secret_arn: str) -> None:
     region = ctx.aws.region
@@ -72,17 +56,4 @@ def grant_function_access(ctx: PluginContext, functions: Mapping[str, BuiltFunct
     )
 
     for function in functions.values():
-        ctx.roles.grant(
-            function.role,
-            sid="WriteOwnLogs",
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[function.log_group.arn, f"{function.log_group.arn}:*"],
-        )
-        ctx.roles.grant(
-            function.role, sid="XRayTracing", actions=list(XRAY_ACTIONS), resources=["*"],
-            any_resource_reason=XRAY_REASON,
-        )
-        ctx.roles.grant(
-            function.role, sid="VpcNetworkInterfaces", actions=list(VPC_ENI_ACTIONS), resources=["*"],
-            any_resource_reason=VPC_ENI_REASON,
-        )
+        grant_function_basics(ctx.roles, function.role, function.log_group.arn)

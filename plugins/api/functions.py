@@ -15,7 +15,7 @@ from payments_platform.core.cdktf_adapter import AssetType, TerraformAsset, aws
 from payments_platform.core.context import PluginContext
 from payments_platform.core.roles import Role
 
-from .code_signing import create_signed_code
+from .code_signing import SignedCode, create_signed_code
 from .definition import STATUS_CHECKER, TRANSACTION_PROCESSOR
 from .packaging import LambdaPackage
 from .settings import ApiSettings
@@ -83,17 +83,30 @@ def function_names(ctx: PluginContext) -> dict[str, str]:
     return {spec.key: ctx.naming.name(spec.key, kind="lambda") for spec in FUNCTIONS}
 
 
+def package_asset(
+    ctx: PluginContext, settings: ApiSettings, package: LambdaPackage
+) -> tuple[keys.FunctionPackage, SignedCode | None]:
+    """The package as a synth asset: copied into the synth output and referenced by a relative
+    path, so the synthesized JSON is the same on every machine -- signed first where the environment
+    signs its code (code_signing.py). Published as ``keys.RUNTIME_PACKAGE`` so other plugins'
+    functions run the same (signed) package."""
+    asset = TerraformAsset(ctx.scope, "lambda_package", path=str(package.path), type=AssetType.FILE)
+    signed = create_signed_code(ctx, asset.path, package) if settings.code_signing else None
+    return keys.FunctionPackage(
+        code=signed.function_code() if signed is not None else {"filename": asset.path},
+        source_code_hash=package.source_code_hash,
+        runtime=LAMBDA_RUNTIME,
+        architecture=settings.architecture,
+    ), signed
+
+
 def create_functions(
-    ctx: PluginContext, settings: ApiSettings, package: LambdaPackage, secret_arn: str
+    ctx: PluginContext, settings: ApiSettings, package: keys.FunctionPackage, secret_arn: str,
+    signed: SignedCode | None = None,
 ) -> dict[str, BuiltFunction]:
     scope = ctx.scope
     kms = ctx[keys.KMS_KEY]
     network = ctx[keys.NETWORK]
-    # Copied into the synth output; the config references it by a relative path, so the
-    # synthesized JSON is the same on every machine.
-    asset = TerraformAsset(scope, "lambda_package", path=str(package.path), type=AssetType.FILE)
-    signed = create_signed_code(ctx, asset.path, package) if settings.code_signing else None
-    code = signed.function_code() if signed is not None else {"filename": asset.path}
     environment = function_environment(ctx, settings, secret_arn)
     names = function_names(ctx)
     built: dict[str, BuiltFunction] = {}
@@ -116,10 +129,10 @@ def create_functions(
             description=spec.description,
             role=role.arn,
             source_code_hash=package.source_code_hash,
-            **code,
+            **package.code,
             handler=spec.handler,
-            runtime=LAMBDA_RUNTIME,
-            architectures=[settings.architecture],
+            runtime=package.runtime,
+            architectures=[package.architecture],
             memory_size=settings.memory_mb,
             timeout=settings.timeout_seconds,
             reserved_concurrent_executions=settings.reserved_concurrency,

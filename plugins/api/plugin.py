@@ -1,11 +1,13 @@
 """api plugin: the API Gateway REST API and the two Lambda functions behind it.
 
 Requires the network, the transactions table, the audit queue and the notifications topic;
-provides ``keys.REST_API``. Settings: settings.py; operations notes: README.md.
+provides ``keys.REST_API`` and ``keys.RUNTIME_PACKAGE``. Settings: settings.py; operations
+notes: README.md.
 
-    resources  package the runtime, create the HMAC-key secret, the functions (with their
-               roles and log groups), the REST API, stage, usage plan and API keys;
-               register functions and API for monitoring; publish keys.REST_API; outputs
+    resources  package the runtime (published for other plugins' functions), create the
+               HMAC-key secret, the functions (with their roles and log groups), the REST
+               API, stage, usage plan and API keys; register functions, API and the log
+               groups of the audit trail for monitoring; publish keys.REST_API; outputs
     wiring     grant each role exactly what its handler calls (and the account
                CloudWatch role, when this environment owns it)
 """
@@ -21,7 +23,7 @@ from .card_fingerprint_secret import create_card_fingerprint_secret
 from .control_evidence import register_evidence
 from .definition import ROUTES, load_create_transaction_schema
 from .function_access import grant_function_access
-from .functions import BuiltFunction, allow_api_invoke, create_functions, function_names
+from .functions import BuiltFunction, allow_api_invoke, create_functions, function_names, package_asset
 from .gateway import BuiltApi, create_api, grant_account_cloudwatch_role
 from .packaging import build_lambda_package
 from .settings import ApiSettings
@@ -43,7 +45,7 @@ def payments_declare() -> PluginDeclaration:
         name="api",
         description="API Gateway REST API (API-key or IAM auth, validation, CORS) and the two payment Lambdas",
         requires=(keys.NETWORK, keys.TRANSACTIONS_TABLE, keys.AUDIT_QUEUE, keys.NOTIFICATIONS_TOPIC),
-        provides=(keys.REST_API,),
+        provides=(keys.REST_API, keys.RUNTIME_PACKAGE),
         settings=ApiSettings,
     )
 
@@ -51,9 +53,10 @@ def payments_declare() -> PluginDeclaration:
 @hookimpl
 def payments_resources(ctx: PluginContext) -> None:
     settings: ApiSettings = ctx.settings
-    package = build_lambda_package(settings.build_cache_dir)
+    package, signed = package_asset(ctx, settings, build_lambda_package(settings.build_cache_dir))
+    ctx[keys.RUNTIME_PACKAGE] = package
     secret = create_card_fingerprint_secret(ctx)
-    functions = create_functions(ctx, settings, package, secret.arn)
+    functions = create_functions(ctx, settings, package, secret.arn, signed)
     api = create_api(
         ctx,
         settings,
@@ -67,6 +70,12 @@ def payments_resources(ctx: PluginContext) -> None:
     for key, built in sorted(functions.items()):
         ctx.monitoring.function(key, function_name=built.name, log_group_name=built.log_group_name)
     ctx.monitoring.api(MONITORING_API_KEY, api_name=api.name, stage_name=settings.stage_name)
+    # PCI DSS 10.2: who called the API and what each function did belong to the audit trail.
+    for key, built in sorted(functions.items()):
+        ctx.monitoring.log_group(key, log_group_name=built.log_group.name, log_group_arn=built.log_group.arn)
+    ctx.monitoring.log_group(
+        "api-access", log_group_name=api.access_log_group.name, log_group_arn=api.access_log_group.arn
+    )
 
     ctx[keys.REST_API] = keys.RestApi(
         name=api.name,

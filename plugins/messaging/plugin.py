@@ -1,8 +1,9 @@
 """Messaging plugin: the SQS FIFO audit trail and the SNS notifications topic.
 
 Provides ``keys.AUDIT_QUEUE`` and ``keys.NOTIFICATIONS_TOPIC``. Both are encrypted with the
-platform CMK and refuse anything but TLS. The queue has no consumer inside the platform: it
-is the ordered audit trail, kept for SQS's maximum 14 days. The topic carries payment events
+platform CMK and refuse anything but TLS. The queue is the ordered audit trail, kept for SQS's
+maximum 14 days, with a FIFO dead-letter queue for messages its consumer (the audit plugin,
+when enabled) cannot process; the consumer archives the trail for a year. The topic carries payment events
 and CloudWatch alarms to the environment's notification addresses. Senders get access
 through :mod:`.grants`.
 """
@@ -19,8 +20,11 @@ from payments_platform.core.context import PluginContext
 from .settings import MessagingSettings, subscription_id
 
 # SQS's maximum. The queue is not the 12-month archive PCI DSS 10.5.1 asks for: a consumer
-# outside this plugin must move messages to long-term storage within these 14 days.
+# outside this plugin (the audit plugin) moves messages to long-term storage within these 14 days.
 AUDIT_RETENTION_SECONDS = 14 * 24 * 60 * 60
+# How long a received message stays hidden from other consumers: SQS's default, stated so a
+# consumer can check its function timeout against it.
+AUDIT_VISIBILITY_TIMEOUT_SECONDS = 30
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 
 
@@ -44,6 +48,7 @@ def payments_resources(ctx: PluginContext) -> None:
 
 def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsKey) -> None:
     name = ctx.naming.fifo_queue("transaction-queue")
+    dead_letter = _audit_dead_letter_queue(ctx, kms, source_name=name)
     queue = aws.sqs_queue.SqsQueue(
         ctx.scope,
         "audit_queue",
@@ -54,17 +59,20 @@ def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsK
         deduplication_scope="messageGroup" if settings.high_throughput_fifo else "queue",
         fifo_throughput_limit="perMessageGroupId" if settings.high_throughput_fifo else "perQueue",
         message_retention_seconds=AUDIT_RETENTION_SECONDS,
+        visibility_timeout_seconds=AUDIT_VISIBILITY_TIMEOUT_SECONDS,
         # PCI DSS 10.3.2: the audit trail is protected at rest under the platform CMK.
         kms_master_key_id=kms.arn,
         kms_data_key_reuse_period_seconds=settings.kms_data_key_reuse_period_seconds,
+        # A message a consumer cannot process (a poison message) moves aside instead of
+        # blocking its message group until it expires.
+        # Compact, as SQS returns it and the provider stores it: no whitespace-only diff on re-plan.
+        redrive_policy=json.dumps(
+            {"deadLetterTargetArn": dead_letter.arn, "maxReceiveCount": settings.audit_max_receive_count},
+            separators=(",", ":"),
+        ),
         tags={"Name": name},
     )
-    policy = aws.sqs_queue_policy.SqsQueuePolicy(
-        ctx.scope,
-        "audit_queue_policy",
-        queue_url=queue.url,
-        policy=_policy([_deny_insecure_transport("DenyInsecureTransport", ["sqs:*"], queue.arn)]),
-    )
+    policy = _tls_only_queue_policy(ctx, "audit_queue_policy", queue)
     ctx.compliance.evidence(
         "10.2", queue, expect={"fifo_queue": True, "content_based_deduplication": True},
         note="every transaction request's audit event is sent to this FIFO queue, in order and de-duplicated",
@@ -76,10 +84,35 @@ def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsK
     ctx.compliance.evidence(
         "4.2.1", policy, attributes=("policy",), note="the queue policy denies every SQS call made without TLS"
     )
-    ctx[keys.AUDIT_QUEUE] = keys.Queue(name=queue.name, arn=queue.arn, url=queue.url, fifo=True)
+    ctx[keys.AUDIT_QUEUE] = keys.Queue(
+        name=queue.name, arn=queue.arn, url=queue.url, fifo=True,
+        visibility_timeout_seconds=AUDIT_VISIBILITY_TIMEOUT_SECONDS,
+        dead_letter_queue_arn=dead_letter.arn,
+    )
     # The literal name: dashboards and alarms read better with it and need no dependency on the queue.
     ctx.monitoring.queue("audit", queue_name=name)
     ctx.outputs.add("audit_queue_url", queue.url, description="URL of the SQS FIFO audit trail queue")
+
+
+def _audit_dead_letter_queue(ctx: PluginContext, kms: keys.KmsKey, *, source_name: str) -> Any:
+    """The audit queue's dead-letter queue: FIFO like its source (SQS requires it), kept as long,
+    encrypted and TLS-only the same way. Its redrive policy is part of the queue itself, so no
+    second writer ever sets attributes on the audit queue."""
+    name = ctx.naming.fifo_queue("transaction-queue-dlq")
+    dead_letter = aws.sqs_queue.SqsQueue(
+        ctx.scope,
+        "audit_dead_letter_queue",
+        name=name,
+        fifo_queue=True,
+        message_retention_seconds=AUDIT_RETENTION_SECONDS,
+        kms_master_key_id=kms.arn,
+        tags={"Name": name},
+    )
+    _tls_only_queue_policy(ctx, "audit_dead_letter_queue_policy", dead_letter)
+    # Anything here is an audit record nobody archived: the observability plugin alarms on it.
+    ctx.monitoring.queue("audit-dlq", queue_name=name, dead_letter_for=source_name)
+    ctx.outputs.add("audit_dead_letter_queue_url", dead_letter.url, description="Dead-letter queue of the audit queue")
+    return dead_letter
 
 
 def _notifications_topic(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsKey) -> None:
@@ -145,6 +178,15 @@ def _notifications_topic(ctx: PluginContext, settings: MessagingSettings, kms: k
         )
     ctx[keys.NOTIFICATIONS_TOPIC] = keys.Topic(name=topic.name, arn=topic.arn)
     ctx.outputs.add("notifications_topic_arn", topic.arn, description="ARN of the SNS payment notifications topic")
+
+
+def _tls_only_queue_policy(ctx: PluginContext, construct_id: str, queue: Any) -> Any:
+    return aws.sqs_queue_policy.SqsQueuePolicy(
+        ctx.scope,
+        construct_id,
+        queue_url=queue.url,
+        policy=_policy([_deny_insecure_transport("DenyInsecureTransport", ["sqs:*"], queue.arn)]),
+    )
 
 
 def _deny_insecure_transport(sid: str, actions: list[str], resource: str) -> dict[str, Any]:

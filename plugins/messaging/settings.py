@@ -36,12 +36,16 @@ class MessagingSettings(PluginSettings):
 
     ``kms_data_key_reuse_period_seconds``: how long SQS reuses a data key before calling KMS
     again (60 s to 24 h); 5 minutes trades a little key exposure for far fewer KMS calls.
+
+    ``audit_max_receive_count``: how often the audit queue's consumer may receive a message
+    without deleting it before SQS moves it to the dead-letter queue.
     """
 
     notification_email: str = "admin@example.com"
     extra_notification_emails: unique_strings(_EMAIL.pattern, "an email address") = ()
     high_throughput_fifo: bool = True
     kms_data_key_reuse_period_seconds: int = Field(default=300, ge=60, le=86400)
+    audit_max_receive_count: int = Field(default=5, ge=1, le=1000)
 
     @field_validator("notification_email")
     @classmethod

@@ -182,3 +182,5 @@ def _flow_logs(ctx: PluginContext, vpc: Any, kms: keys.KmsKey, settings: Network
     )
     ctx.compliance.evidence("10.2", flow_log, expect={"traffic_type": "ALL"}, attributes=("log_destination",),
                             note="every accepted and rejected connection in the VPC is logged")
+    # PCI DSS 10.2: network traffic records belong to the audit trail.
+    ctx.monitoring.log_group("vpc-flow-logs", log_group_name=log_group.name, log_group_arn=log_group.arn)

@@ -17,13 +17,14 @@ from typing import Any, Mapping, Sequence
 from payments_platform.core import RegistrationError
 from payments_platform.core.cdktf_adapter import aws
 from payments_platform.core.context import PluginContext
-from payments_platform.core.monitoring import MonitoredApi, MonitoredFunction
+from payments_platform.core.monitoring import MonitoredApi, MonitoredFunction, MonitoredQueue
 
 COMPARISON = "GreaterThanOrEqualToThreshold"
 STATISTIC = "Sum"
 EVALUATION_PERIODS = 1
 TREAT_MISSING_DATA = "notBreaching"
 THROTTLE_THRESHOLD = 1  # any throttled payment request is a failed payment
+DEAD_LETTER_THRESHOLD = 1  # one unprocessed message is one audit record missing from the archive
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,12 @@ def alarm_specs(
     *,
     functions: Sequence[MonitoredFunction] = (),
     apis: Sequence[MonitoredApi] = (),
+    queues: Sequence[MonitoredQueue] = (),
     error_threshold: int = 1,
     period: int = 60,
 ) -> list[AlarmSpec]:
-    """Errors and throttles per function, 5XX errors per API; sorted by name."""
+    """Errors and throttles per function, 5XX errors per API, messages in each dead-letter
+    queue; sorted by name."""
     specs: list[AlarmSpec] = []
     for function in functions:
         dimensions = {"FunctionName": function.function_name}
@@ -105,6 +108,26 @@ def alarm_specs(
                     f"{error_threshold} in {period} s): clients saw server errors. Check the Lambda error and "
                     f"throttle alarms and the API's access logs to find the failing integration. "
                     f"Registered by plugin '{api.plugin}'."
+                ),
+            )
+        )
+    for queue in queues:
+        if queue.dead_letter_for is None:
+            continue
+        specs.append(
+            AlarmSpec(
+                base_name=f"{queue.key}-messages",
+                namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions={"QueueName": queue.queue_name},
+                threshold=DEAD_LETTER_THRESHOLD,
+                period=period,
+                plugin=queue.plugin,
+                description=(
+                    f"Dead-letter queue {queue.queue_name} holds messages: their consumer failed on them "
+                    f"repeatedly and gave up, so they were not processed from {queue.dead_letter_for}. Read "
+                    f"the consumer's log for the failure, fix it, then redrive the messages (SQS "
+                    f"StartMessageMoveTask) before they expire. Registered by plugin '{queue.plugin}'."
                 ),
             )
         )

@@ -1,7 +1,7 @@
 """Observability plugin: the payments dashboard and the alarms that page someone.
 
 Requires nothing. Everything is built in ``finalize`` from what other plugins registered
-with ``ctx.monitoring`` (functions, tables, APIs, queues) — no resource name is written
+with ``ctx.monitoring`` (functions, tables, APIs, queues; dead-letter queues alarm) — no resource name is written
 here, so a renamed or added function shows up on its own.
 
 Uses, when an enabled plugin provides them:
@@ -59,6 +59,7 @@ def payments_finalize(ctx: PluginContext) -> None:
     specs = alarm_specs(
         functions=monitoring.functions,
         apis=monitoring.apis,
+        queues=monitoring.queues,
         error_threshold=settings.error_threshold,
         period=settings.alarm_period_seconds,
     )

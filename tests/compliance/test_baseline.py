@@ -98,9 +98,26 @@ def test_entry_that_no_longer_matches_a_finding_is_stale(tmp_path):
     baseline = load_baseline(write(tmp_path, ENTRY), ENVS)
     verdict = judge(baseline, {"dev": [failed("CKV_AWS_338", LOG_GROUP)], "prod": []})
     assert verdict.stale_entries == [
-        f"prod: stale baseline entry 1 (CKV_AWS_338): {LOG_GROUP} no longer fails CKV_AWS_338; remove it"
+        "prod: stale baseline entry 1 (CKV_AWS_338): none of its resources fails CKV_AWS_338 here; "
+        "remove prod from its environments"
     ]
     assert not verdict.passed
+
+
+def test_an_address_failing_in_none_of_the_entrys_environments_is_stale(tmp_path):
+    baseline = load_baseline(write(tmp_path, ENTRY), ENVS)
+    verdict = judge(baseline, {"dev": [], "prod": []})
+    assert verdict.stale_entries == [
+        f"dev, prod: stale baseline entry 1 (CKV_AWS_338): {LOG_GROUP} no longer fails CKV_AWS_338; remove it"
+    ]
+
+
+def test_an_address_one_environment_does_not_build_is_not_stale_there(tmp_path):
+    entry = ENTRY.replace(f'resources = ["{LOG_GROUP}"]', f'resources = ["{LOG_GROUP}", "{FLOW_LOGS}"]')
+    baseline = load_baseline(write(tmp_path, entry), ENVS)
+    verdict = judge(baseline, {"dev": [failed("CKV_AWS_338", LOG_GROUP), failed("CKV_AWS_338", FLOW_LOGS)],
+                               "prod": [failed("CKV_AWS_338", LOG_GROUP)]})
+    assert verdict.passed
 
 
 def test_more_than_ten_entries_in_an_environment_fails(tmp_path):

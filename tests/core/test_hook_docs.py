@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from payments_platform.core import hookspec
+from payments_platform.core.keys import WELL_KNOWN_KEYS
 from payments_platform.core.plugin_manager import hook_names
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "PLUGIN_AUTHORS.md"
@@ -31,3 +32,8 @@ def test_guide_mentions_no_hook_that_does_not_exist():
 
 def test_every_phase_has_a_hook():
     assert {f"payments_{phase}" for phase in hookspec.BUILD_PHASES} <= set(hook_names())
+
+
+@pytest.mark.parametrize("key", WELL_KNOWN_KEYS, ids=lambda key: key.name)
+def test_well_known_key_is_in_the_plugin_authors_guide(key):
+    assert f"`{key.name}`" in GUIDE.read_text(), f"context key {key.name} is missing from docs/PLUGIN_AUTHORS.md"

@@ -179,3 +179,45 @@ def test_platform_key_rotates_and_is_deletable_within_7_days():
     (key,) = stack.resources("aws_kms_key").values()
     assert key["enable_key_rotation"] is True and key["deletion_window_in_days"] == 7
     assert {s["Sid"] for s in json.loads(key["policy"])["Statement"]} >= {"EnableAccountAdministration", "AllowCloudWatchLogs"}
+
+
+def _bucket(address: str = "archive", *, with_encryption: dict | None) -> dict:
+    resources: dict = {"aws_s3_bucket": {address: {"//": {"metadata": {"path": "payments-test/audit/archive_bucket"}}}}}
+    if with_encryption is not None:
+        resources["aws_s3_bucket_server_side_encryption_configuration"] = {
+            "sse": {"bucket": f"${{aws_s3_bucket.{address}.id}}", "rule": [{"apply_server_side_encryption_by_default": with_encryption}]}
+        }
+    return {"resource": resources}
+
+
+def test_bucket_with_cmk_default_encryption_passes():
+    assert check(_bucket(with_encryption={"sse_algorithm": "aws:kms", "kms_master_key_id": "k"}), POLICY) == []
+
+
+@pytest.mark.parametrize(
+    "encryption", [None, {"sse_algorithm": "AES256"}, {"sse_algorithm": "aws:kms"}], ids=["none", "s3-managed", "aws-managed-key"]
+)
+def test_bucket_without_cmk_default_encryption_is_flagged_in_one_line_naming_it(encryption):
+    (v,) = check(_bucket(with_encryption=encryption), POLICY)
+    assert v.startswith("[PP-S3-CMK] aws_s3_bucket.archive (plugin 'audit', path payments-test/audit/archive_bucket)")
+    assert "\n" not in v
+
+
+class PlainBucket:
+    """Creates a bucket and no encryption configuration: synth must refuse it."""
+
+    @hookimpl
+    def payments_declare(self):
+        return PluginDeclaration(name="plain", description="breaks PP-S3-CMK")
+
+    @hookimpl
+    def payments_resources(self, ctx):
+        aws.s3_bucket.S3Bucket(ctx.scope, "reports", bucket=ctx.naming.name("reports"))
+
+
+def test_synth_refuses_a_bucket_without_encryption():
+    with pytest.raises(PolicyViolation) as excinfo:
+        synth([], extra_plugins={"plain": PlainBucket()}, cache=False)
+    (violation,) = excinfo.value.violations
+    assert violation.startswith("payments-test: [PP-S3-CMK] aws_s3_bucket.plain_reports_")
+    assert "(plugin 'plain', path payments-test/plain/reports): bucket has no default encryption" in violation

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import boto3
 from moto import mock_aws
 
-from payments_platform.runtime import aws_clients, status, transactions
+from payments_platform.runtime import audit_archive, aws_clients, status, transactions
 
 REGION = "eu-west-1"
 TABLE_NAME = "payments-test-transactions"
@@ -221,7 +221,7 @@ def provision(sqs_fifo_name: str = "payments-test-audit.fifo") -> AwsResources:
 
 
 # Captured at import: tests may monkeypatch the module attributes.
-_CACHED_BUILDERS = (transactions.transaction_creator, status.transaction_store)
+_CACHED_BUILDERS = (transactions.transaction_creator, status.transaction_store, audit_archive.archiver)
 
 
 def reset_runtime_caches() -> None:

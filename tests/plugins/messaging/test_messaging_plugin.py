@@ -14,8 +14,11 @@ QUEUE = "aws_sqs_queue"
 TOPIC = "aws_sns_topic"
 
 
-def policy_of(stack, resource_type):
-    (body,) = stack.resources(resource_type).values()
+def policy_of(stack, resource_type, path="messaging/audit_queue_policy"):
+    if resource_type == "aws_sqs_queue_policy":  # two of them: the queue's and its dead-letter queue's
+        _, body = stack.by_path(path)
+    else:
+        (body,) = stack.resources(resource_type).values()
     return {s["Sid"]: s for s in json.loads(body["policy"])["Statement"]}
 
 
@@ -81,9 +84,37 @@ def test_published_queue_arn_is_what_a_sender_is_granted_on(messaging_stack, que
     assert statements["SendAudit"]["Resource"] == f"${{aws_sqs_queue.{queue_logical_id}.arn}}"
 
 
-def test_queue_is_registered_for_monitoring_by_its_name(messaging_stack):
+def test_queue_and_its_dead_letter_queue_are_registered_for_monitoring_by_name(messaging_stack):
     queues = messaging_stack.built.build.monitoring.queues.all()
-    assert [(q.key, q.queue_name, q.plugin) for q in queues] == [("audit", "transaction-queue-test.fifo", "messaging")]
+    assert [(q.key, q.queue_name, q.plugin, q.dead_letter_for) for q in queues] == [
+        ("audit", "transaction-queue-test.fifo", "messaging", None),
+        ("audit-dlq", "transaction-queue-dlq-test.fifo", "messaging", "transaction-queue-test.fifo"),
+    ]
+
+
+def _dead_letter_queue(stack):
+    return stack.by_path("messaging/audit_dead_letter_queue")[1]
+
+
+def test_dead_letter_queue_is_fifo_encrypted_and_keeps_messages_14_days(messaging_stack):
+    body = _dead_letter_queue(messaging_stack)
+    assert (body["name"], body["fifo_queue"], body["message_retention_seconds"]) == (
+        "transaction-queue-dlq-test.fifo", True, 1_209_600
+    )
+    assert body["kms_master_key_id"] == key_ref(messaging_stack)
+
+
+def test_queue_redrives_to_its_dead_letter_queue_after_five_receives(messaging_stack, queue_logical_id):
+    (dlq_id,) = [i for i, b in messaging_stack.resources(QUEUE).items() if b["name"] == "transaction-queue-dlq-test.fifo"]
+    body = messaging_stack.resources(QUEUE)[queue_logical_id]
+    assert json.loads(body["redrive_policy"]) == {"deadLetterTargetArn": f"${{aws_sqs_queue.{dlq_id}.arn}}", "maxReceiveCount": 5}
+    queue, _ = messaging_stack.built.build.values[keys.AUDIT_QUEUE.name]
+    assert queue.dead_letter_queue_arn  # published, so a consumer can insist on it
+
+
+def test_dead_letter_queue_denies_every_sqs_action_without_tls(messaging_stack):
+    statements = policy_of(messaging_stack, "aws_sqs_queue_policy", path="messaging/audit_dead_letter_queue_policy")
+    assert statements["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_audit_queue_url_is_a_stack_output(messaging_stack, queue_logical_id):

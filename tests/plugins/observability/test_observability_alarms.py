@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from payments_platform.core import RegistrationError
-from payments_platform.core.monitoring import MonitoredApi, MonitoredFunction
+from payments_platform.core.monitoring import MonitoredApi, MonitoredFunction, MonitoredQueue
 from payments_platform.plugins.observability.alarms import alarm_specs
 from payments_platform.plugins.observability.settings import ObservabilitySettings
 
@@ -43,6 +43,18 @@ def test_api_alarm_watches_api_name_and_stage():
 def test_error_alarm_description_points_at_the_function_log_group():
     spec = by_name(functions=[PROCESSOR])["transaction-processor-errors"]
     assert PROCESSOR.log_group_name in spec.description
+
+
+def test_a_dead_letter_queue_alarms_on_its_first_visible_message():
+    dlq = MonitoredQueue("audit-dlq", "audit-archive-dlq-dev.fifo", "audit", dead_letter_for="transaction-queue-dev.fifo")
+    spec = by_name(queues=[dlq])["audit-dlq-messages"]
+    assert (spec.namespace, spec.metric_name, spec.threshold) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible", 1)
+    assert spec.dimensions == {"QueueName": "audit-archive-dlq-dev.fifo"}
+    assert "transaction-queue-dev.fifo" in spec.description and "redrive" in spec.description
+
+
+def test_an_ordinary_queue_gets_no_alarm():
+    assert by_name(queues=[MonitoredQueue("audit", "transaction-queue-dev.fifo", "messaging")]) == {}
 
 
 def test_period_is_passed_through():

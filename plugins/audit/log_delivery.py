@@ -1,0 +1,109 @@
+"""CloudWatch Logs → Firehose → the archive bucket, for every log group registered with
+``ctx.monitoring.log_group`` (function, API access and VPC flow logs; PCI DSS 10.2, 10.5.1).
+
+Log groups keep their 30-day retention (the specification's); the archive keeps the year.
+One delivery stream per log group, so each lands under its own prefix --
+``logs/<key>/YYYY/MM/DD/HH/`` (Firehose appends the UTC hour) -- without dynamic partitioning,
+which would have to decompress every record. Objects hold CloudWatch Logs' gzip'd JSON as
+delivered. A stream costs nothing while idle.
+
+Two roles, one inline policy each: CloudWatch Logs may put records into these streams only;
+Firehose may write objects under ``logs/`` (and its error prefix) only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from payments_platform.core import keys
+from payments_platform.core.cdktf_adapter import aws
+from payments_platform.core.context import PluginContext
+from payments_platform.core.monitoring import MonitoredLogGroup
+from payments_platform.core.roles import grant_key_via_service
+
+from .bucket import ArchiveBucket
+from .settings import AuditSettings
+
+LOGS_PREFIX = "logs/"
+ERRORS_PREFIX = "logs-errors/"
+DELIVERY_ROLE = "audit-log-delivery"
+SUBSCRIPTION_ROLE = "audit-log-subscription"
+# Firehose's documented needs for an S3 destination, split by what they apply to.
+FIREHOSE_BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads")
+FIREHOSE_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject")
+ALL_EVENTS = ""  # the empty filter pattern matches every log event
+
+
+def archive_log_groups(
+    ctx: PluginContext, settings: AuditSettings, bucket: ArchiveBucket, log_groups: Sequence[MonitoredLogGroup]
+) -> list[Any]:
+    """A delivery stream and a subscription filter per log group; returns the streams."""
+    if not log_groups:
+        return []
+    scope = ctx.scope
+    kms = ctx[keys.KMS_KEY]
+    # Confused-deputy guards (AWS's documented trust conditions for each service): the services
+    # may assume these roles only on this account's behalf.
+    delivery_role = ctx.roles.role(
+        DELIVERY_ROLE, service="firehose.amazonaws.com",
+        description="Firehose: writes archived log events to the audit archive",
+        trust_conditions={"StringEquals": {"sts:ExternalId": ctx.aws.account_id}},
+    )
+    subscription_role = ctx.roles.role(
+        SUBSCRIPTION_ROLE, service="logs.amazonaws.com",
+        description="CloudWatch Logs: sends subscribed log events to Firehose",
+        trust_conditions={"StringLike": {"aws:SourceArn": ctx.aws.arn("logs", "*")}},
+    )
+    streams = []
+    for group in log_groups:
+        construct_id = group.key.replace("-", "_")
+        name = ctx.naming.name(f"audit-logs-{group.key}", kind="firehose")
+        stream = aws.kinesis_firehose_delivery_stream.KinesisFirehoseDeliveryStream(
+            scope,
+            f"log_archive_{construct_id}",
+            name=name,
+            destination="extended_s3",
+            # PCI DSS 3.5.1: records buffered in Firehose are encrypted with the platform CMK too.
+            server_side_encryption={"enabled": True, "key_type": "CUSTOMER_MANAGED_CMK", "key_arn": kms.arn},
+            extended_s3_configuration={
+                "role_arn": delivery_role.arn,
+                "bucket_arn": bucket.arn,
+                "prefix": f"{LOGS_PREFIX}{group.key}/",
+                "error_output_prefix": f"{ERRORS_PREFIX}{group.key}/",
+                "buffering_interval": settings.log_buffer_seconds,
+                "buffering_size": settings.log_buffer_mb,
+                "kms_key_arn": kms.arn,
+            },
+            tags={"Name": name},
+            depends_on=[delivery_role.policy, *bucket.ready],
+        )
+        aws.cloudwatch_log_subscription_filter.CloudwatchLogSubscriptionFilter(
+            scope,
+            f"log_archive_{construct_id}_subscription",
+            name=ctx.naming.name("audit-archive"),
+            log_group_name=group.log_group_name,
+            filter_pattern=ALL_EVENTS,
+            destination_arn=stream.arn,
+            role_arn=subscription_role.arn,
+            # CloudWatch Logs test-delivers when the filter is created: the role must already allow it.
+            depends_on=[subscription_role.policy],
+        )
+        streams.append(stream)
+
+    stream_arns = [stream.arn for stream in streams]
+    ctx.roles.grant(
+        subscription_role, sid="PutIntoArchiveStreams", actions=["firehose:PutRecord", "firehose:PutRecordBatch"],
+        resources=stream_arns,
+    )
+    ctx.roles.grant(delivery_role, sid="ArchiveBucket", actions=list(FIREHOSE_BUCKET_ACTIONS), resources=[bucket.arn])
+    ctx.roles.grant(
+        delivery_role,
+        sid="ArchiveObjects",
+        actions=list(FIREHOSE_OBJECT_ACTIONS),
+        resources=[bucket.objects(LOGS_PREFIX), bucket.objects(ERRORS_PREFIX)],
+    )
+    grant_key_via_service(
+        ctx.roles, delivery_role, kms.arn, sid="ArchiveObjectsKms", actions=["kms:Decrypt", "kms:GenerateDataKey"],
+        service="s3", region=ctx.aws.region,
+    )
+    return streams

@@ -1,0 +1,53 @@
+"""Audit plugin: the 12-month archive of the audit trail (PCI DSS 10.5.1).
+
+Requires the audit queue, the network and the runtime package; provides nothing.
+
+    resources  the archive bucket (bucket.py); the audit queue's consumer function and its
+               event source mapping (consumer.py); register the consumer for monitoring
+    wiring     grant the consumer exactly what it calls
+    finalize   CloudWatch Logs subscription → Firehose → bucket for every log group
+               registered with ``ctx.monitoring.log_group`` (log_delivery.py)
+
+Settings: settings.py. The consumer's code: runtime/audit_archive.py.
+"""
+
+from __future__ import annotations
+
+from payments_platform.core import PluginDeclaration, hookimpl, keys
+from payments_platform.core.context import PluginContext
+
+from .bucket import create_archive_bucket
+from .consumer import create_consumer, grant_consumer_access
+from .log_delivery import archive_log_groups
+from .settings import AuditSettings
+
+
+@hookimpl
+def payments_declare() -> PluginDeclaration:
+    return PluginDeclaration(
+        name="audit",
+        description="12-month audit archive: S3 (CMK, versioned, lifecycle) fed by the audit queue and CloudWatch Logs",
+        requires=(keys.AUDIT_QUEUE, keys.NETWORK, keys.RUNTIME_PACKAGE),
+        settings=AuditSettings,
+    )
+
+
+@hookimpl
+def payments_resources(ctx: PluginContext) -> None:
+    settings: AuditSettings = ctx.settings
+    bucket = create_archive_bucket(ctx, settings)
+    consumer = create_consumer(ctx, settings, bucket)
+    ctx.outputs.add("audit_archive_bucket_name", bucket.name, description="S3 bucket holding the 12-month audit archive")
+    ctx.stash["bucket"] = bucket
+    ctx.stash["consumer"] = consumer
+
+
+@hookimpl
+def payments_wiring(ctx: PluginContext) -> None:
+    grant_consumer_access(ctx, ctx.stash.pop("consumer"), ctx.stash["bucket"])
+
+
+@hookimpl
+def payments_finalize(ctx: PluginContext) -> None:
+    # In finalize: every plugin has registered its log groups by now.
+    archive_log_groups(ctx, ctx.settings, ctx.stash.pop("bucket"), ctx.monitoring.log_groups)
