@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import operations_cli
 from .config import load_config
 from .errors import PlatformError
 
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--env", help="environment (default: the config's default)")
         command.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
         _terraform_options(command)
+    operations_cli.register(commands)
     return parser
 
 
@@ -95,20 +97,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace, verb: str) -> int:
-    from .synth import synthesize
-    from .terraform import Terraform
+    from .stack_workspace import StackWorkspace
 
     config = load_config(args.config)
     (environment,) = config.select([args.env] if args.env else None)
-    result = synthesize([environment], args.out)
-    stack_dir = result.stacks[environment.stack_name]
-    terraform = Terraform.locate(result.outdir, binary=args.terraform, mirror=args.provider_mirror)
+    workspace = StackWorkspace.prepare(environment, args.out, binary=args.terraform, mirror=args.provider_mirror)
     target = f"the emulator at {environment.aws_endpoint}" if environment.aws_endpoint else "AWS"
-    print(f"{verb} {environment.stack_name} on {target} (state: {(stack_dir / environment.state_file).resolve()})")
-    terraform.init(stack_dir, backend=True)
+    print(f"{verb} {environment.stack_name} on {target} (state: {workspace.state_location})")
     started = time.perf_counter()
     args_ = [verb, "-input=false", "-auto-approve"] if args.auto_approve else [verb]
-    terraform.stream(args_, stack_dir, interactive=not args.auto_approve)
+    workspace.terraform.stream(args_, workspace.stack_dir, interactive=not args.auto_approve, explain=workspace.explain)
     print(f"{verb} of {environment.stack_name} finished in {time.perf_counter() - started:.0f} s")
     return 0
 
@@ -169,6 +167,7 @@ COMMANDS = {
     "validate": cmd_validate,
     "deploy": cmd_deploy,
     "destroy": cmd_destroy,
+    **operations_cli.COMMANDS,
 }
 
 

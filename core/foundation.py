@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .cdktf_adapter import Construct, LocalBackend, TerraformOutput, aws
+from .cdktf_adapter import Construct, TerraformOutput, aws
 from .config import EnvironmentConfig
 from .context import AwsAccount, BuildContext, KeyPolicyStatement
 from .keys import KmsKey
+from .state_backend import add_state_backend
 
 # AWS caps the pending-deletion window at 7..30 days; the platform must be destroyable fast.
 KMS_DELETION_WINDOW_DAYS = 7
@@ -21,28 +22,35 @@ KMS_DELETION_WINDOW_DAYS = 7
 # Every service the platform's resources and data sources call, for a local emulator.
 EMULATED_SERVICES = (
     "apigateway", "cloudwatch", "dynamodb", "ec2", "iam", "kms", "lambda", "logs",
-    "secretsmanager", "sns", "sqs", "sts",
+    "s3", "secretsmanager", "sns", "sqs", "sts",
 )
 
 
 def create_provider(stack: Any, env: EnvironmentConfig) -> None:
+    aws_provider(stack, env)
+    add_state_backend(stack, env)
+
+
+def aws_provider(stack: Any, env: EnvironmentConfig, region: str | None = None) -> None:
+    """The AWS provider in ``region`` (default: the environment's), or on the environment's emulator."""
+    region = region or env.regions.deploy
     if env.aws_endpoint is None:
-        aws.provider.AwsProvider(stack, "aws", region=env.regions.deploy)
+        aws.provider.AwsProvider(stack, "aws", region=region)
     else:
         # A local emulator (moto server): fixed dummy credentials, every service at one URL.
         aws.provider.AwsProvider(
             stack,
             "aws",
-            region=env.regions.deploy,
+            region=region,
             access_key="emulator",
             secret_key="emulator",
             skip_credentials_validation=True,
             skip_metadata_api_check="true",
             skip_region_validation=True,
             endpoints=[{service: env.aws_endpoint for service in EMULATED_SERVICES}],
+            # moto serves buckets by path, not by virtual host.
+            s3_use_path_style=True,
         )
-    # Relative, so the synthesized config is identical on every machine.
-    LocalBackend(stack, path=env.state_file)
 
 
 def account_facts(scope: Construct, env: EnvironmentConfig) -> AwsAccount:
