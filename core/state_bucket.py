@@ -65,8 +65,10 @@ def build_state_bucket_stack(app: Any, env: EnvironmentConfig) -> Any:
     aws.kms_alias.KmsAlias(stack, "state_key_alias", name=state.kms_key_id, target_key_id=key.key_id)
 
     bucket = aws.s3_bucket.S3Bucket(stack, "state_bucket", bucket=state.bucket, tags=tags, lifecycle={"prevent_destroy": True})
-    aws.s3_bucket_ownership_controls.S3BucketOwnershipControls(
-        stack, "state_bucket_ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}
+    ownership = aws.s3_bucket_ownership_controls
+    ownership.S3BucketOwnershipControls(
+        stack, "state_bucket_ownership", bucket=bucket.id,
+        rule=ownership.S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
     )
     aws.s3_bucket_public_access_block.S3BucketPublicAccessBlock(
         stack,
@@ -77,29 +79,39 @@ def build_state_bucket_stack(app: Any, env: EnvironmentConfig) -> Any:
         ignore_public_acls=True,
         restrict_public_buckets=True,
     )
-    aws.s3_bucket_versioning.S3BucketVersioningA(
-        stack, "state_bucket_versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}
+    versioning = aws.s3_bucket_versioning
+    versioning.S3BucketVersioningA(
+        stack, "state_bucket_versioning", bucket=bucket.id,
+        versioning_configuration=versioning.S3BucketVersioningVersioningConfiguration(status="Enabled"),
     )
-    aws.s3_bucket_server_side_encryption_configuration.S3BucketServerSideEncryptionConfigurationA(
+    encryption = aws.s3_bucket_server_side_encryption_configuration
+    encryption.S3BucketServerSideEncryptionConfigurationA(
         stack,
         "state_bucket_encryption",
         bucket=bucket.id,
-        rule=[{
-            "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key.arn},
-            "bucket_key_enabled": True,
-        }],
+        rule=[encryption.S3BucketServerSideEncryptionConfigurationRuleA(
+            apply_server_side_encryption_by_default=encryption.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                sse_algorithm="aws:kms", kms_master_key_id=key.arn
+            ),
+            bucket_key_enabled=True,
+        )],
     )
-    aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfiguration(
+    lifecycle = aws.s3_bucket_lifecycle_configuration
+    lifecycle.S3BucketLifecycleConfiguration(
         stack,
         "state_bucket_lifecycle",
         bucket=bucket.id,
-        rule=[{
-            "id": "expire-noncurrent-state-versions",
-            "status": "Enabled",
-            "filter": [{"prefix": ""}],
-            "noncurrent_version_expiration": [{"noncurrent_days": NONCURRENT_VERSION_DAYS}],
-            "abort_incomplete_multipart_upload": [{"days_after_initiation": 7}],
-        }],
+        rule=[lifecycle.S3BucketLifecycleConfigurationRule(
+            id="expire-noncurrent-state-versions",
+            status="Enabled",
+            filter=[lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+            noncurrent_version_expiration=[
+                lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=NONCURRENT_VERSION_DAYS)
+            ],
+            abort_incomplete_multipart_upload=[
+                lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
+            ],
+        )],
     )
     aws.s3_bucket_policy.S3BucketPolicy(stack, "state_bucket_policy", bucket=bucket.id, policy=bucket_policy(bucket.arn))
     TerraformOutput(stack, "state_bucket_arn", value=bucket.arn)

@@ -119,7 +119,8 @@ def migrate(env: EnvironmentConfig, synth_out: str | Path, *, binary: str | None
         workspace.stack_dir, backend=True, explain=workspace.explain, extra=["-migrate-state", "-force-copy"]
     )
     migrated = _pulled_state(workspace)
-    if migrated is None or migrated.get("lineage") != local.get("lineage") or _addresses(migrated) != _addresses(local):
+    # terraform may give the copy a new lineage and serial; what must match is every resource.
+    if migrated is None or migrated.get("resources") != local.get("resources"):
         raise TerraformError(
             f"the state at {target} does not match {local_file} after migration; the local file is untouched — "
             f"inspect with: terraform -chdir={workspace.stack_dir} state pull"
@@ -146,10 +147,6 @@ def _pulled_state(workspace: StackWorkspace) -> dict[str, Any] | None:
         return None
     state = json.loads(pulled.stdout)
     return state if state.get("resources") or state.get("outputs") else None
-
-
-def _addresses(state: dict[str, Any]) -> set[str]:
-    return {f"{r.get('module', '')}{r['type']}.{r['name']}" for r in state.get("resources") or []}
 
 
 # --------------------------------------------------------------------------- unlock

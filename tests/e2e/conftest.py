@@ -45,6 +45,10 @@ def moto_endpoint() -> Iterator[str]:
     _terraform_or_skip()
     from moto.server import ThreadedMotoServer
 
+    from payments_platform.core.local import moto_bucket_policy
+
+    moto_bucket_policy.apply()  # the state bucket's conditional Deny statements, evaluated as S3 does
+
     # werkzeug logs every request at INFO; terraform makes hundreds of them.
     werkzeug_logger = logging.getLogger("werkzeug")
     previous_level = werkzeug_logger.level
