@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from .config import EnvironmentConfig
 from .terraform import Explain
 
+# Terraform's colours and the box it draws around a diagnostic when not run with -no-color.
+_DECORATION = re.compile(r"\x1b\[[0-9;]*m|^[ \t]*[│╷╵][ \t]?", re.MULTILINE)
 _LOCK_FIELD = re.compile(r"^\s*(ID|Path|Operation|Who|Version|Created|Info):\s*(.*?)\s*$", re.MULTILINE)
 _BUCKET_MISSING = re.compile(r"NoSuchBucket|S3 bucket \"?[^\"\s]*\"? does not exist|bucket does not exist", re.IGNORECASE)
 _WRONG_REGION = re.compile(r"PermanentRedirect|StatusCode: 301|AuthorizationHeaderMalformed|actual location", re.IGNORECASE)
@@ -45,7 +47,12 @@ class LockInfo:
         return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
+def plain(output: str) -> str:
+    return _DECORATION.sub("", output)
+
+
 def parse_lock_info(output: str) -> LockInfo | None:
+    output = plain(output)
     if "Error acquiring the state lock" not in output:
         return None
     fields = dict(_LOCK_FIELD.findall(output.split("Lock Info:", 1)[-1]))
@@ -62,6 +69,7 @@ def parse_lock_info(output: str) -> LockInfo | None:
 
 def explain_backend_failure(output: str, env: EnvironmentConfig, *, now: datetime | None = None) -> str | None:
     """The failure in one line naming the fixing command, or None for failures of another kind."""
+    output = plain(output)
     lock = parse_lock_info(output)
     if lock is not None:
         age = lock.age(now)

@@ -36,7 +36,7 @@ def build_state_bucket_stack(app: Any, env: EnvironmentConfig) -> Any:
     stack = TerraformStack(app, stack_name(state))
     foundation.aws_provider(stack, env, region=state.region)
     LocalBackend(stack, path=state_file(state))
-    tags = {"Project": "payments-platform", "Purpose": "terraform-state", "ManagedBy": "payments-platform state bootstrap"}
+    tags = {"platform": "payments-platform", "purpose": "terraform-state", "managed-by": "payments-platform state bootstrap"}
     identity = aws.data_aws_caller_identity.DataAwsCallerIdentity(stack, "caller")
     partition = aws.data_aws_partition.DataAwsPartition(stack, "partition")
     root = f"arn:{partition.partition}:iam::{identity.account_id}:root"

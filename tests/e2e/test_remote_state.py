@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -56,13 +55,10 @@ class Bench:
 
     def cli(self, *args: str, remote: bool = True) -> subprocess.CompletedProcess[str]:
         config = self.remote_config if remote else self.local_config
-        started = time.perf_counter()
-        result = subprocess.run(
+        return subprocess.run(
             [sys.executable, "-m", "payments_platform.core.cli", "--config", str(config), *args],
             cwd=self.root, capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
         )
-        TIMINGS[f"remote-state {args[0]} {args[1] if args[0] == 'state' else ''}".strip()] = time.perf_counter() - started
-        return result
 
     def ok(self, *args: str, remote: bool = True) -> subprocess.CompletedProcess[str]:
         result = self.cli(*args, remote=remote)
@@ -88,12 +84,14 @@ def environment_file(path: Path, endpoint: str, *, remote: bool) -> Path:
 @pytest.fixture(scope="module")
 def bench(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
     root = tmp_path_factory.mktemp("remote-state")
+    started = time.perf_counter()
     yield Bench(
         endpoint=moto_endpoint,
         root=root,
         local_config=environment_file(root / "local.toml", moto_endpoint, remote=False),
         remote_config=environment_file(root / "remote.toml", moto_endpoint, remote=True),
     )
+    TIMINGS["remote-state tests"] = time.perf_counter() - started
 
 
 def objects(bench: Bench) -> set[str]:

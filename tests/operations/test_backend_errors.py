@@ -78,3 +78,9 @@ def test_backend_failure_is_one_line_with_the_fix(prod, output, expected):
 
 def test_unrelated_failure_is_left_to_the_caller(prod):
     assert explain_backend_failure("Error: Invalid reference in resource aws_sqs_queue.x", prod) is None
+
+
+def test_lock_is_recognised_in_coloured_boxed_output(prod):
+    boxed = "\n".join(f"\x1b[31m│\x1b[0m {line}" for line in LOCK_HELD.splitlines())
+    message = explain_backend_failure(boxed, prod, now=NOW)
+    assert message is not None and "lock ID 80dafb28-1b10-80e0-51ff-060b22f30954" in message
