@@ -78,23 +78,17 @@ def create_platform_key(scope: Construct, build: BuildContext) -> tuple[KmsKey, 
     return KmsKey(arn=key.arn, key_id=key.key_id, alias_name=alias.name), key
 
 
+def account_administration(root: str) -> dict[str, Any]:
+    """AWS's default key policy statement: without it a key can become unmanageable.
+    "kms:*" / "*" here mean "this key" for the account's administrators (IAM still applies)."""
+    return {"Sid": "EnableAccountAdministration", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*", "Resource": "*"}
+
+
 def default_key_policy(build: BuildContext) -> list[KeyPolicyStatement]:
     a = build.aws
     root = f"arn:{a.partition}:iam::{a.account_id}:root"
     return [
-        # AWS's default key policy statement: without it the key can become unmanageable.
-        # "kms:*" / "*" here mean "this key" for the account's administrators (IAM still applies).
-        KeyPolicyStatement(
-            "EnableAccountAdministration",
-            {
-                "Sid": "EnableAccountAdministration",
-                "Effect": "Allow",
-                "Principal": {"AWS": root},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            "core",
-        ),
+        KeyPolicyStatement("EnableAccountAdministration", account_administration(root), "core"),
         # CloudWatch Logs encrypts the platform's log groups (function, access and flow logs).
         KeyPolicyStatement(
             "AllowCloudWatchLogs",

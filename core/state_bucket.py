@@ -37,9 +37,8 @@ def build_state_bucket_stack(app: Any, env: EnvironmentConfig) -> Any:
     foundation.aws_provider(stack, env, region=state.region)
     LocalBackend(stack, path=state_file(state))
     tags = {"platform": "payments-platform", "purpose": "terraform-state", "managed-by": "payments-platform state bootstrap"}
-    identity = aws.data_aws_caller_identity.DataAwsCallerIdentity(stack, "caller")
-    partition = aws.data_aws_partition.DataAwsPartition(stack, "partition")
-    root = f"arn:{partition.partition}:iam::{identity.account_id}:root"
+    account = foundation.account_facts(stack, env)
+    root = f"arn:{account.partition}:iam::{account.account_id}:root"
 
     # PCI DSS 3.5/3.6: the state holds the card-fingerprint secret; a customer-managed,
     # rotated key whose use IAM policies grant per role.
@@ -49,16 +48,7 @@ def build_state_bucket_stack(app: Any, env: EnvironmentConfig) -> Any:
         description=f"Terraform state of payments-platform ({state.bucket})",
         enable_key_rotation=True,
         deletion_window_in_days=STATE_KEY_DELETION_WINDOW_DAYS,
-        policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "EnableAccountAdministration",
-                "Effect": "Allow",
-                "Principal": {"AWS": root},
-                "Action": "kms:*",
-                "Resource": "*",
-            }],
-        }),
+        policy=json.dumps({"Version": "2012-10-17", "Statement": [foundation.account_administration(root)]}),
         tags=tags,
         lifecycle={"prevent_destroy": True},
     )
