@@ -128,6 +128,13 @@ def lock_holder(bench: Bench, tmp_path: Path) -> Iterator[subprocess.Popen[str]]
 # --------------------------------------------------------------------------- before: local state
 
 
+def test_plan_before_bootstrap_names_the_command_that_creates_the_bucket(bench: Bench):
+    result = bench.cli("plan", "--env", "local")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"the state bucket {BUCKET} does not exist" in result.stderr
+    assert result.stderr.rstrip().endswith("payments-platform state bootstrap --env local")
+
+
 def test_environment_first_deploys_with_local_state(bench: Bench):
     bench.ok("deploy", "--env", "local", "--auto-approve", "--out", str(bench.synth_out), remote=False)
     state = json.loads((bench.root / "terraform.payments-local.tfstate").read_text())
