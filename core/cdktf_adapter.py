@@ -69,6 +69,7 @@ from cdktf import (  # noqa: E402,F401
     Fn,
     IAspect,
     LocalBackend,
+    S3Backend,
     TerraformAsset,
     TerraformDataSource,
     TerraformElement,

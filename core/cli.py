@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import operations_cli
 from .config import load_config
 from .errors import PlatformError
 
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     from .local.commands import add_parser as add_local_parser
 
     add_local_parser(commands)
+    operations_cli.register(commands)
     return parser
 
 
@@ -108,20 +110,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace, verb: str) -> int:
-    from .synth import synthesize
-    from .terraform import Terraform
+    from .stack_workspace import StackWorkspace
 
     config = load_config(args.config)
     (environment,) = config.select([args.env] if args.env else None)
-    result = synthesize([environment], args.out)
-    stack_dir = result.stacks[environment.stack_name]
-    terraform = Terraform.locate(result.outdir, binary=args.terraform, mirror=args.provider_mirror)
+    workspace = StackWorkspace.prepare(environment, args.out, binary=args.terraform, mirror=args.provider_mirror)
     target = f"the emulator at {environment.aws_endpoint}" if environment.aws_endpoint else "AWS"
-    print(f"{verb} {environment.stack_name} on {target} (state: {(stack_dir / environment.state_file).resolve()})")
-    terraform.init(stack_dir, backend=True)
+    print(f"{verb} {environment.stack_name} on {target} (state: {workspace.state_location})")
     started = time.perf_counter()
     args_ = [verb, "-input=false", "-auto-approve"] if args.auto_approve else [verb]
-    terraform.stream(args_, stack_dir, interactive=not args.auto_approve)
+    workspace.terraform.stream(args_, workspace.stack_dir, interactive=not args.auto_approve, explain=workspace.explain)
     print(f"{verb} of {environment.stack_name} finished in {time.perf_counter() - started:.0f} s")
     return 0
 
@@ -190,6 +188,7 @@ COMMANDS = {
     "destroy": cmd_destroy,
     "local": lambda args: _local(args),
     "compliance": cmd_compliance,
+    **operations_cli.COMMANDS,
 }
 
 

@@ -32,7 +32,7 @@ DEFAULT_DEPLOY_REGION = "us-east-1"
 # when no region resolves for them.
 FALLBACK_SERVICE_REGION = "eu-central-1"
 
-_ENV_KEYS = {"suffix", "region", "plugins", "settings", "tags", "description", "aws_endpoint"}
+_ENV_KEYS = {"suffix", "region", "plugins", "settings", "tags", "description", "aws_endpoint", "state"}
 # A local AWS emulator (moto server, LocalStack): only loopback, never a remote host.
 ENDPOINT_PATTERN = re.compile(r"^http://(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{2,5}$")
 
@@ -54,6 +54,22 @@ class RegionPlan:
 
 
 @dataclass(frozen=True)
+class StateBackendConfig:
+    """Remote state in S3 (``[environments.<env>.state]``): encrypted with a KMS key, locked with a
+    lockfile beside the state object (Terraform >= 1.10, no DynamoDB table)."""
+
+    bucket: str
+    key_prefix: str
+    region: str
+    kms_key_id: str
+
+    def key(self, stack_name: str, suffix: str) -> str:
+        """One state object per environment and per suffix: an ENVIRONMENT_SUFFIX build never
+        shares a key with the environment it is derived from."""
+        return f"{self.key_prefix}/{stack_name}/{suffix}.tfstate"
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     name: str
     suffix: str
@@ -64,6 +80,12 @@ class EnvironmentConfig:
     description: str = ""
     # When set, the AWS provider talks to a local emulator at this URL instead of AWS.
     aws_endpoint: str | None = None
+    # None: local state beside the synth output (see state_file).
+    state: StateBackendConfig | None = None
+
+    @property
+    def state_key(self) -> str | None:
+        return self.state.key(self.stack_name, self.suffix) if self.state else None
 
     @property
     def stack_name(self) -> str:
@@ -142,7 +164,8 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> PlatformConfig:
         raise ConfigError(f"{where}: unknown top-level table(s): {', '.join(sorted(unknown))}")
     platform = _table(raw.get("platform", {}), f"{where}: [platform]")
     defaults = _table(raw.get("defaults", {}), f"{where}: [defaults]")
-    _check_keys(defaults, _ENV_KEYS - {"suffix"}, f"{where}: [defaults]")
+    # State is per environment on purpose: `local` must never inherit a shared bucket.
+    _check_keys(defaults, _ENV_KEYS - {"suffix", "state"}, f"{where}: [defaults]")
     environments_raw = _table(raw.get("environments", {}), f"{where}: [environments]")
     if not environments_raw:
         raise ConfigError(f"{where}: no [environments.<name>] defined")
@@ -166,7 +189,23 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> PlatformConfig:
                 f"{where}: environments '{suffixes[env.suffix]}' and '{env.name}' share suffix '{env.suffix}'"
             )
         suffixes[env.suffix] = env.name
+    _check_shared_state_buckets(environments.values(), where)
     return PlatformConfig(path, default_env, environments)
+
+
+def _check_shared_state_buckets(environments: Any, where: str) -> None:
+    """Environments may share a state bucket (one key each); they must then agree on how it is made."""
+    first: dict[str, EnvironmentConfig] = {}
+    for env in environments:
+        if env.state is None:
+            continue
+        other = first.setdefault(env.state.bucket, env)
+        assert other.state is not None
+        if (other.state.region, other.state.kms_key_id) != (env.state.region, env.state.kms_key_id):
+            raise ConfigError(
+                f"{where}: environments '{other.name}' and '{env.name}' share state bucket {env.state.bucket} "
+                "but not its region and kms_key_id"
+            )
 
 
 def _environment(name: str, defaults: Mapping[str, Any], body: Mapping[str, Any], label: str) -> EnvironmentConfig:
@@ -196,6 +235,7 @@ def _environment(name: str, defaults: Mapping[str, Any], body: Mapping[str, Any]
         raise ConfigError(
             f"{label}: aws_endpoint {endpoint!r} must be a loopback URL like http://127.0.0.1:4566 (a local emulator)"
         )
+    state = _state_backend(body["state"], f"{label} state") if "state" in body else None
     return EnvironmentConfig(
         name=name,
         suffix=suffix,
@@ -205,7 +245,44 @@ def _environment(name: str, defaults: Mapping[str, Any], body: Mapping[str, Any]
         tags=tags,
         description=description,
         aws_endpoint=endpoint,
+        state=state,
     )
+
+
+_STATE_KEYS = {"bucket", "key_prefix", "region", "kms_key_id"}
+# S3's naming rules, minus dots: a dotted name breaks TLS on virtual-hosted-style requests.
+BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+KEY_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*$")
+KMS_KEY_PATTERN = re.compile(
+    r"^(?:alias/[A-Za-z0-9/_-]{1,250}"
+    r"|arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:(?:key/(?:mrk-)?[0-9a-f-]{32,36}|alias/[A-Za-z0-9/_-]{1,250}))$"
+)
+
+
+def _state_backend(value: Any, label: str) -> StateBackendConfig:
+    table = _table(value, label)
+    _check_keys(table, _STATE_KEYS, label)
+    missing = sorted(_STATE_KEYS - set(table))
+    if missing:
+        raise ConfigError(f"{label}: missing key(s): {', '.join(missing)}")
+    for key in sorted(_STATE_KEYS):
+        if not isinstance(table[key], str):
+            raise ConfigError(f"{label}: {key} must be a string")
+    bucket, prefix, region, kms_key = (table[k] for k in ("bucket", "key_prefix", "region", "kms_key_id"))
+    if not BUCKET_PATTERN.match(bucket):
+        raise ConfigError(f"{label}: bucket {bucket!r} is not a valid S3 bucket name (3-63 lowercase letters, digits, hyphens)")
+    if not KEY_PREFIX_PATTERN.match(prefix):
+        raise ConfigError(f"{label}: key_prefix {prefix!r} must be path segments of letters, digits, '.', '_', '-' (no leading or trailing '/')")
+    if not REGION_PATTERN.match(region):
+        raise ConfigError(f"{label}: region {region!r} is not an AWS region name")
+    match = KMS_KEY_PATTERN.match(kms_key)
+    if not match:
+        raise ConfigError(f"{label}: kms_key_id {kms_key!r} must be 'alias/<name>' or a KMS key or alias ARN")
+    if match.group("region") and match.group("region") != region:
+        raise ConfigError(
+            f"{label}: kms_key_id is in {match.group('region')} but the state bucket is in {region} (S3 needs a key in its own region)"
+        )
+    return StateBackendConfig(bucket=bucket, key_prefix=prefix, region=region, kms_key_id=kms_key)
 
 
 def _merge_settings(defaults: Mapping[str, Any], overrides: Mapping[str, Any], label: str) -> dict[str, dict[str, Any]]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .cdktf_adapter import Construct, LocalBackend, TerraformOutput, aws
+from .cdktf_adapter import Construct, TerraformOutput, aws
 from .compliance.registry import PluginCompliance
 from .config import EnvironmentConfig
 from .context import CORE, AwsAccount, BuildContext, KeyPolicyStatement
 from .keys import KmsKey
+from .state_backend import add_state_backend
 
 # AWS caps the pending-deletion window at 7..30 days; the platform must be destroyable fast.
 KMS_DELETION_WINDOW_DAYS = 7
@@ -27,23 +28,30 @@ EMULATED_SERVICES = (
 
 
 def create_provider(stack: Any, env: EnvironmentConfig) -> None:
+    aws_provider(stack, env)
+    add_state_backend(stack, env)
+
+
+def aws_provider(stack: Any, env: EnvironmentConfig, region: str | None = None) -> None:
+    """The AWS provider in ``region`` (default: the environment's), or on the environment's emulator."""
+    region = region or env.regions.deploy
     if env.aws_endpoint is None:
-        aws.provider.AwsProvider(stack, "aws", region=env.regions.deploy)
+        aws.provider.AwsProvider(stack, "aws", region=region)
     else:
         # A local emulator (moto server): fixed dummy credentials, every service at one URL.
         aws.provider.AwsProvider(
             stack,
             "aws",
-            region=env.regions.deploy,
+            region=region,
             access_key="emulator",
             secret_key="emulator",
             skip_credentials_validation=True,
             skip_metadata_api_check="true",
             skip_region_validation=True,
             endpoints=[{service: env.aws_endpoint for service in EMULATED_SERVICES}],
+            # moto serves buckets by path, not by virtual host.
+            s3_use_path_style=True,
         )
-    # Relative, so the synthesized config is identical on every machine.
-    LocalBackend(stack, path=env.state_file)
 
 
 def account_facts(scope: Construct, env: EnvironmentConfig) -> AwsAccount:
@@ -71,23 +79,17 @@ def create_platform_key(scope: Construct, build: BuildContext) -> tuple[KmsKey, 
     return KmsKey(arn=key.arn, key_id=key.key_id, alias_name=alias.name), key
 
 
+def account_administration(root: str) -> dict[str, Any]:
+    """AWS's default key policy statement: without it a key can become unmanageable.
+    "kms:*" / "*" here mean "this key" for the account's administrators (IAM still applies)."""
+    return {"Sid": "EnableAccountAdministration", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*", "Resource": "*"}
+
+
 def default_key_policy(build: BuildContext) -> list[KeyPolicyStatement]:
     a = build.aws
     root = f"arn:{a.partition}:iam::{a.account_id}:root"
     return [
-        # AWS's default key policy statement: without it the key can become unmanageable.
-        # "kms:*" / "*" here mean "this key" for the account's administrators (IAM still applies).
-        KeyPolicyStatement(
-            "EnableAccountAdministration",
-            {
-                "Sid": "EnableAccountAdministration",
-                "Effect": "Allow",
-                "Principal": {"AWS": root},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            "core",
-        ),
+        KeyPolicyStatement("EnableAccountAdministration", account_administration(root), "core"),
         # CloudWatch Logs encrypts the platform's log groups (function, access and flow logs).
         KeyPolicyStatement(
             "AllowCloudWatchLogs",

@@ -13,9 +13,10 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .errors import ConfigError, TerraformError
 
@@ -29,6 +30,10 @@ MIRROR_CANDIDATES = (
     "/usr/share/terraform/plugins",
 )
 PROVIDER_ADDRESS = "registry.terraform.io/hashicorp/aws"
+
+# Turns terraform's error output into one line with the fixing command, or None when it
+# does not recognise the failure (core/backend_errors.py explains state-backend failures).
+Explain = Callable[[str], "str | None"]
 
 
 def find_mirror(explicit: str | os.PathLike[str] | None = None) -> Path | None:
@@ -107,26 +112,35 @@ class Terraform:
         except subprocess.TimeoutExpired:
             raise TerraformError(f"terraform {args[0]} timed out after {timeout:.0f} s in {cwd}") from None
 
-    def stream(self, args: Sequence[str], cwd: Path, *, interactive: bool = False) -> None:
-        """Run with terraform's own output on this terminal (apply, destroy)."""
-        result = subprocess.run([self.binary, *args], cwd=cwd, env=self.env(interactive=interactive))
+    def stream(self, args: Sequence[str], cwd: Path, *, interactive: bool = False, explain: Explain | None = None) -> None:
+        """Run with terraform's own output on this terminal (apply, destroy). Its error output is
+        held back and replaced by one line when ``explain`` recognises the failure."""
+        result = subprocess.run(
+            [self.binary, *args], cwd=cwd, env=self.env(interactive=interactive), stderr=subprocess.PIPE, text=True
+        )
         if result.returncode != 0:
+            known = explain(result.stderr) if explain else None
+            if known:
+                raise TerraformError(known)
+            sys.stderr.write(result.stderr)
             raise TerraformError(f"terraform {args[0]} failed in {cwd} (exit {result.returncode}); see its output above")
 
-    def init(self, stack_dir: Path, *, backend: bool = False) -> None:
-        args = ["init", "-input=false", "-no-color"]
+    def init(self, stack_dir: Path, *, backend: bool = False, explain: Explain | None = None, extra: Sequence[str] = ()) -> None:
+        args = ["init", "-input=false", "-no-color", *extra]
         if not backend:
             args.append("-backend=false")
         result = self.run(args, stack_dir)
         if result.returncode != 0:
-            raise TerraformError(f"terraform init failed in {stack_dir}: {_last_error(result.stderr or result.stdout)}")
+            output = result.stderr or result.stdout
+            known = explain(output) if explain else None
+            raise TerraformError(known or f"terraform init failed in {stack_dir}: {last_error(output)}")
 
     def validate(self, stack_dir: Path) -> dict:
         result = self.run(["validate", "-json", "-no-color"], stack_dir)
         try:
             report = json.loads(result.stdout)
         except json.JSONDecodeError:
-            raise TerraformError(f"terraform validate failed in {stack_dir}: {_last_error(result.stderr)}") from None
+            raise TerraformError(f"terraform validate failed in {stack_dir}: {last_error(result.stderr)}") from None
         if not report.get("valid"):
             problems = [
                 f"{d.get('severity')}: {d.get('summary')} ({d.get('address') or (d.get('range') or {}).get('filename', '')})"
@@ -136,7 +150,7 @@ class Terraform:
         return report
 
 
-def _last_error(text: str) -> str:
+def last_error(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip() and not set(line.strip()) <= set("│╷╵ ")]
     errors = [line.lstrip("│ ").strip() for line in lines if "Error" in line]
     return (errors or lines or ["(no output)"])[-1]

@@ -69,11 +69,12 @@ def enforce_iam_from_the_first_request() -> None:
 def prepare_moto() -> None:
     """Everything that must hold before the first request: patches, IAM enforcement, the admin."""
     enforce_iam_from_the_first_request()
-    from . import emulator_admin, moto_authorization, moto_fidelity, moto_performance
+    from . import emulator_admin, moto_authorization, moto_bucket_policy, moto_fidelity, moto_performance
 
     moto_fidelity.install()
     moto_performance.install()
     moto_authorization.install()
+    moto_bucket_policy.apply()
     emulator_admin.keep_administrator_across_resets()
     emulator_admin.seed_administrator()
 

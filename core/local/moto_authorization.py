@@ -225,34 +225,6 @@ def patch_signature_of_bodiless_requests() -> None:
     IAMRequestBase._create_aws_request = _create_aws_request  # type: ignore[method-assign]
 
 
-def patch_conditional_statements_without_context() -> None:
-    """A policy statement with a Condition moto has no request context for does not apply.
-
-    moto evaluates a bucket policy on object requests without any request context (no
-    ``aws:SecureTransport``, no encryption headers) and counted an unevaluable condition as met,
-    so a bucket's conditional ``DenyInsecureTransport`` refused every object request. AWS evaluates
-    the condition against the request; here it cannot, so the statement is neutral: a conditional
-    Deny does not refuse and a conditional Allow does not grant (the platform's conditional Allows
-    are KMS ``kms:ViaService`` grants that no handler uses directly).
-
-    Upstream: moto/iam/access_control.py should build the condition context from the request."""
-    from moto.iam import access_control
-
-    statement_class = access_control.IAMPolicyStatement
-    moto_is_action_permitted = statement_class.is_action_permitted
-    if getattr(moto_is_action_permitted, "_without_context_neutral", False):
-        return
-
-    def is_action_permitted(self: Any, action: str, resource: str = "*", principal: str | None = None,
-                            incoming_condition_values: dict[str, str] | None = None) -> Any:
-        if self._statement.get("Condition") and not incoming_condition_values:
-            return access_control.PermissionResult.NEUTRAL
-        return moto_is_action_permitted(self, action, resource, principal, incoming_condition_values)
-
-    is_action_permitted._without_context_neutral = True  # type: ignore[attr-defined]
-    statement_class.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
-
-
 def _is_json_protocol(response: Any) -> bool:
     return str(response.headers.get("Content-Type", "")).startswith("application/x-amz-json")
 
@@ -288,4 +260,3 @@ def install() -> None:
         authorize._resource_aware = True  # type: ignore[attr-defined]
         ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = authorize  # type: ignore[method-assign]
         patch_signature_of_bodiless_requests()
-        patch_conditional_statements_without_context()

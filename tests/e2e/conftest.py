@@ -67,6 +67,17 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeploy
             TIMINGS["local down"] = time.perf_counter() - started
 
 
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A bare emulator process of its own (IAM enforced, every emulator patch), for tests that
+    deploy something other than `local` (tests/e2e/test_remote_state.py)."""
+    _terraform_or_skip()
+    from payments_platform.core.testing.emulator import running_emulator
+
+    with running_emulator(tmp_path_factory.mktemp("emulator")) as emulator:
+        yield emulator.endpoint
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if TIMINGS:
         measured = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in TIMINGS.items())

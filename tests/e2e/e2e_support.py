@@ -19,6 +19,8 @@ from payments_platform.core.terraform import Terraform
 REPO = Path(__file__).resolve().parents[2]
 ENVIRONMENT = "local"
 REGION = "us-east-1"
+# The emulator's seeded administrator (core/local/emulator_admin.py): IAM is enforced there.
+DUMMY_CREDENTIALS = {"aws_access_key_id": "emulator", "aws_secret_access_key": "emulator"}
 APPLY_TIMEOUT_S = 600
 OUTPUT_TAIL_LINES = 40
 # Measured durations (seconds) of this run, for the terminal summary.

@@ -1,5 +1,5 @@
-"""Two emulator fixes the audit archive needs: conditional bucket-policy statements moto cannot
-evaluate do not apply, and a queue's RedrivePolicy reads back compactly (in-process moto)."""
+"""Two emulator fixes the audit archive needs: bucket-policy conditions evaluated as S3 does
+(moto_bucket_policy.py), and a queue's RedrivePolicy read back compactly (in-process moto)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from payments_platform.core.local.moto_authorization import patch_conditional_statements_without_context
+from payments_platform.core.local import moto_bucket_policy
 from payments_platform.core.local.moto_fidelity import patch_queue_redrive_policy_format
 
 BUCKET = "emulator-fix-test"
@@ -31,7 +31,7 @@ def _deny(**extra) -> dict:
 def fixed_moto(monkeypatch):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
-    patch_conditional_statements_without_context()
+    moto_bucket_policy.apply()
     patch_queue_redrive_policy_format()
     with mock_aws():
         yield
@@ -56,3 +56,8 @@ def test_a_redrive_policy_reads_back_as_compact_json_like_sqs_returns_it():
     policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 5}, separators=(",", ":"))
     url = sqs.create_queue(QueueName="source", Attributes={"RedrivePolicy": policy})["QueueUrl"]
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"] == policy
+
+
+def test_an_outdated_tls_deny_does_not_refuse_the_emulators_tls_stand_in():
+    s3 = _bucket_with(_deny(Condition={"NumericLessThan": {"s3:TlsVersion": "1.2"}}))
+    s3.put_object(Bucket=BUCKET, Key="k", Body=b"x")

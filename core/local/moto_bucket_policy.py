@@ -1,0 +1,130 @@
+"""Emulator patch: S3 bucket policies whose conditions are evaluated as S3 does.
+
+moto 5.2.5 applies a bucket-policy statement whenever its action and resource match, and
+evaluates a ``Condition`` only for ``StringEquals``: every other operator counts as holding.
+So the state bucket's ``Deny`` statements (``Bool aws:SecureTransport false``,
+``StringNotEquals s3:x-amz-server-side-encryption aws:kms``) refuse every object request on
+the emulator, though S3 refuses only plain-HTTP and unencrypted uploads.
+
+``apply()`` makes moto's object requests evaluate the policy with the request's condition
+keys: the server-side-encryption headers, and ``aws:SecureTransport`` = true — the emulator
+listens on loopback HTTP in place of AWS's TLS endpoints. Operators: Bool, String(Not)Equals,
+String(Not)Like, Numeric*, Null, each with IfExists (``s3:TlsVersion`` is 1.3); an operator it does not know still counts as
+holding (moto's own behaviour). Principals: as moto, only ``"*"`` statements are evaluated.
+
+Upstream: getmoto/moto — moto/iam/policy_conditions.py (CONDITION_OPERATIONS holds only
+StringEquals) and FakeBucket.get_permission (no request context is passed).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import fnmatch
+import json
+from typing import Any, Mapping
+
+_REQUEST_KEYS: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("s3_policy_keys", default=None)
+_NEGATED = {"StringNotEquals", "StringNotLike"}
+_HEADER_KEYS = ("x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id")
+_NUMERIC = {
+    "NumericEquals": float.__eq__, "NumericNotEquals": float.__ne__,
+    "NumericLessThan": float.__lt__, "NumericLessThanEquals": float.__le__,
+    "NumericGreaterThan": float.__gt__, "NumericGreaterThanEquals": float.__ge__,
+}
+
+
+def apply() -> None:
+    """Patch moto's S3 in this process (idempotent). Call before the first request."""
+    from moto.s3.models import FakeBucket
+    from moto.s3.responses import S3Response
+
+    if getattr(FakeBucket.get_permission, "condition_aware", False):
+        return
+    original_key_response = S3Response._key_response
+
+    def _key_response(self: Any, request: Any, full_url: str) -> Any:
+        token = _REQUEST_KEYS.set(request_condition_keys(request.headers))
+        try:
+            return original_key_response(self, request, full_url)
+        finally:
+            _REQUEST_KEYS.reset(token)
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        from moto.iam.access_control import PermissionResult
+
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = self.policy.decode() if isinstance(self.policy, bytes) else self.policy
+        verdict = evaluate(json.loads(policy), action, resource, _REQUEST_KEYS.get() or {})
+        return {"deny": PermissionResult.DENIED, "allow": PermissionResult.PERMITTED}.get(verdict, PermissionResult.NEUTRAL)
+
+    get_permission.condition_aware = True  # type: ignore[attr-defined]
+    S3Response._key_response = _key_response
+    FakeBucket.get_permission = get_permission
+
+
+def request_condition_keys(headers: Mapping[str, str]) -> dict[str, str]:
+    # The emulator's loopback HTTP stands in for AWS's TLS endpoints (TLS 1.3 today).
+    keys = {"aws:securetransport": "true", "s3:tlsversion": "1.3"}
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for header in _HEADER_KEYS:
+        if header in lowered:
+            keys[f"s3:{header}"] = lowered[header]
+    return keys
+
+
+def evaluate(policy: Mapping[str, Any], action: str, resource: str, keys: Mapping[str, str]) -> str:
+    """'deny', 'allow' or 'neutral' for one request, by IAM's rule: any matching Deny wins."""
+    statements = policy.get("Statement") or []
+    verdict = "neutral"
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if statement.get("Principal") not in ("*", {"AWS": "*"}):
+            continue
+        if "Action" in statement and not _matches(statement["Action"], action):
+            continue
+        if "NotAction" in statement and _matches(statement["NotAction"], action):
+            continue
+        if "Resource" in statement and not _matches(statement["Resource"], resource):
+            continue
+        if not all(
+            condition_holds(operator, key, expected, keys)
+            for operator, pairs in (statement.get("Condition") or {}).items()
+            for key, expected in pairs.items()
+        ):
+            continue
+        if statement.get("Effect") == "Deny":
+            return "deny"
+        verdict = "allow"
+    return verdict
+
+
+def condition_holds(operator: str, key: str, expected: Any, keys: Mapping[str, str]) -> bool:
+    if_exists = operator.endswith("IfExists")
+    base = operator.removesuffix("IfExists")
+    values = [str(v) for v in (expected if isinstance(expected, list) else [expected])]
+    actual = keys.get(key.lower())
+    if base == "Null":
+        return (actual is None) == (values[0].lower() == "true")
+    if actual is None:
+        # A key absent from the request: IfExists and negated operators hold, the rest do not.
+        return if_exists or base in _NEGATED
+    if base == "Bool":
+        return actual.lower() in {v.lower() for v in values}
+    if base == "StringEquals":
+        return actual in values
+    if base == "StringNotEquals":
+        return actual not in values
+    if base == "StringLike":
+        return any(fnmatch.fnmatchcase(actual, v) for v in values)
+    if base == "StringNotLike":
+        return not any(fnmatch.fnmatchcase(actual, v) for v in values)
+    if base in _NUMERIC:
+        try:
+            return any(_NUMERIC[base](float(actual), float(v)) for v in values)
+        except ValueError:
+            return False
+    return True
+
+
+def _matches(patterns: Any, value: str) -> bool:
+    return any(fnmatch.fnmatchcase(value, p) for p in (patterns if isinstance(patterns, list) else [patterns]))
