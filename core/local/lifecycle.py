@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 
 from ..config import EnvironmentConfig, load_config
 from ..errors import TerraformError
-from ..terraform import Terraform
+from ..terraform import Terraform, last_error
 from .deployed_functions import read_function, spec_to_json
 from .function_identities import function_identity, remove_all_function_identities
 from .emulator import (
@@ -361,7 +361,7 @@ def _terraform(terraform: Terraform, stack_dir: Path, log_file: Path, *args: str
 
 
 def _terraform_error(log_file: Path) -> str:
-    return _last_error_of(log_file.read_text(errors="replace")[-20000:])
+    return last_error(log_file.read_text(errors="replace")[-20000:])
 
 
 def _check_port_free(port: int) -> None:
@@ -442,7 +442,7 @@ def planned_changes(run: LocalRun, record: RunRecord, *, terraform_binary: str |
     if result.returncode == 0:
         return []
     if result.returncode != 2:
-        raise TerraformError(f"terraform plan failed: {_last_error_of(result.stderr or result.stdout)}")
+        raise TerraformError(f"terraform plan failed: {last_error(result.stderr or result.stdout)}")
     shown = terraform.run(["show", "-json", "local.tfplan"], stack_dir, timeout=120)
     plan = json.loads(shown.stdout)
     changes = []
@@ -455,8 +455,3 @@ def planned_changes(run: LocalRun, record: RunRecord, *, terraform_binary: str |
         changes.append(f"{change['address']}: {'/'.join(actions)} {', '.join(attributes)}".rstrip())
     return changes
 
-
-def _last_error_of(text: str) -> str:
-    from ..terraform import _last_error
-
-    return _last_error(text)
