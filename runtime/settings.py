@@ -40,6 +40,11 @@ def notifications_topic_arn() -> str:
     return required_env("NOTIFICATIONS_TOPIC_ARN")
 
 
+def dispatch_index_name() -> str:
+    """The transactions table's sparse index of incomplete dispatches (the reconciler reads it)."""
+    return required_env("DISPATCH_INDEX_NAME")
+
+
 def environment_name() -> str:
     return os.environ.get("ENVIRONMENT", "unknown")
 

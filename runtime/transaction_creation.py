@@ -23,7 +23,7 @@ from .idempotency import (
     record_id,
     request_fingerprint,
 )
-from .dispatch import TransactionDispatcher
+from .dispatch import DispatchFailed, TransactionDispatcher
 from .logging_config import get_logger
 from .settings import FingerprintKeys
 from .transaction_records import STATUS_RECEIVED, Transaction, new_transaction_id
@@ -103,6 +103,7 @@ class TransactionCreator:
             event_published=False,
             lease_expires_at_ms=now_ms + lease_ms_for(remaining_time_ms),
             response_body=response_body,
+            request_id=request_id,
         )
         try:
             self._store.create(transaction, record, request_id)
@@ -182,39 +183,37 @@ class TransactionCreator:
             )
 
     def _dispatch(self, transaction: Transaction, record: IdempotencyRecord, request_id: str) -> None:
-        audit_sent, event_published = record.audit_sent, record.event_published
         try:
-            if not audit_sent:
-                self._dispatcher.send_audit(transaction, request_id)
-                audit_sent = True
-            if not event_published:
-                self._dispatcher.publish_event(transaction)
-                event_published = True
-        except Exception as error:
+            self._dispatcher.send_missing(
+                transaction, request_id, audit_sent=record.audit_sent, event_published=record.event_published
+            )
+        except DispatchFailed as failed:
             log = get_logger()
             log.error(
                 "transaction.dispatch_failed",
                 transaction_id=transaction.transaction_id,
-                audit_sent=audit_sent,
-                event_published=event_published,
-                aws_error_code=error_code(error),
-                error_class=type(error).__name__,
+                audit_sent=failed.audit_sent,
+                event_published=failed.event_published,
+                aws_error_code=error_code(failed.cause),
+                error_class=type(failed.cause).__name__,
             )
             try:
-                self._store.mark_dispatch_incomplete(record.record_id, audit_sent=audit_sent, event_published=event_published)
+                self._store.mark_dispatch_incomplete(
+                    record.record_id, audit_sent=failed.audit_sent, event_published=failed.event_published
+                )
             except Exception as mark_error:
-                # The record stays "dispatching"; once its lease expires it reads as complete.
-                # Reconciliation of the table against the audit queue is the backstop.
+                # The record stays "dispatching" (and in the reconciler's index): the reconciler
+                # completes it once its lease expires.
                 log.critical(
                     "transaction.dispatch_state_unrecorded",
                     transaction_id=transaction.transaction_id,
                     aws_error_code=error_code(mark_error),
                     error_class=type(mark_error).__name__,
                 )
-            if isinstance(error, (ClientError, BotoCoreError)):
+            if isinstance(failed.cause, (ClientError, BotoCoreError)):
                 raise ServiceUnavailableError(
                     "dispatch_incomplete",
                     "The transaction was recorded but not fully dispatched; retry with the same Idempotency-Key.",
                     retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
                 ) from None
-            raise
+            raise failed.cause from None

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .idempotency import DispatchState, IdempotencyRecord, RECORD_SORT_KEY, RETENTION_SECONDS
+from .idempotency import (
+    DISPATCH_PENDING_ATTRIBUTE,
+    RECORD_SORT_KEY,
+    RETENTION_SECONDS,
+    DispatchState,
+    IdempotencyRecord,
+    dispatch_shard,
+)
 from .redaction import contains_pan
 
 STATUS_RECEIVED = "received"
@@ -143,7 +150,7 @@ class Transaction:
 
 
 def idempotency_item(record: IdempotencyRecord, created_at_ms: int) -> dict[str, Any]:
-    return {
+    item = {
         "transaction_id": {"S": record.record_id},
         "timestamp": {"N": str(RECORD_SORT_KEY)},
         "record_type": {"S": RECORD_TYPE_IDEMPOTENCY},
@@ -157,7 +164,11 @@ def idempotency_item(record: IdempotencyRecord, created_at_ms: int) -> dict[str,
         "lease_expires_at": {"N": str(record.lease_expires_at_ms)},
         "response_body": {"S": record.response_body},
         "expires_at": {"N": str(created_at_ms // 1000 + RETENTION_SECONDS)},
+        "request_id": {"S": record.request_id},
     }
+    if record.dispatch_state is not DispatchState.COMPLETE:
+        item[DISPATCH_PENDING_ATTRIBUTE] = {"S": dispatch_shard(record.record_id)}
+    return item
 
 
 def idempotency_record_from_item(item: dict[str, Any]) -> IdempotencyRecord:
@@ -172,4 +183,6 @@ def idempotency_record_from_item(item: dict[str, Any]) -> IdempotencyRecord:
         event_published=item["event_published"]["BOOL"],
         lease_expires_at_ms=int(item["lease_expires_at"]["N"]),
         response_body=item["response_body"]["S"],
+        request_id=item.get("request_id", {}).get("S", ""),
+        reconcile_attempts=int(item.get("reconcile_attempts", {}).get("N", "0")),
     )

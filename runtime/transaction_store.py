@@ -1,4 +1,5 @@
-"""DynamoDB access for transactions and their idempotency records (one table, no GSI)."""
+"""DynamoDB access for transactions and their idempotency records (one table; the reconciler
+reads the sparse dispatch-pending index)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .aws_clients import error_code
-from .idempotency import DispatchState, IdempotencyRecord, RECORD_SORT_KEY
+from .idempotency import DISPATCH_PENDING_ATTRIBUTE, DispatchState, IdempotencyRecord, RECORD_SORT_KEY
 from .transaction_records import (
     RECORD_TYPE_TRANSACTION,
     Transaction,
@@ -119,10 +120,64 @@ class TransactionStore:
         self._dynamodb.update_item(
             TableName=self._table,
             Key=self._key(record_id),
-            UpdateExpression="SET dispatch_state = :s, audit_sent = :t, event_published = :t, lease_expires_at = :z",
+            UpdateExpression=(
+                "SET dispatch_state = :s, audit_sent = :t, event_published = :t, lease_expires_at = :z "
+                f"REMOVE {DISPATCH_PENDING_ATTRIBUTE}"
+            ),
             # Never create a bare record (e.g. one TTL has already removed).
             ConditionExpression="attribute_exists(transaction_id)",
             ExpressionAttributeValues={":s": {"S": DispatchState.COMPLETE.value}, ":t": {"BOOL": True}, ":z": {"N": "0"}},
+        )
+
+    def stranded(self, index_name: str, shard: str, now_ms: int, limit: int) -> list[dict[str, Any]]:
+        """Index entries of ``shard`` whose lease ran out before ``now_ms`` (incomplete dispatches
+        carry lease 0), oldest lease first: keys, lease and ``target_timestamp`` only."""
+        response = self._dynamodb.query(
+            TableName=self._table,
+            IndexName=index_name,
+            KeyConditionExpression="#pending = :shard AND lease_expires_at < :now",
+            ExpressionAttributeNames={"#pending": DISPATCH_PENDING_ATTRIBUTE},
+            ExpressionAttributeValues={":shard": {"S": shard}, ":now": {"N": str(now_ms)}},
+            Limit=limit,
+        )
+        return response.get("Items") or []
+
+    def claim_for_reconciliation(self, key: dict[str, Any], now_ms: int, lease_ms: int) -> dict[str, Any] | None:
+        """Take the lease on a stranded record (the raw item, ALL_NEW); None when it is no longer
+        stranded -- completed meanwhile, or claimed by a client retry or an overlapping run."""
+        try:
+            response = self._dynamodb.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression=(
+                    "SET dispatch_state = :dispatching, lease_expires_at = :lease "
+                    "ADD reconcile_attempts :one"
+                ),
+                ConditionExpression="attribute_exists(#pending) AND lease_expires_at < :now",
+                ExpressionAttributeNames={"#pending": DISPATCH_PENDING_ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":dispatching": {"S": DispatchState.DISPATCHING.value},
+                    ":lease": {"N": str(now_ms + lease_ms)},
+                    ":now": {"N": str(now_ms)},
+                    ":one": {"N": "1"},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return response["Attributes"]
+
+    def quarantine(self, key: dict[str, Any], reason: str, now_ms: int) -> None:
+        """Take a record the reconciler cannot complete out of its index, with the reason, so it
+        is never retried forever and never blocks the rest; an operator finds it by the reason."""
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key=key,
+            UpdateExpression=f"SET dispatch_quarantined = :reason, dispatch_quarantined_at = :now REMOVE {DISPATCH_PENDING_ATTRIBUTE}",
+            ConditionExpression="attribute_exists(transaction_id)",
+            ExpressionAttributeValues={":reason": {"S": reason}, ":now": {"N": str(now_ms)}},
         )
 
     def find_transaction(self, transaction_id: str) -> Transaction | None:

@@ -5,33 +5,15 @@ import pytest
 
 from payments_platform.runtime import aws_clients, transactions
 from payments_platform.runtime.dispatch import TransactionDispatcher
-from payments_platform.runtime.fingerprint_secret import load_fingerprint_keys
-from payments_platform.runtime.transaction_creation import TransactionCreator
-from payments_platform.runtime.transaction_store import TransactionStore
 
-from .support import TABLE_NAME, api_event, body_of, count_calls, create, fail_once, serialized_moto_transactions, valid_body
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_900_000_000.0):
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
+from .support import TABLE_NAME, FakeClock, api_event, creator_with_clock, body_of, count_calls, create, fail_once, serialized_moto_transactions, valid_body
 
 
 @pytest.fixture
 def clock(aws, monkeypatch):
     """The handler's creator with a controllable clock (lease expiry without sleeping)."""
     fake = FakeClock()
-    creator = TransactionCreator(
-        store=TransactionStore(aws_clients.client("dynamodb"), TABLE_NAME),
-        dispatcher=TransactionDispatcher(
-            aws_clients.client("sqs"), aws_clients.client("sns"), aws.audit_queue_url, aws.topic_arn, "test"
-        ),
-        keys=load_fingerprint_keys(),
-        clock=fake,
-    )
+    creator = creator_with_clock(aws, fake)
     monkeypatch.setattr(transactions, "transaction_creator", lambda: creator)
     return fake
 
