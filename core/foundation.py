@@ -21,7 +21,7 @@ KMS_DELETION_WINDOW_DAYS = 7
 # Every service the platform's resources and data sources call, for a local emulator.
 EMULATED_SERVICES = (
     "apigateway", "cloudwatch", "dynamodb", "ec2", "iam", "kms", "lambda", "logs",
-    "secretsmanager", "sns", "sqs", "sts",
+    "scheduler", "secretsmanager", "sns", "sqs", "sts",
 )
 
 
