@@ -96,6 +96,7 @@ class IdempotencyRecord:
     response_body: str
     request_id: str = ""  # the creating request's id, repeated in a reconciled audit message
     reconcile_attempts: int = 0
+    key_version: str = ""  # the fingerprint key version of its id and request fingerprint
 
     def lease_remaining_seconds(self, now_ms: int) -> int:
         return max(1, math.ceil((self.lease_expires_at_ms - now_ms) / 1000))

@@ -61,13 +61,19 @@ class FingerprintKeys:
     card: bytes
     request: bytes
     idempotency: bytes
+    version: str = ""  # names the secret they came from (fingerprint_keyring.py), not the secret
 
     @classmethod
     def from_secret(cls, secret: bytes) -> "FingerprintKeys":
         def derive(purpose: str) -> bytes:
             return hmac.new(secret, b"payments-runtime/v1/" + purpose.encode(), hashlib.sha256).digest()
 
-        return cls(card=derive("card-fingerprint"), request=derive("request-fingerprint"), idempotency=derive("idempotency-record"))
+        return cls(
+            card=derive("card-fingerprint"),
+            request=derive("request-fingerprint"),
+            idempotency=derive("idempotency-record"),
+            version="k" + derive("key-version").hex()[:10],
+        )
 
 
 def decode_secret(raw: str) -> bytes:
@@ -87,7 +93,8 @@ def decode_secret(raw: str) -> bytes:
 
 
 def fingerprint_key_env() -> str | None:
-    """CARD_FINGERPRINT_KEY: the secret itself (tests, local emulators)."""
+    """CARD_FINGERPRINT_KEY: the secret itself (tests, local emulators); several, newest first,
+    separated by commas."""
     return os.environ.get("CARD_FINGERPRINT_KEY", "").strip() or None
 
 

@@ -4,6 +4,7 @@ replay and convergence of a partially failed dispatch (see idempotency.py for th
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws_clients import error_code, is_retryable
 from .cards import card_fingerprint
-from .errors import IdempotencyInProgressError, IdempotencyKeyReusedError, ServiceUnavailableError
+from .errors import IdempotencyInProgressError, IdempotencyKeyReusedError, InternalError, ServiceUnavailableError
+from .fingerprint_keyring import FingerprintKeyring
 from .idempotency import (
     Decision,
     DispatchState,
@@ -48,17 +50,34 @@ def unavailable(error: BaseException) -> ServiceUnavailableError:
     )
 
 
+def _fingerprint_as_recorded(existing: IdempotencyRecord, request: NewTransaction, keyring: FingerprintKeyring) -> str:
+    """The request's fingerprint under the key version ``existing`` was made with. A record from
+    before key versions matches under whichever held key reproduces its fingerprint."""
+    if existing.key_version:
+        keys = keyring.by_version(existing.key_version)
+        if keys is None:
+            get_logger().error(
+                "idempotency.unknown_key_version", idempotency_record=existing.record_id, key_version=existing.key_version
+            )
+            raise InternalError("internal_error", "An internal error occurred.")
+        candidates: tuple[FingerprintKeys, ...] = (keys,)
+    else:
+        candidates = keyring.all_keys
+    fingerprints = [request_fingerprint(k, card_fingerprint(k.card, request.card.number), request) for k in candidates]
+    return next((f for f in fingerprints if hmac.compare_digest(f, existing.request_fingerprint)), fingerprints[0])
+
+
 class TransactionCreator:
     def __init__(
         self,
         store: TransactionStore,
         dispatcher: TransactionDispatcher,
-        keys: FingerprintKeys,
+        keyring: Callable[[], FingerprintKeyring],
         clock: Callable[[], float] = time.time,
     ):
         self._store = store
         self._dispatcher = dispatcher
-        self._keys = keys
+        self._keyring = keyring
         self._clock = clock
 
     def _now_ms(self) -> int:
@@ -73,9 +92,12 @@ class TransactionCreator:
         remaining_time_ms: int | None = None,
     ) -> CreationResult:
         now_ms = self._now_ms()
-        card_fp = card_fingerprint(self._keys.card, request.card.number)
-        fingerprint = request_fingerprint(self._keys, card_fp, request)
-        idem_id = record_id(self._keys, client_id, idempotency_key)
+        keyring = self._keyring()
+        keys = keyring.writing(now_ms / 1000)
+        card_fp = card_fingerprint(keys.card, request.card.number)
+        fingerprint = request_fingerprint(keys, card_fp, request)
+        idem_id = record_id(keys, client_id, idempotency_key)
+        other_ids = [record_id(other, client_id, idempotency_key) for other in keyring.checked(now_ms / 1000)]
         transaction = Transaction(
             transaction_id=new_transaction_id(),
             created_at_ms=now_ms,
@@ -90,6 +112,7 @@ class TransactionCreator:
             idempotency_record_id=idem_id,
             description=request.description,
             metadata=request.metadata,
+            card_fingerprint_key_version=keys.version,
         )
         response_body = json.dumps(transaction.public_view(), separators=(",", ":"))
         record = IdempotencyRecord(
@@ -104,11 +127,14 @@ class TransactionCreator:
             lease_expires_at_ms=now_ms + lease_ms_for(remaining_time_ms),
             response_body=response_body,
             request_id=request_id,
+            key_version=keys.version,
         )
         try:
-            self._store.create(transaction, record, request_id)
+            self._store.create(transaction, record, request_id, absent_record_ids=other_ids)
         except IdempotencyKeyTaken as taken:
-            return self._existing(taken.existing, idem_id, client_id, fingerprint, request_id, remaining_time_ms)
+            return self._existing(
+                taken.existing, [idem_id, *other_ids], client_id, request, keyring, request_id, remaining_time_ms
+            )
         except (ClientError, BotoCoreError) as error:
             if is_retryable(error):
                 # The write is one DynamoDB transaction: nothing was stored.
@@ -121,22 +147,25 @@ class TransactionCreator:
     def _existing(
         self,
         existing: IdempotencyRecord | None,
-        idem_id: str,
+        idem_ids: list[str],
         client_id: str,
-        fingerprint: str,
+        request: NewTransaction,
+        keyring: FingerprintKeyring,
         request_id: str,
         remaining_time_ms: int | None,
     ) -> CreationResult:
         try:
-            if existing is None:
+            for idem_id in idem_ids if existing is None else ():
                 existing = self._store.idempotency_record(idem_id)
+                if existing is not None:
+                    break
             if existing is None:
                 # A concurrent request holds the key but has not committed yet.
                 raise IdempotencyInProgressError(
                     "idempotency_request_in_progress", "A request with this Idempotency-Key is in progress.", retry_after=1
                 )
             now_ms = self._now_ms()
-            decision = decide(existing, client_id, fingerprint, now_ms)
+            decision = decide(existing, client_id, _fingerprint_as_recorded(existing, request, keyring), now_ms)
             if decision is Decision.KEY_REUSED:
                 raise IdempotencyKeyReusedError(
                     "idempotency_key_reused", "This Idempotency-Key was used with a different request body.", param="Idempotency-Key"

@@ -4,7 +4,7 @@ reads the sparse dispatch-pending index)."""
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Sequence
 
 from botocore.exceptions import ClientError
 
@@ -31,8 +31,22 @@ class TransactionStore:
         self._dynamodb = dynamodb
         self._table = table_name
 
-    def create(self, transaction: Transaction, record: IdempotencyRecord, request_id: str) -> None:
-        """One TransactWriteItems: the idempotency record (only if absent) and the transaction."""
+    def create(
+        self, transaction: Transaction, record: IdempotencyRecord, request_id: str, absent_record_ids: Sequence[str] = ()
+    ) -> None:
+        """One TransactWriteItems: the idempotency record (only if absent), the transaction, and a
+        check that the key has no record under another key version (``absent_record_ids``)."""
+        checks = [
+            {
+                "ConditionCheck": {
+                    "TableName": self._table,
+                    "Key": self._key(other),
+                    "ConditionExpression": "attribute_not_exists(transaction_id)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+            for other in absent_record_ids
+        ]
         try:
             self._dynamodb.transact_write_items(
                 TransactItems=[
@@ -51,6 +65,7 @@ class TransactionStore:
                             "ConditionExpression": "attribute_not_exists(transaction_id)",
                         }
                     },
+                    *checks,
                 ],
                 # Makes botocore's own retry of this call idempotent; unique per client request.
                 ClientRequestToken=hashlib.sha256(request_id.encode()).hexdigest()[:36],
@@ -59,11 +74,12 @@ class TransactionStore:
             code = error_code(error)
             if code == "TransactionCanceledException":
                 reasons = error.response.get("CancellationReasons") or []
-                first = reasons[0] if reasons else {}
-                if first.get("Code") == "ConditionalCheckFailed":
-                    item = first.get("Item")
-                    raise IdempotencyKeyTaken(idempotency_record_from_item(item) if item else None) from None
-                if first.get("Code") == "TransactionConflict":
+                # The record's Put (first) or a check under another key version (third on).
+                for reason in [reasons[0], *reasons[2:]] if reasons else []:
+                    if reason.get("Code") == "ConditionalCheckFailed":
+                        item = reason.get("Item")
+                        raise IdempotencyKeyTaken(idempotency_record_from_item(item) if item else None) from None
+                if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
                     raise IdempotencyKeyTaken(None) from None
             if code == "IdempotentParameterMismatchException":
                 raise IdempotencyKeyTaken(None) from None

@@ -320,7 +320,8 @@ class FakeClock:
 def creator_with_clock(aws: AwsResources, clock: FakeClock) -> Any:
     """The handler's transaction creator on a controllable clock (lease expiry without sleeping)."""
     from payments_platform.runtime.dispatch import TransactionDispatcher
-    from payments_platform.runtime.fingerprint_secret import load_fingerprint_keys
+    from payments_platform.runtime.fingerprint_keyring import KeyringSource
+    from payments_platform.runtime.fingerprint_secret import load_fingerprint_keyring
     from payments_platform.runtime.transaction_creation import TransactionCreator
     from payments_platform.runtime.transaction_store import TransactionStore
 
@@ -329,6 +330,6 @@ def creator_with_clock(aws: AwsResources, clock: FakeClock) -> Any:
         dispatcher=TransactionDispatcher(
             aws_clients.client("sqs"), aws_clients.client("sns"), aws.audit_queue_url, aws.topic_arn, "test"
         ),
-        keys=load_fingerprint_keys(),
+        keyring=KeyringSource(load_fingerprint_keyring, clock),
         clock=clock,
     )
