@@ -266,17 +266,19 @@ _transact_lock = threading.Lock()
 
 @contextlib.contextmanager
 def serialized_moto_transactions(monkeypatch) -> Iterator[None]:
-    """moto's TransactWriteItems is check-then-write without a lock; real DynamoDB serializes
-    transactions on an item. Wrap it so thread tests exercise our code, not moto's race."""
+    """moto's TransactWriteItems and conditional UpdateItem are check-then-write without a lock;
+    real DynamoDB serializes writes to an item. Wrap them so thread tests exercise our code, not
+    moto's race."""
     from moto.dynamodb.models import DynamoDBBackend
 
-    original = DynamoDBBackend.transact_write_items
+    for operation in ("transact_write_items", "update_item"):
+        original = getattr(DynamoDBBackend, operation)
 
-    def locked(self, *args, **kwargs):
-        with _transact_lock:
-            return original(self, *args, **kwargs)
+        def locked(self, *args, _original=original, **kwargs):
+            with _transact_lock:
+                return _original(self, *args, **kwargs)
 
-    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", locked)
+        monkeypatch.setattr(DynamoDBBackend, operation, locked)
     yield
 
 

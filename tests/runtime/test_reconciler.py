@@ -13,7 +13,19 @@ from payments_platform.runtime.dispatch import TransactionDispatcher
 from payments_platform.runtime.reconciler import TransactionReconciler
 from payments_platform.runtime.transaction_store import TransactionStore
 
-from .support import DISPATCH_INDEX_NAME, TABLE_NAME, VISA, FakeClock, creator_with_clock, api_event, body_of, create, fail_once, valid_body
+from .support import (
+    DISPATCH_INDEX_NAME,
+    TABLE_NAME,
+    VISA,
+    FakeClock,
+    api_event,
+    body_of,
+    create,
+    creator_with_clock,
+    fail_once,
+    serialized_moto_transactions,
+    valid_body,
+)
 
 
 class Crash(BaseException):
@@ -129,11 +141,12 @@ def test_overlapping_runs_dispatch_each_transaction_once(aws, clock, monkeypatch
         barrier.wait()
         reports.append(run(clock, aws))
 
-    threads = [threading.Thread(target=one_run) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    with serialized_moto_transactions(monkeypatch):
+        threads = [threading.Thread(target=one_run) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
     assert sum(r.reconciled for r in reports) == 6
     assert sorted(audit_ids(aws)) == sorted(t["transaction_id"]["S"] for t in aws.transaction_items())
     assert len(event_ids(aws)) == 6
