@@ -132,9 +132,13 @@ class TransactionCreator:
         try:
             self._store.create(transaction, record, request_id, absent_record_ids=other_ids)
         except IdempotencyKeyTaken as taken:
-            return self._existing(
-                taken.existing, [idem_id, *other_ids], client_id, request, keyring, request_id, remaining_time_ms
-            )
+            # The record naming this very transaction is our own write: botocore retried a
+            # TransactWriteItems that had committed (its response was lost). DynamoDB answers such
+            # a retry with success through ClientRequestToken; an emulator may not.
+            if taken.existing is None or taken.existing.transaction_id != transaction.transaction_id:
+                return self._existing(
+                    taken.existing, [idem_id, *other_ids], client_id, request, keyring, request_id, remaining_time_ms
+                )
         except (ClientError, BotoCoreError) as error:
             if is_retryable(error):
                 # The write is one DynamoDB transaction: nothing was stored.

@@ -201,3 +201,18 @@ def test_resending_the_audit_message_is_deduplicated_by_the_fifo_queue(aws, cloc
     )
     assert create(api_event(valid_body()))["statusCode"] == 201
     assert len(aws.audit_messages()) == 1
+
+
+def test_a_retried_write_that_had_committed_is_the_request_s_own_201_not_a_409(aws, clock):
+    store = transactions.transaction_creator()._store
+    original = store.create
+
+    def committed_then_retried(*args, **kwargs):
+        original(*args, **kwargs)  # the first attempt commits, its response is lost ...
+        original(*args, **kwargs)  # ... and the retry finds the record it wrote
+
+    store.create = committed_then_retried
+    response = create(api_event(valid_body()))
+    assert response["statusCode"] == 201 and "Idempotent-Replayed" not in response["headers"]
+    assert len(aws.transaction_items()) == 1
+    assert len(aws.audit_messages()) == 1 and len(aws.topic_messages()) == 1
