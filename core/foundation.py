@@ -23,7 +23,7 @@ KMS_DELETION_WINDOW_DAYS = 7
 # Every service the platform's resources and data sources call, for a local emulator.
 EMULATED_SERVICES = (
     "apigateway", "cloudwatch", "dynamodb", "ec2", "firehose", "iam", "kms", "lambda", "logs",
-    "s3", "secretsmanager", "sns", "sqs", "sts",
+    "s3", "scheduler", "secretsmanager", "sns", "sqs", "sts",
 )
 
 

@@ -49,11 +49,28 @@ class Network:
 
 
 @dataclass(frozen=True)
+class TableIndex:
+    """A global secondary index of a published table."""
+
+    name: str
+    hash_key: str
+    range_key: str | None = None
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     arn: str
     hash_key: str
     range_key: str | None = None
+    indexes: tuple[TableIndex, ...] = ()
+
+    def index_on(self, hash_key: str, range_key: str | None = None) -> TableIndex | None:
+        """The index keyed on ``hash_key`` (and ``range_key``), or None when the table has none."""
+        return next((i for i in self.indexes if (i.hash_key, i.range_key) == (hash_key, range_key)), None)
+
+    def index_arn(self, index: TableIndex) -> str:
+        return f"{self.arn}/index/{index.name}"
 
 
 @dataclass(frozen=True)

@@ -9,20 +9,56 @@ so AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_DYNAMODB etc. point the same code at a lo
 
 from __future__ import annotations
 
+import math
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError, HTTPClientError
 
-# Short timeouts and one retry: the whole request must fit API Gateway's 29 s integration limit,
-# and the client is told to retry (503 + Retry-After) rather than waiting on a slow dependency.
-CLIENT_SETTINGS: dict[str, Any] = {
-    "connect_timeout": 1,
-    "read_timeout": 3,
-    "retries": {"mode": "standard", "max_attempts": 2},
-    "tcp_keepalive": True,
-    "max_pool_connections": 10,
-}
+from .deadline import RESPONSE_RESERVE_MS, InvocationDeadlineExceeded, invocation_budget_ms, remaining_ms
+
+# Standard retry mode (token-bucket retry quota, exponential back-off with jitter), at most three
+# attempts; each attempt's connect and read timeouts are sized so that all of them fit the invocation.
+MAX_ATTEMPTS = 3
+MAX_CONNECT_SECONDS = 1.0
+MAX_ATTEMPT_SECONDS = 4.0
+MIN_ATTEMPT_SECONDS = 0.3
+# Standard mode's longest back-off before attempt n+1 (throttling: random() * 2**(n-1) s).
+WORST_BACKOFF_SECONDS = {1: 1.0, 2: 2.0}
+
+
+@dataclass(frozen=True)
+class CallTimeouts:
+    connect_seconds: float
+    read_seconds: float
+    max_attempts: int = MAX_ATTEMPTS
+
+    @property
+    def attempt_ms(self) -> float:
+        return (self.connect_seconds + self.read_seconds) * 1000
+
+    @classmethod
+    def for_invocation(cls, invocation_ms: int | None) -> "CallTimeouts":
+        """Every attempt of one call fits the invocation's time (less the response reserve); an
+        attempt never waits longer than MAX_ATTEMPT_SECONDS, a connection never longer than 1 s."""
+        if invocation_ms is None:
+            attempt = MAX_ATTEMPT_SECONDS
+        else:
+            budget = max(0.0, (invocation_ms - RESPONSE_RESERVE_MS) / 1000)
+            attempt = min(MAX_ATTEMPT_SECONDS, max(MIN_ATTEMPT_SECONDS, budget / MAX_ATTEMPTS))
+        connect = math.floor(min(MAX_CONNECT_SECONDS, attempt / 4) * 1000) / 1000  # whole ms, rounded down
+        return cls(connect_seconds=connect, read_seconds=math.floor((attempt - connect) * 1000) / 1000)
+
+    def config_settings(self) -> dict[str, Any]:
+        return {
+            "connect_timeout": self.connect_seconds,
+            "read_timeout": self.read_seconds,
+            "retries": {"mode": "standard", "total_max_attempts": self.max_attempts},
+            "tcp_keepalive": True,
+            "max_pool_connections": 10,
+        }
+
 
 RETRYABLE_ERROR_CODES = frozenset(
     {
@@ -40,7 +76,9 @@ _clients: dict[str, Any] = {}
 
 
 def client(service: str) -> Any:
-    """The container's client for ``service`` (dynamodb, sqs, sns, secretsmanager)."""
+    """The container's client for ``service`` (dynamodb, sqs, sns, secretsmanager). Its timeouts
+    are sized from the invocation that first asks for it (every invocation of a function has the
+    same timeout); each attempt and each retry is then checked against the current deadline."""
     existing = _clients.get(service)
     if existing is not None:
         return existing
@@ -52,8 +90,50 @@ def client(service: str) -> Any:
 
             if _session is None:
                 _session = botocore.session.get_session()
-            _clients[service] = _session.create_client(service, config=Config(**CLIENT_SETTINGS))
+            timeouts = CallTimeouts.for_invocation(invocation_budget_ms())
+            created = _session.create_client(service, config=Config(**timeouts.config_settings()))
+            _bound_by_deadline(created, timeouts)
+            _clients[service] = created
         return _clients[service]
+
+
+def _bound_by_deadline(aws_client: Any, timeouts: CallTimeouts) -> None:
+    """Refuse an attempt that could not end before the deadline (before-send), and a retry whose
+    worst back-off plus attempt could not (needs-retry, ahead of botocore's own retry handler)."""
+
+    def before_send(request: Any = None, **kwargs: Any) -> None:
+        left = remaining_ms()
+        if left is not None and left < timeouts.attempt_ms:
+            raise InvocationDeadlineExceeded(
+                operation=kwargs.get("event_name", "an AWS call"), remaining_ms=int(left), needed_ms=int(timeouts.attempt_ms)
+            )
+
+    def needs_retry(attempts: int = 0, response: Any = None, caught_exception: Any = None, **kwargs: Any) -> None:
+        left = remaining_ms()
+        if left is None or attempts >= timeouts.max_attempts or not _may_be_retried(response, caught_exception):
+            return
+        needed = WORST_BACKOFF_SECONDS.get(attempts, MAX_ATTEMPT_SECONDS) * 1000 + timeouts.attempt_ms
+        if left < needed:
+            raise InvocationDeadlineExceeded(
+                operation=f"a retry of {getattr(kwargs.get('operation'), 'name', 'an AWS call')}",
+                remaining_ms=int(left),
+                needed_ms=int(needed),
+            )
+
+    aws_client.meta.events.register_first("before-send", before_send)
+    aws_client.meta.events.register_first("needs-retry", needs_retry)
+
+
+def _may_be_retried(response: Any, caught_exception: Any) -> bool:
+    """Whether botocore's standard retry mode could retry this outcome (a conditional-check
+    failure, say, is final and must keep its own error)."""
+    if caught_exception is not None:
+        return not isinstance(caught_exception, InvocationDeadlineExceeded)
+    if not response:
+        return False
+    http_response, parsed = response
+    code = (parsed or {}).get("Error", {}).get("Code")
+    return http_response.status_code >= 500 or http_response.status_code == 429 or code in RETRYABLE_ERROR_CODES
 
 
 def reset_clients() -> None:
@@ -74,6 +154,6 @@ def is_retryable(error: BaseException) -> bool:
     if isinstance(error, ClientError):
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return error_code(error) in RETRYABLE_ERROR_CODES or (isinstance(status, int) and status >= 500)
-    return isinstance(error, (BotoConnectionError, HTTPClientError)) or (
+    return isinstance(error, (BotoConnectionError, HTTPClientError, InvocationDeadlineExceeded)) or (
         isinstance(error, BotoCoreError) and "timeout" in type(error).__name__.lower()
     )

@@ -14,6 +14,16 @@ def message_group_id(client_id: str) -> str:
     return "client-" + hashlib.sha256(client_id.encode("utf-8")).hexdigest()[:40]
 
 
+class DispatchFailed(Exception):
+    """Sending failed part-way: what had been sent, and why the rest was not."""
+
+    def __init__(self, audit_sent: bool, event_published: bool, cause: BaseException):
+        super().__init__("dispatch failed")
+        self.audit_sent = audit_sent
+        self.event_published = event_published
+        self.cause = cause
+
+
 class TransactionDispatcher:
     def __init__(self, sqs: Any, sns: Any, audit_queue_url: str, notifications_topic_arn: str, environment: str):
         self._sqs = sqs
@@ -40,3 +50,17 @@ class TransactionDispatcher:
                 "currency": {"DataType": "String", "StringValue": transaction.currency},
             },
         )
+
+    def send_missing(self, transaction: Transaction, request_id: str, *, audit_sent: bool, event_published: bool) -> None:
+        """Send whichever of the audit message and the event is not yet sent; the same messages
+        (same deduplication id, group and event id) whoever sends them -- request, retry or
+        reconciler. Raises DispatchFailed naming what was sent."""
+        try:
+            if not audit_sent:
+                self.send_audit(transaction, request_id)
+                audit_sent = True
+            if not event_published:
+                self.publish_event(transaction)
+                event_published = True
+        except Exception as error:
+            raise DispatchFailed(audit_sent, event_published, error) from error

@@ -1,7 +1,8 @@
 """Where the HMAC secret behind every keyed fingerprint comes from, read once per container.
 
 Production: Secrets Manager, through CARD_FINGERPRINT_SECRET_ARN (KMS-encrypted, access-logged,
-rotatable) -- one GetSecretValue on the first request of a container, never on later ones.
+rotatable) -- the AWSCURRENT and AWSPREVIOUS versions, read on a container's first request and
+again every few minutes (fingerprint_keyring.py).
 Tests and local emulators: CARD_FINGERPRINT_KEY holds the secret itself and wins if both are set.
 The secret string is hex or base64 (the plugin's 64 alphanumeric characters read as base64).
 """
@@ -12,23 +13,31 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws_clients import client, error_code, is_retryable
 from .errors import ConfigurationError, ServiceUnavailableError
+from .fingerprint_keyring import FingerprintKeyring, KeyVersion
 from .settings import FingerprintKeys, decode_secret, fingerprint_key_env, fingerprint_secret_arn
 
 
-def load_fingerprint_keys() -> FingerprintKeys:
+def load_fingerprint_keyring() -> FingerprintKeyring:
+    """The current key version and the previous one (when the secret has been rotated)."""
     raw = fingerprint_key_env()
-    if raw is None:
-        arn = fingerprint_secret_arn()
-        if arn is None:
-            raise ConfigurationError("neither CARD_FINGERPRINT_KEY nor CARD_FINGERPRINT_SECRET_ARN is set")
-        raw = _read_secret(arn)
-    return FingerprintKeys.from_secret(decode_secret(raw))
+    if raw is not None:
+        return FingerprintKeyring(tuple(KeyVersion(FingerprintKeys.from_secret(decode_secret(part))) for part in raw.split(",")))
+    arn = fingerprint_secret_arn()
+    if arn is None:
+        raise ConfigurationError("neither CARD_FINGERPRINT_KEY nor CARD_FINGERPRINT_SECRET_ARN is set")
+    versions = [_read_version(arn, "AWSCURRENT")]
+    previous = _read_version(arn, "AWSPREVIOUS", missing_ok=True)
+    if previous is not None:
+        versions.append(previous)
+    return FingerprintKeyring(tuple(v for v in versions if v is not None))
 
 
-def _read_secret(arn: str) -> str:
+def _read_version(arn: str, stage: str, *, missing_ok: bool = False) -> KeyVersion | None:
     try:
-        response = client("secretsmanager").get_secret_value(SecretId=arn)
+        response = client("secretsmanager").get_secret_value(SecretId=arn, VersionStage=stage)
     except (ClientError, BotoCoreError) as error:
+        if missing_ok and error_code(error) == "ResourceNotFoundException":
+            return None  # never rotated: no previous version
         if is_retryable(error):
             raise ServiceUnavailableError(
                 "service_unavailable", "A dependency is temporarily unavailable; retry later.", retry_after=1
@@ -36,5 +45,6 @@ def _read_secret(arn: str) -> str:
         raise ConfigurationError(f"cannot read CARD_FINGERPRINT_SECRET_ARN ({error_code(error) or type(error).__name__})") from None
     secret = response.get("SecretString")
     if not secret:
-        raise ConfigurationError("the card fingerprint secret has no SecretString")
-    return secret
+        raise ConfigurationError(f"the card fingerprint secret's {stage} version has no SecretString")
+    created = response.get("CreatedDate")
+    return KeyVersion(FingerprintKeys.from_secret(decode_secret(secret)), created.timestamp() if created else None)

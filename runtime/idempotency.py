@@ -18,6 +18,10 @@ Dispatch state:
   Also written when a retry has finished an incomplete dispatch.
 * ``incomplete`` -- written (off the happy path) when the queue or topic call failed, naming what
   was sent. A retry with the same key claims it and sends only what is missing.
+
+Until ``complete`` the record carries ``dispatch_pending``, which puts it in a sparse index: the
+reconciler (reconciler.py) finishes every dispatch left ``incomplete``, or ``dispatching`` past its
+lease, without waiting for the client to retry.
 """
 
 from __future__ import annotations
@@ -49,6 +53,21 @@ RETENTION_SECONDS = 24 * 3600
 RECORD_ID_PREFIX = "idem_"
 RECORD_SORT_KEY = 0
 
+# The sparse index the reconciler reads (the storage plugin defines it): a record carries
+# ``dispatch_pending`` from its write until its dispatch is recorded complete. Spread over a few
+# index partitions so the index never concentrates the table's whole write rate on one key
+# (DynamoDB: 1,000 writes/s per partition).
+DISPATCH_PENDING_ATTRIBUTE = "dispatch_pending"
+DISPATCH_INDEX_SHARDS = 4
+
+
+def dispatch_shard(record_id: str) -> str:
+    return f"pending-{int(hashlib.sha256(record_id.encode()).hexdigest()[:8], 16) % DISPATCH_INDEX_SHARDS}"
+
+
+def dispatch_shards() -> tuple[str, ...]:
+    return tuple(f"pending-{n}" for n in range(DISPATCH_INDEX_SHARDS))
+
 
 class DispatchState(str, Enum):
     DISPATCHING = "dispatching"
@@ -75,6 +94,9 @@ class IdempotencyRecord:
     event_published: bool
     lease_expires_at_ms: int
     response_body: str
+    request_id: str = ""  # the creating request's id, repeated in a reconciled audit message
+    reconcile_attempts: int = 0
+    key_version: str = ""  # the fingerprint key version of its id and request fingerprint
 
     def lease_remaining_seconds(self, now_ms: int) -> int:
         return max(1, math.ceil((self.lease_expires_at_ms - now_ms) / 1000))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .api_event import ApiRequest, client_identity_of, request_id_of
+from .deadline import invocation_deadline
 from .errors import ApiError, ConfigurationError, InternalError, MethodNotAllowedError
 from .logging_config import bind_request_context, get_logger
 from .responses import error_response, json_response
@@ -60,7 +61,8 @@ def serve(
         request.remaining_time_ms = remaining() if callable(remaining) else None
         if request.method is not None and request.method.upper() != method:
             raise MethodNotAllowedError("method_not_allowed", f"Only {method} is allowed on this resource.")
-        result = endpoint(request)
+        with invocation_deadline(request.remaining_time_ms):
+            result = endpoint(request)
         body = result.body_text if result.body_text is not None else (result.body or {})
         response = json_response(result.status, body, request_id, result.headers)
         outcome, audit = result.outcome, result.audit

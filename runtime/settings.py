@@ -48,6 +48,11 @@ def archive_kms_key_arn() -> str:
     return required_env("ARCHIVE_KMS_KEY_ARN")
 
 
+def dispatch_index_name() -> str:
+    """The transactions table's sparse index of incomplete dispatches (the reconciler reads it)."""
+    return required_env("DISPATCH_INDEX_NAME")
+
+
 def environment_name() -> str:
     return os.environ.get("ENVIRONMENT", "unknown")
 
@@ -64,13 +69,19 @@ class FingerprintKeys:
     card: bytes
     request: bytes
     idempotency: bytes
+    version: str = ""  # names the secret they came from (fingerprint_keyring.py), not the secret
 
     @classmethod
     def from_secret(cls, secret: bytes) -> "FingerprintKeys":
         def derive(purpose: str) -> bytes:
             return hmac.new(secret, b"payments-runtime/v1/" + purpose.encode(), hashlib.sha256).digest()
 
-        return cls(card=derive("card-fingerprint"), request=derive("request-fingerprint"), idempotency=derive("idempotency-record"))
+        return cls(
+            card=derive("card-fingerprint"),
+            request=derive("request-fingerprint"),
+            idempotency=derive("idempotency-record"),
+            version="k" + derive("key-version").hex()[:10],
+        )
 
 
 def decode_secret(raw: str) -> bytes:
@@ -90,7 +101,8 @@ def decode_secret(raw: str) -> bytes:
 
 
 def fingerprint_key_env() -> str | None:
-    """CARD_FINGERPRINT_KEY: the secret itself (tests, local emulators)."""
+    """CARD_FINGERPRINT_KEY: the secret itself (tests, local emulators); several, newest first,
+    separated by commas."""
     return os.environ.get("CARD_FINGERPRINT_KEY", "").strip() or None
 
 

@@ -4,6 +4,7 @@ replay and convergence of a partially failed dispatch (see idempotency.py for th
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws_clients import error_code, is_retryable
 from .cards import card_fingerprint
-from .errors import IdempotencyInProgressError, IdempotencyKeyReusedError, ServiceUnavailableError
+from .errors import IdempotencyInProgressError, IdempotencyKeyReusedError, InternalError, ServiceUnavailableError
+from .fingerprint_keyring import FingerprintKeyring
 from .idempotency import (
     Decision,
     DispatchState,
@@ -23,7 +25,7 @@ from .idempotency import (
     record_id,
     request_fingerprint,
 )
-from .dispatch import TransactionDispatcher
+from .dispatch import DispatchFailed, TransactionDispatcher
 from .logging_config import get_logger
 from .settings import FingerprintKeys
 from .transaction_records import STATUS_RECEIVED, Transaction, new_transaction_id
@@ -48,17 +50,34 @@ def unavailable(error: BaseException) -> ServiceUnavailableError:
     )
 
 
+def _fingerprint_as_recorded(existing: IdempotencyRecord, request: NewTransaction, keyring: FingerprintKeyring) -> str:
+    """The request's fingerprint under the key version ``existing`` was made with. A record from
+    before key versions matches under whichever held key reproduces its fingerprint."""
+    if existing.key_version:
+        keys = keyring.by_version(existing.key_version)
+        if keys is None:
+            get_logger().error(
+                "idempotency.unknown_key_version", idempotency_record=existing.record_id, key_version=existing.key_version
+            )
+            raise InternalError("internal_error", "An internal error occurred.")
+        candidates: tuple[FingerprintKeys, ...] = (keys,)
+    else:
+        candidates = keyring.all_keys
+    fingerprints = [request_fingerprint(k, card_fingerprint(k.card, request.card.number), request) for k in candidates]
+    return next((f for f in fingerprints if hmac.compare_digest(f, existing.request_fingerprint)), fingerprints[0])
+
+
 class TransactionCreator:
     def __init__(
         self,
         store: TransactionStore,
         dispatcher: TransactionDispatcher,
-        keys: FingerprintKeys,
+        keyring: Callable[[], FingerprintKeyring],
         clock: Callable[[], float] = time.time,
     ):
         self._store = store
         self._dispatcher = dispatcher
-        self._keys = keys
+        self._keyring = keyring
         self._clock = clock
 
     def _now_ms(self) -> int:
@@ -73,9 +92,12 @@ class TransactionCreator:
         remaining_time_ms: int | None = None,
     ) -> CreationResult:
         now_ms = self._now_ms()
-        card_fp = card_fingerprint(self._keys.card, request.card.number)
-        fingerprint = request_fingerprint(self._keys, card_fp, request)
-        idem_id = record_id(self._keys, client_id, idempotency_key)
+        keyring = self._keyring()
+        keys = keyring.writing(now_ms / 1000)
+        card_fp = card_fingerprint(keys.card, request.card.number)
+        fingerprint = request_fingerprint(keys, card_fp, request)
+        idem_id = record_id(keys, client_id, idempotency_key)
+        other_ids = [record_id(other, client_id, idempotency_key) for other in keyring.checked(now_ms / 1000)]
         transaction = Transaction(
             transaction_id=new_transaction_id(),
             created_at_ms=now_ms,
@@ -90,6 +112,7 @@ class TransactionCreator:
             idempotency_record_id=idem_id,
             description=request.description,
             metadata=request.metadata,
+            card_fingerprint_key_version=keys.version,
         )
         response_body = json.dumps(transaction.public_view(), separators=(",", ":"))
         record = IdempotencyRecord(
@@ -103,11 +126,19 @@ class TransactionCreator:
             event_published=False,
             lease_expires_at_ms=now_ms + lease_ms_for(remaining_time_ms),
             response_body=response_body,
+            request_id=request_id,
+            key_version=keys.version,
         )
         try:
-            self._store.create(transaction, record, request_id)
+            self._store.create(transaction, record, request_id, absent_record_ids=other_ids)
         except IdempotencyKeyTaken as taken:
-            return self._existing(taken.existing, idem_id, client_id, fingerprint, request_id, remaining_time_ms)
+            # The record naming this very transaction is our own write: botocore retried a
+            # TransactWriteItems that had committed (its response was lost). DynamoDB answers such
+            # a retry with success through ClientRequestToken; an emulator may not.
+            if taken.existing is None or taken.existing.transaction_id != transaction.transaction_id:
+                return self._existing(
+                    taken.existing, [idem_id, *other_ids], client_id, request, keyring, request_id, remaining_time_ms
+                )
         except (ClientError, BotoCoreError) as error:
             if is_retryable(error):
                 # The write is one DynamoDB transaction: nothing was stored.
@@ -120,22 +151,25 @@ class TransactionCreator:
     def _existing(
         self,
         existing: IdempotencyRecord | None,
-        idem_id: str,
+        idem_ids: list[str],
         client_id: str,
-        fingerprint: str,
+        request: NewTransaction,
+        keyring: FingerprintKeyring,
         request_id: str,
         remaining_time_ms: int | None,
     ) -> CreationResult:
         try:
-            if existing is None:
+            for idem_id in idem_ids if existing is None else ():
                 existing = self._store.idempotency_record(idem_id)
+                if existing is not None:
+                    break
             if existing is None:
                 # A concurrent request holds the key but has not committed yet.
                 raise IdempotencyInProgressError(
                     "idempotency_request_in_progress", "A request with this Idempotency-Key is in progress.", retry_after=1
                 )
             now_ms = self._now_ms()
-            decision = decide(existing, client_id, fingerprint, now_ms)
+            decision = decide(existing, client_id, _fingerprint_as_recorded(existing, request, keyring), now_ms)
             if decision is Decision.KEY_REUSED:
                 raise IdempotencyKeyReusedError(
                     "idempotency_key_reused", "This Idempotency-Key was used with a different request body.", param="Idempotency-Key"
@@ -182,39 +216,37 @@ class TransactionCreator:
             )
 
     def _dispatch(self, transaction: Transaction, record: IdempotencyRecord, request_id: str) -> None:
-        audit_sent, event_published = record.audit_sent, record.event_published
         try:
-            if not audit_sent:
-                self._dispatcher.send_audit(transaction, request_id)
-                audit_sent = True
-            if not event_published:
-                self._dispatcher.publish_event(transaction)
-                event_published = True
-        except Exception as error:
+            self._dispatcher.send_missing(
+                transaction, request_id, audit_sent=record.audit_sent, event_published=record.event_published
+            )
+        except DispatchFailed as failed:
             log = get_logger()
             log.error(
                 "transaction.dispatch_failed",
                 transaction_id=transaction.transaction_id,
-                audit_sent=audit_sent,
-                event_published=event_published,
-                aws_error_code=error_code(error),
-                error_class=type(error).__name__,
+                audit_sent=failed.audit_sent,
+                event_published=failed.event_published,
+                aws_error_code=error_code(failed.cause),
+                error_class=type(failed.cause).__name__,
             )
             try:
-                self._store.mark_dispatch_incomplete(record.record_id, audit_sent=audit_sent, event_published=event_published)
+                self._store.mark_dispatch_incomplete(
+                    record.record_id, audit_sent=failed.audit_sent, event_published=failed.event_published
+                )
             except Exception as mark_error:
-                # The record stays "dispatching"; once its lease expires it reads as complete.
-                # Reconciliation of the table against the audit queue is the backstop.
+                # The record stays "dispatching" (and in the reconciler's index): the reconciler
+                # completes it once its lease expires.
                 log.critical(
                     "transaction.dispatch_state_unrecorded",
                     transaction_id=transaction.transaction_id,
                     aws_error_code=error_code(mark_error),
                     error_class=type(mark_error).__name__,
                 )
-            if isinstance(error, (ClientError, BotoCoreError)):
+            if isinstance(failed.cause, (ClientError, BotoCoreError)):
                 raise ServiceUnavailableError(
                     "dispatch_incomplete",
                     "The transaction was recorded but not fully dispatched; retry with the same Idempotency-Key.",
                     retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
                 ) from None
-            raise
+            raise failed.cause from None

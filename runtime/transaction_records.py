@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .idempotency import DispatchState, IdempotencyRecord, RECORD_SORT_KEY, RETENTION_SECONDS
+from .idempotency import (
+    DISPATCH_PENDING_ATTRIBUTE,
+    RECORD_SORT_KEY,
+    RETENTION_SECONDS,
+    DispatchState,
+    IdempotencyRecord,
+    dispatch_shard,
+)
 from .redaction import contains_pan
 
 STATUS_RECEIVED = "received"
@@ -52,6 +59,7 @@ class Transaction:
     idempotency_record_id: str
     description: str | None = None
     metadata: dict[str, str] | None = None
+    card_fingerprint_key_version: str = ""
 
     def public_view(self) -> dict[str, Any]:
         view: dict[str, Any] = {
@@ -113,6 +121,7 @@ class Transaction:
             "card_brand": {"S": self.card_brand},
             "card_last4": {"S": self.card_last4},
             "card_fingerprint": {"S": self.card_fingerprint},
+            "card_fingerprint_key_version": {"S": self.card_fingerprint_key_version},
             "created_at": {"S": rfc3339_utc(self.created_at_ms)},
             "idempotency_record_id": {"S": self.idempotency_record_id},
         }
@@ -139,11 +148,12 @@ class Transaction:
             idempotency_record_id=item.get("idempotency_record_id", {}).get("S", ""),
             description=item.get("description", {}).get("S"),
             metadata={k: v["S"] for k, v in metadata.items()} if metadata else None,
+            card_fingerprint_key_version=item.get("card_fingerprint_key_version", {}).get("S", ""),
         )
 
 
 def idempotency_item(record: IdempotencyRecord, created_at_ms: int) -> dict[str, Any]:
-    return {
+    item = {
         "transaction_id": {"S": record.record_id},
         "timestamp": {"N": str(RECORD_SORT_KEY)},
         "record_type": {"S": RECORD_TYPE_IDEMPOTENCY},
@@ -157,7 +167,12 @@ def idempotency_item(record: IdempotencyRecord, created_at_ms: int) -> dict[str,
         "lease_expires_at": {"N": str(record.lease_expires_at_ms)},
         "response_body": {"S": record.response_body},
         "expires_at": {"N": str(created_at_ms // 1000 + RETENTION_SECONDS)},
+        "request_id": {"S": record.request_id},
+        "key_version": {"S": record.key_version},
     }
+    if record.dispatch_state is not DispatchState.COMPLETE:
+        item[DISPATCH_PENDING_ATTRIBUTE] = {"S": dispatch_shard(record.record_id)}
+    return item
 
 
 def idempotency_record_from_item(item: dict[str, Any]) -> IdempotencyRecord:
@@ -172,4 +187,7 @@ def idempotency_record_from_item(item: dict[str, Any]) -> IdempotencyRecord:
         event_published=item["event_published"]["BOOL"],
         lease_expires_at_ms=int(item["lease_expires_at"]["N"]),
         response_body=item["response_body"]["S"],
+        request_id=item.get("request_id", {}).get("S", ""),
+        reconcile_attempts=int(item.get("reconcile_attempts", {}).get("N", "0")),
+        key_version=item.get("key_version", {}).get("S", ""),
     )

@@ -1,14 +1,15 @@
-"""DynamoDB access for transactions and their idempotency records (one table, no GSI)."""
+"""DynamoDB access for transactions and their idempotency records (one table; the reconciler
+reads the sparse dispatch-pending index)."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Sequence
 
 from botocore.exceptions import ClientError
 
 from .aws_clients import error_code
-from .idempotency import DispatchState, IdempotencyRecord, RECORD_SORT_KEY
+from .idempotency import DISPATCH_PENDING_ATTRIBUTE, DispatchState, IdempotencyRecord, RECORD_SORT_KEY
 from .transaction_records import (
     RECORD_TYPE_TRANSACTION,
     Transaction,
@@ -30,8 +31,22 @@ class TransactionStore:
         self._dynamodb = dynamodb
         self._table = table_name
 
-    def create(self, transaction: Transaction, record: IdempotencyRecord, request_id: str) -> None:
-        """One TransactWriteItems: the idempotency record (only if absent) and the transaction."""
+    def create(
+        self, transaction: Transaction, record: IdempotencyRecord, request_id: str, absent_record_ids: Sequence[str] = ()
+    ) -> None:
+        """One TransactWriteItems: the idempotency record (only if absent), the transaction, and a
+        check that the key has no record under another key version (``absent_record_ids``)."""
+        checks = [
+            {
+                "ConditionCheck": {
+                    "TableName": self._table,
+                    "Key": self._key(other),
+                    "ConditionExpression": "attribute_not_exists(transaction_id)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+            for other in absent_record_ids
+        ]
         try:
             self._dynamodb.transact_write_items(
                 TransactItems=[
@@ -50,6 +65,7 @@ class TransactionStore:
                             "ConditionExpression": "attribute_not_exists(transaction_id)",
                         }
                     },
+                    *checks,
                 ],
                 # Makes botocore's own retry of this call idempotent; unique per client request.
                 ClientRequestToken=hashlib.sha256(request_id.encode()).hexdigest()[:36],
@@ -58,11 +74,12 @@ class TransactionStore:
             code = error_code(error)
             if code == "TransactionCanceledException":
                 reasons = error.response.get("CancellationReasons") or []
-                first = reasons[0] if reasons else {}
-                if first.get("Code") == "ConditionalCheckFailed":
-                    item = first.get("Item")
-                    raise IdempotencyKeyTaken(idempotency_record_from_item(item) if item else None) from None
-                if first.get("Code") == "TransactionConflict":
+                # The record's Put (first) or a check under another key version (third on).
+                for reason in [reasons[0], *reasons[2:]] if reasons else []:
+                    if reason.get("Code") == "ConditionalCheckFailed":
+                        item = reason.get("Item")
+                        raise IdempotencyKeyTaken(idempotency_record_from_item(item) if item else None) from None
+                if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
                     raise IdempotencyKeyTaken(None) from None
             if code == "IdempotentParameterMismatchException":
                 raise IdempotencyKeyTaken(None) from None
@@ -119,10 +136,64 @@ class TransactionStore:
         self._dynamodb.update_item(
             TableName=self._table,
             Key=self._key(record_id),
-            UpdateExpression="SET dispatch_state = :s, audit_sent = :t, event_published = :t, lease_expires_at = :z",
+            UpdateExpression=(
+                "SET dispatch_state = :s, audit_sent = :t, event_published = :t, lease_expires_at = :z "
+                f"REMOVE {DISPATCH_PENDING_ATTRIBUTE}"
+            ),
             # Never create a bare record (e.g. one TTL has already removed).
             ConditionExpression="attribute_exists(transaction_id)",
             ExpressionAttributeValues={":s": {"S": DispatchState.COMPLETE.value}, ":t": {"BOOL": True}, ":z": {"N": "0"}},
+        )
+
+    def stranded(self, index_name: str, shard: str, now_ms: int, limit: int) -> list[dict[str, Any]]:
+        """Index entries of ``shard`` whose lease ran out before ``now_ms`` (incomplete dispatches
+        carry lease 0), oldest lease first: keys, lease and ``target_timestamp`` only."""
+        response = self._dynamodb.query(
+            TableName=self._table,
+            IndexName=index_name,
+            KeyConditionExpression="#pending = :shard AND lease_expires_at < :now",
+            ExpressionAttributeNames={"#pending": DISPATCH_PENDING_ATTRIBUTE},
+            ExpressionAttributeValues={":shard": {"S": shard}, ":now": {"N": str(now_ms)}},
+            Limit=limit,
+        )
+        return response.get("Items") or []
+
+    def claim_for_reconciliation(self, key: dict[str, Any], now_ms: int, lease_ms: int) -> dict[str, Any] | None:
+        """Take the lease on a stranded record (the raw item, ALL_NEW); None when it is no longer
+        stranded -- completed meanwhile, or claimed by a client retry or an overlapping run."""
+        try:
+            response = self._dynamodb.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression=(
+                    "SET dispatch_state = :dispatching, lease_expires_at = :lease "
+                    "ADD reconcile_attempts :one"
+                ),
+                ConditionExpression="attribute_exists(#pending) AND lease_expires_at < :now",
+                ExpressionAttributeNames={"#pending": DISPATCH_PENDING_ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":dispatching": {"S": DispatchState.DISPATCHING.value},
+                    ":lease": {"N": str(now_ms + lease_ms)},
+                    ":now": {"N": str(now_ms)},
+                    ":one": {"N": "1"},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return response["Attributes"]
+
+    def quarantine(self, key: dict[str, Any], reason: str, now_ms: int) -> None:
+        """Take a record the reconciler cannot complete out of its index, with the reason, so it
+        is never retried forever and never blocks the rest; an operator finds it by the reason."""
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key=key,
+            UpdateExpression=f"SET dispatch_quarantined = :reason, dispatch_quarantined_at = :now REMOVE {DISPATCH_PENDING_ATTRIBUTE}",
+            ConditionExpression="attribute_exists(transaction_id)",
+            ExpressionAttributeValues={":reason": {"S": reason}, ":now": {"N": str(now_ms)}},
         )
 
     def find_transaction(self, transaction_id: str) -> Transaction | None:

@@ -10,7 +10,8 @@ from .aws_clients import client
 from .dispatch import TransactionDispatcher
 from .logging_config import bind, configure_logging
 from .request_handling import EndpointResult, serve
-from .fingerprint_secret import load_fingerprint_keys
+from .fingerprint_keyring import KeyringSource
+from .fingerprint_secret import load_fingerprint_keyring
 from .settings import audit_queue_url, environment_name, notifications_topic_arn, transactions_table_name
 from .transaction_creation import TransactionCreator
 from .transaction_store import TransactionStore
@@ -28,7 +29,7 @@ def transaction_creator() -> TransactionCreator:
         dispatcher=TransactionDispatcher(
             client("sqs"), client("sns"), audit_queue_url(), notifications_topic_arn(), environment_name()
         ),
-        keys=load_fingerprint_keys(),
+        keyring=KeyringSource(load_fingerprint_keyring),
     )
 
 

@@ -4,7 +4,7 @@
 
 SPEC is written by ``local up`` (lifecycle.py): the emulator endpoint, the API's name, the
 functions as read from the emulator with each one's credentials, where to listen and where to
-write the ready file. The REST API itself is read from the emulator here, at start.
+write the ready file. The REST API and the schedules (schedules.py) are read from the emulator here, at start.
 One uvicorn server listens on the gateway's port and on one port per container slot; the port
 a request arrives on says whether it is a client's request or a container's Runtime API call.
 The gateway's port also serves Lambda's Invoke API (invoke_api.py) for direct invocations.
@@ -30,6 +30,7 @@ from .gateway import LocalGateway
 from .invoke_api import invoke_api, is_invoke
 from .lambda_service import FunctionSpec, LambdaService
 from .runtime_api import RuntimeApi
+from .schedules import read_schedules, run_schedule
 
 # What a worker inherits from this machine; everything else comes from the deployed function.
 INHERITED_VARIABLES = ("PATH", "LANG", "HOME", "TMPDIR", "SYSTEMROOT")
@@ -124,11 +125,26 @@ async def serve(spec: dict[str, Any]) -> None:
         write_json_atomically(Path(spec["ready_file"]), {"pid": os.getpid(), "port": gateway_port, "url": url})
         _print("gateway", f"serving {api.name} stage {api.stage} at {url}")
 
+    schedules = read_schedules(
+        emulator_client("scheduler", endpoint, region), set(functions), lambda line: _print("scheduler", line)
+    )
+    runners = [
+        asyncio.create_task(
+            run_schedule(
+                schedule,
+                lambda name, payload, trace: service.invoke(name, payload, trace_id=trace),
+                lambda line: _print("scheduler", line),
+            )
+        )
+        for schedule in schedules
+    ]
     announcer = asyncio.create_task(announce())
     try:
         await server.serve(sockets=[gateway_socket, *runtime_sockets])
     finally:
         announcer.cancel()
+        for runner in runners:
+            runner.cancel()
         await service.close()
 
 

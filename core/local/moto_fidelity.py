@@ -138,6 +138,38 @@ def patch_queue_redrive_policy_format() -> None:
         return result
 
     sqs_models.Queue.attributes = property(_mark(attributes))  # type: ignore[method-assign,assignment]
+# --------------------------------------------------------------------------- DynamoDB writes
+
+# Every DynamoDB write of the emulator goes through this one lock (see below).
+_dynamodb_write_lock = threading.RLock()
+DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+
+
+def patch_dynamodb_write_isolation() -> None:
+    """Serialize DynamoDB writes, so a failed TransactWriteItems cannot undo another request's
+    write, and two conditional writes to one item cannot both pass their condition.
+
+    Upstream: moto.dynamodb.models.DynamoDBBackend.transact_write_items rolls a failed transaction
+    back by restoring a deep copy of every table it touched, taken before it started -- discarding
+    whatever other requests wrote meanwhile (under load, an idempotent replay or a conflicting key
+    erased concurrent payments: a 201 whose transaction no longer existed). Conditional writes
+    check and write without a lock. DynamoDB isolates each write; moto's server is threaded and
+    should lock per table (or roll back only the transaction's own items)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    # Recorded on the class, not the function: moto_performance wraps transact_write_items again,
+    # over this lock, so the outermost function is not ours on a second install.
+    if getattr(DynamoDBBackend, "_payments_write_isolation", False):
+        return
+    DynamoDBBackend._payments_write_isolation = True  # type: ignore[attr-defined]
+    for name in DYNAMODB_WRITES:
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with _dynamodb_write_lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, _mark(locked))
 
 
 def install() -> None:
@@ -146,3 +178,4 @@ def install() -> None:
         patch_lambda_logging_config()
         patch_security_group_rule_descriptions()
         patch_queue_redrive_policy_format()
+        patch_dynamodb_write_isolation()

@@ -33,6 +33,7 @@ from ..keys import (
     Queue,
     RestApi,
     Table,
+    TableIndex,
     Topic,
 )
 
@@ -96,6 +97,7 @@ def stub_values(suffix: str = "test", region: str = "us-east-1") -> dict[Context
             arn=arn.format("dynamodb", f"table/payment-transactions-{suffix}"),
             hash_key="transaction_id",
             range_key="timestamp",
+            indexes=(TableIndex(name="dispatch-pending", hash_key="dispatch_pending", range_key="lease_expires_at"),),
         ),
         AUDIT_QUEUE: Queue(
             name=f"transaction-queue-{suffix}.fifo",

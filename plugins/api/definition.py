@@ -23,6 +23,7 @@ CREATE_TRANSACTION_MODEL = "CreateTransactionRequest"  # alphanumeric: API Gatew
 
 TRANSACTION_PROCESSOR = "transaction-processor"
 STATUS_CHECKER = "status-checker"
+TRANSACTION_RECONCILER = "transaction-reconciler"  # scheduled, never behind the API
 
 # Lambda proxy integrations are always invoked with POST, whatever the client's method.
 PROXY_INTEGRATION = {"type": "AWS_PROXY", "integration_http_method": "POST"}

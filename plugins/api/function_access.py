@@ -10,6 +10,10 @@ Transaction processor (runtime/transactions.py and what it calls):
 
 Status checker (runtime/status.py): DynamoDB ``Query`` only.
 
+Transaction reconciler (runtime/reconciler.py): ``Query`` on the table (the transaction) and on
+the dispatch-pending index only (never ``Scan``), ``UpdateItem`` (claim, completion, quarantine);
+SQS ``SendMessage`` and SNS ``Publish``. No secret: it never fingerprints anything.
+
 Both: CloudWatch Logs on their own log group, X-Ray segments, VPC network interfaces.
 Granted in ``wiring``, when every other plugin's resources exist.
 """
@@ -24,11 +28,12 @@ from payments_platform.core.roles import grant_function_basics, grant_key_via_se
 from payments_platform.plugins.messaging.grants import grant_queue_send, grant_topic_publish
 from payments_platform.plugins.storage.grants import grant_table
 
-from .definition import STATUS_CHECKER, TRANSACTION_PROCESSOR
-from .functions import BuiltFunction
+from .definition import STATUS_CHECKER, TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
+from .functions import BuiltFunction, dispatch_index
 
 TRANSACTION_PROCESSOR_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
 STATUS_CHECKER_TABLE_ACTIONS = ("dynamodb:Query",)
+TRANSACTION_RECONCILER_TABLE_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
 
 def grant_function_access(ctx: PluginContext, functions: Mapping[str, BuiltFunction], secret_arn: str) -> None:
     region = ctx.aws.region
@@ -54,6 +59,18 @@ def grant_function_access(ctx: PluginContext, functions: Mapping[str, BuiltFunct
         ctx.roles, functions[STATUS_CHECKER].role, table, kms,
         actions=STATUS_CHECKER_TABLE_ACTIONS, sid="TransactionsTableRead", region=region,
     )
+
+    reconciler = functions[TRANSACTION_RECONCILER].role
+    grant_table(
+        ctx.roles, reconciler, table, kms,
+        actions=TRANSACTION_RECONCILER_TABLE_ACTIONS, sid="TransactionsTableReconcile", region=region,
+    )
+    ctx.roles.grant(
+        reconciler, sid="DispatchPendingIndexQuery", actions=["dynamodb:Query"],
+        resources=[table.index_arn(dispatch_index(table))],
+    )
+    grant_queue_send(ctx.roles, reconciler, ctx[keys.AUDIT_QUEUE], kms, sid="AuditQueueSend", region=region)
+    grant_topic_publish(ctx.roles, reconciler, ctx[keys.NOTIFICATIONS_TOPIC], kms, sid="NotificationsPublish", region=region)
 
     for function in functions.values():
         grant_function_basics(ctx.roles, function.role, function.log_group.arn)

@@ -1,6 +1,7 @@
-"""The two Lambda functions behind the API, their log groups and invoke permissions.
+"""The Lambda functions -- the two behind the API and the scheduled transaction reconciler --
+their log groups and the API's invoke permissions.
 
-Both run the same deterministic package (packaging.py) with different handlers, on
+All run the same deterministic package (packaging.py) with different handlers, on
 ``arm64`` by default: the runtime is pure Python (no native wheels), and Graviton costs
 about 20 % less per GB-second for the same or better latency.
 """
@@ -10,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from payments_platform.core import keys
+from payments_platform.core import RegistrationError, keys
 from payments_platform.core.cdktf_adapter import AssetType, TerraformAsset, aws
 from payments_platform.core.context import PluginContext
 from payments_platform.core.roles import Role
 
 from .code_signing import SignedCode, create_signed_code
-from .definition import STATUS_CHECKER, TRANSACTION_PROCESSOR
+from .definition import STATUS_CHECKER, TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
 from .packaging import LambdaPackage
 from .settings import ApiSettings
 
@@ -30,6 +31,7 @@ class FunctionSpec:
     description: str
     role_description: str
     environment: tuple[str, ...]  # which variables of function_environment() it gets
+    reserved_concurrency: int | None = None  # None: the api setting
 
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -51,7 +53,24 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         # Only what the status handler reads: it never sees the queue, topic or HMAC key.
         ("TRANSACTIONS_TABLE_NAME", "LOG_LEVEL", "ENVIRONMENT"),
     ),
+    FunctionSpec(
+        TRANSACTION_RECONCILER,
+        "payments_runtime.reconciler.handler",
+        "Every minute: completes the audit message and event of transactions whose dispatch was cut short",
+        "Transaction reconciler: reads stranded dispatches, resends audit messages and payment events",
+        # No HMAC key: it re-sends what was recorded and never fingerprints anything.
+        (
+            "TRANSACTIONS_TABLE_NAME", "DISPATCH_INDEX_NAME", "AUDIT_QUEUE_URL", "NOTIFICATIONS_TOPIC_ARN",
+            "LOG_LEVEL", "ENVIRONMENT",
+        ),
+        # One run at a time is enough (runs are also safe when they overlap).
+        reserved_concurrency=1,
+    ),
 )
+
+# The runtime's sparse index of incomplete dispatches (runtime/idempotency.py), which the table
+# provider must offer.
+DISPATCH_INDEX_KEYS = ("dispatch_pending", "lease_expires_at")
 
 
 @dataclass
@@ -68,9 +87,22 @@ class BuiltFunction:
         return f"/aws/lambda/{self.name}"
 
 
+def dispatch_index(table: keys.Table) -> keys.TableIndex:
+    index = table.index_on(*DISPATCH_INDEX_KEYS)
+    if index is None:
+        raise RegistrationError(
+            f"the transactions table {table.name!r} offers no index on {DISPATCH_INDEX_KEYS[0]!r} + "
+            f"{DISPATCH_INDEX_KEYS[1]!r}: the transaction reconciler reads stranded dispatches through it "
+            "(the storage plugin provides it)"
+        )
+    return index
+
+
 def function_environment(ctx: PluginContext, settings: ApiSettings, secret_arn: str) -> dict[str, str]:
+    table = ctx[keys.TRANSACTIONS_TABLE]
     return {
-        "TRANSACTIONS_TABLE_NAME": ctx[keys.TRANSACTIONS_TABLE].name,
+        "TRANSACTIONS_TABLE_NAME": table.name,
+        "DISPATCH_INDEX_NAME": dispatch_index(table).name,
         "AUDIT_QUEUE_URL": ctx[keys.AUDIT_QUEUE].url,
         "NOTIFICATIONS_TOPIC_ARN": ctx[keys.NOTIFICATIONS_TOPIC].arn,
         "CARD_FINGERPRINT_SECRET_ARN": secret_arn,
@@ -135,7 +167,7 @@ def create_functions(
             architectures=[package.architecture],
             memory_size=settings.memory_mb,
             timeout=settings.timeout_seconds,
-            reserved_concurrent_executions=settings.reserved_concurrency,
+            reserved_concurrent_executions=spec.reserved_concurrency or settings.reserved_concurrency,
             tracing_config={"mode": "Active"},
             vpc_config={
                 "subnet_ids": list(network.private_subnet_ids),

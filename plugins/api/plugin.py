@@ -1,4 +1,5 @@
-"""api plugin: the API Gateway REST API and the two Lambda functions behind it.
+"""api plugin: the API Gateway REST API, the two Lambda functions behind it, and the scheduled
+transaction reconciler that completes dispatches the API's function could not finish.
 
 Requires the network, the transactions table, the audit queue and the notifications topic;
 provides ``keys.REST_API`` and ``keys.RUNTIME_PACKAGE``. Settings: settings.py; operations
@@ -6,8 +7,9 @@ notes: README.md.
 
     resources  package the runtime (published for other plugins' functions), create the
                HMAC-key secret, the functions (with their roles and log groups), the REST
-               API, stage, usage plan and API keys; register functions, API and the log
-               groups of the audit trail for monitoring; publish keys.REST_API; outputs
+               API, stage, usage plan and API keys, the reconciler's schedule and alarms;
+               register functions, API and the log groups of the audit trail for monitoring;
+               publish keys.REST_API; outputs
     wiring     grant each role exactly what its handler calls (and the account
                CloudWatch role, when this environment owns it)
 """
@@ -21,11 +23,12 @@ from payments_platform.core.context import PluginContext
 
 from .card_fingerprint_secret import create_card_fingerprint_secret
 from .control_evidence import register_evidence
-from .definition import ROUTES, load_create_transaction_schema
+from .definition import ROUTES, TRANSACTION_RECONCILER, load_create_transaction_schema
 from .function_access import grant_function_access
 from .functions import BuiltFunction, allow_api_invoke, create_functions, function_names, package_asset
 from .gateway import BuiltApi, create_api, grant_account_cloudwatch_role
 from .packaging import build_lambda_package
+from .reconciliation import create_reconciler_alarms, schedule_reconciler
 from .settings import ApiSettings
 
 MONITORING_API_KEY = "payments"
@@ -43,7 +46,10 @@ class _Build:
 def payments_declare() -> PluginDeclaration:
     return PluginDeclaration(
         name="api",
-        description="API Gateway REST API (API-key or IAM auth, validation, CORS) and the two payment Lambdas",
+        description=(
+            "API Gateway REST API (API-key or IAM auth, validation, CORS), the two payment Lambdas "
+            "and the scheduled transaction reconciler"
+        ),
         requires=(keys.NETWORK, keys.TRANSACTIONS_TABLE, keys.AUDIT_QUEUE, keys.NOTIFICATIONS_TOPIC),
         provides=(keys.REST_API, keys.RUNTIME_PACKAGE),
         settings=ApiSettings,
@@ -60,12 +66,14 @@ def payments_resources(ctx: PluginContext) -> None:
     api = create_api(
         ctx,
         settings,
-        {key: built.function for key, built in functions.items()},
+        {key: built.function for key, built in functions.items() if key != TRANSACTION_RECONCILER},
         function_names(ctx),
         load_create_transaction_schema(),
     )
     allow_api_invoke(ctx, functions, api.rest_api.execution_arn, settings.stage_name, ROUTES)
     register_evidence(ctx, functions, api, secret.secret)
+    schedule_reconciler(ctx, functions[TRANSACTION_RECONCILER])
+    create_reconciler_alarms(ctx, functions[TRANSACTION_RECONCILER])
 
     for key, built in sorted(functions.items()):
         ctx.monitoring.function(key, function_name=built.name, log_group_name=built.log_group_name)

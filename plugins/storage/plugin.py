@@ -2,7 +2,8 @@
 
 Provides ``keys.TRANSACTIONS_TABLE``. One on-demand table keyed ``transaction_id`` (S) +
 ``timestamp`` (N), encrypted with the platform CMK, with point-in-time recovery and TTL on
-the runtime's idempotency records. Functions get access through :mod:`.grants`.
+the runtime's idempotency records and a sparse index of incomplete dispatches (published on the
+key). Functions get access through :mod:`.grants`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ from payments_platform.core.config import EnvironmentConfig
 from payments_platform.core.context import PluginContext
 
 from .settings import HASH_KEY, RANGE_KEY, StorageSettings
+
+# The runtime's sparse index of transactions whose audit message and event are not yet confirmed
+# sent (docs/RUNTIME.md, "Reconciler"): only idempotency records carry ``dispatch_pending``, and
+# only until their dispatch completes, so the reconciler reads stranded work without a scan.
+DISPATCH_INDEX = keys.TableIndex(name="dispatch-pending", hash_key="dispatch_pending", range_key="lease_expires_at")
+# Enough for the stranded-age metric without reading the record (whose claim returns the rest).
+DISPATCH_INDEX_ATTRIBUTES = ["target_timestamp"]
 
 # Environments whose data must be recoverable whatever the settings say.
 PRODUCTION_ENVIRONMENTS = ("prod",)
@@ -52,6 +60,17 @@ def payments_resources(ctx: PluginContext) -> None:
         attribute=[
             aws.dynamodb_table.DynamodbTableAttribute(name=HASH_KEY, type="S"),
             aws.dynamodb_table.DynamodbTableAttribute(name=RANGE_KEY, type="N"),
+            aws.dynamodb_table.DynamodbTableAttribute(name=DISPATCH_INDEX.hash_key, type="S"),
+            aws.dynamodb_table.DynamodbTableAttribute(name=DISPATCH_INDEX.range_key, type="N"),
+        ],
+        global_secondary_index=[
+            aws.dynamodb_table.DynamodbTableGlobalSecondaryIndex(
+                name=DISPATCH_INDEX.name,
+                hash_key=DISPATCH_INDEX.hash_key,
+                range_key=DISPATCH_INDEX.range_key,
+                projection_type="INCLUDE",
+                non_key_attributes=DISPATCH_INDEX_ATTRIBUTES,
+            )
         ],
         point_in_time_recovery=aws.dynamodb_table.DynamodbTablePointInTimeRecovery(
             enabled=settings.point_in_time_recovery
@@ -76,7 +95,9 @@ def payments_resources(ctx: PluginContext) -> None:
         note="transactions are encrypted at rest under the platform CMK; the runtime writes no PAN or CVC, "
         "only a keyed fingerprint and the last four digits",
     )
-    ctx[keys.TRANSACTIONS_TABLE] = keys.Table(name=table.name, arn=table.arn, hash_key=HASH_KEY, range_key=RANGE_KEY)
+    ctx[keys.TRANSACTIONS_TABLE] = keys.Table(
+        name=table.name, arn=table.arn, hash_key=HASH_KEY, range_key=RANGE_KEY, indexes=(DISPATCH_INDEX,)
+    )
     # The literal name: dashboards and alarms read better with it and need no dependency on the table.
     ctx.monitoring.table("transactions", table_name=name)
     ctx.outputs.add("transactions_table_name", table.name, description="DynamoDB table of payment transactions")

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.terraform
 # What a transaction item may hold (docs/RUNTIME.md): no PAN, no CVC, no expiry date.
 TRANSACTION_ITEM_ATTRIBUTES = {
     "transaction_id", "timestamp", "record_type", "client_id", "status", "amount", "currency",
-    "merchant_reference", "card_brand", "card_last4", "card_fingerprint", "created_at", "idempotency_record_id",
+    "merchant_reference", "card_brand", "card_last4", "card_fingerprint", "card_fingerprint_key_version", "created_at",
+    "idempotency_record_id",
     "description", "metadata",
 }
 

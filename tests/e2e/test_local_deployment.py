@@ -138,7 +138,19 @@ def test_table_is_keyed_by_transaction_id_and_timestamp(table):
     assert {(d["AttributeName"], d["AttributeType"]) for d in table["AttributeDefinitions"]} == {
         ("transaction_id", "S"),
         ("timestamp", "N"),
+        ("dispatch_pending", "S"),
+        ("lease_expires_at", "N"),
     }
+
+
+def test_table_has_the_sparse_dispatch_pending_index(table):
+    [index] = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "dispatch-pending"
+    assert index["KeySchema"] == [
+        {"AttributeName": "dispatch_pending", "KeyType": "HASH"},
+        {"AttributeName": "lease_expires_at", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["target_timestamp"]}
 
 
 def test_table_is_on_demand(table):

@@ -133,3 +133,39 @@ def test_modify_security_group_rules_changes_a_prefix_list_rules_description(adm
         }],
     )
     assert described(admin, rule["SecurityGroupRuleId"])["Description"] == "new"
+
+
+# --------------------------------------------------------------------------- DynamoDB write isolation
+
+
+def test_a_failed_transaction_never_undoes_concurrent_writes(admin):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.exceptions import ClientError
+
+    dynamodb = admin("dynamodb")
+    table = unique("isolation")
+    dynamodb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    dynamodb.put_item(TableName=table, Item={"id": {"S": "taken"}})
+    try:
+        def failing_transaction(_: int) -> None:
+            with pytest.raises(ClientError):
+                dynamodb.transact_write_items(TransactItems=[{"Put": {
+                    "TableName": table, "Item": {"id": {"S": "taken"}}, "ConditionExpression": "attribute_not_exists(id)",
+                }}])
+
+        def put(n: int) -> None:
+            dynamodb.put_item(TableName=table, Item={"id": {"S": f"item-{n}"}})
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            futures = [pool.submit(failing_transaction if n % 2 else put, n) for n in range(200)]
+            for future in futures:
+                future.result()
+        stored = {i["id"]["S"] for i in dynamodb.scan(TableName=table)["Items"]}
+        assert {f"item-{n}" for n in range(0, 200, 2)} <= stored
+    finally:
+        dynamodb.delete_table(TableName=table)

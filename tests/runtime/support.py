@@ -14,10 +14,11 @@ from typing import Any, Iterator
 import boto3
 from moto import mock_aws
 
-from payments_platform.runtime import audit_archive, aws_clients, status, transactions
+from payments_platform.runtime import audit_archive, aws_clients, reconciler, status, transactions
 
 REGION = "eu-west-1"
 TABLE_NAME = "payments-test-transactions"
+DISPATCH_INDEX_NAME = "dispatch-pending"
 FINGERPRINT_KEY_HEX = "3f" * 32
 # Well-known scheme test numbers.
 VISA = "4242424242424242"
@@ -31,6 +32,7 @@ RUNTIME_ENV = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "TRANSACTIONS_TABLE_NAME": TABLE_NAME,
+    "DISPATCH_INDEX_NAME": DISPATCH_INDEX_NAME,
     "CARD_FINGERPRINT_KEY": FINGERPRINT_KEY_HEX,
     "ENVIRONMENT": "test",
     "LOG_LEVEL": "INFO",
@@ -199,10 +201,22 @@ def provision(sqs_fifo_name: str = "payments-test-audit.fifo") -> AwsResources:
         AttributeDefinitions=[
             {"AttributeName": "transaction_id", "AttributeType": "S"},
             {"AttributeName": "timestamp", "AttributeType": "N"},
+            {"AttributeName": "dispatch_pending", "AttributeType": "S"},
+            {"AttributeName": "lease_expires_at", "AttributeType": "N"},
         ],
         KeySchema=[
             {"AttributeName": "transaction_id", "KeyType": "HASH"},
             {"AttributeName": "timestamp", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": DISPATCH_INDEX_NAME,
+                "KeySchema": [
+                    {"AttributeName": "dispatch_pending", "KeyType": "HASH"},
+                    {"AttributeName": "lease_expires_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["target_timestamp"]},
+            }
         ],
         BillingMode="PAY_PER_REQUEST",
         SSESpecification={"Enabled": True, "SSEType": "KMS"},
@@ -221,7 +235,9 @@ def provision(sqs_fifo_name: str = "payments-test-audit.fifo") -> AwsResources:
 
 
 # Captured at import: tests may monkeypatch the module attributes.
-_CACHED_BUILDERS = (transactions.transaction_creator, status.transaction_store, audit_archive.archiver)
+_CACHED_BUILDERS = (
+    transactions.transaction_creator, status.transaction_store, audit_archive.archiver, reconciler.transaction_reconciler,
+)
 
 
 def reset_runtime_caches() -> None:
@@ -252,17 +268,19 @@ _transact_lock = threading.Lock()
 
 @contextlib.contextmanager
 def serialized_moto_transactions(monkeypatch) -> Iterator[None]:
-    """moto's TransactWriteItems is check-then-write without a lock; real DynamoDB serializes
-    transactions on an item. Wrap it so thread tests exercise our code, not moto's race."""
+    """moto's TransactWriteItems and conditional UpdateItem are check-then-write without a lock;
+    real DynamoDB serializes writes to an item. Wrap them so thread tests exercise our code, not
+    moto's race."""
     from moto.dynamodb.models import DynamoDBBackend
 
-    original = DynamoDBBackend.transact_write_items
+    for operation in ("transact_write_items", "update_item"):
+        original = getattr(DynamoDBBackend, operation)
 
-    def locked(self, *args, **kwargs):
-        with _transact_lock:
-            return original(self, *args, **kwargs)
+        def locked(self, *args, _original=original, **kwargs):
+            with _transact_lock:
+                return _original(self, *args, **kwargs)
 
-    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", locked)
+        monkeypatch.setattr(DynamoDBBackend, operation, locked)
     yield
 
 
@@ -293,3 +311,29 @@ def count_calls(*aws_clients_: Any) -> list[str]:
     for aws_client in aws_clients_:
         aws_client.meta.events.register("before-call.*.*", record)
     return calls
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_900_000_000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def creator_with_clock(aws: AwsResources, clock: FakeClock) -> Any:
+    """The handler's transaction creator on a controllable clock (lease expiry without sleeping)."""
+    from payments_platform.runtime.dispatch import TransactionDispatcher
+    from payments_platform.runtime.fingerprint_keyring import KeyringSource
+    from payments_platform.runtime.fingerprint_secret import load_fingerprint_keyring
+    from payments_platform.runtime.transaction_creation import TransactionCreator
+    from payments_platform.runtime.transaction_store import TransactionStore
+
+    return TransactionCreator(
+        store=TransactionStore(aws_clients.client("dynamodb"), TABLE_NAME),
+        dispatcher=TransactionDispatcher(
+            aws_clients.client("sqs"), aws_clients.client("sns"), aws.audit_queue_url, aws.topic_arn, "test"
+        ),
+        keyring=KeyringSource(load_fingerprint_keyring, clock),
+        clock=clock,
+    )

@@ -26,7 +26,7 @@ def test_derived_keys_are_separated_by_purpose():
     assert len({keys.card, keys.request, keys.idempotency}) == 3
 
 
-def test_the_secret_is_read_from_secrets_manager_once_per_container(aws, monkeypatch):
+def test_the_secret_versions_are_read_once_per_keyring_refresh_not_per_request(aws, monkeypatch):
     import boto3
 
     arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
@@ -38,7 +38,7 @@ def test_the_secret_is_read_from_secrets_manager_once_per_container(aws, monkeyp
     calls = count_calls(aws_clients.client("secretsmanager"), aws_clients.client("dynamodb"))
     assert create(api_event(valid_body(), idempotency_key="a"))["statusCode"] == 201
     assert create(api_event(valid_body(), idempotency_key="b"))["statusCode"] == 201
-    assert calls.count("secretsmanager.GetSecretValue") == 1
+    assert calls.count("secretsmanager.GetSecretValue") == 2  # AWSCURRENT, AWSPREVIOUS (none yet)
 
 
 def test_an_unreadable_secret_is_a_500_and_the_next_request_retries(aws, monkeypatch):

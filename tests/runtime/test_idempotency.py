@@ -5,33 +5,15 @@ import pytest
 
 from payments_platform.runtime import aws_clients, transactions
 from payments_platform.runtime.dispatch import TransactionDispatcher
-from payments_platform.runtime.fingerprint_secret import load_fingerprint_keys
-from payments_platform.runtime.transaction_creation import TransactionCreator
-from payments_platform.runtime.transaction_store import TransactionStore
 
-from .support import TABLE_NAME, api_event, body_of, count_calls, create, fail_once, serialized_moto_transactions, valid_body
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_900_000_000.0):
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
+from .support import TABLE_NAME, FakeClock, api_event, creator_with_clock, body_of, count_calls, create, fail_once, serialized_moto_transactions, valid_body
 
 
 @pytest.fixture
 def clock(aws, monkeypatch):
     """The handler's creator with a controllable clock (lease expiry without sleeping)."""
     fake = FakeClock()
-    creator = TransactionCreator(
-        store=TransactionStore(aws_clients.client("dynamodb"), TABLE_NAME),
-        dispatcher=TransactionDispatcher(
-            aws_clients.client("sqs"), aws_clients.client("sns"), aws.audit_queue_url, aws.topic_arn, "test"
-        ),
-        keys=load_fingerprint_keys(),
-        clock=fake,
-    )
+    creator = creator_with_clock(aws, fake)
     monkeypatch.setattr(transactions, "transaction_creator", lambda: creator)
     return fake
 
@@ -139,12 +121,12 @@ def test_the_lease_is_bounded_by_the_invocation_time_left(aws, clock):
         aws_request_id = "r"
 
         def get_remaining_time_in_millis(self):
-            return 4_000
+            return 9_000  # the clients' attempts (4 s at most) still fit
 
     transactions.handler(api_event(valid_body()), ShortContext())
     in_flight = create(api_event(valid_body()))
-    assert in_flight["statusCode"] == 409 and in_flight["headers"]["Retry-After"] == "5"
-    clock.now += 5.1
+    assert in_flight["statusCode"] == 409 and in_flight["headers"]["Retry-After"] == "10"
+    clock.now += 10.1
     assert create(api_event(valid_body()))["statusCode"] == 201
 
 
@@ -219,3 +201,18 @@ def test_resending_the_audit_message_is_deduplicated_by_the_fifo_queue(aws, cloc
     )
     assert create(api_event(valid_body()))["statusCode"] == 201
     assert len(aws.audit_messages()) == 1
+
+
+def test_a_retried_write_that_had_committed_is_the_request_s_own_201_not_a_409(aws, clock):
+    store = transactions.transaction_creator()._store
+    original = store.create
+
+    def committed_then_retried(*args, **kwargs):
+        original(*args, **kwargs)  # the first attempt commits, its response is lost ...
+        original(*args, **kwargs)  # ... and the retry finds the record it wrote
+
+    store.create = committed_then_retried
+    response = create(api_event(valid_body()))
+    assert response["statusCode"] == 201 and "Idempotent-Replayed" not in response["headers"]
+    assert len(aws.transaction_items()) == 1
+    assert len(aws.audit_messages()) == 1 and len(aws.topic_messages()) == 1

@@ -316,6 +316,7 @@ def test_rest_api_is_published_and_registered_for_monitoring(api_key_stack):
     assert functions == {
         "transaction-processor": ("transaction-processor-test", "/aws/lambda/transaction-processor-test"),
         "status-checker": ("status-checker-test", "/aws/lambda/status-checker-test"),
+        "transaction-reconciler": ("transaction-reconciler-test", "/aws/lambda/transaction-reconciler-test"),
     }
 
 

@@ -21,7 +21,30 @@ def test_table_is_keyed_by_transaction_id_and_numeric_timestamp(storage_stack):
         {
             "hash_key": "transaction_id",
             "range_key": "timestamp",
-            "attribute": [{"name": "transaction_id", "type": "S"}, {"name": "timestamp", "type": "N"}],
+            "attribute": [
+                {"name": "transaction_id", "type": "S"},
+                {"name": "timestamp", "type": "N"},
+                {"name": "dispatch_pending", "type": "S"},
+                {"name": "lease_expires_at", "type": "N"},
+            ],
+        },
+    )
+
+
+def test_incomplete_dispatches_have_a_sparse_index_projecting_only_what_the_reconciler_reads(storage_stack):
+    assert_resource(
+        storage_stack,
+        TABLE,
+        {
+            "global_secondary_index": [
+                {
+                    "name": "dispatch-pending",
+                    "hash_key": "dispatch_pending",
+                    "range_key": "lease_expires_at",
+                    "projection_type": "INCLUDE",
+                    "non_key_attributes": ["target_timestamp"],
+                }
+            ]
         },
     )
 

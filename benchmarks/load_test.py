@@ -1,0 +1,238 @@
+"""Load and concurrency, checked -- not just timed -- against the local deployment (emulator-bound).
+
+    .venv/bin/python benchmarks/load_test.py [--users 100] [--seconds 60] [--reserved-concurrency 8]
+
+1. `local up` (its own code) of the `local` environment, the api functions' reserved concurrency
+   raised to --reserved-concurrency through a temporary copy of environments.toml (the file is
+   not touched): each container is a Python process, and this machine has 2 cores;
+2. a temporary queue subscribed to the notifications topic (the topic's own subscriber is e-mail);
+3. locust, headless, --users concurrent clients for --seconds against the loopback gateway:
+   new payments, immediate replays, conflicting keys, status reads (benchmarks/load_locustfile.py);
+4. waits for a run of the transaction reconciler that started after the load (local schedule,
+   every minute);
+5. checks: no unintended 5xx (a 500 that is API Gateway's answer to a throttled Lambda and a 503
+   with Retry-After are counted apart), one transaction per idempotency key, every replay the
+   original transaction, every 201 with exactly one audit message and one event id, nothing
+   stranded, no PAN/CVC in responses, table, messages, events or function logs;
+6. `local down`, whatever happened. Exit 0 when every check passes.
+
+Loopback only; bounded by --seconds (locust is killed 60 s after it should have stopped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+UNINTENDED_5XX = ("500", "502", "504")
+RECONCILER_WAIT_S = 150
+# A request's lease is at most 30 s (runtime/idempotency.py): a reconciler run starting later
+# sees every dispatch the load left unfinished.
+LEASE_BOUND_MS = 31_000
+
+
+def raised_concurrency_config(directory: Path, reserved: int) -> Path:
+    text = (REPO / "environments.toml").read_text()
+    block = "[environments.local.settings.api]\n"
+    head, tail = text.split(block, 1)
+    lines = tail.split("\n")
+    lines = [f"reserved_concurrency = {reserved}" if line.startswith("reserved_concurrency") else line for line in lines]
+    path = directory / "environments.toml"
+    path.write_text(head + block + "\n".join(lines))
+    return path
+
+
+def drain(sqs: Any, url: str) -> list[str]:
+    bodies: list[str] = []
+    empty = 0
+    while empty < 3:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        empty = 0 if batch else empty + 1
+        for message in batch:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    items, start = [], None
+    while True:
+        page = dynamodb.scan(TableName=table, **({"ExclusiveStartKey": start} if start else {}))
+        items += page["Items"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return items
+
+
+def log_messages(logs: Any, group: str, since_ms: int = 0) -> list[str]:
+    messages, token = [], None
+    while True:
+        page = logs.filter_log_events(logGroupName=group, startTime=since_ms, **({"nextToken": token} if token else {}))
+        messages += [event["message"] for event in page["events"]]
+        token = page.get("nextToken")
+        if not token or not page["events"]:
+            return messages
+
+
+def wait_for_reconciler(logs: Any, group: str, after_ms: int) -> dict[str, Any] | None:
+    deadline = time.monotonic() + RECONCILER_WAIT_S
+    while time.monotonic() < deadline:
+        for message in log_messages(logs, group, after_ms):
+            if message.startswith("{") and '"reconciler.summary"' in message:
+                return json.loads(message)
+        time.sleep(5)
+    return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--reserved-concurrency", type=int, default=8)
+    args = parser.parse_args()
+
+    from payments_platform.core.local.emulator import emulator_client
+    from payments_platform.core.local.lifecycle import LocalRun, down, up
+    from payments_platform.core.local.smoke import holds_card_data
+
+    failures: list[str] = []
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="load-test-") as scratch:
+        scratch_dir = Path(scratch)
+        run = LocalRun(scratch_dir / ".payments-local", say=print)
+        try:
+            record = up(run, config_path=str(raised_concurrency_config(scratch_dir, args.reserved_concurrency)))
+            if urlparse(record.url).hostname not in ("127.0.0.1", "localhost", "::1"):
+                raise SystemExit(f"refusing to load a non-loopback URL: {record.url}")
+
+            def client(service: str) -> Any:
+                return emulator_client(service, record.endpoint, record.region)
+
+            processor = client("lambda").get_function_configuration(FunctionName=f"transaction-processor-{record.suffix}")
+            variables = processor["Environment"]["Variables"]
+            sqs, sns = client("sqs"), client("sns")
+            tap = sqs.create_queue(QueueName=f"load-events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+            tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            sns.subscribe(TopicArn=variables["NOTIFICATIONS_TOPIC_ARN"], Protocol="sqs", Endpoint=tap_arn,
+                          Attributes={"RawMessageDelivery": "true"})
+
+            results_file = scratch_dir / "locust-results.json"
+            started_ms = int(time.time() * 1000)
+            locust = subprocess.run(
+                [sys.executable, "-m", "locust", "-f", str(REPO / "benchmarks" / "load_locustfile.py"), "--headless",
+                 "--users", str(args.users), "--spawn-rate", str(args.users), "--run-time", f"{args.seconds}s",
+                 "--host", record.url, "--only-summary", "--stop-timeout", "10", "--exit-code-on-error", "0"],
+                env={**os.environ, "LOAD_API_KEYS": ",".join(sorted(record.api_keys.values())),
+                     "LOAD_RESULTS": str(results_file)},
+                capture_output=True, text=True, timeout=args.seconds + 60,
+            )
+            load_ended_ms = int(time.time() * 1000)
+            if not results_file.exists():
+                raise SystemExit(f"locust wrote no results:\n{locust.stdout[-3000:]}\n{locust.stderr[-3000:]}")
+            result = json.loads(results_file.read_text())
+            print(locust.stdout[-4000:])
+
+            logs = client("logs")
+            summary = wait_for_reconciler(
+                logs, f"/aws/lambda/transaction-reconciler-{record.suffix}", load_ended_ms + LEASE_BOUND_MS
+            )
+            if summary is None:
+                failures.append(f"no reconciler run within {RECONCILER_WAIT_S} s after the load")
+            figures["reconciler run after the load"] = summary and {k: summary.get(k) for k in ("stranded", "reconciled", "failed", "quarantined")}
+
+            outcomes: dict[str, int] = result["outcomes"]
+            figures.update(
+                users=args.users, seconds=args.seconds, reserved_concurrency=args.reserved_concurrency,
+                requests=result["requests"], throughput_rps=round(result["rps"], 1),
+                p50_ms=result["p50_ms"], p95_ms=result["p95_ms"], p99_ms=result["p99_ms"],
+                by_name=result["by_name"], outcomes=outcomes,
+            )
+            unintended = {k: v for k, v in outcomes.items() if k.split("|")[1] in UNINTENDED_5XX or k.split("|")[1] == "0"}
+            if unintended:
+                failures.append(f"unintended 5xx or connection failures: {unintended}")
+            expected = {
+                "new payment": {"201", "503 retry-after", "500 throttled"},
+                "immediate replay": {"201", "409", "503 retry-after", "500 throttled"},
+                "conflicting key": {"422", "409", "503 retry-after", "500 throttled"},
+                "status read": {"200", "503 retry-after", "500 throttled"},
+            }
+            unexpected = {k: v for k, v in outcomes.items() if k.split("|")[1] not in expected[k.split("|")[0]]}
+            if unexpected:
+                failures.append(f"unexpected answers: {unexpected}")
+            if result["card_data_seen"]:
+                failures.append(f"card data in responses: {Counter(result['card_data_seen'])}")
+
+            created: dict[str, str] = result["created"]
+            for key, transaction_id in result["replayed"]:
+                if created.get(key) != transaction_id:
+                    failures.append(f"a replay answered {transaction_id}, not the original {created.get(key)}")
+
+            items = scan(client("dynamodb"), variables["TRANSACTIONS_TABLE_NAME"])
+            transactions = [i for i in items if i.get("record_type", {}).get("S") == "transaction"]
+            per_record = Counter(i["idempotency_record_id"]["S"] for i in transactions)
+            doubled = {k: n for k, n in per_record.items() if n > 1}
+            if doubled:
+                failures.append(f"{len(doubled)} idempotency keys with more than one transaction")
+            stranded = [i for i in items if "dispatch_pending" in i and int(i["lease_expires_at"]["N"]) < load_ended_ms]
+            if stranded:
+                failures.append(f"{len(stranded)} dispatches still stranded after the reconciler ran")
+            if holds_card_data(json.dumps(items)):
+                failures.append("the table holds card data")
+
+            audit_bodies = drain(sqs, variables["AUDIT_QUEUE_URL"])
+            event_bodies = drain(sqs, tap)
+            audits = Counter(json.loads(b)["transaction_id"] for b in audit_bodies)
+            events = Counter(json.loads(b)["event_id"] for b in event_bodies)
+            stored = {i["transaction_id"]["S"] for i in transactions}
+            for transaction_id in set(created.values()) | stored:
+                if audits[transaction_id] != 1:
+                    failures.append(f"{transaction_id}: {audits[transaction_id]} audit messages")
+                if events[transaction_id] < 1:
+                    failures.append(f"{transaction_id}: no event")
+            figures.update(
+                transactions_stored=len(stored), created_201=len(created), replays_201=len(result["replayed"]),
+                audit_messages=len(audit_bodies), events=len(event_bodies), distinct_event_ids=len(events),
+            )
+            if any(holds_card_data(b) for b in audit_bodies + event_bodies):
+                failures.append("an audit message or event holds card data")
+            for function in ("transaction-processor", "status-checker", "transaction-reconciler"):
+                group = f"/aws/lambda/{function}-{record.suffix}"
+                messages = log_messages(logs, group, started_ms)
+                if any(holds_card_data(m) for m in messages):
+                    failures.append(f"{group} holds card data")
+                errors = [m for m in messages if '"level":"error"' in m or '"level":"critical"' in m]
+                figures[f"{function} error log lines"] = len(errors)
+                for line in errors[:3]:
+                    print(f"[{function}] {line[:600]}")
+            if failures:
+                # The gateway's own failures (an exception in the local gateway answers a bare 500).
+                gateway_log = (run.run_dir / "gateway.log").read_text(errors="replace").splitlines()
+                for number, line in enumerate(gateway_log):
+                    if line.startswith("Traceback") or "Exception in ASGI application" in line:
+                        print("\n".join(gateway_log[number:number + 25]))
+                        break
+        finally:
+            down(run)
+
+    print(json.dumps(figures, indent=1, default=str))
+    for failure in failures[:50]:
+        print("FAIL", failure)
+    print("load test:", "all checks passed" if not failures else f"{len(failures)} check(s) failed")
+    return 0 if not failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""The scheduled transaction reconciler: its function, schedule, least-privilege roles and alarms."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from api_support import STUB_VALUES, actions_of, ref
+
+from payments_platform.core import RegistrationError, keys
+from payments_platform.core.testing import StubProvider, synth
+
+TABLE = STUB_VALUES[keys.TRANSACTIONS_TABLE]
+QUEUE = STUB_VALUES[keys.AUDIT_QUEUE]
+TOPIC = STUB_VALUES[keys.NOTIFICATIONS_TOPIC]
+NETWORK = STUB_VALUES[keys.NETWORK]
+NAME = "transaction-reconciler-test"
+
+
+def reconciler(stack):
+    return stack.one("aws_lambda_function", function_name=NAME)
+
+
+def test_reconciler_runs_the_reconciler_handler_in_the_private_subnets_with_tracing(api_key_stack):
+    body = reconciler(api_key_stack)
+    assert body["handler"] == "payments_runtime.reconciler.handler"
+    assert body["tracing_config"] == {"mode": "Active"}
+    assert body["vpc_config"]["subnet_ids"] == list(NETWORK.private_subnet_ids)
+    assert body["logging_config"]["log_group"] == ref(
+        api_key_stack, "aws_cloudwatch_log_group", "/transaction_reconciler_log_group", "name"
+    )
+
+
+def test_reconciler_runs_one_at_a_time_whatever_the_api_concurrency(api_key_stack):
+    assert reconciler(api_key_stack)["reserved_concurrent_executions"] == 1
+
+
+def test_reconciler_gets_the_index_but_never_the_fingerprint_key(api_key_stack):
+    assert reconciler(api_key_stack)["environment"]["variables"] == {
+        "TRANSACTIONS_TABLE_NAME": TABLE.name,
+        "DISPATCH_INDEX_NAME": "dispatch-pending",
+        "AUDIT_QUEUE_URL": QUEUE.url,
+        "NOTIFICATIONS_TOPIC_ARN": TOPIC.arn,
+        "LOG_LEVEL": "INFO",
+        "ENVIRONMENT": "test",
+    }
+
+
+def test_schedule_invokes_the_reconciler_every_minute_through_its_own_role(api_key_stack):
+    schedule = api_key_stack.one("aws_scheduler_schedule")
+    assert schedule["name"] == NAME
+    assert schedule["schedule_expression"] == "rate(1 minute)"
+    assert schedule["flexible_time_window"] == {"mode": "OFF"}
+    assert schedule["target"]["arn"] == ref(api_key_stack, "aws_lambda_function", "/transaction_reconciler", "arn")
+    assert schedule["target"]["role_arn"] == ref(
+        api_key_stack, "aws_iam_role", "/role_transaction-reconciler-schedule", "arn"
+    )
+
+
+def test_schedule_role_is_trusted_by_scheduler_and_may_only_invoke_the_reconciler(api_key_stack):
+    role = api_key_stack.one("aws_iam_role", name="transaction-reconciler-schedule-role-test")
+    trust = json.loads(role["assume_role_policy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    [statement] = api_key_stack.iam_statements("transaction-reconciler-schedule")
+    assert statement["Action"] == ["lambda:InvokeFunction"]
+    assert statement["Resource"] == ref(api_key_stack, "aws_lambda_function", "/transaction_reconciler", "arn")
+
+
+def test_reconciler_reads_through_the_index_and_never_scans(api_key_stack):
+    statements = {s["Sid"]: s for s in api_key_stack.iam_statements("transaction-reconciler")}
+    assert statements["TransactionsTableReconcile"]["Action"] == ["dynamodb:Query", "dynamodb:UpdateItem"]
+    assert statements["TransactionsTableReconcile"]["Resource"] == TABLE.arn
+    assert statements["DispatchPendingIndexQuery"]["Action"] == ["dynamodb:Query"]
+    assert statements["DispatchPendingIndexQuery"]["Resource"] == f"{TABLE.arn}/index/dispatch-pending"
+    assert statements["AuditQueueSend"]["Resource"] == QUEUE.arn
+    assert statements["NotificationsPublish"]["Resource"] == TOPIC.arn
+    actions = actions_of(list(statements.values()))
+    assert not {"dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem", "secretsmanager:GetSecretValue"} & actions
+
+
+def test_stranded_and_quarantined_alarms_page_the_notifications_topic(api_key_stack):
+    alarms = {
+        body["alarm_name"]: body
+        for body in api_key_stack.resources("aws_cloudwatch_metric_alarm").values()
+        if body.get("namespace") == "Payments/Reconciler"
+    }
+    assert set(alarms) == {"transaction-reconciler-stranded-test", "transaction-reconciler-quarantined-test"}
+    stranded = alarms["transaction-reconciler-stranded-test"]
+    assert (stranded["metric_name"], stranded["statistic"], stranded["threshold"]) == ("OldestStrandedAgeSeconds", "Maximum", 300)
+    assert stranded["treat_missing_data"] == "breaching"  # a silent reconciler is an alarm too
+    for alarm in alarms.values():
+        assert alarm["dimensions"] == {"Environment": "test"}
+        assert alarm["alarm_actions"] == [TOPIC.arn]
+
+
+def test_a_table_without_the_dispatch_index_is_refused_naming_it():
+    bare = keys.Table(name="payment-transactions-test", arn=TABLE.arn, hash_key="transaction_id", range_key="timestamp")
+    required = (keys.NETWORK, keys.TRANSACTIONS_TABLE, keys.AUDIT_QUEUE, keys.NOTIFICATIONS_TOPIC)
+    stubs = StubProvider("stubs", {key: bare if key is keys.TRANSACTIONS_TABLE else STUB_VALUES[key] for key in required})
+    with pytest.raises(Exception) as raised:
+        synth(["api"], extra_plugins={"stubs": stubs}, cache=False)
+    assert "dispatch_pending" in str(raised.value) and "payment-transactions-test" in str(raised.value)
+    assert isinstance(raised.value, RegistrationError) or isinstance(raised.value.__cause__, RegistrationError)
