@@ -1,0 +1,152 @@
+"""``payments-platform contract``: docs/openapi.yaml checked against a running API by schemathesis.
+
+One run for CI and for real deployments: schemathesis (pinned in the ``contract`` extra) reads
+every setting but the base URL from schemathesis.toml -- phases, checks, seed, case count, the
+relaxations with their reasons -- and the API key from ``PAYMENTS_API_KEY`` (never the command
+line, where ``ps`` would show it). Its JSON report is read back into a :class:`ContractReport`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from ..errors import ConfigError, PlatformError
+
+API_KEY_ENV = "PAYMENTS_API_KEY"
+OPENAPI_DOCUMENT = Path("docs/openapi.yaml")
+SCHEMATHESIS_CONFIG = Path("schemathesis.toml")
+REPORT_FILE = "contract-report.json"
+DEFAULT_TIMEOUT_S = 900.0
+
+
+class ContractError(PlatformError):
+    """The contract run could not be made or did not produce a report."""
+
+
+@dataclass(frozen=True)
+class ContractReport:
+    """What schemathesis' JSON report says about one run."""
+
+    exit_code: int
+    generated: int
+    failures: int
+    errors: int
+    seconds: float
+    phases: dict[str, str]
+    report_path: Path
+    failure_titles: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0 and self.failures == 0 and self.errors == 0
+
+    def summary(self) -> str:
+        phases = ", ".join(f"{name} {status}" for name, status in self.phases.items())
+        verdict = "passed" if self.passed else f"FAILED ({self.failures} failure(s), {self.errors} error(s))"
+        return f"contract {verdict}: {self.generated} generated cases in {self.seconds:.0f} s ({phases})"
+
+    @classmethod
+    def read(cls, path: Path, exit_code: int) -> "ContractReport":
+        report: dict[str, Any] = json.loads(path.read_text())
+        cases = report.get("test_cases") or {}
+        return cls(
+            exit_code=exit_code,
+            generated=int(cases.get("generated", 0)),
+            failures=int(cases.get("unique_failures", 0)),
+            errors=len(report.get("errors") or []) + int(cases.get("errored", 0)),
+            seconds=float(report.get("running_time", 0.0)),
+            phases={name: (phase or {}).get("status", "?") for name, phase in (report.get("phases") or {}).items()},
+            report_path=path,
+            failure_titles=[str(f.get("title", f)) for f in report.get("failures") or [] if isinstance(f, dict)],
+        )
+
+
+def check_base_url(url: str) -> str:
+    """The API's base URL (scheme, host, stage path), e.g. ``https://abc.execute-api.eu-west-1.amazonaws.com/prod``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"--url {url!r} is not an API base URL like https://<api>.execute-api.<region>.amazonaws.com/<stage>")
+    return url.rstrip("/")
+
+
+def schemathesis_executable() -> str:
+    found = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
+    if found is None:
+        raise ContractError("schemathesis is not installed in this environment: pip install -e '.[contract]'")
+    return found
+
+
+def command(root: Path, url: str, report_path: Path) -> list[str]:
+    return [
+        schemathesis_executable(),
+        "--config-file", str(root / SCHEMATHESIS_CONFIG),
+        "--no-color",
+        "run", str(root / OPENAPI_DOCUMENT),
+        "--url", url,
+        "--report", "json",
+        "--report-json-path", str(report_path),
+    ]
+
+
+def run_contract(
+    url: str,
+    api_key: str,
+    *,
+    root: Path,
+    report_dir: Path,
+    output: IO[bytes] | IO[str] | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> ContractReport:
+    """Run schemathesis against ``url`` and return its report; its output goes to ``output``
+    (inherited when None). The process (and anything it started) is gone when this returns."""
+    url = check_base_url(url)
+    if not api_key:
+        raise ConfigError(f"no API key: set {API_KEY_ENV} to one of the deployment's client keys")
+    for required in (OPENAPI_DOCUMENT, SCHEMATHESIS_CONFIG):
+        if not (root / required).is_file():
+            raise ConfigError(f"{required} not found in {root} (run from the payments-platform checkout)")
+    report_dir.mkdir(parents=True, exist_ok=True)
+    report_path = report_dir / REPORT_FILE
+    report_path.unlink(missing_ok=True)
+    environment = {**os.environ, API_KEY_ENV: api_key}
+    process = subprocess.Popen(
+        command(root, url, report_path),
+        cwd=root,
+        env=environment,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
+        start_new_session=True,
+    )
+    started = time.perf_counter()
+    try:
+        exit_code = process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        _stop(process)
+        raise ContractError(f"schemathesis did not finish within {timeout_s:.0f} s; stopped") from None
+    except BaseException:
+        _stop(process)
+        raise
+    if not report_path.is_file():
+        raise ContractError(
+            f"schemathesis exited with status {exit_code} after {time.perf_counter() - started:.0f} s without a report "
+            "(a configuration or schema error: see its output above)"
+        )
+    return ContractReport.read(report_path, exit_code)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
