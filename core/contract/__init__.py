@@ -3,72 +3,35 @@
 One run for CI and for real deployments: schemathesis (pinned in the ``contract`` extra) reads
 every setting but the base URL from schemathesis.toml -- phases, checks, seed, case count, the
 relaxations with their reasons -- and the API key from ``PAYMENTS_API_KEY`` (never the command
-line, where ``ps`` would show it). Its JSON report is read back into a :class:`ContractReport`.
+line, where ``ps`` would show it). Its JSON report and HAR log are read back into a
+:class:`ContractReport`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, PlatformError
+from .report import ContractReport
 
 API_KEY_ENV = "PAYMENTS_API_KEY"
 OPENAPI_DOCUMENT = Path("docs/openapi.yaml")
 SCHEMATHESIS_CONFIG = Path("schemathesis.toml")
 REPORT_FILE = "contract-report.json"
+HAR_FILE = "contract-exchanges.har"
 DEFAULT_TIMEOUT_S = 900.0
 
 
 class ContractError(PlatformError):
     """The contract run could not be made or did not produce a report."""
-
-
-@dataclass(frozen=True)
-class ContractReport:
-    """What schemathesis' JSON report says about one run."""
-
-    exit_code: int
-    generated: int
-    failures: int
-    errors: int
-    seconds: float
-    phases: dict[str, str]
-    report_path: Path
-    failure_titles: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return self.exit_code == 0 and self.failures == 0 and self.errors == 0
-
-    def summary(self) -> str:
-        phases = ", ".join(f"{name} {status}" for name, status in self.phases.items())
-        verdict = "passed" if self.passed else f"FAILED ({self.failures} failure(s), {self.errors} error(s))"
-        return f"contract {verdict}: {self.generated} generated cases in {self.seconds:.0f} s ({phases})"
-
-    @classmethod
-    def read(cls, path: Path, exit_code: int) -> "ContractReport":
-        report: dict[str, Any] = json.loads(path.read_text())
-        cases = report.get("test_cases") or {}
-        return cls(
-            exit_code=exit_code,
-            generated=int(cases.get("generated", 0)),
-            failures=int(cases.get("unique_failures", 0)),
-            errors=len(report.get("errors") or []) + int(cases.get("errored", 0)),
-            seconds=float(report.get("running_time", 0.0)),
-            phases={name: (phase or {}).get("status", "?") for name, phase in (report.get("phases") or {}).items()},
-            report_path=path,
-            failure_titles=[str(f.get("title", f)) for f in report.get("failures") or [] if isinstance(f, dict)],
-        )
 
 
 def check_base_url(url: str) -> str:
@@ -86,15 +49,16 @@ def schemathesis_executable() -> str:
     return found
 
 
-def command(root: Path, url: str, report_path: Path) -> list[str]:
+def command(root: Path, url: str, report_dir: Path) -> list[str]:
     return [
         schemathesis_executable(),
         "--config-file", str(root / SCHEMATHESIS_CONFIG),
         "--no-color",
         "run", str(root / OPENAPI_DOCUMENT),
         "--url", url,
-        "--report", "json",
-        "--report-json-path", str(report_path),
+        "--report", "json,har",
+        "--report-json-path", str(report_dir / REPORT_FILE),
+        "--report-har-path", str(report_dir / HAR_FILE),
     ]
 
 
@@ -115,12 +79,14 @@ def run_contract(
     for required in (OPENAPI_DOCUMENT, SCHEMATHESIS_CONFIG):
         if not (root / required).is_file():
             raise ConfigError(f"{required} not found in {root} (run from the payments-platform checkout)")
+    report_dir = report_dir.resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
-    report_path = report_dir / REPORT_FILE
-    report_path.unlink(missing_ok=True)
+    report_path, har_path = report_dir / REPORT_FILE, report_dir / HAR_FILE
+    for stale in (report_path, har_path):
+        stale.unlink(missing_ok=True)
     environment = {**os.environ, API_KEY_ENV: api_key}
     process = subprocess.Popen(
-        command(root, url, report_path),
+        command(root, url, report_dir),
         cwd=root,
         env=environment,
         stdout=output,
@@ -141,7 +107,7 @@ def run_contract(
             f"schemathesis exited with status {exit_code} after {time.perf_counter() - started:.0f} s without a report "
             "(a configuration or schema error: see its output above)"
         )
-    return ContractReport.read(report_path, exit_code)
+    return ContractReport.read(report_path, har_path, exit_code)
 
 
 def _stop(process: subprocess.Popen) -> None:
