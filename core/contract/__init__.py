@@ -3,7 +3,7 @@
 One run for CI and for real deployments: schemathesis (pinned in the ``contract`` extra) reads
 every setting but the base URL from schemathesis.toml -- phases, checks, seed, case count, the
 relaxations with their reasons -- and the API key from ``PAYMENTS_API_KEY`` (never the command
-line, where ``ps`` would show it). Its JSON report and HAR log are read back into a
+line, where ``ps`` would show it), plus, optionally, a second client's key to check tenant isolation. Its JSON report and HAR log are read back into a
 :class:`ContractReport`.
 """
 
@@ -14,15 +14,18 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, PlatformError
+from .identities import config_with_peers, identities_document
 from .report import ContractReport
 
 API_KEY_ENV = "PAYMENTS_API_KEY"
+PEER_API_KEY_ENV = "PAYMENTS_PEER_API_KEY"
 OPENAPI_DOCUMENT = Path("docs/openapi.yaml")
 SCHEMATHESIS_CONFIG = Path("schemathesis.toml")
 REPORT_FILE = "contract-report.json"
@@ -49,10 +52,10 @@ def schemathesis_executable() -> str:
     return found
 
 
-def command(root: Path, url: str, report_dir: Path) -> list[str]:
+def command(root: Path, config: Path, url: str, report_dir: Path) -> list[str]:
     return [
         schemathesis_executable(),
-        "--config-file", str(root / SCHEMATHESIS_CONFIG),
+        "--config-file", str(config),
         "--no-color",
         "run", str(root / OPENAPI_DOCUMENT),
         "--url", url,
@@ -68,11 +71,14 @@ def run_contract(
     *,
     root: Path,
     report_dir: Path,
-    output: IO[bytes] | IO[str] | None = None,
+    peer_api_key: str | None = None,
+    output: IO[bytes] | IO[str] | int | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> ContractReport:
     """Run schemathesis against ``url`` and return its report; its output goes to ``output``
-    (inherited when None). The process (and anything it started) is gone when this returns."""
+    (inherited when None). With ``peer_api_key`` (another client's key) the two clients are peers
+    and object_level_authorization checks tenant isolation. The process (and anything it started)
+    is gone when this returns."""
     url = check_base_url(url)
     if not api_key:
         raise ConfigError(f"no API key: set {API_KEY_ENV} to one of the deployment's client keys")
@@ -84,11 +90,27 @@ def run_contract(
     report_path, har_path = report_dir / REPORT_FILE, report_dir / HAR_FILE
     for stale in (report_path, har_path):
         stale.unlink(missing_ok=True)
-    environment = {**os.environ, API_KEY_ENV: api_key}
+    with tempfile.TemporaryDirectory(prefix="payments-contract-") as private:
+        config = root / SCHEMATHESIS_CONFIG
+        if peer_api_key:
+            identities = Path(private) / "identities.json"
+            identities.write_text(identities_document(api_key, peer_api_key))  # 0700 directory: keys stay private
+            config = Path(private) / "schemathesis.toml"
+            config.write_text(config_with_peers((root / SCHEMATHESIS_CONFIG).read_text(), identities))
+        exit_code, seconds = _run(command(root, config, url, report_dir), root, api_key, output, timeout_s)
+    if not report_path.is_file():
+        raise ContractError(
+            f"schemathesis exited with status {exit_code} after {seconds:.0f} s without a report "
+            "(a configuration or schema error: see its output above)"
+        )
+    return ContractReport.read(report_path, har_path, exit_code)
+
+
+def _run(argv: list[str], root: Path, api_key: str, output: Any, timeout_s: float) -> tuple[int, float]:
     process = subprocess.Popen(
-        command(root, url, report_dir),
+        argv,
         cwd=root,
-        env=environment,
+        env={**os.environ, API_KEY_ENV: api_key},
         stdout=output,
         stderr=subprocess.STDOUT if output is not None else None,
         start_new_session=True,
@@ -102,12 +124,7 @@ def run_contract(
     except BaseException:
         _stop(process)
         raise
-    if not report_path.is_file():
-        raise ContractError(
-            f"schemathesis exited with status {exit_code} after {time.perf_counter() - started:.0f} s without a report "
-            "(a configuration or schema error: see its output above)"
-        )
-    return ContractReport.read(report_path, har_path, exit_code)
+    return exit_code, time.perf_counter() - started
 
 
 def _stop(process: subprocess.Popen) -> None:

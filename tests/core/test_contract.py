@@ -132,3 +132,28 @@ def test_check_accepts_a_gateway_rejection_only_when_the_draft_04_model_rejects_
 
 def test_check_leaves_negative_data_to_negative_data_rejection():
     assert schema_valid_rejection_is_documented(None, fake_response("anything"), fake_case({}, positive=False)) is None
+
+
+# -- peers: the two clients object_level_authorization compares ------------------------------------------
+
+def test_with_a_peer_the_config_names_both_clients_instead_of_one_key(tmp_path):
+    import json
+    import tomllib
+
+    from payments_platform.core.contract.identities import config_with_peers, identities_document
+
+    repo_config = tomllib.loads((REPO / "schemathesis.toml").read_text())
+    derived = tomllib.loads(config_with_peers((REPO / "schemathesis.toml").read_text(), tmp_path / "ids.json"))
+    assert derived["auth"] == {"wfc": {"path": str(tmp_path / "ids.json"), "peers": ["client", "peer"]}}
+    assert {k: v for k, v in derived.items() if k != "auth"} == {k: v for k, v in repo_config.items() if k != "auth"}
+    users = json.loads(identities_document("key-a", "key-b"))["auth"]
+    assert [(u["name"], u["fixedHeaders"]) for u in users] == [
+        ("client", [{"name": "x-api-key", "value": "key-a"}]), ("peer", [{"name": "x-api-key", "value": "key-b"}])
+    ]
+
+
+def test_a_config_whose_last_table_is_not_the_key_cannot_take_peers(tmp_path):
+    from payments_platform.core.contract.identities import IdentitiesError, config_with_peers
+
+    with pytest.raises(IdentitiesError, match="must end with"):
+        config_with_peers('[auth.openapi.api_key]\napi_key = "x"\n[generation]\nseed = 1\n', tmp_path / "ids.json")

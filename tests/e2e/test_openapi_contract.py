@@ -1,6 +1,7 @@
 """The published contract, docs/openapi.yaml, held by the running API: schemathesis -- every phase,
 every check, seed and case count from schemathesis.toml -- through `payments-platform contract`'s
-own code, against the deployment `local up` made for this session.
+own code, against the deployment `local up` made for this session, with its two clients as peers
+(object_level_authorization: neither reads the other's transactions).
 
 After test_local_api.py (file order), so the fuzzer's thousands of transactions and audit messages
 do not crowd what the smoke steps look for; before test_teardown.py.
@@ -31,10 +32,12 @@ LOG_TAIL_LINES = 80
 def contract(deployment: LocalDeployment, tmp_path_factory: pytest.TempPathFactory) -> tuple[ContractReport, Path]:
     report_dir = tmp_path_factory.mktemp("contract")
     log = report_dir / "schemathesis.log"
-    key = sorted(deployment.record.api_keys.values())[0]
+    # Two clients: the second is the peer object_level_authorization reads each transaction as.
+    client, peer = (deployment.record.api_keys[name] for name in sorted(deployment.record.api_keys))
     started = time.perf_counter()
     with log.open("wb") as output:
-        report = run_contract(deployment.url, key, root=REPO, report_dir=report_dir, output=output, timeout_s=RUN_TIMEOUT_S)
+        report = run_contract(deployment.url, client, peer_api_key=peer, root=REPO, report_dir=report_dir,
+                              output=output, timeout_s=RUN_TIMEOUT_S)
     TIMINGS["contract (schemathesis)"] = time.perf_counter() - started
     return report, log
 
