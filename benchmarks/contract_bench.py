@@ -5,8 +5,8 @@
     .venv/bin/payments-platform local down
 
 Each run is the CI run (schemathesis.toml: every phase and check, fixed seed, bounded cases, 2
-workers) through `run_contract`, its output discarded; prints wall time, generated cases, HTTP
-exchanges and the result per run, and the medians. BENCHMARKS.md records them. Bounded by --runs.
+workers, the two local clients as peers) through `run_contract`, its output discarded; prints wall
+time, generated cases, HTTP exchanges and the result per run, and the medians. BENCHMARKS.md records them. Bounded by --runs.
 """
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, choices=range(1, 6))
     args = parser.parse_args()
-    url, key = _local_target(str(REPO / "environments.toml"))
+    url, key, peer = _local_target(str(REPO / "environments.toml"))
     walls, cases = [], []
     for number in range(1, args.runs + 1):
         with tempfile.TemporaryDirectory(prefix="contract-bench-") as scratch:
             started = time.perf_counter()
-            report = run_contract(url, key, root=REPO, report_dir=Path(scratch), output=subprocess.DEVNULL)
+            report = run_contract(url, key, peer_api_key=peer, root=REPO, report_dir=Path(scratch),
+                                  output=subprocess.DEVNULL)
             wall = time.perf_counter() - started
         walls.append(wall)
         cases.append(report.generated)
