@@ -25,12 +25,12 @@ sys.path.insert(0, str(REPO))
 
 def main() -> int:
     from payments_platform.core.contract import run_contract
-    from payments_platform.core.contract.commands import _local_target
+    from payments_platform.core.contract.commands import local_target
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, choices=range(1, 6))
     args = parser.parse_args()
-    url, key, peer = _local_target(str(REPO / "environments.toml"))
+    url, key, peer = local_target(str(REPO / "environments.toml"))
     walls, cases = [], []
     for number in range(1, args.runs + 1):
         with tempfile.TemporaryDirectory(prefix="contract-bench-") as scratch:

@@ -23,7 +23,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help=f"the API's base URL, stage included (key from ${API_KEY_ENV}, optionally another client's from "
         f"${PEER_API_KEY_ENV}); default: the running `local up --keep`",
     )
-    contract.add_argument("--report-dir", default=DEFAULT_REPORT_DIR, help=f"where the JSON report goes (default: {DEFAULT_REPORT_DIR})")
+    contract.add_argument("--report-dir", default=DEFAULT_REPORT_DIR, help=f"where the JSON report and the HAR log go (default: {DEFAULT_REPORT_DIR})")
 
 
 def cmd_contract(args: argparse.Namespace) -> int:
@@ -31,7 +31,7 @@ def cmd_contract(args: argparse.Namespace) -> int:
     if args.url:
         url, api_key, peer_api_key = args.url, os.environ.get(API_KEY_ENV, ""), os.environ.get(PEER_API_KEY_ENV) or None
     else:
-        url, api_key, peer_api_key = _local_target(args.config)
+        url, api_key, peer_api_key = local_target(args.config)
     if peer_api_key is None:
         print(f"one client key: tenant isolation (object_level_authorization) needs a second one in ${PEER_API_KEY_ENV}")
     report = run_contract(url, api_key, root=root, report_dir=Path(args.report_dir), peer_api_key=peer_api_key)
@@ -40,7 +40,7 @@ def cmd_contract(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-def _local_target(config_path: str | None) -> tuple[str, str, str | None]:
+def local_target(config_path: str | None) -> tuple[str, str, str | None]:
     """The URL and two client keys (the second, if any, as peer) of a running `local up --keep`."""
     from ..local.emulator import alive
     from ..local.lifecycle import RunRecord, default_run
