@@ -291,8 +291,13 @@ class LambdaService:
                 self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
 
     async def _flush_later(self) -> None:
-        await asyncio.sleep(LOG_FLUSH_INTERVAL_S)
-        await self.flush_logs()
+        # A line logged while a flush is under way finds this task still running and schedules
+        # none: keep flushing until nothing is left.
+        while True:
+            await asyncio.sleep(LOG_FLUSH_INTERVAL_S)
+            await self.flush_logs()
+            if not self._log_buffers:
+                return
 
     async def flush_logs(self) -> None:
         buffers, self._log_buffers = self._log_buffers, {}

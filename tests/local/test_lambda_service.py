@@ -201,3 +201,35 @@ def test_output_is_logged_with_lambda_start_end_report_lines(code_dir):
     kinds = [line.split()[0] for line in lines if line.split()[0] in ("START", "END", "REPORT")]
     assert kinds == ["START", "END", "REPORT"]
     assert "Init Duration" in next(line for line in lines if line.startswith("REPORT"))
+
+
+def test_lines_logged_while_a_flush_is_under_way_reach_cloudwatch(monkeypatch):
+    """A cold start outlasting the flush interval had START shipped and END/REPORT left in the buffer."""
+    import time
+    from types import SimpleNamespace
+
+    from payments_platform.core.local import lambda_service
+
+    monkeypatch.setattr(lambda_service, "LOG_FLUSH_INTERVAL_S", 0.01)
+    written: list[str] = []
+
+    class SlowLogs:
+        def create_log_stream(self, **_: Any) -> None:
+            pass
+
+        def put_log_events(self, logEvents: list[dict[str, Any]], **_: Any) -> None:
+            time.sleep(0.1)  # in a worker thread: the function keeps logging meanwhile
+            written.extend(event["message"] for event in logEvents)
+
+    service = LambdaService({}, runtime_ports=[], base_environment={}, credentials={}, log_sink=lambda *_: None,
+                            cloudwatch=lambda function: SlowLogs())
+    container = SimpleNamespace(id="c1", function=SimpleNamespace(name="fn", log_group="/aws/lambda/fn"), log_stream="s")
+
+    async def scenario() -> None:
+        service.log(container, "START")
+        await asyncio.sleep(0.05)  # START's flush is under way
+        service.log(container, "REPORT")
+        await asyncio.sleep(0.5)
+
+    asyncio.run(scenario())
+    assert written == ["START", "REPORT"]
