@@ -1,4 +1,4 @@
-"""The ``payments-platform`` command: synth, plugins, validate, deploy, destroy.
+"""The ``payments-platform`` command: synth, plugins, validate, deploy, destroy, local, contract.
 
 Bad input of any kind ends in one line on stderr and exit status 2 — never a traceback.
 Set ``PAYMENTS_DEBUG=1`` to see the traceback of an unexpected failure.
@@ -55,10 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
         _terraform_options(command)
 
+    from .contract.commands import add_parser as add_contract_parser
     from .local.commands import add_parser as add_local_parser
 
     add_local_parser(commands)
     operations_cli.register(commands)
+    add_contract_parser(commands)
     return parser
 
 
@@ -189,6 +191,7 @@ COMMANDS = {
     "local": lambda args: _local(args),
     "compliance": cmd_compliance,
     **operations_cli.COMMANDS,
+    "contract": lambda args: _contract(args),
 }
 
 
@@ -196,6 +199,12 @@ def _local(args: argparse.Namespace) -> int:
     from .local.commands import cmd_local
 
     return cmd_local(args)
+
+
+def _contract(args: argparse.Namespace) -> int:
+    from .contract.commands import cmd_contract
+
+    return cmd_contract(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

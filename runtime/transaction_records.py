@@ -18,7 +18,7 @@ from .idempotency import (
     IdempotencyRecord,
     dispatch_shard,
 )
-from .redaction import contains_pan
+from .redaction import mask_text
 
 STATUS_RECEIVED = "received"
 # The lifecycle: this runtime only ever writes "received" (durably accepted, queued for
@@ -31,11 +31,12 @@ EVENT_TYPE_RECEIVED = "payment.transaction.received"
 
 
 def new_transaction_id() -> str:
-    """``txn_`` + 24 base32 characters (120 random bits). Ids never contain a PAN-like digit run,
-    so the PAN masking that guards logs and responses can never mangle one."""
+    """``txn_`` + 24 base32 characters (120 random bits). Ids never contain what the masking that
+    guards logs and responses would mask -- a PAN-like digit run, or digits after a CVC-like label
+    (``...7cvc234...``) -- so it can never mangle one (the contract test met a 201 whose id was)."""
     while True:
         candidate = "txn_" + base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
-        if not contains_pan(candidate):
+        if mask_text(candidate) == candidate:
             return candidate
 
 

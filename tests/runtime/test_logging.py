@@ -93,3 +93,15 @@ def test_log_level_cannot_silence_the_audit_trail(aws, monkeypatch, capsys):
     finally:
         monkeypatch.setenv("LOG_LEVEL", "INFO")
         logging_config.configure_logging(force=True)
+
+
+def test_transaction_ids_are_never_mangled_by_the_masking(monkeypatch):
+    """Found by the contract test: a random id holding ``cvc`` + digits came back masked in a 201."""
+    import base64
+
+    from payments_platform.runtime import transaction_records
+
+    draws = iter([base64.b32decode("4QSV7CVC234AUWKYJSRLB4PH"), base64.b32decode("ABCDEFGHIJKLMNOPQRSTUVWX")])
+    monkeypatch.setattr(transaction_records.secrets, "token_bytes", lambda n: next(draws))
+    assert mask_text("txn_4qsv7cvc234auwkyjsrlb4ph") != "txn_4qsv7cvc234auwkyjsrlb4ph"
+    assert transaction_records.new_transaction_id() == "txn_abcdefghijklmnopqrstuvwx"

@@ -211,3 +211,104 @@ def test_every_error_code_is_documented_in_runtime_md():
     runtime_md = (ROOT / "docs/RUNTIME.md").read_text()
     missing = [code for code in error_catalogue() if f"`{code}`" not in runtime_md]
     assert missing == []
+
+
+# -- what API Gateway answers by itself, the link, the headers (issue #12) ---------------------------------
+
+OPERATIONS = {"createTransaction": OPENAPI["paths"]["/transactions"]["post"], "getTransactionStatus": OPENAPI["paths"]["/status"]["get"]}
+# Gateway response type → (status, error code) as the deployed API answers it (plugins/api/responses.py,
+# core/local/gateway.py). Throttled functions reach the client as INTEGRATION_FAILURE with status 500.
+GATEWAY_ANSWERS = {
+    "INVALID_API_KEY": ("403", "invalid_api_key"),
+    "MISSING_AUTHENTICATION_TOKEN": ("403", "missing_authentication_token"),
+    "REQUEST_TOO_LARGE": ("413", "body_too_large"),
+    "THROTTLED": ("429", "rate_limited"),
+    "INTEGRATION_FAILURE": ("500", "internal_error"),
+    "DEFAULT_5XX": ("502", "internal_error"),
+    "INTEGRATION_TIMEOUT": ("504", "gateway_timeout"),
+}
+
+
+def _response(operation: dict, status: str) -> dict:
+    response = operation["responses"][status]
+    if "$ref" in response:
+        response = OPENAPI["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+    return response
+
+
+def _header(reference: dict) -> dict:
+    return OPENAPI["components"]["headers"][reference["$ref"].rsplit("/", 1)[-1]] if "$ref" in reference else reference
+
+
+@pytest.mark.parametrize("response_type", sorted(GATEWAY_ANSWERS))
+@pytest.mark.parametrize("operation_id", sorted(OPERATIONS))
+def test_gateway_answers_are_documented_with_their_code(operation_id, response_type):
+    status, code = GATEWAY_ANSWERS[response_type]
+    response = _response(OPERATIONS[operation_id], status)
+    assert f"`{code}`" in response["description"] and response_type in response["description"]
+
+
+def test_gateway_answers_carry_the_codes_the_api_plugin_deploys():
+    from payments_platform.plugins.api.responses import GATEWAY_ERRORS
+
+    deployed = {error.response_type: error.code for error in GATEWAY_ERRORS}
+    assert {kind: code for kind, (_, code) in GATEWAY_ANSWERS.items()} == {kind: deployed[kind] for kind in GATEWAY_ANSWERS}
+
+
+def test_a_missing_or_unknown_api_key_is_documented_as_403():
+    forbidden = _response(OPERATIONS["createTransaction"], "403")["description"]
+    assert "`invalid_api_key`" in forbidden and "INVALID_API_KEY" in forbidden
+
+
+def test_a_created_transaction_links_to_its_status():
+    link = OPERATIONS["createTransaction"]["responses"]["201"]["links"]["GetTransactionStatus"]
+    assert link["operationId"] == "getTransactionStatus"
+    assert link["parameters"] == {"transaction_id": "$response.body#/transaction_id"}
+    assert [p["name"] for p in OPERATIONS["getTransactionStatus"]["parameters"]] == ["transaction_id"]
+
+
+def test_every_response_documents_the_cors_and_caching_headers():
+    for operation in OPERATIONS.values():
+        for status in operation["responses"]:
+            headers = {name: _header(ref) for name, ref in _response(operation, status)["headers"].items()}
+            for name, value in (("Access-Control-Allow-Origin", "*"), ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")):
+                assert headers[name]["required"] is True and headers[name]["schema"]["enum"] == [value], (status, name)
+
+
+def test_the_documented_headers_are_the_ones_the_runtime_and_gateway_send():
+    from payments_platform.plugins.api.responses import GATEWAY_RESPONSE_HEADERS
+    from payments_platform.runtime.responses import BASE_HEADERS
+
+    for name in ("Access-Control-Allow-Origin", "Cache-Control", "X-Content-Type-Options"):
+        (documented,) = _header(OPERATIONS["createTransaction"]["responses"]["201"]["headers"][name])["schema"]["enum"]
+        assert documented == BASE_HEADERS[name] == GATEWAY_RESPONSE_HEADERS[name]
+
+
+def test_retry_after_is_required_where_the_handler_sends_it():
+    for status in ("409", "503"):
+        headers = _response(OPERATIONS["createTransaction"], status)["headers"]
+        assert _header(headers["Retry-After"])["required"] is True
+    assert "Idempotent-Replayed" in OPERATIONS["createTransaction"]["responses"]["201"]["headers"]
+
+
+SCHEMA_VALID_REJECTIONS = OPERATIONS["createTransaction"]["responses"]["400"]["x-schema-valid-rejections"]
+
+
+@pytest.mark.parametrize("sample", HANDLER_ONLY_REJECTS)
+def test_what_only_the_handler_rejects_is_documented_as_a_schema_valid_rejection(sample):
+    with pytest.raises((InvalidRequestError, CardError)) as rejected:
+        validate_create_transaction(sample, TODAY)
+    assert rejected.value.code in SCHEMA_VALID_REJECTIONS
+
+
+def test_schema_valid_rejections_are_400_codes_described_on_the_response():
+    description = OPERATIONS["createTransaction"]["responses"]["400"]["description"]
+    catalogue = error_catalogue()
+    for code in SCHEMA_VALID_REJECTIONS + OPERATIONS["createTransaction"]["responses"]["400"]["x-draft-04-rejections"]:
+        assert f"`{code}`" in description
+        assert catalogue[code][0] == 400
+
+
+def test_the_request_example_is_accepted_by_gateway_and_handler():
+    example = OPERATIONS["createTransaction"]["requestBody"]["content"]["application/json"]["examples"]["visa"]["value"]
+    assert gateway_accepts(example) and handler_accepts(example)
