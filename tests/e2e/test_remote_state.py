@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -133,13 +134,16 @@ def lock_holder(bench: Bench, tmp_path: Path) -> Iterator[subprocess.Popen[str]]
     holder = subprocess.Popen(
         [workspace.terraform.binary, "console", "-no-color"], cwd=workspace.stack_dir,
         env=workspace.terraform.env(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+        start_new_session=True,  # its provider plugin is in its group: killing the group leaves no orphan
     )
     try:
         wait_for_lock(bench, present=True)
         yield holder
     finally:
-        if holder.poll() is None:
-            holder.kill()
+        try:
+            os.killpg(holder.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         holder.wait(timeout=30)
 
 
@@ -243,7 +247,7 @@ def test_second_apply_is_refused_while_the_lock_is_held(bench: Bench, lock_holde
 
 
 def test_stale_lock_of_an_interrupted_run_is_shown_and_released(bench: Bench, lock_holder: subprocess.Popen[str]):
-    lock_holder.send_signal(signal.SIGKILL)  # an interrupted run: its lock stays behind
+    os.killpg(lock_holder.pid, signal.SIGKILL)  # an interrupted run (terraform and its provider): its lock stays behind
     lock_holder.wait(timeout=30)
     lock = json.loads(bench.client("s3").get_object(Bucket=BUCKET, Key=f"{STATE_KEY}.tflock")["Body"].read())
     shown = bench.ok("state", "unlock", "--env", "local").stdout
