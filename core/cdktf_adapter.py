@@ -109,3 +109,23 @@ def provider_version() -> str:
     from importlib.metadata import version
 
     return version("cdktf-cdktf-provider-aws")
+
+
+def stop_jsii_runtime() -> None:
+    """Stop jsii's node process now, for a process that will not synthesize again (``local up``
+    serving in the foreground): it shares our process group, so a terminal's Ctrl-C would kill it
+    under us and its atexit stop would then print a BrokenPipe traceback."""
+    import sys
+
+    runtime = sys.modules.get("jsii._runtime")
+    if runtime is None:
+        return
+    # jsii memoizes its node process in the property getter's closure (jsii._utils.memoized_property).
+    getter = type(runtime.kernel.provider)._process.fget
+    for cell in getter.__closure__ or ():
+        if isinstance(cell.cell_contents, list):
+            for process in cell.cell_contents:
+                try:
+                    process.stop()
+                except (BrokenPipeError, OSError):
+                    pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from ..cdktf_adapter import stop_jsii_runtime
 from .lifecycle import DEFAULT_ENVIRONMENT, default_run, describe, down, follow, planned_changes, up
 
 
@@ -65,6 +66,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with run.lock():
         record = up(run, config_path=args.config, environment_name=args.env, port=args.port, **tools)
+    stop_jsii_runtime()  # synth is done; what follows must survive the terminal's Ctrl-C
     _say(f"up in {time.perf_counter() - started:.1f} s")
     for line in describe(record):
         _say(line)

@@ -195,8 +195,8 @@ def test_ctrl_c_during_apply_stops_everything_and_leaves_nothing(workdir: Path):
 
 
 @pytest.mark.terraform
-def test_up_in_the_foreground_serves_prints_requests_and_cleans_up_on_sigterm(workdir: Path):
-    """What `make up` does: up, the URL and key lines, every request printed, SIGTERM → destroy and stop."""
+def test_up_in_the_foreground_serves_prints_requests_and_cleans_up_on_ctrl_c(workdir: Path):
+    """What `make up` does: up, the URL and key lines, every request printed, Ctrl-C → destroy and stop."""
     needs_terraform()
     from payments_platform.core.local.smoke import payment_body, request
 
@@ -221,7 +221,7 @@ def test_up_in_the_foreground_serves_prints_requests_and_cleans_up_on_sigterm(wo
         while not any("POST /prod/transactions → 201" in line for line in printed):
             printed.append(process.stdout.readline())
         assert any(line.startswith("[transaction-processor-local] REPORT RequestId") for line in printed)
-        process.send_signal(signal.SIGTERM)
+        os.killpg(process.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole foreground group
         stdout, stderr = process.communicate(timeout=300)
     finally:
         if process.poll() is None:
@@ -229,6 +229,7 @@ def test_up_in_the_foreground_serves_prints_requests_and_cleans_up_on_sigterm(wo
             process.wait()
     assert process.returncode == 0, stderr
     assert "terraform destroy" in stdout and "stopped; nothing left running" in stdout
+    assert "Traceback" not in stderr, stderr
     assert not alive(record["emulator_pid"]) and not alive(record["gateway_pid"])
     assert terraform_processes_in(workdir) == []
     assert run_dir_entries(workdir) == []
