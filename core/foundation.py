@@ -14,6 +14,7 @@ from .compliance.registry import PluginCompliance
 from .config import EnvironmentConfig
 from .context import CORE, AwsAccount, BuildContext, KeyPolicyStatement
 from .keys import KmsKey
+from .local.emulator_admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
 from .state_backend import add_state_backend
 
 # AWS caps the pending-deletion window at 7..30 days; the platform must be destroyable fast.
@@ -43,8 +44,8 @@ def aws_provider(stack: Any, env: EnvironmentConfig, region: str | None = None) 
             stack,
             "aws",
             region=region,
-            access_key="emulator",
-            secret_key="emulator",
+            access_key=ADMIN_ACCESS_KEY_ID,
+            secret_key=ADMIN_SECRET_ACCESS_KEY,
             skip_credentials_validation=True,
             skip_metadata_api_check="true",
             skip_region_validation=True,

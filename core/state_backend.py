@@ -12,10 +12,11 @@ from typing import Any
 
 from .cdktf_adapter import LocalBackend, S3Backend
 from .config import EnvironmentConfig
+from .local.emulator_admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
 
 # Services the S3 backend calls: the bucket, and the caller identity it checks.
 _EMULATED_BACKEND_SERVICES = ("s3", "sts", "iam")
-EMULATOR_CREDENTIALS = {"access_key": "emulator", "secret_key": "emulator"}
+EMULATOR_CREDENTIALS = {"access_key": ADMIN_ACCESS_KEY_ID, "secret_key": ADMIN_SECRET_ACCESS_KEY}
 
 
 def add_state_backend(stack: Any, env: EnvironmentConfig) -> None:

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import PlatformError
+from .emulator_admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
 
 # The administrator credentials the emulator is seeded with (emulator_server.py); the same
 # dummy pair the synthesized provider uses for an emulator endpoint (core/foundation.py).
-ADMIN_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "emulator", "AWS_SECRET_ACCESS_KEY": "emulator"}
+ADMIN_CREDENTIALS = {"AWS_ACCESS_KEY_ID": ADMIN_ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET_ACCESS_KEY}
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 
