@@ -36,6 +36,7 @@ def payments_declare() -> PluginDeclaration:
         description="SQS FIFO audit queue and SNS notifications topic, CMK-encrypted and TLS-only",
         provides=(keys.AUDIT_QUEUE, keys.NOTIFICATIONS_TOPIC),
         settings=MessagingSettings,
+        emulated_services=("sns", "sqs"),
     )
 
 

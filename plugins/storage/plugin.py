@@ -34,6 +34,7 @@ def payments_declare() -> PluginDeclaration:
         description="DynamoDB table of payment transactions (on-demand, CMK-encrypted, point-in-time recovery)",
         provides=(keys.TRANSACTIONS_TABLE,),
         settings=StorageSettings,
+        emulated_services=("dynamodb",),
     )
 
 
