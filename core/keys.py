@@ -42,6 +42,10 @@ class KmsKey:
 
 @dataclass(frozen=True)
 class Network:
+    """The VPC the platform's functions run in: private subnets (reaching AWS through VPC
+    endpoints), public subnets, the private route tables (for gateway endpoints) and the
+    security groups of the functions and of the interface endpoints."""
+
     vpc_id: str
     vpc_cidr: str
     private_subnet_ids: tuple[str, ...]
