@@ -132,3 +132,12 @@ def test_topic_publish_key_use_is_through_sns_in_the_topics_region(roles):
 def test_a_provider_must_publish_the_encryption_key_and_region(key_type, fields):
     with pytest.raises(TypeError, match="kms_key_arn.*region"):
         key_type(**fields)
+
+
+# -- the platform key ----------------------------------------------------------------------------
+
+
+def test_key_use_is_granted_only_through_the_named_service_in_the_keys_region(roles):
+    key = keys.KmsKey(arn="arn:aws:kms:eu-west-1:123456789012:key/k", key_id="k", alias_name="alias/k", region="eu-west-1")
+    key.grant_use(roles, "fn", sid="SecretDecrypt", actions=["kms:Decrypt"], service="secretsmanager")
+    assert roles.statements()["SecretDecrypt"] == key_use("SecretDecrypt", ["kms:Decrypt"], key.arn, "secretsmanager")
