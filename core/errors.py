@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from typing import Iterable
+
 
 class PlatformError(Exception):
     """Base class: anything the CLI turns into one clear line and a non-zero exit."""
@@ -55,3 +58,9 @@ class PluginHookError(PlatformError):
 
 class ComplianceError(PlatformError):
     """The checkov gate failed, its baseline is invalid, or a control cannot be evidenced."""
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest candidate, or '' when none is close."""
+    match = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from payments_platform.core import PluginDeclaration, PluginSettings, hookimpl, keys
@@ -170,9 +172,15 @@ class Buggy(Recorder):
         raise KeyError("oops")
 
 
-def test_unexpected_exception_in_a_hook_names_plugin_and_hook(tmp_path):
-    with pytest.raises(PluginHookError, match=r"plugin 'buggy' .* failed in payments_wiring: KeyError"):
+def test_unexpected_exception_in_a_hook_names_plugin_hook_and_line(tmp_path):
+    line = Buggy.payments_wiring.__code__.co_firstlineno + 2
+    with pytest.raises(PluginHookError) as excinfo:
         build({"buggy": Buggy("buggy", [])}, tmp_path=tmp_path)
+    assert re.fullmatch(
+        r"plugin 'buggy' \(distribution <in-process> 0\) failed in payments_wiring "
+        rf"at (\S*/)?tests/core/test_plugin_host\.py:{line}: KeyError: 'oops'",
+        str(excinfo.value),
+    ), str(excinfo.value)
 
 
 class Limits(PluginSettings):
