@@ -93,7 +93,7 @@ def registration_problems(
             problems.append(f"{label}: {where} implements '{hook}', which is not a hook{suggestion}")
         elif hook in implemented:
             problems.append(
-                f"{label}: {where} implements {hook} a second time (first: {implemented[hook]}); "
+                f"{label}: {implemented[hook]} and {where} both implement {hook}; "
                 "the host calls one implementation per plugin and hook"
             )
         else:
