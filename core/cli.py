@@ -169,7 +169,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     env = config.environment(args.env)
     sources = plugin_sources()
-    manager = PlatformPluginManager(env.plugins, sources, environment=env.name)
+    manager = PlatformPluginManager(
+        env.plugins, sources, environment=env.name, configured={name: env.settings_table(name) for name in env.settings}
+    )
     rows = []
     for name in sorted(sources):
         source = sources[name]

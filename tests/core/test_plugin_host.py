@@ -214,7 +214,7 @@ def test_configure_hook_rejection_becomes_a_config_error(tmp_path):
 
 
 def test_settings_for_an_unknown_plugin_are_rejected(tmp_path):
-    with pytest.raises(ConfigError, match="settings for unknown plugin"):
+    with pytest.raises(ConfigError, match=r"\[defaults.settings.ghost\] is for plugin 'ghost', which is not installed"):
         build({"a": Recorder("a", [])}, tmp_path=tmp_path, settings={"ghost": {}})
 
 
