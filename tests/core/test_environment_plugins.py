@@ -3,6 +3,9 @@ and settings tables: each names an installed plugin and validates even where it 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -207,3 +210,40 @@ def test_disabled_plugin_with_settings_that_fails_to_import_is_an_error():
             ["network"], {**sources(network=Network()), "fraud": broken}, environment="dev",
             configured={"fraud": "[defaults.settings.fraud]"},
         )
+
+
+# -- the CLI, as a process ---------------------------------------------------------------
+
+
+def cli(tmp_path: Path, config: str, *args: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "environments.toml").write_text(config)
+    return subprocess.run(
+        [sys.executable, "-m", "payments_platform.core.cli", *args],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_plugins_command_shows_enable_and_disable_applied(tmp_path):
+    config = '[defaults]\nplugins = ["network", "storage"]\n[environments.dev]\nenable = ["messaging"]\ndisable = ["storage"]\n'
+    result = cli(tmp_path, config, "plugins", "--env", "dev", "--json")
+    assert result.returncode == 0, result.stderr
+    enabled = sorted(row["name"] for row in json.loads(result.stdout)["plugins"] if row["enabled"])
+    assert enabled == ["messaging", "network"]
+
+
+def test_misspelt_enabled_plugin_is_one_line_with_did_you_mean(tmp_path):
+    config = '[defaults]\nplugins = ["network"]\n[environments.dev]\nenable = ["storgae"]\n'
+    result = cli(tmp_path, config, "plugins")
+    assert (result.returncode, result.stderr.count("\n")) == (2, 1), result.stderr
+    assert "enables plugin 'storgae', which is not installed (did you mean 'storage'?)" in result.stderr
+
+
+def test_typo_in_disabled_plugins_settings_fails_synth_before_anything_is_written(tmp_path):
+    config = (
+        '[defaults]\nplugins = ["network"]\n[defaults.settings.network]\nzone_ids = ["use1-az1", "use1-az2"]\n'
+        '[environments.dev]\n[environments.dev.settings.audit]\nretention_dayz = 400\n'
+    )
+    result = cli(tmp_path, config, "synth", "--out", "out")
+    assert (result.returncode, result.stderr.count("\n")) == (2, 1), result.stderr
+    assert "plugin 'audit', setting 'retention_dayz': Extra inputs are not permitted" in result.stderr
+    assert not (tmp_path / "out").exists()
