@@ -81,8 +81,7 @@ class PlatformPluginManager:
         environment: str,
         configured: Mapping[str, str] | None = None,
     ) -> None:
-        self._pm = pluggy.PluginManager(hookspec.PROJECT_NAME)
-        self._pm.add_hookspecs(hookspec)
+        self._pm = _pluggy_manager()
         self._sources = dict(sources)
         self._declarations: dict[str, PluginDeclaration] = {}
         self._declared_only: dict[str, PluginDeclaration] = {}
@@ -126,8 +125,7 @@ class PlatformPluginManager:
 
     def _declare_only(self, name: str) -> PluginDeclaration:
         """A disabled plugin's declaration, from a manager of its own that runs no build hook."""
-        pm = pluggy.PluginManager(hookspec.PROJECT_NAME)
-        pm.add_hookspecs(hookspec)
+        pm = _pluggy_manager()
         self._register(pm, self._sources[name])
         return self._declare(pm, name)
 
@@ -223,6 +221,12 @@ class PlatformPluginManager:
             "wiring": self.wiring,
             "finalize": self.finalize,
         }[phase](name, ctx)
+
+
+def _pluggy_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(hookspec.PROJECT_NAME)
+    pm.add_hookspecs(hookspec)
+    return pm
 
 
 def _impl(pm: pluggy.PluginManager, name: str, hook: str) -> pluggy.HookImpl | None:
