@@ -193,9 +193,11 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             )
         rows.append(row)
     if args.json:
-        print(json.dumps({"environment": env.name, "plugins": rows}, indent=2))
+        print(json.dumps({"environment": env.name, "plugins_from": env.plugins_from, "plugins": rows}, indent=2))
         return 0
     print(f"environment {env.name} (suffix {env.suffix}, region {env.regions.deploy})")
+    if env.plugins_from:
+        print(f"  plugins: {env.plugins_from}")
     for row in rows:
         state = "enabled " if row["enabled"] else "disabled"
         print(f"  {state} {row['name']:<14} {row['distribution']} {row['version']}  ({row['module']})")

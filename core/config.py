@@ -88,6 +88,8 @@ class EnvironmentConfig:
     state: StateBackendConfig | None = None
     # Plugins with a settings table of this environment's own; the others' come from [defaults].
     own_settings: frozenset[str] = frozenset()
+    # How `plugins` came about, for `payments-platform plugins`: "[defaults] plugins + waf - audit".
+    plugins_from: str = ""
 
     @property
     def state_key(self) -> str | None:
@@ -226,7 +228,7 @@ def _environment(name: str, defaults: Mapping[str, Any], body: Mapping[str, Any]
     region = body.get("region", defaults.get("region"))
     if region is not None and (not isinstance(region, str) or not REGION_PATTERN.match(region)):
         raise ConfigError(f"{label}: region {region!r} is not an AWS region name")
-    plugins = _enabled_plugins(defaults, body, label)
+    plugins, plugins_from = _enabled_plugins(defaults, body, label)
     settings = _merge_settings(
         _table(defaults.get("settings", {}), f"{label} (defaults) settings"),
         _table(body.get("settings", {}), f"{label} settings"),
@@ -253,10 +255,11 @@ def _environment(name: str, defaults: Mapping[str, Any], body: Mapping[str, Any]
         aws_endpoint=endpoint,
         state=state,
         own_settings=frozenset(_table(body.get("settings", {}), f"{label} settings")),
+        plugins_from=plugins_from,
     )
 
 
-def _enabled_plugins(defaults: Mapping[str, Any], body: Mapping[str, Any], label: str) -> list[str]:
+def _enabled_plugins(defaults: Mapping[str, Any], body: Mapping[str, Any], label: str) -> tuple[list[str], str]:
     """``plugins`` replaces [defaults] plugins; ``enable``/``disable`` change it, so an environment
     that adds one plugin does not repeat the others (and does not miss one added later)."""
     changes = [key for key in ("enable", "disable") if key in body]
@@ -265,7 +268,7 @@ def _enabled_plugins(defaults: Mapping[str, Any], body: Mapping[str, Any], label
             raise ConfigError(
                 f"{label}: 'plugins' replaces the default list and '{changes[0]}' changes it; use one or the other"
             )
-        return _plugin_list(body["plugins"], f"{label}: 'plugins'")
+        return _plugin_list(body["plugins"], f"{label}: 'plugins'"), "its own plugins list"
     if "plugins" not in defaults:
         raise ConfigError(f"{label}: no 'plugins' list (set it here or in [defaults])")
     base = _plugin_list(defaults["plugins"], f"{label} (defaults): 'plugins'")
@@ -281,7 +284,8 @@ def _enabled_plugins(defaults: Mapping[str, Any], body: Mapping[str, Any], label
             raise ConfigError(
                 f"{label}: 'disable' lists '{name}', which [defaults] plugins does not enable{did_you_mean(name, base)}"
             )
-    return [*(name for name in base if name not in disable), *enable]
+    changes = "".join([*(f" + {name}" for name in enable), *(f" - {name}" for name in disable)])
+    return [*(name for name in base if name not in disable), *enable], f"[defaults] plugins{changes}"
 
 
 def _plugin_list(value: Any, label: str) -> list[str]:

@@ -54,6 +54,20 @@ def test_plugins_still_replaces_the_defaults():
     assert plugins_of(plugins=["network"]) == ("network",)
 
 
+@pytest.mark.parametrize(
+    "env, described",
+    [
+        ({}, "[defaults] plugins"),
+        ({"enable": ["waf"], "disable": ["audit"]}, "[defaults] plugins + waf - audit"),
+        ({"plugins": ["network"]}, "its own plugins list"),
+    ],
+    ids=["defaults", "changed", "replaced"],
+)
+def test_environment_says_how_its_plugin_list_came_about(env, described):
+    raw = {"defaults": {"plugins": list(DEFAULTS)}, "environments": {"dev": env}}
+    assert parse_config(raw, Path("environments.toml")).environment("dev").plugins_from == described
+
+
 def test_plugins_with_enable_is_refused():
     assert config_error(plugins=["network"], enable=["waf"]).endswith(
         "[environments.dev]: 'plugins' replaces the default list and 'enable' changes it; use one or the other"
@@ -227,8 +241,9 @@ def test_plugins_command_shows_enable_and_disable_applied(tmp_path):
     config = '[defaults]\nplugins = ["network", "storage"]\n[environments.dev]\nenable = ["messaging"]\ndisable = ["storage"]\n'
     result = cli(tmp_path, config, "plugins", "--env", "dev", "--json")
     assert result.returncode == 0, result.stderr
-    enabled = sorted(row["name"] for row in json.loads(result.stdout)["plugins"] if row["enabled"])
-    assert enabled == ["messaging", "network"]
+    listing = json.loads(result.stdout)
+    enabled = sorted(row["name"] for row in listing["plugins"] if row["enabled"])
+    assert (enabled, listing["plugins_from"]) == (["messaging", "network"], "[defaults] plugins + messaging - storage")
 
 
 def test_misspelt_enabled_plugin_is_one_line_with_did_you_mean(tmp_path):
