@@ -87,7 +87,7 @@ class EnvironmentConfig:
     # None: local state beside the synth output (see state_file).
     state: StateBackendConfig | None = None
     # Plugins with a settings table of this environment's own; the others' come from [defaults].
-    own_settings: frozenset[str] = frozenset()
+    own_settings: tuple[str, ...] = ()
     # How `plugins` came about, for `payments-platform plugins`: "[defaults] plugins + waf - audit".
     plugins_from: str = ""
 
@@ -254,7 +254,7 @@ def _environment(name: str, defaults: Mapping[str, Any], body: Mapping[str, Any]
         description=description,
         aws_endpoint=endpoint,
         state=state,
-        own_settings=frozenset(_table(body.get("settings", {}), f"{label} settings")),
+        own_settings=tuple(sorted(_table(body.get("settings", {}), f"{label} settings"))),
         plugins_from=plugins_from,
     )
 
