@@ -250,7 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlatformError as exc:
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        where = f" ({exc.raised_in})" if exc.raised_in else ""
+        print(f"{PROG}: error: {exc}{where}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -10,6 +10,9 @@ class PlatformError(Exception):
     """Base class: anything the CLI turns into one clear line and a non-zero exit."""
 
     exit_code = 2
+    # Set by the host when the error escaped a plugin's hook ("in payments_wiring at
+    # payments_fraud/plugin.py:12"): the CLI adds it to the line, str() stays the message.
+    raised_in: str = ""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -162,7 +162,11 @@ class PlatformPluginManager:
             return None
         try:
             return impl.function(*[kwargs[arg] for arg in impl.argnames])
-        except PlatformError:
+        except PlatformError as exc:
+            # The host's own check failed on the plugin's behalf (an undeclared key, a wildcard
+            # grant): say where in the plugin, unless the message already does.
+            if not isinstance(exc, PluginHookError) and not exc.raised_in:
+                exc.raised_in = f"in {hook} at {failure_site(exc.__traceback__, impl)}"
             raise
         except Exception as exc:
             # One line naming where the plugin's own code failed; the CLI's --debug shows the rest.

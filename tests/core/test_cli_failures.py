@@ -30,6 +30,20 @@ def payments_configure(settings, environment):
     _check_budget(settings)
 '''
 
+UNDECLARED_KEY_PLUGIN = '''\
+from payments_platform.core import PluginDeclaration, hookimpl, keys
+
+
+@hookimpl
+def payments_declare():
+    return PluginDeclaration(name="fraud", description="reads a key it never declared")
+
+
+@hookimpl
+def payments_foundation(ctx):
+    network = ctx[keys.NETWORK]
+'''
+
 UNMARKED_PLUGIN = '''\
 from payments_platform.core import PluginDeclaration, hookimpl
 
@@ -79,6 +93,16 @@ def test_hook_exception_is_one_line_naming_the_plugins_innermost_file_and_line(f
         f"at site/payments_fraud_plugin.py:5: RuntimeError: budget table unreachable\n"
     ), result.stderr
     assert plugin_file.read_text().splitlines()[4].strip() == 'raise RuntimeError("budget table unreachable")'
+
+
+def test_host_check_failing_inside_a_hook_names_the_plugins_line(fraud_config):
+    install_plugin(fraud_config / "site", UNDECLARED_KEY_PLUGIN)
+    result = run(fraud_config, "synth", "--out", "out")
+    assert (result.returncode, result.stderr.count("\n")) == (2, 1), result.stderr
+    assert result.stderr == (
+        "payments-platform: error: plugin 'fraud' read 'network.network' without declaring it in 'requires' or 'uses' "
+        "(in payments_foundation at site/payments_fraud_plugin.py:11)\n"
+    )
 
 
 @pytest.mark.parametrize(

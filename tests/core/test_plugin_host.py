@@ -154,6 +154,15 @@ def test_reading_an_undeclared_key_is_refused(tmp_path):
         build({"sneaky": Sneaky("sneaky", [])}, tmp_path=tmp_path)
 
 
+def test_host_error_inside_a_hook_records_the_plugins_line(tmp_path):
+    line = Sneaky.payments_resources.__code__.co_firstlineno + 2  # the decorator line, then def
+    with pytest.raises(ContextError) as excinfo:
+        build({"sneaky": Sneaky("sneaky", [])}, tmp_path=tmp_path)
+    assert re.fullmatch(
+        rf"in payments_resources at (\S*/)?tests/core/test_plugin_host\.py:{line}", excinfo.value.raised_in
+    ), excinfo.value.raised_in
+
+
 class Promiser(Recorder):
     @hookimpl
     def payments_resources(self, ctx):
