@@ -23,12 +23,16 @@ from .errors import did_you_mean
 
 HOOK_PREFIX = "payments_"
 
+_NOTHING_TO_WRAP = "the host calls each implementation once, in phase order; there is no hook call to wrap"
+_ORDER_FROM_PHASES = (
+    "order comes from phases and `requires`/`uses`, not call order (declare `uses` to run after a plugin)"
+)
 # Why each pluggy option cannot be honoured by a host that calls implementations itself.
 REFUSED_OPTIONS: dict[str, str] = {
-    "wrapper": "the host calls each implementation once, in phase order; there is no hook call to wrap",
-    "hookwrapper": "the host calls each implementation once, in phase order; there is no hook call to wrap",
-    "tryfirst": "order comes from phases and `requires`/`uses`, not call order (declare `uses` to run after a plugin)",
-    "trylast": "order comes from phases and `requires`/`uses`, not call order (declare `uses` to run after a plugin)",
+    "wrapper": _NOTHING_TO_WRAP,
+    "hookwrapper": _NOTHING_TO_WRAP,
+    "tryfirst": _ORDER_FROM_PHASES,
+    "trylast": _ORDER_FROM_PHASES,
     "optionalhook": "every hook is in the contract; an implementation of an unknown hook would never be called",
 }
 
