@@ -250,8 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlatformError as exc:
         if debug:
             traceback.print_exc()
-        where = f" ({exc.raised_in})" if exc.raised_in else ""
-        print(f"{PROG}: error: {exc}{where}", file=sys.stderr)
+        print(f"{PROG}: error: {exc.line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

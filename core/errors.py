@@ -21,6 +21,11 @@ class PlatformError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def line(self) -> str:
+        """What a command prints: the message, and where in a plugin it was raised when known."""
+        return f"{self.message} ({self.raised_in})" if self.raised_in else self.message
+
 
 class ConfigError(PlatformError):
     """The environments file, a plugin's settings or a CLI argument is wrong."""
