@@ -240,9 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = COMMANDS[args.command](args)
         sys.stdout.flush()  # a reader gone early shows here, not in the interpreter's exit
         return status
-    except BrokenPipeError:
+    except BrokenPipeError as exc:
         if not _stdout_closed():
-            return _internal_error(debug)
+            return _internal_error(exc, debug)
         # The Python docs' recipe: nothing more can reach the reader, and the interpreter's
         # own flush at exit must not fail again with a second BrokenPipeError.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -259,18 +259,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(130)
-    except Exception:  # a bug: still one line, unless asked for the traceback
-        return _internal_error(debug)
+    except Exception as exc:  # a bug: still one line, unless asked for the traceback
+        return _internal_error(exc, debug)
 
 
-def _internal_error(debug: bool) -> int:
+def _internal_error(exc: BaseException, debug: bool) -> int:
     if debug:
         traceback.print_exc()
-    exc = sys.exc_info()[1]
-    print(
-        f"{PROG}: internal error: {type(exc).__name__}: {exc} (run with --debug or {DEBUG_ENV_VAR}=1 for the traceback)",
-        file=sys.stderr,
-    )
+    hint = "" if debug else f" (run with --debug or {DEBUG_ENV_VAR}=1 for the traceback)"
+    print(f"{PROG}: internal error: {type(exc).__name__}: {exc}{hint}", file=sys.stderr)
     return 70
 
 

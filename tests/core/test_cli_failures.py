@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+# The one-line expectations hold only when the developer's shell is not asking for tracebacks.
+WITHOUT_DEBUG = {key: value for key, value in os.environ.items() if key != "PAYMENTS_DEBUG"}
 
 BROKEN_PLUGIN = '''\
 from payments_platform.core import PluginDeclaration, hookimpl
@@ -72,7 +74,7 @@ def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None, stdout=su
     return subprocess.run(
         [sys.executable, "-m", "payments_platform.core.cli", *args],
         cwd=tmp_path, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120,
-        env={**os.environ, "PYTHONPATH": str(tmp_path / "site"), **(env or {})},
+        env={**WITHOUT_DEBUG, "PYTHONPATH": str(tmp_path / "site"), **(env or {})},
     )
 
 
@@ -134,7 +136,7 @@ def test_stdout_closed_before_any_output_exits_141_quietly():
     try:
         result = subprocess.run(
             [sys.executable, "-m", "payments_platform.core.cli", "plugins", "--json"],
-            cwd=REPO, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+            cwd=REPO, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, env=WITHOUT_DEBUG,
         )
     finally:
         os.close(write_end)
@@ -143,7 +145,9 @@ def test_stdout_closed_before_any_output_exits_141_quietly():
 
 def test_plugins_json_piped_into_head_shows_no_traceback():
     command = f"{sys.executable} -m payments_platform.core.cli plugins --json | head -1"
-    result = subprocess.run(["bash", "-c", command], cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["bash", "-c", command], cwd=REPO, capture_output=True, text=True, timeout=120, env=WITHOUT_DEBUG
+    )
     assert (result.returncode, result.stdout, result.stderr) == (0, "{\n", "")
 
 
@@ -154,5 +158,22 @@ def test_broken_pipe_from_elsewhere_is_still_an_internal_error(monkeypatch, caps
         raise BrokenPipeError(32, "Broken pipe")
 
     monkeypatch.setitem(cli.COMMANDS, "plugins", failing)
+    monkeypatch.delenv("PAYMENTS_DEBUG", raising=False)
     assert cli.main(["plugins"]) == 70
-    assert "internal error: BrokenPipeError" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "payments-platform: internal error: BrokenPipeError: [Errno 32] Broken pipe "
+        "(run with --debug or PAYMENTS_DEBUG=1 for the traceback)\n"
+    )
+
+
+def test_internal_error_with_debug_shows_the_traceback_and_no_hint(monkeypatch, capsys):
+    from payments_platform.core import cli
+
+    def failing(args):
+        raise KeyError("bug")
+
+    monkeypatch.setitem(cli.COMMANDS, "plugins", failing)
+    assert cli.main(["plugins", "--debug"]) == 70
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and 'raise KeyError("bug")' in err
+    assert err.endswith("payments-platform: internal error: KeyError: 'bug'\n")
