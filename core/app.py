@@ -21,7 +21,7 @@ def main() -> int:
         names = [n for n in os.environ.get("PAYMENTS_ENV", "").split(",") if n] or sorted(config.environments)
         synthesize(config.select(names), os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
     except PlatformError as exc:
-        print(f"payments-platform: error: {exc}", file=sys.stderr)
+        print(f"payments-platform: error: {exc.line}", file=sys.stderr)
         return exc.exit_code
     return 0
 

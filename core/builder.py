@@ -114,15 +114,16 @@ def build_stack(
     extra_plugins: Mapping[str, Any] | None = None,
 ) -> BuiltStack:
     all_sources = dict(sources) if sources is not None else plugin_sources(extra_plugins)
-    unknown_settings = sorted(set(env.settings) - set(all_sources))
-    if unknown_settings:
-        raise ConfigError(
-            f"environment '{env.name}' has settings for unknown plugin(s): {', '.join(unknown_settings)}"
-        )
-    manager = PlatformPluginManager(env.plugins, all_sources, environment=env.name)
+    manager = PlatformPluginManager(
+        env.plugins, all_sources, environment=env.name,
+        configured={name: env.settings_table(name) for name in env.settings},
+    )
     declarations = {name: manager.declaration(name) for name in manager.enabled}
 
-    # configure: every plugin's settings validate before any construct exists
+    # configure: every plugin's settings validate before any construct exists; a disabled
+    # plugin's too, so a typo there fails now rather than on the day it is enabled
+    for declaration in manager.declared_only.values():
+        validate_settings(env, declaration)
     settings = {name: validate_settings(env, declarations[name]) for name in sorted(declarations)}
     order = resolve_order(env, declarations, set(all_sources))
     for name in order:

@@ -1,7 +1,10 @@
 """The ``payments-platform`` command: synth, plugins, validate, deploy, destroy, local, contract.
 
 Bad input of any kind ends in one line on stderr and exit status 2 — never a traceback.
-Set ``PAYMENTS_DEBUG=1`` to see the traceback of an unexpected failure.
+``--debug`` (anywhere on the command line) or ``PAYMENTS_DEBUG=1`` prints the full traceback
+before that line: of a plugin's failing hook, of an unexpected failure, of any error.
+A reader that closes the pipe early (``payments-platform plugins --json | head -1``) ends
+the command quietly with exit status 141, as a tool killed by SIGPIPE would.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import sys
 import time
 import traceback
@@ -21,6 +25,10 @@ from .errors import PlatformError
 
 PROG = "payments-platform"
 DEFAULT_OUT = "cdktf.out"
+DEBUG_ENV_VAR = "PAYMENTS_DEBUG"
+# 128 + SIGPIPE: what a shell reports for a tool whose reader went away (`set -o pipefail`
+# scripts see the same status as with any other Unix tool cut short by `head`).
+EXIT_PIPE_CLOSED = 141
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,7 +69,21 @@ def _parser() -> argparse.ArgumentParser:
     add_local_parser(commands)
     operations_cli.register(commands)
     add_contract_parser(commands)
+    _accept_debug(parser, default=False)
     return parser
+
+
+def _accept_debug(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    """``--debug`` before or after any (sub)command: people type it where they notice the need."""
+    parser.add_argument(
+        "--debug", action="store_true", default=default,
+        help=f"print the full traceback of a failure (or set {DEBUG_ENV_VAR}=1)",
+    )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                # SUPPRESS: a subcommand without --debug must not reset one given before it.
+                _accept_debug(subparser, default=argparse.SUPPRESS)
 
 
 def _terraform_options(parser: argparse.ArgumentParser) -> None:
@@ -147,7 +169,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     env = config.environment(args.env)
     sources = plugin_sources()
-    manager = PlatformPluginManager(env.plugins, sources, environment=env.name)
+    manager = PlatformPluginManager(
+        env.plugins, sources, environment=env.name, configured={name: env.settings_table(name) for name in env.settings}
+    )
     rows = []
     for name in sorted(sources):
         source = sources[name]
@@ -169,9 +193,11 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             )
         rows.append(row)
     if args.json:
-        print(json.dumps({"environment": env.name, "plugins": rows}, indent=2))
+        print(json.dumps({"environment": env.name, "plugins_from": env.plugins_from, "plugins": rows}, indent=2))
         return 0
     print(f"environment {env.name} (suffix {env.suffix}, region {env.regions.deploy})")
+    if env.plugins_from:
+        print(f"  plugins: {env.plugins_from}")
     for row in rows:
         state = "enabled " if row["enabled"] else "disabled"
         print(f"  {state} {row['name']:<14} {row['distribution']} {row['version']}  ({row['module']})")
@@ -209,10 +235,22 @@ def _contract(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    debug = args.debug or os.environ.get(DEBUG_ENV_VAR, "") not in ("", "0")
     try:
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a reader gone early shows here, not in the interpreter's exit
+        return status
+    except BrokenPipeError as exc:
+        if not _stdout_closed():
+            return _internal_error(exc, debug)
+        # The Python docs' recipe: nothing more can reach the reader, and the interpreter's
+        # own flush at exit must not fail again with a second BrokenPipeError.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE_CLOSED
     except PlatformError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        print(f"{PROG}: error: {exc.line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -222,10 +260,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.flush()
         os._exit(130)
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
-        if os.environ.get("PAYMENTS_DEBUG"):
-            traceback.print_exc()
-        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} (set PAYMENTS_DEBUG=1 for a traceback)", file=sys.stderr)
-        return 70
+        return _internal_error(exc, debug)
+
+
+def _internal_error(exc: BaseException, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    hint = "" if debug else f" (run with --debug or {DEBUG_ENV_VAR}=1 for the traceback)"
+    print(f"{PROG}: internal error: {type(exc).__name__}: {exc}{hint}", file=sys.stderr)
+    return 70
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (POLLERR on its write end), as opposed
+    to a BrokenPipeError from some other pipe or socket, which is a real failure."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _rel(path: Path) -> str:

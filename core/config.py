@@ -2,7 +2,9 @@
 
 The checked-in ``environments.toml`` is the source. ``[defaults]`` applies to every
 environment; ``[environments.<name>]`` overrides it (per-plugin settings tables are merged
-key by key). Everything is validated here, before a plugin is imported.
+key by key). An environment either changes the default plugin list (``enable = [...]``,
+``disable = [...]``) or replaces it (``plugins = [...]``), never both. Everything is
+validated here, before a plugin is imported.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 DEFAULT_CONFIG_FILE = "environments.toml"
 CONFIG_ENV_VAR = "PAYMENTS_PLATFORM_CONFIG"
@@ -32,7 +34,9 @@ DEFAULT_DEPLOY_REGION = "us-east-1"
 # when no region resolves for them.
 FALLBACK_SERVICE_REGION = "eu-central-1"
 
-_ENV_KEYS = {"suffix", "region", "plugins", "settings", "tags", "description", "aws_endpoint", "state"}
+_ENV_KEYS = {
+    "suffix", "region", "plugins", "enable", "disable", "settings", "tags", "description", "aws_endpoint", "state",
+}
 # A local AWS emulator (moto server, LocalStack): only loopback, never a remote host.
 ENDPOINT_PATTERN = re.compile(r"^http://(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{2,5}$")
 
@@ -82,6 +86,10 @@ class EnvironmentConfig:
     aws_endpoint: str | None = None
     # None: local state beside the synth output (see state_file).
     state: StateBackendConfig | None = None
+    # Plugins with a settings table of this environment's own; the others' come from [defaults].
+    own_settings: tuple[str, ...] = ()
+    # How `plugins` came about, for `payments-platform plugins`: "[defaults] plugins + waf - audit".
+    plugins_from: str = ""
 
     @property
     def state_key(self) -> str | None:
@@ -99,6 +107,12 @@ class EnvironmentConfig:
 
     def plugin_settings(self, plugin: str) -> Mapping[str, Any]:
         return self.settings.get(plugin, {})
+
+    def settings_table(self, plugin: str) -> str:
+        """The TOML table a plugin's settings come from, for messages."""
+        if plugin in self.own_settings:
+            return f"[environments.{self.name}.settings.{plugin}]"
+        return f"[defaults.settings.{plugin}]"
 
 
 @dataclass(frozen=True)
@@ -165,7 +179,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> PlatformConfig:
     platform = _table(raw.get("platform", {}), f"{where}: [platform]")
     defaults = _table(raw.get("defaults", {}), f"{where}: [defaults]")
     # State is per environment on purpose: `local` must never inherit a shared bucket.
-    _check_keys(defaults, _ENV_KEYS - {"suffix", "state"}, f"{where}: [defaults]")
+    _check_keys(defaults, _ENV_KEYS - {"suffix", "state", "enable", "disable"}, f"{where}: [defaults]")
     environments_raw = _table(raw.get("environments", {}), f"{where}: [environments]")
     if not environments_raw:
         raise ConfigError(f"{where}: no [environments.<name>] defined")
@@ -214,13 +228,7 @@ def _environment(name: str, defaults: Mapping[str, Any], body: Mapping[str, Any]
     region = body.get("region", defaults.get("region"))
     if region is not None and (not isinstance(region, str) or not REGION_PATTERN.match(region)):
         raise ConfigError(f"{label}: region {region!r} is not an AWS region name")
-    plugins = body.get("plugins", defaults.get("plugins"))
-    if plugins is None:
-        raise ConfigError(f"{label}: no 'plugins' list (set it here or in [defaults])")
-    if not isinstance(plugins, list) or not all(isinstance(p, str) and p for p in plugins):
-        raise ConfigError(f"{label}: 'plugins' must be a list of plugin names")
-    if len(set(plugins)) != len(plugins):
-        raise ConfigError(f"{label}: 'plugins' lists a plugin twice")
+    plugins, plugins_from = _enabled_plugins(defaults, body, label)
     settings = _merge_settings(
         _table(defaults.get("settings", {}), f"{label} (defaults) settings"),
         _table(body.get("settings", {}), f"{label} settings"),
@@ -246,7 +254,47 @@ def _environment(name: str, defaults: Mapping[str, Any], body: Mapping[str, Any]
         description=description,
         aws_endpoint=endpoint,
         state=state,
+        own_settings=tuple(sorted(_table(body.get("settings", {}), f"{label} settings"))),
+        plugins_from=plugins_from,
     )
+
+
+def _enabled_plugins(defaults: Mapping[str, Any], body: Mapping[str, Any], label: str) -> tuple[list[str], str]:
+    """``plugins`` replaces [defaults] plugins; ``enable``/``disable`` change it, so an environment
+    that adds one plugin does not repeat the others (and does not miss one added later)."""
+    changes = [key for key in ("enable", "disable") if key in body]
+    if "plugins" in body:
+        if changes:
+            raise ConfigError(
+                f"{label}: 'plugins' replaces the default list and '{changes[0]}' changes it; use one or the other"
+            )
+        return _plugin_list(body["plugins"], f"{label}: 'plugins'"), "its own plugins list"
+    if "plugins" not in defaults:
+        raise ConfigError(f"{label}: no 'plugins' list (set it here or in [defaults])")
+    base = _plugin_list(defaults["plugins"], f"{label} (defaults): 'plugins'")
+    enable = _plugin_list(body.get("enable", []), f"{label}: 'enable'")
+    disable = _plugin_list(body.get("disable", []), f"{label}: 'disable'")
+    for name in enable:
+        if name in disable:
+            raise ConfigError(f"{label}: '{name}' is in both 'enable' and 'disable'")
+        if name in base:
+            raise ConfigError(f"{label}: 'enable' lists '{name}', which [defaults] plugins already enables")
+    for name in disable:
+        if name not in base:
+            raise ConfigError(
+                f"{label}: 'disable' lists '{name}', which [defaults] plugins does not enable{did_you_mean(name, base)}"
+            )
+    changes = "".join([*(f" + {name}" for name in enable), *(f" - {name}" for name in disable)])
+    return [*(name for name in base if name not in disable), *enable], f"[defaults] plugins{changes}"
+
+
+def _plugin_list(value: Any, label: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(p, str) and p for p in value):
+        raise ConfigError(f"{label} must be a list of plugin names")
+    if len(set(value)) != len(value):
+        twice = next(p for p in value if value.count(p) > 1)
+        raise ConfigError(f"{label} lists '{twice}' twice")
+    return value
 
 
 _STATE_KEYS = {"bucket", "key_prefix", "region", "kms_key_id"}

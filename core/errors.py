@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
+from typing import Iterable
+
 
 class PlatformError(Exception):
     """Base class: anything the CLI turns into one clear line and a non-zero exit."""
 
     exit_code = 2
+    # Set by the host when the error escaped a plugin's hook ("in payments_wiring at
+    # payments_fraud/plugin.py:12"): the CLI adds it to the line, str() stays the message.
+    raised_in: str = ""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -14,6 +20,11 @@ class PlatformError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def line(self) -> str:
+        """What a command prints: the message, and where in a plugin it was raised when known."""
+        return f"{self.message} ({self.raised_in})" if self.raised_in else self.message
 
 
 class ConfigError(PlatformError):
@@ -55,3 +66,9 @@ class PluginHookError(PlatformError):
 
 class ComplianceError(PlatformError):
     """The checkov gate failed, its baseline is invalid, or a control cannot be evidenced."""
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest candidate, or '' when none is close."""
+    match = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""

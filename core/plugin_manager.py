@@ -1,15 +1,17 @@
 """Discovery and the typed facade over pluggy's PluginManager.
 
 A fresh manager is built per stack: nothing is loaded at import time and no state is
-shared between builds. Only enabled plugins are imported (disabled ones are blocked
-before import). An enabled plugin that is missing, fails to import, misspells a hook or
-breaks the contract is a hard error naming the plugin and its distribution: silently
-skipping it would make Terraform plan to destroy its resources.
+shared between builds. Enabled plugins are imported and registered for the build hooks.
+A disabled plugin is never imported, unless the environment has a settings table for it:
+then it is imported for its declaration only (``payments_declare``; never registered for a
+build hook), so a typo in its settings fails today rather than on the day someone enables
+it. An enabled plugin that is missing, fails to import, misspells a hook, marks a hook with
+an option the host cannot honour or breaks the contract is a hard error naming the plugin
+and its distribution: silently skipping it would make Terraform plan to destroy its resources.
 """
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
 from dataclasses import dataclass
@@ -20,8 +22,12 @@ import pluggy
 
 from . import hookspec
 from .declaration import PluginDeclaration, PluginSettings
-from .errors import ConfigError, PlatformError, PluginHookError, PluginLoadError
+from .errors import ConfigError, PlatformError, PluginHookError, PluginLoadError, did_you_mean
 from .provider_endpoints import provider_endpoint_services
+from .hookimpl_checks import failure_site, registration_problems
+
+# Plugins distributed apart from the platform: a missing one is one `pip install` away.
+KNOWN_DISTRIBUTIONS: dict[str, str] = {"waf": "payments-waf"}
 
 
 @dataclass(frozen=True)
@@ -61,55 +67,79 @@ def in_process_source(name: str, plugin: Any) -> PluginSource:
 
 
 class PlatformPluginManager:
-    """One typed method per hook; core code never calls ``pm.hook.*`` with loose kwargs."""
+    """One typed method per hook; core code never calls ``pm.hook.*`` with loose kwargs.
 
-    def __init__(self, enabled: Sequence[str], sources: Mapping[str, PluginSource], *, environment: str) -> None:
-        self._pm = pluggy.PluginManager(hookspec.PROJECT_NAME)
-        self._pm.add_hookspecs(hookspec)
+    ``configured`` names the plugins the environment has a settings table for, each with the
+    table it comes from (``[defaults.settings.x]``): every one must be installed, and those not
+    enabled are declared (not registered) so their settings can be validated too.
+    """
+
+    def __init__(
+        self,
+        enabled: Sequence[str],
+        sources: Mapping[str, PluginSource],
+        *,
+        environment: str,
+        configured: Mapping[str, str] | None = None,
+    ) -> None:
+        self._pm = _pluggy_manager()
         self._sources = dict(sources)
         self._declarations: dict[str, PluginDeclaration] = {}
-        for name in sorted(set(sources) - set(enabled)):
-            self._pm.set_blocked(name)  # tox-style: disabled plugins are never imported
+        self._declared_only: dict[str, PluginDeclaration] = {}
         for name in sorted(enabled):
-            source = sources.get(name)
-            if source is None:
-                installed = ", ".join(sorted(sources)) or "none"
-                raise ConfigError(
-                    f"environment '{environment}' enables plugin '{name}', which is not installed (installed: {installed})"
-                )
-            self._register(source)
+            if name not in sources:
+                raise ConfigError(_not_installed(f"environment '{environment}' enables plugin '{name}'", name, sources))
+        for name, table in sorted((configured or {}).items()):
+            if name not in sources:
+                raise ConfigError(_not_installed(f"environment '{environment}': {table} is for plugin '{name}'", name, sources))
+        for name in sorted(set(sources) - set(enabled)):
+            self._pm.set_blocked(name)  # tox-style: disabled plugins are never registered
+        for name in sorted(enabled):
+            self._register(self._pm, sources[name])
         try:
             self._pm.check_pending()
         except pluggy.PluginValidationError as exc:
             raise PluginLoadError(f"{self._label_of(exc.plugin)}: {exc} (misspelt hook name?)") from None
         for name in sorted(enabled):
-            self._declarations[name] = self._declare(name)
+            self._declarations[name] = self._declare(self._pm, name)
+        for name in sorted(set(configured or {}) - set(enabled)):
+            self._declared_only[name] = self._declare_only(name)
 
     # -- loading -----------------------------------------------------------------
-    def _register(self, source: PluginSource) -> None:
+    def _register(self, pm: pluggy.PluginManager, source: PluginSource) -> None:
         try:
             plugin = source.load()
         except Exception as exc:  # import errors of any kind: fail closed, naming the plugin
             raise PluginLoadError(
                 f"{source.label} failed to import from '{source.target}': {type(exc).__name__}: {exc}"
             ) from exc
+        problems = registration_problems(plugin, source.label, pm.parse_hookimpl_opts, hook_names())
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise PluginLoadError(problems[0] + more)
         try:
-            self._pm.register(plugin, name=source.name)
+            pm.register(plugin, name=source.name)
         except pluggy.PluginValidationError as exc:
             raise PluginLoadError(f"{source.label} breaks the hook contract: {exc}") from None
         except ValueError as exc:
             raise PluginLoadError(f"{source.label} could not be registered: {exc}") from None
+
+    def _declare_only(self, name: str) -> PluginDeclaration:
+        """A disabled plugin's declaration, from a manager of its own that runs no build hook."""
+        pm = _pluggy_manager()
+        self._register(pm, self._sources[name])
+        return self._declare(pm, name)
 
     def _label_of(self, plugin: Any) -> str:
         name = self._pm.get_name(plugin)
         source = self._sources.get(name or "")
         return source.label if source else f"plugin '{name}'"
 
-    def _declare(self, name: str) -> PluginDeclaration:
+    def _declare(self, pm: pluggy.PluginManager, name: str) -> PluginDeclaration:
         source = self._sources[name]
-        if self._impl(name, "payments_declare") is None:
+        if _impl(pm, name, "payments_declare") is None:
             raise PluginLoadError(f"{source.label} does not implement payments_declare()")
-        declaration = self._call(name, "payments_declare", {})
+        declaration = self._call_in(pm, name, "payments_declare", {})
         if not isinstance(declaration, PluginDeclaration):
             raise PluginLoadError(
                 f"{source.label}: payments_declare() returned {type(declaration).__name__}, not PluginDeclaration"
@@ -124,24 +154,28 @@ class PlatformPluginManager:
         return declaration
 
     # -- calling -----------------------------------------------------------------
-    def _impl(self, name: str, hook: str) -> pluggy.HookImpl | None:
-        for impl in getattr(self._pm.hook, hook).get_hookimpls():
-            if impl.plugin_name == name:
-                return impl
-        return None
-
     def _call(self, name: str, hook: str, kwargs: Mapping[str, Any]) -> Any:
+        return self._call_in(self._pm, name, hook, kwargs)
+
+    def _call_in(self, pm: pluggy.PluginManager, name: str, hook: str, kwargs: Mapping[str, Any]) -> Any:
         """Call one plugin's implementation of ``hook`` (the host decides the order, not pluggy)."""
-        impl = self._impl(name, hook)
+        impl = _impl(pm, name, hook)
         if impl is None:
             return None
         try:
             return impl.function(*[kwargs[arg] for arg in impl.argnames])
-        except PlatformError:
+        except PlatformError as exc:
+            # The host's own check failed on the plugin's behalf (an undeclared key, a wildcard
+            # grant): say where in the plugin, unless the message already does.
+            if not isinstance(exc, PluginHookError) and not exc.raised_in:
+                exc.raised_in = f"in {hook} at {failure_site(exc.__traceback__, impl)}"
             raise
         except Exception as exc:
+            # One line naming where the plugin's own code failed; the CLI's --debug shows the rest.
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            detail = f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
             raise PluginHookError(
-                f"{self._sources[name].label} failed in {hook}: {type(exc).__name__}: {exc}"
+                f"{self._sources[name].label} failed in {hook} at {failure_site(exc.__traceback__, impl)}: {detail}"
             ) from exc
 
     def source(self, name: str) -> PluginSource:
@@ -153,6 +187,11 @@ class PlatformPluginManager:
 
     def declaration(self, name: str) -> PluginDeclaration:
         return self._declarations[name]
+
+    @property
+    def declared_only(self) -> dict[str, PluginDeclaration]:
+        """Disabled plugins that have settings in this environment, by name (never built)."""
+        return dict(self._declared_only)
 
     def hooks_of(self, name: str) -> list[str]:
         plugin = self._pm.get_plugin(name)
@@ -200,12 +239,31 @@ def _check_emulated_services(source: PluginSource, services: Any) -> None:
     known = provider_endpoint_services()
     for service in services:
         if service not in known:
-            close = difflib.get_close_matches(service, sorted(known), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
             raise PluginLoadError(
                 f"{source.label} declares emulated service '{service}', which is not a key of the AWS "
-                f"provider's endpoints block{hint}"
+                f"provider's endpoints block{did_you_mean(service, known)}"
             )
+def _pluggy_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(hookspec.PROJECT_NAME)
+    pm.add_hookspecs(hookspec)
+    return pm
+
+
+def _impl(pm: pluggy.PluginManager, name: str, hook: str) -> pluggy.HookImpl | None:
+    for impl in getattr(pm.hook, hook).get_hookimpls():
+        if impl.plugin_name == name:
+            return impl
+    return None
+
+
+def _not_installed(subject: str, name: str, sources: Mapping[str, Any]) -> str:
+    """'<subject>, which is not installed: ...' pointing at the fix: the distribution to
+    install when it is a known one, else the closest installed name."""
+    if name in KNOWN_DISTRIBUTIONS:
+        return f"{subject}, which is not installed: pip install {KNOWN_DISTRIBUTIONS[name]}"
+    hint = did_you_mean(name, [*sources, *KNOWN_DISTRIBUTIONS])
+    installed = ", ".join(sorted(sources)) or "none"
+    return f"{subject}, which is not installed{hint} (installed: {installed})"
 
 
 def hook_names() -> list[str]:

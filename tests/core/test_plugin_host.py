@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from payments_platform.core import PluginDeclaration, PluginSettings, hookimpl, keys
@@ -152,6 +154,15 @@ def test_reading_an_undeclared_key_is_refused(tmp_path):
         build({"sneaky": Sneaky("sneaky", [])}, tmp_path=tmp_path)
 
 
+def test_host_error_inside_a_hook_records_the_plugins_line(tmp_path):
+    line = Sneaky.payments_resources.__code__.co_firstlineno + 2  # the decorator line, then def
+    with pytest.raises(ContextError) as excinfo:
+        build({"sneaky": Sneaky("sneaky", [])}, tmp_path=tmp_path)
+    assert re.fullmatch(
+        rf"in payments_resources at (\S*/)?tests/core/test_plugin_host\.py:{line}", excinfo.value.raised_in
+    ), excinfo.value.raised_in
+
+
 class Promiser(Recorder):
     @hookimpl
     def payments_resources(self, ctx):
@@ -170,9 +181,15 @@ class Buggy(Recorder):
         raise KeyError("oops")
 
 
-def test_unexpected_exception_in_a_hook_names_plugin_and_hook(tmp_path):
-    with pytest.raises(PluginHookError, match=r"plugin 'buggy' .* failed in payments_wiring: KeyError"):
+def test_unexpected_exception_in_a_hook_names_plugin_hook_and_line(tmp_path):
+    line = Buggy.payments_wiring.__code__.co_firstlineno + 2
+    with pytest.raises(PluginHookError) as excinfo:
         build({"buggy": Buggy("buggy", [])}, tmp_path=tmp_path)
+    assert re.fullmatch(
+        r"plugin 'buggy' \(distribution <in-process> 0\) failed in payments_wiring "
+        rf"at (\S*/)?tests/core/test_plugin_host\.py:{line}: KeyError: 'oops'",
+        str(excinfo.value),
+    ), str(excinfo.value)
 
 
 class Limits(PluginSettings):
@@ -206,7 +223,7 @@ def test_configure_hook_rejection_becomes_a_config_error(tmp_path):
 
 
 def test_settings_for_an_unknown_plugin_are_rejected(tmp_path):
-    with pytest.raises(ConfigError, match="settings for unknown plugin"):
+    with pytest.raises(ConfigError, match=r"\[defaults.settings.ghost\] is for plugin 'ghost', which is not installed"):
         build({"a": Recorder("a", [])}, tmp_path=tmp_path, settings={"ghost": {}})
 
 
