@@ -66,6 +66,9 @@ class PluginDeclaration:
     of the ``wiring`` phase); ``requires`` must be provided by another enabled plugin, or
     the build fails before any resource is created; ``uses`` are optional requirements:
     ordered like ``requires`` when present, ``None`` from ``ctx.get`` when not.
+    ``requires_api`` is the range of plugin API versions the plugin was written for (a PEP 440
+    specifier such as ``">=1.0,<2"``; empty accepts any): the host refuses to load it when
+    ``PLUGIN_API_VERSION`` is outside (core/api_version.py says what bumps which part).
     """
 
     name: str
@@ -74,3 +77,4 @@ class PluginDeclaration:
     requires: tuple[ContextKey[Any], ...] = ()
     uses: tuple[ContextKey[Any], ...] = ()
     settings: type[PluginSettings] = NoSettings
+    requires_api: str = ""

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 import pluggy
 
 from . import hookspec
+from .api_version import check_requires_api
 from .declaration import PluginDeclaration, PluginSettings
 from .errors import ConfigError, PlatformError, PluginHookError, PluginLoadError
 
@@ -118,6 +119,7 @@ class PlatformPluginManager:
             )
         if not (isinstance(declaration.settings, type) and issubclass(declaration.settings, PluginSettings)):
             raise PluginLoadError(f"{source.label}: declaration.settings must be a PluginSettings subclass")
+        check_requires_api(source.label, declaration.requires_api)
         return declaration
 
     # -- calling -----------------------------------------------------------------
