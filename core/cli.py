@@ -36,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     plugins.add_argument("--env", help="environment (default: the config's default)")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
 
+    docs = commands.add_parser("docs", help="generate docs/REFERENCE.md (hooks, context keys, policy rules, settings) from the code")
+    docs.add_argument("--out", default="docs/REFERENCE.md", help="where to write it (default: docs/REFERENCE.md)")
+    docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when the file differs from the code")
+
     validate = commands.add_parser("validate", help="synth, then run `terraform validate` on each stack")
     _env_options(validate)
     _terraform_options(validate)
@@ -182,8 +186,21 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    from .reference import REGENERATE, render_reference, write_reference
+
+    out = Path(args.out)
+    if args.check:
+        fresh = out.exists() and out.read_text(encoding="utf-8") == render_reference()
+        print(f"{out} is up to date" if fresh else f"{out} is stale: run `{REGENERATE}`")
+        return 0 if fresh else 1
+    print(f"{'wrote' if write_reference(out) else 'unchanged:'} {out}")
+    return 0
+
+
 COMMANDS = {
     "synth": cmd_synth,
+    "docs": cmd_docs,
     "plugins": cmd_plugins,
     "validate": cmd_validate,
     "deploy": cmd_deploy,

@@ -24,6 +24,7 @@ LOG_RETENTION_DAYS = frozenset(
 
 
 def _log_retention(days: int) -> int:
+    """one of the retention periods CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653 days)"""
     if days not in LOG_RETENTION_DAYS:
         raise ValueError(f"{days} is not a CloudWatch Logs retention period ({', '.join(map(str, sorted(LOG_RETENTION_DAYS)))})")
     return days
@@ -51,6 +52,7 @@ def unique_strings(pattern: str, what: str) -> Any:
             raise ValueError(f"{twice!r} is listed twice")
         return values
 
+    check.__doc__ = f"distinct items, each {what}"
     return Annotated[tuple[str, ...], BeforeValidator(to_tuple), AfterValidator(check)]
 
 
