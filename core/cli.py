@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     plugins = commands.add_parser("plugins", help="list installed plugins and what an environment enables")
     plugins.add_argument("--env", help="environment (default: the config's default)")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    plugins.add_argument(
+        "--settings", metavar="NAME",
+        help="one plugin's settings: fields, types, defaults, constraints, and each environment's values (--env: one)",
+    )
 
     docs = commands.add_parser("docs", help="generate docs/REFERENCE.md (hooks, context keys, policy rules, settings) from the code")
     docs.add_argument("--out", default="docs/REFERENCE.md", help="where to write it (default: docs/REFERENCE.md)")
@@ -149,6 +153,12 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     from .plugin_manager import PlatformPluginManager
 
     config = load_config(args.config)
+    if args.settings:
+        from .settings_report import format_settings_report, settings_report
+
+        report = settings_report(config, args.settings, args.env)
+        print(json.dumps(report, indent=2) if args.json else format_settings_report(report))
+        return 0
     env = config.environment(args.env)
     sources = plugin_sources()
     manager = PlatformPluginManager(env.plugins, sources, environment=env.name)

@@ -31,10 +31,11 @@ class SettingField:
     required: bool
     constraints: tuple[str, ...]
     description: str
+    default_value: Any = None  # the default itself (JSON-ready: lists, not tuples)
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "type": self.type, "default": self.default, "required": self.required,
+            "name": self.name, "type": self.type, "default": self.default_value, "required": self.required,
             "constraints": list(self.constraints), "description": self.description,
         }
 
@@ -57,6 +58,7 @@ def settings_fields(model: type[PluginSettings]) -> list[SettingField]:
                 required=required,
                 constraints=(*_constraints(info), *checks.get(name, ())),
                 description=info.description or comments.get(name, ""),
+                default_value=None if required else _json_ready(_default(info)),
             )
         )
     return fields
@@ -97,6 +99,14 @@ def type_name(annotation: Any) -> str:
     if origin in (dict, typing.Mapping) and len(args) == 2:
         return f"table of {type_name(args[1])}"
     return getattr(annotation, "__name__", str(annotation))
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, typing.Mapping):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    return value
 
 
 def _default(info: FieldInfo) -> Any:
