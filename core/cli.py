@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     docs.add_argument("--out", default="docs/REFERENCE.md", help="where to write it (default: docs/REFERENCE.md)")
     docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when the file differs from the code")
 
+    new_plugin = commands.add_parser("new-plugin", help="scaffold a plugin distribution: entry point, hooks, settings, tests")
+    new_plugin.add_argument("name", help="the plugin's name (a lowercase Python identifier), the one environments enable")
+    new_plugin.add_argument("--dir", help="directory to create (default: ./payments-NAME); must not exist")
+
     validate = commands.add_parser("validate", help="synth, then run `terraform validate` on each stack")
     _env_options(validate)
     _terraform_options(validate)
@@ -208,8 +212,21 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from .scaffold import check_new_plugin, write_scaffold
+
+    scaffold = check_new_plugin(args.name, args.dir)
+    written = write_scaffold(scaffold)
+    print(f"created {scaffold.directory}/ (plugin '{scaffold.name}', distribution {scaffold.distribution}):")
+    print("\n".join(f"  {path}" for path in written))
+    print(f"next: pip install -e {scaffold.directory} && pytest {scaffold.directory}; "
+          f"then add \"{scaffold.name}\" to an environment's plugins in environments.toml")
+    return 0
+
+
 COMMANDS = {
     "synth": cmd_synth,
+    "new-plugin": cmd_new_plugin,
     "docs": cmd_docs,
     "plugins": cmd_plugins,
     "validate": cmd_validate,
