@@ -7,13 +7,15 @@ contract order, value types in source order, plugins and rules sorted by name.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import inspect
 import re
+import textwrap
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import hookspec, keys, policy
+from . import context, hookspec, keys, policy
 from .api_version import PLUGIN_API_VERSION
 from .declaration import PluginDeclaration
 from .plugin_manager import PlatformPluginManager, PluginSource, discover_plugins, hook_names
@@ -30,6 +32,7 @@ def render_reference(sources: dict[str, PluginSource] | None = None) -> str:
     sections = [
         _header(),
         _hooks(),
+        _plugin_context(),
         _context_keys(),
         _types("Value types", "What a key's value holds (core/keys.py). Strings are often Terraform "
                "tokens (`${aws_sqs_queue.x.arn}`): using one orders your resource after the one it names.",
@@ -59,7 +62,7 @@ def _header() -> str:
         "may require a range with `PluginDeclaration(requires_api=\">=1.0,<2\")`; `core/api_version.py` says "
         "what bumps the major and the minor part). How the pieces fit together: "
         "[PLUGIN_AUTHORS.md](PLUGIN_AUTHORS.md).\n\n"
-        "- [Hooks](#hooks)\n- [Context keys](#context-keys)\n- [Value types](#value-types)\n"
+        "- [Hooks](#hooks)\n- [`ctx`](#ctx)\n- [Context keys](#context-keys)\n- [Value types](#value-types)\n"
         "- [The declaration](#the-declaration)\n- [Policy rules](#policy-rules)\n- [Plugin settings](#plugin-settings)\n"
     )
 
@@ -71,6 +74,66 @@ def _hooks() -> str:
         fn = getattr(hookspec, name)
         parts.append(f"### `{name}{_signature(fn)}`\n\n{_markdown(inspect.getdoc(fn) or '')}\n")
     return "\n".join(parts)
+
+
+def _plugin_context() -> str:
+    """PluginContext's own members, then each facade it builds in ``__init__`` (``self.roles =
+    _PluginRoles(...)``): read from the source, so a new facade or method appears by itself."""
+    attributes = ", ".join(f"`ctx.{name}`" for name in _plain_attributes(context.PluginContext))
+    parts = [
+        "## `ctx`\n",
+        f"{_own_doc(context.PluginContext)} Every hook but `payments_declare` and `payments_configure` receives it. "
+        "`ctx[KEY]` reads a context key, `ctx[KEY] = value` publishes one, `KEY in ctx` asks whether it is there "
+        "(see [Context keys](#context-keys)).\n",
+        f"Attributes: {attributes}.\n",
+        _members("ctx", context.PluginContext),
+    ]
+    for attribute, cls in _facades(context.PluginContext):
+        parts.append(f"### `ctx.{attribute}`\n")
+        doc = _own_doc(cls)
+        if doc:
+            parts.append(f"{doc}\n")
+        parts.append(_members(f"ctx.{attribute}", cls))
+    return "\n".join(parts)
+
+
+def _facades(cls: type) -> list[tuple[str, type]]:
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls.__init__)))
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Assign) and len(node.targets) == 1
+            and isinstance(target := node.targets[0], ast.Attribute) and not target.attr.startswith("_")
+            and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
+        ):
+            facade = getattr(context, node.value.func.id, None)
+            if isinstance(facade, type):
+                found.append((target.attr, facade))
+    return found
+
+
+def _plain_attributes(cls: type) -> list[str]:
+    """Public attributes ``__init__`` sets to something other than a facade (``self.scope = scope``)."""
+    facades = {name for name, _ in _facades(cls)}
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls.__init__)))
+    return [
+        target.attr for node in ast.walk(tree)
+        if isinstance(node, (ast.Assign, ast.AnnAssign))
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Attribute) and not target.attr.startswith("_") and target.attr not in facades
+    ]
+
+
+def _members(prefix: str, cls: type) -> str:
+    lines = []
+    for name, member in vars(cls).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(member, property):
+            lines.append(f"- `{prefix}.{name}` (read-only): {_first_paragraph(member.fget)}".rstrip(": ") )
+        elif inspect.isfunction(member):
+            lines.append(f"- `{prefix}.{name}{_signature(member)}`: {_first_paragraph(member)}".rstrip(": "))
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def _context_keys() -> str:
@@ -190,11 +253,19 @@ def _first_paragraph(fn: Any) -> str:
 
 def _signature(fn: Any) -> str:
     signature = inspect.signature(fn)
-    params = []
+    params, starred = [], False
     for param in signature.parameters.values():
         if param.name == "self":
             continue
-        text = param.name if param.annotation is inspect.Parameter.empty else f"{param.name}: {_annotation(param.annotation)}"
+        name = param.name
+        if param.kind is param.VAR_POSITIONAL:
+            name, starred = f"*{name}", True
+        elif param.kind is param.VAR_KEYWORD:
+            name = f"**{name}"
+        elif param.kind is param.KEYWORD_ONLY and not starred:
+            params.append("*")
+            starred = True
+        text = name if param.annotation is inspect.Parameter.empty else f"{name}: {_annotation(param.annotation)}"
         if param.default is not inspect.Parameter.empty:
             text += f" = {param.default!r}"
         params.append(text)

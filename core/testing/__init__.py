@@ -181,6 +181,7 @@ class SynthesizedStack:
 
     def by_path(self, path_suffix: str) -> tuple[str, dict[str, Any]]:
         """(type, body) of the resource whose construct path ends with ``path_suffix``."""
+        __tracebackhide__ = True
         for rtype, items in (self.config.get("resource") or {}).items():
             for body in items.values():
                 if body.get("//", {}).get("metadata", {}).get("path", "").endswith(path_suffix):
@@ -195,6 +196,7 @@ class SynthesizedStack:
 
     def iam_statements(self, role_key: str) -> list[dict[str, Any]]:
         """The statements of the inline policy rendered for role ``role_key``."""
+        __tracebackhide__ = True
         for body in self.resources("aws_iam_role_policy").values():
             path = body["//"]["metadata"]["path"]
             if path.endswith(f"/role_{role_key}_policy"):

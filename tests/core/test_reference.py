@@ -11,7 +11,8 @@ from pydantic import Field, model_validator
 from payments_platform.core import LogRetentionDays, PluginSettings, keys, policy
 from payments_platform.core.cli import main
 from payments_platform.core.plugin_manager import discover_plugins, hook_names
-from payments_platform.core.reference import REGENERATE, render_reference, settings_section
+from payments_platform.core.context import PluginContext
+from payments_platform.core.reference import REGENERATE, _facades, render_reference, settings_section
 from payments_platform.core.settings_schema import settings_fields
 
 REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "REFERENCE.md"
@@ -33,6 +34,16 @@ def test_reference_is_the_same_on_every_run(reference):
 @pytest.mark.parametrize("hook", hook_names())
 def test_reference_documents_every_hook(reference, hook):
     assert f"### `{hook}(" in reference
+
+
+@pytest.mark.parametrize(("attribute", "facade"), _facades(PluginContext), ids=lambda item: getattr(item, "__name__", item))
+def test_reference_documents_every_public_method_of_every_ctx_facade(reference, attribute, facade):
+    methods = [name for name, member in vars(facade).items() if callable(member) and not name.startswith("_")]
+    assert methods and all(f"- `ctx.{attribute}.{name}(" in reference for name in methods)
+
+
+def test_reference_shows_keyword_only_arguments_as_python_does(reference):
+    assert "- `ctx.roles.grant(role: str | Role, *, sid: str," in reference
 
 
 @pytest.mark.parametrize("key", keys.WELL_KNOWN_KEYS, ids=lambda key: key.name)
