@@ -1,4 +1,4 @@
-"""The ``payments-platform`` command: synth, plugins, validate, deploy, destroy, local, contract.
+"""The ``payments-platform`` command: synth, plugins, docs, new-plugin, validate, deploy, destroy, local, contract.
 
 Bad input of any kind ends in one line on stderr and exit status 2 — never a traceback.
 Set ``PAYMENTS_DEBUG=1`` to see the traceback of an unexpected failure.

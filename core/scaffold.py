@@ -77,8 +77,11 @@ def check_new_plugin(name: str, directory: str | None) -> PluginScaffold:
 def write_scaffold(scaffold: PluginScaffold) -> list[str]:
     """Write every file, all or nothing; the relative paths written, sorted."""
     target = scaffold.directory
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    except OSError as exc:
+        raise ConfigError(f"cannot create {target}: {exc.strerror or exc}") from None
     try:
         files = scaffold.files()
         for relative, text in files.items():

@@ -47,6 +47,13 @@ def test_existing_directory_is_refused_and_left_untouched(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == [tmp_path / "plugin"] and not any((tmp_path / "plugin").iterdir())
 
 
+def test_directory_that_cannot_be_created_is_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    code, _, err = new_plugin(capsys, NAME, "--dir", str(tmp_path / "file" / "plugin"))
+    assert code == 2 and err.startswith(f"payments-platform: error: cannot create {tmp_path / 'file' / 'plugin'}: ")
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
 def test_scaffold_lists_what_it_wrote(tmp_path, capsys):
     code, out, _ = new_plugin(capsys, NAME, "--dir", str(tmp_path / "plugin"))
     written = sorted(str(p.relative_to(tmp_path / "plugin")) for p in (tmp_path / "plugin").rglob("*") if p.is_file())
