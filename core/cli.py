@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from . import operations_cli
 from .config import load_config
-from .errors import PlatformError
+from .errors import ConfigError, PlatformError
 
 PROG = "payments-platform"
 DEFAULT_OUT = "cdktf.out"
@@ -208,7 +208,11 @@ def cmd_docs(args: argparse.Namespace) -> int:
         fresh = out.exists() and out.read_text(encoding="utf-8") == render_reference()
         print(f"{out} is up to date" if fresh else f"{out} is stale: run `{REGENERATE}`")
         return 0 if fresh else 1
-    print(f"{'wrote' if write_reference(out) else 'unchanged:'} {out}")
+    try:
+        changed = write_reference(out)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
+    print(f"{'wrote' if changed else 'unchanged:'} {out}")
     return 0
 
 

@@ -289,7 +289,9 @@ def _dataclass_default(field: dataclasses.Field[Any]) -> str:
 
 def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> str:
     def cell(text: str) -> str:
-        return str(text).replace("|", "\\|").replace("\n", " ")
+        # Outside code spans, "<tmp>" would render as an HTML tag and vanish.
+        spans = str(text).replace("|", "\\|").replace("\n", " ").split("`")
+        return "`".join(part if i % 2 else part.replace("<", "&lt;").replace(">", "&gt;") for i, part in enumerate(spans))
 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]

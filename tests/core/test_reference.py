@@ -106,3 +106,9 @@ def test_docs_writes_the_reference(tmp_path, capsys, reference):
     assert main(["docs", "--out", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == reference
     assert capsys.readouterr().out == f"wrote {out}\n"
+
+
+def test_docs_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    assert main(["docs", "--out", str(tmp_path / "file" / "REFERENCE.md")]) == 2
+    assert capsys.readouterr().err.startswith(f"payments-platform: error: cannot write {tmp_path / 'file' / 'REFERENCE.md'}: ")
