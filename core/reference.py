@@ -17,7 +17,6 @@ from typing import Any, Callable, Iterable
 
 from . import context, hookspec, keys, policy
 from .api_version import PLUGIN_API_VERSION
-from .declaration import PluginDeclaration
 from .plugin_manager import PlatformPluginManager, PluginSource, discover_plugins, hook_names
 from .settings_schema import model_checks, settings_fields
 from .source_comments import attribute_comments
@@ -37,7 +36,8 @@ def render_reference(sources: dict[str, PluginSource] | None = None) -> str:
         _types("Value types", "What a key's value holds (core/keys.py). Strings are often Terraform "
                "tokens (`${aws_sqs_queue.x.arn}`): using one orders your resource after the one it names.",
                _public_dataclasses(keys)),
-        _types("The declaration", "What `payments_declare()` returns (core/declaration.py).", [PluginDeclaration]),
+        _types("Other public types", "The dataclasses `payments_platform.core` exports: what `payments_declare()` "
+               "returns, what `payments_configure()` receives, and what facades take.", _exported_dataclasses()),
         _policy_rules(),
         _plugin_settings(sources),
     ]
@@ -63,7 +63,7 @@ def _header() -> str:
         "what bumps the major and the minor part). How the pieces fit together: "
         "[PLUGIN_AUTHORS.md](PLUGIN_AUTHORS.md).\n\n"
         "- [Hooks](#hooks)\n- [`ctx`](#ctx)\n- [Context keys](#context-keys)\n- [Value types](#value-types)\n"
-        "- [The declaration](#the-declaration)\n- [Policy rules](#policy-rules)\n- [Plugin settings](#plugin-settings)\n"
+        "- [Other public types](#other-public-types)\n- [Policy rules](#policy-rules)\n- [Plugin settings](#plugin-settings)\n"
     )
 
 
@@ -125,14 +125,16 @@ def _plain_attributes(cls: type) -> list[str]:
 
 
 def _members(prefix: str, cls: type) -> str:
+    """Public methods and properties, one line each: ``prefix.name(signature)``: first paragraph."""
     lines = []
+    dotted = f"{prefix}." if prefix else ""
     for name, member in vars(cls).items():
         if name.startswith("_"):
             continue
         if isinstance(member, property):
-            lines.append(f"- `{prefix}.{name}` (read-only): {_first_paragraph(member.fget)}".rstrip(": ") )
+            lines.append(f"- `{dotted}{name}` (read-only): {_first_paragraph(member.fget)}".rstrip(": "))
         elif inspect.isfunction(member):
-            lines.append(f"- `{prefix}.{name}{_signature(member)}`: {_first_paragraph(member)}".rstrip(": "))
+            lines.append(f"- `{dotted}{name}{_signature(member)}`: {_first_paragraph(member)}".rstrip(": "))
     return "\n".join(lines) + "\n" if lines else ""
 
 
@@ -162,13 +164,9 @@ def _types(title: str, intro: str, classes: Iterable[type]) -> str:
             for field in dataclasses.fields(cls)
         ]
         parts.append(_table(("field", "type", "default", "notes"), rows))
-        methods = [
-            f"- `{name}{_signature(member)}`: {_first_paragraph(member)}"
-            for name, member in vars(cls).items()
-            if not name.startswith("_") and inspect.isfunction(member)
-        ]
-        if methods:
-            parts.append("\n".join(methods) + "\n")
+        members = _members("", cls)
+        if members:
+            parts.append(members)
     return "\n".join(parts)
 
 
@@ -216,7 +214,7 @@ def settings_section(model: type) -> str:
     parts.append(_table(("setting", "type", "default", "constraints", "description"), rows))
     checks = model_checks(model)
     if checks:
-        parts.append("Checked across settings: " + "; ".join(checks) + ".\n")
+        parts.append(_markdown("Checked across settings: " + "; ".join(checks) + ".\n"))
     return "\n".join(parts)
 
 
@@ -226,6 +224,13 @@ def _public_dataclasses(module: Any) -> list[type]:
         if not name.startswith("_") and dataclasses.is_dataclass(member) and member.__module__ == module.__name__
     ]
     return sorted(classes, key=lambda cls: inspect.getsourcelines(cls)[1])
+
+
+def _exported_dataclasses() -> list[type]:
+    from .. import core
+
+    exported = (getattr(core, name) for name in core.__all__)
+    return sorted((t for t in exported if isinstance(t, type) and dataclasses.is_dataclass(t)), key=lambda t: t.__name__)
 
 
 def _python_name(key: Any) -> str:
@@ -241,9 +246,17 @@ def _own_doc(cls: type) -> str:
     return _markdown(inspect.cleandoc(doc))
 
 
+CODE_SPAN = re.compile(r"(``.*?``|`[^`]*`)", re.DOTALL)
+
+
 def _markdown(doc: str) -> str:
-    """Sphinx roles (``:class:`X` ``) read as plain code in Markdown."""
-    return re.sub(r":[a-z]+:`([^`]+)`", r"`\1`", doc)
+    """A docstring as Markdown: Sphinx roles (``:class:`X` ``) become code, and outside code
+    spans ``<`` and ``>`` are escaped (``<tmp>`` would otherwise render as an HTML tag and vanish)."""
+    doc = re.sub(r":[a-z]+:`([^`]+)`", r"`\1`", doc)
+    return "".join(
+        part if CODE_SPAN.fullmatch(part) else part.replace("<", "&lt;").replace(">", "&gt;")
+        for part in CODE_SPAN.split(doc)
+    )
 
 
 def _first_paragraph(fn: Any) -> str:
@@ -289,9 +302,7 @@ def _dataclass_default(field: dataclasses.Field[Any]) -> str:
 
 def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> str:
     def cell(text: str) -> str:
-        # Outside code spans, "<tmp>" would render as an HTML tag and vanish.
-        spans = str(text).replace("|", "\\|").replace("\n", " ").split("`")
-        return "`".join(part if i % 2 else part.replace("<", "&lt;").replace(">", "&gt;") for i, part in enumerate(spans))
+        return _markdown(str(text).replace("|", "\\|").replace("\n", " "))
 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
