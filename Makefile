@@ -2,7 +2,7 @@
 #   make up    — install everything into .venv, then run the payment API on this machine
 #                (`payments-platform local up`: emulator, deploy, HTTP API; Ctrl-C destroys and stops)
 #   make test  — install everything into .venv, run the whole test suite
-# and, beyond those two: make down, make smoke, make synth, make validate, make bench
+# and, beyond those two: make down, make smoke, make synth, make validate, make bench, make reference
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
