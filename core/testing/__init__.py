@@ -14,7 +14,7 @@ import difflib
 import json
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 from ..config import EnvironmentConfig, RegionPlan
 from ..declaration import PluginDeclaration
@@ -177,6 +177,7 @@ class SynthesizedStack:
 
     def one(self, resource_type: str, **match: Any) -> dict[str, Any]:
         """The single resource of a type whose top-level attributes equal ``match``."""
+        __tracebackhide__ = True
         found = [
             body for body in self.resources(resource_type).values()
             if all(body.get(k) == v for k, v in match.items())
@@ -190,6 +191,7 @@ class SynthesizedStack:
 
     def by_path(self, path_suffix: str) -> tuple[str, dict[str, Any]]:
         """(type, body) of the resource whose construct path ends with ``path_suffix``."""
+        __tracebackhide__ = True
         for rtype, items in (self.config.get("resource") or {}).items():
             for body in items.values():
                 if body.get("//", {}).get("metadata", {}).get("path", "").endswith(path_suffix):
@@ -204,6 +206,7 @@ class SynthesizedStack:
 
     def iam_statements(self, role_key: str) -> list[dict[str, Any]]:
         """The statements of the inline policy rendered for role ``role_key``."""
+        __tracebackhide__ = True
         for body in self.resources("aws_iam_role_policy").values():
             path = body["//"]["metadata"]["path"]
             if path.endswith(f"/role_{role_key}_policy"):
@@ -221,33 +224,65 @@ def _strip(body: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != "//"}
 
 
-def _subset(expected: Any, actual: Any) -> bool:
+ListMatching = Literal["exact", "subset"]
+LIST_RULES: dict[str, str] = {
+    "exact": "lists must match in length and order",
+    "subset": "each expected list item must match a different item of the actual list, in any order",
+}
+
+
+def _subset(expected: Any, actual: Any, lists: ListMatching = "exact") -> bool:
+    """``expected`` is found in ``actual``: dicts as subsets at every depth, lists per ``lists``."""
     if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(k in actual and _subset(v, actual[k]) for k, v in expected.items())
+        return isinstance(actual, dict) and all(k in actual and _subset(v, actual[k], lists) for k, v in expected.items())
     if isinstance(expected, list):
-        return isinstance(actual, list) and len(expected) == len(actual) and all(
-            _subset(e, a) for e, a in zip(expected, actual)
-        )
+        if not isinstance(actual, list):
+            return False
+        if lists == "exact":
+            return len(expected) == len(actual) and all(_subset(e, a, lists) for e, a in zip(expected, actual))
+        return _distinct_matches(expected, actual, lists)
     return expected == actual
 
 
-def assert_resource(stack: SynthesizedStack, resource_type: str, properties: Mapping[str, Any]) -> None:
-    """Assert some ``resource_type`` has ``properties`` (a deep subset), like cdktf's
-    ``Testing.to_have_resource_with_properties`` — and on failure show a readable diff
-    against the closest candidate instead of ``False is not true``."""
-    from ..cdktf_adapter import Testing
+def _distinct_matches(expected: list[Any], actual: list[Any], lists: ListMatching) -> bool:
+    """Every expected item matched to its own actual item (bipartite matching by augmenting
+    paths, so a loose pattern listed first cannot take the item a stricter one needs)."""
+    owner: dict[int, int] = {}  # actual index -> expected index
 
-    if Testing.to_have_resource_with_properties(stack.json(), resource_type, dict(properties)):
-        return
+    def place(e: int, seen: set[int]) -> bool:
+        for a, item in enumerate(actual):
+            if a not in seen and _subset(expected[e], item, lists):
+                seen.add(a)
+                if a not in owner or place(owner[a], seen):
+                    owner[a] = e
+                    return True
+        return False
+
+    return all(place(e, set()) for e in range(len(expected)))
+
+
+def assert_resource(
+    stack: SynthesizedStack, resource_type: str, properties: Mapping[str, Any], *, lists: ListMatching = "exact"
+) -> None:
+    """Assert some ``resource_type`` in ``stack`` has ``properties``, and on failure show a
+    readable diff against the closest candidate instead of ``False is not true``.
+
+    Dicts match as subsets at every depth (unnamed attributes are ignored). Lists follow
+    ``lists``: ``"exact"`` (the default) — same length, items matched in order;
+    ``"subset"`` — each expected item matches a different actual item, in any order, and
+    the actual list may hold more (e.g. one statement among a policy's, one rule of many).
+    """
+    __tracebackhide__ = True  # pytest shows the caller's line, not ours
+    if lists not in LIST_RULES:
+        raise ValueError(f"lists must be one of {', '.join(map(repr, LIST_RULES))}, not {lists!r}")
     candidates = list(stack.resources(resource_type).items())
     if not candidates:
         raise AssertionError(f"{stack.name} has no {resource_type} at all")
-    for _, body in candidates:
-        if _subset(dict(properties), body):
-            return  # our subset matcher accepts (e.g. cdktf is stricter on list ordering semantics)
+    if any(_subset(dict(properties), body, lists) for _, body in candidates):
+        return
 
     def distance(item: tuple[str, dict[str, Any]]) -> int:
-        return sum(1 for k, v in properties.items() if not _subset(v, item[1].get(k)))
+        return sum(1 for k, v in properties.items() if not _subset(v, item[1].get(k), lists))
 
     logical_id, closest = min(candidates, key=distance)
     wanted = {k: properties[k] for k in sorted(properties)}
@@ -261,7 +296,10 @@ def assert_resource(stack: SynthesizedStack, resource_type: str, properties: Map
             lineterm="",
         )
     )
-    raise AssertionError(f"no {resource_type} in {stack.name} has the expected properties; closest:\n{diff}")
+    raise AssertionError(
+        f"no {resource_type} in {stack.name} has the expected properties "
+        f"(lists={lists!r}: {LIST_RULES[lists]}); closest:\n{diff}"
+    )
 
 
 _CACHE: dict[str, SynthesizedStack] = {}

@@ -20,5 +20,6 @@ def platform_synth() -> Callable[..., SynthesizedStack]:
 
 
 @pytest.fixture
-def assert_platform_resource() -> Callable[[SynthesizedStack, str, Any], None]:
+def assert_platform_resource() -> Callable[..., None]:
+    """``assert_platform_resource(stack, type, properties, lists="exact" | "subset")``: see ``assert_resource``."""
     return assert_resource

@@ -69,12 +69,15 @@ class ApiSettings(PluginSettings):
     @field_validator("stage_name")
     @classmethod
     def _stage_name(cls, value: str) -> str:
+        """letters, digits, '-' or '_', at most 64"""
         if not STAGE_NAME.match(value):
             raise ValueError(f"stage name {value!r} must be letters, digits, '-' or '_' (at most 64)")
         return value
 
     @model_validator(mode="after")
     def _consistent(self) -> "ApiSettings":
+        """clients non-empty with auth = "api_key"; at most one of manage_account_cloudwatch_role and
+        account_cloudwatch_role_exists; logging_level ERROR or INFO only with one of them"""
         if self.auth == "api_key" and not self.clients:
             raise ValueError("clients must name at least one client when auth = 'api_key'")
         if self.manage_account_cloudwatch_role and self.account_cloudwatch_role_exists:

@@ -37,6 +37,7 @@ class AuditSettings(PluginSettings):
 
     @model_validator(mode="after")
     def _transition_before_expiry(self) -> "AuditSettings":
+        """glacier_transition_days < retention_days"""
         if self.glacier_transition_days >= self.retention_days:
             raise ValueError(
                 f"glacier_transition_days ({self.glacier_transition_days}) must be less than "

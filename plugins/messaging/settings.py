@@ -50,11 +50,13 @@ class MessagingSettings(PluginSettings):
     @field_validator("notification_email")
     @classmethod
     def _notification_email(cls, value: str) -> str:
+        """an email address"""
         return _check_email(value)
 
 
     @model_validator(mode="after")
     def _distinct_subscriptions(self) -> "MessagingSettings":
+        """every notification address listed once (case-insensitively)"""
         seen: dict[str, str] = {}
         for email in self.notification_emails:
             first = seen.setdefault(subscription_id(email), email)

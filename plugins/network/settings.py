@@ -28,6 +28,7 @@ class NetworkSettings(PluginSettings):
     @field_validator("vpc_cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
+        """an IPv4 CIDR block from /16 to /20"""
         try:
             network = ipaddress.IPv4Network(value)
         except ValueError:
@@ -39,6 +40,7 @@ class NetworkSettings(PluginSettings):
 
     @model_validator(mode="after")
     def _zone_ids_match_count(self) -> "NetworkSettings":
+        """zone_ids, when given, lists availability_zones zones"""
         if self.zone_ids and len(self.zone_ids) != self.availability_zones:
             raise ValueError(f"zone_ids lists {len(self.zone_ids)} zones; availability_zones is {self.availability_zones}")
         return self

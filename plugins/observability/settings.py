@@ -20,6 +20,7 @@ class ObservabilitySettings(PluginSettings):
     @field_validator("alarm_period_seconds")
     @classmethod
     def _whole_minutes(cls, value: int) -> int:
+        """a multiple of 60"""
         if value % MINUTE:
             raise ValueError(f"alarm_period_seconds must be a multiple of {MINUTE} (is {value})")
         return value

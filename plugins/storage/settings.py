@@ -32,6 +32,7 @@ class StorageSettings(PluginSettings):
     @field_validator("ttl_attribute")
     @classmethod
     def _ttl_attribute(cls, value: str) -> str:
+        """an attribute name (letters, digits, underscores), not a key attribute of the table"""
         if not _ATTRIBUTE_NAME.match(value):
             raise ValueError(f"{value!r} is not an attribute name (letters, digits and underscores)")
         if value in (HASH_KEY, RANGE_KEY):

@@ -1,0 +1,44 @@
+"""The version of the plugin contract, and a plugin's requirement on it.
+
+``PLUGIN_API_VERSION`` is ``MAJOR.MINOR`` of everything a plugin author relies on: the hooks
+(core/hookspec.py), the context keys and their value types (core/keys.py), the ``ctx``
+facades (roles, monitoring, policy, outputs, compliance), :class:`PluginDeclaration`,
+:class:`PluginSettings` and ``payments_platform.core.testing``.
+
+- **MINOR** goes up when something is added that old plugins need not know about: a new
+  hook, key, value field with a default, facade method or declaration field.
+- **MAJOR** goes up when a plugin written against the previous version could break: a hook,
+  key, field or method removed or renamed, an argument made required, a meaning changed.
+
+A plugin states the range it was written for, e.g. ``PluginDeclaration(...,
+requires_api=">=1.0,<2")`` (a PEP 440 specifier); a core outside that range refuses to
+load it, naming the plugin, its requirement and this version.
+"""
+
+from __future__ import annotations
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+from .errors import PluginLoadError
+
+PLUGIN_API_VERSION = "1.0"
+
+
+def check_requires_api(plugin_label: str, requires_api: str) -> None:
+    """Refuse a plugin whose ``requires_api`` range excludes :data:`PLUGIN_API_VERSION`
+    (an empty requirement accepts every version)."""
+    if not requires_api:
+        return
+    try:
+        accepted = SpecifierSet(requires_api)
+    except InvalidSpecifier:
+        raise PluginLoadError(
+            f"{plugin_label} declares requires_api={requires_api!r}, which is not a version range "
+            "(write e.g. '>=1.0,<2')"
+        ) from None
+    if Version(PLUGIN_API_VERSION) not in accepted:
+        raise PluginLoadError(
+            f"{plugin_label} requires plugin API {requires_api}, but this payments-platform provides "
+            f"plugin API {PLUGIN_API_VERSION}: install a version of the plugin written for {PLUGIN_API_VERSION}"
+        )
