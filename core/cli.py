@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import operations_cli
+from .api_version import PLUGIN_API_VERSION
 from .config import load_config
 from .errors import ConfigError, PlatformError
 
@@ -208,12 +209,17 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                 provides=[k.name for k in declaration.provides],
                 requires=[k.name for k in declaration.requires],
                 uses=[k.name for k in declaration.uses],
+                requires_api=declaration.requires_api,
             )
         rows.append(row)
     if args.json:
-        print(json.dumps({"environment": env.name, "plugins_from": env.plugins_from, "plugins": rows}, indent=2))
+        print(json.dumps(
+            {"environment": env.name, "plugin_api_version": PLUGIN_API_VERSION, "plugins_from": env.plugins_from,
+             "plugins": rows},
+            indent=2,
+        ))
         return 0
-    print(f"environment {env.name} (suffix {env.suffix}, region {env.regions.deploy})")
+    print(f"environment {env.name} (suffix {env.suffix}, region {env.regions.deploy}); plugin API {PLUGIN_API_VERSION}")
     if env.plugins_from:
         print(f"  plugins: {env.plugins_from}")
     for row in rows:
@@ -221,6 +227,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print(f"  {state} {row['name']:<14} {row['distribution']} {row['version']}  ({row['module']})")
         if row["enabled"]:
             print(f"           hooks: {', '.join(row['hooks'])}")
+            if row["requires_api"]:
+                print(f"           requires plugin API {row['requires_api']}")
             if row["provides"] or row["requires"]:
                 print(f"           provides: {', '.join(row['provides']) or '-'}; requires: {', '.join(row['requires']) or '-'}")
     return 0

@@ -67,6 +67,18 @@ def test_plugins_json_lists_enabled_plugins_with_hooks(tmp_path):
     assert rows["storage"]["enabled"] is False and "hooks" not in rows["storage"]
 
 
+def test_plugins_json_names_the_plugin_api_version_and_each_requirement(tmp_path):
+    from payments_platform.core import PLUGIN_API_VERSION
+
+    config = tmp_path / "environments.toml"
+    config.write_text('[defaults]\nplugins=["network"]\n[environments.dev]\n')
+    result = run("--config", str(config), "plugins", "--json")
+    listing = json.loads(result.stdout)
+    assert listing["plugin_api_version"] == PLUGIN_API_VERSION
+    network = next(row for row in listing["plugins"] if row["name"] == "network")
+    assert network["requires_api"] == ""  # ours ship with the core: any version
+
+
 @pytest.mark.parametrize("args", [["synth", "--env"], ["frobnicate"], []])
 def test_bad_arguments_exit_2_without_traceback(args):
     result = run(*args)
