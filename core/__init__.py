@@ -21,6 +21,7 @@ from .errors import (
 )
 from .hookspec import ENTRY_POINT_GROUP, hookimpl
 from .keys import ContextKey
+from .monitoring import Metric
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -29,6 +30,7 @@ __all__ = [
     "ContextKey",
     "EnvironmentConfig",
     "LogRetentionDays",
+    "Metric",
     "NoSettings",
     "PlatformConfig",
     "PlatformError",

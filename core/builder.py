@@ -129,7 +129,8 @@ def build_stack(
         manager.configure(name, settings[name], env)
 
     stack = TerraformStack(app, env.stack_name)
-    foundation.create_provider(stack, env)
+    emulated = sorted({service for d in declarations.values() for service in d.emulated_services})
+    foundation.create_provider(stack, env, emulated_services=emulated)
     core_scope = Construct(stack, "platform")
     naming = Naming(env.suffix)
     aws_account = foundation.account_facts(core_scope, env)

@@ -17,12 +17,20 @@ from .declaration import PluginDeclaration, PluginSettings
 from .errors import ContextError, RegistrationError
 from .keys import KMS_KEY, ContextKey
 from .monitoring import (
+    COMPARISONS,
+    TREAT_MISSING_DATA,
+    Metric,
+    MetricAlarm,
+    MetricWidget,
     MonitoredApi,
     MonitoredFunction,
     MonitoredLogGroup,
     MonitoredQueue,
     MonitoredTable,
     MonitoringRegistry,
+    check_key,
+    check_metric,
+    check_period,
 )
 from .naming import Naming
 from .roles import Role, RoleRegistry, Statement
@@ -254,6 +262,72 @@ class _PluginMonitoring:
     def log_group(self, key: str, *, log_group_name: str, log_group_arn: str) -> MonitoredLogGroup:
         return self._registry.log_groups.add(MonitoredLogGroup(key, log_group_name, log_group_arn, self._plugin))
 
+    def metric_widget(
+        self, key: str, *, title: str, metrics: Sequence[Metric], period_seconds: int = 60
+    ) -> MetricWidget:
+        """Put one graph of ``metrics`` on the platform dashboard, titled ``title``, each
+        metric aggregated over ``period_seconds`` (10, 30 or a multiple of 60). ``key`` is
+        unique among metric widgets (lowercase letters, digits, hyphens); graphs are laid out
+        after the built-in sections, sorted by key."""
+        where = f"metric widget '{key}'"
+        check_key(key, self._plugin, "metric widget")
+        if not title:
+            raise RegistrationError(f"plugin '{self._plugin}' {where}: a widget needs a title")
+        if isinstance(metrics, Metric) or not metrics:
+            raise RegistrationError(f"plugin '{self._plugin}' {where}: metrics must be a non-empty sequence of Metric")
+        for metric in metrics:
+            check_metric(metric, self._plugin, where)
+        check_period(period_seconds, self._plugin, where)
+        return self._registry.metric_widgets.add(
+            MetricWidget(key, title, tuple(metrics), period_seconds, self._plugin)
+        )
+
+    def alarm(
+        self,
+        key: str,
+        *,
+        metric: Metric,
+        threshold: float,
+        description: str,
+        comparison: str = "GreaterThanOrEqualToThreshold",
+        period_seconds: int = 60,
+        evaluation_periods: int = 1,
+        treat_missing_data: str = "notBreaching",
+    ) -> MetricAlarm:
+        """Alarm when ``metric`` (its ``stat`` over ``period_seconds``) compares to
+        ``threshold`` by ``comparison`` for ``evaluation_periods`` consecutive periods.
+        The observability plugin creates it as ``<key>-<suffix>`` with the notifications
+        topic as ALARM and OK action. ``description`` is what the responder reads: say what
+        broke and what to do. ``treat_missing_data``: ``notBreaching`` (default),
+        ``breaching``, ``ignore`` or ``missing``."""
+        where = f"alarm '{key}'"
+        check_key(key, self._plugin, "alarm")
+        check_metric(metric, self._plugin, where)
+        check_period(period_seconds, self._plugin, where)
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+            raise RegistrationError(f"plugin '{self._plugin}' {where}: threshold {threshold!r} is not a number")
+        if not description:
+            raise RegistrationError(f"plugin '{self._plugin}' {where}: an alarm needs a description for its responder")
+        if comparison not in COMPARISONS:
+            raise RegistrationError(
+                f"plugin '{self._plugin}' {where}: comparison '{comparison}' is not one of {', '.join(sorted(COMPARISONS))}"
+            )
+        if isinstance(evaluation_periods, bool) or not isinstance(evaluation_periods, int) or evaluation_periods < 1:
+            raise RegistrationError(
+                f"plugin '{self._plugin}' {where}: evaluation_periods {evaluation_periods!r} must be a positive integer"
+            )
+        if treat_missing_data not in TREAT_MISSING_DATA:
+            raise RegistrationError(
+                f"plugin '{self._plugin}' {where}: treat_missing_data '{treat_missing_data}' is not one of "
+                f"{', '.join(sorted(TREAT_MISSING_DATA))}"
+            )
+        return self._registry.alarms.add(
+            MetricAlarm(
+                key, metric, float(threshold), description, comparison, period_seconds, evaluation_periods,
+                treat_missing_data, self._plugin,
+            )
+        )
+
     @property
     def functions(self) -> list[MonitoredFunction]:
         return self._registry.functions.all()
@@ -273,6 +347,14 @@ class _PluginMonitoring:
     @property
     def log_groups(self) -> list[MonitoredLogGroup]:
         return self._registry.log_groups.all()
+
+    @property
+    def metric_widgets(self) -> list[MetricWidget]:
+        return self._registry.metric_widgets.all()
+
+    @property
+    def alarms(self) -> list[MetricAlarm]:
+        return self._registry.alarms.all()
 
 
 class _PluginPolicy:

@@ -66,6 +66,12 @@ class PluginDeclaration:
     of the ``wiring`` phase); ``requires`` must be provided by another enabled plugin, or
     the build fails before any resource is created; ``uses`` are optional requirements:
     ordered like ``requires`` when present, ``None`` from ``ctx.get`` when not.
+
+    ``emulated_services`` are the AWS services this plugin's resources call, as the AWS
+    provider's ``endpoints`` keys (e.g. ``"wafv2"``): in an environment with an
+    ``aws_endpoint`` (a local emulator), the core points the provider's endpoint for each
+    enabled plugin's services at the emulator. A service id the provider does not know is
+    refused when the plugin is loaded.
     """
 
     name: str
@@ -74,3 +80,4 @@ class PluginDeclaration:
     requires: tuple[ContextKey[Any], ...] = ()
     uses: tuple[ContextKey[Any], ...] = ()
     settings: type[PluginSettings] = NoSettings
+    emulated_services: tuple[str, ...] = ()

@@ -7,7 +7,7 @@ principals (``ctx.policy.allow_key_use``) during their phases.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Sequence
 
 from .cdktf_adapter import Construct, TerraformOutput, aws
 from .compliance.registry import PluginCompliance
@@ -21,20 +21,24 @@ from .state_backend import add_state_backend
 KMS_DELETION_WINDOW_DAYS = 7
 
 
-# Every service the platform's resources and data sources call, for a local emulator.
+# Every service the platform's resources and data sources call, for a local emulator; an
+# enabled plugin adds its own with PluginDeclaration.emulated_services.
 EMULATED_SERVICES = (
     "apigateway", "cloudwatch", "dynamodb", "ec2", "firehose", "iam", "kms", "lambda", "logs",
     "s3", "scheduler", "secretsmanager", "sns", "sqs", "sts",
 )
 
 
-def create_provider(stack: Any, env: EnvironmentConfig) -> None:
-    aws_provider(stack, env)
+def create_provider(stack: Any, env: EnvironmentConfig, *, emulated_services: Sequence[str] = ()) -> None:
+    aws_provider(stack, env, emulated_services=emulated_services)
     add_state_backend(stack, env)
 
 
-def aws_provider(stack: Any, env: EnvironmentConfig, region: str | None = None) -> None:
-    """The AWS provider in ``region`` (default: the environment's), or on the environment's emulator."""
+def aws_provider(
+    stack: Any, env: EnvironmentConfig, region: str | None = None, *, emulated_services: Sequence[str] = ()
+) -> None:
+    """The AWS provider in ``region`` (default: the environment's), or on the environment's
+    emulator, which then also serves ``emulated_services`` (the enabled plugins')."""
     region = region or env.regions.deploy
     if env.aws_endpoint is None:
         aws.provider.AwsProvider(stack, "aws", region=region)
@@ -49,7 +53,9 @@ def aws_provider(stack: Any, env: EnvironmentConfig, region: str | None = None) 
             skip_credentials_validation=True,
             skip_metadata_api_check="true",
             skip_region_validation=True,
-            endpoints=[{service: env.aws_endpoint for service in EMULATED_SERVICES}],
+            endpoints=[
+                {service: env.aws_endpoint for service in sorted({*EMULATED_SERVICES, *emulated_services})}
+            ],
             # moto serves buckets by path, not by virtual host.
             s3_use_path_style=True,
         )

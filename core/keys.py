@@ -8,7 +8,7 @@ and a test can publish stub values without synthesizing the real provider.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping, Generic, TypeVar
 
 T = TypeVar("T")
@@ -93,12 +93,21 @@ class Topic:
 
 @dataclass(frozen=True)
 class RestApi:
-    name: str
+    """The API Gateway REST API and its deployed stage.
+
+    ``stage_name`` and ``stage_arn`` are references to the ``aws_api_gateway_stage`` resource
+    (tokens), so anything built from them (a WAF association, a usage plan, a log subscription)
+    is created after the stage exists, and never against a stage that is not there yet.
+    """
+
+    name: str  # the API's name, as CloudWatch's ApiName dimension shows it
     rest_api_id: str
-    stage_name: str
-    execution_arn: str
-    invoke_url: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    arn: str  # arn:aws:apigateway:<region>::/restapis/<id>
+    stage_name: str  # reference to the stage (its ``stage_name`` attribute)
+    stage_arn: str  # reference to the stage: arn:aws:apigateway:<region>::/restapis/<id>/stages/<name>
+    execution_arn: str  # arn:aws:execute-api:<region>:<account>:<id>, the prefix of lambda:InvokeFunction source ARNs
+    invoke_url: str  # https://<id>.execute-api.<region>.amazonaws.com/<stage>
+    usage_plan_id: str  # the plan throttling every client of the stage
 
 
 @dataclass(frozen=True)

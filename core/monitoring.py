@@ -1,4 +1,5 @@
-"""What plugins register for observability: functions, tables, APIs, queues, log groups.
+"""What plugins register for observability: functions, tables, APIs, queues, log groups,
+and any plugin's own metric widgets and alarms.
 
 The observability plugin builds dashboards and alarms from these registrations, never
 from hard-coded names; the audit plugin archives every registered log group. Each entry
@@ -7,8 +8,10 @@ remembers the plugin that registered it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Generic, Mapping, TypeVar
 
 from .errors import RegistrationError
 
@@ -58,7 +61,108 @@ class MonitoredLogGroup:
     plugin: str
 
 
-E = TypeVar("E", MonitoredFunction, MonitoredTable, MonitoredApi, MonitoredQueue, MonitoredLogGroup)
+# What CloudWatch accepts (PutMetricAlarm / GetMetricData); anything else fails at apply time.
+STATISTICS = frozenset({"Sum", "Average", "Minimum", "Maximum", "SampleCount"})
+_EXTENDED_STATISTIC = re.compile(r"^(p|tm|wm|tc|ts)\d{1,2}(\.\d{1,10})?$")
+COMPARISONS = frozenset(
+    {
+        "GreaterThanOrEqualToThreshold",
+        "GreaterThanThreshold",
+        "LessThanThreshold",
+        "LessThanOrEqualToThreshold",
+    }
+)
+TREAT_MISSING_DATA = frozenset({"breaching", "notBreaching", "ignore", "missing"})
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One CloudWatch metric: ``namespace`` (e.g. ``"AWS/WAFV2"``), metric ``name``, its
+    ``dimensions`` (name → value, values may be tokens), the statistic to show or alarm on
+    (``Sum``, ``Average``, ``Minimum``, ``Maximum``, ``SampleCount`` or a percentile such as
+    ``p99``) and an optional graph ``label``."""
+
+    namespace: str
+    name: str
+    dimensions: Mapping[str, str] = field(default_factory=dict, hash=False)
+    stat: str = "Sum"
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        # Frozen all the way down: a registration cannot change after it was checked.
+        object.__setattr__(self, "dimensions", MappingProxyType(dict(self.dimensions)))
+
+    @property
+    def is_extended_statistic(self) -> bool:
+        """A percentile-style statistic (``p99``, ``tm90``): CloudWatch alarms take it as ``extended_statistic``."""
+        return self.stat not in STATISTICS
+
+
+@dataclass(frozen=True)
+class MetricWidget:
+    """One graph on the dashboard, registered with ``ctx.monitoring.metric_widget``."""
+
+    key: str
+    title: str
+    metrics: tuple[Metric, ...]
+    period_seconds: int
+    plugin: str
+
+
+@dataclass(frozen=True)
+class MetricAlarm:
+    """One CloudWatch alarm on ``metric``, registered with ``ctx.monitoring.alarm``. The
+    observability plugin creates it as ``<key>-<environment suffix>`` and notifies the
+    notifications topic on ALARM and on OK, like its own alarms."""
+
+    key: str
+    metric: Metric
+    threshold: float
+    description: str
+    comparison: str
+    period_seconds: int
+    evaluation_periods: int
+    treat_missing_data: str
+    plugin: str
+
+
+_KEY = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+
+
+def check_key(key: str, plugin: str, kind: str) -> None:
+    # Keys become resource names and construct ids: the same shape as ctx.naming's base names.
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise RegistrationError(
+            f"plugin '{plugin}' registered {kind} {key!r}: a key is lowercase letters, digits and hyphens"
+        )
+
+
+def check_metric(metric: Metric, plugin: str, where: str) -> None:
+    """Refuse a metric CloudWatch would refuse, naming the plugin and the registration."""
+    if not isinstance(metric, Metric):
+        raise RegistrationError(f"plugin '{plugin}' {where}: {metric!r} is not a Metric")
+    if not metric.namespace or not metric.name:
+        raise RegistrationError(f"plugin '{plugin}' {where}: a metric needs a namespace and a name")
+    if metric.stat not in STATISTICS and not _EXTENDED_STATISTIC.match(metric.stat):
+        raise RegistrationError(
+            f"plugin '{plugin}' {where}: statistic '{metric.stat}' is not one of "
+            f"{', '.join(sorted(STATISTICS))} or a percentile such as p99"
+        )
+
+
+def check_period(period_seconds: int, plugin: str, where: str) -> None:
+    # CloudWatch: 10, 30 or a multiple of 60 seconds.
+    if not isinstance(period_seconds, int) or period_seconds <= 0 or (
+        period_seconds not in (10, 30) and period_seconds % 60
+    ):
+        raise RegistrationError(
+            f"plugin '{plugin}' {where}: period_seconds {period_seconds!r} must be 10, 30 or a multiple of 60"
+        )
+
+
+E = TypeVar(
+    "E", MonitoredFunction, MonitoredTable, MonitoredApi, MonitoredQueue, MonitoredLogGroup, MetricWidget, MetricAlarm
+)
 
 
 class _Catalog(Generic[E]):
@@ -86,3 +190,5 @@ class MonitoringRegistry:
         self.apis: _Catalog[MonitoredApi] = _Catalog("api")
         self.queues: _Catalog[MonitoredQueue] = _Catalog("queue")
         self.log_groups: _Catalog[MonitoredLogGroup] = _Catalog("log group")
+        self.metric_widgets: _Catalog[MetricWidget] = _Catalog("metric widget")
+        self.alarms: _Catalog[MetricAlarm] = _Catalog("alarm")

@@ -9,6 +9,7 @@ skipping it would make Terraform plan to destroy its resources.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import pluggy
 from . import hookspec
 from .declaration import PluginDeclaration, PluginSettings
 from .errors import ConfigError, PlatformError, PluginHookError, PluginLoadError
+from .provider_endpoints import provider_endpoint_services
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class PlatformPluginManager:
             )
         if not (isinstance(declaration.settings, type) and issubclass(declaration.settings, PluginSettings)):
             raise PluginLoadError(f"{source.label}: declaration.settings must be a PluginSettings subclass")
+        _check_emulated_services(source, declaration.emulated_services)
         return declaration
 
     # -- calling -----------------------------------------------------------------
@@ -185,6 +188,24 @@ class PlatformPluginManager:
             "wiring": self.wiring,
             "finalize": self.finalize,
         }[phase](name, ctx)
+
+
+def _check_emulated_services(source: PluginSource, services: Any) -> None:
+    if not isinstance(services, tuple) or not all(isinstance(s, str) for s in services):
+        raise PluginLoadError(
+            f"{source.label}: declaration.emulated_services must be a tuple of service ids, e.g. (\"wafv2\",)"
+        )
+    if not services:
+        return
+    known = provider_endpoint_services()
+    for service in services:
+        if service not in known:
+            close = difflib.get_close_matches(service, sorted(known), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise PluginLoadError(
+                f"{source.label} declares emulated service '{service}', which is not a key of the AWS "
+                f"provider's endpoints block{hint}"
+            )
 
 
 def hook_names() -> list[str]:

@@ -112,9 +112,12 @@ def stub_values(suffix: str = "test", region: str = "us-east-1") -> dict[Context
         REST_API: RestApi(
             name=f"payments-api-{suffix}",
             rest_api_id="abc123stub",
+            arn=f"arn:aws:apigateway:{region}::/restapis/abc123stub",
             stage_name="prod",
+            stage_arn=f"arn:aws:apigateway:{region}::/restapis/abc123stub/stages/prod",
             execution_arn=arn.format("execute-api", "abc123stub"),
             invoke_url=f"https://abc123stub.execute-api.{region}.amazonaws.com/prod",
+            usage_plan_id="usageplanstub",
         ),
         RUNTIME_PACKAGE: FunctionPackage(
             code={"filename": "assets/stub/lambda.zip"},

@@ -88,15 +88,12 @@ def payments_resources(ctx: PluginContext) -> None:
     ctx[keys.REST_API] = keys.RestApi(
         name=api.name,
         rest_api_id=api.rest_api.id,
-        stage_name=settings.stage_name,
+        arn=api.rest_api.arn,
+        stage_name=api.stage.stage_name,
+        stage_arn=api.stage.arn,
         execution_arn=api.rest_api.execution_arn,
         invoke_url=api.invoke_url,
-        extra={
-            "auth": settings.auth,
-            "usage_plan_id": api.usage_plan.id,
-            "access_log_group_name": api.access_log_group.name,
-            "redeployment_hash": api.redeployment_hash,
-        },
+        usage_plan_id=api.usage_plan.id,
     )
     ctx.outputs.add("api_invoke_url", api.invoke_url, description="Invoke URL of the payments API stage")
     ctx.outputs.add(

@@ -4,9 +4,10 @@
 descriptions are tested without synthesizing; :func:`create_alarms` turns specs into
 ``aws_cloudwatch_metric_alarm`` resources.
 
-Every alarm fires on the Sum over one period reaching its threshold (a single bad minute
-pages: payments are not retried by the card holder), and treats missing data as fine —
-a function nobody called has no errors.
+Every built-in alarm fires on the Sum over one period reaching its threshold (a single bad
+minute pages: payments are not retried by the card holder), and treats missing data as fine —
+a function nobody called has no errors. An alarm another plugin registered with
+``ctx.monitoring.alarm`` brings its own statistic, comparison, periods and missing-data rule.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Mapping, Sequence
 from payments_platform.core import RegistrationError
 from payments_platform.core.cdktf_adapter import aws
 from payments_platform.core.context import PluginContext
-from payments_platform.core.monitoring import MonitoredApi, MonitoredFunction, MonitoredQueue
+from payments_platform.core.monitoring import STATISTICS, MetricAlarm, MonitoredApi, MonitoredFunction, MonitoredQueue
 
 COMPARISON = "GreaterThanOrEqualToThreshold"
 STATISTIC = "Sum"
@@ -35,10 +36,14 @@ class AlarmSpec:
     namespace: str
     metric_name: str
     dimensions: Mapping[str, str]
-    threshold: int
+    threshold: float
     period: int
     description: str
     plugin: str  # the plugin that registered the watched resource
+    statistic: str = STATISTIC  # or a percentile (p99): rendered as extended_statistic
+    comparison: str = COMPARISON
+    evaluation_periods: int = EVALUATION_PERIODS
+    treat_missing_data: str = TREAT_MISSING_DATA
     construct_id: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,11 +56,12 @@ def alarm_specs(
     functions: Sequence[MonitoredFunction] = (),
     apis: Sequence[MonitoredApi] = (),
     queues: Sequence[MonitoredQueue] = (),
+    registered: Sequence[MetricAlarm] = (),
     error_threshold: int = 1,
     period: int = 60,
 ) -> list[AlarmSpec]:
     """Errors and throttles per function, 5XX errors per API, messages in each dead-letter
-    queue; sorted by name."""
+    queue, and every alarm registered with ``ctx.monitoring.alarm``; sorted by name."""
     specs: list[AlarmSpec] = []
     for function in functions:
         dimensions = {"FunctionName": function.function_name}
@@ -131,6 +137,7 @@ def alarm_specs(
                 ),
             )
         )
+    specs.extend(_registered_spec(alarm) for alarm in registered)
     _reject_duplicates(specs)
     return sorted(specs, key=lambda spec: spec.base_name)
 
@@ -152,18 +159,36 @@ def create_alarms(ctx: PluginContext, specs: Sequence[AlarmSpec], *, actions: Se
                 namespace=spec.namespace,
                 metric_name=spec.metric_name,
                 dimensions=dict(spec.dimensions),
-                statistic=STATISTIC,
+                statistic=spec.statistic if spec.statistic in STATISTICS else None,
+                extended_statistic=None if spec.statistic in STATISTICS else spec.statistic,
                 period=spec.period,
-                evaluation_periods=EVALUATION_PERIODS,
+                evaluation_periods=spec.evaluation_periods,
                 threshold=spec.threshold,
-                comparison_operator=COMPARISON,
-                treat_missing_data=TREAT_MISSING_DATA,
+                comparison_operator=spec.comparison,
+                treat_missing_data=spec.treat_missing_data,
                 alarm_actions=list(actions) or None,
                 ok_actions=list(actions) or None,
                 tags={"Name": name},
             )
         )
     return alarms
+
+
+def _registered_spec(alarm: MetricAlarm) -> AlarmSpec:
+    return AlarmSpec(
+        base_name=alarm.key,
+        namespace=alarm.metric.namespace,
+        metric_name=alarm.metric.name,
+        dimensions=dict(alarm.metric.dimensions),
+        threshold=alarm.threshold,
+        period=alarm.period_seconds,
+        description=alarm.description,
+        plugin=alarm.plugin,
+        statistic=alarm.metric.stat,
+        comparison=alarm.comparison,
+        evaluation_periods=alarm.evaluation_periods,
+        treat_missing_data=alarm.treat_missing_data,
+    )
 
 
 def _reject_duplicates(specs: Sequence[AlarmSpec]) -> None:

@@ -3,7 +3,8 @@
 Pure: registrations and a region in, the dashboard body (a dict in CloudWatch's dashboard
 body structure) out — no constructs, so it is tested without synthesizing. Layout is
 deterministic: sections in request order (APIs → functions → tables → queues), resources
-sorted by registration key, each resource starting a new row of fixed-size graphs.
+sorted by registration key, each resource starting a new row of fixed-size graphs; then the
+metric widgets other plugins registered, one graph each, sorted by key.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Sequence
 
-from payments_platform.core.monitoring import MonitoredApi, MonitoredFunction, MonitoredQueue, MonitoredTable
+from payments_platform.core.monitoring import (
+    Metric as RegisteredMetric,
+    MetricWidget,
+    MonitoredApi,
+    MonitoredFunction,
+    MonitoredQueue,
+    MonitoredTable,
+)
 
 GRID_WIDTH = 24  # CloudWatch dashboards are 24 units wide
 WIDGET_WIDTH = 8
@@ -28,21 +36,26 @@ def build_dashboard(
     tables: Sequence[MonitoredTable] = (),
     apis: Sequence[MonitoredApi] = (),
     queues: Sequence[MonitoredQueue] = (),
+    metric_widgets: Sequence[MetricWidget] = (),
     region: str,
     period: int = DEFAULT_PERIOD_SECONDS,
 ) -> dict[str, Any]:
-    """The dashboard body: one row group of graphs per registered resource."""
+    """The dashboard body: one row group of graphs per registered resource, then one group
+    holding a graph per registered metric widget."""
     groups: list[list[Graph]] = [
         *(_api_graphs(api) for api in _by_key(apis)),
         *(_function_graphs(function) for function in _by_key(functions)),
         *(_table_graphs(table, period) for table in _by_key(tables)),
         *(_queue_graphs(queue) for queue in _by_key(queues)),
     ]
+    if metric_widgets:
+        groups.append([_registered_graph(widget) for widget in _by_key(metric_widgets)])
     if not groups:
         return {"widgets": [_nothing_registered()]}
     for graphs in groups:
         for graph in graphs:
-            graph.update(region=region, period=period, view="timeSeries", stacked=False)
+            graph.setdefault("period", period)  # a registered widget brings its own
+            graph.update(region=region, view="timeSeries", stacked=False)
     return {"widgets": _layout(groups)}
 
 
@@ -138,6 +151,16 @@ def _queue_graphs(queue: MonitoredQueue) -> list[Graph]:
     ]
 
 
+def _registered_graph(widget: MetricWidget) -> Graph:
+    def row(metric: RegisteredMetric) -> Metric:
+        options = {"stat": metric.stat, **({"label": metric.label} if metric.label else {})}
+        return _metric(metric.namespace, metric.name, dict(metric.dimensions), **options)
+
+    graph = _graph(widget.title, [row(metric) for metric in widget.metrics], widget.metrics[0].stat)
+    graph["period"] = widget.period_seconds
+    return graph
+
+
 # -- building blocks --------------------------------------------------------------------
 
 
@@ -180,7 +203,10 @@ def _nothing_registered() -> dict[str, Any]:
         "width": GRID_WIDTH,
         "height": 2,
         "properties": {
-            "markdown": "No functions, tables, APIs or queues are registered with ctx.monitoring in this environment."
+            "markdown": (
+                "No functions, tables, APIs, queues or metric widgets are registered with ctx.monitoring "
+                "in this environment."
+            )
         },
     }
 

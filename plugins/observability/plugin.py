@@ -1,8 +1,9 @@
 """Observability plugin: the payments dashboard and the alarms that page someone.
 
 Requires nothing. Everything is built in ``finalize`` from what other plugins registered
-with ``ctx.monitoring`` (functions, tables, APIs, queues; dead-letter queues alarm) — no resource name is written
-here, so a renamed or added function shows up on its own.
+with ``ctx.monitoring`` (functions, tables, APIs, queues; dead-letter queues alarm; any plugin's
+own ``metric_widget`` graphs and ``alarm``s) — no resource name is written here, so a renamed
+or added function shows up on its own.
 
 Uses, when an enabled plugin provides them:
 
@@ -31,7 +32,10 @@ from .settings import ObservabilitySettings
 def payments_declare() -> PluginDeclaration:
     return PluginDeclaration(
         name="observability",
-        description="CloudWatch dashboard and alarms for every registered function, table, API and queue",
+        description=(
+            "CloudWatch dashboard and alarms for every registered function, table, API and queue, "
+            "and for other plugins' registered metrics"
+        ),
         uses=(keys.NOTIFICATIONS_TOPIC, keys.REST_API),
         settings=ObservabilitySettings,
     )
@@ -48,6 +52,7 @@ def payments_finalize(ctx: PluginContext) -> None:
         tables=monitoring.tables,
         apis=monitoring.apis,
         queues=monitoring.queues,
+        metric_widgets=monitoring.metric_widgets,
         region=ctx.aws.service_region,
     )
     aws.cloudwatch_dashboard.CloudwatchDashboard(
@@ -60,6 +65,7 @@ def payments_finalize(ctx: PluginContext) -> None:
         functions=monitoring.functions,
         apis=monitoring.apis,
         queues=monitoring.queues,
+        registered=monitoring.alarms,
         error_threshold=settings.error_threshold,
         period=settings.alarm_period_seconds,
     )

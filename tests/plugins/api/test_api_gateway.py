@@ -310,7 +310,7 @@ def test_rest_api_is_published_and_registered_for_monitoring(api_key_stack):
     build = api_key_stack.built.build
     published, plugin = build.values[keys.REST_API.name]
     assert plugin == "api"
-    assert (published.name, published.stage_name) == ("payments-api-test", "prod")
+    assert published.name == "payments-api-test"
     assert [(a.key, a.api_name, a.stage_name) for a in build.monitoring.apis.all()] == [("payments", "payments-api-test", "prod")]
     functions = {f.key: (f.function_name, f.log_group_name) for f in build.monitoring.functions.all()}
     assert functions == {
