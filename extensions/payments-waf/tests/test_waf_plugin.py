@@ -45,13 +45,13 @@ def test_web_acl_is_regional_allows_by_default_and_publishes_metrics(stack):
     assert all(rule["visibility_config"]["sampled_requests_enabled"] for rule in acl["rule"])
 
 
-def test_managed_common_and_known_bad_inputs_groups_run_first_and_enforce(stack):
+def test_managed_common_and_known_bad_inputs_groups_run_after_the_rate_rule_and_enforce(stack):
     managed = {name: rule for name, rule in rules(stack).items() if "managed_rule_group_statement" in rule["statement"]}
     assert {r["statement"]["managed_rule_group_statement"]["name"] for r in managed.values()} == {
         "AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"}
     assert all(r["statement"]["managed_rule_group_statement"]["vendor_name"] == "AWS" for r in managed.values())
     assert all(r["override_action"] == {"none": {}} for r in managed.values())
-    assert max(r["priority"] for r in managed.values()) < rules(stack)["per-ip-rate"]["priority"]
+    assert min(r["priority"] for r in managed.values()) > rules(stack)["per-ip-rate"]["priority"] == 0
 
 
 def test_rate_rule_blocks_per_ip_at_the_configured_limit_and_window(stack):

@@ -20,7 +20,7 @@ from payments_platform.core.context import PluginContext
 
 from .settings import WafSettings
 
-# (rule name, AWS managed rule group), in evaluation order; the rate rule comes after them.
+# (rule name, AWS managed rule group), evaluated in this order after the rate rule.
 MANAGED_RULE_GROUPS = (
     ("aws-common", "AWSManagedRulesCommonRuleSet"),
     ("aws-known-bad-inputs", "AWSManagedRulesKnownBadInputsRuleSet"),
@@ -51,21 +51,25 @@ def payments_resources(ctx: PluginContext) -> None:
     name = ctx.naming.name("payments-api-waf")
     acl = aws.wafv2_web_acl.Wafv2WebAcl(
         ctx.scope, "web_acl", name=name, scope="REGIONAL", description="Filters requests to the payments API stage",
-        default_action={"allow": {}}, rule=web_acl_rules(settings), visibility_config=_visibility(name), tags={"Name": name},
+        default_action={"allow": {}}, rule=[aws.wafv2_web_acl.Wafv2WebAclRule(**r) for r in web_acl_rules(settings)], visibility_config=_visibility(name), tags={"Name": name},
     )
     association = aws.wafv2_web_acl_association.Wafv2WebAclAssociation(
         ctx.scope, "web_acl_association", resource_arn=ctx[keys.REST_API].stage_arn, web_acl_arn=acl.arn
     )
+    log_group_name = ctx.naming.name(f"{LOG_GROUP_PREFIX}-payments-api", kind="log_group")
     log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-        ctx.scope, "log_group", name=ctx.naming.name(f"{LOG_GROUP_PREFIX}-payments-api", kind="log_group"),
+        ctx.scope, "log_group", name=log_group_name,
         retention_in_days=settings.log_retention_days, kms_key_id=ctx[keys.KMS_KEY].arn,
     )
     logging = aws.wafv2_web_acl_logging_configuration.Wafv2WebAclLoggingConfiguration(
         ctx.scope, "web_acl_logging", resource_arn=acl.arn, log_destination_configs=[log_group.arn],
-        redacted_fields=[{"single_header": {"name": header}} for header in REDACTED_HEADERS],
+        redacted_fields=[
+            aws.wafv2_web_acl_logging_configuration.Wafv2WebAclLoggingConfigurationRedactedFields(single_header={"name": header})
+            for header in REDACTED_HEADERS
+        ],
     )
     ctx.monitoring.log_group("waf", log_group_name=log_group.name, log_group_arn=log_group.arn)
-    _observe(ctx, settings, name, log_group.name)
+    _observe(ctx, settings, name, log_group_name)
     ctx.compliance.evidence(
         "6.4.2", acl, attributes=("rule",), expect={"scope": "REGIONAL"},
         note="AWS managed Common and KnownBadInputs rule groups and a per-IP rate rule filter every request "
@@ -78,21 +82,21 @@ def payments_resources(ctx: PluginContext) -> None:
 
 
 def web_acl_rules(settings: WafSettings) -> list[dict[str, Any]]:
-    """The rules, in priority order; ``count_only`` turns every action into count."""
-    group_action = {"count": {}} if settings.count_only else {"none": {}}
-    rules: list[dict[str, Any]] = [
+    """The rules in priority order: the rate rule first, so it counts every request (a flood is
+    cut before the managed groups spend capacity on it); ``count_only`` turns each action to count."""
+    rate = {"limit": settings.rate_limit, "aggregate_key_type": "IP", "evaluation_window_sec": settings.rate_window_seconds}
+    rules: list[dict[str, Any]] = [{
+        "name": RATE_RULE, "priority": 0, "action": {"count": {}} if settings.count_only else {"block": {}},
+        "statement": {"rate_based_statement": rate}, "visibility_config": _visibility(RATE_RULE),
+    }]
+    rules += [
         {
-            "name": rule, "priority": priority, "override_action": group_action,
+            "name": rule, "priority": priority, "override_action": {"count": {}} if settings.count_only else {"none": {}},
             "statement": {"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
             "visibility_config": _visibility(rule),
         }
-        for priority, (rule, group) in enumerate(MANAGED_RULE_GROUPS)
+        for priority, (rule, group) in enumerate(MANAGED_RULE_GROUPS, start=1)
     ]
-    rate = {"limit": settings.rate_limit, "aggregate_key_type": "IP", "evaluation_window_sec": settings.rate_window_seconds}
-    rules.append({
-        "name": RATE_RULE, "priority": len(rules), "action": {"count": {}} if settings.count_only else {"block": {}},
-        "statement": {"rate_based_statement": rate}, "visibility_config": _visibility(RATE_RULE),
-    })
     return rules
 
 
@@ -104,7 +108,7 @@ def _observe(ctx: PluginContext, settings: WafSettings, acl_name: str, log_group
     def metric(name: str, rule: str = "ALL", label: str = "") -> Metric:
         return Metric(NAMESPACE, name, {"WebACL": acl_name, "Region": ctx.aws.region, "Rule": rule}, label=label or name)
 
-    rules = [rule for rule, _ in MANAGED_RULE_GROUPS] + [RATE_RULE]
+    rules = [RATE_RULE] + [rule for rule, _ in MANAGED_RULE_GROUPS]
     ctx.monitoring.metric_widget("waf-requests", title=f"WAF {acl_name}: requests", metrics=[
         metric("AllowedRequests", label="allowed"), metric("BlockedRequests", label="blocked"),
         metric("CountedRequests", label="counted (would block outside count-only)"),
