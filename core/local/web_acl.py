@@ -54,7 +54,8 @@ def read_web_acl(wafv2: Any, resource_arn: str) -> DeployedWebAcl | None:
     for rule in sorted(body.get("Rules") or [], key=lambda r: r["Priority"]):
         rate = (rule.get("Statement") or {}).get("RateBasedStatement")
         action = rule.get("Action") or {}
-        if rate and rate.get("AggregateKeyType") == "IP" and not rate.get("ScopeDownStatement") and set(action) & {"Block", "Count"}:
+        per_ip = rate and rate.get("AggregateKeyType") == "IP" and not rate.get("ScopeDownStatement")
+        if per_ip and set(action) & {"Block", "Count"}:
             rate_rules.append(RateRule(
                 name=rule["Name"], priority=rule["Priority"], limit=int(rate["Limit"]),
                 window_seconds=int(rate.get("EvaluationWindowSec") or 300), blocks="Block" in action,
@@ -89,6 +90,8 @@ class RateLimiter:
     def describe(self) -> Mapping[str, Any]:
         return {
             "web_acl": self.acl.name,
-            "emulated": [f"{r.name} ({r.limit}/{r.window_seconds}s per IP, {'block' if r.blocks else 'count'})" for r in self.acl.rate_rules],
+            "emulated": [
+                f"{r.name} ({r.limit}/{r.window_seconds}s per IP, {'block' if r.blocks else 'count'})" for r in self.acl.rate_rules
+            ],
             "not_emulated": list(self.acl.not_emulated),
         }

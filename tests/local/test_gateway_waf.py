@@ -95,6 +95,13 @@ def test_a_block_by_an_earlier_rule_is_not_counted_by_a_later_one():
     assert limiter.blocking_rule("10.0.0.1") is None
 
 
+def test_the_gateway_says_which_rules_it_emulates_and_which_requests_pass_unchecked():
+    limiter = RateLimiter(acl(RateRule("per-ip-rate", 0, 10, 60, False), not_emulated=("aws-common",)))
+    assert limiter.describe() == {
+        "web_acl": "payments-api-waf-test", "emulated": ["per-ip-rate (10/60s per IP, count)"], "not_emulated": ["aws-common"],
+    }
+
+
 def test_without_a_web_acl_nothing_is_rate_filtered():
     app = LocalGateway(deployed_api(), RecordingInvoker())
     assert app.waf is None

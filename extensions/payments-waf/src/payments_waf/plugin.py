@@ -1,13 +1,9 @@
 """waf plugin: a regional AWS WAFv2 web ACL in front of the payments API stage (PCI DSS 6.4.2).
 
-Requires ``keys.REST_API``: the association is built from its ``stage_arn``, a reference to the
-stage, so Terraform creates it after the stage. Everything else goes through the context: the
-platform CMK encrypts the log, ``ctx.monitoring`` puts the alarm on the notifications topic and
-the graphs on the dashboard (observability renders both) and hands the log to the audit archive.
-
-    resources  web ACL: AWS managed Common and KnownBadInputs rule groups, a per-IP rate rule,
-               all counting instead of blocking under ``count_only``; its association with
-               the stage; its log (credential headers redacted); alarm and dashboard graphs
+resources: the web ACL (a per-IP rate rule, then the AWS managed Common and KnownBadInputs rule
+groups; all count instead of block under ``count_only``), its association with the stage from
+``keys.REST_API.stage_arn`` (a reference to the stage: Terraform creates it after the stage), its
+log under the platform CMK, and through ``ctx.monitoring`` the alarm, the graphs and the archive.
 """
 
 from __future__ import annotations
@@ -51,22 +47,22 @@ def payments_resources(ctx: PluginContext) -> None:
     name = ctx.naming.name("payments-api-waf")
     acl = aws.wafv2_web_acl.Wafv2WebAcl(
         ctx.scope, "web_acl", name=name, scope="REGIONAL", description="Filters requests to the payments API stage",
-        default_action={"allow": {}}, rule=[aws.wafv2_web_acl.Wafv2WebAclRule(**r) for r in web_acl_rules(settings)], visibility_config=_visibility(name), tags={"Name": name},
+        default_action={"allow": {}}, rule=[aws.wafv2_web_acl.Wafv2WebAclRule(**r) for r in web_acl_rules(settings)],
+        visibility_config=_visibility(name), tags={"Name": name},
     )
     association = aws.wafv2_web_acl_association.Wafv2WebAclAssociation(
         ctx.scope, "web_acl_association", resource_arn=ctx[keys.REST_API].stage_arn, web_acl_arn=acl.arn
     )
     log_group_name = ctx.naming.name(f"{LOG_GROUP_PREFIX}-payments-api", kind="log_group")
     log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-        ctx.scope, "log_group", name=log_group_name,
-        retention_in_days=settings.log_retention_days, kms_key_id=ctx[keys.KMS_KEY].arn,
+        ctx.scope, "log_group", name=log_group_name, retention_in_days=settings.log_retention_days,
+        kms_key_id=ctx[keys.KMS_KEY].arn,
     )
-    logging = aws.wafv2_web_acl_logging_configuration.Wafv2WebAclLoggingConfiguration(
+    logging_module = aws.wafv2_web_acl_logging_configuration
+    logging = logging_module.Wafv2WebAclLoggingConfiguration(
         ctx.scope, "web_acl_logging", resource_arn=acl.arn, log_destination_configs=[log_group.arn],
-        redacted_fields=[
-            aws.wafv2_web_acl_logging_configuration.Wafv2WebAclLoggingConfigurationRedactedFields(single_header={"name": header})
-            for header in REDACTED_HEADERS
-        ],
+        redacted_fields=[logging_module.Wafv2WebAclLoggingConfigurationRedactedFields(single_header={"name": h})
+                         for h in REDACTED_HEADERS],
     )
     ctx.monitoring.log_group("waf", log_group_name=log_group.name, log_group_arn=log_group.arn)
     _observe(ctx, settings, name, log_group_name)
@@ -84,20 +80,17 @@ def payments_resources(ctx: PluginContext) -> None:
 def web_acl_rules(settings: WafSettings) -> list[dict[str, Any]]:
     """The rules in priority order: the rate rule first, so it counts every request (a flood is
     cut before the managed groups spend capacity on it); ``count_only`` turns each action to count."""
+    count = {"count": {}}
     rate = {"limit": settings.rate_limit, "aggregate_key_type": "IP", "evaluation_window_sec": settings.rate_window_seconds}
-    rules: list[dict[str, Any]] = [{
-        "name": RATE_RULE, "priority": 0, "action": {"count": {}} if settings.count_only else {"block": {}},
-        "statement": {"rate_based_statement": rate}, "visibility_config": _visibility(RATE_RULE),
-    }]
-    rules += [
-        {
-            "name": rule, "priority": priority, "override_action": {"count": {}} if settings.count_only else {"none": {}},
-            "statement": {"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
-            "visibility_config": _visibility(rule),
-        }
+    return [
+        {"name": RATE_RULE, "priority": 0, "action": count if settings.count_only else {"block": {}},
+         "statement": {"rate_based_statement": rate}, "visibility_config": _visibility(RATE_RULE)},
+    ] + [
+        {"name": rule, "priority": priority, "override_action": count if settings.count_only else {"none": {}},
+         "statement": {"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
+         "visibility_config": _visibility(rule)}
         for priority, (rule, group) in enumerate(MANAGED_RULE_GROUPS, start=1)
     ]
-    return rules
 
 
 def _visibility(metric_name: str) -> dict[str, Any]:
@@ -123,8 +116,7 @@ def _observe(ctx: PluginContext, settings: WafSettings, acl_name: str, log_group
         description=(
             f"WAF web ACL {acl_name} blocked at least {settings.blocked_alarm_threshold} requests in "
             f"{settings.alarm_period_seconds} s: an attack, a misbehaving client or a rule blocking real traffic. "
-            f"The per-rule graph on the payments dashboard names the rule; log group {log_group_name} holds "
-            f"the requests (credentials redacted). "
-            f"For a false positive set count_only in the waf settings while tuning. Registered by plugin 'waf'."
+            f"The per-rule graph on the payments dashboard names the rule; log group {log_group_name} holds the "
+            f"requests (credentials redacted). For a false positive set count_only in the waf settings while tuning."
         ),
     )
