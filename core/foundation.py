@@ -21,12 +21,10 @@ from .state_backend import add_state_backend
 KMS_DELETION_WINDOW_DAYS = 7
 
 
-# Every service the platform's resources and data sources call, for a local emulator; an
-# enabled plugin adds its own with PluginDeclaration.emulated_services.
-EMULATED_SERVICES = (
-    "apigateway", "cloudwatch", "dynamodb", "ec2", "firehose", "iam", "kms", "lambda", "logs",
-    "s3", "scheduler", "secretsmanager", "sns", "sqs", "sts",
-)
+# What the core itself calls, for a local emulator: IAM (every plugin's roles come from the role
+# registry), KMS (the platform key), STS (the caller identity). Each enabled plugin adds the
+# services its own resources call (PluginDeclaration.emulated_services).
+EMULATED_SERVICES = ("iam", "kms", "sts")
 
 
 def create_provider(stack: Any, env: EnvironmentConfig, *, emulated_services: Sequence[str] = ()) -> None:

@@ -62,7 +62,8 @@ def payments_declare() -> PluginDeclaration:
     enable). ``settings`` is a :class:`PluginSettings` subclass: the host validates the
     environment's ``[environments.<env>.settings.<name>]`` table against it (defaults
     applied, unknown keys and wrong types rejected) and hands the result to later phases
-    as ``ctx.settings``.
+    as ``ctx.settings``. ``emulated_services`` names the AWS services (the AWS provider's
+    ``endpoints`` keys) your resources call, for environments on a local emulator.
     """
 
 
@@ -107,14 +108,16 @@ def payments_resources(ctx: PluginContext) -> None:
 
     Ask ``ctx.roles.role(...)`` for IAM roles here so functions can reference them;
     register functions, tables, queues and APIs with ``ctx.monitoring`` so observability
-    can find them. Return value ignored.
+    can find them (and your own graphs and alarms: ``ctx.monitoring.metric_widget`` /
+    ``ctx.monitoring.alarm``). Return value ignored.
     """
 
 
 @hookspec
 def payments_wiring(ctx: PluginContext) -> None:
-    """Connect to other plugins' resources: grants (``ctx.roles.grant``), policies,
-    cross-plugin references. Everything ``provides`` promised must be published by the end
+    """Connect to other plugins' resources: grants (ask the published value, e.g.
+    ``ctx[keys.TRANSACTIONS_TABLE].grant_read(ctx.roles, role, sid=...)``; ``ctx.roles.grant``
+    for your own resources), policies, cross-plugin references. Everything ``provides`` promised must be published by the end
     of this phase. Return value ignored.
     """
 

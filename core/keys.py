@@ -8,8 +8,11 @@ and a test can publish stub values without synthesizing the real provider.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping, Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, Mapping, Sequence, TypeVar
+
+from . import grants
+from .grants import Grantor
 
 T = TypeVar("T")
 
@@ -59,11 +62,17 @@ class TableIndex:
 
 @dataclass(frozen=True)
 class Table:
+    """A DynamoDB table. Consumers get access through the table itself (``grant_read``,
+    ``grant_write``, ``grant``), never by writing IAM statements for it."""
+
     name: str
     arn: str
     hash_key: str
     range_key: str | None = None
     indexes: tuple[TableIndex, ...] = ()
+    # The key encrypting the table at rest: readers and writers use it through DynamoDB.
+    kms_key_arn: str = field(kw_only=True)
+    region: str = field(kw_only=True)  # where the table lives (confines key use to DynamoDB there)
 
     def index_on(self, hash_key: str, range_key: str | None = None) -> TableIndex | None:
         """The index keyed on ``hash_key`` (and ``range_key``), or None when the table has none."""
@@ -72,9 +81,28 @@ class Table:
     def index_arn(self, index: TableIndex) -> str:
         return f"{self.arn}/index/{index.name}"
 
+    def grant(self, roles: Grantor, role: Any, *, actions: Sequence[str], sid: str) -> None:
+        """Grant ``role`` exactly ``actions`` on this table (statement ``sid``) and the key use
+        they need (``{sid}Kms``: ``kms:Decrypt``, plus ``kms:GenerateDataKey`` for writers),
+        only through DynamoDB. ``roles`` is ``ctx.roles``. Only item-level actions
+        (:data:`~payments_platform.core.grants.ITEM_LEVEL_ACTIONS`) are accepted; anything else
+        (``Scan``, ``DeleteItem``, ``DeleteTable``, wildcards) raises ``RegistrationError``."""
+        grants.grant_table(roles, role, self, actions=actions, sid=sid)
+
+    def grant_read(self, roles: Grantor, role: Any, *, sid: str) -> None:
+        """``GetItem`` and ``Query`` on this table, and ``kms:Decrypt`` through DynamoDB."""
+        self.grant(roles, role, actions=grants.TABLE_READ_ACTIONS, sid=sid)
+
+    def grant_write(self, roles: Grantor, role: Any, *, sid: str) -> None:
+        """``PutItem``, ``UpdateItem``, ``GetItem`` and ``Query`` (never a delete: PCI DSS 10.5),
+        and the key use a writer needs, through DynamoDB."""
+        self.grant(roles, role, actions=grants.TABLE_WRITE_ACTIONS, sid=sid)
+
 
 @dataclass(frozen=True)
 class Queue:
+    """An SQS queue. Consumers get access through the queue (``grant_send``, ``grant_consume``)."""
+
     name: str
     arn: str
     url: str
@@ -83,12 +111,35 @@ class Queue:
     visibility_timeout_seconds: int = 30
     # Where SQS moves a message received too often without being deleted ("" when nowhere).
     dead_letter_queue_arn: str = ""
+    # The key encrypting messages at rest: senders and consumers use it through SQS.
+    kms_key_arn: str = field(kw_only=True)
+    region: str = field(kw_only=True)
+
+    def grant_send(self, roles: Grantor, role: Any, *, sid: str) -> None:
+        """``sqs:SendMessage`` on this queue (statement ``sid``) and the key use SQS makes for
+        the sender (``{sid}Kms``). ``roles`` is ``ctx.roles``."""
+        grants.grant_queue_send(roles, role, self, sid=sid)
+
+    def grant_consume(self, roles: Grantor, role: Any, *, sid: str) -> None:
+        """Receive, delete and read attributes (what a Lambda event source mapping calls;
+        statement ``sid``) and ``kms:Decrypt`` through SQS (``{sid}Kms``)."""
+        grants.grant_queue_consume(roles, role, self, sid=sid)
 
 
 @dataclass(frozen=True)
 class Topic:
+    """An SNS topic. Consumers get access through the topic (``grant_publish``)."""
+
     name: str
     arn: str
+    # The key encrypting messages at rest: publishers use it through SNS.
+    kms_key_arn: str = field(kw_only=True)
+    region: str = field(kw_only=True)
+
+    def grant_publish(self, roles: Grantor, role: Any, *, sid: str) -> None:
+        """``sns:Publish`` on this topic (statement ``sid``) and the key use SNS makes for the
+        publisher (``{sid}Kms``). ``roles`` is ``ctx.roles``."""
+        grants.grant_topic_publish(roles, role, self, sid=sid)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def build_state_bucket_stack(app: Any, env: EnvironmentConfig) -> Any:
     state = env.state
     assert state is not None and state.kms_key_id.startswith("alias/")
     stack = TerraformStack(app, stack_name(state))
-    foundation.aws_provider(stack, env, region=state.region)
+    foundation.aws_provider(stack, env, region=state.region, emulated_services=("s3",))
     LocalBackend(stack, path=state_file(state))
     tags = {"platform": "payments-platform", "purpose": "terraform-state", "managed-by": "payments-platform state bootstrap"}
     account = foundation.account_facts(stack, env)

@@ -82,6 +82,8 @@ class StubProvider:
 def stub_values(suffix: str = "test", region: str = "us-east-1") -> dict[ContextKey[Any], Any]:
     """Realistic stand-ins for every well-known key a platform plugin provides."""
     arn = f"arn:aws:{{}}:{region}:{TEST_ACCOUNT}:{{}}"
+    # The stand-in for the provider's own CMK (a real provider may use any key; grants follow it).
+    kms_key_arn = arn.format("kms", "key/00000000-0000-4000-8000-00000000stub")
     return {
         NETWORK: Network(
             vpc_id="vpc-0stub",
@@ -98,6 +100,8 @@ def stub_values(suffix: str = "test", region: str = "us-east-1") -> dict[Context
             hash_key="transaction_id",
             range_key="timestamp",
             indexes=(TableIndex(name="dispatch-pending", hash_key="dispatch_pending", range_key="lease_expires_at"),),
+            kms_key_arn=kms_key_arn,
+            region=region,
         ),
         AUDIT_QUEUE: Queue(
             name=f"transaction-queue-{suffix}.fifo",
@@ -105,9 +109,12 @@ def stub_values(suffix: str = "test", region: str = "us-east-1") -> dict[Context
             url=f"https://sqs.{region}.amazonaws.com/{TEST_ACCOUNT}/transaction-queue-{suffix}.fifo",
             fifo=True,
             dead_letter_queue_arn=arn.format("sqs", f"transaction-queue-dlq-{suffix}.fifo"),
+            kms_key_arn=kms_key_arn,
+            region=region,
         ),
         NOTIFICATIONS_TOPIC: Topic(
-            name=f"payment-notifications-{suffix}", arn=arn.format("sns", f"payment-notifications-{suffix}")
+            name=f"payment-notifications-{suffix}", arn=arn.format("sns", f"payment-notifications-{suffix}"),
+            kms_key_arn=kms_key_arn, region=region,
         ),
         REST_API: RestApi(
             name=f"payments-api-{suffix}",

@@ -25,8 +25,6 @@ from typing import Mapping
 from payments_platform.core import keys
 from payments_platform.core.context import PluginContext
 from payments_platform.core.roles import grant_function_basics, grant_key_via_service
-from payments_platform.plugins.messaging.grants import grant_queue_send, grant_topic_publish
-from payments_platform.plugins.storage.grants import grant_table
 
 from .definition import STATUS_CHECKER, TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
 from .functions import BuiltFunction, dispatch_index
@@ -39,38 +37,32 @@ def grant_function_access(ctx: PluginContext, functions: Mapping[str, BuiltFunct
     region = ctx.aws.region
     kms = ctx[keys.KMS_KEY]
     table = ctx[keys.TRANSACTIONS_TABLE]
+    queue = ctx[keys.AUDIT_QUEUE]
+    topic = ctx[keys.NOTIFICATIONS_TOPIC]
 
     processor = functions[TRANSACTION_PROCESSOR].role
-    grant_table(
-        ctx.roles, processor, table, kms,
-        actions=TRANSACTION_PROCESSOR_TABLE_ACTIONS, sid="TransactionsTableWrite", region=region,
-    )
-    grant_queue_send(ctx.roles, processor, ctx[keys.AUDIT_QUEUE], kms, sid="AuditQueueSend", region=region)
-    grant_topic_publish(ctx.roles, processor, ctx[keys.NOTIFICATIONS_TOPIC], kms, sid="NotificationsPublish", region=region)
+    table.grant(ctx.roles, processor, actions=TRANSACTION_PROCESSOR_TABLE_ACTIONS, sid="TransactionsTableWrite")
+    queue.grant_send(ctx.roles, processor, sid="AuditQueueSend")
+    topic.grant_publish(ctx.roles, processor, sid="NotificationsPublish")
     ctx.roles.grant(
         processor, sid="CardFingerprintKeyRead", actions=["secretsmanager:GetSecretValue"], resources=[secret_arn]
     )
+    # The secret is this plugin's own, encrypted under the platform CMK.
     grant_key_via_service(
         ctx.roles, processor, kms.arn,
         sid="CardFingerprintKeyDecrypt", actions=["kms:Decrypt"], service="secretsmanager", region=region,
     )
 
-    grant_table(
-        ctx.roles, functions[STATUS_CHECKER].role, table, kms,
-        actions=STATUS_CHECKER_TABLE_ACTIONS, sid="TransactionsTableRead", region=region,
-    )
+    table.grant(ctx.roles, functions[STATUS_CHECKER].role, actions=STATUS_CHECKER_TABLE_ACTIONS, sid="TransactionsTableRead")
 
     reconciler = functions[TRANSACTION_RECONCILER].role
-    grant_table(
-        ctx.roles, reconciler, table, kms,
-        actions=TRANSACTION_RECONCILER_TABLE_ACTIONS, sid="TransactionsTableReconcile", region=region,
-    )
+    table.grant(ctx.roles, reconciler, actions=TRANSACTION_RECONCILER_TABLE_ACTIONS, sid="TransactionsTableReconcile")
     ctx.roles.grant(
         reconciler, sid="DispatchPendingIndexQuery", actions=["dynamodb:Query"],
         resources=[table.index_arn(dispatch_index(table))],
     )
-    grant_queue_send(ctx.roles, reconciler, ctx[keys.AUDIT_QUEUE], kms, sid="AuditQueueSend", region=region)
-    grant_topic_publish(ctx.roles, reconciler, ctx[keys.NOTIFICATIONS_TOPIC], kms, sid="NotificationsPublish", region=region)
+    queue.grant_send(ctx.roles, reconciler, sid="AuditQueueSend")
+    topic.grant_publish(ctx.roles, reconciler, sid="NotificationsPublish")
 
     for function in functions.values():
         grant_function_basics(ctx.roles, function.role, function.log_group.arn)

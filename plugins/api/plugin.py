@@ -53,6 +53,10 @@ def payments_declare() -> PluginDeclaration:
         requires=(keys.NETWORK, keys.TRANSACTIONS_TABLE, keys.AUDIT_QUEUE, keys.NOTIFICATIONS_TOPIC),
         provides=(keys.REST_API, keys.RUNTIME_PACKAGE),
         settings=ApiSettings,
+        # s3 and signer: only where the environment signs its code (settings.py).
+        emulated_services=(
+            "apigateway", "cloudwatch", "lambda", "logs", "s3", "scheduler", "secretsmanager", "signer",
+        ),
     )
 
 

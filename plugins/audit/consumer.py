@@ -25,8 +25,6 @@ CONSUMER = "audit-archiver"
 HANDLER = "payments_runtime.audit_archive.handler"
 ARCHIVE_PREFIX = "audit/"  # runtime/audit_archive.py writes under it
 
-QUEUE_CONSUME_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
-
 
 @dataclass(frozen=True)
 class Consumer:
@@ -120,10 +118,7 @@ def grant_consumer_access(ctx: PluginContext, consumer: Consumer, bucket: Archiv
     kms = ctx[keys.KMS_KEY]
     queue = ctx[keys.AUDIT_QUEUE]
     role = consumer.role
-    ctx.roles.grant(role, sid="AuditQueueConsume", actions=list(QUEUE_CONSUME_ACTIONS), resources=[queue.arn])
-    grant_key_via_service(
-        ctx.roles, role, kms.arn, sid="AuditQueueConsumeKms", actions=["kms:Decrypt"], service="sqs", region=region
-    )
+    queue.grant_consume(ctx.roles, role, sid="AuditQueueConsume")
     # PutObject only: the archiver can neither read nor delete the archive.
     ctx.roles.grant(role, sid="ArchiveWrite", actions=["s3:PutObject"], resources=[bucket.objects(ARCHIVE_PREFIX)])
     grant_key_via_service(

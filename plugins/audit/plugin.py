@@ -29,6 +29,7 @@ def payments_declare() -> PluginDeclaration:
         description="12-month audit archive: S3 (CMK, versioned, lifecycle) fed by the audit queue and CloudWatch Logs",
         requires=(keys.AUDIT_QUEUE, keys.NETWORK, keys.RUNTIME_PACKAGE),
         settings=AuditSettings,
+        emulated_services=("firehose", "lambda", "logs", "s3"),
     )
 
 

@@ -4,8 +4,9 @@ Provides ``keys.AUDIT_QUEUE`` and ``keys.NOTIFICATIONS_TOPIC``. Both are encrypt
 platform CMK and refuse anything but TLS. The queue is the ordered audit trail, kept for SQS's
 maximum 14 days, with a FIFO dead-letter queue for messages its consumer (the audit plugin,
 when enabled) cannot process; the consumer archives the trail for a year. The topic carries payment events
-and CloudWatch alarms to the environment's notification addresses. Senders get access
-through :mod:`.grants`.
+and CloudWatch alarms to the environment's notification addresses. Senders and consumers get
+access through the published values (``queue.grant_send`` / ``grant_consume``,
+``topic.grant_publish``, core/grants.py).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def payments_declare() -> PluginDeclaration:
         description="SQS FIFO audit queue and SNS notifications topic, CMK-encrypted and TLS-only",
         provides=(keys.AUDIT_QUEUE, keys.NOTIFICATIONS_TOPIC),
         settings=MessagingSettings,
+        emulated_services=("sns", "sqs"),
     )
 
 
@@ -88,6 +90,8 @@ def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsK
         name=queue.name, arn=queue.arn, url=queue.url, fifo=True,
         visibility_timeout_seconds=AUDIT_VISIBILITY_TIMEOUT_SECONDS,
         dead_letter_queue_arn=dead_letter.arn,
+        kms_key_arn=kms.arn,
+        region=ctx.aws.region,
     )
     # The literal name: dashboards and alarms read better with it and need no dependency on the queue.
     ctx.monitoring.queue("audit", queue_name=name)
@@ -176,7 +180,7 @@ def _notifications_topic(ctx: PluginContext, settings: MessagingSettings, kms: k
             "12.10.1", subscription, attributes=("protocol", "endpoint"),
             note="alarms published to the notifications topic reach this responder",
         )
-    ctx[keys.NOTIFICATIONS_TOPIC] = keys.Topic(name=topic.name, arn=topic.arn)
+    ctx[keys.NOTIFICATIONS_TOPIC] = keys.Topic(name=topic.name, arn=topic.arn, kms_key_arn=kms.arn, region=ctx.aws.region)
     ctx.outputs.add("notifications_topic_arn", topic.arn, description="ARN of the SNS payment notifications topic")
 
 

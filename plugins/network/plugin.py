@@ -26,6 +26,7 @@ def payments_declare() -> PluginDeclaration:
         description="VPC, private subnets, Lambda security group, flow logs and VPC endpoints",
         provides=(keys.NETWORK,),
         settings=NetworkSettings,
+        emulated_services=("ec2", "logs"),  # VPC, endpoints and flow log; the flow-log group
     )
 
 

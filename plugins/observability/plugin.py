@@ -38,6 +38,7 @@ def payments_declare() -> PluginDeclaration:
         ),
         uses=(keys.NOTIFICATIONS_TOPIC, keys.REST_API),
         settings=ObservabilitySettings,
+        emulated_services=("cloudwatch",),
     )
 
 

@@ -3,7 +3,8 @@
 Provides ``keys.TRANSACTIONS_TABLE``. One on-demand table keyed ``transaction_id`` (S) +
 ``timestamp`` (N), encrypted with the platform CMK, with point-in-time recovery and TTL on
 the runtime's idempotency records and a sparse index of incomplete dispatches (published on the
-key). Functions get access through :mod:`.grants`.
+key, with the key that encrypts it). Functions get access through the published table
+(``table.grant_read`` / ``grant_write`` / ``grant``, core/grants.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def payments_declare() -> PluginDeclaration:
         description="DynamoDB table of payment transactions (on-demand, CMK-encrypted, point-in-time recovery)",
         provides=(keys.TRANSACTIONS_TABLE,),
         settings=StorageSettings,
+        emulated_services=("dynamodb",),
     )
 
 
@@ -96,7 +98,8 @@ def payments_resources(ctx: PluginContext) -> None:
         "only a keyed fingerprint and the last four digits",
     )
     ctx[keys.TRANSACTIONS_TABLE] = keys.Table(
-        name=table.name, arn=table.arn, hash_key=HASH_KEY, range_key=RANGE_KEY, indexes=(DISPATCH_INDEX,)
+        name=table.name, arn=table.arn, hash_key=HASH_KEY, range_key=RANGE_KEY, indexes=(DISPATCH_INDEX,),
+        kms_key_arn=kms.arn, region=ctx.aws.region,
     )
     # The literal name: dashboards and alarms read better with it and need no dependency on the table.
     ctx.monitoring.table("transactions", table_name=name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -94,7 +95,7 @@ def test_stranded_and_quarantined_alarms_page_the_notifications_topic(api_key_st
 
 
 def test_a_table_without_the_dispatch_index_is_refused_naming_it():
-    bare = keys.Table(name="payment-transactions-test", arn=TABLE.arn, hash_key="transaction_id", range_key="timestamp")
+    bare = dataclasses.replace(TABLE, indexes=())
     required = (keys.NETWORK, keys.TRANSACTIONS_TABLE, keys.AUDIT_QUEUE, keys.NOTIFICATIONS_TOPIC)
     stubs = StubProvider("stubs", {key: bare if key is keys.TRANSACTIONS_TABLE else STUB_VALUES[key] for key in required})
     with pytest.raises(Exception) as raised:

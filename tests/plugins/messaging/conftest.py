@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core.testing import RecordingRoles, SynthesizedStack, synth
-from payments_platform.plugins.messaging.grants import grant_queue_send, grant_topic_publish
+from payments_platform.core.testing import SynthesizedStack, synth
 
 ONCALL = "payments-oncall@example.com"
 FRAUD_TEAM = "fraud-team@example.com"
@@ -29,10 +28,9 @@ class MessagingConsumer:
 
     @hookimpl
     def payments_wiring(self, ctx: Any) -> None:
-        kms, region = ctx[keys.KMS_KEY], ctx.aws.region
         queue, topic = ctx[keys.AUDIT_QUEUE], ctx[keys.NOTIFICATIONS_TOPIC]
-        grant_queue_send(ctx.roles, "sender", queue, kms, sid="SendAudit", region=region)
-        grant_topic_publish(ctx.roles, "sender", topic, kms, sid="PublishEvents", region=region)
+        queue.grant_send(ctx.roles, "sender", sid="SendAudit")
+        topic.grant_publish(ctx.roles, "sender", sid="PublishEvents")
         ctx.outputs.add("consumer_queue_url", queue.url, description="the queue URL the consumer received")
         ctx.outputs.add("consumer_queue_name", queue.name, description="the queue name the consumer received")
         ctx.outputs.add("consumer_topic_name", topic.name, description="the topic name the consumer received")
@@ -66,9 +64,3 @@ def queue_logical_id(messaging_stack: SynthesizedStack) -> str:
 def topic_logical_id(messaging_stack: SynthesizedStack) -> str:
     (logical_id,) = messaging_stack.resources("aws_sns_topic")
     return logical_id
-
-
-@pytest.fixture
-def roles() -> RecordingRoles:
-    """``ctx.roles`` for grant tests without a synth, granting as plugin 'api'."""
-    return RecordingRoles()

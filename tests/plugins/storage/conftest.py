@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core.testing import RecordingRoles, SynthesizedStack, synth
-from payments_platform.plugins.storage.grants import TABLE_WRITE_ACTIONS, grant_table
+from payments_platform.core.testing import SynthesizedStack, synth
 
 
 class TableConsumer:
@@ -25,10 +24,7 @@ class TableConsumer:
     @hookimpl
     def payments_wiring(self, ctx: Any) -> None:
         table = ctx[keys.TRANSACTIONS_TABLE]
-        grant_table(
-            ctx.roles, "writer", table, ctx[keys.KMS_KEY], actions=TABLE_WRITE_ACTIONS, sid="WriteTransactions",
-            region=ctx.aws.region,
-        )
+        table.grant_write(ctx.roles, "writer", sid="WriteTransactions")
         ctx.outputs.add("consumer_table_name", table.name, description="the table name the consumer received")
 
 
@@ -50,9 +46,3 @@ def relaxed_storage_stack() -> SynthesizedStack:
 def table_logical_id(storage_stack: SynthesizedStack) -> str:
     (logical_id,) = storage_stack.resources("aws_dynamodb_table")
     return logical_id
-
-
-@pytest.fixture
-def roles() -> RecordingRoles:
-    """``ctx.roles`` for grant tests without a synth, granting as plugin 'api'."""
-    return RecordingRoles()

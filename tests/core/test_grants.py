@@ -1,0 +1,127 @@
+"""Grants travel with the published value: a table, queue or topic grants a role exactly what
+it asks for, with key use on the key that value says encrypts it, through its service only."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from payments_platform.core import RegistrationError
+from payments_platform.core.grants import TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS
+from payments_platform.core.testing import RecordingRoles, stub_values
+from payments_platform.core import keys
+
+STUBS = stub_values(region="eu-west-1")
+TABLE = STUBS[keys.TRANSACTIONS_TABLE]
+QUEUE = STUBS[keys.AUDIT_QUEUE]
+TOPIC = STUBS[keys.NOTIFICATIONS_TOPIC]
+
+
+@pytest.fixture
+def roles() -> RecordingRoles:
+    return RecordingRoles()
+
+
+def key_use(sid: str, actions: list[str], key_arn: str, service: str) -> dict:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": key_arn,
+        "Condition": {"StringEquals": {"kms:ViaService": f"{service}.eu-west-1.amazonaws.com"}},
+    }
+
+
+# -- tables ----------------------------------------------------------------------------------
+
+
+def test_table_read_grants_get_and_query_on_the_table_arn(roles):
+    TABLE.grant_read(roles, "fn", sid="Transactions")
+    statement = roles.statements()["Transactions"]
+    assert (statement["Action"], statement["Resource"]) == (sorted(TABLE_READ_ACTIONS), TABLE.arn)
+
+
+def test_table_read_key_use_is_decrypt_only_through_dynamodb(roles):
+    TABLE.grant_read(roles, "fn", sid="Transactions")
+    assert roles.statements()["TransactionsKms"] == key_use("TransactionsKms", ["kms:Decrypt"], TABLE.kms_key_arn, "dynamodb")
+
+
+def test_table_write_grants_no_delete_and_adds_generate_data_key(roles):
+    TABLE.grant_write(roles, "fn", sid="Transactions")
+    statements = roles.statements()
+    assert statements["Transactions"]["Action"] == sorted(TABLE_WRITE_ACTIONS)
+    assert "dynamodb:DeleteItem" not in statements["Transactions"]["Action"]
+    assert statements["TransactionsKms"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
+def test_table_key_use_follows_the_key_the_table_is_published_with(roles):
+    other_key = "arn:aws:kms:eu-west-1:210987654321:key/third-party"
+    dataclasses.replace(TABLE, kms_key_arn=other_key).grant_read(roles, "fn", sid="Transactions")
+    assert roles.statements()["TransactionsKms"]["Resource"] == other_key
+
+
+@pytest.mark.parametrize("action", ["dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:DeleteItem", "dynamodb:*", "*"])
+def test_table_grant_of_a_non_item_level_action_is_refused_by_name(roles, action):
+    with pytest.raises(RegistrationError, match=re.escape(f"'{action}' is not an item-level action")):
+        TABLE.grant(roles, "fn", actions=["dynamodb:GetItem", action], sid="Transactions")
+
+
+def test_refused_table_grant_leaves_the_role_untouched(roles):
+    with pytest.raises(RegistrationError):
+        TABLE.grant(roles, "fn", actions=["dynamodb:Scan"], sid="Transactions")
+    assert roles.statements() == {}
+
+
+def test_table_grant_actions_given_as_one_string_are_refused(roles):
+    with pytest.raises(RegistrationError, match="not the string"):
+        TABLE.grant(roles, "fn", actions="dynamodb:GetItem", sid="Transactions")
+
+
+def test_table_grant_is_recorded_as_granted_by_the_consumer():
+    roles = RecordingRoles(plugin="fraud")
+    TABLE.grant_read(roles, "fn", sid="Transactions")
+    assert {s.granted_by for s in roles.registry.get("fn").statements} == {"fraud"}
+
+
+# -- queues and topics -------------------------------------------------------------------------
+
+
+def test_queue_send_grants_send_message_on_the_queue_only(roles):
+    QUEUE.grant_send(roles, "fn", sid="SendAudit")
+    statement = roles.statements()["SendAudit"]
+    assert (statement["Action"], statement["Resource"]) == (["sqs:SendMessage"], QUEUE.arn)
+
+
+def test_queue_send_key_use_is_through_sqs_in_the_queues_region(roles):
+    QUEUE.grant_send(roles, "fn", sid="SendAudit")
+    assert roles.statements()["SendAuditKms"] == key_use(
+        "SendAuditKms", ["kms:Decrypt", "kms:GenerateDataKey"], QUEUE.kms_key_arn, "sqs"
+    )
+
+
+def test_queue_consume_grants_receive_delete_and_attributes_and_decrypt_only(roles):
+    QUEUE.grant_consume(roles, "fn", sid="Consume")
+    statements = roles.statements()
+    assert statements["Consume"]["Action"] == ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+    assert statements["ConsumeKms"] == key_use("ConsumeKms", ["kms:Decrypt"], QUEUE.kms_key_arn, "sqs")
+
+
+def test_topic_publish_grants_publish_on_the_topic_only(roles):
+    TOPIC.grant_publish(roles, "fn", sid="PublishEvents")
+    statement = roles.statements()["PublishEvents"]
+    assert (statement["Action"], statement["Resource"]) == (["sns:Publish"], TOPIC.arn)
+
+
+def test_topic_publish_key_use_is_through_sns_in_the_topics_region(roles):
+    TOPIC.grant_publish(roles, "fn", sid="PublishEvents")
+    assert roles.statements()["PublishEventsKms"] == key_use(
+        "PublishEventsKms", ["kms:Decrypt", "kms:GenerateDataKey"], TOPIC.kms_key_arn, "sns"
+    )
+
+
+@pytest.mark.parametrize("key_type", [keys.Table, keys.Queue, keys.Topic])
+def test_published_value_without_its_encryption_key_cannot_be_built(key_type):
+    required = {f.name for f in dataclasses.fields(key_type) if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    assert {"kms_key_arn", "region"} <= required
