@@ -40,7 +40,10 @@ class MiniApi:
 
     @hookimpl
     def payments_declare(self) -> PluginDeclaration:
-        return PluginDeclaration(name="miniapi", description="a one-method REST API for the WAF test", provides=(keys.REST_API,))
+        return PluginDeclaration(
+            name="miniapi", description="a one-method REST API for the WAF test", provides=(keys.REST_API,),
+            emulated_services=("apigateway",),
+        )
 
     @hookimpl
     def payments_resources(self, ctx: Any) -> None:

@@ -37,7 +37,7 @@ def payments_declare() -> PluginDeclaration:
         description="Regional WAFv2 web ACL on the API stage: AWS managed rules, per-IP rate limit, logs, alarm",
         requires=(keys.REST_API,),
         settings=WafSettings,
-        emulated_services=("wafv2",),
+        emulated_services=("wafv2", "logs"),
     )
 
 
