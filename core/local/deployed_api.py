@@ -2,8 +2,8 @@
 
 Everything the local gateway does comes from here -- routes, keys, validators, models, CORS
 preflights, gateway responses, stage variables, throttling, the stage's WAF web ACL (web_acl.py)
--- never from the Python that
-generated the Terraform. A setting the reader does not understand is an error, not a guess.
+-- never from the Python that generated the Terraform. A setting the reader does not understand
+is an error, not a guess.
 """
 
 from __future__ import annotations
