@@ -81,7 +81,7 @@ def create_platform_key(scope: Construct, build: BuildContext) -> tuple[KmsKey, 
         tags={"Name": name},
     )
     alias = aws.kms_alias.KmsAlias(scope, "platform_key_alias", name=f"alias/{name}", target_key_id=key.key_id)
-    return KmsKey(arn=key.arn, key_id=key.key_id, alias_name=alias.name), key
+    return KmsKey(arn=key.arn, key_id=key.key_id, alias_name=alias.name, region=build.aws.region), key
 
 
 def account_administration(root: str) -> dict[str, Any]:

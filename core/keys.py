@@ -13,6 +13,7 @@ from typing import Any, Generic, Mapping, Sequence, TypeVar
 
 from . import grants
 from .grants import Grantor
+from .roles import grant_key_via_service
 
 T = TypeVar("T")
 
@@ -38,10 +39,22 @@ class KmsKey:
     arn: str
     key_id: str
     alias_name: str
+    region: str = field(kw_only=True)  # where the key lives (confines its use to services there)
+
+    def grant_use(self, roles: Grantor, role: Any, *, sid: str, actions: Sequence[str], service: str) -> None:
+        """Let ``role`` use this key for ``actions`` (e.g. ``kms:Decrypt``) only through calls
+        ``service`` (e.g. ``"secretsmanager"``, ``"s3"``) makes in the key's region on its behalf
+        (``kms:ViaService``), never directly. ``roles`` is ``ctx.roles``. Grants on a published
+        table, queue or topic already include their key use."""
+        grant_key_via_service(roles, role, self.arn, sid=sid, actions=actions, service=service, region=self.region)
 
 
 @dataclass(frozen=True)
 class Network:
+    """The VPC the platform's functions run in: private subnets (reaching AWS through VPC
+    endpoints), public subnets, the private route tables (for gateway endpoints) and the
+    security groups of the functions and of the interface endpoints."""
+
     vpc_id: str
     vpc_cidr: str
     private_subnet_ids: tuple[str, ...]

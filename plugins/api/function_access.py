@@ -24,7 +24,7 @@ from typing import Mapping
 
 from payments_platform.core import keys
 from payments_platform.core.context import PluginContext
-from payments_platform.core.roles import grant_function_basics, grant_key_via_service
+from payments_platform.core.roles import grant_function_basics
 
 from .definition import STATUS_CHECKER, TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
 from .functions import BuiltFunction, dispatch_index
@@ -34,7 +34,6 @@ STATUS_CHECKER_TABLE_ACTIONS = ("dynamodb:Query",)
 TRANSACTION_RECONCILER_TABLE_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
 
 def grant_function_access(ctx: PluginContext, functions: Mapping[str, BuiltFunction], secret_arn: str) -> None:
-    region = ctx.aws.region
     kms = ctx[keys.KMS_KEY]
     table = ctx[keys.TRANSACTIONS_TABLE]
     queue = ctx[keys.AUDIT_QUEUE]
@@ -48,10 +47,7 @@ def grant_function_access(ctx: PluginContext, functions: Mapping[str, BuiltFunct
         processor, sid="CardFingerprintKeyRead", actions=["secretsmanager:GetSecretValue"], resources=[secret_arn]
     )
     # The secret is this plugin's own, encrypted under the platform CMK.
-    grant_key_via_service(
-        ctx.roles, processor, kms.arn,
-        sid="CardFingerprintKeyDecrypt", actions=["kms:Decrypt"], service="secretsmanager", region=region,
-    )
+    kms.grant_use(ctx.roles, processor, sid="CardFingerprintKeyDecrypt", actions=["kms:Decrypt"], service="secretsmanager")
 
     table.grant(ctx.roles, functions[STATUS_CHECKER].role, actions=STATUS_CHECKER_TABLE_ACTIONS, sid="TransactionsTableRead")
 

@@ -16,7 +16,7 @@ from typing import Any
 from payments_platform.core import ConfigError, keys
 from payments_platform.core.cdktf_adapter import aws
 from payments_platform.core.context import PluginContext
-from payments_platform.core.roles import Role, grant_function_basics, grant_key_via_service
+from payments_platform.core.roles import Role, grant_function_basics
 
 from .bucket import ArchiveBucket
 from .settings import AuditSettings
@@ -114,14 +114,11 @@ def create_consumer(ctx: PluginContext, settings: AuditSettings, bucket: Archive
 
 def grant_consumer_access(ctx: PluginContext, consumer: Consumer, bucket: ArchiveBucket) -> None:
     """Exactly what the event source mapping and runtime/audit_archive.py call."""
-    region = ctx.aws.region
     kms = ctx[keys.KMS_KEY]
     queue = ctx[keys.AUDIT_QUEUE]
     role = consumer.role
     queue.grant_consume(ctx.roles, role, sid="AuditQueueConsume")
     # PutObject only: the archiver can neither read nor delete the archive.
     ctx.roles.grant(role, sid="ArchiveWrite", actions=["s3:PutObject"], resources=[bucket.objects(ARCHIVE_PREFIX)])
-    grant_key_via_service(
-        ctx.roles, role, kms.arn, sid="ArchiveWriteKms", actions=["kms:GenerateDataKey"], service="s3", region=region
-    )
+    kms.grant_use(ctx.roles, role, sid="ArchiveWriteKms", actions=["kms:GenerateDataKey"], service="s3")
     grant_function_basics(ctx.roles, role, consumer.log_group.arn)

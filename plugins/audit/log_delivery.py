@@ -19,7 +19,6 @@ from payments_platform.core import keys
 from payments_platform.core.cdktf_adapter import aws
 from payments_platform.core.context import PluginContext
 from payments_platform.core.monitoring import MonitoredLogGroup
-from payments_platform.core.roles import grant_key_via_service
 
 from .bucket import ArchiveBucket
 from .settings import AuditSettings
@@ -102,8 +101,7 @@ def archive_log_groups(
         actions=list(FIREHOSE_OBJECT_ACTIONS),
         resources=[bucket.objects(LOGS_PREFIX), bucket.objects(ERRORS_PREFIX)],
     )
-    grant_key_via_service(
-        ctx.roles, delivery_role, kms.arn, sid="ArchiveObjectsKms", actions=["kms:Decrypt", "kms:GenerateDataKey"],
-        service="s3", region=ctx.aws.region,
+    kms.grant_use(
+        ctx.roles, delivery_role, sid="ArchiveObjectsKms", actions=["kms:Decrypt", "kms:GenerateDataKey"], service="s3"
     )
     return streams

@@ -121,7 +121,23 @@ def test_topic_publish_key_use_is_through_sns_in_the_topics_region(roles):
     )
 
 
-@pytest.mark.parametrize("key_type", [keys.Table, keys.Queue, keys.Topic])
-def test_published_value_without_its_encryption_key_cannot_be_built(key_type):
-    required = {f.name for f in dataclasses.fields(key_type) if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
-    assert {"kms_key_arn", "region"} <= required
+@pytest.mark.parametrize(
+    ("key_type", "fields"),
+    [
+        (keys.Table, {"name": "t", "arn": TABLE.arn, "hash_key": "id"}),
+        (keys.Queue, {"name": "q", "arn": QUEUE.arn, "url": QUEUE.url}),
+        (keys.Topic, {"name": "t", "arn": TOPIC.arn}),
+    ],
+)
+def test_a_provider_must_publish_the_encryption_key_and_region(key_type, fields):
+    with pytest.raises(TypeError, match="kms_key_arn.*region"):
+        key_type(**fields)
+
+
+# -- the platform key ----------------------------------------------------------------------------
+
+
+def test_key_use_is_granted_only_through_the_named_service_in_the_keys_region(roles):
+    key = keys.KmsKey(arn="arn:aws:kms:eu-west-1:123456789012:key/k", key_id="k", alias_name="alias/k", region="eu-west-1")
+    key.grant_use(roles, "fn", sid="SecretDecrypt", actions=["kms:Decrypt"], service="secretsmanager")
+    assert roles.statements()["SecretDecrypt"] == key_use("SecretDecrypt", ["kms:Decrypt"], key.arn, "secretsmanager")
