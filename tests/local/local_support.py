@@ -49,7 +49,7 @@ def deployed_api(**changes: Any) -> DeployedApi:
             kind: GatewayResponse(kind, 0, CORS, TEMPLATE % kind.lower())
             for kind in ("DEFAULT_4XX", "DEFAULT_5XX", "INVALID_API_KEY", "MISSING_AUTHENTICATION_TOKEN",
                          "BAD_REQUEST_BODY", "BAD_REQUEST_PARAMETERS", "THROTTLED", "REQUEST_TOO_LARGE",
-                         "INTEGRATION_TIMEOUT", "INTEGRATION_FAILURE")
+                         "INTEGRATION_TIMEOUT", "INTEGRATION_FAILURE", "WAF_FILTERED")
         },
         api_keys={
             KEY_VALUE: ApiKey("key1", "client-one", KEY_VALUE, Throttle(100.0, 50)),

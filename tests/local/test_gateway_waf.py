@@ -56,7 +56,8 @@ def test_requests_over_the_rate_limit_get_403_waf_filtered_and_never_reach_the_f
     blocked = post(app)
     assert blocked.status == 403
     assert blocked.headers["x-amzn-errortype"] == "ForbiddenException"
-    assert blocked.json()["error"]["message"] == "Forbidden"  # the deployed DEFAULT_4XX template
+    assert blocked.json()["error"]["code"] == "waf_filtered"  # the deployed WAF_FILTERED gateway response
+    assert blocked.json()["error"]["message"] == "Forbidden"
     assert len(invoker.events) == 3
 
 
