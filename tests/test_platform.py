@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,9 @@ def config():
 
 
 @pytest.fixture(scope="session")
-def dev_synth(config, tmp_path_factory):
-    return synthesize(config.select(["dev"]), tmp_path_factory.mktemp("dev") / "cdktf.out")
+def every_synth(config, tmp_path_factory):
+    """Every environment of environments.toml, synthesized once for the session."""
+    return synthesize(config.select(sorted(config.environments)), tmp_path_factory.mktemp("all") / "cdktf.out")
 
 
 def _plugin_of(body: dict) -> str:
@@ -41,8 +43,8 @@ def _addresses(config: dict) -> dict[str, str]:
     }
 
 
-def test_dev_stack_contains_every_plugins_resources(dev_synth):
-    plugins = set(_addresses(dev_synth.configs["payments-dev"]).values())
+def test_dev_stack_contains_every_plugins_resources(every_synth):
+    plugins = set(_addresses(every_synth.configs["payments-dev"]).values())
     assert plugins == {"platform", *ALL}
 
 
@@ -68,29 +70,44 @@ def test_disabling_a_required_plugin_fails_with_the_provider_named():
         synth([p for p in ALL if p != "storage"], cache=False)
 
 
-def test_dev_snapshot_matches(dev_synth):
-    """Review snapshot diffs deliberately; refresh with UPDATE_SNAPSHOTS=1."""
-    current = json.dumps(dev_synth.configs["payments-dev"], indent=1, sort_keys=True) + "\n"
-    snapshot = SNAPSHOTS / "payments-dev.json"
+@pytest.mark.parametrize("stack", ["payments-dev", "payments-prod"])
+def test_snapshot_matches(every_synth, stack):
+    """Review snapshot diffs deliberately; refresh with UPDATE_SNAPSHOTS=1. dev is the default
+    environment; prod is the one with every plugin, the WAF extension included."""
+    current = json.dumps(every_synth.configs[stack], indent=1, sort_keys=True) + "\n"
+    snapshot = SNAPSHOTS / f"{stack}.json"
     if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not snapshot.exists():
         snapshot.write_text(current)
     assert current == snapshot.read_text(), "synth changed: review, then refresh with UPDATE_SNAPSHOTS=1"
 
 
-def test_every_environment_synthesizes(config, tmp_path):
-    result = synthesize(config.select(sorted(config.environments)), tmp_path / "out")
-    assert sorted(result.stacks) == ["payments-dev", "payments-local", "payments-prod", "payments-staging"]
+def test_every_environment_synthesizes(every_synth):
+    assert sorted(every_synth.stacks) == ["payments-dev", "payments-local", "payments-prod", "payments-staging"]
+
+
+@pytest.mark.parametrize("stack", ["payments-staging", "payments-prod"])
+def test_waf_is_enabled_and_its_association_is_ordered_after_the_api_stage(every_synth, stack):
+    # A reference to the stage resource is what makes Terraform create the association after it;
+    # a literal ARN would let a first apply race the stage.
+    (association,) = every_synth.configs[stack]["resource"]["aws_wafv2_web_acl_association"].values()
+    assert re.fullmatch(r"\$\{aws_api_gateway_stage\.[A-Za-z0-9_]+\.arn\}", association["resource_arn"])
+
+
+@pytest.mark.parametrize("stack", ["payments-dev", "payments-local"])
+def test_waf_stays_off_where_it_is_not_enabled(every_synth, stack):
+    assert "aws_wafv2_web_acl" not in every_synth.configs[stack]["resource"]
 
 
 @pytest.mark.terraform
-def test_terraform_validate_accepts_the_full_synth(dev_synth):
+@pytest.mark.parametrize("stack", ["payments-dev", "payments-prod"])
+def test_terraform_validate_accepts_the_full_synth(every_synth, stack):
     try:
-        terraform = Terraform.locate(dev_synth.outdir)
+        terraform = Terraform.locate(every_synth.outdir)
     except Exception as exc:  # no terraform binary on this machine
         pytest.skip(str(exc))
     if terraform.mirror is None and not os.environ.get("PAYMENTS_TF_ALLOW_REGISTRY"):
         pytest.skip("no provider mirror found and registry access not allowed (set PAYMENTS_TF_ALLOW_REGISTRY=1)")
-    stack_dir = dev_synth.stacks["payments-dev"]
+    stack_dir = every_synth.stacks[stack]
     terraform.init(stack_dir)
     report = terraform.validate(stack_dir)
     assert report["valid"] is True and report["error_count"] == 0

@@ -1,8 +1,9 @@
 """The REST API as deployed, read back from the emulator through API Gateway's own API.
 
 Everything the local gateway does comes from here -- routes, keys, validators, models, CORS
-preflights, gateway responses, stage variables, throttling -- never from the Python that
-generated the Terraform. A setting the reader does not understand is an error, not a guess.
+preflights, gateway responses, stage variables, throttling, the stage's WAF web ACL (web_acl.py)
+-- never from the Python that generated the Terraform. A setting the reader does not understand
+is an error, not a guess.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import PlatformError
+from .web_acl import DeployedWebAcl, read_web_acl, stage_arn
 
 # arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:...:function:NAME/invocations
 _LAMBDA_URI = re.compile(r"^arn:[^:]+:apigateway:[^:]+:lambda:path/2015-03-31/functions/(?P<arn>arn:[^/]+)/invocations$")
@@ -75,6 +77,7 @@ class DeployedApi:
     stage_throttle: Throttle | None  # stage / method settings for */*
     method_throttles: Mapping[str, Throttle] = field(default_factory=dict)  # "transactions/POST" → throttle
     tracing_enabled: bool = False
+    web_acl: DeployedWebAcl | None = None  # associated with the stage
 
     def resource_paths(self) -> set[str]:
         return {path for path, _ in self.methods}
@@ -96,9 +99,9 @@ DEFAULT_STATUS = {
 }
 
 
-def read_deployed_api(apigateway: Any, *, api_name: str, stage: str | None = None) -> DeployedApi:
+def read_deployed_api(apigateway: Any, *, api_name: str, stage: str | None = None, wafv2: Any = None) -> DeployedApi:
     """Read the REST API named ``api_name`` (and its one stage, or ``stage``) from ``apigateway``
-    (a boto3 client for the emulator)."""
+    (a boto3 client for the emulator); the stage's web ACL, when it has one, from ``wafv2``."""
     apis = [api for api in _all(apigateway.get_rest_apis) if api["name"] == api_name]
     if len(apis) != 1:
         raise DeployedApiError(f"expected one REST API named {api_name!r} on the emulator, found {len(apis)}")
@@ -138,7 +141,16 @@ def read_deployed_api(apigateway: Any, *, api_name: str, stage: str | None = Non
             if path != "*/*" and (throttle := _settings_throttle(settings)) is not None
         },
         tracing_enabled=bool(stage_body.get("tracingEnabled")),
+        web_acl=_web_acl(apigateway, wafv2, api_id, stage_body),
     )
+
+
+def _web_acl(apigateway: Any, wafv2: Any, api_id: str, stage_body: Mapping[str, Any]) -> DeployedWebAcl | None:
+    if not stage_body.get("webAclArn"):
+        return None
+    if wafv2 is None:
+        raise DeployedApiError(f"stage {stage_body['stageName']} has web ACL {stage_body['webAclArn']}, and no WAF client was given to read it")
+    return read_web_acl(wafv2, stage_arn(apigateway.meta.region_name, api_id, stage_body["stageName"]))
 
 
 def _method(apigateway: Any, api_id: str, resource: Mapping[str, Any], body: Mapping[str, Any], validators: Mapping[str, Any]) -> Method:

@@ -1,7 +1,8 @@
 """The local API gateway: an ASGI app that answers as the deployed REST API would.
 
 Everything it decides comes from the :class:`DeployedApi` read back from the emulator. The order
-of checks is API Gateway's: route → API key → throttling → request validation → integration.
+of checks is API Gateway's: the stage's WAF web ACL (its per-IP rate rules, web_acl.py) → route →
+API key → throttling → request validation → integration.
 A Lambda proxy event is the REST (payload 1.0) shape; a function's answer is checked as API
 Gateway checks it (malformed → 502, timed out → 504, throttled → 500).
 https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html
@@ -25,6 +26,7 @@ import jsonschema
 from .asgi import BodyTooLarge, Receive, Scope, Send, read_body, send_response
 from .deployed_api import DEFAULT_STATUS, DeployedApi, Method, Throttle
 from .lambda_service import FunctionFailed, FunctionThrottled, FunctionTimedOut, InvokeError
+from .web_acl import RateLimiter
 
 # API Gateway's payload limit for REST APIs.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -83,6 +85,7 @@ class LocalGateway:
         self._validators = {
             name: jsonschema.Draft4Validator(schema) for name, schema in api.models.items()
         }
+        self.waf = RateLimiter(api.web_acl, clock) if api.web_acl is not None else None
 
     # -- ASGI ---------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -103,12 +106,17 @@ class LocalGateway:
             # Like the deployed access log: who called what and how it went, never bodies or keys.
             self._access_log(
                 f"{scope['method']} {scope['path']}{' (query)' if query else ''} → {status} "
-                f"{(time.perf_counter() - started) * 1000:.0f} ms {context.get('responseType', '')}".rstrip()
+                f"{(time.perf_counter() - started) * 1000:.0f} ms {context.get('responseType', '')} "
+                f"{context.get('wafRule', '')}".rstrip()
             )
 
     async def _handle(
         self, scope: Scope, receive: Receive, request_id: str, context: dict[str, Any]
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        # WAF sees every request to the stage before API Gateway routes it.
+        if self.waf is not None and (rule := self.waf.blocking_rule((scope.get("client") or ("127.0.0.1", 0))[0])):
+            context["wafRule"] = rule
+            raise GatewayError("WAF_FILTERED", "Forbidden")
         method_name = scope["method"]
         resource_path = self._resource_path(scope["path"])
         method = self.api.methods.get((resource_path, method_name)) if resource_path else None
@@ -377,6 +385,7 @@ def _trace_id() -> str:
 def _error_type(response_type: str) -> str:
     return {
         "INVALID_API_KEY": "ForbiddenException",
+        "WAF_FILTERED": "ForbiddenException",
         "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
         "THROTTLED": "TooManyRequestsException",
         "BAD_REQUEST_BODY": "BadRequestException",

@@ -55,7 +55,10 @@ def _listen(host: str, port: int) -> socket.socket:
 
 async def serve(spec: dict[str, Any]) -> None:
     endpoint, region = spec["endpoint"], spec["region"]
-    api = read_deployed_api(emulator_client("apigateway", endpoint, region), api_name=spec["api_name"])
+    api = read_deployed_api(
+        emulator_client("apigateway", endpoint, region), api_name=spec["api_name"],
+        wafv2=emulator_client("wafv2", endpoint, region),
+    )
     functions: dict[str, FunctionSpec] = {f["name"]: spec_from_json(f) for f in spec["functions"]}
     slots = sum(f.reserved_concurrency for f in functions.values())
     gateway_socket = _listen(spec["host"], spec["port"])
@@ -124,6 +127,10 @@ async def serve(spec: dict[str, Any]) -> None:
         url = f"http://{spec['host']}:{gateway_port}/{api.stage}"
         write_json_atomically(Path(spec["ready_file"]), {"pid": os.getpid(), "port": gateway_port, "url": url})
         _print("gateway", f"serving {api.name} stage {api.stage} at {url}")
+        if gateway.waf is not None:
+            waf = gateway.waf.describe()
+            _print("gateway", f"web ACL {waf['web_acl']}: emulated {', '.join(waf['emulated']) or 'nothing'}; "
+                   f"not emulated (requests pass them) {', '.join(waf['not_emulated']) or 'nothing'}")
 
     schedules = read_schedules(
         emulator_client("scheduler", endpoint, region), set(functions), lambda line: _print("scheduler", line)

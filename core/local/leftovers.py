@@ -41,6 +41,7 @@ CHECKS: dict[str, Callable[[Client, str], list[str]]] = {
     ],
     "alarms": lambda c, s: [a["AlarmName"] for a in c("cloudwatch").describe_alarms()["MetricAlarms"]],
     "dashboards": lambda c, s: [d["DashboardName"] for d in c("cloudwatch").list_dashboards()["DashboardEntries"]],
+    "web acls": lambda c, s: [a["Name"] for a in c("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"]],
     "keys": lambda c, s: _platform_keys(c),
 }
 

@@ -89,6 +89,8 @@ GATEWAY_ERRORS: tuple[GatewayError, ...] = (
     GatewayError("INVALID_SIGNATURE", "authentication_error", "invalid_signature"),
     GatewayError("EXPIRED_TOKEN", "authentication_error", "expired_token"),
     GatewayError("THROTTLED", "api_error", "rate_limited"),
+    # Where a WAF web ACL is associated with the stage (the waf extension): a request it blocked.
+    GatewayError("WAF_FILTERED", "invalid_request_error", "request_blocked"),
     GatewayError("QUOTA_EXCEEDED", "api_error", "quota_exceeded"),
     GatewayError("API_CONFIGURATION_ERROR", "api_error", "internal_error"),
     GatewayError("INTEGRATION_FAILURE", "api_error", "internal_error"),

@@ -49,7 +49,7 @@ def deployed_api(**changes: Any) -> DeployedApi:
             kind: GatewayResponse(kind, 0, CORS, TEMPLATE % kind.lower())
             for kind in ("DEFAULT_4XX", "DEFAULT_5XX", "INVALID_API_KEY", "MISSING_AUTHENTICATION_TOKEN",
                          "BAD_REQUEST_BODY", "BAD_REQUEST_PARAMETERS", "THROTTLED", "REQUEST_TOO_LARGE",
-                         "INTEGRATION_TIMEOUT", "INTEGRATION_FAILURE")
+                         "INTEGRATION_TIMEOUT", "INTEGRATION_FAILURE", "WAF_FILTERED")
         },
         api_keys={
             KEY_VALUE: ApiKey("key1", "client-one", KEY_VALUE, Throttle(100.0, 50)),
@@ -89,11 +89,11 @@ class RecordingInvoker:
 
 
 def call(app: Callable[..., Awaitable[None]], method: str, path: str, *, headers: dict[str, str] | None = None,
-         body: bytes = b"", query: str = "", chunk: int = 65536) -> Response:
+         body: bytes = b"", query: str = "", chunk: int = 65536, client: str = "127.0.0.9") -> Response:
     scope = {
         "type": "http", "method": method, "path": path, "query_string": query.encode(), "http_version": "1.1",
         "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
-        "client": ("127.0.0.9", 50000), "server": ("127.0.0.1", 8080),
+        "client": (client, 50000), "server": ("127.0.0.1", 8080),
     }
     parts = [body[i:i + chunk] for i in range(0, len(body), chunk)] or [b""]
     messages = [{"type": "http.request", "body": p, "more_body": i < len(parts) - 1} for i, p in enumerate(parts)]

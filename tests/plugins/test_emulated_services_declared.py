@@ -41,6 +41,7 @@ SERVICE_OF_TYPE = {
     "aws_sqs_": "sqs",
     "aws_subnet": "ec2",
     "aws_vpc": "ec2",
+    "aws_wafv2_": "wafv2",
 }
 
 

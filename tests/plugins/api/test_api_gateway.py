@@ -142,7 +142,7 @@ def test_get_requires_the_transaction_id_query_parameter(api_key_stack):
 RESPONSE_TYPES = {
     "DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY", "BAD_REQUEST_PARAMETERS", "API_CONFIGURATION_ERROR",
     "MISSING_AUTHENTICATION_TOKEN", "INVALID_API_KEY", "ACCESS_DENIED", "THROTTLED", "QUOTA_EXCEEDED",
-    "REQUEST_TOO_LARGE", "UNAUTHORIZED",
+    "REQUEST_TOO_LARGE", "UNAUTHORIZED", "WAF_FILTERED",
 }
 RUNTIME_ERROR_TYPES = {"invalid_request_error", "card_error", "authentication_error", "idempotency_error", "api_error"}
 
