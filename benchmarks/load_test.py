@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -102,6 +103,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--reserved-concurrency", type=int, default=8)
+    parser.add_argument("--keep-logs", metavar="DIR", help="copy the run's logs (gateway, emulator, terraform) here")
     args = parser.parse_args()
 
     from payments_platform.core.local.emulator import emulator_client
@@ -225,6 +227,10 @@ def main() -> int:
                         print("\n".join(gateway_log[number:number + 25]))
                         break
         finally:
+            if args.keep_logs:
+                Path(args.keep_logs).mkdir(parents=True, exist_ok=True)
+                for log in run.run_dir.glob("*.log"):
+                    shutil.copy(log, Path(args.keep_logs) / log.name)
             down(run)
 
     print(json.dumps(figures, indent=1, default=str))
