@@ -16,9 +16,15 @@ is up -- Terraform's ``aws_secretsmanager_secret_rotation`` with ``rotate_immedi
 during apply, when Secrets Manager only tests the function -- runs its steps once the gateway is
 ready, in the background: on AWS, too, RotateSecret returns before the function has run.
 
+A RotateSecret that names no function rotates with the one configured on the secret, as on AWS
+(``aws secretsmanager rotate-secret --secret-id ...``, the documented manual rotation); moto
+instead forgot the configured function and made an empty version current. And a rotation after
+a finished one is accepted (moto refused it as "still in progress").
+
 Upstream: moto.secretsmanager.models.SecretsManagerBackend.rotate_secret can only reach moto's
-Docker-based Lambda; an option to send Lambda invokes to an external Lambda endpoint would make
-this patch unnecessary.
+Docker-based Lambda (an option to send Lambda invokes to an external Lambda endpoint would make
+this patch unnecessary), should keep ``rotation_lambda_arn`` when the request has none, and should
+accept AWSPENDING on the AWSCURRENT version as a finished rotation (it refused the next one).
 """
 
 from __future__ import annotations
@@ -114,10 +120,20 @@ def install(runtime_file: Path | None) -> None:
         original_rotate = SecretsManagerBackend.rotate_secret
         original_invoke = LambdaBackend.invoke
 
-        def rotate_secret(self: Any, *args: Any, **kwargs: Any) -> Any:
+        def rotate_secret(self: Any, secret_id: str, *args: Any, **kwargs: Any) -> Any:
+            if self._is_valid_identifier(secret_id):
+                secret = self.secrets[secret_id]
+                if not args and not kwargs.get("rotation_lambda_arn"):
+                    # AWS rotates with the configured function when the call names none; moto forgot it.
+                    kwargs["rotation_lambda_arn"] = getattr(secret, "rotation_lambda_arn", None) or None
+                for version in getattr(secret, "versions", {}).values():
+                    # AWSPENDING beside AWSCURRENT marks a *finished* rotation (AWS's own rule);
+                    # moto took it for one in progress and refused every later rotation.
+                    if {"AWSPENDING", "AWSCURRENT"} <= set(version["version_stages"]):
+                        version["version_stages"].remove("AWSPENDING")
             _rotation.may_wait = not kwargs.get("rotate_immediately", True)
             try:
-                return original_rotate(self, *args, **kwargs)
+                return original_rotate(self, secret_id, *args, **kwargs)
             finally:
                 del _rotation.may_wait
 

@@ -157,3 +157,14 @@ def test_a_rotation_configured_during_apply_tests_the_function_once_the_gateway_
         time.sleep(0.1)
     assert invoke_api.calls == [(ROTATOR, "testSecret")]
     assert secrets.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"] == FIRST_KEY
+
+
+def test_a_rotation_naming_no_function_uses_the_one_configured_on_the_secret(secrets, invoke_api, tmp_path):
+    moto_rotation.install(ready_file(tmp_path / "gateway.ready", invoke_api))
+    arn, function_arn = deployed_rotation(secrets)
+    secrets.rotate_secret(SecretId=arn, RotationLambdaARN=function_arn, RotationRules={"AutomaticallyAfterDays": 90})
+    second = secrets.rotate_secret(SecretId=arn)["VersionId"]  # `aws secretsmanager rotate-secret --secret-id`
+    assert [step for _, step in invoke_api.calls] == ["createSecret", "setSecret", "testSecret", "finishSecret"] * 2
+    current = secrets.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
+    assert current["VersionId"] == second and current["SecretString"] not in (FIRST_KEY, "")
+    assert secrets.describe_secret(SecretId=arn)["RotationLambdaARN"] == function_arn
