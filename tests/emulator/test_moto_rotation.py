@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from payments_platform.core.local import moto_rotation
+from payments_platform.core.testing.moto_functions import placeholder_function
 from payments_platform.runtime import aws_clients, fingerprint_rotation
 
 REGION = "us-east-1"
@@ -92,20 +93,8 @@ def secrets(monkeypatch, tmp_path) -> Iterator[Any]:
 
 def deployed_rotation(secrets: Any) -> tuple[str, str]:
     """The secret and its rotation function, as Terraform leaves them (moto checks the function exists)."""
-    import io
-    import zipfile
-
     arn = secrets.create_secret(Name="card-fingerprint-key-test", SecretString=FIRST_KEY)["ARN"]
-    role = boto3.client("iam", region_name=REGION).create_role(
-        RoleName="rotator", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
-    )["Role"]["Arn"]
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("handler.py", "")
-    function_arn = boto3.client("lambda", region_name=REGION).create_function(
-        FunctionName=ROTATOR, Runtime="python3.12", Role=role, Handler="h.handler", Code={"ZipFile": package.getvalue()},
-    )["FunctionArn"]
-    return arn, function_arn
+    return arn, placeholder_function(ROTATOR, region=REGION)
 
 
 def ready_file(path: Path, server: InvokeApi) -> Path:

@@ -6,14 +6,13 @@ still replay after it, and no key value reaches a log line."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 import time
-import zipfile
 
 import boto3
 import pytest
 
+from payments_platform.core.testing.moto_functions import placeholder_function
 from payments_platform.runtime import fingerprint_rotation, transactions
 from payments_platform.runtime.fingerprint_keyring import KEY_ACTIVATION_DELAY_SECONDS, KEYRING_REFRESH_SECONDS
 from payments_platform.runtime.fingerprint_rotation import FingerprintKeyRotation, RotationError
@@ -45,16 +44,7 @@ def rotation(aws, monkeypatch):
     monkeypatch.setattr(LambdaBackend, "invoke", invoke)
     secrets = boto3.client("secretsmanager", region_name=REGION)
     arn = secrets.create_secret(Name="card-fingerprint-key-test", SecretString=FIRST_KEY)["ARN"]
-    role = boto3.client("iam", region_name=REGION).create_role(
-        RoleName="rotator", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
-    )["Role"]["Arn"]
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("handler.py", "")
-    function_arn = boto3.client("lambda", region_name=REGION).create_function(
-        FunctionName="card-fingerprint-rotator-test", Runtime="python3.12", Role=role,
-        Handler="payments_runtime.fingerprint_rotation.handler", Code={"ZipFile": package.getvalue()},
-    )["FunctionArn"]
+    function_arn = placeholder_function("card-fingerprint-rotator-test", region=REGION)
     monkeypatch.delenv("CARD_FINGERPRINT_KEY")
     monkeypatch.setenv("CARD_FINGERPRINT_SECRET_ARN", arn)
 
