@@ -1,6 +1,6 @@
 """Load and concurrency, checked -- not just timed -- against the local deployment (emulator-bound).
 
-    .venv/bin/python benchmarks/load_test.py [--users 100] [--seconds 60] [--reserved-concurrency 8]
+    .venv/bin/python benchmarks/load_test.py [--users 100] [--seconds 60] [--reserved-concurrency 8] [--keep-logs DIR]
 
 1. `local up` (its own code) of the `local` environment, the api functions' reserved concurrency
    raised to --reserved-concurrency through a temporary copy of environments.toml (the file is
@@ -14,7 +14,8 @@
    with Retry-After are counted apart), one transaction per idempotency key, every replay the
    original transaction, every 201 with exactly one audit message and one event id, nothing
    stranded, no PAN/CVC in responses, table, messages, events or function logs;
-6. `local down`, whatever happened. Exit 0 when every check passes.
+6. `local down`, whatever happened (--keep-logs first copies the run's gateway, emulator and
+   terraform logs to DIR). Exit 0 when every check passes, 1 when one fails.
 
 Loopback only; bounded by --seconds (locust is killed 60 s after it should have stopped).
 """

@@ -18,13 +18,16 @@ ready, in the background: on AWS, too, RotateSecret returns before the function 
 
 A RotateSecret that names no function rotates with the one configured on the secret, as on AWS
 (``aws secretsmanager rotate-secret --secret-id ...``, the documented manual rotation); moto
-instead forgot the configured function and made an empty version current. And a rotation after
-a finished one is accepted (moto refused it as "still in progress").
+instead forgot the configured function and made an empty version current. A rotation after a
+finished one is accepted (moto refused it as "still in progress"), and a test-only rotation's
+pending version holds the current value (moto left it empty when the value came by PutSecretValue).
 
 Upstream: moto.secretsmanager.models.SecretsManagerBackend.rotate_secret can only reach moto's
 Docker-based Lambda (an option to send Lambda invokes to an external Lambda endpoint would make
 this patch unnecessary), should keep ``rotation_lambda_arn`` when the request has none, and should
-accept AWSPENDING on the AWSCURRENT version as a finished rotation (it refused the next one).
+accept AWSPENDING on the AWSCURRENT version as a finished rotation (it refused the next one), and
+should copy the current version's value, not the creation value, into a test-only rotation's
+pending version.
 """
 
 from __future__ import annotations
@@ -106,6 +109,17 @@ def _wait_and_invoke(runtime_file: Path | None, function_arn: str, body: str | b
         log.warning("deferred rotation step failed: %s", error)
 
 
+def _give_pending_the_current_value(secret: Any, token: str | None) -> None:
+    """A test-only rotation's AWSPENDING version holds the current value, as on AWS (moto copied the
+    value the secret was *created* with: none when it came by PutSecretValue, as Terraform sets it)."""
+    pending = secret.versions.get(token) if token else None
+    current = next((v for v in secret.versions.values() if "AWSCURRENT" in v["version_stages"]), None)
+    if pending is not None and current is not None and pending is not current:
+        for field in ("secret_string", "secret_binary"):
+            if field in current:
+                pending[field] = current[field]
+
+
 def install(runtime_file: Path | None) -> None:
     """Route RotateSecret's Lambda steps to the local runtime whose ready file is ``runtime_file``."""
     global _runtime_file
@@ -132,14 +146,17 @@ def install(runtime_file: Path | None) -> None:
                     if {"AWSPENDING", "AWSCURRENT"} <= set(version["version_stages"]):
                         version["version_stages"].remove("AWSPENDING")
             _rotation.may_wait = not kwargs.get("rotate_immediately", True)
+            _rotation.secret = self.secrets[secret_id] if self._is_valid_identifier(secret_id) else None
             try:
                 return original_rotate(self, secret_id, *args, **kwargs)
             finally:
-                del _rotation.may_wait
+                del _rotation.may_wait, _rotation.secret
 
         def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> Any:
             if not hasattr(_rotation, "may_wait"):
                 return original_invoke(self, function_name, qualifier, body, headers, response_headers)
+            if _rotation.may_wait and _rotation.secret is not None:
+                _give_pending_the_current_value(_rotation.secret, json.loads(body).get("ClientRequestToken"))
             endpoint = local_lambda_endpoint(_runtime_file)
             if endpoint is None:
                 if _rotation.may_wait:

@@ -32,6 +32,7 @@ class InvokeApi(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _InvokeHandler)
         self.calls: list[tuple[str, str]] = []
+        self.failures: list[str] = []
         self.fail_step: str | None = None
 
 
@@ -49,6 +50,7 @@ class _InvokeHandler(BaseHTTPRequestHandler):
             fingerprint_rotation.handler(event, None)
             body: dict[str, Any] | None = None
         except Exception as error:
+            self.server.failures.append(f"{event['Step']}: {error}")
             headers["X-Amz-Function-Error"] = "Unhandled"
             body = {"errorType": type(error).__name__, "errorMessage": str(error)}
         payload = json.dumps(body).encode()
@@ -92,8 +94,10 @@ def secrets(monkeypatch, tmp_path) -> Iterator[Any]:
 
 
 def deployed_rotation(secrets: Any) -> tuple[str, str]:
-    """The secret and its rotation function, as Terraform leaves them (moto checks the function exists)."""
-    arn = secrets.create_secret(Name="card-fingerprint-key-test", SecretString=FIRST_KEY)["ARN"]
+    """The secret and its rotation function, as Terraform leaves them: the secret created empty, its
+    value put as a version (aws_secretsmanager_secret_version); moto checks the function exists."""
+    arn = secrets.create_secret(Name="card-fingerprint-key-test")["ARN"]
+    secrets.put_secret_value(SecretId=arn, SecretString=FIRST_KEY)
     return arn, placeholder_function(ROTATOR, region=REGION)
 
 
@@ -109,6 +113,7 @@ def test_a_rotation_runs_each_step_on_the_local_lambda_runtime(secrets, invoke_a
     version = secrets.rotate_secret(SecretId=arn, RotationLambdaARN=function_arn,
                                     RotationRules={"AutomaticallyAfterDays": 90})["VersionId"]
     assert invoke_api.calls == [(ROTATOR, s) for s in ("createSecret", "setSecret", "testSecret", "finishSecret")]
+    assert invoke_api.failures == []
     assert secrets.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")["SecretString"] == FIRST_KEY
     current = secrets.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
     assert current["VersionId"] == version and current["SecretString"] != FIRST_KEY
@@ -145,6 +150,7 @@ def test_a_rotation_configured_during_apply_tests_the_function_once_the_gateway_
     while not invoke_api.calls and time.monotonic() < deadline:
         time.sleep(0.1)
     assert invoke_api.calls == [(ROTATOR, "testSecret")]
+    assert invoke_api.failures == []  # the pending version held the current key, as on AWS
     assert secrets.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"] == FIRST_KEY
 
 
