@@ -1,6 +1,6 @@
 """Load and concurrency, checked -- not just timed -- against the local deployment (emulator-bound).
 
-    .venv/bin/python benchmarks/load_test.py [--users 100] [--seconds 60] [--reserved-concurrency 8]
+    .venv/bin/python benchmarks/load_test.py [--users 100] [--seconds 60] [--reserved-concurrency 8] [--keep-logs DIR]
 
 1. `local up` (its own code) of the `local` environment, the api functions' reserved concurrency
    raised to --reserved-concurrency through a temporary copy of environments.toml (the file is
@@ -14,7 +14,8 @@
    with Retry-After are counted apart), one transaction per idempotency key, every replay the
    original transaction, every 201 with exactly one audit message and one event id, nothing
    stranded, no PAN/CVC in responses, table, messages, events or function logs;
-6. `local down`, whatever happened. Exit 0 when every check passes.
+6. `local down`, whatever happened (--keep-logs first copies the run's gateway, emulator and
+   terraform logs to DIR). Exit 0 when every check passes, 1 when one fails.
 
 Loopback only; bounded by --seconds (locust is killed 60 s after it should have stopped).
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -102,6 +104,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--reserved-concurrency", type=int, default=8)
+    parser.add_argument("--keep-logs", metavar="DIR", help="copy the run's logs (gateway, emulator, terraform) here")
     args = parser.parse_args()
 
     from payments_platform.core.local.emulator import emulator_client
@@ -225,6 +228,10 @@ def main() -> int:
                         print("\n".join(gateway_log[number:number + 25]))
                         break
         finally:
+            if args.keep_logs:
+                Path(args.keep_logs).mkdir(parents=True, exist_ok=True)
+                for log in run.run_dir.glob("*.log"):
+                    shutil.copy(log, Path(args.keep_logs) / log.name)
             down(run)
 
     print(json.dumps(figures, indent=1, default=str))

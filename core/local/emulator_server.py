@@ -3,8 +3,9 @@
     python -m payments_platform.core.local.emulator_server --host 127.0.0.1 --port 0 --ready-file PATH
 
 Binds the port (0 = a free one), patches moto (moto_fidelity, moto_performance,
-moto_authorization), turns IAM enforcement on from the first request, seeds the administrator
-the provider signs with (emulator_admin), then writes the ready file atomically -- JSON
+moto_authorization, moto_rotation -- ``--lambda-runtime-file`` names the local gateway's ready
+file), turns IAM enforcement on from the first request, seeds the administrator the provider
+signs with (emulator_admin), then writes the ready file atomically -- JSON
 ``{"pid", "host", "port", "endpoint"}`` -- and serves (werkzeug, threaded) until SIGTERM or
 SIGINT, or until the process named by ``--parent-pid`` is gone: exit 0, ready file removed. A
 port that cannot be bound: one line on stderr, exit 2.
@@ -36,6 +37,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--ready-file", type=Path, required=True, help="where to write {pid, host, port, endpoint} once serving")
     parser.add_argument("--log-file", type=Path, help="append the server's warnings and errors here (default: stderr)")
     parser.add_argument(
+        "--lambda-runtime-file", type=Path,
+        help="the local gateway's ready file: where Secrets Manager rotation invokes the deployed rotation function",
+    )
+    parser.add_argument(
         "--parent-pid", type=int,
         help="stop (as on SIGTERM) once this process is gone, so a killed launcher leaves no emulator behind",
     )
@@ -66,14 +71,15 @@ def enforce_iam_from_the_first_request() -> None:
     ActionAuthenticatorMixin.request_count = 0
 
 
-def prepare_moto() -> None:
+def prepare_moto(lambda_runtime_file: Path | None = None) -> None:
     """Everything that must hold before the first request: patches, IAM enforcement, the admin."""
     enforce_iam_from_the_first_request()
-    from . import emulator_admin, moto_authorization, moto_bucket_policy, moto_fidelity, moto_performance
+    from . import emulator_admin, moto_authorization, moto_bucket_policy, moto_fidelity, moto_performance, moto_rotation
 
     moto_fidelity.install()
     moto_performance.install()
     moto_authorization.install()
+    moto_rotation.install(lambda_runtime_file)
     moto_bucket_policy.apply()
     emulator_admin.keep_administrator_across_resets()
     emulator_admin.seed_administrator()
@@ -153,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BIND_FAILED
     try:
         configure_logging(args.log_file)
-        prepare_moto()
+        prepare_moto(args.lambda_runtime_file)
         if stop.is_set():
             return 0
         return serve(listener, args.ready_file, stop, args.parent_pid)

@@ -18,7 +18,7 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import uvicorn
 
@@ -28,12 +28,17 @@ from .deployed_functions import spec_from_json
 from .emulator import emulator_client, write_json_atomically
 from .gateway import LocalGateway
 from .invoke_api import invoke_api, is_invoke
-from .lambda_service import FunctionSpec, LambdaService
+from .lambda_service import INIT_TIMEOUT_S, FunctionSpec, LambdaService
 from .runtime_api import RuntimeApi
 from .schedules import read_schedules, run_schedule
 
 # What a worker inherits from this machine; everything else comes from the deployed function.
 INHERITED_VARIABLES = ("PATH", "LANG", "HOME", "TMPDIR", "SYSTEMROOT")
+# How long an idle keep-alive connection stays open (uvicorn's default is 5 s). A container's
+# Runtime API connection is idle while its handler runs: closed under it, the runtime's POST of
+# the result could meet the close and fail ("Failed to post invocation response": the container
+# exits, the client gets a 502); a load client reusing its connection could meet it too (a reset).
+MIN_KEEP_ALIVE_S = 75
 
 
 def _print(prefix: str, line: str) -> None:
@@ -51,6 +56,15 @@ def _listen(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+def server_config(app: Any, functions: Iterable[FunctionSpec]) -> uvicorn.Config:
+    """The gateway's uvicorn settings: connections outlive the longest invocation (and its init)."""
+    longest = max((f.timeout_s for f in functions), default=0) + INIT_TIMEOUT_S
+    return uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2,
+        timeout_keep_alive=max(MIN_KEEP_ALIVE_S, int(longest) + 1),
+    )
 
 
 async def serve(spec: dict[str, Any]) -> None:
@@ -118,8 +132,7 @@ async def serve(spec: dict[str, Any]) -> None:
             await service.close()
             await super().shutdown(sockets)
 
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)
-    server = Server(config)
+    server = Server(server_config(app, functions.values()))
 
     async def announce() -> None:
         while not server.started:

@@ -143,9 +143,10 @@ class Container:
     async def next_invocation(self) -> Invocation | None:
         """The next invocation for this container; None when the container is being stopped."""
         if not self.ready.done():
+            # Not idle: the invoke that started this container takes it. Offered to every invoke,
+            # it could be taken by one arriving now, and the invoke that waited for it had none.
             self.init_ms = (time.monotonic() - self.started) * 1000
             self.ready.set_result(True)
-            self.service.idle(self)
         invocation = await self.inbox.get()
         self.current = invocation
         return invocation
@@ -237,13 +238,15 @@ class LambdaService:
             await container.start()
             await asyncio.wait_for(asyncio.shield(container.ready), timeout=INIT_TIMEOUT_S)
         except asyncio.TimeoutError:
+            # Said in the function's log, as Lambda does: the client only sees the gateway's 502.
+            self.log(container, f"INIT_REPORT Init Duration: {INIT_TIMEOUT_S * 1000:.2f} ms\tPhase: init\tStatus: timeout")
             await container.stop()
             raise FunctionFailed(f"{function.name}: init did not finish within {INIT_TIMEOUT_S:.0f} s") from None
         except InvokeError:
+            self.log(container, f"INIT_REPORT Init Duration: {(time.monotonic() - container.started) * 1000:.2f} ms\t"
+                                "Phase: init\tStatus: error")
             await container.stop()
             raise
-        # /next put it among the idle ones; this invoke takes it.
-        idle.remove(container)
         return container
 
     def idle(self, container: Container) -> None:

@@ -181,7 +181,9 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
         log = run.run_dir / "emulator.log"
         ready = run.run_dir / "emulator.ready"
         process = spawn(
-            python_module(EMULATOR_MODULE, "--host", "127.0.0.1", "--port", "0", "--ready-file", str(ready)),
+            python_module(EMULATOR_MODULE, "--host", "127.0.0.1", "--port", "0", "--ready-file", str(ready),
+                          # Secrets Manager rotation runs the deployed rotator on the gateway's Lambda runtime.
+                          "--lambda-runtime-file", str(run.run_dir / "gateway.ready")),
             log_file=log,
         )
         record.emulator_pid = process.pid

@@ -8,8 +8,8 @@ runtime accepts as base64 (48 bytes of key material, ~380 bits of entropy).
 Caveats, documented in README.md:
 
 * ``aws_secretsmanager_random_password`` is a data source: it yields a new value on every
-  plan. ``ignore_changes = ["secret_string"]`` keeps the first one; rotating the key is a
-  deliberate act (taint the version), not a side effect of a plan.
+  plan. ``ignore_changes = ["secret_string"]`` keeps the first one; later keys come from the
+  rotation function (key_rotation.py), never from a plan.
 * The value also lands in the Terraform state: the state is as sensitive as the secret.
 * ``recovery_window_in_days = 0`` deletes the secret immediately on destroy (the platform
   must be destroyable, and a pending-deletion secret blocks re-creating the name for up to
@@ -32,6 +32,7 @@ KEY_LENGTH = 64
 class CardFingerprintSecret:
     arn: str
     secret: Any
+    version: Any  # the first version: rotation needs a current one
 
 
 def create_card_fingerprint_secret(ctx: PluginContext) -> CardFingerprintSecret:
@@ -47,11 +48,11 @@ def create_card_fingerprint_secret(ctx: PluginContext) -> CardFingerprintSecret:
     value = aws.data_aws_secretsmanager_random_password.DataAwsSecretsmanagerRandomPassword(
         ctx.scope, "card_fingerprint_key_value", password_length=KEY_LENGTH, exclude_punctuation=True
     )
-    aws.secretsmanager_secret_version.SecretsmanagerSecretVersion(
+    version = aws.secretsmanager_secret_version.SecretsmanagerSecretVersion(
         ctx.scope,
         "card_fingerprint_key_version",
         secret_id=secret.id,
         secret_string=value.random_password,
         lifecycle=TerraformResourceLifecycle(ignore_changes=["secret_string"]),
     )
-    return CardFingerprintSecret(arn=secret.arn, secret=secret)
+    return CardFingerprintSecret(arn=secret.arn, secret=secret, version=version)

@@ -33,7 +33,7 @@ def register_evidence(ctx: PluginContext, functions: Mapping[str, BuiltFunction]
     evidence("10.2", api.stage, expect={"xray_tracing_enabled": True}, attributes=("access_log_settings.destination_arn",),
              note="every API call is logged (who, what, when, outcome) and traced")
     evidence("3.6", secret, attributes=("kms_key_id",),
-             note="the card-fingerprint HMAC key is encrypted under the platform CMK; only the transaction processor reads it")
+             note="the card-fingerprint HMAC key is encrypted under the platform CMK; only the transaction processor and the key's rotation function read it")
     for log_group in (api.access_log_group, api.execution_log_group, *(f.log_group for f in functions.values())):
         evidence("10.3", log_group, attributes=("kms_key_id", "retention_in_days"),
                  note="log events are encrypted under the platform CMK; nothing but the platform's roles writes them")

@@ -24,6 +24,7 @@ CREATE_TRANSACTION_MODEL = "CreateTransactionRequest"  # alphanumeric: API Gatew
 TRANSACTION_PROCESSOR = "transaction-processor"
 STATUS_CHECKER = "status-checker"
 TRANSACTION_RECONCILER = "transaction-reconciler"  # scheduled, never behind the API
+CARD_FINGERPRINT_ROTATOR = "card-fingerprint-rotator"  # run by Secrets Manager, never behind the API
 
 # Lambda proxy integrations are always invoked with POST, whatever the client's method.
 PROXY_INTEGRATION = {"type": "AWS_PROXY", "integration_http_method": "POST"}

@@ -3,7 +3,8 @@
 Transaction processor (runtime/transactions.py and what it calls):
 
 * DynamoDB ``TransactWriteItems`` with two conditional ``Put`` -- authorised as
-  ``dynamodb:PutItem`` per item; ``GetItem`` (idempotency record), ``UpdateItem``
+  ``dynamodb:PutItem`` per item -- and, after a key rotation, a ``ConditionCheck``
+  (``dynamodb:ConditionCheckItem``); ``GetItem`` (idempotency record), ``UpdateItem``
   (dispatch state), ``Query`` (the transaction behind a replayed key);
 * SQS ``SendMessage`` (audit queue), SNS ``Publish`` (notifications topic);
 * Secrets Manager ``GetSecretValue`` on the card-fingerprint key (cold start).
@@ -29,7 +30,11 @@ from payments_platform.core.roles import grant_function_basics
 from .definition import STATUS_CHECKER, TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
 from .functions import BuiltFunction, dispatch_index
 
-TRANSACTION_PROCESSOR_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
+# ConditionCheckItem: once the fingerprint key has been rotated, the TransactWriteItems checks that
+# the key has no record under the other key version (runtime/fingerprint_keyring.py).
+TRANSACTION_PROCESSOR_TABLE_ACTIONS = (
+    "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+)
 STATUS_CHECKER_TABLE_ACTIONS = ("dynamodb:Query",)
 TRANSACTION_RECONCILER_TABLE_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
 

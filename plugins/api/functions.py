@@ -1,4 +1,5 @@
-"""The Lambda functions -- the two behind the API and the scheduled transaction reconciler --
+"""The Lambda functions -- the two behind the API, the scheduled transaction reconciler and the
+card-fingerprint key's rotation function --
 their log groups and the API's invoke permissions.
 
 All run the same deterministic package (packaging.py) with different handlers, on
@@ -17,7 +18,7 @@ from payments_platform.core.context import PluginContext
 from payments_platform.core.roles import Role
 
 from .code_signing import SignedCode, create_signed_code
-from .definition import STATUS_CHECKER, TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
+from .definition import CARD_FINGERPRINT_ROTATOR, STATUS_CHECKER, TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
 from .packaging import LambdaPackage
 from .settings import ApiSettings
 
@@ -65,6 +66,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ),
         # One run at a time is enough (runs are also safe when they overlap).
         reserved_concurrency=1,
+    ),
+    FunctionSpec(
+        CARD_FINGERPRINT_ROTATOR,
+        "payments_runtime.fingerprint_rotation.handler",
+        "Run by Secrets Manager: replaces the card-fingerprint HMAC key at the end of its cryptoperiod",
+        "Card-fingerprint key rotation: writes and stages versions of that one secret",
+        # The secret comes in the rotation event; it touches no table, queue or topic.
+        ("LOG_LEVEL", "ENVIRONMENT"),
+        reserved_concurrency=1,  # Secrets Manager rotates a secret one step at a time
     ),
 )
 

@@ -1,5 +1,6 @@
-"""api plugin: the API Gateway REST API, the two Lambda functions behind it, and the scheduled
-transaction reconciler that completes dispatches the API's function could not finish.
+"""api plugin: the API Gateway REST API, the two Lambda functions behind it, the scheduled
+transaction reconciler that completes dispatches the API's function could not finish, and the
+rotation function of the card-fingerprint key.
 
 Requires the network, the transactions table, the audit queue and the notifications topic;
 provides ``keys.REST_API`` and ``keys.RUNTIME_PACKAGE``. Settings: settings.py; operations
@@ -7,7 +8,8 @@ notes: README.md.
 
     resources  package the runtime (published for other plugins' functions), create the
                HMAC-key secret, the functions (with their roles and log groups), the REST
-               API, stage, usage plan and API keys, the reconciler's schedule and alarms;
+               API, stage, usage plan and API keys, the reconciler's schedule and alarms,
+               the key's rotation schedule;
                register functions, API and the log groups of the audit trail for monitoring;
                publish keys.REST_API; outputs
     wiring     grant each role exactly what its handler calls (and the account
@@ -23,10 +25,11 @@ from payments_platform.core.context import PluginContext
 
 from .card_fingerprint_secret import create_card_fingerprint_secret
 from .control_evidence import register_evidence
-from .definition import ROUTES, TRANSACTION_RECONCILER, load_create_transaction_schema
+from .definition import CARD_FINGERPRINT_ROTATOR, ROUTES, TRANSACTION_RECONCILER, load_create_transaction_schema
 from .function_access import grant_function_access
 from .functions import BuiltFunction, allow_api_invoke, create_functions, function_names, package_asset
 from .gateway import BuiltApi, create_api, grant_account_cloudwatch_role
+from .key_rotation import grant_rotator_access, rotate_card_fingerprint_key
 from .packaging import build_lambda_package
 from .reconciliation import create_reconciler_alarms, schedule_reconciler
 from .settings import ApiSettings
@@ -70,13 +73,14 @@ def payments_resources(ctx: PluginContext) -> None:
     api = create_api(
         ctx,
         settings,
-        {key: built.function for key, built in functions.items() if key != TRANSACTION_RECONCILER},
+        {route.function: functions[route.function].function for route in ROUTES},
         function_names(ctx),
         load_create_transaction_schema(),
     )
     allow_api_invoke(ctx, functions, api.rest_api.execution_arn, settings.stage_name, ROUTES)
     register_evidence(ctx, functions, api, secret.secret)
     schedule_reconciler(ctx, functions[TRANSACTION_RECONCILER])
+    rotate_card_fingerprint_key(ctx, secret, functions[CARD_FINGERPRINT_ROTATOR], settings.fingerprint_key_rotation_days)
     create_reconciler_alarms(ctx, functions[TRANSACTION_RECONCILER])
 
     for key, built in sorted(functions.items()):
@@ -118,5 +122,6 @@ def payments_resources(ctx: PluginContext) -> None:
 def payments_wiring(ctx: PluginContext) -> None:
     build: _Build = ctx.stash.pop("build")
     grant_function_access(ctx, build.functions, build.secret_arn)
+    grant_rotator_access(ctx, build.functions[CARD_FINGERPRINT_ROTATOR], build.secret_arn)
     if build.api.account is not None:
         grant_account_cloudwatch_role(ctx)

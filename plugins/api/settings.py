@@ -57,6 +57,9 @@ class ApiSettings(PluginSettings):
     architecture: Literal["arm64", "x86_64"] = "arm64"
     log_retention_days: LogRetentionDays = 30
     function_log_level: Literal["DEBUG", "INFO"] = "INFO"
+    # The card-fingerprint key's cryptoperiod (PCI DSS 3.6.1.3 / 3.7.4): Secrets Manager rotates it
+    # this often (key_rotation.py). At most a year.
+    fingerprint_key_rotation_days: int = Field(default=90, ge=1, le=365)
 
     # Deploy only packages signed by the environment's AWS Signer profile (code_signing.py).
     # Off only where the target cannot do it: the emulator has no Signer jobs or signing configs.

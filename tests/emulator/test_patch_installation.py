@@ -15,7 +15,9 @@ from moto.moto_api._internal.models import MotoAPIBackend
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.sqs.models import Queue
-from payments_platform.core.local import emulator_admin, moto_authorization, moto_fidelity, moto_performance
+from moto.awslambda.models import LambdaBackend
+from moto.secretsmanager.models import SecretsManagerBackend
+from payments_platform.core.local import emulator_admin, moto_authorization, moto_fidelity, moto_performance, moto_rotation
 
 def patched():
     return (
@@ -25,6 +27,7 @@ def patched():
         MotoAPIBackend.reset,
         DynamoDBBackend.transact_write_items, Table.query, Table.all_items,
         Queue.messages, Queue.approximate_number_of_messages_delayed, Queue.approximate_number_of_messages_not_visible,
+        SecretsManagerBackend.rotate_secret, LambdaBackend.invoke,
     )
 
 original = patched()
@@ -32,6 +35,7 @@ for _ in range(2):
     moto_fidelity.install()
     moto_performance.install()
     moto_authorization.install()
+    moto_rotation.install(None)
     emulator_admin.keep_administrator_across_resets()
     if _ == 0:
         first = patched()

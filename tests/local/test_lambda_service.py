@@ -186,9 +186,11 @@ def test_a_handler_that_cannot_be_imported_fails_the_init(code_dir):
     async def scenario(service, lines):
         with pytest.raises(FunctionFailed, match="init failed"):
             await invoke(service, "fn", {})
-        return service.containers
+        return service.containers, [line for _, line in lines]
 
-    assert run_service([spec(code_dir, "missing_module.handler")], scenario) == {}
+    containers, lines = run_service([spec(code_dir, "missing_module.handler")], scenario)
+    assert containers == {}
+    assert any(line.startswith("INIT_REPORT") and line.endswith("Status: error") for line in lines)
 
 
 def test_output_is_logged_with_lambda_start_end_report_lines(code_dir):
@@ -239,3 +241,27 @@ def test_every_line_reaches_the_function_log_group_even_when_logged_during_a_flu
     assert stream.startswith("/aws/lambda/fn|") and "[$LATEST]" in stream
     assert [line for line in printed if line.startswith("REPORT")] == [line for line in shipped if line.startswith("REPORT")]
     assert sum(line.startswith("REPORT") for line in shipped) == 2
+
+
+def test_a_cold_started_container_serves_the_invoke_that_started_it_even_when_another_arrives_as_it_becomes_ready(code_dir):
+    """Under load another invoke may arrive the moment a new container asks for work: it must not
+    take that container from the invoke that started it (which then failed with a bare 500)."""
+
+    async def scenario(service, lines):
+        racers: list[asyncio.Task] = []
+        original_container_at = service.container_at
+
+        def container_at(port):
+            # The first Runtime API call is the new container's first /next: another invoke arrives
+            # right as it becomes ready (the task runs before the starting invoke resumes).
+            if not racers:
+                racers.append(asyncio.get_running_loop().create_task(invoke(service, "fn", {"seconds": 0.2})))
+            return original_container_at(port)
+
+        service.container_at = container_at
+        first = await invoke(service, "fn", {"seconds": 0.2})
+        second = await racers[0]
+        return first, second, service.cold_starts
+
+    first, second, cold_starts = run_service([spec(code_dir, "handlers.sleepy", concurrency=2)], scenario)
+    assert first == second == {"slept": 0.2} and cold_starts == 2

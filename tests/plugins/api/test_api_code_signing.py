@@ -18,7 +18,7 @@ def test_functions_run_the_signed_object_under_the_code_signing_config(api_key_s
     job = ref(api_key_stack, "aws_signer_signing_job", "/signing_job", "signed_object[0].s3[0]")[:-1]
     config_arn = ref(api_key_stack, "aws_lambda_code_signing_config", "/code_signing_config", "arn")
     functions = api_key_stack.resources("aws_lambda_function").values()
-    assert len(functions) == 3  # processor, status checker, reconciler: all run the signed package
+    assert len(functions) == 4  # processor, status checker, reconciler, key rotator: all run the signed package
     for body in functions:
         assert body["s3_bucket"] == job + ".bucket}"
         assert body["s3_key"] == job + ".key}"

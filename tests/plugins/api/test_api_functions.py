@@ -102,7 +102,7 @@ def test_status_checker_only_reads_the_table(api_key_stack):
 def test_transaction_processor_gets_exactly_the_calls_its_handler_makes(api_key_stack):
     statements = {s["Sid"]: s for s in api_key_stack.iam_statements("transaction-processor")}
     assert statements["TransactionsTableWrite"]["Action"] == [
-        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"
+        "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"
     ]
     assert statements["TransactionsTableWrite"]["Resource"] == TABLE.arn
     assert statements["AuditQueueSend"] == {"Sid": "AuditQueueSend", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": QUEUE.arn}

@@ -317,6 +317,7 @@ def test_rest_api_is_published_and_registered_for_monitoring(api_key_stack):
         "transaction-processor": ("transaction-processor-test", "/aws/lambda/transaction-processor-test"),
         "status-checker": ("status-checker-test", "/aws/lambda/status-checker-test"),
         "transaction-reconciler": ("transaction-reconciler-test", "/aws/lambda/transaction-reconciler-test"),
+        "card-fingerprint-rotator": ("card-fingerprint-rotator-test", "/aws/lambda/card-fingerprint-rotator-test"),
     }
 
 

@@ -28,6 +28,8 @@ def test_memory_below_512_is_refused_naming_plugin_and_setting():
         ({"clients": ["web", "web"]}, "clients"),
         ({"timeout_seconds": 30}, "timeout_seconds"),
         ({"auth": "cognito"}, "auth"),
+        ({"fingerprint_key_rotation_days": 0}, "fingerprint_key_rotation_days"),
+        ({"fingerprint_key_rotation_days": 366}, "fingerprint_key_rotation_days"),
     ],
 )
 def test_invalid_setting_is_refused_with_its_name(settings, setting):

@@ -1,0 +1,179 @@
+"""Secrets Manager rotation in the emulator runs the *deployed* rotation function on the local
+Lambda runtime, as AWS runs it on Lambda.
+
+moto's RotateSecret calls the rotation function's steps (createSecret, setSecret, testSecret,
+finishSecret) through moto's Lambda backend, which runs function code in Docker -- absent here, so
+every rotation failed. Patched: during a RotateSecret, each step is posted to Lambda's Invoke API
+as the local gateway process serves it (invoke_api.py): the deployed package, in its container,
+under its own role's identity. A step the function fails stops the rotation with
+InvalidRequestException naming the step and the function's error type (AWS records the failed
+rotation and the secret keeps its current version; the steps' own logs say why).
+
+The gateway starts after the emulator (Terraform deploys the functions first), so the emulator
+reads where it listens at call time from the gateway's ready file (``--lambda-runtime-file``;
+``local up`` passes ``.payments-local/gateway.ready``). A rotation requested before the gateway
+is up -- Terraform's ``aws_secretsmanager_secret_rotation`` with ``rotate_immediately = false``
+during apply, when Secrets Manager only tests the function -- runs its steps once the gateway is
+ready, in the background: on AWS, too, RotateSecret returns before the function has run.
+
+A RotateSecret that names no function rotates with the one configured on the secret, as on AWS
+(``aws secretsmanager rotate-secret --secret-id ...``, the documented manual rotation); moto
+instead forgot the configured function and made an empty version current. A rotation after a
+finished one is accepted (moto refused it as "still in progress"), and a test-only rotation's
+pending version holds the current value (moto left it empty when the value came by PutSecretValue).
+
+Upstream: moto.secretsmanager.models.SecretsManagerBackend.rotate_secret can only reach moto's
+Docker-based Lambda (an option to send Lambda invokes to an external Lambda endpoint would make
+this patch unnecessary), should keep ``rotation_lambda_arn`` when the request has none, and should
+accept AWSPENDING on the AWSCURRENT version as a finished rotation (it refused the next one), and
+should copy the current version's value, not the creation value, into a test-only rotation's
+pending version.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+# A whole rotation step: the function's timeout (at most the api's 29 s) plus a cold start.
+STEP_TIMEOUT_S = 60.0
+# How long a rotation requested during `local up`'s apply waits for the gateway to start.
+DEFERRED_WAIT_S = 600.0
+_PATCHED = "_payments_rotation_patch"
+
+_lock = threading.Lock()
+_runtime_file: Path | None = None
+_rotation = threading.local()  # set while this thread runs a RotateSecret: whether it may wait
+log = logging.getLogger(__name__)
+
+
+class LocalLambdaUnavailable(Exception):
+    pass
+
+
+def local_lambda_endpoint(runtime_file: Path | None) -> str | None:
+    """``http://host:port`` of the local Lambda Invoke API, or None while the gateway is not ready."""
+    if runtime_file is None:
+        return None
+    try:
+        ready = json.loads(runtime_file.read_text())
+    except (OSError, ValueError):
+        return None
+    url = urlparse(ready.get("url", ""))
+    return f"{url.scheme}://{url.hostname}:{ready['port']}" if url.hostname and ready.get("port") else None
+
+
+def invoke_step(endpoint: str, function_arn: str, body: str | bytes) -> None:
+    """One rotation step through the Invoke API; LocalLambdaUnavailable or RuntimeError when it fails."""
+    name = function_arn.rsplit(":function:", 1)[-1].split(":", 1)[0]
+    step = json.loads(body).get("Step", "?")
+    request = urllib.request.Request(
+        f"{endpoint}/2015-03-31/functions/{name}/invocations",
+        data=body.encode() if isinstance(body, str) else body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=STEP_TIMEOUT_S) as response:
+            payload = response.read()
+            failed = response.headers.get("X-Amz-Function-Error")
+    except urllib.error.HTTPError as error:  # throttled, unknown function
+        raise RuntimeError(f"{name} could not run {step}: HTTP {error.code}") from None
+    except OSError as error:
+        raise LocalLambdaUnavailable(f"the local Lambda runtime at {endpoint} did not answer: {error}") from None
+    if failed:
+        try:
+            kind = json.loads(payload).get("errorType", "Unhandled")
+        except ValueError:
+            kind = "Unhandled"
+        raise RuntimeError(f"{name} failed {step} ({kind}); its log group says why")
+
+
+def _wait_and_invoke(runtime_file: Path | None, function_arn: str, body: str | bytes) -> None:
+    deadline = time.monotonic() + DEFERRED_WAIT_S
+    while (endpoint := local_lambda_endpoint(runtime_file)) is None:
+        if time.monotonic() > deadline:
+            log.warning("rotation step for %s dropped: the local Lambda runtime never started", function_arn)
+            return
+        time.sleep(1.0)
+    try:
+        invoke_step(endpoint, function_arn, body)
+    except (RuntimeError, LocalLambdaUnavailable) as error:
+        log.warning("deferred rotation step failed: %s", error)
+
+
+def _give_pending_the_current_value(secret: Any, token: str | None) -> None:
+    """A test-only rotation's AWSPENDING version holds the current value, as on AWS (moto copied the
+    value the secret was *created* with: none when it came by PutSecretValue, as Terraform sets it)."""
+    pending = secret.versions.get(token) if token else None
+    current = next((v for v in secret.versions.values() if "AWSCURRENT" in v["version_stages"]), None)
+    if pending is not None and current is not None and pending is not current:
+        for field in ("secret_string", "secret_binary"):
+            if field in current:
+                pending[field] = current[field]
+
+
+def install(runtime_file: Path | None) -> None:
+    """Route RotateSecret's Lambda steps to the local runtime whose ready file is ``runtime_file``."""
+    global _runtime_file
+    from moto.awslambda.models import LambdaBackend
+    from moto.secretsmanager.exceptions import InvalidRequestException
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    with _lock:
+        _runtime_file = runtime_file
+        if getattr(SecretsManagerBackend.rotate_secret, _PATCHED, False):
+            return
+        original_rotate = SecretsManagerBackend.rotate_secret
+        original_invoke = LambdaBackend.invoke
+
+        def rotate_secret(self: Any, secret_id: str, *args: Any, **kwargs: Any) -> Any:
+            if self._is_valid_identifier(secret_id):
+                secret = self.secrets[secret_id]
+                if not args and not kwargs.get("rotation_lambda_arn"):
+                    # AWS rotates with the configured function when the call names none; moto forgot it.
+                    kwargs["rotation_lambda_arn"] = getattr(secret, "rotation_lambda_arn", None) or None
+                for version in getattr(secret, "versions", {}).values():
+                    # AWSPENDING beside AWSCURRENT marks a *finished* rotation (AWS's own rule);
+                    # moto took it for one in progress and refused every later rotation.
+                    if {"AWSPENDING", "AWSCURRENT"} <= set(version["version_stages"]):
+                        version["version_stages"].remove("AWSPENDING")
+            _rotation.may_wait = not kwargs.get("rotate_immediately", True)
+            _rotation.secret = self.secrets[secret_id] if self._is_valid_identifier(secret_id) else None
+            try:
+                return original_rotate(self, secret_id, *args, **kwargs)
+            finally:
+                del _rotation.may_wait, _rotation.secret
+
+        def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> Any:
+            if not hasattr(_rotation, "may_wait"):
+                return original_invoke(self, function_name, qualifier, body, headers, response_headers)
+            if _rotation.may_wait and _rotation.secret is not None:
+                _give_pending_the_current_value(_rotation.secret, json.loads(body).get("ClientRequestToken"))
+            endpoint = local_lambda_endpoint(_runtime_file)
+            if endpoint is None:
+                if _rotation.may_wait:
+                    threading.Thread(
+                        target=_wait_and_invoke, args=(_runtime_file, function_name, body),
+                        name="deferred-rotation-step", daemon=True,
+                    ).start()
+                    return b""
+                raise InvalidRequestException(
+                    "the local Lambda runtime is not running: start it with `payments-platform local up`"
+                )
+            try:
+                invoke_step(endpoint, function_name, body)
+            except (RuntimeError, LocalLambdaUnavailable) as error:
+                raise InvalidRequestException(f"rotation failed: {error}") from None
+            return b""
+
+        setattr(rotate_secret, _PATCHED, True)
+        SecretsManagerBackend.rotate_secret = rotate_secret  # type: ignore[method-assign]
+        LambdaBackend.invoke = invoke  # type: ignore[method-assign]
