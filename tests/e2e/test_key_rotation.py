@@ -116,6 +116,9 @@ def test_once_the_processor_holds_the_new_key_old_payments_replay_and_new_ones_u
         monkeypatch.setenv(variable, value)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     monkeypatch.delenv("CARD_FINGERPRINT_KEY", raising=False)
+    # A session of its own: botocore's session keeps the credentials it first resolved (the
+    # processor's), which later tests running under another function's identity must not inherit.
+    monkeypatch.setattr(aws_clients, "_session", None)
     later = lambda: time.time() + KEYRING_REFRESH_SECONDS + KEY_ACTIVATION_DELAY_SECONDS + 1  # noqa: E731
     aws_clients.reset_clients()
     try:
