@@ -135,8 +135,8 @@ def install(runtime_file: Path | None) -> None:
         original_invoke = LambdaBackend.invoke
 
         def rotate_secret(self: Any, secret_id: str, *args: Any, **kwargs: Any) -> Any:
-            if self._is_valid_identifier(secret_id):
-                secret = self.secrets[secret_id]
+            secret = self.secrets[secret_id] if self._is_valid_identifier(secret_id) else None
+            if secret is not None:
                 if not args and not kwargs.get("rotation_lambda_arn"):
                     # AWS rotates with the configured function when the call names none; moto forgot it.
                     kwargs["rotation_lambda_arn"] = getattr(secret, "rotation_lambda_arn", None) or None
@@ -146,7 +146,7 @@ def install(runtime_file: Path | None) -> None:
                     if {"AWSPENDING", "AWSCURRENT"} <= set(version["version_stages"]):
                         version["version_stages"].remove("AWSPENDING")
             _rotation.may_wait = not kwargs.get("rotate_immediately", True)
-            _rotation.secret = self.secrets[secret_id] if self._is_valid_identifier(secret_id) else None
+            _rotation.secret = secret
             try:
                 return original_rotate(self, secret_id, *args, **kwargs)
             finally:
