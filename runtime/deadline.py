@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import time
 from typing import Iterator
 
@@ -45,12 +46,13 @@ def invocation_deadline(remaining_ms: int | None) -> Iterator[None]:
         _budget_ms.reset(budget_token)
 
 
-def remaining_ms() -> float | None:
-    """Milliseconds left for AWS calls (the reserve already deducted), or None without a deadline."""
+def remaining_ms() -> int | None:
+    """Whole milliseconds left for AWS calls (the reserve already deducted, rounded down), or None
+    without a deadline. An integer: leases are stored from it, and records hold integer ms."""
     deadline = _deadline.get()
     if deadline is None:
         return None
-    return (deadline - time.monotonic()) * 1000 - RESPONSE_RESERVE_MS
+    return math.floor((deadline - time.monotonic()) * 1000) - RESPONSE_RESERVE_MS
 
 
 def invocation_budget_ms() -> int | None:

@@ -43,10 +43,11 @@ DISPATCH_LEASE_MS = 30_000
 LEASE_MARGIN_MS = 1_000
 
 
-def lease_ms_for(remaining_time_ms: int | None) -> int:
+def lease_ms_for(remaining_time_ms: float | None) -> int:
+    """Whole milliseconds, whatever the caller measured: the lease is stored and parsed as an integer."""
     if remaining_time_ms is None or remaining_time_ms <= 0:
         return DISPATCH_LEASE_MS
-    return min(DISPATCH_LEASE_MS, remaining_time_ms + LEASE_MARGIN_MS)
+    return min(DISPATCH_LEASE_MS, math.ceil(remaining_time_ms) + LEASE_MARGIN_MS)
 # How long a key is remembered (the draft leaves it to the server; 24 h is the industry norm).
 # Enforced by DynamoDB TTL on ``expires_at`` where the table enables it.
 RETENTION_SECONDS = 24 * 3600

@@ -40,6 +40,14 @@ def new_transaction_id() -> str:
             return candidate
 
 
+def epoch_ms_value(value: int) -> dict[str, str]:
+    """A DynamoDB number holding whole milliseconds. Refuses anything else at write time: every
+    reader parses these with int(), so a fractional value written here would strand the record."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"epoch milliseconds must be an int, got {type(value).__name__} {value!r}")
+    return {"N": str(value)}
+
+
 def rfc3339_utc(epoch_ms: int) -> str:
     moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
@@ -112,7 +120,7 @@ class Transaction:
     def to_item(self) -> dict[str, Any]:
         item = {
             "transaction_id": {"S": self.transaction_id},
-            "timestamp": {"N": str(self.created_at_ms)},
+            "timestamp": epoch_ms_value(self.created_at_ms),
             "record_type": {"S": RECORD_TYPE_TRANSACTION},
             "client_id": {"S": self.client_id},
             "status": {"S": self.status},
@@ -161,11 +169,11 @@ def idempotency_item(record: IdempotencyRecord, created_at_ms: int) -> dict[str,
         "client_id": {"S": record.client_id},
         "request_fingerprint": {"S": record.request_fingerprint},
         "target_transaction_id": {"S": record.transaction_id},
-        "target_timestamp": {"N": str(record.transaction_timestamp)},
+        "target_timestamp": epoch_ms_value(record.transaction_timestamp),
         "dispatch_state": {"S": record.dispatch_state.value},
         "audit_sent": {"BOOL": record.audit_sent},
         "event_published": {"BOOL": record.event_published},
-        "lease_expires_at": {"N": str(record.lease_expires_at_ms)},
+        "lease_expires_at": epoch_ms_value(record.lease_expires_at_ms),
         "response_body": {"S": record.response_body},
         "expires_at": {"N": str(created_at_ms // 1000 + RETENTION_SECONDS)},
         "request_id": {"S": record.request_id},

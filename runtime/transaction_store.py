@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from .aws_clients import error_code
 from .idempotency import DISPATCH_PENDING_ATTRIBUTE, DispatchState, IdempotencyRecord, RECORD_SORT_KEY
 from .transaction_records import (
+    epoch_ms_value,
     RECORD_TYPE_TRANSACTION,
     Transaction,
     idempotency_item,
@@ -122,7 +123,7 @@ class TransactionStore:
                 ExpressionAttributeValues={
                     ":dispatching": {"S": DispatchState.DISPATCHING.value},
                     ":incomplete": {"S": DispatchState.INCOMPLETE.value},
-                    ":lease": {"N": str(now_ms + lease_ms)},
+                    ":lease": epoch_ms_value(now_ms + lease_ms),
                 },
                 ReturnValues="ALL_NEW",
             )
@@ -153,7 +154,7 @@ class TransactionStore:
             IndexName=index_name,
             KeyConditionExpression="#pending = :shard AND lease_expires_at < :now",
             ExpressionAttributeNames={"#pending": DISPATCH_PENDING_ATTRIBUTE},
-            ExpressionAttributeValues={":shard": {"S": shard}, ":now": {"N": str(now_ms)}},
+            ExpressionAttributeValues={":shard": {"S": shard}, ":now": epoch_ms_value(now_ms)},
             Limit=limit,
         )
         return response.get("Items") or []
@@ -173,8 +174,8 @@ class TransactionStore:
                 ExpressionAttributeNames={"#pending": DISPATCH_PENDING_ATTRIBUTE},
                 ExpressionAttributeValues={
                     ":dispatching": {"S": DispatchState.DISPATCHING.value},
-                    ":lease": {"N": str(now_ms + lease_ms)},
-                    ":now": {"N": str(now_ms)},
+                    ":lease": epoch_ms_value(now_ms + lease_ms),
+                    ":now": epoch_ms_value(now_ms),
                     ":one": {"N": "1"},
                 },
                 ReturnValues="ALL_NEW",
@@ -193,7 +194,7 @@ class TransactionStore:
             Key=key,
             UpdateExpression=f"SET dispatch_quarantined = :reason, dispatch_quarantined_at = :now REMOVE {DISPATCH_PENDING_ATTRIBUTE}",
             ConditionExpression="attribute_exists(transaction_id)",
-            ExpressionAttributeValues={":reason": {"S": reason}, ":now": {"N": str(now_ms)}},
+            ExpressionAttributeValues={":reason": {"S": reason}, ":now": epoch_ms_value(now_ms)},
         )
 
     def find_transaction(self, transaction_id: str) -> Transaction | None:

@@ -238,3 +238,38 @@ def test_the_handler_reports_metrics_in_embedded_metric_format_and_logs_no_card_
     assert (metrics["StrandedTransactions"], metrics["ReconciledTransactions"]) == (1, 1)
     assert "OldestStrandedAgeSeconds" in metrics
     assert VISA not in json.dumps(lines)
+
+
+class _Deadline:
+    """A Lambda context whose deadline is the deployed 10 s timeout: short enough that the lease is
+    sized from the time left (a fractional millisecond count before the fix)."""
+
+    function_name = "transaction-reconciler-test"
+    aws_request_id = "sched-deadline"
+
+    def get_remaining_time_in_millis(self):
+        return 10_000
+
+
+def test_under_a_real_deadline_a_stranded_dispatch_is_completed_not_quarantined(aws, clock, monkeypatch):
+    create_crashing(monkeypatch, clock, "send_audit")
+    [transaction] = aws.transaction_items()
+    clock.now += 31
+    fail_once(aws_clients.client("sqs"), "sqs.SendMessage", "ServiceUnavailable", 503)
+    first = reconciler.handler({"source": "aws.scheduler"}, _Deadline())  # claims, then the send fails
+    assert (first["failed"], first["quarantined"]) == (1, 0)
+    second = reconciler.handler({"source": "aws.scheduler"}, _Deadline())
+    assert (second["reconciled"], second["quarantined"]) == (1, 0)
+    assert audit_ids(aws) == [transaction["transaction_id"]["S"]]
+    [record] = [i for i in aws.table_items() if i["transaction_id"]["S"].startswith("idem_")]
+    assert "dispatch_quarantined" not in record
+    assert int(record["lease_expires_at"]["N"]) == 0
+
+
+def test_a_fractional_millisecond_value_is_refused_at_write_time():
+    from payments_platform.runtime.transaction_records import epoch_ms_value
+
+    assert epoch_ms_value(1_796_174_950_868) == {"N": "1796174950868"}
+    for bad in (1796174950868.8892, True, "1"):
+        with pytest.raises(TypeError, match="epoch milliseconds must be an int"):
+            epoch_ms_value(bad)
