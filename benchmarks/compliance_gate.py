@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/compliance_gate.py [--install]
 
-Times, in fresh processes: ``pytest tests/compliance`` (synth of every environment, one checkov run
+Times, in fresh processes: ``pytest tests/core/ops/compliance`` (synth of every environment, one checkov run
 over all of them, the baseline and control-map tests) and, with ``--install``, creating the
 checkov tool environment from the pinned files into a scratch directory (what `make test` does
 once on a fresh clone; pip's cache as it is on this machine).
@@ -31,8 +31,8 @@ def main() -> int:
     parser.add_argument("--install", action="store_true", help="also time installing .venv-checkov from scratch")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    runs = [timed([sys.executable, "-m", "pytest", "tests/compliance", "-q", "-p", "no:cacheprovider"]) for _ in range(args.runs)]
-    print(f"pytest tests/compliance: median {sorted(runs)[len(runs) // 2]:.1f} s  runs {' '.join(f'{r:.1f}' for r in runs)}")
+    runs = [timed([sys.executable, "-m", "pytest", "tests/core/ops/compliance", "-q", "-p", "no:cacheprovider"]) for _ in range(args.runs)]
+    print(f"pytest tests/core/ops/compliance: median {sorted(runs)[len(runs) // 2]:.1f} s  runs {' '.join(f'{r:.1f}' for r in runs)}")
     gate = [timed([str(REPO / ".venv/bin/payments-platform"), "compliance", "--gate", "--all"]) for _ in range(args.runs)]
     print(f"payments-platform compliance --gate --all: median {sorted(gate)[len(gate) // 2]:.1f} s  runs {' '.join(f'{r:.1f}' for r in gate)}")
     if args.install:

@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO))
 
 
 def main() -> int:
-    from payments_platform.core.contract import run_contract
-    from payments_platform.core.contract.commands import local_target
+    from payments_platform.core.ops.api_contract import run_contract
+    from payments_platform.core.cli.contract import local_target
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, choices=range(1, 6))

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/emulator_bench.py [--starts 5] [--calls 200]
 
-Starts: fresh ``python -m payments_platform.core.local.emulator_server`` processes, timed from
+Starts: fresh ``python -m payments_platform.core.local.emulator.server`` processes, timed from
 spawn to the ready file, then SIGTERM to exit. Calls: the transaction processor's happy-path
 calls (TransactWriteItems of two Puts, SendMessage to a FIFO queue, Publish, UpdateItem) and the
 status checker's Query, on one warm emulator, signed by the administrator key (``Action: *``)

@@ -107,7 +107,7 @@ def main() -> int:
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the run's logs (gateway, emulator, terraform) here")
     args = parser.parse_args()
 
-    from payments_platform.core.local.emulator import emulator_client
+    from payments_platform.core.local.processes import emulator_client
     from payments_platform.core.local.lifecycle import LocalRun, down, up
     from payments_platform.core.local.smoke import holds_card_data
 

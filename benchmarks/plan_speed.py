@@ -40,7 +40,7 @@ kms_key_id = "alias/bench-terraform-state"
 def cli(config: Path, cwd: Path, *args: str, ok: tuple[int, ...] = (0,)) -> tuple[float, subprocess.CompletedProcess[str]]:
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "payments_platform.core.cli", "--config", str(config), *args],
+        [sys.executable, "-m", "payments_platform.core.cli.main", "--config", str(config), *args],
         cwd=cwd, capture_output=True, text=True, timeout=900,
     )
     elapsed = time.perf_counter() - started
@@ -56,7 +56,7 @@ def main() -> None:
 
     from moto.server import ThreadedMotoServer
 
-    from payments_platform.core.local import moto_bucket_policy
+    from payments_platform.core.local.emulator import moto_bucket_policy
 
     moto_bucket_policy.apply()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -1,16 +1,29 @@
-"""payments-platform core: the stable public API for plugin authors.
+"""payments-platform core: the plugin contract. What this package exports is what a plugin may use.
 
-    from payments_platform.core import hookimpl, keys, PluginDeclaration, PluginSettings
+    from payments_platform.core import hookimpl, keys, PluginContext, PluginDeclaration, aws
 
-Everything here is lightweight to import; cdktf and the provider bindings load only when
-a stack is built (through :mod:`payments_platform.core.cdktf_adapter`).
+The contract's modules sit at this package's top (hook spec, declaration, context, keys, grants,
+roles, monitoring, naming, policy, errors, evidence, API version, the cdktf adapter); everything
+else lives in a subpackage named for its concern, which no plugin imports:
+
+    host/       discovers plugins, runs their phases, synthesizes
+    ops/        Terraform operations: state, plans, drift, the checkov gate, the API contract check
+    authoring/  tools for plugin authors: scaffold, reference, settings report
+    cli/        the ``payments-platform`` command, one module per command group
+    local/      the platform on this machine: emulator/, apigw/, lambdafn/ and the orchestration
+    testing/    helpers for plugin tests (public, like the contract)
+
+Everything here is lightweight to import; cdktf and the provider bindings (``aws``, ``Fn``,
+``TerraformAsset``...) load on first use, through :mod:`payments_platform.core.cdktf_adapter`.
 """
 
-from . import keys
-from .api_version import PLUGIN_API_VERSION
-from .config import EnvironmentConfig, PlatformConfig, RegionPlan, load_config
-from .declaration import LogRetentionDays, NoSettings, PluginDeclaration, PluginSettings, unique_strings
-from .errors import (
+from typing import Any
+
+from payments_platform.core import keys
+from payments_platform.core.api_version import PLUGIN_API_VERSION
+from payments_platform.core.host.config import EnvironmentConfig, PlatformConfig, RegionPlan, load_config
+from payments_platform.core.declaration import LogRetentionDays, NoSettings, PluginDeclaration, PluginSettings, unique_strings
+from payments_platform.core.errors import (
     ConfigError,
     ContextError,
     PlatformError,
@@ -20,12 +33,52 @@ from .errors import (
     RegistrationError,
     RequirementError,
 )
-from .hookspec import ENTRY_POINT_GROUP, hookimpl
-from .keys import ContextKey
-from .monitoring import Metric
+from payments_platform.core.context import PluginContext
+from payments_platform.core.hookspec import ENTRY_POINT_GROUP, hookimpl
+from payments_platform.core.keys import ContextKey
+from payments_platform.core.monitoring import (
+    STATISTICS,
+    Metric,
+    MetricAlarm,
+    MetricWidget,
+    MonitoredApi,
+    MonitoredFunction,
+    MonitoredLogGroup,
+    MonitoredQueue,
+    MonitoredTable,
+)
+from payments_platform.core.roles import Role, grant_function_basics, grant_key_via_service
+
+# Loaded on first use: importing them starts the jsii runtime.
+_CDKTF_NAMES = frozenset({"aws", "Fn", "TerraformAsset", "AssetType", "TerraformResourceLifecycle"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CDKTF_NAMES:
+        from payments_platform.core import cdktf_adapter
+
+        return getattr(cdktf_adapter, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
+    "AssetType",
     "ENTRY_POINT_GROUP",
+    "Fn",
+    "MetricAlarm",
+    "MetricWidget",
+    "MonitoredApi",
+    "MonitoredFunction",
+    "MonitoredLogGroup",
+    "MonitoredQueue",
+    "MonitoredTable",
+    "PluginContext",
+    "Role",
+    "STATISTICS",
+    "TerraformAsset",
+    "TerraformResourceLifecycle",
+    "aws",
+    "grant_function_basics",
+    "grant_key_via_service",
     "ConfigError",
     "ContextError",
     "ContextKey",

@@ -20,7 +20,7 @@ from __future__ import annotations
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
-from .errors import PluginLoadError
+from payments_platform.core.errors import PluginLoadError
 
 PLUGIN_API_VERSION = "1.0"
 

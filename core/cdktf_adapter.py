@@ -20,7 +20,7 @@ import sys
 import types
 from typing import Any
 
-from .provider_assembly import PROVIDER_PACKAGE, install_lazy_assembly_module
+from payments_platform.core.host.provider_assembly import PROVIDER_PACKAGE, install_lazy_assembly_module
 
 
 

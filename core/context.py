@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence, TypeVar
 
-from .compliance.registry import ControlRegistry, PluginCompliance
-from .config import EnvironmentConfig
-from .declaration import PluginDeclaration, PluginSettings
-from .errors import ContextError, RegistrationError
-from .keys import KMS_KEY, ContextKey
-from .monitoring import (
+from payments_platform.core.evidence import ControlRegistry, PluginCompliance
+from payments_platform.core.host.config import EnvironmentConfig
+from payments_platform.core.declaration import PluginDeclaration, PluginSettings
+from payments_platform.core.errors import ContextError, RegistrationError
+from payments_platform.core.keys import KMS_KEY, ContextKey
+from payments_platform.core.monitoring import (
     COMPARISONS,
     TREAT_MISSING_DATA,
     Metric,
@@ -32,8 +32,8 @@ from .monitoring import (
     check_metric,
     check_period,
 )
-from .naming import Naming
-from .roles import Role, RoleRegistry, Statement
+from payments_platform.core.naming import Naming
+from payments_platform.core.roles import Role, RoleRegistry, Statement
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
-from .keys import ContextKey
+from payments_platform.core.keys import ContextKey
 
 
 class PluginSettings(BaseModel):

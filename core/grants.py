@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
-from .errors import RegistrationError
-from .roles import Statement, grant_key_via_service
+from payments_platform.core.errors import RegistrationError
+from payments_platform.core.roles import Statement, grant_key_via_service
 
 if TYPE_CHECKING:
-    from .keys import Queue, Table, Topic
+    from payments_platform.core.keys import Queue, Table, Topic
 
 
 class Grantor(Protocol):

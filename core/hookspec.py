@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .config import EnvironmentConfig
-    from .context import PluginContext
-    from .declaration import PluginDeclaration, PluginSettings
+    from payments_platform.core.host.config import EnvironmentConfig
+    from payments_platform.core.context import PluginContext
+    from payments_platform.core.declaration import PluginDeclaration, PluginSettings
 
 PROJECT_NAME = "payments_platform"
 ENTRY_POINT_GROUP = "payments_platform.plugins"

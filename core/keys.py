@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Generic, Mapping, Sequence, TypeVar
 
-from . import grants
-from .grants import Grantor
-from .roles import grant_key_via_service
+from payments_platform.core import grants
+from payments_platform.core.grants import Grantor
+from payments_platform.core.roles import grant_key_via_service
 
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Generic, Mapping, TypeVar
 
-from .errors import RegistrationError
+from payments_platform.core.errors import RegistrationError
 
 
 @dataclass(frozen=True)

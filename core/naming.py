@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import ConfigError
+from payments_platform.core.errors import ConfigError
 
 _BASE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 

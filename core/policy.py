@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from .context import Suppression
-from .declaration import LOG_RETENTION_DAYS
+from payments_platform.core.context import Suppression
+from payments_platform.core.declaration import LOG_RETENTION_DAYS
 
 NAME_ATTRIBUTES = ("name", "function_name", "dashboard_name", "alarm_name")
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from .errors import RegistrationError
+from payments_platform.core.errors import RegistrationError
 
 _ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
 _SID = re.compile(r"^[A-Za-z0-9]+$")

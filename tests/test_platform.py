@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from payments_platform.core.config import load_config
+from payments_platform.core.host.config import load_config
 from payments_platform.core.errors import RequirementError
-from payments_platform.core.synth import synthesize
-from payments_platform.core.terraform import Terraform
+from payments_platform.core.host.synth import synthesize
+from payments_platform.core.ops.terraform import Terraform
 from payments_platform.core.testing import synth
 
 REPO = Path(__file__).resolve().parents[1]

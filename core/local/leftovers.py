@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .function_identities import USER_PREFIX
+from payments_platform.core.local.emulator.function_identities import USER_PREFIX
 
 Client = Callable[[str], Any]
 

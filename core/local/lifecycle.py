@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..config import EnvironmentConfig, load_config
-from ..errors import TerraformError
-from ..terraform import Terraform, last_error
-from .deployed_functions import read_function, spec_to_json
-from .function_identities import function_identity, remove_all_function_identities
-from .emulator import (
+from payments_platform.core.host.config import EnvironmentConfig, load_config
+from payments_platform.core.errors import TerraformError
+from payments_platform.core.ops.terraform import Terraform, last_error
+from payments_platform.core.local.lambdafn.deployed_functions import read_function, spec_to_json
+from payments_platform.core.local.emulator.function_identities import function_identity, remove_all_function_identities
+from payments_platform.core.local.processes import (
     LocalRunError,
     alive,
     emulator_client,
@@ -46,8 +46,8 @@ from .emulator import (
 
 RUN_DIR_NAME = ".payments-local"
 DEFAULT_ENVIRONMENT = "local"
-EMULATOR_MODULE = "payments_platform.core.local.emulator_server"
-GATEWAY_MODULE = "payments_platform.core.local.gateway_server"
+EMULATOR_MODULE = "payments_platform.core.local.emulator.server"
+GATEWAY_MODULE = "payments_platform.core.local.apigw.server"
 APPLY_TIMEOUT_S = 900
 PARALLELISM = "-parallelism=10"
 
@@ -126,7 +126,7 @@ class LocalRun:
 
 
 def run_dir_for(config_path: Path | None = None) -> Path:
-    from ..config import find_config_file
+    from payments_platform.core.host.config import find_config_file
 
     return find_config_file(config_path).parent / RUN_DIR_NAME
 
@@ -173,7 +173,7 @@ def up(
 
 
 def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, port: int) -> None:
-    from ..synth import synthesize
+    from payments_platform.core.host.synth import synthesize
 
     record = run.record
     assert record is not None

@@ -16,9 +16,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .emulator import emulator_client
-from .leftovers import leftovers
-from .lifecycle import LocalRun, RunRecord, down, up
+from payments_platform.core.local.processes import emulator_client
+from payments_platform.core.local.leftovers import leftovers
+from payments_platform.core.local.lifecycle import LocalRun, RunRecord, down, up
 
 # Stripe's Visa test number: Luhn-valid, never a real card. The CVC is one no id or timestamp
 # is likely to contain next to the word "cvc".

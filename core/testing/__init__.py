@@ -16,11 +16,11 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Mapping
 
-from ..config import EnvironmentConfig, RegionPlan
-from ..declaration import PluginDeclaration
-from ..hookspec import hookimpl
-from ..roles import RoleRegistry
-from ..keys import (
+from payments_platform.core.host.config import EnvironmentConfig, RegionPlan
+from payments_platform.core.declaration import PluginDeclaration
+from payments_platform.core.hookspec import hookimpl
+from payments_platform.core.roles import RoleRegistry
+from payments_platform.core.keys import (
     AUDIT_QUEUE,
     NETWORK,
     NOTIFICATIONS_TOPIC,
@@ -318,7 +318,7 @@ def synth(
     """Synthesize one stack with ``plugins`` enabled (names of installed plugins and of
     ``extra_plugins``). Cached per configuration unless ``cache=False``; in-process plugin
     objects are part of the cache key by identity."""
-    from ..synth import synthesize
+    from payments_platform.core.host.synth import synthesize
 
     plugin_names = sorted(set(plugins) | set(extra_plugins or {}))
     env = environment or make_environment(plugin_names, suffix=suffix, region=region, settings=settings)

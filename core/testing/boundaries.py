@@ -4,7 +4,10 @@
 distribution under ``extensions/`` with :mod:`ast` (nothing is imported or run) and reports each
 import that resolves into another plugin's code — absolute (``payments_platform.plugins.storage``),
 ``from payments_platform.plugins import storage``, or relative (``from ..storage import grants``).
-What any plugin may import is ``payments_platform.core`` and third-party libraries.
+What any plugin may import is the plugin contract and third-party libraries: :func:`core_violations`
+reports each import of the core's own machinery -- its subpackages (``host``, ``ops``, ``local``...),
+which may change in any release -- rather than what ``payments_platform.core`` exports, its
+top-level contract modules, or ``payments_platform.core.testing``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from pathlib import Path
 from typing import Iterator
 
 PLUGINS_PACKAGE = "payments_platform.plugins"
+CORE_PACKAGE = "payments_platform.core"
+PUBLIC_CORE_PACKAGES = frozenset({"testing"})  # helpers for plugins' own tests
 SKIPPED_DIRS = frozenset({"tests", "build", "dist", "__pycache__", ".venv"})
 
 
@@ -71,6 +76,41 @@ def boundary_violations(units: list[PluginCode]) -> list[Violation]:
                     owner = _owner(units, unit, imported)
                     if owner is not None:
                         found.append(Violation(path, line, imported, unit.name, owner.name))
+    return found
+
+
+@dataclass(frozen=True)
+class CoreViolation:
+    path: Path
+    line: int
+    imported: str
+    importer: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path}:{self.line}: plugin '{self.importer}' imports {self.imported}, the core's machinery, "
+            f"not the plugin contract: import what you need from {CORE_PACKAGE}"
+        )
+
+
+def core_violations(units: list[PluginCode], core_root: Path) -> list[CoreViolation]:
+    """Each import in a unit that reaches into one of the core's subpackages (``core_root`` is the
+    core package's folder: its subfolders with an ``__init__.py`` are what no plugin may import)."""
+    internal = {
+        folder.name
+        for folder in core_root.iterdir()
+        if folder.is_dir() and (folder / "__init__.py").exists() and folder.name not in PUBLIC_CORE_PACKAGES
+    }
+    found: list[CoreViolation] = []
+    for unit in units:
+        for path, module in _modules(unit):
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            for line, base, names in _imports(tree, module, is_package=path.name == "__init__.py"):
+                candidates = [f"{base}.{n}" for n in names] if base == CORE_PACKAGE else [base]
+                for imported in candidates:
+                    parts = imported.split(".")
+                    if imported.startswith(CORE_PACKAGE + ".") and len(parts) > 2 and parts[2] in internal:
+                        found.append(CoreViolation(path, line, imported, unit.name))
     return found
 
 

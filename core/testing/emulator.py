@@ -1,4 +1,4 @@
-"""Run the local AWS emulator (payments_platform.core.local.emulator_server) for a test.
+"""Run the local AWS emulator (payments_platform.core.local.emulator.server) for a test.
 
     with running_emulator(tmp_path) as emulator:
         client = emulator.admin_session().client("dynamodb", endpoint_url=emulator.endpoint)
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..local.emulator_admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
+from payments_platform.core.local.emulator.admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
@@ -55,7 +55,7 @@ class RunningEmulator:
 
 def emulator_command(ready_file: Path, log_file: Path, port: int = 0, extra_args: Sequence[str] = ()) -> list[str]:
     return [
-        sys.executable, "-m", "payments_platform.core.local.emulator_server",
+        sys.executable, "-m", "payments_platform.core.local.emulator.server",
         "--host", "127.0.0.1", "--port", str(port), "--ready-file", str(ready_file), "--log-file", str(log_file),
         *extra_args,
     ]

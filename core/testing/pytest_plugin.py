@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import pytest
 
-from . import SynthesizedStack, assert_resource, synth
+from payments_platform.core.testing import SynthesizedStack, assert_resource, synth
 
 
 @pytest.fixture(scope="session")

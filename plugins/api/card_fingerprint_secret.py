@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from payments_platform.core import keys
-from payments_platform.core.cdktf_adapter import TerraformResourceLifecycle, aws
-from payments_platform.core.context import PluginContext
+from payments_platform.core import TerraformResourceLifecycle, aws
+from payments_platform.core import PluginContext
 
 KEY_LENGTH = 64
 

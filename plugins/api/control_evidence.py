@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from payments_platform.core.context import PluginContext
+from payments_platform.core import PluginContext
 
 from .definition import ROUTES
 from .functions import BuiltFunction

@@ -24,8 +24,8 @@ from __future__ import annotations
 from typing import Mapping
 
 from payments_platform.core import keys
-from payments_platform.core.context import PluginContext
-from payments_platform.core.roles import grant_function_basics
+from payments_platform.core import PluginContext
+from payments_platform.core import grant_function_basics
 
 from .definition import STATUS_CHECKER, TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
 from .functions import BuiltFunction, dispatch_index

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from payments_platform.core import RegistrationError, keys
-from payments_platform.core.cdktf_adapter import AssetType, TerraformAsset, aws
-from payments_platform.core.context import PluginContext
-from payments_platform.core.roles import Role
+from payments_platform.core import AssetType, TerraformAsset, aws
+from payments_platform.core import PluginContext
+from payments_platform.core import Role
 
 from .code_signing import SignedCode, create_signed_code
 from .definition import CARD_FINGERPRINT_ROTATOR, STATUS_CHECKER, TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER

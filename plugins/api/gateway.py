@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from payments_platform.core import keys
-from payments_platform.core.cdktf_adapter import TerraformResourceLifecycle, aws
-from payments_platform.core.context import PluginContext
+from payments_platform.core import TerraformResourceLifecycle, aws
+from payments_platform.core import PluginContext
 
 from .definition import (
     CREATE_TRANSACTION_MODEL,

@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 from payments_platform.core import keys
-from payments_platform.core.cdktf_adapter import aws
-from payments_platform.core.context import PluginContext
-from payments_platform.core.roles import grant_key_via_service
+from payments_platform.core import aws
+from payments_platform.core import PluginContext
+from payments_platform.core import grant_key_via_service
 
 from .card_fingerprint_secret import CardFingerprintSecret
 from .functions import BuiltFunction

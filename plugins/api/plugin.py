@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core.context import PluginContext
+from payments_platform.core import PluginContext
 
 from .card_fingerprint_secret import create_card_fingerprint_secret
 from .control_evidence import register_evidence

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from payments_platform.core import keys
-from payments_platform.core.cdktf_adapter import aws
-from payments_platform.core.context import PluginContext
+from payments_platform.core import aws
+from payments_platform.core import PluginContext
 
 from .definition import TRANSACTION_RECONCILER
 from .functions import BuiltFunction

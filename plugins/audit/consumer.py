@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from payments_platform.core import ConfigError, keys
-from payments_platform.core.cdktf_adapter import aws
-from payments_platform.core.context import PluginContext
-from payments_platform.core.roles import Role, grant_function_basics
+from payments_platform.core import aws
+from payments_platform.core import PluginContext
+from payments_platform.core import Role, grant_function_basics
 
 from .bucket import ArchiveBucket
 from .settings import AuditSettings

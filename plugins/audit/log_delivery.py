@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from payments_platform.core import keys
-from payments_platform.core.cdktf_adapter import aws
-from payments_platform.core.context import PluginContext
-from payments_platform.core.monitoring import MonitoredLogGroup
+from payments_platform.core import aws
+from payments_platform.core import PluginContext
+from payments_platform.core import MonitoredLogGroup
 
 from .bucket import ArchiveBucket
 from .settings import AuditSettings

@@ -14,7 +14,7 @@ Settings: settings.py. The consumer's code: runtime/audit_archive.py.
 from __future__ import annotations
 
 from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core.context import PluginContext
+from payments_platform.core import PluginContext
 
 from .bucket import create_archive_bucket
 from .consumer import create_consumer, grant_consumer_access

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from payments_platform.core import PluginSettings
-from payments_platform.core.declaration import LogRetentionDays
+from payments_platform.core import LogRetentionDays
 
 # PCI DSS 10.5.1: audit log history kept at least 12 months. 400 days covers a year plus the
 # time an assessment takes to ask for the oldest month.

@@ -15,8 +15,8 @@ import json
 from typing import Any
 
 from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core.cdktf_adapter import aws
-from payments_platform.core.context import PluginContext
+from payments_platform.core import aws
+from payments_platform.core import PluginContext
 
 from .settings import MessagingSettings, subscription_id
 

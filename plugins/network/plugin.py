@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core.cdktf_adapter import Fn, aws
-from payments_platform.core.context import PluginContext
+from payments_platform.core import Fn, aws
+from payments_platform.core import PluginContext
 
 from .settings import GATEWAY_ENDPOINTS, NetworkSettings
 

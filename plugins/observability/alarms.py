@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from payments_platform.core import RegistrationError
-from payments_platform.core.cdktf_adapter import aws
-from payments_platform.core.context import PluginContext
-from payments_platform.core.monitoring import STATISTICS, MetricAlarm, MonitoredApi, MonitoredFunction, MonitoredQueue
+from payments_platform.core import aws
+from payments_platform.core import PluginContext
+from payments_platform.core import STATISTICS, MetricAlarm, MonitoredApi, MonitoredFunction, MonitoredQueue
 
 COMPARISON = "GreaterThanOrEqualToThreshold"
 STATISTIC = "Sum"

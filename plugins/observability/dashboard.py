@@ -12,14 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Sequence
 
-from payments_platform.core.monitoring import (
-    Metric as RegisteredMetric,
-    MetricWidget,
-    MonitoredApi,
-    MonitoredFunction,
-    MonitoredQueue,
-    MonitoredTable,
-)
+from payments_platform.core import Metric as RegisteredMetric, MetricWidget, MonitoredApi, MonitoredFunction, MonitoredQueue, MonitoredTable
 
 GRID_WIDTH = 24  # CloudWatch dashboards are 24 units wide
 WIDGET_WIDTH = 8

@@ -20,8 +20,8 @@ allows exactly one); this plugin creates none.
 from __future__ import annotations
 
 from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core.cdktf_adapter import aws
-from payments_platform.core.context import PluginContext
+from payments_platform.core import aws
+from payments_platform.core import PluginContext
 
 from .alarms import alarm_specs, create_alarms
 from .dashboard import build_dashboard, to_json

@@ -10,9 +10,9 @@ key, with the key that encrypts it). Functions get access through the published 
 from __future__ import annotations
 
 from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core.cdktf_adapter import aws
-from payments_platform.core.config import EnvironmentConfig
-from payments_platform.core.context import PluginContext
+from payments_platform.core import aws
+from payments_platform.core import EnvironmentConfig
+from payments_platform.core import PluginContext
 
 from .settings import HASH_KEY, RANGE_KEY, StorageSettings
 

@@ -6,7 +6,7 @@ import pytest
 
 from payments_platform.core import PLUGIN_API_VERSION, PluginDeclaration, hookimpl
 from payments_platform.core.errors import PluginLoadError
-from payments_platform.core.plugin_manager import PlatformPluginManager, in_process_source
+from payments_platform.core.host.plugin_manager import PlatformPluginManager, in_process_source
 
 
 class Requiring:

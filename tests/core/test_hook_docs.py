@@ -7,7 +7,7 @@ import pytest
 
 from payments_platform.core import hookspec
 from payments_platform.core.keys import WELL_KNOWN_KEYS
-from payments_platform.core.plugin_manager import hook_names
+from payments_platform.core.host.plugin_manager import hook_names
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "PLUGIN_AUTHORS.md"
 

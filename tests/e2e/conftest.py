@@ -18,10 +18,10 @@ from typing import Iterator
 import pytest
 from e2e_support import ENVIRONMENT, REPO, TIMINGS, LocalDeployment
 
-from payments_platform.core.config import load_config
+from payments_platform.core.host.config import load_config
 from payments_platform.core.errors import TerraformError
 from payments_platform.core.local.lifecycle import LocalRun, up
-from payments_platform.core.terraform import Terraform, find_mirror, find_terraform
+from payments_platform.core.ops.terraform import Terraform, find_mirror, find_terraform
 
 
 def _terraform_or_skip() -> None:

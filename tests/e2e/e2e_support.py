@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
-from payments_platform.core.config import EnvironmentConfig
-from payments_platform.core.local.emulator import emulator_client
+from payments_platform.core.host.config import EnvironmentConfig
+from payments_platform.core.local.processes import emulator_client
 from payments_platform.core.local.leftovers import leftovers
-from payments_platform.core.local.emulator_admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
+from payments_platform.core.local.emulator.admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
 from payments_platform.core.local.lifecycle import LocalRun, RunRecord, down
-from payments_platform.core.terraform import Terraform
+from payments_platform.core.ops.terraform import Terraform
 
 REPO = Path(__file__).resolve().parents[2]
 ENVIRONMENT = "local"
 REGION = "us-east-1"
-# The emulator's seeded administrator (core/local/emulator_admin.py): IAM is enforced there.
+# The emulator's seeded administrator (core/local/emulator/admin.py): IAM is enforced there.
 DUMMY_CREDENTIALS = {"aws_access_key_id": ADMIN_ACCESS_KEY_ID, "aws_secret_access_key": ADMIN_SECRET_ACCESS_KEY}
 APPLY_TIMEOUT_S = 600
 OUTPUT_TAIL_LINES = 40

@@ -86,7 +86,7 @@ def test_the_rotation_ran_each_step_in_the_rotator_and_no_key_reached_its_log(de
     done = [json.loads(m)["step"] for m in messages if '"rotation.step_done"' in m and rotated["new_version_id"] in m]
     assert done == STEPS, messages[-20:]
     # (The testSecret Terraform's configuration triggers may overlap this rotation when the test runs
-    # right after `local up`; tests/emulator/test_moto_rotation.py checks that step on its own.)
+    # right after `local up`; tests/core/local/emulator/test_moto_rotation.py checks that step on its own.)
     assert not [m for m in messages if "rotation.step_failed" in m and rotated["new_version_id"] in m]
     secrets = deployment.client("secretsmanager")
     new_secret = secrets.get_secret_value(SecretId=rotated["secret_arn"], VersionStage="AWSCURRENT")["SecretString"]

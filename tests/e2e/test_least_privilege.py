@@ -1,8 +1,8 @@
 """Least privilege, proven on the emulator with IAM enforced.
 
 Each function's containers run with an identity holding exactly its deployed role's policies
-(core/local/function_identities.py); the emulator evaluates them against the real resource ARNs
-(core/local/moto_authorization.py). The happy paths in test_local_api.py pass under those
+(core/local/emulator/function_identities.py); the emulator evaluates them against the real resource ARNs
+(core/local/emulator/moto_authorization.py). The happy paths in test_local_api.py pass under those
 identities; here, what a function must not do is denied.
 """
 
@@ -15,8 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 from e2e_support import LocalDeployment
 
-from payments_platform.core.local.emulator import emulator_client
-from payments_platform.core.local.function_identities import user_name_of
+from payments_platform.core.local.processes import emulator_client
+from payments_platform.core.local.emulator.function_identities import user_name_of
 
 pytestmark = pytest.mark.terraform
 

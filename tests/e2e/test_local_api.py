@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from e2e_support import LocalDeployment
 
-from payments_platform.core.local.deployed_functions import code_sha256
+from payments_platform.core.local.lambdafn.deployed_functions import code_sha256
 from payments_platform.core.local.smoke import Smoke, holds_card_data, payment_body, request
 
 pytestmark = pytest.mark.terraform

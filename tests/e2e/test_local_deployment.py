@@ -350,6 +350,6 @@ def test_vpc_has_no_other_endpoints(vpc_endpoints):
 
 
 def test_plan_right_after_apply_shows_no_changes(deployment: LocalDeployment):
-    """The emulator layer stores what the provider sends (core/local/moto_fidelity.py), so a plan
+    """The emulator layer stores what the provider sends (core/local/emulator/moto_fidelity.py), so a plan
     right after apply is empty -- with no ignore_changes that would hide drift on AWS."""
     assert planned_changes(deployment.run, deployment.record) == []

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from e2e_support import REPO, TIMINGS, LocalDeployment
 
-from payments_platform.core.contract import HAR_FILE, run_contract
-from payments_platform.core.contract.report import ContractReport
+from payments_platform.core.ops.api_contract import HAR_FILE, run_contract
+from payments_platform.core.ops.api_contract.report import ContractReport
 
 pytestmark = pytest.mark.terraform
 

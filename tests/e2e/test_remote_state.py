@@ -27,9 +27,9 @@ import pytest
 
 from e2e_support import DUMMY_CREDENTIALS, REGION, TIMINGS
 
-from payments_platform.core.config import load_config
-from payments_platform.core.stack_workspace import StackWorkspace
-from payments_platform.core.state_backend import lock_key
+from payments_platform.core.host.config import load_config
+from payments_platform.core.ops.stack_workspace import StackWorkspace
+from payments_platform.core.ops.state_backend import lock_key
 
 pytestmark = pytest.mark.terraform
 
@@ -56,7 +56,7 @@ class Bench:
 
     def command(self, *args: str, remote: bool = True) -> list[str]:
         config = self.remote_config if remote else self.local_config
-        return [sys.executable, "-m", "payments_platform.core.cli", "--config", str(config), *args]
+        return [sys.executable, "-m", "payments_platform.core.cli.main", "--config", str(config), *args]
 
     def cli(self, *args: str, remote: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

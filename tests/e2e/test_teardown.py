@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from e2e_support import TIMINGS, LocalDeployment
 
-from payments_platform.core.local.emulator import alive
+from payments_platform.core.local.processes import alive
 from payments_platform.core.local.leftovers import CHECKS
 
 pytestmark = pytest.mark.terraform

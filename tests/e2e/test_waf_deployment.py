@@ -21,12 +21,12 @@ import pytest
 from e2e_support import DUMMY_CREDENTIALS, REGION, TIMINGS, output_tail
 
 from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core.config import EnvironmentConfig, RegionPlan
-from payments_platform.core.local.deployed_api import read_deployed_api
-from payments_platform.core.local.web_acl import RateRule, stage_arn
-from payments_platform.core.local.gateway import LocalGateway
-from payments_platform.core.synth import synthesize
-from payments_platform.core.terraform import Terraform
+from payments_platform.core.host.config import EnvironmentConfig, RegionPlan
+from payments_platform.core.local.apigw.deployed_api import read_deployed_api
+from payments_platform.core.local.apigw.web_acl import RateRule, stage_arn
+from payments_platform.core.local.apigw.gateway import LocalGateway
+from payments_platform.core.host.synth import synthesize
+from payments_platform.core.ops.terraform import Terraform
 
 pytestmark = pytest.mark.terraform
 

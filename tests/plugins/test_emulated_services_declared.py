@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from payments_platform.core.config import load_config
-from payments_platform.core.foundation import EMULATED_SERVICES
+from payments_platform.core.host.config import load_config
+from payments_platform.core.host.foundation import EMULATED_SERVICES
 from payments_platform.core.testing import synth
 
 REPO = Path(__file__).resolve().parents[2]

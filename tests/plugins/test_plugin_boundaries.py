@@ -70,3 +70,48 @@ def test_every_plugin_and_extension_of_this_repository_is_checked():
 
 def test_no_plugin_imports_another_plugins_modules():
     assert [str(v) for v in boundary_violations(plugin_code(REPO))] == []
+
+
+def test_imports_of_the_cores_machinery_are_refused_and_the_contract_is_not(tmp_path):
+    from payments_platform.core.testing.boundaries import core_violations
+
+    core = tmp_path / "core"
+    for package in ("host", "local", "testing"):
+        write(core / package / "__init__.py")
+    write(core / "context.py")
+    write(
+        tmp_path / "plugins/api/access.py",
+        "from payments_platform.core import PluginContext, keys\n"
+        "from payments_platform.core.context import PluginContext\n"
+        "from payments_platform.core.testing import synth\n"
+        "from payments_platform.core.host.config import load_config\n"
+        "from payments_platform.core import local\n"
+        "import payments_platform.core.local.apigw.gateway\n",
+    )
+    write(tmp_path / "plugins/api/__init__.py")
+    found = [(v.line, v.imported) for v in core_violations(plugin_code(tmp_path), core)]
+    assert found == [(4, "payments_platform.core.host.config"), (5, "payments_platform.core.local"),
+                     (6, "payments_platform.core.local.apigw.gateway")]
+    assert "not the plugin contract: import what you need from payments_platform.core" in str(
+        core_violations(plugin_code(tmp_path), core)[0]
+    )
+
+
+def test_no_plugin_or_extension_imports_the_cores_machinery():
+    from payments_platform.core.testing.boundaries import core_violations
+
+    assert [str(v) for v in core_violations(plugin_code(REPO), REPO / "core")] == []
+
+
+def test_first_party_plugins_import_only_what_the_core_package_exports():
+    """Our plugins set the example: ``from payments_platform.core import ...`` and nothing deeper
+    (the top-level contract modules stay importable for API 1.x distributions such as payments-waf)."""
+    import ast
+
+    deeper = []
+    for path in sorted((REPO / "plugins").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("payments_platform.core."):
+                if not node.module.startswith("payments_platform.core.testing"):
+                    deeper.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.module}")
+    assert deeper == []

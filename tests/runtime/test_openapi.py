@@ -217,7 +217,7 @@ def test_every_error_code_is_documented_in_runtime_md():
 
 OPERATIONS = {"createTransaction": OPENAPI["paths"]["/transactions"]["post"], "getTransactionStatus": OPENAPI["paths"]["/status"]["get"]}
 # Gateway response type → (status, error code) as the deployed API answers it (plugins/api/responses.py,
-# core/local/gateway.py). Throttled functions reach the client as INTEGRATION_FAILURE with status 500.
+# core/local/apigw/gateway.py). Throttled functions reach the client as INTEGRATION_FAILURE with status 500.
 GATEWAY_ANSWERS = {
     "INVALID_API_KEY": ("403", "invalid_api_key"),
     "MISSING_AUTHENTICATION_TOKEN": ("403", "missing_authentication_token"),

@@ -1,0 +1,92 @@
+"""``payments-platform local up | down | smoke`` (registered by core/cli/main.py)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from payments_platform.core.cdktf_adapter import stop_jsii_runtime
+from payments_platform.core.local.lifecycle import DEFAULT_ENVIRONMENT, default_run, describe, down, follow, planned_changes, up
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    local = commands.add_parser("local", help="the whole platform on this machine: emulator, deployment, HTTP API")
+    actions = local.add_subparsers(dest="local_command", required=True, metavar="ACTION")
+    start = actions.add_parser("up", help="start the emulator, deploy, serve the API (Ctrl-C: destroy and stop)")
+    start.add_argument("--env", default=DEFAULT_ENVIRONMENT, help=f"an environment with aws_endpoint (default: {DEFAULT_ENVIRONMENT})")
+    start.add_argument("--port", type=_port, default=0, help="the API's loopback port (default: any free one)")
+    start.add_argument("--keep", action="store_true", help="leave everything running and return (`local down` stops it)")
+    smoke = actions.add_parser("smoke", help="up → take a payment end to end → check everything → down (exit 0/1)")
+    smoke.add_argument("--env", default=DEFAULT_ENVIRONMENT, help=f"(default: {DEFAULT_ENVIRONMENT})")
+    actions.add_parser("down", help="destroy and stop whatever a previous `local up` left running")
+    for parser in (start, smoke, actions.choices["down"]):
+        parser.add_argument("--provider-mirror", help="filesystem mirror holding hashicorp/aws (offline use)")
+        parser.add_argument("--terraform", help="terraform binary (default: from PATH)")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (0-65535)")
+    return value
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    run = default_run(args.config, say=_say)
+    tools = {"terraform_binary": args.terraform, "provider_mirror": args.provider_mirror}
+    if args.local_command == "down":
+        with run.lock():
+            started = time.perf_counter()
+            if down(run, **tools):
+                _say(f"local run stopped and cleaned up in {time.perf_counter() - started:.1f} s")
+            else:
+                _say("nothing to clean up: no local run is recorded")
+        return 0
+    if args.local_command == "smoke":
+        from payments_platform.core.local.smoke import run_smoke
+
+        with run.lock():
+            passed = run_smoke(
+                run,
+                plan_check=lambda record: _no_changes(run, record, tools),
+                config_path=args.config,
+                environment_name=args.env,
+                **tools,
+            )
+        _say("smoke: passed" if passed else "smoke: FAILED")
+        return 0 if passed else 1
+
+    started = time.perf_counter()
+    with run.lock():
+        record = up(run, config_path=args.config, environment_name=args.env, port=args.port, **tools)
+    stop_jsii_runtime()  # synth is done; what follows must survive the terminal's Ctrl-C
+    _say(f"up in {time.perf_counter() - started:.1f} s")
+    for line in describe(record):
+        _say(line)
+    if args.keep:
+        _say("left running (--keep): `payments-platform local down` destroys and stops it")
+        return 0
+    _say("Ctrl-C destroys the deployment and stops everything.  Function output and requests:")
+    reason = follow(run, record)
+    _say(f"stopping ({reason}) …")
+    with run.lock():
+        down(run, **tools)
+    _say("stopped; nothing left running")
+    return 0 if reason in ("SIGINT", "SIGTERM") else 1
+
+
+def _no_changes(run, record, tools) -> str:
+    from payments_platform.core.local.smoke import SmokeFailure
+
+    changes = planned_changes(run, record, **tools)
+    if changes:
+        raise SmokeFailure(f"{len(changes)} planned change(s): " + "; ".join(changes[:10]))
+    return "exit code 0"
+

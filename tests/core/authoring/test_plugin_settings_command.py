@@ -1,0 +1,58 @@
+"""`payments-platform plugins --settings NAME`: the schema, and each environment's validated values."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from payments_platform.core.cli.main import main
+from payments_platform.core.host.config import load_config
+
+
+def run(capsys, *args):
+    code = main(["plugins", "--settings", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_text_lists_each_setting_with_type_default_constraints_and_comment(capsys):
+    code, out, _ = run(capsys, "api", "--env", "dev")
+    assert code == 0
+    assert "  throttle_rate: int, default 10000\n      constraints: > 0\n      requests per second, steady state\n" in out
+    assert '  auth: "api_key" | "iam", default "api_key"\n' in out
+
+
+def test_text_shows_what_the_environment_sets(capsys):
+    _, out, _ = run(capsys, "api", "--env", "dev")
+    assert out.endswith(
+        "environment dev (enabled), set in environments.toml:\n"
+        '  clients = ["dev-client"]\n  manage_account_cloudwatch_role = true\n  reserved_concurrency = 5\n'
+        "  the rest at their defaults\n"
+    )
+
+
+def test_json_gives_defaults_as_values_and_every_environments_effective_settings(capsys):
+    code, out, _ = run(capsys, "network", "--json")
+    report = json.loads(out)
+    fields = {f["name"]: f for f in report["fields"]}
+    assert code == 0 and report["model"] == "NetworkSettings"
+    assert fields["availability_zones"] == {
+        "name": "availability_zones", "type": "int", "default": 2, "required": False,
+        "constraints": ["≥ 2", "≤ 4"], "description": "",
+    }
+    assert sorted(report["environments"]) == sorted(load_config().environments)
+    prod = load_config().environment("prod").plugin_settings("network")
+    assert report["environments"]["prod"]["values"]["zone_ids"] == list(prod["zone_ids"])
+    assert report["environments"]["prod"]["values"]["flow_log_retention_days"] == 30  # the model's default
+
+
+def test_unknown_plugin_is_one_line_with_a_suggestion(capsys):
+    code, out, err = run(capsys, "observabilty")
+    assert (code, out) == (2, "")
+    assert err == "payments-platform: error: no plugin 'observabilty' is installed (did you mean 'observability'?)\n"
+
+
+def test_unknown_environment_is_one_line(capsys):
+    code, _, err = run(capsys, "api", "--env", "qa")
+    assert code == 2 and err.startswith("payments-platform: error: unknown environment 'qa'")

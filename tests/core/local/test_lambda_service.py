@@ -1,0 +1,267 @@
+"""Containers run handlers as Lambda does: awslambdaric workers behind our Runtime API, warm reuse,
+reserved concurrency, timeouts, crashes, init errors, logs -- and no process outlives the service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import textwrap
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import pytest
+import uvicorn
+
+from payments_platform.core.local.lambdafn.service import (
+    FunctionFailed,
+    FunctionSpec,
+    FunctionThrottled,
+    FunctionTimedOut,
+    LambdaService,
+)
+from payments_platform.core.local.lambdafn.runtime_api import RuntimeApi
+
+HANDLERS = textwrap.dedent(
+    """
+    import json, os, time
+
+    print("cold start of", os.environ["AWS_LAMBDA_FUNCTION_NAME"])
+
+    def echo(event, context):
+        print("handling", event.get("n"))
+        return {"pid": os.getpid(), "event": event, "function": context.function_name,
+                "remaining_ms": context.get_remaining_time_in_millis(),
+                "variables": {k: os.environ.get(k) for k in ("GREETING", "AWS_ACCESS_KEY_ID", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                                                              "AWS_ENDPOINT_URL", "HOME_OF_THE_TEST")}}
+
+    def sleepy(event, context):
+        time.sleep(event["seconds"])
+        return {"slept": event["seconds"]}
+
+    def boom(event, context):
+        raise ValueError("boom")
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def code_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("task")
+    (root / "handlers.py").write_text(HANDLERS)
+    return root
+
+
+def spec(code_dir: Path, handler: str, *, name: str = "fn", timeout: int = 5, concurrency: int = 1) -> FunctionSpec:
+    return FunctionSpec(
+        name=name, arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}", handler=handler, timeout_s=timeout,
+        memory_mb=512, reserved_concurrency=concurrency, environment={"GREETING": "hi"}, code_dir=code_dir,
+        log_group=f"/aws/lambda/{name}",
+    )
+
+
+def run_service(functions: list[FunctionSpec], scenario: Callable[[LambdaService, list[tuple[str, str]]], Awaitable[Any]],
+                cloudwatch: Any = None) -> Any:
+    """Serve the Runtime API on loopback ports, run ``scenario``, close everything."""
+    lines: list[tuple[str, str]] = []
+
+    async def main() -> Any:
+        sockets = []
+        for _ in range(sum(f.reserved_concurrency for f in functions)):
+            sock = socket.socket()
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(16)
+            sock.setblocking(False)
+            sockets.append(sock)
+        service = LambdaService(
+            {f.name: f for f in functions},
+            runtime_ports=[s.getsockname()[1] for s in sockets],
+            base_environment={"PATH": os.environ["PATH"], "AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
+            credentials={f.name: {"AWS_ACCESS_KEY_ID": f"key-of-{f.name}", "AWS_SECRET_ACCESS_KEY": "s"} for f in functions},
+            log_sink=lambda name, line: lines.append((name, line)),
+            cloudwatch=cloudwatch,
+        )
+        server = uvicorn.Server(uvicorn.Config(RuntimeApi(service), log_level="warning", lifespan="off",
+                                               timeout_graceful_shutdown=1))
+        serving = asyncio.create_task(server.serve(sockets=sockets))
+        while not server.started:
+            await asyncio.sleep(0.01)
+        try:
+            return await scenario(service, lines)
+        finally:
+            pids = [c.process.pid for c in service.containers.values() if c.process]
+            await service.close()
+            server.should_exit = True
+            await serving
+            for pid in pids:
+                assert not _running(pid), f"container {pid} outlived the service"
+
+    return asyncio.run(main())
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def invoke(service: LambdaService, name: str, event: dict[str, Any]) -> Any:
+    return json.loads(await service.invoke(name, json.dumps(event).encode(), trace_id="Root=1-00000000-000000000000000000000000"))
+
+
+def test_first_invoke_is_a_cold_start_and_the_next_reuses_the_warm_container(code_dir):
+    async def scenario(service, lines):
+        first = await invoke(service, "fn", {"n": 1})
+        second = await invoke(service, "fn", {"n": 2})
+        return first, second, service.cold_starts
+
+    first, second, cold_starts = run_service([spec(code_dir, "handlers.echo")], scenario)
+    assert first["pid"] == second["pid"] and cold_starts == 1
+    assert second["event"] == {"n": 2} and first["function"] == "fn"
+
+
+def test_container_gets_the_function_environment_and_its_own_credentials_only(code_dir, monkeypatch):
+    monkeypatch.setenv("HOME_OF_THE_TEST", "must not leak into a container")
+
+    async def scenario(service, lines):
+        return await invoke(service, "fn", {})
+
+    result = run_service([spec(code_dir, "handlers.echo")], scenario)
+    assert result["variables"] == {
+        "GREETING": "hi", "AWS_ACCESS_KEY_ID": "key-of-fn", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "HOME_OF_THE_TEST": None,
+    }
+    assert 0 < result["remaining_ms"] <= 5000  # the deadline comes from the function's timeout
+
+
+def test_beyond_reserved_concurrency_an_invoke_is_throttled_not_queued(code_dir):
+    async def scenario(service, lines):
+        slow = asyncio.create_task(invoke(service, "fn", {"seconds": 1.0}))
+        await asyncio.sleep(0.5)  # the one container is busy
+        with pytest.raises(FunctionThrottled):
+            await invoke(service, "fn", {"seconds": 0})
+        return await slow
+
+    assert run_service([spec(code_dir, "handlers.sleepy")], scenario) == {"slept": 1.0}
+
+
+def test_two_containers_serve_two_concurrent_invokes(code_dir):
+    async def scenario(service, lines):
+        results = await asyncio.gather(*(invoke(service, "fn", {"seconds": 0.5}) for _ in range(2)))
+        return results, service.cold_starts
+
+    results, cold_starts = run_service([spec(code_dir, "handlers.sleepy", concurrency=2)], scenario)
+    assert results == [{"slept": 0.5}] * 2 and cold_starts == 2
+
+
+def test_an_invoke_past_the_timeout_fails_and_the_container_is_replaced(code_dir):
+    async def scenario(service, lines):
+        with pytest.raises(FunctionTimedOut):
+            await invoke(service, "fn", {"seconds": 3})
+        after = await invoke(service, "fn", {"seconds": 0})
+        return after, service.cold_starts, lines
+
+    after, cold_starts, lines = run_service([spec(code_dir, "handlers.sleepy", timeout=1)], scenario)
+    assert after == {"slept": 0} and cold_starts == 2
+    assert any("Task timed out after" in line for _, line in lines)
+
+
+def test_an_unhandled_error_is_a_function_error_and_the_container_stays_warm(code_dir):
+    async def scenario(service, lines):
+        for _ in range(2):
+            with pytest.raises(FunctionFailed, match="ValueError: boom"):
+                await invoke(service, "fn", {})
+        return service.cold_starts, lines
+
+    cold_starts, lines = run_service([spec(code_dir, "handlers.boom")], scenario)
+    assert cold_starts == 1
+    assert any("boom" in line for _, line in lines)  # the traceback goes to the function's log
+
+
+def test_a_handler_that_cannot_be_imported_fails_the_init(code_dir):
+    async def scenario(service, lines):
+        with pytest.raises(FunctionFailed, match="init failed"):
+            await invoke(service, "fn", {})
+        return service.containers, [line for _, line in lines]
+
+    containers, lines = run_service([spec(code_dir, "missing_module.handler")], scenario)
+    assert containers == {}
+    assert any(line.startswith("INIT_REPORT") and line.endswith("Status: error") for line in lines)
+
+
+def test_output_is_logged_with_lambda_start_end_report_lines(code_dir):
+    async def scenario(service, lines):
+        await invoke(service, "fn", {"n": 7})
+        await asyncio.sleep(0.2)  # the output pump runs beside the invoke
+        return [line for _, line in lines]
+
+    lines = run_service([spec(code_dir, "handlers.echo")], scenario)
+    assert any(line.startswith("cold start of fn") for line in lines)
+    assert any(line == "handling 7" for line in lines)
+    kinds = [line.split()[0] for line in lines if line.split()[0] in ("START", "END", "REPORT")]
+    assert kinds == ["START", "END", "REPORT"]
+    assert "Init Duration" in next(line for line in lines if line.startswith("REPORT"))
+
+
+class SlowLogs:
+    """A CloudWatch Logs client that takes its time, as a loaded emulator does."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, list[str]] = {}
+
+    def __call__(self, function: FunctionSpec) -> "SlowLogs":
+        return self
+
+    def create_log_stream(self, logGroupName: str, logStreamName: str) -> None:
+        self.streams.setdefault(f"{logGroupName}|{logStreamName}", [])
+
+    def put_log_events(self, logGroupName: str, logStreamName: str, logEvents: list[dict[str, Any]]) -> None:
+        import time
+
+        time.sleep(0.3)
+        self.streams[f"{logGroupName}|{logStreamName}"].extend(e["message"] for e in logEvents)
+
+
+def test_every_line_reaches_the_function_log_group_even_when_logged_during_a_flush(code_dir):
+    logs = SlowLogs()
+
+    async def scenario(service, lines):
+        await invoke(service, "fn", {"n": 1})
+        await asyncio.sleep(0.6)  # the first flush is under way
+        await invoke(service, "fn", {"n": 2})
+        await asyncio.sleep(2.0)  # no more logging: the lines of the second invoke must still be shipped
+        return [line for _, line in lines], {name: list(events) for name, events in logs.streams.items()}
+
+    printed, streams = run_service([spec(code_dir, "handlers.echo")], scenario, cloudwatch=logs)
+    ((stream, shipped),) = streams.items()  # as shipped before the service closed
+    assert stream.startswith("/aws/lambda/fn|") and "[$LATEST]" in stream
+    assert [line for line in printed if line.startswith("REPORT")] == [line for line in shipped if line.startswith("REPORT")]
+    assert sum(line.startswith("REPORT") for line in shipped) == 2
+
+
+def test_a_cold_started_container_serves_the_invoke_that_started_it_even_when_another_arrives_as_it_becomes_ready(code_dir):
+    """Under load another invoke may arrive the moment a new container asks for work: it must not
+    take that container from the invoke that started it (which then failed with a bare 500)."""
+
+    async def scenario(service, lines):
+        racers: list[asyncio.Task] = []
+        original_container_at = service.container_at
+
+        def container_at(port):
+            # The first Runtime API call is the new container's first /next: another invoke arrives
+            # right as it becomes ready (the task runs before the starting invoke resumes).
+            if not racers:
+                racers.append(asyncio.get_running_loop().create_task(invoke(service, "fn", {"seconds": 0.2})))
+            return original_container_at(port)
+
+        service.container_at = container_at
+        first = await invoke(service, "fn", {"seconds": 0.2})
+        second = await racers[0]
+        return first, second, service.cold_starts
+
+    first, second, cold_starts = run_service([spec(code_dir, "handlers.sleepy", concurrency=2)], scenario)
+    assert first == second == {"slept": 0.2} and cold_starts == 2
