@@ -31,17 +31,35 @@ def main() -> int:
     parser.add_argument("--install", action="store_true", help="also time installing .venv-checkov from scratch")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    runs = [timed([sys.executable, "-m", "pytest", "tests/core/ops/compliance", "-q", "-p", "no:cacheprovider"]) for _ in range(args.runs)]
-    print(f"pytest tests/core/ops/compliance: median {sorted(runs)[len(runs) // 2]:.1f} s  runs {' '.join(f'{r:.1f}' for r in runs)}")
-    gate = [timed([str(REPO / ".venv/bin/payments-platform"), "compliance", "--gate", "--all"]) for _ in range(args.runs)]
-    print(f"payments-platform compliance --gate --all: median {sorted(gate)[len(gate) // 2]:.1f} s  runs {' '.join(f'{r:.1f}' for r in gate)}")
+    runs = [
+        timed([sys.executable, "-m", "pytest", "tests/core/ops/compliance", "-q", "-p", "no:cacheprovider"])
+        for _ in range(args.runs)
+    ]
+    print(
+        f"pytest tests/core/ops/compliance: median {sorted(runs)[len(runs) // 2]:.1f} s  runs {' '.join(f'{r:.1f}' for r in runs)}"
+    )
+    gate = [
+        timed([str(REPO / ".venv/bin/payments-platform"), "compliance", "--gate", "--all"]) for _ in range(args.runs)
+    ]
+    print(
+        f"payments-platform compliance --gate --all: median {sorted(gate)[len(gate) // 2]:.1f} s  runs {' '.join(f'{r:.1f}' for r in gate)}"
+    )
     if args.install:
         with tempfile.TemporaryDirectory(prefix="checkov-venv-") as tmp:
             venv = Path(tmp) / "venv"
-            seconds = timed([sys.executable, "-m", "venv", str(venv)]) + timed([
-                str(venv / "bin/python"), "-m", "pip", "install", "-q",
-                "-r", "compliance/checkov-requirements.txt", "-c", "compliance/checkov-constraints.txt",
-            ])
+            seconds = timed([sys.executable, "-m", "venv", str(venv)]) + timed(
+                [
+                    str(venv / "bin/python"),
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "-r",
+                    "compliance/checkov-requirements.txt",
+                    "-c",
+                    "compliance/checkov-constraints.txt",
+                ]
+            )
         print(f"install .venv-checkov from the pinned files (warm pip cache): {seconds:.1f} s")
     return 0
 

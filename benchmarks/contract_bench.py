@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO))
 
 
 def main() -> int:
-    from payments_platform.core.ops.api_contract import run_contract
     from payments_platform.core.cli.contract import local_target
+    from payments_platform.core.ops.api_contract import run_contract
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, choices=range(1, 6))
@@ -35,13 +35,17 @@ def main() -> int:
     for number in range(1, args.runs + 1):
         with tempfile.TemporaryDirectory(prefix="contract-bench-") as scratch:
             started = time.perf_counter()
-            report = run_contract(url, key, peer_api_key=peer, root=REPO, report_dir=Path(scratch),
-                                  output=subprocess.DEVNULL)
+            report = run_contract(
+                url, key, peer_api_key=peer, root=REPO, report_dir=Path(scratch), output=subprocess.DEVNULL
+            )
             wall = time.perf_counter() - started
         walls.append(wall)
         cases.append(report.generated)
-        print(f"run {number}: {wall:6.1f} s wall, {report.generated} generated cases, {report.exchanges} HTTP exchanges, "
-              f"{'passed' if report.passed else 'FAILED'}", flush=True)
+        print(
+            f"run {number}: {wall:6.1f} s wall, {report.generated} generated cases, {report.exchanges} HTTP exchanges, "
+            f"{'passed' if report.passed else 'FAILED'}",
+            flush=True,
+        )
     print(f"median: {statistics.median(walls):.1f} s wall, {statistics.median(cases):.0f} generated cases")
     return 0
 

@@ -21,9 +21,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
-
+from typing import Any
 
 import boto3
 
@@ -51,13 +51,24 @@ def platform_like_resources(admin: Callable[[str], Any]) -> dict[str, str]:
     table, queue, topic = "bench-transactions", "bench-audit.fifo", "bench-events"
     admin("dynamodb").create_table(
         TableName=table,
-        KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}, {"AttributeName": "timestamp", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "transaction_id", "AttributeType": "S"}, {"AttributeName": "timestamp", "AttributeType": "N"}],
+        KeySchema=[
+            {"AttributeName": "transaction_id", "KeyType": "HASH"},
+            {"AttributeName": "timestamp", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "transaction_id", "AttributeType": "S"},
+            {"AttributeName": "timestamp", "AttributeType": "N"},
+        ],
         BillingMode="PAY_PER_REQUEST",
     )
     queue_url = admin("sqs").create_queue(QueueName=queue, Attributes={"FifoQueue": "true"})["QueueUrl"]
     topic_arn = admin("sns").create_topic(Name=topic)["TopicArn"]
-    return {"table": table, "queue_url": queue_url, "queue_arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}", "topic_arn": topic_arn}
+    return {
+        "table": table,
+        "queue_url": queue_url,
+        "queue_arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
+        "topic_arn": topic_arn,
+    }
 
 
 def least_privilege_user(admin: Callable[[str], Any], resources: dict[str, str]) -> dict[str, str]:
@@ -65,7 +76,11 @@ def least_privilege_user(admin: Callable[[str], Any], resources: dict[str, str])
     policy = {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], "Resource": table_arn},
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                "Resource": table_arn,
+            },
             {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": resources["queue_arn"]},
             {"Effect": "Allow", "Action": "sns:Publish", "Resource": resources["topic_arn"]},
         ],
@@ -88,15 +103,22 @@ def calls(clients: Callable[[str], Any], resources: dict[str, str]) -> dict[str,
             TransactItems=[{"Put": {"TableName": table, "Item": key(i)}}, {"Put": {"TableName": table, "Item": key(i)}}]
         ),
         "sqs SendMessage (FIFO)": lambda i: clients("sqs").send_message(
-            QueueUrl=resources["queue_url"], MessageBody="{}", MessageGroupId="g", MessageDeduplicationId=uuid.uuid4().hex
+            QueueUrl=resources["queue_url"],
+            MessageBody="{}",
+            MessageGroupId="g",
+            MessageDeduplicationId=uuid.uuid4().hex,
         ),
         "sns Publish": lambda i: clients("sns").publish(TopicArn=resources["topic_arn"], Message="{}"),
         "dynamodb UpdateItem": lambda i: clients("dynamodb").update_item(
-            TableName=table, Key={"transaction_id": {"S": "fixed"}, "timestamp": {"N": "0"}},
-            UpdateExpression="SET n = :n", ExpressionAttributeValues={":n": {"N": str(i)}},
+            TableName=table,
+            Key={"transaction_id": {"S": "fixed"}, "timestamp": {"N": "0"}},
+            UpdateExpression="SET n = :n",
+            ExpressionAttributeValues={":n": {"N": str(i)}},
         ),
         "dynamodb Query": lambda i: clients("dynamodb").query(
-            TableName=table, KeyConditionExpression="transaction_id = :t", ExpressionAttributeValues={":t": {"S": "fixed"}},
+            TableName=table,
+            KeyConditionExpression="transaction_id = :t",
+            ExpressionAttributeValues={":t": {"S": "fixed"}},
         ),
     }
 
@@ -113,7 +135,9 @@ def client_factory(endpoint: str, credentials: dict[str, str]) -> Callable[[str]
     return client
 
 
-def timed_side_by_side(first: Callable[[int], Any], second: Callable[[int], Any], count: int) -> tuple[list[float], list[float]]:
+def timed_side_by_side(
+    first: Callable[[int], Any], second: Callable[[int], Any], count: int
+) -> tuple[list[float], list[float]]:
     """Alternate the two callers call by call, so both see the same (growing) emulator state."""
     first(-1), second(-2)  # warm the connections and botocore's model caches
     durations: tuple[list[float], list[float]] = ([], [])
@@ -137,20 +161,30 @@ def main() -> None:
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPU(s)\n")
 
     ready_s, stop_s = measure_starts(args.starts)
-    print(f"Start to ready ({args.starts} fresh processes): median {statistics.median(ready_s):.2f} s, max {max(ready_s):.2f} s")
+    print(
+        f"Start to ready ({args.starts} fresh processes): median {statistics.median(ready_s):.2f} s, max {max(ready_s):.2f} s"
+    )
     print(f"SIGTERM to exit: median {statistics.median(stop_s):.2f} s, max {max(stop_s):.2f} s\n")
 
     with tempfile.TemporaryDirectory() as scratch, running_emulator(Path(scratch)) as emulator:
-        admin = client_factory(emulator.endpoint, {"aws_access_key_id": "emulator", "aws_secret_access_key": "emulator"})
+        admin = client_factory(
+            emulator.endpoint, {"aws_access_key_id": "emulator", "aws_secret_access_key": "emulator"}
+        )
         resources = platform_like_resources(admin)
         scoped = client_factory(emulator.endpoint, least_privilege_user(admin, resources))
         print(f"Per call, {args.calls} calls each, ms    admin median   p95   least-privilege median   p95")
         for (name, as_admin), as_scoped in zip(calls(admin, resources).items(), calls(scoped, resources).values()):
             a, s = timed_side_by_side(as_admin, as_scoped, args.calls)
-            print(f"{name:<38} {statistics.median(a):>8.2f} {p95(a):>6.2f} {statistics.median(s):>16.2f} {p95(s):>6.2f}")
+            print(
+                f"{name:<38} {statistics.median(a):>8.2f} {p95(a):>6.2f} {statistics.median(s):>16.2f} {p95(s):>6.2f}"
+            )
 
         # moto keeps everything in memory and some calls scan it: the cost grows with what is stored.
-        growth = {name: call for name, call in calls(scoped, resources).items() if name.startswith(("dynamodb Transact", "sqs"))}
+        growth = {
+            name: call
+            for name, call in calls(scoped, resources).items()
+            if name.startswith(("dynamodb Transact", "sqs"))
+        }
         print(f"\nGrowth (least-privilege, blocks of {args.calls} calls; the table and queue keep everything)")
         for name, call in growth.items():
             blocks = []
@@ -163,7 +197,9 @@ def main() -> None:
                 blocks.append(statistics.median(durations))
             print(f"{name:<38} block medians " + "  ".join(f"{median:6.2f}" for median in blocks) + " ms")
         table_items = admin("dynamodb").describe_table(TableName=resources["table"])["Table"]["ItemCount"]
-        queued = admin("sqs").get_queue_attributes(QueueUrl=resources["queue_url"], AttributeNames=["ApproximateNumberOfMessages"])
+        queued = admin("sqs").get_queue_attributes(
+            QueueUrl=resources["queue_url"], AttributeNames=["ApproximateNumberOfMessages"]
+        )
         print(f"stored at the end: {table_items} items, {queued['Attributes']['ApproximateNumberOfMessages']} messages")
 
 

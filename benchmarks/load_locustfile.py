@@ -117,7 +117,9 @@ class PaymentClient(HttpUser):
             return
         _, _, transaction_id = random.choice(self.mine)
         with self.client.get(
-            f"/status?transaction_id={transaction_id}", headers={"x-api-key": self.api_key}, name="status read",
+            f"/status?transaction_id={transaction_id}",
+            headers={"x-api-key": self.api_key},
+            name="status read",
             catch_response=True,
         ) as response:
             kind = record("status read", response)

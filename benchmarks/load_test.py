@@ -51,7 +51,9 @@ def raised_concurrency_config(directory: Path, reserved: int) -> Path:
     block = "[environments.local.settings.api]\n"
     head, tail = text.split(block, 1)
     lines = tail.split("\n")
-    lines = [f"reserved_concurrency = {reserved}" if line.startswith("reserved_concurrency") else line for line in lines]
+    lines = [
+        f"reserved_concurrency = {reserved}" if line.startswith("reserved_concurrency") else line for line in lines
+    ]
     path = directory / "environments.toml"
     path.write_text(head + block + "\n".join(lines))
     return path
@@ -107,8 +109,8 @@ def main() -> int:
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the run's logs (gateway, emulator, terraform) here")
     args = parser.parse_args()
 
-    from payments_platform.core.local.processes import emulator_client
     from payments_platform.core.local.lifecycle import LocalRun, down, up
+    from payments_platform.core.local.processes import emulator_client
     from payments_platform.core.local.smoke import holds_card_data
 
     failures: list[str] = []
@@ -124,23 +126,52 @@ def main() -> int:
             def client(service: str) -> Any:
                 return emulator_client(service, record.endpoint, record.region)
 
-            processor = client("lambda").get_function_configuration(FunctionName=f"transaction-processor-{record.suffix}")
+            processor = client("lambda").get_function_configuration(
+                FunctionName=f"transaction-processor-{record.suffix}"
+            )
             variables = processor["Environment"]["Variables"]
             sqs, sns = client("sqs"), client("sns")
             tap = sqs.create_queue(QueueName=f"load-events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
             tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            sns.subscribe(TopicArn=variables["NOTIFICATIONS_TOPIC_ARN"], Protocol="sqs", Endpoint=tap_arn,
-                          Attributes={"RawMessageDelivery": "true"})
+            sns.subscribe(
+                TopicArn=variables["NOTIFICATIONS_TOPIC_ARN"],
+                Protocol="sqs",
+                Endpoint=tap_arn,
+                Attributes={"RawMessageDelivery": "true"},
+            )
 
             results_file = scratch_dir / "locust-results.json"
             started_ms = int(time.time() * 1000)
             locust = subprocess.run(
-                [sys.executable, "-m", "locust", "-f", str(REPO / "benchmarks" / "load_locustfile.py"), "--headless",
-                 "--users", str(args.users), "--spawn-rate", str(args.users), "--run-time", f"{args.seconds}s",
-                 "--host", record.url, "--only-summary", "--stop-timeout", "10", "--exit-code-on-error", "0"],
-                env={**os.environ, "LOAD_API_KEYS": ",".join(sorted(record.api_keys.values())),
-                     "LOAD_RESULTS": str(results_file)},
-                capture_output=True, text=True, timeout=args.seconds + 60,
+                [
+                    sys.executable,
+                    "-m",
+                    "locust",
+                    "-f",
+                    str(REPO / "benchmarks" / "load_locustfile.py"),
+                    "--headless",
+                    "--users",
+                    str(args.users),
+                    "--spawn-rate",
+                    str(args.users),
+                    "--run-time",
+                    f"{args.seconds}s",
+                    "--host",
+                    record.url,
+                    "--only-summary",
+                    "--stop-timeout",
+                    "10",
+                    "--exit-code-on-error",
+                    "0",
+                ],
+                env={
+                    **os.environ,
+                    "LOAD_API_KEYS": ",".join(sorted(record.api_keys.values())),
+                    "LOAD_RESULTS": str(results_file),
+                },
+                capture_output=True,
+                text=True,
+                timeout=args.seconds + 60,
             )
             load_ended_ms = int(time.time() * 1000)
             if not results_file.exists():
@@ -154,16 +185,26 @@ def main() -> int:
             )
             if summary is None:
                 failures.append(f"no reconciler run within {RECONCILER_WAIT_S} s after the load")
-            figures["reconciler run after the load"] = summary and {k: summary.get(k) for k in ("stranded", "reconciled", "failed", "quarantined")}
+            figures["reconciler run after the load"] = summary and {
+                k: summary.get(k) for k in ("stranded", "reconciled", "failed", "quarantined")
+            }
 
             outcomes: dict[str, int] = result["outcomes"]
             figures.update(
-                users=args.users, seconds=args.seconds, reserved_concurrency=args.reserved_concurrency,
-                requests=result["requests"], throughput_rps=round(result["rps"], 1),
-                p50_ms=result["p50_ms"], p95_ms=result["p95_ms"], p99_ms=result["p99_ms"],
-                by_name=result["by_name"], outcomes=outcomes,
+                users=args.users,
+                seconds=args.seconds,
+                reserved_concurrency=args.reserved_concurrency,
+                requests=result["requests"],
+                throughput_rps=round(result["rps"], 1),
+                p50_ms=result["p50_ms"],
+                p95_ms=result["p95_ms"],
+                p99_ms=result["p99_ms"],
+                by_name=result["by_name"],
+                outcomes=outcomes,
             )
-            unintended = {k: v for k, v in outcomes.items() if k.split("|")[1] in UNINTENDED_5XX or k.split("|")[1] == "0"}
+            unintended = {
+                k: v for k, v in outcomes.items() if k.split("|")[1] in UNINTENDED_5XX or k.split("|")[1] == "0"
+            }
             if unintended:
                 failures.append(f"unintended 5xx or connection failures: {unintended}")
             expected = {
@@ -206,8 +247,12 @@ def main() -> int:
                 if events[transaction_id] < 1:
                     failures.append(f"{transaction_id}: no event")
             figures.update(
-                transactions_stored=len(stored), created_201=len(created), replays_201=len(result["replayed"]),
-                audit_messages=len(audit_bodies), events=len(event_bodies), distinct_event_ids=len(events),
+                transactions_stored=len(stored),
+                created_201=len(created),
+                replays_201=len(result["replayed"]),
+                audit_messages=len(audit_bodies),
+                events=len(event_bodies),
+                distinct_event_ids=len(events),
             )
             if any(holds_card_data(b) for b in audit_bodies + event_bodies):
                 failures.append("an audit message or event holds card data")
@@ -225,7 +270,7 @@ def main() -> int:
                 gateway_log = (run.run_dir / "gateway.log").read_text(errors="replace").splitlines()
                 for number, line in enumerate(gateway_log):
                     if line.startswith("Traceback") or "Exception in ASGI application" in line:
-                        print("\n".join(gateway_log[number:number + 25]))
+                        print("\n".join(gateway_log[number : number + 25]))
                         break
         finally:
             if args.keep_logs:

@@ -41,14 +41,20 @@ def cycle(requests: int) -> dict[str, float]:
 
         def post() -> tuple[float, str]:
             t = time.perf_counter()
-            response = request("POST", f"{record.url}/transactions", body=payment_body("bench"), headers={
-                "Content-Type": "application/json", "x-api-key": key, "Idempotency-Key": str(uuid.uuid4())})
+            response = request(
+                "POST",
+                f"{record.url}/transactions",
+                body=payment_body("bench"),
+                headers={"Content-Type": "application/json", "x-api-key": key, "Idempotency-Key": str(uuid.uuid4())},
+            )
             assert response.status == 201, response.body
             return (time.perf_counter() - t) * 1000, response.json()["transaction_id"]
 
         def get(transaction_id: str) -> float:
             t = time.perf_counter()
-            response = request("GET", f"{record.url}/status?transaction_id={transaction_id}", headers={"x-api-key": key})
+            response = request(
+                "GET", f"{record.url}/status?transaction_id={transaction_id}", headers={"x-api-key": key}
+            )
             assert response.status == 200, response.body
             return (time.perf_counter() - t) * 1000
 

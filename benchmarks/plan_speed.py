@@ -37,15 +37,22 @@ kms_key_id = "alias/bench-terraform-state"
 """
 
 
-def cli(config: Path, cwd: Path, *args: str, ok: tuple[int, ...] = (0,)) -> tuple[float, subprocess.CompletedProcess[str]]:
+def cli(
+    config: Path, cwd: Path, *args: str, ok: tuple[int, ...] = (0,)
+) -> tuple[float, subprocess.CompletedProcess[str]]:
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "payments_platform.core.cli.main", "--config", str(config), *args],
-        cwd=cwd, capture_output=True, text=True, timeout=900,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     elapsed = time.perf_counter() - started
     if result.returncode not in ok:
-        raise SystemExit(f"{' '.join(args)} failed (exit {result.returncode}):\n{result.stderr}\n{result.stdout[-2000:]}")
+        raise SystemExit(
+            f"{' '.join(args)} failed (exit {result.returncode}):\n{result.stderr}\n{result.stdout[-2000:]}"
+        )
     return elapsed, result
 
 
@@ -83,8 +90,10 @@ def main() -> None:
                 # moto does not round-trip every attribute: what it reports as changed right after the
                 # apply is an emulator gap, printed so the figure is read with it.
                 print(result.stdout.strip().splitlines()[-1])
-                print(f"plan --env local (unchanged, {args.runs} runs, {os.cpu_count()} CPUs): "
-                      f"median {statistics.median(times):.2f} s, min {min(times):.2f} s, max {max(times):.2f} s")
+                print(
+                    f"plan --env local (unchanged, {args.runs} runs, {os.cpu_count()} CPUs): "
+                    f"median {statistics.median(times):.2f} s, min {min(times):.2f} s, max {max(times):.2f} s"
+                )
                 print("runs: " + " ".join(f"{t:.2f}" for t in times))
             finally:
                 seconds, _ = cli(config, work, "destroy", "--env", "local", "--auto-approve")

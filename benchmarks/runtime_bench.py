@@ -59,8 +59,12 @@ def package(into: Path) -> Path:
     # Lambda imports from precompiled bytecode only if it is in the zip; the api plugin ships
     # sources, so the first cold start also compiles. Warm the bytecode cache once to measure
     # the import itself, which is what repeated cold starts in one container image see.
-    subprocess.run([sys.executable, "-c", "import payments_runtime.transactions, payments_runtime.status"], cwd=into, check=True,
-                   env={**os.environ, **ENV, "PYTHONPATH": str(into)})
+    subprocess.run(
+        [sys.executable, "-c", "import payments_runtime.transactions, payments_runtime.status"],
+        cwd=into,
+        check=True,
+        env={**os.environ, **ENV, "PYTHONPATH": str(into)},
+    )
     return into
 
 
@@ -71,7 +75,11 @@ def measure_imports(root: Path, runs: int) -> dict[str, dict[str, float]]:
         for _ in range(runs):
             output = subprocess.run(
                 [sys.executable, "-c", IMPORT_PROBE.format(module=module)],
-                cwd=root, env={**os.environ, **ENV, "PYTHONPATH": str(root)}, check=True, capture_output=True, text=True,
+                cwd=root,
+                env={**os.environ, **ENV, "PYTHONPATH": str(root)},
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout.split()
             imports.append(float(output[0]))
             clients.append(float(output[1]))
@@ -148,18 +156,31 @@ def measure_requests(root: Path, requests: int) -> dict[str, dict[str, float]]:
             return 10_000
 
     item = {
-        "transaction_id": {"S": "txn_aaaaaaaaaaaaaaaaaaaaaaaa"}, "timestamp": {"N": "1700000000000"},
-        "record_type": {"S": "transaction"}, "client_id": {"S": "apikey:bench-client"}, "status": {"S": "received"},
-        "amount": {"N": "1250"}, "currency": {"S": "EUR"}, "merchant_reference": {"S": "order-1001"},
-        "card_brand": {"S": "visa"}, "card_last4": {"S": "4242"}, "card_fingerprint": {"S": "cfp_x"},
+        "transaction_id": {"S": "txn_aaaaaaaaaaaaaaaaaaaaaaaa"},
+        "timestamp": {"N": "1700000000000"},
+        "record_type": {"S": "transaction"},
+        "client_id": {"S": "apikey:bench-client"},
+        "status": {"S": "received"},
+        "amount": {"N": "1250"},
+        "currency": {"S": "EUR"},
+        "merchant_reference": {"S": "order-1001"},
+        "card_brand": {"S": "visa"},
+        "card_last4": {"S": "4242"},
+        "card_fingerprint": {"S": "cfp_x"},
         "created_at": {"S": "2023-11-14T22:13:20.000Z"},
     }
     aws_clients._clients.update({"dynamodb": StubDynamoDB(item), "sqs": StubSQS(), "sns": StubSNS()})
     context = Context()
     scenarios = {
-        "POST /transactions 201 (validate, HMACs, 4 stubbed calls, audit log)": lambda i: transactions.handler(event("POST", f"k{i}"), context),
-        "POST /transactions 400 (Luhn failure)": lambda i: transactions.handler(event("POST", f"k{i}", payload=body.replace("4242424242424242", "4242424242424241")), context),
-        "GET /status 200 (one stubbed query, audit log)": lambda i: status.handler(event("GET", query={"transaction_id": "txn_aaaaaaaaaaaaaaaaaaaaaaaa"}), context),
+        "POST /transactions 201 (validate, HMACs, 4 stubbed calls, audit log)": lambda i: transactions.handler(
+            event("POST", f"k{i}"), context
+        ),
+        "POST /transactions 400 (Luhn failure)": lambda i: transactions.handler(
+            event("POST", f"k{i}", payload=body.replace("4242424242424242", "4242424242424241")), context
+        ),
+        "GET /status 200 (one stubbed query, audit log)": lambda i: status.handler(
+            event("GET", query={"transaction_id": "txn_aaaaaaaaaaaaaaaaaaaaaaaa"}), context
+        ),
     }
     expected = [201, 400, 200]
     results = {}
@@ -176,7 +197,11 @@ def measure_requests(root: Path, requests: int) -> dict[str, dict[str, float]]:
                 if i % 500 == 0:
                     sink.seek(0)
                     sink.truncate()
-        results[name] = {"median_ms": statistics.median(timings), "p95_ms": percentile(timings, 0.95), "p99_ms": percentile(timings, 0.99)}
+        results[name] = {
+            "median_ms": statistics.median(timings),
+            "p95_ms": percentile(timings, 0.95),
+            "p99_ms": percentile(timings, 0.99),
+        }
     return results
 
 
@@ -193,7 +218,9 @@ def main() -> None:
     print(f"\nCold import (fresh interpreter, {args.imports} runs each; budget 300 ms)")
     print(f"{'module':34} {'median ms':>10} {'max ms':>8} {'first 3 clients ms':>19}")
     for module, row in imports.items():
-        print(f"{module:34} {row['import_median_ms']:10.1f} {row['import_max_ms']:8.1f} {row['first_clients_median_ms']:19.1f}")
+        print(
+            f"{module:34} {row['import_median_ms']:10.1f} {row['import_max_ms']:8.1f} {row['first_clients_median_ms']:19.1f}"
+        )
     print(f"\nPer-request overhead with stubbed AWS clients ({args.requests} requests each; budget 2 ms median)")
     print(f"{'scenario':72} {'median':>7} {'p95':>7} {'p99':>7}")
     for name, row in requests.items():

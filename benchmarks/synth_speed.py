@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 
-
 MODES = {
     "lazy": {"PAYMENTS_STOCK_PROVIDER_IMPORT": "0", "PAYMENTS_LAZY_JS_INDEX": "1"},
     "python-lazy": {"PAYMENTS_STOCK_PROVIDER_IMPORT": "0", "PAYMENTS_LAZY_JS_INDEX": "0"},
@@ -34,7 +33,9 @@ def one_run(env_name: str, mode: str, outdir: str) -> float:
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "payments_platform.core.cli.main", "synth", "--env", env_name, "--out", outdir],
-        check=True, env=env, stdout=subprocess.DEVNULL,
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
     )
     return time.perf_counter() - started
 
@@ -55,8 +56,10 @@ def main() -> None:
     print(f"environment {args.env}, {args.runs} alternating runs per mode, {os.cpu_count()} CPUs")
     for mode, runs in times.items():
         print(f"{mode:<12} median {medians[mode]:6.2f} s   runs {' '.join(f'{t:.2f}' for t in runs)}")
-    print(f"speed-up vs stock: lazy {medians['stock'] / medians['lazy']:.1f}x, "
-          f"python-lazy {medians['stock'] / medians['python-lazy']:.1f}x")
+    print(
+        f"speed-up vs stock: lazy {medians['stock'] / medians['lazy']:.1f}x, "
+        f"python-lazy {medians['stock'] / medians['python-lazy']:.1f}x"
+    )
 
 
 if __name__ == "__main__":

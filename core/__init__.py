@@ -21,8 +21,14 @@ from typing import Any
 
 from payments_platform.core import keys
 from payments_platform.core.api_version import PLUGIN_API_VERSION
-from payments_platform.core.host.config import EnvironmentConfig, PlatformConfig, RegionPlan, load_config
-from payments_platform.core.declaration import LogRetentionDays, NoSettings, PluginDeclaration, PluginSettings, unique_strings
+from payments_platform.core.context import PluginContext
+from payments_platform.core.declaration import (
+    LogRetentionDays,
+    NoSettings,
+    PluginDeclaration,
+    PluginSettings,
+    unique_strings,
+)
 from payments_platform.core.errors import (
     ConfigError,
     ContextError,
@@ -33,8 +39,8 @@ from payments_platform.core.errors import (
     RegistrationError,
     RequirementError,
 )
-from payments_platform.core.context import PluginContext
 from payments_platform.core.hookspec import ENTRY_POINT_GROUP, hookimpl
+from payments_platform.core.host.config import EnvironmentConfig, PlatformConfig, RegionPlan, load_config
 from payments_platform.core.keys import ContextKey
 from payments_platform.core.monitoring import (
     STATISTICS,
@@ -59,6 +65,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(cdktf_adapter, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AssetType",

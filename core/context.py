@@ -8,13 +8,14 @@ error can say who did what.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
-from payments_platform.core.evidence import ControlRegistry, PluginCompliance
-from payments_platform.core.host.config import EnvironmentConfig
 from payments_platform.core.declaration import PluginDeclaration, PluginSettings
 from payments_platform.core.errors import ContextError, RegistrationError
+from payments_platform.core.evidence import ControlRegistry, PluginCompliance
+from payments_platform.core.host.config import EnvironmentConfig
 from payments_platform.core.keys import KMS_KEY, ContextKey
 from payments_platform.core.monitoring import (
     COMPARISONS,
@@ -167,9 +168,7 @@ class PluginContext:
     def get(self, key: ContextKey[T]) -> T | None:
         declared = (*self.declaration.requires, *self.declaration.uses, *self.declaration.provides)
         if key is not KMS_KEY and key not in declared:
-            raise ContextError(
-                f"plugin '{self.name}' read '{key.name}' without declaring it in 'requires' or 'uses'"
-            )
+            raise ContextError(f"plugin '{self.name}' read '{key.name}' without declaring it in 'requires' or 'uses'")
         entry = self._build.values.get(key.name)
         return None if entry is None else entry[0]
 
@@ -204,14 +203,23 @@ class _PluginRoles:
         self._ctx = ctx
 
     def role(
-        self, key: str, *, description: str, service: str = "lambda.amazonaws.com",
+        self,
+        key: str,
+        *,
+        description: str,
+        service: str = "lambda.amazonaws.com",
         trust_conditions: Mapping[str, Any] | None = None,
     ) -> Role:
         """Create a role named ``{key}-role-{suffix}`` trusted by ``service`` (only when
         ``trust_conditions`` hold, if given: e.g. ``aws:SourceArn`` against confused deputies)."""
         name = self._ctx.naming.name(f"{key}-role", kind="iam_role")
         return self._registry.role(
-            key, service=service, description=description, plugin=self._ctx.name, scope=self._ctx.scope, name=name,
+            key,
+            service=service,
+            description=description,
+            plugin=self._ctx.name,
+            scope=self._ctx.scope,
+            name=name,
             trust_conditions=trust_conditions,
         )
 
@@ -239,7 +247,7 @@ class _PluginRoles:
         )
 
     def all(self) -> list[Role]:
-        return self._registry.roles()
+        return list(self._registry.roles())
 
 
 class _PluginMonitoring:
@@ -278,9 +286,7 @@ class _PluginMonitoring:
         for metric in metrics:
             check_metric(metric, self._plugin, where)
         check_period(period_seconds, self._plugin, where)
-        return self._registry.metric_widgets.add(
-            MetricWidget(key, title, tuple(metrics), period_seconds, self._plugin)
-        )
+        return self._registry.metric_widgets.add(MetricWidget(key, title, tuple(metrics), period_seconds, self._plugin))
 
     def alarm(
         self,
@@ -323,38 +329,45 @@ class _PluginMonitoring:
             )
         return self._registry.alarms.add(
             MetricAlarm(
-                key, metric, float(threshold), description, comparison, period_seconds, evaluation_periods,
-                treat_missing_data, self._plugin,
+                key,
+                metric,
+                float(threshold),
+                description,
+                comparison,
+                period_seconds,
+                evaluation_periods,
+                treat_missing_data,
+                self._plugin,
             )
         )
 
     @property
     def functions(self) -> list[MonitoredFunction]:
-        return self._registry.functions.all()
+        return list(self._registry.functions.all())
 
     @property
     def tables(self) -> list[MonitoredTable]:
-        return self._registry.tables.all()
+        return list(self._registry.tables.all())
 
     @property
     def apis(self) -> list[MonitoredApi]:
-        return self._registry.apis.all()
+        return list(self._registry.apis.all())
 
     @property
     def queues(self) -> list[MonitoredQueue]:
-        return self._registry.queues.all()
+        return list(self._registry.queues.all())
 
     @property
     def log_groups(self) -> list[MonitoredLogGroup]:
-        return self._registry.log_groups.all()
+        return list(self._registry.log_groups.all())
 
     @property
     def metric_widgets(self) -> list[MetricWidget]:
-        return self._registry.metric_widgets.all()
+        return list(self._registry.metric_widgets.all())
 
     @property
     def alarms(self) -> list[MetricAlarm]:
-        return self._registry.alarms.all()
+        return list(self._registry.alarms.all())
 
 
 class _PluginPolicy:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
@@ -26,7 +26,9 @@ LOG_RETENTION_DAYS = frozenset(
 def _log_retention(days: int) -> int:
     """one of the retention periods CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653 days)"""
     if days not in LOG_RETENTION_DAYS:
-        raise ValueError(f"{days} is not a CloudWatch Logs retention period ({', '.join(map(str, sorted(LOG_RETENTION_DAYS)))})")
+        raise ValueError(
+            f"{days} is not a CloudWatch Logs retention period ({', '.join(map(str, sorted(LOG_RETENTION_DAYS)))})"
+        )
     return days
 
 

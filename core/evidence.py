@@ -8,8 +8,9 @@ the plugin meant to write.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from payments_platform.core.errors import RegistrationError
 from payments_platform.core.pci_requirements import REQUIREMENTS, STANDARD
@@ -69,11 +70,15 @@ class PluginCompliance:
             raise RegistrationError(f"{where} unknown {STANDARD} requirement '{requirement}'")
         path = getattr(getattr(resource, "node", None), "path", None)
         if not isinstance(path, str) or not hasattr(resource, "terraform_resource_type"):
-            raise RegistrationError(f"{where} requirement {requirement} on {resource!r}, which is not a Terraform resource")
+            raise RegistrationError(
+                f"{where} requirement {requirement} on {resource!r}, which is not a Terraform resource"
+            )
         if not attributes and not expect:
             raise RegistrationError(f"{where} requirement {requirement} on '{path}' without attributes to show")
         if len(note.strip()) < MIN_NOTE:
-            raise RegistrationError(f"{where} requirement {requirement} on '{path}' without a note saying how it meets it")
+            raise RegistrationError(
+                f"{where} requirement {requirement} on '{path}' without a note saying how it meets it"
+            )
         return self._registry.add(
             Evidence(
                 requirement=requirement,

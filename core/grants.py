@@ -10,7 +10,8 @@ owning service makes on the role's behalf — never direct KMS use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from payments_platform.core.errors import RegistrationError
 from payments_platform.core.roles import Statement, grant_key_via_service
@@ -69,7 +70,9 @@ def grant_table(roles: Grantor, role: Any, table: Table, *, actions: Sequence[st
     :class:`RegistrationError` for anything but an item-level action (``Scan``,
     ``DeleteTable``, wildcards, ...)."""
     if isinstance(actions, str):
-        raise RegistrationError(f"table grant '{sid}': actions must be a sequence of actions, not the string {actions!r}")
+        raise RegistrationError(
+            f"table grant '{sid}': actions must be a sequence of actions, not the string {actions!r}"
+        )
     refused = sorted(set(actions) - ITEM_LEVEL_ACTIONS)
     if refused:
         raise RegistrationError(
@@ -115,6 +118,11 @@ def grant_topic_publish(roles: Grantor, role: Any, topic: Topic, *, sid: str) ->
     """``sns:Publish`` on ``topic`` (statement ``sid``) and its key use (``{sid}Kms``)."""
     roles.grant(role, sid=sid, actions=list(TOPIC_PUBLISH_ACTIONS), resources=[topic.arn])
     grant_key_via_service(
-        roles, role, topic.kms_key_arn, sid=f"{sid}Kms", actions=list(_SEND_KEY_ACTIONS), service="sns",
+        roles,
+        role,
+        topic.kms_key_arn,
+        sid=f"{sid}Kms",
+        actions=list(_SEND_KEY_ACTIONS),
+        service="sns",
         region=topic.region,
     )

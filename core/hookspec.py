@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from payments_platform.core.host.config import EnvironmentConfig
     from payments_platform.core.context import PluginContext
     from payments_platform.core.declaration import PluginDeclaration, PluginSettings
+    from payments_platform.core.host.config import EnvironmentConfig
 
 PROJECT_NAME = "payments_platform"
 ENTRY_POINT_GROUP = "payments_platform.plugins"
@@ -65,6 +65,7 @@ def payments_declare() -> PluginDeclaration:
     as ``ctx.settings``. ``emulated_services`` names the AWS services (the AWS provider's
     ``endpoints`` keys) your resources call, for environments on a local emulator.
     """
+    raise NotImplementedError  # a specification: pluggy never calls its body
 
 
 # ---------------------------------------------------------------------------

@@ -8,8 +8,9 @@ and a test can publish stub values without synthesizing the real provider.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Mapping, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 from payments_platform.core import grants
 from payments_platform.core.grants import Grantor
@@ -191,7 +192,9 @@ class FunctionPackage:
 KMS_KEY: ContextKey[KmsKey] = ContextKey("core.kms_key", KmsKey, "The platform CMK; every plugin encrypts with it.")
 
 # Provided by the platform's own plugins; a third-party plugin may provide them instead.
-NETWORK: ContextKey[Network] = ContextKey("network.network", Network, "VPC, private subnets and the Lambda security group.")
+NETWORK: ContextKey[Network] = ContextKey(
+    "network.network", Network, "VPC, private subnets and the Lambda security group."
+)
 TRANSACTIONS_TABLE: ContextKey[Table] = ContextKey(
     "storage.transactions_table", Table, "The DynamoDB table holding payment transactions."
 )

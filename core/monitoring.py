@@ -9,9 +9,10 @@ remembers the plugin that registered it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Generic, Mapping, TypeVar
+from typing import Generic, TypeVar
 
 from payments_platform.core.errors import RegistrationError
 
@@ -152,8 +153,10 @@ def check_metric(metric: Metric, plugin: str, where: str) -> None:
 
 def check_period(period_seconds: int, plugin: str, where: str) -> None:
     # CloudWatch: 10, 30 or a multiple of 60 seconds.
-    if not isinstance(period_seconds, int) or period_seconds <= 0 or (
-        period_seconds not in (10, 30) and period_seconds % 60
+    if (
+        not isinstance(period_seconds, int)
+        or period_seconds <= 0
+        or (period_seconds not in (10, 30) and period_seconds % 60)
     ):
         raise RegistrationError(
             f"plugin '{plugin}' {where}: period_seconds {period_seconds!r} must be 10, 30 or a multiple of 60"

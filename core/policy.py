@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from payments_platform.core.context import Suppression
 from payments_platform.core.declaration import LOG_RETENTION_DAYS
@@ -36,7 +37,7 @@ class Resource:
 
     @property
     def path(self) -> str:
-        return self.body.get("//", {}).get("metadata", {}).get("path", "")
+        return str(self.body.get("//", {}).get("metadata", {}).get("path", ""))
 
     @property
     def plugin(self) -> str:
@@ -82,7 +83,7 @@ def name_has_suffix(resource: Resource, policy: PolicyInput) -> Iterator[str]:
     pattern = re.compile(rf"(^|[-/_]){re.escape(policy.suffix)}($|[-/._:])")
     for attribute in NAME_ATTRIBUTES:
         value = resource.body.get(attribute)
-        if _literal(value) and not pattern.search(value):
+        if isinstance(value, str) and _literal(value) and not pattern.search(value):
             yield f"{attribute} {value!r} does not carry the environment suffix '{policy.suffix}'"
 
 
@@ -196,14 +197,17 @@ def s3_buckets_encrypted(resources: list[Resource], suppressed: set[tuple[str, s
     for r in resources:
         if r.type != "aws_s3_bucket_server_side_encryption_configuration":
             continue
-        defaults = [(rule or {}).get("apply_server_side_encryption_by_default") or {} for rule in r.body.get("rule") or []]
+        defaults = [
+            (rule or {}).get("apply_server_side_encryption_by_default") or {} for rule in r.body.get("rule") or []
+        ]
         if any(d.get("sse_algorithm") in KMS_SSE_ALGORITHMS and d.get("kms_master_key_id") for d in defaults):
             encrypted.add(str(r.body.get("bucket")))
     return [
         f"[PP-S3-CMK] {r.address} (plugin '{r.plugin}', path {r.path}): bucket has no default encryption with "
         "the platform CMK (aws_s3_bucket_server_side_encryption_configuration, sse_algorithm aws:kms)"
         for r in resources
-        if r.type == "aws_s3_bucket" and (r.path, "PP-S3-CMK") not in suppressed
+        if r.type == "aws_s3_bucket"
+        and (r.path, "PP-S3-CMK") not in suppressed
         and not {f"${{{r.address}.id}}", f"${{{r.address}.bucket}}"} & encrypted
     ]
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from payments_platform.core.errors import RegistrationError
 
@@ -54,7 +55,7 @@ class Role:
 
     @property
     def arn(self) -> str:
-        return self.construct.arn
+        return str(self.construct.arn)
 
     def policy_document(self) -> str:
         statements = sorted(self.statements, key=lambda s: s.sid)
@@ -70,7 +71,14 @@ class RoleRegistry:
         self._roles: dict[str, Role] = {}
 
     def role(
-        self, key: str, *, service: str, description: str, plugin: str, scope: Any, name: str,
+        self,
+        key: str,
+        *,
+        service: str,
+        description: str,
+        plugin: str,
+        scope: Any,
+        name: str,
         trust_conditions: Mapping[str, Any] | None = None,
     ) -> Role:
         if key in self._roles:
@@ -89,7 +97,9 @@ class RoleRegistry:
         try:
             return self._roles[key]
         except KeyError:
-            raise RegistrationError(f"no role '{key}' is registered (known: {', '.join(sorted(self._roles)) or 'none'})") from None
+            raise RegistrationError(
+                f"no role '{key}' is registered (known: {', '.join(sorted(self._roles)) or 'none'})"
+            ) from None
 
     def grant(
         self,
@@ -144,13 +154,14 @@ def grant_key_via_service(
 ) -> Statement:
     """Key use on ``kms_key_arn`` only through calls ``service`` makes in ``region`` on the
     role's behalf (``kms:ViaService``), never direct KMS use. ``roles`` is ``ctx.roles``."""
-    return roles.grant(
+    statement: Statement = roles.grant(
         role,
         sid=sid,
         actions=list(actions),
         resources=[kms_key_arn],
         conditions={"StringEquals": {"kms:ViaService": f"{service}.{region}.amazonaws.com"}},
     )
+    return statement
 
 
 VPC_ENI_ACTIONS = (
@@ -180,5 +191,9 @@ def grant_function_basics(roles: Any, role: Any, log_group_arn: str) -> None:
     )
     roles.grant(role, sid="XRayTracing", actions=list(XRAY_ACTIONS), resources=["*"], any_resource_reason=XRAY_REASON)
     roles.grant(
-        role, sid="VpcNetworkInterfaces", actions=list(VPC_ENI_ACTIONS), resources=["*"], any_resource_reason=VPC_ENI_REASON
+        role,
+        sid="VpcNetworkInterfaces",
+        actions=list(VPC_ENI_ACTIONS),
+        resources=["*"],
+        any_resource_reason=VPC_ENI_REASON,
     )

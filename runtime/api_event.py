@@ -18,7 +18,7 @@ MAX_BODY_BYTES = 16 * 1024
 _SAFE_REQUEST_ID = re.compile(r"\A[A-Za-z0-9-]{1,64}\Z")
 
 
-def _as_dict(value: Any) -> dict:
+def _as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
@@ -61,13 +61,17 @@ class ApiRequest:
     _body: bytes | None = field(default=None, repr=False)
 
     @classmethod
-    def from_event(cls, event: Any, request_id: str) -> "ApiRequest":
+    def from_event(cls, event: Any, request_id: str) -> ApiRequest:
         event = _as_dict(event)
         client_id = client_identity_of(event)
         if client_id is None:
-            raise AuthenticationError("client_identity_missing", "The request carries no authenticated client identity.")
+            raise AuthenticationError(
+                "client_identity_missing", "The request carries no authenticated client identity."
+            )
         headers = {
-            name.lower(): value for name, value in _as_dict(event.get("headers")).items() if isinstance(name, str) and isinstance(value, str)
+            name.lower(): value
+            for name, value in _as_dict(event.get("headers")).items()
+            if isinstance(name, str) and isinstance(value, str)
         }
         multi = {
             name.lower(): [v for v in values if isinstance(v, str)]
@@ -92,7 +96,9 @@ class ApiRequest:
         """A single-valued header; InvalidRequestError when the client sent it more than once."""
         name = name.lower()
         if len(self.multi_value_headers.get(name, ())) > 1:
-            raise InvalidRequestError("parameter_duplicated", "The header may be sent only once.", param=name_of_header(name))
+            raise InvalidRequestError(
+                "parameter_duplicated", "The header may be sent only once.", param=name_of_header(name)
+            )
         return self.headers.get(name)
 
     def body(self) -> bytes:

@@ -24,7 +24,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -68,7 +68,7 @@ def _created_date(value: Any) -> datetime:
         raise PoisonMessage("invalid_created_at") from None
     if moment.tzinfo is None:
         raise PoisonMessage("invalid_created_at")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def archive_object(record: dict[str, Any]) -> ArchiveObject:
@@ -117,7 +117,7 @@ def archive_object(record: dict[str, Any]) -> ArchiveObject:
 
 def _sent_at(epoch_ms: Any) -> str | None:
     try:
-        return datetime.fromtimestamp(int(epoch_ms) / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+        return datetime.fromtimestamp(int(epoch_ms) / 1000, tz=UTC).isoformat(timespec="milliseconds")
     except (TypeError, ValueError, OverflowError):
         return None
 
@@ -165,7 +165,9 @@ class AuditArchiver:
             archived = archive_object(record)
         except PoisonMessage as poison:
             receives = (record.get("attributes") or {}).get("ApproximateReceiveCount")
-            self._log.error("audit_message_rejected", message_id=message_id, reason=poison.reason, receive_count=receives)
+            self._log.error(
+                "audit_message_rejected", message_id=message_id, reason=poison.reason, receive_count=receives
+            )
             return False
         if archived.card_data_masked:
             # A sender put card data in an audit message: archived masked; the sender needs fixing.
@@ -181,14 +183,18 @@ class AuditArchiver:
                 IfNoneMatch="*",
             )
         except BotoCoreError as error:  # no answer from S3: the message comes again
-            self._log.error("audit_archive_write_failed", message_id=message_id, key=archived.key, error_code=type(error).__name__)
+            self._log.error(
+                "audit_archive_write_failed", message_id=message_id, key=archived.key, error_code=type(error).__name__
+            )
             return False
         except ClientError as error:
             if error_code(error) == ALREADY_ARCHIVED:
                 result.duplicates += 1
                 self._log.info("audit_message_already_archived", message_id=message_id, key=archived.key)
                 return True
-            self._log.error("audit_archive_write_failed", message_id=message_id, key=archived.key, error_code=error_code(error))
+            self._log.error(
+                "audit_archive_write_failed", message_id=message_id, key=archived.key, error_code=error_code(error)
+            )
             return False
         result.archived += 1
         return True

@@ -14,7 +14,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from .deadline import RESPONSE_RESERVE_MS, InvocationDeadlineExceeded, invocation_budget_ms, remaining_ms
 
@@ -39,7 +40,7 @@ class CallTimeouts:
         return (self.connect_seconds + self.read_seconds) * 1000
 
     @classmethod
-    def for_invocation(cls, invocation_ms: int | None) -> "CallTimeouts":
+    def for_invocation(cls, invocation_ms: int | None) -> CallTimeouts:
         """Every attempt of one call fits the invocation's time (less the response reserve); an
         attempt never waits longer than MAX_ATTEMPT_SECONDS, a connection never longer than 1 s."""
         if invocation_ms is None:
@@ -62,11 +63,25 @@ class CallTimeouts:
 
 RETRYABLE_ERROR_CODES = frozenset(
     {
-        "ProvisionedThroughputExceededException", "ThrottlingException", "Throttling", "ThrottledException",
-        "RequestLimitExceeded", "RequestThrottled", "RequestThrottledException", "TooManyRequestsException",
-        "TransactionInProgressException", "LimitExceededException", "ServiceUnavailable", "ServiceUnavailableException",
-        "InternalServerError", "InternalFailure", "InternalError", "KMSThrottlingException", "KMSThrottling",
-        "AWS.SimpleQueueService.RequestThrottled", "AWS.SimpleQueueService.ServiceUnavailable",
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "TransactionInProgressException",
+        "LimitExceededException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalServerError",
+        "InternalFailure",
+        "InternalError",
+        "KMSThrottlingException",
+        "KMSThrottling",
+        "AWS.SimpleQueueService.RequestThrottled",
+        "AWS.SimpleQueueService.ServiceUnavailable",
     }
 )
 
@@ -105,7 +120,9 @@ def _bound_by_deadline(aws_client: Any, timeouts: CallTimeouts) -> None:
         left = remaining_ms()
         if left is not None and left < timeouts.attempt_ms:
             raise InvocationDeadlineExceeded(
-                operation=kwargs.get("event_name", "an AWS call"), remaining_ms=int(left), needed_ms=int(timeouts.attempt_ms)
+                operation=kwargs.get("event_name", "an AWS call"),
+                remaining_ms=int(left),
+                needed_ms=int(timeouts.attempt_ms),
             )
 
     def needs_retry(attempts: int = 0, response: Any = None, caught_exception: Any = None, **kwargs: Any) -> None:
@@ -145,7 +162,8 @@ def reset_clients() -> None:
 
 def error_code(error: BaseException) -> str | None:
     if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Code")
+        code = error.response.get("Error", {}).get("Code")
+        return str(code) if code is not None else None
     return None
 
 

@@ -12,7 +12,7 @@ import contextlib
 import contextvars
 import math
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from botocore.exceptions import BotoCoreError
 
@@ -24,7 +24,7 @@ _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("invoca
 _budget_ms: contextvars.ContextVar[int | None] = contextvars.ContextVar("invocation_budget_ms", default=None)
 
 
-class InvocationDeadlineExceeded(BotoCoreError):
+class InvocationDeadlineExceeded(BotoCoreError):  # type: ignore[misc]  # botocore ships no stubs
     """An AWS call (or its retry) could not finish before the invocation's deadline."""
 
     fmt = "not enough invocation time left for {operation} ({remaining_ms} ms left, {needed_ms} ms needed)"

@@ -51,7 +51,9 @@ class TransactionDispatcher:
             },
         )
 
-    def send_missing(self, transaction: Transaction, request_id: str, *, audit_sent: bool, event_published: bool) -> None:
+    def send_missing(
+        self, transaction: Transaction, request_id: str, *, audit_sent: bool, event_published: bool
+    ) -> None:
         """Send whichever of the audit message and the event is not yet sent; the same messages
         (same deduplication id, group and event id) whoever sends them -- request, retry or
         reconciler. Raises DispatchFailed naming what was sent."""

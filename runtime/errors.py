@@ -26,10 +26,20 @@ class InvalidRequestError(ApiError):
     type = "invalid_request_error"
     codes = frozenset(
         {
-            "invalid_json", "invalid_body", "invalid_encoding", "parameter_missing", "parameter_unknown",
-            "parameter_invalid_type", "parameter_invalid", "parameter_out_of_range", "parameter_duplicated",
-            "currency_unsupported", "amount_invalid_for_currency", "card_data_in_free_text",
-            "idempotency_key_missing", "idempotency_key_invalid",
+            "invalid_json",
+            "invalid_body",
+            "invalid_encoding",
+            "parameter_missing",
+            "parameter_unknown",
+            "parameter_invalid_type",
+            "parameter_invalid",
+            "parameter_out_of_range",
+            "parameter_duplicated",
+            "currency_unsupported",
+            "amount_invalid_for_currency",
+            "card_data_in_free_text",
+            "idempotency_key_missing",
+            "idempotency_key_invalid",
         }
     )
 
@@ -37,7 +47,9 @@ class InvalidRequestError(ApiError):
 class CardError(ApiError):
     status = 400
     type = "card_error"
-    codes = frozenset({"card_number_invalid", "card_brand_unsupported", "card_expired", "card_expiry_invalid", "cvc_invalid"})
+    codes = frozenset(
+        {"card_number_invalid", "card_brand_unsupported", "card_expired", "card_expiry_invalid", "cvc_invalid"}
+    )
 
 
 class AuthenticationError(ApiError):
@@ -102,9 +114,17 @@ class ConfigurationError(RuntimeError):
 
 
 ERROR_CLASSES: tuple[type[ApiError], ...] = (
-    InvalidRequestError, CardError, AuthenticationError, NotFoundError, MethodNotAllowedError,
-    IdempotencyInProgressError, PayloadTooLargeError, UnsupportedMediaTypeError, IdempotencyKeyReusedError,
-    InternalError, ServiceUnavailableError,
+    InvalidRequestError,
+    CardError,
+    AuthenticationError,
+    NotFoundError,
+    MethodNotAllowedError,
+    IdempotencyInProgressError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+    IdempotencyKeyReusedError,
+    InternalError,
+    ServiceUnavailableError,
 )
 
 

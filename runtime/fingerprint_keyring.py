@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .logging_config import get_logger
 from .settings import FingerprintKeys
 
 KEYRING_REFRESH_SECONDS = 300
-KEY_ACTIVATION_DELAY_SECONDS = 600  # > KEYRING_REFRESH_SECONDS: every container checks a key before anyone writes with it
+KEY_ACTIVATION_DELAY_SECONDS = (
+    600  # > KEYRING_REFRESH_SECONDS: every container checks a key before anyone writes with it
+)
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,13 @@ def handler(event: dict[str, Any], context: Any) -> None:
     try:
         FingerprintKeyRotation(client("secretsmanager"), secret_id, token).run(step)
     except (ClientError, BotoCoreError) as error:
-        log.error("rotation.step_failed", step=step, version_id=token, aws_error_code=error_code(error),
-                  error_class=type(error).__name__)
+        log.error(
+            "rotation.step_failed",
+            step=step,
+            version_id=token,
+            aws_error_code=error_code(error),
+            error_class=type(error).__name__,
+        )
         raise
     except RotationError as error:
         log.error("rotation.step_failed", step=step, version_id=token, reason=str(error))
@@ -72,7 +77,9 @@ class FingerprintKeyRotation:
             return
         if "AWSPENDING" not in stages:
             raise RotationError(f"version {self._token} is not pending rotation")
-        getattr(self, {"createSecret": "create", "setSecret": "set", "testSecret": "test", "finishSecret": "finish"}[step])()
+        getattr(
+            self, {"createSecret": "create", "setSecret": "set", "testSecret": "test", "finishSecret": "finish"}[step]
+        )()
         get_logger().info("rotation.step_done", step=step, version_id=self._token)
 
     def _stages(self) -> list[str]:
@@ -92,7 +99,9 @@ class FingerprintKeyRotation:
         except ClientError as error:
             if error_code(error) != "ResourceNotFoundException":
                 raise
-        new_key = self._secrets.get_random_password(PasswordLength=KEY_LENGTH, ExcludePunctuation=True)["RandomPassword"]
+        new_key = self._secrets.get_random_password(PasswordLength=KEY_LENGTH, ExcludePunctuation=True)[
+            "RandomPassword"
+        ]
         self._secrets.put_secret_value(
             SecretId=self._secret_id, ClientRequestToken=self._token, SecretString=new_key, VersionStages=["AWSPENDING"]
         )
@@ -101,7 +110,9 @@ class FingerprintKeyRotation:
         """Nothing outside Secrets Manager holds the key."""
 
     def test(self) -> None:
-        pending = self._secrets.get_secret_value(SecretId=self._secret_id, VersionId=self._token, VersionStage="AWSPENDING")
+        pending = self._secrets.get_secret_value(
+            SecretId=self._secret_id, VersionId=self._token, VersionStage="AWSPENDING"
+        )
         try:
             FingerprintKeys.from_secret(decode_secret(pending.get("SecretString") or ""))
         except ConfigurationError:
@@ -112,6 +123,8 @@ class FingerprintKeyRotation:
         versions = self._secrets.describe_secret(SecretId=self._secret_id).get("VersionIdsToStages") or {}
         current = next((version for version, stages in versions.items() if "AWSCURRENT" in stages), None)
         self._secrets.update_secret_version_stage(
-            SecretId=self._secret_id, VersionStage="AWSCURRENT", MoveToVersionId=self._token,
+            SecretId=self._secret_id,
+            VersionStage="AWSCURRENT",
+            MoveToVersionId=self._token,
             **({"RemoveFromVersionId": current} if current else {}),
         )

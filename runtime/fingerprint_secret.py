@@ -21,7 +21,9 @@ def load_fingerprint_keyring() -> FingerprintKeyring:
     """The current key version and the previous one (when the secret has been rotated)."""
     raw = fingerprint_key_env()
     if raw is not None:
-        return FingerprintKeyring(tuple(KeyVersion(FingerprintKeys.from_secret(decode_secret(part))) for part in raw.split(",")))
+        return FingerprintKeyring(
+            tuple(KeyVersion(FingerprintKeys.from_secret(decode_secret(part))) for part in raw.split(","))
+        )
     arn = fingerprint_secret_arn()
     if arn is None:
         raise ConfigurationError("neither CARD_FINGERPRINT_KEY nor CARD_FINGERPRINT_SECRET_ARN is set")
@@ -42,7 +44,9 @@ def _read_version(arn: str, stage: str, *, missing_ok: bool = False) -> KeyVersi
             raise ServiceUnavailableError(
                 "service_unavailable", "A dependency is temporarily unavailable; retry later.", retry_after=1
             ) from None
-        raise ConfigurationError(f"cannot read CARD_FINGERPRINT_SECRET_ARN ({error_code(error) or type(error).__name__})") from None
+        raise ConfigurationError(
+            f"cannot read CARD_FINGERPRINT_SECRET_ARN ({error_code(error) or type(error).__name__})"
+        ) from None
     secret = response.get("SecretString")
     if not secret:
         raise ConfigurationError(f"the card fingerprint secret's {stage} version has no SecretString")

@@ -48,6 +48,8 @@ def lease_ms_for(remaining_time_ms: float | None) -> int:
     if remaining_time_ms is None or remaining_time_ms <= 0:
         return DISPATCH_LEASE_MS
     return min(DISPATCH_LEASE_MS, math.ceil(remaining_time_ms) + LEASE_MARGIN_MS)
+
+
 # How long a key is remembered (the draft leaves it to the server; 24 h is the industry norm).
 # Enforced by DynamoDB TTL on ``expires_at`` where the table enables it.
 RETENTION_SECONDS = 24 * 3600
@@ -117,7 +119,11 @@ def request_fingerprint(keys: FingerprintKeys, card_fingerprint: str, request: N
         "merchant_reference": request.merchant_reference,
         "description": request.description,
         "metadata": request.metadata,
-        "card": {"fingerprint": card_fingerprint, "exp_month": request.card.exp_month, "exp_year": request.card.exp_year},
+        "card": {
+            "fingerprint": card_fingerprint,
+            "exp_month": request.card.exp_month,
+            "exp_year": request.card.exp_year,
+        },
     }
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hmac.new(keys.request, text.encode("ascii"), hashlib.sha256).hexdigest()

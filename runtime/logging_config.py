@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -24,12 +25,15 @@ AUDIT_LEVEL = logging.INFO
 _configured = False
 
 
-def redact_card_data(logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_card_data(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
     """structlog processor: masks PAN candidates and CVC-like fields anywhere in the event."""
-    return redact(event_dict)
+    redacted: dict[str, Any] = redact(dict(event_dict))
+    return redacted
 
 
-def add_runtime_context(logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def add_runtime_context(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     trace = os.environ.get("_X_AMZN_TRACE_ID")  # set by Lambda per invocation
     if trace:
         root = next((part[5:] for part in trace.split(";") if part.startswith("Root=")), trace)

@@ -4,7 +4,7 @@ function's own log group, so publishing a metric needs no extra AWS call and no 
 from __future__ import annotations
 
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 from .logging_config import get_logger
 from .redaction import contains_pan
@@ -21,7 +21,9 @@ def emf_timestamp(now_ms: int) -> int:
     return now_ms
 
 
-def put_metrics(event: str, values: Mapping[str, int | float], units: Mapping[str, str], now_ms: int | None = None) -> None:
+def put_metrics(
+    event: str, values: Mapping[str, int | float], units: Mapping[str, str], now_ms: int | None = None
+) -> None:
     """One log line ``event`` carrying ``values`` as metrics of NAMESPACE, dimension Environment."""
     timestamp = emf_timestamp(now_ms if now_ms is not None else int(time.time() * 1000))
     get_logger().info(

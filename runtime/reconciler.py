@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -154,7 +155,12 @@ class TransactionReconciler:
                 error_class=type(failed.cause).__name__,
             )
             if not is_retryable(failed.cause) and record.reconcile_attempts >= MAX_FAILED_ATTEMPTS:
-                self._quarantine(key, record_key, f"dispatch_failed:{error_code(failed.cause) or type(failed.cause).__name__}", report)
+                self._quarantine(
+                    key,
+                    record_key,
+                    f"dispatch_failed:{error_code(failed.cause) or type(failed.cause).__name__}",
+                    report,
+                )
                 return
             # Progress is kept, and lease 0 puts it first in line for the next run.
             self._store.mark_dispatch_incomplete(
@@ -164,7 +170,11 @@ class TransactionReconciler:
         self._store.mark_dispatch_complete(record.record_id)
         report.reconciled += 1
         report.reconciled_transaction_ids.append(record.transaction_id)
-        log.info("reconciler.dispatch_completed", audit_was_sent=record.audit_sent, event_was_published=record.event_published)
+        log.info(
+            "reconciler.dispatch_completed",
+            audit_was_sent=record.audit_sent,
+            event_was_published=record.event_published,
+        )
 
     def _quarantine(self, key: dict[str, Any], record_key: str, reason: str, report: ReconciliationReport) -> None:
         report.quarantined += 1

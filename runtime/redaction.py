@@ -28,9 +28,24 @@ _MAX_INSPECTED_RUN = 64
 # Keys whose values are card security data or raw card numbers, whatever they look like.
 SENSITIVE_KEYS = frozenset(
     {
-        "cvc", "cvc2", "cvv", "cvv2", "cid", "csc", "security_code", "card_security_code",
-        "card_verification_code", "pan", "card_number", "primary_account_number",
-        "track", "track1", "track2", "track_data", "pin", "pin_block",
+        "cvc",
+        "cvc2",
+        "cvv",
+        "cvv2",
+        "cid",
+        "csc",
+        "security_code",
+        "card_security_code",
+        "card_verification_code",
+        "pan",
+        "card_number",
+        "primary_account_number",
+        "track",
+        "track1",
+        "track2",
+        "track_data",
+        "pin",
+        "pin_block",
     }
 )
 

@@ -4,8 +4,9 @@ error shape, and exactly one audit event per request (PCI DSS 10.2) with outcome
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .api_event import ApiRequest, client_identity_of, request_id_of
 from .deadline import invocation_deadline

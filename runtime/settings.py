@@ -72,7 +72,7 @@ class FingerprintKeys:
     version: str = ""  # names the secret they came from (fingerprint_keyring.py), not the secret
 
     @classmethod
-    def from_secret(cls, secret: bytes) -> "FingerprintKeys":
+    def from_secret(cls, secret: bytes) -> FingerprintKeys:
         def derive(purpose: str) -> bytes:
             return hmac.new(secret, b"payments-runtime/v1/" + purpose.encode(), hashlib.sha256).digest()
 

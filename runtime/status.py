@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -36,8 +37,10 @@ def read_status(request: ApiRequest) -> EndpointResult:
     # Tenant isolation: another client's transaction is indistinguishable from a missing one.
     if transaction is None or transaction.client_id != request.client_id:
         raise NotFoundError("transaction_not_found", "No such transaction.", param="transaction_id")
-    return EndpointResult(status=200, body=transaction.public_view(), outcome="read", audit={"transaction_status": transaction.status})
+    return EndpointResult(
+        status=200, body=transaction.public_view(), outcome="read", audit={"transaction_status": transaction.status}
+    )
 
 
-def handler(event, context):
+def handler(event: Any, context: Any) -> dict[str, Any]:
     return serve(event, context, operation="read_status", method="GET", endpoint=read_status)

@@ -7,13 +7,14 @@ from __future__ import annotations
 import hmac
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws_clients import error_code, is_retryable
 from .cards import card_fingerprint
+from .dispatch import DispatchFailed, TransactionDispatcher
 from .errors import IdempotencyInProgressError, IdempotencyKeyReusedError, InternalError, ServiceUnavailableError
 from .fingerprint_keyring import FingerprintKeyring
 from .idempotency import (
@@ -25,7 +26,6 @@ from .idempotency import (
     record_id,
     request_fingerprint,
 )
-from .dispatch import DispatchFailed, TransactionDispatcher
 from .logging_config import get_logger
 from .settings import FingerprintKeys
 from .transaction_records import STATUS_RECEIVED, Transaction, new_transaction_id
@@ -46,7 +46,9 @@ class CreationResult:
 def unavailable(error: BaseException) -> ServiceUnavailableError:
     get_logger().warning("aws.unavailable", aws_error_code=error_code(error), error_class=type(error).__name__)
     return ServiceUnavailableError(
-        "service_unavailable", "A dependency is temporarily unavailable; retry later.", retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS
+        "service_unavailable",
+        "A dependency is temporarily unavailable; retry later.",
+        retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
     )
 
 
@@ -57,7 +59,9 @@ def _fingerprint_as_recorded(existing: IdempotencyRecord, request: NewTransactio
         keys = keyring.by_version(existing.key_version)
         if keys is None:
             get_logger().error(
-                "idempotency.unknown_key_version", idempotency_record=existing.record_id, key_version=existing.key_version
+                "idempotency.unknown_key_version",
+                idempotency_record=existing.record_id,
+                key_version=existing.key_version,
             )
             raise InternalError("internal_error", "An internal error occurred.")
         candidates: tuple[FingerprintKeys, ...] = (keys,)
@@ -166,13 +170,17 @@ class TransactionCreator:
             if existing is None:
                 # A concurrent request holds the key but has not committed yet.
                 raise IdempotencyInProgressError(
-                    "idempotency_request_in_progress", "A request with this Idempotency-Key is in progress.", retry_after=1
+                    "idempotency_request_in_progress",
+                    "A request with this Idempotency-Key is in progress.",
+                    retry_after=1,
                 )
             now_ms = self._now_ms()
             decision = decide(existing, client_id, _fingerprint_as_recorded(existing, request, keyring), now_ms)
             if decision is Decision.KEY_REUSED:
                 raise IdempotencyKeyReusedError(
-                    "idempotency_key_reused", "This Idempotency-Key was used with a different request body.", param="Idempotency-Key"
+                    "idempotency_key_reused",
+                    "This Idempotency-Key was used with a different request body.",
+                    param="Idempotency-Key",
                 )
             if decision is Decision.IN_PROGRESS:
                 raise IdempotencyInProgressError(
@@ -181,14 +189,18 @@ class TransactionCreator:
                     retry_after=existing.lease_remaining_seconds(now_ms),
                 )
             if decision is Decision.REPLAY:
-                return CreationResult(existing.transaction_id, existing.response_body, replayed=True, outcome="replayed")
+                return CreationResult(
+                    existing.transaction_id, existing.response_body, replayed=True, outcome="replayed"
+                )
             return self._resume_dispatch(existing, now_ms, request_id, lease_ms_for(remaining_time_ms))
         except (ClientError, BotoCoreError) as error:
             if is_retryable(error):
                 raise unavailable(error) from None
             raise
 
-    def _resume_dispatch(self, existing: IdempotencyRecord, now_ms: int, request_id: str, lease_ms: int) -> CreationResult:
+    def _resume_dispatch(
+        self, existing: IdempotencyRecord, now_ms: int, request_id: str, lease_ms: int
+    ) -> CreationResult:
         claimed = self._store.claim_dispatch_resume(existing.record_id, now_ms, lease_ms)
         if claimed is None:
             raise IdempotencyInProgressError(
@@ -199,7 +211,9 @@ class TransactionCreator:
             raise RuntimeError("idempotency record points at a missing transaction")
         self._dispatch(transaction, claimed, request_id)
         self._record_completion(transaction, claimed)
-        return CreationResult(claimed.transaction_id, claimed.response_body, replayed=True, outcome="dispatch_completed")
+        return CreationResult(
+            claimed.transaction_id, claimed.response_body, replayed=True, outcome="dispatch_completed"
+        )
 
     def _record_completion(self, transaction: Transaction, record: IdempotencyRecord) -> None:
         """Mark the dispatch complete so an immediate retry is a replay, not a 409. The payment is

@@ -7,7 +7,7 @@ import base64
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .idempotency import (
@@ -49,7 +49,7 @@ def epoch_ms_value(value: int) -> dict[str, str]:
 
 
 def rfc3339_utc(epoch_ms: int) -> str:
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 
 
@@ -118,7 +118,7 @@ class Transaction:
         )
 
     def to_item(self) -> dict[str, Any]:
-        item = {
+        item: dict[str, Any] = {
             "transaction_id": {"S": self.transaction_id},
             "timestamp": epoch_ms_value(self.created_at_ms),
             "record_type": {"S": RECORD_TYPE_TRANSACTION},
@@ -141,7 +141,7 @@ class Transaction:
         return item
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "Transaction":
+    def from_item(cls, item: dict[str, Any]) -> Transaction:
         metadata = item.get("metadata", {}).get("M")
         return cls(
             transaction_id=item["transaction_id"]["S"],

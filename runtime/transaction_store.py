@@ -4,16 +4,17 @@ reads the sparse dispatch-pending index)."""
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from .aws_clients import error_code
-from .idempotency import DISPATCH_PENDING_ATTRIBUTE, DispatchState, IdempotencyRecord, RECORD_SORT_KEY
+from .idempotency import DISPATCH_PENDING_ATTRIBUTE, RECORD_SORT_KEY, DispatchState, IdempotencyRecord
 from .transaction_records import (
-    epoch_ms_value,
     RECORD_TYPE_TRANSACTION,
     Transaction,
+    epoch_ms_value,
     idempotency_item,
     idempotency_record_from_item,
 )
@@ -33,7 +34,11 @@ class TransactionStore:
         self._table = table_name
 
     def create(
-        self, transaction: Transaction, record: IdempotencyRecord, request_id: str, absent_record_ids: Sequence[str] = ()
+        self,
+        transaction: Transaction,
+        record: IdempotencyRecord,
+        request_id: str,
+        absent_record_ids: Sequence[str] = (),
     ) -> None:
         """One TransactWriteItems: the idempotency record (only if absent), the transaction, and a
         check that the key has no record under another key version (``absent_record_ids``)."""
@@ -143,7 +148,11 @@ class TransactionStore:
             ),
             # Never create a bare record (e.g. one TTL has already removed).
             ConditionExpression="attribute_exists(transaction_id)",
-            ExpressionAttributeValues={":s": {"S": DispatchState.COMPLETE.value}, ":t": {"BOOL": True}, ":z": {"N": "0"}},
+            ExpressionAttributeValues={
+                ":s": {"S": DispatchState.COMPLETE.value},
+                ":t": {"BOOL": True},
+                ":z": {"N": "0"},
+            },
         )
 
     def stranded(self, index_name: str, shard: str, now_ms: int, limit: int) -> list[dict[str, Any]]:
@@ -167,8 +176,7 @@ class TransactionStore:
                 TableName=self._table,
                 Key=key,
                 UpdateExpression=(
-                    "SET dispatch_state = :dispatching, lease_expires_at = :lease "
-                    "ADD reconcile_attempts :one"
+                    "SET dispatch_state = :dispatching, lease_expires_at = :lease ADD reconcile_attempts :one"
                 ),
                 ConditionExpression="attribute_exists(#pending) AND lease_expires_at < :now",
                 ExpressionAttributeNames={"#pending": DISPATCH_PENDING_ATTRIBUTE},
@@ -184,7 +192,8 @@ class TransactionStore:
             if error_code(error) == "ConditionalCheckFailedException":
                 return None
             raise
-        return response["Attributes"]
+        attributes: dict[str, Any] = response["Attributes"]
+        return attributes
 
     def quarantine(self, key: dict[str, Any], reason: str, now_ms: int) -> None:
         """Take a record the reconciler cannot complete out of its index, with the reason, so it

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from .api_event import ApiRequest
 from .aws_clients import client
 from .dispatch import TransactionDispatcher
-from .logging_config import bind, configure_logging
-from .request_handling import EndpointResult, serve
 from .fingerprint_keyring import KeyringSource
 from .fingerprint_secret import load_fingerprint_keyring
+from .logging_config import bind, configure_logging
+from .request_handling import EndpointResult, serve
 from .settings import audit_queue_url, environment_name, notifications_topic_arn, transactions_table_name
 from .transaction_creation import TransactionCreator
 from .transaction_store import TransactionStore
@@ -36,7 +37,7 @@ def transaction_creator() -> TransactionCreator:
 def create_transaction(request: ApiRequest) -> EndpointResult:
     key = idempotency_key(request.header("Idempotency-Key"))
     require_json_content_type(request.header("Content-Type"))
-    new_transaction = validate_create_transaction(parse_json_body(request.body()), datetime.now(timezone.utc).date())
+    new_transaction = validate_create_transaction(parse_json_body(request.body()), datetime.now(UTC).date())
     result = transaction_creator().create(
         request.client_id, key, new_transaction, request.request_id, request.remaining_time_ms
     )
@@ -47,9 +48,13 @@ def create_transaction(request: ApiRequest) -> EndpointResult:
         body_text=result.response_body,
         headers=headers,
         outcome=result.outcome,
-        audit={"amount": new_transaction.amount, "currency": new_transaction.currency, "card_brand": new_transaction.card.brand},
+        audit={
+            "amount": new_transaction.amount,
+            "currency": new_transaction.currency,
+            "card_brand": new_transaction.card.brand,
+        },
     )
 
 
-def handler(event, context):
+def handler(event: Any, context: Any) -> dict[str, Any]:
     return serve(event, context, operation="create_transaction", method="POST", endpoint=create_transaction)

@@ -67,6 +67,7 @@ class NewTransaction:
 
 # ---------------------------------------------------------------- headers
 
+
 def require_json_content_type(content_type: str | None) -> None:
     if content_type is None:
         raise UnsupportedMediaTypeError("unsupported_media_type", "Content-Type must be application/json.")
@@ -83,18 +84,23 @@ def idempotency_key(raw: str | None) -> str:
     """The Idempotency-Key header value: 1-255 printable ASCII characters. The IETF draft sends it
     as a structured-field string ("..."), so one level of quoting is removed."""
     if raw is None:
-        raise InvalidRequestError("idempotency_key_missing", "The Idempotency-Key header is required.", param="Idempotency-Key")
+        raise InvalidRequestError(
+            "idempotency_key_missing", "The Idempotency-Key header is required.", param="Idempotency-Key"
+        )
     value = raw
     if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
         value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
     if not (1 <= len(value) <= MAX_IDEMPOTENCY_KEY_LENGTH) or not PRINTABLE_ASCII.match(value) or not value.strip():
         raise InvalidRequestError(
-            "idempotency_key_invalid", "The Idempotency-Key must be 1-255 printable ASCII characters.", param="Idempotency-Key"
+            "idempotency_key_invalid",
+            "The Idempotency-Key must be 1-255 printable ASCII characters.",
+            param="Idempotency-Key",
         )
     return value
 
 
 # ---------------------------------------------------------------- JSON
+
 
 def _reject_constant(name: str) -> Any:
     raise ValueError("non-finite number")
@@ -127,11 +133,14 @@ def parse_json_body(data: bytes) -> Any:
 
 # ---------------------------------------------------------------- body
 
+
 def _check_fields(value: dict[Any, Any], *, allowed: Any, required: Any, prefix: str = "") -> None:
     """Unknown fields first, then missing ones, each naming the first offending parameter."""
     for key in value:
         if key not in allowed:
-            raise InvalidRequestError("parameter_unknown", "The parameter is not recognised.", param=_param_name(prefix, key))
+            raise InvalidRequestError(
+                "parameter_unknown", "The parameter is not recognised.", param=_param_name(prefix, key)
+            )
     for key in required:
         if key not in value:
             raise InvalidRequestError("parameter_missing", "The parameter is required.", param=prefix + key)
@@ -156,12 +165,18 @@ def _free_text(value: Any, param: str, max_length: int, *, min_length: int = 0) 
     if not isinstance(value, str):
         raise _type_error(param, "a string")
     if not (min_length <= len(value) <= max_length):
-        raise InvalidRequestError("parameter_out_of_range", f"The parameter must be {min_length}-{max_length} characters.", param=param)
+        raise InvalidRequestError(
+            "parameter_out_of_range", f"The parameter must be {min_length}-{max_length} characters.", param=param
+        )
     if not PRINTABLE_ASCII.match(value):
-        raise InvalidRequestError("parameter_invalid", "The parameter must contain printable ASCII characters only.", param=param)
+        raise InvalidRequestError(
+            "parameter_invalid", "The parameter must contain printable ASCII characters only.", param=param
+        )
     if contains_pan(value):
         # PCI DSS 3.4: a card number must not reach storage through a free-text field.
-        raise InvalidRequestError("card_data_in_free_text", "The parameter appears to contain a card number.", param=param)
+        raise InvalidRequestError(
+            "card_data_in_free_text", "The parameter appears to contain a card number.", param=param
+        )
     return value
 
 
@@ -169,8 +184,10 @@ def _validate_amount(value: Any) -> int:
     if not _is_int(value):
         raise _type_error("amount", "an integer number of minor units")
     if not (1 <= value <= GLOBAL_MAX_AMOUNT):
-        raise InvalidRequestError("parameter_out_of_range", f"The amount must be between 1 and {GLOBAL_MAX_AMOUNT}.", param="amount")
-    return value
+        raise InvalidRequestError(
+            "parameter_out_of_range", f"The amount must be between 1 and {GLOBAL_MAX_AMOUNT}.", param="amount"
+        )
+    return int(value)
 
 
 def _validate_currency(value: Any) -> str:
@@ -189,7 +206,9 @@ def _validate_amount_for_currency(amount: int, currency: str) -> None:
         )
     if amount % spec.amount_step:
         raise InvalidRequestError(
-            "amount_invalid_for_currency", f"Amounts in {currency} must be a multiple of {spec.amount_step}.", param="amount"
+            "amount_invalid_for_currency",
+            f"Amounts in {currency} must be a multiple of {spec.amount_step}.",
+            param="amount",
         )
 
 
@@ -211,14 +230,22 @@ def _validate_card(value: Any, today: date) -> CardDetails:
     if not _is_int(exp_month):
         raise _type_error("card.exp_month", "an integer")
     if not 1 <= exp_month <= 12:
-        raise InvalidRequestError("parameter_out_of_range", "The expiry month must be between 1 and 12.", param="card.exp_month")
+        raise InvalidRequestError(
+            "parameter_out_of_range", "The expiry month must be between 1 and 12.", param="card.exp_month"
+        )
     if not _is_int(exp_year):
         raise _type_error("card.exp_year", "an integer")
     if not 1000 <= exp_year <= 9999:
-        raise InvalidRequestError("parameter_out_of_range", "The expiry year must have 4 digits.", param="card.exp_year")
+        raise InvalidRequestError(
+            "parameter_out_of_range", "The expiry year must have 4 digits.", param="card.exp_year"
+        )
     # A card is valid through the last day of its expiry month.
     if (exp_year, exp_month) < (today.year, today.month):
-        raise CardError("card_expired", "The card has expired.", param="card.exp_month" if exp_year == today.year else "card.exp_year")
+        raise CardError(
+            "card_expired",
+            "The card has expired.",
+            param="card.exp_month" if exp_year == today.year else "card.exp_year",
+        )
     if exp_year > today.year + MAX_EXPIRY_YEARS_AHEAD:
         raise CardError("card_expiry_invalid", "The expiry year is too far in the future.", param="card.exp_year")
 
@@ -234,12 +261,18 @@ def _validate_metadata(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         raise _type_error("metadata", "an object of string values")
     if len(value) > MAX_METADATA_KEYS:
-        raise InvalidRequestError("parameter_out_of_range", f"Metadata may have at most {MAX_METADATA_KEYS} keys.", param="metadata")
+        raise InvalidRequestError(
+            "parameter_out_of_range", f"Metadata may have at most {MAX_METADATA_KEYS} keys.", param="metadata"
+        )
     for key, item in value.items():
         if not METADATA_KEY.match(key):
-            raise InvalidRequestError("parameter_invalid", "Metadata keys must be 1-40 of A-Z a-z 0-9 _ . -", param="metadata")
+            raise InvalidRequestError(
+                "parameter_invalid", "Metadata keys must be 1-40 of A-Z a-z 0-9 _ . -", param="metadata"
+            )
         if contains_pan(key):
-            raise InvalidRequestError("card_data_in_free_text", "A metadata key appears to contain a card number.", param="metadata")
+            raise InvalidRequestError(
+                "card_data_in_free_text", "A metadata key appears to contain a card number.", param="metadata"
+            )
         _free_text(item, _param_name("metadata.", key), MAX_METADATA_VALUE_LENGTH)
     return dict(value)
 
@@ -254,9 +287,15 @@ def validate_create_transaction(payload: Any, today: date) -> NewTransaction:
     amount = _validate_amount(payload["amount"])
     currency = _validate_currency(payload["currency"])
     _validate_amount_for_currency(amount, currency)
-    merchant_reference = _free_text(payload["merchant_reference"], "merchant_reference", MAX_MERCHANT_REFERENCE_LENGTH, min_length=1)
+    merchant_reference = _free_text(
+        payload["merchant_reference"], "merchant_reference", MAX_MERCHANT_REFERENCE_LENGTH, min_length=1
+    )
     if not MERCHANT_REFERENCE.match(merchant_reference):
-        raise InvalidRequestError("parameter_invalid", "The merchant reference may contain A-Z a-z 0-9 . _ : / - only.", param="merchant_reference")
+        raise InvalidRequestError(
+            "parameter_invalid",
+            "The merchant reference may contain A-Z a-z 0-9 . _ : / - only.",
+            param="merchant_reference",
+        )
     card = _validate_card(payload["card"], today)
     description = None
     if "description" in payload:
@@ -267,13 +306,18 @@ def validate_create_transaction(payload: Any, today: date) -> NewTransaction:
 
 # ---------------------------------------------------------------- status query
 
+
 def transaction_id_from_query(query: dict[str, Any]) -> str:
     for key in query:
         if key != "transaction_id":
-            raise InvalidRequestError("parameter_unknown", "The query parameter is not recognised.", param=_param_name("", key))
+            raise InvalidRequestError(
+                "parameter_unknown", "The query parameter is not recognised.", param=_param_name("", key)
+            )
     value = query.get("transaction_id")
     if value is None:
-        raise InvalidRequestError("parameter_missing", "The transaction_id query parameter is required.", param="transaction_id")
+        raise InvalidRequestError(
+            "parameter_missing", "The transaction_id query parameter is required.", param="transaction_id"
+        )
     if not isinstance(value, str) or not TRANSACTION_ID.match(value):
         raise InvalidRequestError("parameter_invalid", "The transaction_id is malformed.", param="transaction_id")
     return value

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from payments_platform.core.host.config import load_config
 from payments_platform.core.errors import RequirementError
+from payments_platform.core.host.config import load_config
 from payments_platform.core.host.synth import synthesize
 from payments_platform.core.ops.terraform import Terraform
 from payments_platform.core.testing import synth
@@ -76,8 +76,10 @@ def test_snapshot_matches(every_synth, stack):
     environment; prod is the one with every plugin, the WAF extension included."""
     current = json.dumps(every_synth.configs[stack], indent=1, sort_keys=True) + "\n"
     snapshot = SNAPSHOTS / f"{stack}.json"
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not snapshot.exists():
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         snapshot.write_text(current)
+    # A missing snapshot is a failure, not a fresh baseline: otherwise a deleted file passes.
+    assert snapshot.exists(), f"no snapshot {snapshot.name}: write it with UPDATE_SNAPSHOTS=1, then review it"
     assert current == snapshot.read_text(), "synth changed: review, then refresh with UPDATE_SNAPSHOTS=1"
 
 

@@ -12,14 +12,15 @@ import dataclasses
 import inspect
 import re
 import textwrap
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from payments_platform.core import context, hookspec, keys, policy
 from payments_platform.core.api_version import PLUGIN_API_VERSION
+from payments_platform.core.authoring.source_comments import attribute_comments
 from payments_platform.core.host.plugin_manager import PlatformPluginManager, PluginSource, discover_plugins, hook_names
 from payments_platform.core.host.settings_schema import model_checks, settings_fields
-from payments_platform.core.authoring.source_comments import attribute_comments
 
 DEFAULT_PATH = Path("docs/REFERENCE.md")
 REGENERATE = "make reference"
@@ -33,11 +34,18 @@ def render_reference(sources: dict[str, PluginSource] | None = None) -> str:
         _hooks(),
         _plugin_context(),
         _context_keys(),
-        _types("Value types", "What a key's value holds (core/keys.py). Strings are often Terraform "
-               "tokens (`${aws_sqs_queue.x.arn}`): using one orders your resource after the one it names.",
-               _public_dataclasses(keys)),
-        _types("Other public types", "The dataclasses `payments_platform.core` exports: what `payments_declare()` "
-               "returns, what `payments_configure()` receives, and what facades take.", _exported_dataclasses()),
+        _types(
+            "Value types",
+            "What a key's value holds (core/keys.py). Strings are often Terraform "
+            "tokens (`${aws_sqs_queue.x.arn}`): using one orders your resource after the one it names.",
+            _public_dataclasses(keys),
+        ),
+        _types(
+            "Other public types",
+            "The dataclasses `payments_platform.core` exports: what `payments_declare()` "
+            "returns, what `payments_configure()` receives, and what facades take.",
+            _exported_dataclasses(),
+        ),
         _policy_rules(),
         _plugin_settings(sources),
     ]
@@ -59,7 +67,7 @@ def _header() -> str:
         "# payments-platform reference\n\n"
         f"<!-- Generated from the code by `{REGENERATE}` (`payments-platform docs`); do not edit by hand. -->\n\n"
         f"Plugin API version **{PLUGIN_API_VERSION}** (`payments_platform.core.PLUGIN_API_VERSION`; a plugin "
-        "may require a range with `PluginDeclaration(requires_api=\">=1.0,<2\")`; `core/api_version.py` says "
+        'may require a range with `PluginDeclaration(requires_api=">=1.0,<2")`; `core/api_version.py` says '
         "what bumps the major and the minor part). How the pieces fit together: "
         "[PLUGIN_AUTHORS.md](PLUGIN_AUTHORS.md).\n\n"
         "- [Hooks](#hooks)\n- [`ctx`](#ctx)\n- [Context keys](#context-keys)\n- [Value types](#value-types)\n"
@@ -69,7 +77,10 @@ def _header() -> str:
 
 def _hooks() -> str:
     names = sorted(hook_names(), key=lambda name: inspect.getsourcelines(getattr(hookspec, name))[1])
-    parts = ["## Hooks\n", "Implement them with `@hookimpl` (from `payments_platform.core`), in this order of phases.\n"]
+    parts = [
+        "## Hooks\n",
+        "Implement them with `@hookimpl` (from `payments_platform.core`), in this order of phases.\n",
+    ]
     for name in names:
         fn = getattr(hookspec, name)
         parts.append(f"### `{name}{_signature(fn)}`\n\n{_markdown(inspect.getdoc(fn) or '')}\n")
@@ -102,9 +113,12 @@ def _facades(cls: type) -> list[tuple[str, type]]:
     found = []
     for node in ast.walk(tree):
         if (
-            isinstance(node, ast.Assign) and len(node.targets) == 1
-            and isinstance(target := node.targets[0], ast.Attribute) and not target.attr.startswith("_")
-            and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(target := node.targets[0], ast.Attribute)
+            and not target.attr.startswith("_")
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
         ):
             facade = getattr(context, node.value.func.id, None)
             if isinstance(facade, type):
@@ -117,7 +131,8 @@ def _plain_attributes(cls: type) -> list[str]:
     facades = {name for name, _ in _facades(cls)}
     tree = ast.parse(textwrap.dedent(inspect.getsource(cls.__init__)))
     return [
-        target.attr for node in ast.walk(tree)
+        target.attr
+        for node in ast.walk(tree)
         if isinstance(node, (ast.Assign, ast.AnnAssign))
         for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
         if isinstance(target, ast.Attribute) and not target.attr.startswith("_") and target.attr not in facades
@@ -192,8 +207,10 @@ def _plugin_settings(sources: dict[str, PluginSource]) -> str:
     for name in manager.enabled:
         declaration = manager.declaration(name)
         parts.append(f"### {name}\n")
-        parts.append(f"{declaration.description} (distribution `{sources[name].distribution}`, "
-                     f"settings model `{declaration.settings.__name__}`)\n")
+        parts.append(
+            f"{declaration.description} (distribution `{sources[name].distribution}`, "
+            f"settings model `{declaration.settings.__name__}`)\n"
+        )
         parts.append(settings_section(declaration.settings))
     return "\n".join(parts)
 
@@ -220,7 +237,8 @@ def settings_section(model: type) -> str:
 
 def _public_dataclasses(module: Any) -> list[type]:
     classes = [
-        member for name, member in vars(module).items()
+        member
+        for name, member in vars(module).items()
         if not name.startswith("_") and dataclasses.is_dataclass(member) and member.__module__ == module.__name__
     ]
     return sorted(classes, key=lambda cls: inspect.getsourcelines(cls)[1])
@@ -230,7 +248,9 @@ def _exported_dataclasses() -> list[type]:
     from payments_platform import core
 
     exported = (getattr(core, name) for name in core.__all__)
-    return sorted((t for t in exported if isinstance(t, type) and dataclasses.is_dataclass(t)), key=lambda t: t.__name__)
+    return sorted(
+        (t for t in exported if isinstance(t, type) and dataclasses.is_dataclass(t)), key=lambda t: t.__name__
+    )
 
 
 def _python_name(key: Any) -> str:
@@ -282,7 +302,11 @@ def _signature(fn: Any) -> str:
         if param.default is not inspect.Parameter.empty:
             text += f" = {param.default!r}"
         params.append(text)
-    returns = "" if signature.return_annotation is inspect.Signature.empty else f" -> {_annotation(signature.return_annotation)}"
+    returns = (
+        ""
+        if signature.return_annotation is inspect.Signature.empty
+        else f" -> {_annotation(signature.return_annotation)}"
+    )
     return f"({', '.join(params)}){returns}"
 
 

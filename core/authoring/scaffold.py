@@ -103,7 +103,7 @@ def _umask() -> int:
 
 
 TEMPLATES: dict[str, str] = {
-    "pyproject.toml": '''\
+    "pyproject.toml": """\
 [build-system]
 requires = ["setuptools>=77"]
 build-backend = "setuptools.build_meta"
@@ -128,8 +128,8 @@ packages = ["$package"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
-''',
-    "README.md": '''\
+""",
+    "README.md": """\
 # $distribution
 
 The `$name` plugin for payments-platform. It creates one CloudWatch log group, encrypted with the
@@ -162,7 +162,7 @@ log_retention_days = 90
 The hook contract is docs/PLUGIN_AUTHORS.md in payments-platform; every hook, context key, policy
 rule and setting is listed in its docs/REFERENCE.md. Import only from `payments_platform.core`
 (resources through `payments_platform.core.cdktf_adapter.aws`), never from another plugin.
-''',
+""",
     "{package}/__init__.py": '''\
 """The $name plugin for payments-platform (hooks in plugin.py)."""
 ''',

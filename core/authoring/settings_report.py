@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from payments_platform.core.errors import ConfigError, did_you_mean
 from payments_platform.core.host.builder import plugin_sources, validate_settings
 from payments_platform.core.host.config import PlatformConfig
-from payments_platform.core.errors import ConfigError, did_you_mean
 from payments_platform.core.host.plugin_manager import PlatformPluginManager
 from payments_platform.core.host.settings_schema import model_checks, settings_fields, toml_value
 
@@ -19,7 +19,11 @@ def settings_report(config: PlatformConfig, plugin: str, environment: str | None
     if plugin not in sources:
         hint = did_you_mean(plugin, sources) or f" (installed: {', '.join(sorted(sources)) or 'none'})"
         raise ConfigError(f"no plugin '{plugin}' is installed{hint}")
-    environments = [config.environment(environment)] if environment else [config.environments[n] for n in sorted(config.environments)]
+    environments = (
+        [config.environment(environment)]
+        if environment
+        else [config.environments[n] for n in sorted(config.environments)]
+    )
     manager = PlatformPluginManager([plugin], sources, environment=environments[0].name)
     declaration = manager.declaration(plugin)
     source = sources[plugin]

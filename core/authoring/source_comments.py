@@ -39,7 +39,11 @@ def attribute_comments(cls: type) -> dict[str, str]:
         while line >= 1 and lines[line - 1].strip().startswith("#"):
             above.insert(0, comments.get(line, ""))
             line -= 1
-        trailing = [comments[n] for n in range(statement.lineno, (statement.end_lineno or statement.lineno) + 1) if n in comments]
+        trailing = [
+            comments[n]
+            for n in range(statement.lineno, (statement.end_lineno or statement.lineno) + 1)
+            if n in comments
+        ]
         text = " ".join(part for part in [*above, *trailing] if part)
         if text:
             found[statement.target.id] = text

@@ -6,8 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
-from payments_platform.core.host.config import find_config_file
 from payments_platform.core.errors import ConfigError
+from payments_platform.core.host.config import find_config_file
 from payments_platform.core.ops.api_contract import API_KEY_ENV, PEER_API_KEY_ENV, run_contract
 
 DEFAULT_REPORT_DIR = "schemathesis-report"
@@ -23,7 +23,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help=f"the API's base URL, stage included (key from ${API_KEY_ENV}, optionally another client's from "
         f"${PEER_API_KEY_ENV}); default: the running `local up --keep`",
     )
-    contract.add_argument("--report-dir", default=DEFAULT_REPORT_DIR, help=f"where the JSON report and the HAR log go (default: {DEFAULT_REPORT_DIR})")
+    contract.add_argument(
+        "--report-dir",
+        default=DEFAULT_REPORT_DIR,
+        help=f"where the JSON report and the HAR log go (default: {DEFAULT_REPORT_DIR})",
+    )
 
 
 def cmd_contract(args: argparse.Namespace) -> int:
@@ -33,7 +37,9 @@ def cmd_contract(args: argparse.Namespace) -> int:
     else:
         url, api_key, peer_api_key = local_target(args.config)
     if peer_api_key is None:
-        print(f"one client key: tenant isolation (object_level_authorization) needs a second one in ${PEER_API_KEY_ENV}")
+        print(
+            f"one client key: tenant isolation (object_level_authorization) needs a second one in ${PEER_API_KEY_ENV}"
+        )
     report = run_contract(url, api_key, root=root, report_dir=Path(args.report_dir), peer_api_key=peer_api_key)
     print(report.summary())
     print(f"report: {report.report_path}")
@@ -42,11 +48,13 @@ def cmd_contract(args: argparse.Namespace) -> int:
 
 def local_target(config_path: str | None) -> tuple[str, str, str | None]:
     """The URL and two client keys (the second, if any, as peer) of a running `local up --keep`."""
-    from payments_platform.core.local.processes import alive
     from payments_platform.core.local.lifecycle import RunRecord, default_run
+    from payments_platform.core.local.processes import alive
 
     running = RunRecord.load(default_run(config_path).record_file)
     if running is None or not running.url or not running.gateway_pid or not alive(running.gateway_pid):
-        raise ConfigError("no --url and no running local deployment: `payments-platform local up --keep` first, or pass --url")
+        raise ConfigError(
+            "no --url and no running local deployment: `payments-platform local up --keep` first, or pass --url"
+        )
     keys = [running.api_keys[client] for client in sorted(running.api_keys)]
     return running.url, (keys[0] if keys else ""), (keys[1] if len(keys) > 1 else None)

@@ -6,16 +6,28 @@ import argparse
 import time
 
 from payments_platform.core.cdktf_adapter import stop_jsii_runtime
-from payments_platform.core.local.lifecycle import DEFAULT_ENVIRONMENT, default_run, describe, down, follow, planned_changes, up
+from payments_platform.core.local.lifecycle import (
+    DEFAULT_ENVIRONMENT,
+    default_run,
+    describe,
+    down,
+    follow,
+    planned_changes,
+    up,
+)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     local = commands.add_parser("local", help="the whole platform on this machine: emulator, deployment, HTTP API")
     actions = local.add_subparsers(dest="local_command", required=True, metavar="ACTION")
     start = actions.add_parser("up", help="start the emulator, deploy, serve the API (Ctrl-C: destroy and stop)")
-    start.add_argument("--env", default=DEFAULT_ENVIRONMENT, help=f"an environment with aws_endpoint (default: {DEFAULT_ENVIRONMENT})")
+    start.add_argument(
+        "--env", default=DEFAULT_ENVIRONMENT, help=f"an environment with aws_endpoint (default: {DEFAULT_ENVIRONMENT})"
+    )
     start.add_argument("--port", type=_port, default=0, help="the API's loopback port (default: any free one)")
-    start.add_argument("--keep", action="store_true", help="leave everything running and return (`local down` stops it)")
+    start.add_argument(
+        "--keep", action="store_true", help="leave everything running and return (`local down` stops it)"
+    )
     smoke = actions.add_parser("smoke", help="up → take a payment end to end → check everything → down (exit 0/1)")
     smoke.add_argument("--env", default=DEFAULT_ENVIRONMENT, help=f"(default: {DEFAULT_ENVIRONMENT})")
     actions.add_parser("down", help="destroy and stop whatever a previous `local up` left running")
@@ -89,4 +101,3 @@ def _no_changes(run, record, tools) -> str:
     if changes:
         raise SmokeFailure(f"{len(changes)} planned change(s): " + "; ".join(changes[:10]))
     return "exit code 0"
-

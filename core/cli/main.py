@@ -16,13 +16,14 @@ import select
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from payments_platform.core.cli import operations as operations_cli
 from payments_platform.core.api_version import PLUGIN_API_VERSION
-from payments_platform.core.host.config import load_config
+from payments_platform.core.cli import operations as operations_cli
 from payments_platform.core.errors import ConfigError, PlatformError
+from payments_platform.core.host.config import load_config
 
 PROG = "payments-platform"
 DEFAULT_OUT = "cdktf.out"
@@ -45,16 +46,23 @@ def _parser() -> argparse.ArgumentParser:
     plugins.add_argument("--env", help="environment (default: the config's default)")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     plugins.add_argument(
-        "--settings", metavar="NAME",
+        "--settings",
+        metavar="NAME",
         help="one plugin's settings: fields, types, defaults, constraints, and each environment's values (--env: one)",
     )
 
-    docs = commands.add_parser("docs", help="generate docs/REFERENCE.md (hooks, context keys, policy rules, settings) from the code")
+    docs = commands.add_parser(
+        "docs", help="generate docs/REFERENCE.md (hooks, context keys, policy rules, settings) from the code"
+    )
     docs.add_argument("--out", default="docs/REFERENCE.md", help="where to write it (default: docs/REFERENCE.md)")
     docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when the file differs from the code")
 
-    new_plugin = commands.add_parser("new-plugin", help="scaffold a plugin distribution: entry point, hooks, settings, tests")
-    new_plugin.add_argument("name", help="the plugin's name (a lowercase Python identifier), the one environments enable")
+    new_plugin = commands.add_parser(
+        "new-plugin", help="scaffold a plugin distribution: entry point, hooks, settings, tests"
+    )
+    new_plugin.add_argument(
+        "name", help="the plugin's name (a lowercase Python identifier), the one environments enable"
+    )
     new_plugin.add_argument("--dir", help="directory to create (default: ./payments-NAME); must not exist")
 
     validate = commands.add_parser("validate", help="synth, then run `terraform validate` on each stack")
@@ -67,8 +75,14 @@ def _parser() -> argparse.ArgumentParser:
     _env_options(compliance)
     compliance.add_argument("--format", choices=("md", "json"), default="md", help="control map format (default: md)")
     compliance.add_argument("--out", help="write the control map to this file (default: stdout)")
-    compliance.add_argument("--gate", action="store_true", help="fail on checkov findings outside compliance/checkov-baseline.toml")
-    compliance.add_argument("--update-baseline", action="store_true", help="with --gate: re-generate the baseline (new entries need reasons)")
+    compliance.add_argument(
+        "--gate", action="store_true", help="fail on checkov findings outside compliance/checkov-baseline.toml"
+    )
+    compliance.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help="with --gate: re-generate the baseline (new entries need reasons)",
+    )
 
     for name, verb in (("deploy", "synth, then `terraform apply`"), ("destroy", "synth, then `terraform destroy`")):
         command = commands.add_parser(name, help=f"{verb} one environment")
@@ -89,7 +103,9 @@ def _parser() -> argparse.ArgumentParser:
 def _accept_debug(parser: argparse.ArgumentParser, *, default: Any) -> None:
     """``--debug`` before or after any (sub)command: people type it where they notice the need."""
     parser.add_argument(
-        "--debug", action="store_true", default=default,
+        "--debug",
+        action="store_true",
+        default=default,
         help=f"print the full traceback of a failure (or set {DEBUG_ENV_VAR}=1)",
     )
     for action in parser._actions:
@@ -107,7 +123,9 @@ def _terraform_options(parser: argparse.ArgumentParser) -> None:
 
 def _env_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--env", action="append", help="environment to build (repeatable; default: the config's default)")
+    group.add_argument(
+        "--env", action="append", help="environment to build (repeatable; default: the config's default)"
+    )
     group.add_argument("--all", action="store_true", help="every environment in the config")
 
 
@@ -213,11 +231,17 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             )
         rows.append(row)
     if args.json:
-        print(json.dumps(
-            {"environment": env.name, "plugin_api_version": PLUGIN_API_VERSION, "plugins_from": env.plugins_from,
-             "plugins": rows},
-            indent=2,
-        ))
+        print(
+            json.dumps(
+                {
+                    "environment": env.name,
+                    "plugin_api_version": PLUGIN_API_VERSION,
+                    "plugins_from": env.plugins_from,
+                    "plugins": rows,
+                },
+                indent=2,
+            )
+        )
         return 0
     print(f"environment {env.name} (suffix {env.suffix}, region {env.regions.deploy}); plugin API {PLUGIN_API_VERSION}")
     if env.plugins_from:
@@ -230,7 +254,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             if row["requires_api"]:
                 print(f"           requires plugin API {row['requires_api']}")
             if row["provides"] or row["requires"]:
-                print(f"           provides: {', '.join(row['provides']) or '-'}; requires: {', '.join(row['requires']) or '-'}")
+                print(
+                    f"           provides: {', '.join(row['provides']) or '-'}; requires: {', '.join(row['requires']) or '-'}"
+                )
     return 0
 
 
@@ -257,8 +283,10 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
     written = write_scaffold(scaffold)
     print(f"created {scaffold.directory}/ (plugin '{scaffold.name}', distribution {scaffold.distribution}):")
     print("\n".join(f"  {path}" for path in written))
-    print(f"next: pip install -e {scaffold.directory} && pytest {scaffold.directory}; "
-          f"then add \"{scaffold.name}\" to an environment's plugins in environments.toml")
+    print(
+        f"next: pip install -e {scaffold.directory} && pytest {scaffold.directory}; "
+        f'then add "{scaffold.name}" to an environment\'s plugins in environments.toml'
+    )
     return 0
 
 

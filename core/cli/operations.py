@@ -7,10 +7,11 @@ of plan/drift with ``--detailed-exitcode`` follows terraform's: 0 no changes, 2 
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from payments_platform.core.host.config import load_config
 from payments_platform.core.errors import PlatformError
+from payments_platform.core.host.config import load_config
 
 DEFAULT_SYNTH_OUT = "cdktf.out"
 
@@ -22,9 +23,15 @@ def register(commands: Any) -> None:
     ):
         command = commands.add_parser(name, help=help_)
         command.add_argument("--env", help="environment (default: the config's default)")
-        command.add_argument("--out", metavar="PLAN", help="keep the binary plan at PLAN and write its summary to PLAN.json")
-        command.add_argument("--detailed-exitcode", action="store_true", help="exit 0: no changes, 2: changes, 1: error")
-        command.add_argument("--lock-timeout", default="0s", help="how long to wait for a held state lock (default: 0s)")
+        command.add_argument(
+            "--out", metavar="PLAN", help="keep the binary plan at PLAN and write its summary to PLAN.json"
+        )
+        command.add_argument(
+            "--detailed-exitcode", action="store_true", help="exit 0: no changes, 2: changes, 1: error"
+        )
+        command.add_argument(
+            "--lock-timeout", default="0s", help="how long to wait for a held state lock (default: 0s)"
+        )
         _common(command)
 
     state = commands.add_parser("state", help="remote state: bootstrap the bucket, migrate local state, release a lock")
@@ -42,7 +49,9 @@ def register(commands: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--synth-out", default=DEFAULT_SYNTH_OUT, help=f"synth output directory (default: {DEFAULT_SYNTH_OUT})")
+    parser.add_argument(
+        "--synth-out", default=DEFAULT_SYNTH_OUT, help=f"synth output directory (default: {DEFAULT_SYNTH_OUT})"
+    )
     parser.add_argument("--provider-mirror", help="filesystem mirror holding hashicorp/aws (offline use)")
     parser.add_argument("--terraform", help="terraform binary (default: from PATH)")
 
@@ -57,8 +66,13 @@ def cmd_plan(args: argparse.Namespace, *, drift: bool = False) -> int:
 
     try:
         outcome = run_plan(
-            _environment(args), args.synth_out, drift=drift, out=args.out, lock_timeout=args.lock_timeout,
-            binary=args.terraform, mirror=args.provider_mirror,
+            _environment(args),
+            args.synth_out,
+            drift=drift,
+            out=args.out,
+            lock_timeout=args.lock_timeout,
+            binary=args.terraform,
+            mirror=args.provider_mirror,
         )
     except PlatformError as exc:
         if args.detailed_exitcode:
@@ -67,7 +81,9 @@ def cmd_plan(args: argparse.Namespace, *, drift: bool = False) -> int:
     print(f"state: {outcome.workspace.state_location}")
     print(outcome.summary.render())
     if outcome.plan_file:
-        print(f"plan: {outcome.plan_file} (holds secrets in clear: apply it, never upload it); summary: {outcome.summary_file}")
+        print(
+            f"plan: {outcome.plan_file} (holds secrets in clear: apply it, never upload it); summary: {outcome.summary_file}"
+        )
     return 2 if args.detailed_exitcode and outcome.summary.has_changes else 0
 
 

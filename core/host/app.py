@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
-from payments_platform.core.host.config import load_config
 from payments_platform.core.errors import PlatformError
+from payments_platform.core.host.config import load_config
 
 
 def main() -> int:

@@ -1,28 +1,34 @@
 """The stack builder: build context → run phases → (synth elsewhere).
 
-    declare → configure → [core foundation] → foundation → resources → wiring → finalize
-    → [core: role policies, key policy, outputs, tags]
+declare → configure → [core foundation] → foundation → resources → wiring → finalize
+→ [core: role policies, key policy, outputs, tags]
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 
-from payments_platform.core.host import foundation
 from payments_platform.core.cdktf_adapter import Aspects, Construct, TerraformStack
-from payments_platform.core.host.config import EnvironmentConfig
 from payments_platform.core.context import CORE, BuildContext, PluginContext, platform_tags
 from payments_platform.core.declaration import PluginDeclaration, PluginSettings
 from payments_platform.core.errors import ConfigError, ContextError, RequirementError
 from payments_platform.core.hookspec import BUILD_PHASES
+from payments_platform.core.host import foundation
+from payments_platform.core.host.config import EnvironmentConfig
+from payments_platform.core.host.plugin_manager import (
+    PlatformPluginManager,
+    PluginSource,
+    discover_plugins,
+    in_process_source,
+)
+from payments_platform.core.host.tagging import PlatformTags
 from payments_platform.core.keys import KMS_KEY
 from payments_platform.core.naming import Naming
-from payments_platform.core.host.plugin_manager import PlatformPluginManager, PluginSource, discover_plugins, in_process_source
 from payments_platform.core.roles import RoleRegistry
-from payments_platform.core.host.tagging import PlatformTags
 
 CORE_PROVIDES = (KMS_KEY.name,)
 
@@ -63,7 +69,9 @@ def validate_settings(env: EnvironmentConfig, declaration: PluginDeclaration) ->
         ) from None
 
 
-def resolve_order(env: EnvironmentConfig, declarations: Mapping[str, PluginDeclaration], installed: set[str]) -> list[str]:
+def resolve_order(
+    env: EnvironmentConfig, declarations: Mapping[str, PluginDeclaration], installed: set[str]
+) -> list[str]:
     """Dependency order for phase calls; ties broken by name, so synth is deterministic."""
     providers: dict[str, str] = {key: CORE for key in CORE_PROVIDES}
     for name in sorted(declarations):
@@ -115,7 +123,9 @@ def build_stack(
 ) -> BuiltStack:
     all_sources = dict(sources) if sources is not None else plugin_sources(extra_plugins)
     manager = PlatformPluginManager(
-        env.plugins, all_sources, environment=env.name,
+        env.plugins,
+        all_sources,
+        environment=env.name,
         configured={name: env.settings_table(name) for name in env.settings},
     )
     declarations = {name: manager.declaration(name) for name in manager.enabled}
@@ -169,4 +179,6 @@ def _check_provisions(declarations: Mapping[str, PluginDeclaration], build: Buil
     for name in sorted(declarations):
         for key in declarations[name].provides:
             if key.name not in build.values:
-                raise ContextError(f"plugin '{name}' declares it provides '{key.name}' but did not publish it by 'wiring'")
+                raise ContextError(
+                    f"plugin '{name}' declares it provides '{key.name}' but did not publish it by 'wiring'"
+                )

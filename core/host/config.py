@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from payments_platform.core.errors import ConfigError, did_you_mean
 
@@ -35,7 +36,16 @@ DEFAULT_DEPLOY_REGION = "us-east-1"
 FALLBACK_SERVICE_REGION = "eu-central-1"
 
 _ENV_KEYS = {
-    "suffix", "region", "plugins", "enable", "disable", "settings", "tags", "description", "aws_endpoint", "state",
+    "suffix",
+    "region",
+    "plugins",
+    "enable",
+    "disable",
+    "settings",
+    "tags",
+    "description",
+    "aws_endpoint",
+    "state",
 }
 # A local AWS emulator (moto server, LocalStack): only loopback, never a remote host.
 ENDPOINT_PATTERN = re.compile(r"^http://(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{2,5}$")
@@ -135,9 +145,7 @@ class PlatformConfig:
         override = os.environ.get(SUFFIX_ENV_VAR)
         if override:
             if len(selected) != 1:
-                raise ConfigError(
-                    f"{SUFFIX_ENV_VAR} overrides one environment's suffix; {len(selected)} were selected"
-                )
+                raise ConfigError(f"{SUFFIX_ENV_VAR} overrides one environment's suffix; {len(selected)} were selected")
             _check_suffix(override, f"{SUFFIX_ENV_VAR}")
             selected = [replace(selected[0], suffix=override)]
         return selected
@@ -155,9 +163,7 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path:
         path = directory / DEFAULT_CONFIG_FILE
         if path.is_file():
             return path
-    raise ConfigError(
-        f"no {DEFAULT_CONFIG_FILE} in {here} or its parents (pass --config or set {CONFIG_ENV_VAR})"
-    )
+    raise ConfigError(f"no {DEFAULT_CONFIG_FILE} in {here} or its parents (pass --config or set {CONFIG_ENV_VAR})")
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> PlatformConfig:
@@ -234,7 +240,10 @@ def _environment(name: str, defaults: Mapping[str, Any], body: Mapping[str, Any]
         _table(body.get("settings", {}), f"{label} settings"),
         label,
     )
-    tags = {**_str_map(defaults.get("tags", {}), f"{label} (defaults) tags"), **_str_map(body.get("tags", {}), f"{label} tags")}
+    tags = {
+        **_str_map(defaults.get("tags", {}), f"{label} (defaults) tags"),
+        **_str_map(body.get("tags", {}), f"{label} tags"),
+    }
     description = body.get("description", "")
     if not isinstance(description, str):
         raise ConfigError(f"{label}: description must be a string")
@@ -318,9 +327,13 @@ def _state_backend(value: Any, label: str) -> StateBackendConfig:
             raise ConfigError(f"{label}: {key} must be a string")
     bucket, prefix, region, kms_key = (table[k] for k in ("bucket", "key_prefix", "region", "kms_key_id"))
     if not BUCKET_PATTERN.match(bucket):
-        raise ConfigError(f"{label}: bucket {bucket!r} is not a valid S3 bucket name (3-63 lowercase letters, digits, hyphens)")
+        raise ConfigError(
+            f"{label}: bucket {bucket!r} is not a valid S3 bucket name (3-63 lowercase letters, digits, hyphens)"
+        )
     if not KEY_PREFIX_PATTERN.match(prefix):
-        raise ConfigError(f"{label}: key_prefix {prefix!r} must be path segments of letters, digits, '.', '_', '-' (no leading or trailing '/')")
+        raise ConfigError(
+            f"{label}: key_prefix {prefix!r} must be path segments of letters, digits, '.', '_', '-' (no leading or trailing '/')"
+        )
     if not REGION_PATTERN.match(region):
         raise ConfigError(f"{label}: region {region!r} is not an AWS region name")
     match = KMS_KEY_PATTERN.match(kms_key)
@@ -359,7 +372,9 @@ def _table(value: Any, label: str) -> dict[str, Any]:
 def _check_keys(table: Mapping[str, Any], allowed: set[str], label: str) -> None:
     unknown = set(table) - allowed
     if unknown:
-        raise ConfigError(f"{label}: unknown key(s): {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(allowed))})")
+        raise ConfigError(
+            f"{label}: unknown key(s): {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(allowed))})"
+        )
 
 
 def _str_map(value: Any, label: str) -> dict[str, str]:

@@ -7,12 +7,13 @@ principals (``ctx.policy.allow_key_use``) during their phases.
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from payments_platform.core.cdktf_adapter import Construct, TerraformOutput, aws
+from payments_platform.core.context import CORE, AwsAccount, BuildContext, KeyPolicyStatement
 from payments_platform.core.evidence import PluginCompliance
 from payments_platform.core.host.config import EnvironmentConfig
-from payments_platform.core.context import CORE, AwsAccount, BuildContext, KeyPolicyStatement
 from payments_platform.core.keys import KmsKey
 from payments_platform.core.local.emulator.admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
 from payments_platform.core.ops.state_backend import add_state_backend
@@ -51,9 +52,7 @@ def aws_provider(
             skip_credentials_validation=True,
             skip_metadata_api_check="true",
             skip_region_validation=True,
-            endpoints=[
-                {service: env.aws_endpoint for service in sorted({*EMULATED_SERVICES, *emulated_services})}
-            ],
+            endpoints=[{service: env.aws_endpoint for service in sorted({*EMULATED_SERVICES, *emulated_services})}],
             # moto serves buckets by path, not by virtual host.
             s3_use_path_style=True,
         )
@@ -87,7 +86,13 @@ def create_platform_key(scope: Construct, build: BuildContext) -> tuple[KmsKey, 
 def account_administration(root: str) -> dict[str, Any]:
     """AWS's default key policy statement: without it a key can become unmanageable.
     "kms:*" / "*" here mean "this key" for the account's administrators (IAM still applies)."""
-    return {"Sid": "EnableAccountAdministration", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*", "Resource": "*"}
+    return {
+        "Sid": "EnableAccountAdministration",
+        "Effect": "Allow",
+        "Principal": {"AWS": root},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
 
 
 def default_key_policy(build: BuildContext) -> list[KeyPolicyStatement]:
@@ -128,18 +133,27 @@ def render_key_policy(key: Any, build: BuildContext) -> None:
     key.policy = json.dumps({"Version": "2012-10-17", "Statement": [s.statement for s in statements]})
     evidence = PluginCompliance(build.controls, CORE)
     evidence.evidence(
-        "3.6", key, attributes=("policy",), expect={"deletion_window_in_days": KMS_DELETION_WINDOW_DAYS},
+        "3.6",
+        key,
+        attributes=("policy",),
+        expect={"deletion_window_in_days": KMS_DELETION_WINDOW_DAYS},
         note="one customer-managed key; its explicit key policy names each service principal plugins allowed "
         "(ctx.policy.allow_key_use), each scoped to the account",
     )
     evidence.evidence(
-        "3.7.4", key, expect={"enable_key_rotation": True},
+        "3.7.4",
+        key,
+        expect={"enable_key_rotation": True},
         note="KMS rotates the key material every year; old material stays available to decrypt",
     )
 
 
 def create_role(
-    scope: Construct, key: str, name: str, service: str, description: str,
+    scope: Construct,
+    key: str,
+    name: str,
+    service: str,
+    description: str,
     trust_conditions: dict[str, Any] | None = None,
 ) -> tuple[Any, Any]:
     statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
@@ -168,7 +182,9 @@ def render_role_policies(build: BuildContext) -> None:
         if role.statements:
             role.policy.policy = role.policy_document()
             evidence.evidence(
-                "7.2", role.policy, attributes=("role", "policy"),
+                "7.2",
+                role.policy,
+                attributes=("role", "policy"),
                 note=f"role '{role.key}' (plugin '{role.owner}'): one inline policy listing only the actions and "
                 "resources its code calls; wildcard actions fail synth (PP-IAM-LEAST-PRIVILEGE)",
             )

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pluggy
 

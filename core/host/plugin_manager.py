@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import pluggy
 
@@ -24,8 +25,8 @@ from payments_platform.core import hookspec
 from payments_platform.core.api_version import check_requires_api
 from payments_platform.core.declaration import PluginDeclaration, PluginSettings
 from payments_platform.core.errors import ConfigError, PlatformError, PluginHookError, PluginLoadError, did_you_mean
-from payments_platform.core.host.provider_endpoints import provider_endpoint_services
 from payments_platform.core.host.hookimpl_checks import failure_site, registration_problems
+from payments_platform.core.host.provider_endpoints import provider_endpoint_services
 
 # Plugins distributed apart from the platform: a missing one is one `pip install` away.
 KNOWN_DISTRIBUTIONS: dict[str, str] = {"waf": "payments-waf"}
@@ -54,8 +55,7 @@ def discover_plugins() -> dict[str, PluginSource]:
         version = ep.dist.version if ep.dist is not None else "?"
         if ep.name in found and found[ep.name].distribution != dist:
             raise PluginLoadError(
-                f"plugin name '{ep.name}' is registered by two distributions: "
-                f"{found[ep.name].distribution} and {dist}"
+                f"plugin name '{ep.name}' is registered by two distributions: {found[ep.name].distribution} and {dist}"
             )
         found[ep.name] = PluginSource(ep.name, ep.value, dist, version, ep.load)
     return found
@@ -92,7 +92,9 @@ class PlatformPluginManager:
                 raise ConfigError(_not_installed(f"environment '{environment}' enables plugin '{name}'", name, sources))
         for name, table in sorted((configured or {}).items()):
             if name not in sources:
-                raise ConfigError(_not_installed(f"environment '{environment}': {table} is for plugin '{name}'", name, sources))
+                raise ConfigError(
+                    _not_installed(f"environment '{environment}': {table} is for plugin '{name}'", name, sources)
+                )
         for name in sorted(set(sources) - set(enabled)):
             self._pm.set_blocked(name)  # tox-style: disabled plugins are never registered
         for name in sorted(enabled):
@@ -234,7 +236,7 @@ class PlatformPluginManager:
 def _check_emulated_services(source: PluginSource, services: Any) -> None:
     if not isinstance(services, tuple) or not all(isinstance(s, str) for s in services):
         raise PluginLoadError(
-            f"{source.label}: declaration.emulated_services must be a tuple of service ids, e.g. (\"wafv2\",)"
+            f'{source.label}: declaration.emulated_services must be a tuple of service ids, e.g. ("wafv2",)'
         )
     if not services:
         return
@@ -245,6 +247,8 @@ def _check_emulated_services(source: PluginSource, services: Any) -> None:
                 f"{source.label} declares emulated service '{service}', which is not a key of the AWS "
                 f"provider's endpoints block{did_you_mean(service, known)}"
             )
+
+
 def _pluggy_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(hookspec.PROJECT_NAME)
     pm.add_hookspecs(hookspec)
@@ -270,9 +274,7 @@ def _not_installed(subject: str, name: str, sources: Mapping[str, Any]) -> str:
 
 def hook_names() -> list[str]:
     """All hooks of the contract, for docs and the docs test."""
-    return sorted(
-        name for name, fn in inspect.getmembers(hookspec, inspect.isfunction) if name.startswith("payments_")
-    )
+    return sorted(name for name, fn in inspect.getmembers(hookspec, inspect.isfunction) if name.startswith("payments_"))
 
 
 def load_module(target: str) -> Any:

@@ -13,8 +13,8 @@ tarball: this is a speed-up, never a requirement.
 from __future__ import annotations
 
 import hashlib
-import io
 import importlib.util
+import io
 import os
 import re
 import sys
@@ -29,7 +29,9 @@ INDEX_MEMBER = "package/lib/index.js"
 TRANSFORM_VERSION = "1"
 
 _EXPORT = re.compile(r'^exports\.([A-Za-z0-9_$]+) = require\("(\./[A-Za-z0-9_-]+)"\);$')
-_KEEP = re.compile(r'^("use strict";|Object\.defineProperty\(exports, "__esModule", \{ value: true \}\);|\s*\*.*|/\*\*|//.*|)$')
+_KEEP = re.compile(
+    r'^("use strict";|Object\.defineProperty\(exports, "__esModule", \{ value: true \}\);|\s*\*.*|/\*\*|//.*|)$'
+)
 _VOID_INIT = re.compile(r"^exports\.[A-Za-z0-9_$.= ]+ = void 0;$")
 
 

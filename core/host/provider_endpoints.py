@@ -30,11 +30,15 @@ def provider_endpoint_services() -> frozenset[str]:
         end = text.index(f"class {ENDPOINTS_CLASS}:")
         start = text.rindex("@jsii.data_type(", 0, end)
     except ValueError:
-        raise ImportError(f"{source} defines no {ENDPOINTS_CLASS}; is {PROVIDER_PACKAGE} the expected version?") from None
+        raise ImportError(
+            f"{source} defines no {ENDPOINTS_CLASS}; is {PROVIDER_PACKAGE} the expected version?"
+        ) from None
     (node,) = ast.parse(text[start:end] + f"class {ENDPOINTS_CLASS}: pass\n", filename=str(source)).body
     # jsii's name_mapping: Python argument → Terraform key ("lambda_" → "lambda").
     for decorator in getattr(node, "decorator_list", ()):
         for keyword in getattr(decorator, "keywords", ()):
             if keyword.arg == "name_mapping":
                 return frozenset(ast.literal_eval(keyword.value).values())
-    raise ImportError(f"{source}: {ENDPOINTS_CLASS} has no jsii name mapping; is {PROVIDER_PACKAGE} the expected version?")
+    raise ImportError(
+        f"{source}: {ENDPOINTS_CLASS} has no jsii name mapping; is {PROVIDER_PACKAGE} the expected version?"
+    )

@@ -17,8 +17,8 @@ import annotated_types
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from payments_platform.core.declaration import PluginSettings
 from payments_platform.core.authoring.source_comments import attribute_comments
+from payments_platform.core.declaration import PluginSettings
 
 BOUNDS = {annotated_types.Ge: "≥", annotated_types.Gt: ">", annotated_types.Le: "≤", annotated_types.Lt: "<"}
 
@@ -35,8 +35,12 @@ class SettingField:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "type": self.type, "default": self.default_value, "required": self.required,
-            "constraints": list(self.constraints), "description": self.description,
+            "name": self.name,
+            "type": self.type,
+            "default": self.default_value,
+            "required": self.required,
+            "constraints": list(self.constraints),
+            "description": self.description,
         }
 
 

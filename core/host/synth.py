@@ -10,16 +10,17 @@ import json
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from payments_platform.core import policy
-from payments_platform.core.host.builder import BuiltStack, build_stack, plugin_sources
 from payments_platform.core.cdktf_adapter import App
-from payments_platform.core.host.config import EnvironmentConfig
 from payments_platform.core.context import platform_tags
 from payments_platform.core.errors import PolicyViolation
+from payments_platform.core.host.builder import BuiltStack, build_stack, plugin_sources
+from payments_platform.core.host.config import EnvironmentConfig
 
 # cdktf feature flags, as `cdktf init` sets them for new projects: logical ids without the
 # stack id, so the same plugin yields the same ids in every environment.

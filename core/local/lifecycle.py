@@ -23,15 +23,15 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from payments_platform.core.host.config import EnvironmentConfig, load_config
 from payments_platform.core.errors import TerraformError
-from payments_platform.core.ops.terraform import Terraform, last_error
-from payments_platform.core.local.lambdafn.deployed_functions import read_function, spec_to_json
+from payments_platform.core.host.config import EnvironmentConfig, load_config
 from payments_platform.core.local.emulator.function_identities import function_identity, remove_all_function_identities
+from payments_platform.core.local.lambdafn.deployed_functions import read_function, spec_to_json
 from payments_platform.core.local.processes import (
     LocalRunError,
     alive,
@@ -43,6 +43,7 @@ from payments_platform.core.local.processes import (
     wait_ready,
     write_json_atomically,
 )
+from payments_platform.core.ops.terraform import Terraform, last_error
 
 RUN_DIR_NAME = ".payments-local"
 DEFAULT_ENVIRONMENT = "local"
@@ -71,7 +72,7 @@ class RunRecord:
     applied: bool = False
 
     @classmethod
-    def load(cls, path: Path) -> "RunRecord | None":
+    def load(cls, path: Path) -> RunRecord | None:
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -181,9 +182,18 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
         log = run.run_dir / "emulator.log"
         ready = run.run_dir / "emulator.ready"
         process = spawn(
-            python_module(EMULATOR_MODULE, "--host", "127.0.0.1", "--port", "0", "--ready-file", str(ready),
-                          # Secrets Manager rotation runs the deployed rotator on the gateway's Lambda runtime.
-                          "--lambda-runtime-file", str(run.run_dir / "gateway.ready")),
+            python_module(
+                EMULATOR_MODULE,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--ready-file",
+                str(ready),
+                # Secrets Manager rotation runs the deployed rotator on the gateway's Lambda runtime.
+                "--lambda-runtime-file",
+                str(run.run_dir / "gateway.ready"),
+            ),
             log_file=log,
         )
         record.emulator_pid = process.pid
@@ -207,8 +217,16 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
     with run.step(f"terraform apply ({count} resources)"):
         record.applied = True  # from here on, down destroys
         run.save()
-        _terraform(terraform, stack_dir, run.run_dir / "terraform.log", "apply", "-auto-approve", "-input=false",
-                   "-no-color", PARALLELISM)
+        _terraform(
+            terraform,
+            stack_dir,
+            run.run_dir / "terraform.log",
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            PARALLELISM,
+        )
 
     with run.step("read the deployed functions, check their code, give each its identity"):
         functions, credentials = _prepare_functions(run, config, stack_dir, environment)
@@ -246,7 +264,9 @@ def _prepare_functions(
     lambda_client = emulator_client("lambda", record.endpoint, region)
     iam = emulator_client("iam", record.endpoint, region)
     functions, credentials = [], {}
-    for body in sorted((config["resource"].get("aws_lambda_function") or {}).values(), key=lambda b: b["function_name"]):
+    for body in sorted(
+        (config["resource"].get("aws_lambda_function") or {}).values(), key=lambda b: b["function_name"]
+    ):
         name = body["function_name"]
         if "filename" not in body:
             raise LocalRunError(
@@ -301,8 +321,16 @@ def down(
                 if record.applied and record.stack_dir and Path(record.stack_dir).exists():
                     terraform = Terraform.locate(run.run_dir, binary=terraform_binary, mirror=provider_mirror)
                     with run.step(f"terraform destroy {record.stack}"):
-                        _terraform(terraform, Path(record.stack_dir), run.run_dir / "terraform.log", "destroy",
-                                   "-auto-approve", "-input=false", "-no-color", PARALLELISM)
+                        _terraform(
+                            terraform,
+                            Path(record.stack_dir),
+                            run.run_dir / "terraform.log",
+                            "destroy",
+                            "-auto-approve",
+                            "-input=false",
+                            "-no-color",
+                            PARALLELISM,
+                        )
                 with run.step("delete the function identities"):
                     remove_all_function_identities(emulator_client("iam", record.endpoint, record.region))
             except Exception as failure:
@@ -353,7 +381,11 @@ def _terraform(terraform: Terraform, stack_dir: Path, log_file: Path, *args: str
         try:
             # Not a new session: Ctrl-C reaches terraform too, which stops cleanly.
             result = subprocess.run(
-                [terraform.binary, *args], cwd=stack_dir, env=terraform.env(), stdout=log, stderr=subprocess.STDOUT,
+                [terraform.binary, *args],
+                cwd=stack_dir,
+                env=terraform.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 timeout=APPLY_TIMEOUT_S,
             )
         except subprocess.TimeoutExpired:
@@ -376,7 +408,9 @@ def _check_port_free(port: int) -> None:
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
-            raise LocalRunError(f"port {port} on 127.0.0.1 is in use: choose another with --port, or 0 for any free one") from None
+            raise LocalRunError(
+                f"port {port} on 127.0.0.1 is in use: choose another with --port, or 0 for any free one"
+            ) from None
 
 
 def describe(record: RunRecord) -> list[str]:
@@ -392,8 +426,8 @@ def describe(record: RunRecord) -> list[str]:
         "Try it (run the POST twice: the second answer is the stored 201, Idempotent-Replayed: true):",
         f"  curl -si -X POST {record.url}/transactions -H 'x-api-key: {key}' -H 'Content-Type: application/json' \\",
         f"       -H 'Idempotency-Key: {idempotency_key}' \\",
-        "       -d '{\"amount\": 1999, \"currency\": \"EUR\", \"merchant_reference\": \"order-1\", "
-        f"\"card\": {{\"number\": \"4242424242424242\", \"exp_month\": 12, \"exp_year\": {time.gmtime().tm_year + 3}, \"cvc\": \"123\"}}}}'",
+        '       -d \'{"amount": 1999, "currency": "EUR", "merchant_reference": "order-1", '
+        f'"card": {{"number": "4242424242424242", "exp_month": 12, "exp_year": {time.gmtime().tm_year + 3}, "cvc": "123"}}}}\'',
         f"  curl -si '{record.url}/status?transaction_id=<transaction_id from the POST>' -H 'x-api-key: {key}'",
     ]
     return lines
@@ -432,15 +466,19 @@ def default_run(config_path: str | None = None, say: Say = print) -> LocalRun:
     return LocalRun(run_dir_for(path), say=say)
 
 
-def planned_changes(run: LocalRun, record: RunRecord, *, terraform_binary: str | None = None,
-                    provider_mirror: str | None = None) -> list[str]:
+def planned_changes(
+    run: LocalRun, record: RunRecord, *, terraform_binary: str | None = None, provider_mirror: str | None = None
+) -> list[str]:
     """`terraform plan -detailed-exitcode` on the running deployment: the resource changes it
     would make (empty: the emulator holds exactly what was applied)."""
     assert record.stack_dir is not None
     terraform = Terraform.locate(run.run_dir, binary=terraform_binary, mirror=provider_mirror)
     stack_dir = Path(record.stack_dir)
-    result = terraform.run(["plan", "-detailed-exitcode", "-input=false", "-no-color", "-out=local.tfplan", PARALLELISM],
-                           stack_dir, timeout=APPLY_TIMEOUT_S)
+    result = terraform.run(
+        ["plan", "-detailed-exitcode", "-input=false", "-no-color", "-out=local.tfplan", PARALLELISM],
+        stack_dir,
+        timeout=APPLY_TIMEOUT_S,
+    )
     if result.returncode == 0:
         return []
     if result.returncode != 2:
@@ -456,4 +494,3 @@ def planned_changes(run: LocalRun, record: RunRecord, *, terraform_binary: str |
         attributes = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
         changes.append(f"{change['address']}: {'/'.join(actions)} {', '.join(attributes)}".rstrip())
     return changes
-

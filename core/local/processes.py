@@ -13,8 +13,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from payments_platform.core.errors import PlatformError
 from payments_platform.core.local.emulator.admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
@@ -42,7 +43,9 @@ def emulator_client(
 
     session = boto3.session.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region)
     return session.client(
-        service, endpoint_url=endpoint, config=Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5)
+        service,
+        endpoint_url=endpoint,
+        config=Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5),
     )
 
 
@@ -70,8 +73,9 @@ def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
-def wait_ready(process: subprocess.Popen | None, ready_file: Path, *, what: str, log_file: Path,
-               timeout: float = READY_TIMEOUT_S) -> dict[str, Any]:
+def wait_ready(
+    process: subprocess.Popen | None, ready_file: Path, *, what: str, log_file: Path, timeout: float = READY_TIMEOUT_S
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ready_file.exists():

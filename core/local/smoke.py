@@ -13,12 +13,13 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from payments_platform.core.local.processes import emulator_client
 from payments_platform.core.local.leftovers import leftovers
 from payments_platform.core.local.lifecycle import LocalRun, RunRecord, down, up
+from payments_platform.core.local.processes import emulator_client
 
 # Stripe's Visa test number: Luhn-valid, never a real card. The CVC is one no id or timestamp
 # is likely to contain next to the word "cvc".
@@ -98,7 +99,9 @@ class Smoke:
     def subscribe_to_events(self) -> str:
         sqs, sns = self.client("sqs"), self.client("sns")
         self.events_queue = sqs.create_queue(QueueName=f"smoke-events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=self.events_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.events_queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         topic = self.processor_environment()["NOTIFICATIONS_TOPIC_ARN"]
         self.events_subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
         return "a temporary queue listens to the notifications topic"
@@ -120,14 +123,20 @@ class Smoke:
 
     def status(self) -> str:
         transaction_id = self.transaction["transaction_id"]
-        result = request("GET", f"{self.record.url}/status?transaction_id={transaction_id}", headers={"x-api-key": self.key})
+        result = request(
+            "GET", f"{self.record.url}/status?transaction_id={transaction_id}", headers={"x-api-key": self.key}
+        )
         expect(result.status == 200, f"GET /status answered {result.status}: {result.body[:300]!r}")
         expect(result.json().get("transaction_id") == transaction_id, "GET /status returned another transaction")
         return f"200, status {result.json().get('status')}"
 
     def no_key(self) -> str:
-        result = request("POST", f"{self.record.url}/transactions", headers={"Content-Type": "application/json"},
-                         body=payment_body("smoke-2"))
+        result = request(
+            "POST",
+            f"{self.record.url}/transactions",
+            headers={"Content-Type": "application/json"},
+            body=payment_body("smoke-2"),
+        )
         expect(result.status == 403, f"a request without an API key answered {result.status}")
         expect(not holds_card_data(result.body.decode()), "the 403 echoes card data")
         return "403 " + json.loads(result.body).get("error", {}).get("code", "")
@@ -141,11 +150,18 @@ class Smoke:
         return "400 " + json.loads(result.body).get("error", {}).get("code", "")
 
     def preflight(self) -> str:
-        result = request("OPTIONS", f"{self.record.url}/transactions", headers={
-            "Origin": "https://shop.example", "Access-Control-Request-Method": "POST",
-        })
+        result = request(
+            "OPTIONS",
+            f"{self.record.url}/transactions",
+            headers={
+                "Origin": "https://shop.example",
+                "Access-Control-Request-Method": "POST",
+            },
+        )
         expect(result.status == 200, f"the CORS preflight answered {result.status}")
-        expect(result.headers.get("access-control-allow-origin") == "*", "the preflight lacks Access-Control-Allow-Origin")
+        expect(
+            result.headers.get("access-control-allow-origin") == "*", "the preflight lacks Access-Control-Allow-Origin"
+        )
         expect("POST" in result.headers.get("access-control-allow-methods", ""), "the preflight does not allow POST")
         return "200, " + result.headers.get("access-control-allow-methods", "")
 
@@ -256,7 +272,10 @@ def run_smoke(run: LocalRun, *, plan_check: Callable[[RunRecord], str], **up_opt
             left = leftovers(smoke.client, final.suffix)
             if left:
                 passed = False
-                say("✗ after down, the emulator still holds: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in left.items()))
+                say(
+                    "✗ after down, the emulator still holds: "
+                    + "; ".join(f"{k}: {', '.join(v)}" for k, v in left.items())
+                )
             else:
                 say("✓ after down, the emulator holds none of the platform's resources")
 

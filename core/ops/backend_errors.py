@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from payments_platform.core.host.config import EnvironmentConfig
 from payments_platform.core.ops.terraform import Explain
@@ -16,8 +16,12 @@ from payments_platform.core.ops.terraform import Explain
 # Terraform's colours and the box it draws around a diagnostic when not run with -no-color.
 _DECORATION = re.compile(r"\x1b\[[0-9;]*m|^[ \t]*[│╷╵][ \t]?", re.MULTILINE)
 _LOCK_FIELD = re.compile(r"^\s*(ID|Path|Operation|Who|Version|Created|Info):\s*(.*?)\s*$", re.MULTILINE)
-_BUCKET_MISSING = re.compile(r"NoSuchBucket|S3 bucket \"?[^\"\s]*\"? does not exist|bucket does not exist", re.IGNORECASE)
-_WRONG_REGION = re.compile(r"PermanentRedirect|StatusCode: 301|AuthorizationHeaderMalformed|actual location", re.IGNORECASE)
+_BUCKET_MISSING = re.compile(
+    r"NoSuchBucket|S3 bucket \"?[^\"\s]*\"? does not exist|bucket does not exist", re.IGNORECASE
+)
+_WRONG_REGION = re.compile(
+    r"PermanentRedirect|StatusCode: 301|AuthorizationHeaderMalformed|actual location", re.IGNORECASE
+)
 _KMS_PROBLEM = re.compile(
     r"KMS\.\w+Exception|kms:(?:GenerateDataKey|Decrypt|Encrypt)|KMS key|KMSInvalidStateException", re.IGNORECASE
 )
@@ -42,8 +46,8 @@ class LockInfo:
         match = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", self.created)
         if not match:
             return None
-        created = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
-        minutes = max(0, int(((now or datetime.now(timezone.utc)) - created).total_seconds() // 60))
+        created = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        minutes = max(0, int(((now or datetime.now(UTC)) - created).total_seconds() // 60))
         return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 

@@ -14,8 +14,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from payments_platform.core.host.config import EnvironmentConfig
 from payments_platform.core.errors import TerraformError
+from payments_platform.core.host.config import EnvironmentConfig
 from payments_platform.core.ops.plan_summary import PlanSummary, summarize
 from payments_platform.core.ops.stack_workspace import StackWorkspace
 
@@ -42,7 +42,14 @@ def run_plan(
     with tempfile.TemporaryDirectory(prefix=".plan-", dir=workspace.stack_dir) as scratch:
         plan_file = Path(out).resolve() if out else Path(scratch) / "plan.tfplan"
         plan_file.parent.mkdir(parents=True, exist_ok=True)
-        args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", f"-lock-timeout={lock_timeout}", f"-out={plan_file}"]
+        args = [
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-detailed-exitcode",
+            f"-lock-timeout={lock_timeout}",
+            f"-out={plan_file}",
+        ]
         if drift:
             args.append("-refresh-only")
         workspace.run(args, ok=(0, 2))  # 2: there are changes
@@ -52,7 +59,11 @@ def run_plan(
         except json.JSONDecodeError:
             raise TerraformError(f"terraform show -json gave no JSON for {environment.stack_name}") from None
         summary = summarize(
-            plan, workspace.config, environment.stack_name, plugins=environment.plugins, mode="drift" if drift else "plan"
+            plan,
+            workspace.config,
+            environment.stack_name,
+            plugins=environment.plugins,
+            mode="drift" if drift else "plan",
         )
         summary_file = None
         if out:

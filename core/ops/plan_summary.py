@@ -10,21 +10,24 @@ artifact (PCI DSS 3.5: the card-fingerprint secret never leaves the state).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 # Resources that hold data or the keys to it: replacing or destroying one loses it.
 # Log groups hold the audit trail (PCI DSS 10.5.1 retention).
-STATEFUL_TYPES = frozenset({
-    "aws_dynamodb_table",
-    "aws_sqs_queue",
-    "aws_sns_topic",
-    "aws_kms_key",
-    "aws_secretsmanager_secret",
-    "aws_secretsmanager_secret_version",
-    "aws_s3_bucket",
-    "aws_cloudwatch_log_group",
-})
+STATEFUL_TYPES = frozenset(
+    {
+        "aws_dynamodb_table",
+        "aws_sqs_queue",
+        "aws_sns_topic",
+        "aws_kms_key",
+        "aws_secretsmanager_secret",
+        "aws_secretsmanager_secret_version",
+        "aws_s3_bucket",
+        "aws_cloudwatch_log_group",
+    }
+)
 KINDS = ("add", "change", "replace", "destroy")
 MASK = "(sensitive)"
 UNKNOWN_PLUGIN = "(unknown)"
@@ -102,10 +105,14 @@ class PlanSummary:
             return f"no changes: {self.stack} matches its configuration"
         lines: list[str] = []
         if self.dangerous:
-            lines.append(f"!!! {len(self.dangerous)} STATEFUL RESOURCE(S) WILL BE REPLACED OR DESTROYED: their data is lost !!!")
+            lines.append(
+                f"!!! {len(self.dangerous)} STATEFUL RESOURCE(S) WILL BE REPLACED OR DESTROYED: their data is lost !!!"
+            )
             for change in self.dangerous:
                 why = f" (forced by {', '.join(change.replace_because)})" if change.replace_because else ""
-                lines.append(f"!!!   {change.kind.upper():<8} {change.address} [{change.plugin}: {change.construct_path}]{why}")
+                lines.append(
+                    f"!!!   {change.kind.upper():<8} {change.address} [{change.plugin}: {change.construct_path}]{why}"
+                )
             lines.append("")
         if self.mode == "drift":
             lines.append(f"drift in {self.stack}: {len(self.changes)} resource(s) changed outside Terraform")
@@ -159,7 +166,9 @@ def kind_of(actions: list[str]) -> str | None:
     return None  # no-op, read
 
 
-def summarize(plan: Mapping[str, Any], config: Mapping[str, Any], stack: str, *, plugins: Iterable[str], mode: str = "plan") -> PlanSummary:
+def summarize(
+    plan: Mapping[str, Any], config: Mapping[str, Any], stack: str, *, plugins: Iterable[str], mode: str = "plan"
+) -> PlanSummary:
     """Summarize ``terraform show -json`` output: planned changes, or (mode "drift") what a
     refresh-only plan found changed outside Terraform."""
     paths = construct_paths(config)

@@ -4,14 +4,14 @@ terraform commands whose failures read as one line."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
-from payments_platform.core.ops.backend_errors import explain_backend_failure
-from payments_platform.core.host.config import EnvironmentConfig
 from payments_platform.core.errors import TerraformError
+from payments_platform.core.host.config import EnvironmentConfig
 from payments_platform.core.host.synth import SynthResult, synthesize
+from payments_platform.core.ops.backend_errors import explain_backend_failure
 from payments_platform.core.ops.terraform import Terraform, last_error
 
 
@@ -24,9 +24,14 @@ class StackWorkspace:
 
     @classmethod
     def prepare(
-        cls, environment: EnvironmentConfig, out: str | Path, *, binary: str | None = None, mirror: str | None = None,
+        cls,
+        environment: EnvironmentConfig,
+        out: str | Path,
+        *,
+        binary: str | None = None,
+        mirror: str | None = None,
         init: bool = True,
-    ) -> "StackWorkspace":
+    ) -> StackWorkspace:
         result = synthesize([environment], out)
         workspace = cls(
             environment=environment,
@@ -52,10 +57,15 @@ class StackWorkspace:
     def explain(self, output: str) -> str | None:
         return explain_backend_failure(output, self.environment)
 
-    def run(self, args: Sequence[str], *, ok: Sequence[int] = (0,), timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, args: Sequence[str], *, ok: Sequence[int] = (0,), timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
         """Run terraform here; any exit status outside ``ok`` raises one line."""
         result = self.terraform.run(list(args), self.stack_dir, timeout=timeout)
         if result.returncode not in ok:
             output = result.stderr or result.stdout
-            raise TerraformError(self.explain(output) or f"terraform {args[0]} failed for {self.environment.stack_name}: {last_error(output)}")
+            raise TerraformError(
+                self.explain(output)
+                or f"terraform {args[0]} failed for {self.environment.stack_name}: {last_error(output)}"
+            )
         return result

@@ -12,12 +12,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from payments_platform.core.host.config import EnvironmentConfig
 from payments_platform.core.errors import ConfigError, TerraformError
+from payments_platform.core.host.config import EnvironmentConfig
+from payments_platform.core.host.synth import new_app
 from payments_platform.core.ops.stack_workspace import StackWorkspace
 from payments_platform.core.ops.state_backend import lock_key, state_s3_client
 from payments_platform.core.ops.state_bucket import build_state_bucket_stack, stack_name
-from payments_platform.core.host.synth import new_app
 from payments_platform.core.ops.terraform import Terraform, last_error
 
 BOOTSTRAP_OUT = "cdktf.state.out"
@@ -35,7 +35,9 @@ def require_remote_state(env: EnvironmentConfig) -> None:
 # --------------------------------------------------------------------------- bootstrap
 
 
-def bootstrap(env: EnvironmentConfig, synth_out: str | Path, *, binary: str | None = None, mirror: str | None = None) -> str:
+def bootstrap(
+    env: EnvironmentConfig, synth_out: str | Path, *, binary: str | None = None, mirror: str | None = None
+) -> str:
     """Create (or confirm) the state bucket and key; returns what happened, in one line."""
     require_remote_state(env)
     state = env.state
@@ -53,9 +55,13 @@ def bootstrap(env: EnvironmentConfig, synth_out: str | Path, *, binary: str | No
     stack_dir = outdir / "stacks" / stack_name(state)
     terraform = Terraform.locate(outdir, binary=binary, mirror=mirror)
     terraform.init(stack_dir, backend=True)
-    plan = terraform.run(["plan", "-input=false", "-no-color", "-detailed-exitcode", "-out=bootstrap.tfplan"], stack_dir)
+    plan = terraform.run(
+        ["plan", "-input=false", "-no-color", "-detailed-exitcode", "-out=bootstrap.tfplan"], stack_dir
+    )
     if plan.returncode == 0:
-        return f"state bucket {state.bucket} and key {state.kms_key_id} are in place ({state.region}); nothing to change"
+        return (
+            f"state bucket {state.bucket} and key {state.kms_key_id} are in place ({state.region}); nothing to change"
+        )
     if plan.returncode != 2:
         raise TerraformError(_explain_bootstrap(plan.stderr or plan.stdout, env, stack_dir))
     applied = terraform.run(["apply", "-input=false", "-no-color", "bootstrap.tfplan"], stack_dir)
@@ -86,7 +92,9 @@ def _explain_bootstrap(output: str, env: EnvironmentConfig, stack_dir: Path) -> 
 # --------------------------------------------------------------------------- migrate
 
 
-def migrate(env: EnvironmentConfig, synth_out: str | Path, *, binary: str | None = None, mirror: str | None = None) -> str:
+def migrate(
+    env: EnvironmentConfig, synth_out: str | Path, *, binary: str | None = None, mirror: str | None = None
+) -> str:
     """Copy the environment's local state into its S3 backend; the local file is kept, renamed."""
     require_remote_state(env)
     workspace = StackWorkspace.prepare(env, synth_out, binary=binary, mirror=mirror, init=False)
@@ -180,7 +188,9 @@ def describe_lock(env: EnvironmentConfig) -> str:
     )
 
 
-def unlock(env: EnvironmentConfig, lock_id: str, synth_out: str | Path, *, binary: str | None = None, mirror: str | None = None) -> str:
+def unlock(
+    env: EnvironmentConfig, lock_id: str, synth_out: str | Path, *, binary: str | None = None, mirror: str | None = None
+) -> str:
     require_remote_state(env)
     lock = current_lock(env)
     if lock is None:

@@ -14,9 +14,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from payments_platform.core.errors import ConfigError, TerraformError
 
@@ -83,7 +83,7 @@ class Terraform:
     config_dir: Path
 
     @classmethod
-    def locate(cls, work_dir: Path, *, binary: str | None = None, mirror: str | None = None) -> "Terraform":
+    def locate(cls, work_dir: Path, *, binary: str | None = None, mirror: str | None = None) -> Terraform:
         return cls(find_terraform(binary), find_mirror(mirror), work_dir)
 
     @functools.cached_property
@@ -112,7 +112,9 @@ class Terraform:
         except subprocess.TimeoutExpired:
             raise TerraformError(f"terraform {args[0]} timed out after {timeout:.0f} s in {cwd}") from None
 
-    def stream(self, args: Sequence[str], cwd: Path, *, interactive: bool = False, explain: Explain | None = None) -> None:
+    def stream(
+        self, args: Sequence[str], cwd: Path, *, interactive: bool = False, explain: Explain | None = None
+    ) -> None:
         """Run with terraform's own output on this terminal (apply, destroy). Its error output is
         held back and replaced by one line when ``explain`` recognises the failure."""
         result = subprocess.run(
@@ -123,9 +125,13 @@ class Terraform:
             if known:
                 raise TerraformError(known)
             sys.stderr.write(result.stderr)
-            raise TerraformError(f"terraform {args[0]} failed in {cwd} (exit {result.returncode}); see its output above")
+            raise TerraformError(
+                f"terraform {args[0]} failed in {cwd} (exit {result.returncode}); see its output above"
+            )
 
-    def init(self, stack_dir: Path, *, backend: bool = False, explain: Explain | None = None, extra: Sequence[str] = ()) -> None:
+    def init(
+        self, stack_dir: Path, *, backend: bool = False, explain: Explain | None = None, extra: Sequence[str] = ()
+    ) -> None:
         args = ["init", "-input=false", "-no-color", *extra]
         if not backend:
             args.append("-backend=false")

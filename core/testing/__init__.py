@@ -13,13 +13,13 @@ import dataclasses
 import difflib
 import json
 import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Literal
 
-from payments_platform.core.host.config import EnvironmentConfig, RegionPlan
 from payments_platform.core.declaration import PluginDeclaration
 from payments_platform.core.hookspec import hookimpl
-from payments_platform.core.roles import RoleRegistry
+from payments_platform.core.host.config import EnvironmentConfig, RegionPlan
 from payments_platform.core.keys import (
     AUDIT_QUEUE,
     NETWORK,
@@ -36,6 +36,7 @@ from payments_platform.core.keys import (
     TableIndex,
     Topic,
 )
+from payments_platform.core.roles import RoleRegistry
 
 TEST_ACCOUNT = "123456789012"
 
@@ -69,7 +70,8 @@ class StubProvider:
     @hookimpl
     def payments_declare(self) -> PluginDeclaration:
         return PluginDeclaration(
-            name=self.name, description=f"test stub providing {', '.join(k.name for k in self.values)}",
+            name=self.name,
+            description=f"test stub providing {', '.join(k.name for k in self.values)}",
             provides=tuple(self.values),
         )
 
@@ -113,8 +115,10 @@ def stub_values(suffix: str = "test", region: str = "us-east-1") -> dict[Context
             region=region,
         ),
         NOTIFICATIONS_TOPIC: Topic(
-            name=f"payment-notifications-{suffix}", arn=arn.format("sns", f"payment-notifications-{suffix}"),
-            kms_key_arn=kms_key_arn, region=region,
+            name=f"payment-notifications-{suffix}",
+            arn=arn.format("sns", f"payment-notifications-{suffix}"),
+            kms_key_arn=kms_key_arn,
+            region=region,
         ),
         REST_API: RestApi(
             name=f"payments-api-{suffix}",
@@ -142,7 +146,9 @@ class RecordingRoles:
     def __init__(self, plugin: str = "api", role: str = "fn") -> None:
         self.plugin, self.role = plugin, role
         self.registry = RoleRegistry(lambda scope, key, name, service, description: (None, None))
-        self.registry.role(role, service="lambda.amazonaws.com", description="test", plugin=plugin, scope=None, name=role)
+        self.registry.role(
+            role, service="lambda.amazonaws.com", description="test", plugin=plugin, scope=None, name=role
+        )
 
     def grant(self, role: Any, **kwargs: Any) -> Any:
         return self.registry.grant(role, plugin=self.plugin, **kwargs)
@@ -179,8 +185,7 @@ class SynthesizedStack:
         """The single resource of a type whose top-level attributes equal ``match``."""
         __tracebackhide__ = True
         found = [
-            body for body in self.resources(resource_type).values()
-            if all(body.get(k) == v for k, v in match.items())
+            body for body in self.resources(resource_type).values() if all(body.get(k) == v for k, v in match.items())
         ]
         if len(found) != 1:
             raise AssertionError(
@@ -234,7 +239,9 @@ LIST_RULES: dict[str, str] = {
 def _subset(expected: Any, actual: Any, lists: ListMatching = "exact") -> bool:
     """``expected`` is found in ``actual``: dicts as subsets at every depth, lists per ``lists``."""
     if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(k in actual and _subset(v, actual[k], lists) for k, v in expected.items())
+        return isinstance(actual, dict) and all(
+            k in actual and _subset(v, actual[k], lists) for k, v in expected.items()
+        )
     if isinstance(expected, list):
         if not isinstance(actual, list):
             return False
@@ -325,7 +332,8 @@ def synth(
     # Every field of the environment counts: derived, so a new field can never be left out.
     key = json.dumps(
         [dataclasses.asdict(env), sorted((n, id(p)) for n, p in (extra_plugins or {}).items())],
-        sort_keys=True, default=str,
+        sort_keys=True,
+        default=str,
     )
     if cache and key in _CACHE:
         return _CACHE[key]

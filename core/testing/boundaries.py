@@ -13,9 +13,9 @@ top-level contract modules, or ``payments_platform.core.testing``.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 PLUGINS_PACKAGE = "payments_platform.plugins"
 CORE_PACKAGE = "payments_platform.core"
@@ -44,16 +44,22 @@ class Violation:
     owner: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: plugin '{self.importer}' imports {self.imported}, code of plugin '{self.owner}'"
+        return (
+            f"{self.path}:{self.line}: plugin '{self.importer}' imports {self.imported}, code of plugin '{self.owner}'"
+        )
 
 
 def plugin_code(repo: Path) -> list[PluginCode]:
     """Every plugin folder under ``repo/plugins`` and every distribution under ``repo/extensions``."""
-    units = [
-        PluginCode(folder.name, folder, (f"{PLUGINS_PACKAGE}.{folder.name}",))
-        for folder in sorted((repo / "plugins").iterdir())
-        if folder.is_dir() and folder.name not in SKIPPED_DIRS and any(folder.glob("*.py"))
-    ] if (repo / "plugins").is_dir() else []
+    units = (
+        [
+            PluginCode(folder.name, folder, (f"{PLUGINS_PACKAGE}.{folder.name}",))
+            for folder in sorted((repo / "plugins").iterdir())
+            if folder.is_dir() and folder.name not in SKIPPED_DIRS and any(folder.glob("*.py"))
+        ]
+        if (repo / "plugins").is_dir()
+        else []
+    )
     extensions = repo / "extensions"
     if extensions.is_dir():
         for dist in sorted(p for p in extensions.iterdir() if p.is_dir()):

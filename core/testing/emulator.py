@@ -17,9 +17,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from payments_platform.core.local.emulator.admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
 
@@ -55,8 +56,17 @@ class RunningEmulator:
 
 def emulator_command(ready_file: Path, log_file: Path, port: int = 0, extra_args: Sequence[str] = ()) -> list[str]:
     return [
-        sys.executable, "-m", "payments_platform.core.local.emulator.server",
-        "--host", "127.0.0.1", "--port", str(port), "--ready-file", str(ready_file), "--log-file", str(log_file),
+        sys.executable,
+        "-m",
+        "payments_platform.core.local.emulator.server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ready-file",
+        str(ready_file),
+        "--log-file",
+        str(log_file),
         *extra_args,
     ]
 

@@ -24,6 +24,9 @@ def placeholder_function(name: str, *, region: str) -> str:
     with zipfile.ZipFile(package, "w") as archive:
         archive.writestr("placeholder.py", "")
     return boto3.client("lambda", region_name=region).create_function(
-        FunctionName=name, Runtime="python3.12", Role=role, Handler="placeholder.handler",
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler="placeholder.handler",
         Code={"ZipFile": package.getvalue()},
     )["FunctionArn"]

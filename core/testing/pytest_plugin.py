@@ -5,7 +5,7 @@ Importing this module is cheap; cdktf loads on the first synth.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
 
 import pytest
 

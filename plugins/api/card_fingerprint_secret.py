@@ -21,9 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from payments_platform.core import keys
-from payments_platform.core import TerraformResourceLifecycle, aws
-from payments_platform.core import PluginContext
+from payments_platform.core import PluginContext, TerraformResourceLifecycle, aws, keys
 
 KEY_LENGTH = 64
 

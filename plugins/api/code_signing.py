@@ -23,9 +23,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from payments_platform.core import keys
-from payments_platform.core import aws
-from payments_platform.core import PluginContext
+from payments_platform.core import PluginContext, aws, keys
 
 from .packaging import LambdaPackage
 
@@ -125,16 +123,23 @@ def _artifacts_bucket(ctx: PluginContext) -> _Bucket:
         scope,
         "artifacts_encryption",
         bucket=bucket.id,
-        rule=[sse.S3BucketServerSideEncryptionConfigurationRuleA(
-            apply_server_side_encryption_by_default=sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                sse_algorithm="aws:kms", kms_master_key_id=kms.arn
-            ),
-            bucket_key_enabled=True,
-        )],
+        rule=[
+            sse.S3BucketServerSideEncryptionConfigurationRuleA(
+                apply_server_side_encryption_by_default=sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                    sse_algorithm="aws:kms", kms_master_key_id=kms.arn
+                ),
+                bucket_key_enabled=True,
+            )
+        ],
     )
     aws.s3_bucket_public_access_block.S3BucketPublicAccessBlock(
-        scope, "artifacts_public_access_block", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
-        ignore_public_acls=True, restrict_public_buckets=True,
+        scope,
+        "artifacts_public_access_block",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
     )
     aws.s3_bucket_ownership_controls.S3BucketOwnershipControls(
         scope, "artifacts_ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}
@@ -144,34 +149,42 @@ def _artifacts_bucket(ctx: PluginContext) -> _Bucket:
         scope,
         "artifacts_lifecycle",
         bucket=bucket.id,
-        rule=[lifecycle.S3BucketLifecycleConfigurationRule(
-            id="expire-superseded-packages",
-            status="Enabled",
-            filter=[lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-            noncurrent_version_expiration=[
-                lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=NONCURRENT_VERSION_DAYS)
-            ],
-            abort_incomplete_multipart_upload=[
-                lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
-            ],
-        )],
+        rule=[
+            lifecycle.S3BucketLifecycleConfigurationRule(
+                id="expire-superseded-packages",
+                status="Enabled",
+                filter=[lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                noncurrent_version_expiration=[
+                    lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                        noncurrent_days=NONCURRENT_VERSION_DAYS
+                    )
+                ],
+                abort_incomplete_multipart_upload=[
+                    lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
+                ],
+            )
+        ],
         depends_on=[versioning],
     )
     aws.s3_bucket_policy.S3BucketPolicy(
         scope,
         "artifacts_policy",
         bucket=bucket.id,
-        policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{
-                # PCI DSS 4.2.1: nothing reaches the bucket without TLS.
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [bucket.arn, f"{bucket.arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }],
-        }),
+        policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        # PCI DSS 4.2.1: nothing reaches the bucket without TLS.
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [bucket.arn, f"{bucket.arn}/*"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            }
+        ),
     )
     return _Bucket(bucket, versioning, encryption)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .responses import GATEWAY_ERRORS, GATEWAY_RESPONSE_HEADERS, JSON, preflight_headers
 from .settings import ApiSettings
@@ -62,7 +63,10 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("transactions", "POST", TRANSACTION_PROCESSOR, "body", request_models={JSON: CREATE_TRANSACTION_MODEL}),
     Route(
-        "status", "GET", STATUS_CHECKER, "params",
+        "status",
+        "GET",
+        STATUS_CHECKER,
+        "params",
         request_parameters={"method.request.querystring.transaction_id": True},
     ),
 )
@@ -89,7 +93,9 @@ def paths() -> dict[str, tuple[str, ...]]:
     return {path: tuple(sorted(methods)) for path, methods in sorted(result.items())}
 
 
-def api_definition(settings: ApiSettings, schema: Mapping[str, Any], function_names: Mapping[str, str]) -> dict[str, Any]:
+def api_definition(
+    settings: ApiSettings, schema: Mapping[str, Any], function_names: Mapping[str, str]
+) -> dict[str, Any]:
     """Everything that shapes the deployed API, as canonical data."""
     return {
         "auth": method_auth(settings),

@@ -21,11 +21,9 @@ Granted in ``wiring``, when every other plugin's resources exist.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
-from payments_platform.core import keys
-from payments_platform.core import PluginContext
-from payments_platform.core import grant_function_basics
+from payments_platform.core import PluginContext, grant_function_basics, keys
 
 from .definition import STATUS_CHECKER, TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
 from .functions import BuiltFunction, dispatch_index
@@ -33,10 +31,15 @@ from .functions import BuiltFunction, dispatch_index
 # ConditionCheckItem: once the fingerprint key has been rotated, the TransactWriteItems checks that
 # the key has no record under the other key version (runtime/fingerprint_keyring.py).
 TRANSACTION_PROCESSOR_TABLE_ACTIONS = (
-    "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
 )
 STATUS_CHECKER_TABLE_ACTIONS = ("dynamodb:Query",)
 TRANSACTION_RECONCILER_TABLE_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
+
 
 def grant_function_access(ctx: PluginContext, functions: Mapping[str, BuiltFunction], secret_arn: str) -> None:
     kms = ctx[keys.KMS_KEY]
@@ -52,14 +55,20 @@ def grant_function_access(ctx: PluginContext, functions: Mapping[str, BuiltFunct
         processor, sid="CardFingerprintKeyRead", actions=["secretsmanager:GetSecretValue"], resources=[secret_arn]
     )
     # The secret is this plugin's own, encrypted under the platform CMK.
-    kms.grant_use(ctx.roles, processor, sid="CardFingerprintKeyDecrypt", actions=["kms:Decrypt"], service="secretsmanager")
+    kms.grant_use(
+        ctx.roles, processor, sid="CardFingerprintKeyDecrypt", actions=["kms:Decrypt"], service="secretsmanager"
+    )
 
-    table.grant(ctx.roles, functions[STATUS_CHECKER].role, actions=STATUS_CHECKER_TABLE_ACTIONS, sid="TransactionsTableRead")
+    table.grant(
+        ctx.roles, functions[STATUS_CHECKER].role, actions=STATUS_CHECKER_TABLE_ACTIONS, sid="TransactionsTableRead"
+    )
 
     reconciler = functions[TRANSACTION_RECONCILER].role
     table.grant(ctx.roles, reconciler, actions=TRANSACTION_RECONCILER_TABLE_ACTIONS, sid="TransactionsTableReconcile")
     ctx.roles.grant(
-        reconciler, sid="DispatchPendingIndexQuery", actions=["dynamodb:Query"],
+        reconciler,
+        sid="DispatchPendingIndexQuery",
+        actions=["dynamodb:Query"],
         resources=[table.index_arn(dispatch_index(table))],
     )
     queue.grant_send(ctx.roles, reconciler, sid="AuditQueueSend")

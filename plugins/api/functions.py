@@ -9,13 +9,11 @@ about 20 % less per GB-second for the same or better latency.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from payments_platform.core import RegistrationError, keys
-from payments_platform.core import AssetType, TerraformAsset, aws
-from payments_platform.core import PluginContext
-from payments_platform.core import Role
+from payments_platform.core import AssetType, PluginContext, RegistrationError, Role, TerraformAsset, aws, keys
 
 from .code_signing import SignedCode, create_signed_code
 from .definition import CARD_FINGERPRINT_ROTATOR, STATUS_CHECKER, TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
@@ -42,8 +40,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "POST /transactions: validates and records a card transaction, then audits and notifies",
         "Transaction processor: writes transactions, sends audit messages, publishes payment events",
         (
-            "TRANSACTIONS_TABLE_NAME", "AUDIT_QUEUE_URL", "NOTIFICATIONS_TOPIC_ARN",
-            "CARD_FINGERPRINT_SECRET_ARN", "LOG_LEVEL", "ENVIRONMENT",
+            "TRANSACTIONS_TABLE_NAME",
+            "AUDIT_QUEUE_URL",
+            "NOTIFICATIONS_TOPIC_ARN",
+            "CARD_FINGERPRINT_SECRET_ARN",
+            "LOG_LEVEL",
+            "ENVIRONMENT",
         ),
     ),
     FunctionSpec(
@@ -61,8 +63,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "Transaction reconciler: reads stranded dispatches, resends audit messages and payment events",
         # No HMAC key: it re-sends what was recorded and never fingerprints anything.
         (
-            "TRANSACTIONS_TABLE_NAME", "DISPATCH_INDEX_NAME", "AUDIT_QUEUE_URL", "NOTIFICATIONS_TOPIC_ARN",
-            "LOG_LEVEL", "ENVIRONMENT",
+            "TRANSACTIONS_TABLE_NAME",
+            "DISPATCH_INDEX_NAME",
+            "AUDIT_QUEUE_URL",
+            "NOTIFICATIONS_TOPIC_ARN",
+            "LOG_LEVEL",
+            "ENVIRONMENT",
         ),
         # One run at a time is enough (runs are also safe when they overlap).
         reserved_concurrency=1,
@@ -143,7 +149,10 @@ def package_asset(
 
 
 def create_functions(
-    ctx: PluginContext, settings: ApiSettings, package: keys.FunctionPackage, secret_arn: str,
+    ctx: PluginContext,
+    settings: ApiSettings,
+    package: keys.FunctionPackage,
+    secret_arn: str,
     signed: SignedCode | None = None,
 ) -> dict[str, BuiltFunction]:
     scope = ctx.scope
@@ -193,8 +202,9 @@ def create_functions(
     return built
 
 
-def allow_api_invoke(ctx: PluginContext, functions: Mapping[str, BuiltFunction], execution_arn: str,
-                     stage_name: str, routes: Any) -> None:
+def allow_api_invoke(
+    ctx: PluginContext, functions: Mapping[str, BuiltFunction], execution_arn: str, stage_name: str, routes: Any
+) -> None:
     """Each function may be invoked by this API's stage, on its own method and path only."""
     for route in routes:
         function = functions[route.function]
@@ -208,6 +218,8 @@ def allow_api_invoke(ctx: PluginContext, functions: Mapping[str, BuiltFunction],
             source_arn=f"{execution_arn}/{stage_name}/{route.http_method}/{route.path}",
         )
         ctx.compliance.evidence(
-            "7.2", permission, attributes=("principal", "source_arn"),
+            "7.2",
+            permission,
+            attributes=("principal", "source_arn"),
             note=f"{route.function} may be invoked by this API's stage on {route.http_method} /{route.path} only",
         )

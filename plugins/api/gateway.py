@@ -8,12 +8,11 @@ trigger is the hash of that description, so any change to the API's shape redepl
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
-from payments_platform.core import keys
-from payments_platform.core import TerraformResourceLifecycle, aws
-from payments_platform.core import PluginContext
+from payments_platform.core import PluginContext, TerraformResourceLifecycle, aws, keys
 
 from .definition import (
     CREATE_TRANSACTION_MODEL,
@@ -244,9 +243,7 @@ def create_api(
     )
 
 
-def _preflight(
-    scope: Any, api: Any, path: str, resource: Any, methods: tuple[str, ...], validator: Any
-) -> list[Any]:
+def _preflight(scope: Any, api: Any, path: str, resource: Any, methods: tuple[str, ...], validator: Any) -> list[Any]:
     """OPTIONS answered by API Gateway itself (MOCK): the only method without authentication,
     as browsers send preflights without credentials."""
     headers = preflight_headers(methods)

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from payments_platform.core import keys
-from payments_platform.core import aws
-from payments_platform.core import PluginContext
-from payments_platform.core import grant_key_via_service
+from payments_platform.core import PluginContext, aws, grant_key_via_service, keys
 
 from .card_fingerprint_secret import CardFingerprintSecret
 from .functions import BuiltFunction
@@ -32,7 +29,9 @@ ROTATOR_SECRET_ACTIONS = (
 )
 
 
-def rotate_card_fingerprint_key(ctx: PluginContext, secret: CardFingerprintSecret, rotator: BuiltFunction, days: int) -> Any:
+def rotate_card_fingerprint_key(
+    ctx: PluginContext, secret: CardFingerprintSecret, rotator: BuiltFunction, days: int
+) -> Any:
     permission = aws.lambda_permission.LambdaPermission(
         ctx.scope,
         "card_fingerprint_rotator_invoke_permission",
@@ -52,25 +51,39 @@ def rotate_card_fingerprint_key(ctx: PluginContext, secret: CardFingerprintSecre
         depends_on=[permission, rotator.role.policy, secret.version],
     )
     ctx.compliance.evidence(
-        "3.7.4", rotation, expect={"rotation_rules.automatically_after_days": days},
+        "3.7.4",
+        rotation,
+        expect={"rotation_rules.automatically_after_days": days},
         attributes=("rotation_lambda_arn",),
         note=f"Secrets Manager replaces the card-fingerprint key every {days} days through {rotator.name}; "
-             "records made under the previous key still compare correctly",
+        "records made under the previous key still compare correctly",
     )
     ctx.compliance.evidence(
-        "7.2", permission, attributes=("principal", "source_arn"),
+        "7.2",
+        permission,
+        attributes=("principal", "source_arn"),
         note=f"{rotator.name} may be invoked by Secrets Manager for the card-fingerprint secret only",
     )
     return rotation
 
 
 def grant_rotator_access(ctx: PluginContext, rotator: BuiltFunction, secret_arn: str) -> None:
-    ctx.roles.grant(rotator.role, sid="CardFingerprintKeyRotate", actions=list(ROTATOR_SECRET_ACTIONS), resources=[secret_arn])
     ctx.roles.grant(
-        rotator.role, sid="RandomKey", actions=["secretsmanager:GetRandomPassword"], resources=["*"],
+        rotator.role, sid="CardFingerprintKeyRotate", actions=list(ROTATOR_SECRET_ACTIONS), resources=[secret_arn]
+    )
+    ctx.roles.grant(
+        rotator.role,
+        sid="RandomKey",
+        actions=["secretsmanager:GetRandomPassword"],
+        resources=["*"],
         any_resource_reason="secretsmanager:GetRandomPassword acts on no resource: AWS supports only '*'",
     )
     grant_key_via_service(
-        ctx.roles, rotator.role, ctx[keys.KMS_KEY].arn, sid="CardFingerprintKeyEncrypt",
-        actions=["kms:Decrypt", "kms:GenerateDataKey"], service="secretsmanager", region=ctx.aws.region,
+        ctx.roles,
+        rotator.role,
+        ctx[keys.KMS_KEY].arn,
+        sid="CardFingerprintKeyEncrypt",
+        actions=["kms:Decrypt", "kms:GenerateDataKey"],
+        service="secretsmanager",
+        region=ctx.aws.region,
     )

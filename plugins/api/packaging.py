@@ -25,9 +25,9 @@ import io
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 RUNTIME_PACKAGE = "payments_platform.runtime"
 RUNTIME_ARCHIVE_DIR = "payments_runtime"

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core import PluginContext
+from payments_platform.core import PluginContext, PluginDeclaration, hookimpl, keys
 
 from .card_fingerprint_secret import create_card_fingerprint_secret
 from .control_evidence import register_evidence
@@ -44,7 +43,6 @@ class _Build:
     secret_arn: str
 
 
-
 @hookimpl
 def payments_declare() -> PluginDeclaration:
     return PluginDeclaration(
@@ -58,7 +56,14 @@ def payments_declare() -> PluginDeclaration:
         settings=ApiSettings,
         # s3 and signer: only where the environment signs its code (settings.py).
         emulated_services=(
-            "apigateway", "cloudwatch", "lambda", "logs", "s3", "scheduler", "secretsmanager", "signer",
+            "apigateway",
+            "cloudwatch",
+            "lambda",
+            "logs",
+            "s3",
+            "scheduler",
+            "secretsmanager",
+            "signer",
         ),
     )
 
@@ -80,7 +85,9 @@ def payments_resources(ctx: PluginContext) -> None:
     allow_api_invoke(ctx, functions, api.rest_api.execution_arn, settings.stage_name, ROUTES)
     register_evidence(ctx, functions, api, secret.secret)
     schedule_reconciler(ctx, functions[TRANSACTION_RECONCILER])
-    rotate_card_fingerprint_key(ctx, secret, functions[CARD_FINGERPRINT_ROTATOR], settings.fingerprint_key_rotation_days)
+    rotate_card_fingerprint_key(
+        ctx, secret, functions[CARD_FINGERPRINT_ROTATOR], settings.fingerprint_key_rotation_days
+    )
     create_reconciler_alarms(ctx, functions[TRANSACTION_RECONCILER])
 
     for key, built in sorted(functions.items()):

@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from payments_platform.core import keys
-from payments_platform.core import aws
-from payments_platform.core import PluginContext
+from payments_platform.core import PluginContext, aws, keys
 
 from .definition import TRANSACTION_RECONCILER
 from .functions import BuiltFunction

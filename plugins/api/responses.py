@@ -68,7 +68,10 @@ class GatewayError:
         # detail ($context.error.validationErrorString) is deliberately NOT returned: it
         # echoes the offending input, which may be a card number or CVC (PCI DSS 3.3/3.4).
         return (
-            '{"error":{"type":' + json.dumps(self.error_type) + ',"code":' + json.dumps(self.code)
+            '{"error":{"type":'
+            + json.dumps(self.error_type)
+            + ',"code":'
+            + json.dumps(self.code)
             + ',"message":$context.error.messageString,"request_id":"$context.requestId"}}'
         )
 

@@ -68,7 +68,6 @@ class ApiSettings(PluginSettings):
     # Where packaged Lambda zips are cached (content-addressed); default: <tmp>/payments-platform-build
     build_cache_dir: str | None = None
 
-
     @field_validator("stage_name")
     @classmethod
     def _stage_name(cls, value: str) -> str:
@@ -78,7 +77,7 @@ class ApiSettings(PluginSettings):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ApiSettings":
+    def _consistent(self) -> ApiSettings:
         """clients non-empty with auth = "api_key"; at most one of manage_account_cloudwatch_role and
         account_cloudwatch_role_exists; logging_level ERROR or INFO only with one of them"""
         if self.auth == "api_key" and not self.clients:

@@ -21,9 +21,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from payments_platform.core import keys
-from payments_platform.core import aws
-from payments_platform.core import PluginContext
+from payments_platform.core import PluginContext, aws, keys
 
 from .settings import AuditSettings
 
@@ -127,18 +125,22 @@ def create_archive_bucket(ctx: PluginContext, settings: AuditSettings) -> Archiv
         depends_on=[public_access],
     )
     ctx.compliance.evidence(
-        "10.5.1", retention,
-        expect={"rule.0.expiration.0.days": settings.retention_days,
-                "rule.0.transition.0.storage_class": "GLACIER_IR"},
+        "10.5.1",
+        retention,
+        expect={"rule.0.expiration.0.days": settings.retention_days, "rule.0.transition.0.storage_class": "GLACIER_IR"},
         attributes=("rule.0.transition.0.days",),
         note="every audit record stays at least 400 days, the first months in an immediately available class",
     )
     ctx.compliance.evidence(
-        "10.3", versioning, expect={"versioning_configuration.status": "Enabled"},
+        "10.3",
+        versioning,
+        expect={"versioning_configuration.status": "Enabled"},
         note="archived audit records are versioned; writers may only PutObject, never overwrite or delete",
     )
     ctx.compliance.evidence(
-        "3.5.1", encryption, attributes=("rule.0.apply_server_side_encryption_by_default.kms_master_key_id",),
+        "3.5.1",
+        encryption,
+        attributes=("rule.0.apply_server_side_encryption_by_default.kms_master_key_id",),
         note="the archive is encrypted under the platform CMK (and its records hold no PAN)",
     )
     return ArchiveBucket(name=name, arn=bucket.arn, construct=bucket, ready=(encryption, policy))

@@ -13,10 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from payments_platform.core import ConfigError, keys
-from payments_platform.core import aws
-from payments_platform.core import PluginContext
-from payments_platform.core import Role, grant_function_basics
+from payments_platform.core import ConfigError, PluginContext, Role, aws, grant_function_basics, keys
 
 from .bucket import ArchiveBucket
 from .settings import AuditSettings
@@ -108,7 +105,9 @@ def create_consumer(ctx: PluginContext, settings: AuditSettings, bucket: Archive
     )
     ctx.monitoring.function(CONSUMER, function_name=name, log_group_name=f"/aws/lambda/{name}")
     ctx.monitoring.log_group(CONSUMER, log_group_name=log_group.name, log_group_arn=log_group.arn)
-    ctx.outputs.add("audit_archiver_function_name", function.function_name, description="Name of the audit archiver Lambda")
+    ctx.outputs.add(
+        "audit_archiver_function_name", function.function_name, description="Name of the audit archiver Lambda"
+    )
     return Consumer(function_name=name, log_group=log_group, role=role)
 
 

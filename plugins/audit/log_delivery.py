@@ -13,12 +13,10 @@ Firehose may write objects under ``logs/`` (and its error prefix) only.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from payments_platform.core import keys
-from payments_platform.core import aws
-from payments_platform.core import PluginContext
-from payments_platform.core import MonitoredLogGroup
+from payments_platform.core import MonitoredLogGroup, PluginContext, aws, keys
 
 from .bucket import ArchiveBucket
 from .settings import AuditSettings
@@ -44,12 +42,14 @@ def archive_log_groups(
     # Confused-deputy guards (AWS's documented trust conditions for each service): the services
     # may assume these roles only on this account's behalf.
     delivery_role = ctx.roles.role(
-        DELIVERY_ROLE, service="firehose.amazonaws.com",
+        DELIVERY_ROLE,
+        service="firehose.amazonaws.com",
         description="Firehose: writes archived log events to the audit archive",
         trust_conditions={"StringEquals": {"sts:ExternalId": ctx.aws.account_id}},
     )
     subscription_role = ctx.roles.role(
-        SUBSCRIPTION_ROLE, service="logs.amazonaws.com",
+        SUBSCRIPTION_ROLE,
+        service="logs.amazonaws.com",
         description="CloudWatch Logs: sends subscribed log events to Firehose",
         trust_conditions={"StringLike": {"aws:SourceArn": ctx.aws.arn("logs", "*")}},
     )
@@ -91,7 +91,9 @@ def archive_log_groups(
 
     stream_arns = [stream.arn for stream in streams]
     ctx.roles.grant(
-        subscription_role, sid="PutIntoArchiveStreams", actions=["firehose:PutRecord", "firehose:PutRecordBatch"],
+        subscription_role,
+        sid="PutIntoArchiveStreams",
+        actions=["firehose:PutRecord", "firehose:PutRecordBatch"],
         resources=stream_arns,
     )
     ctx.roles.grant(delivery_role, sid="ArchiveBucket", actions=list(FIREHOSE_BUCKET_ACTIONS), resources=[bucket.arn])

@@ -13,8 +13,7 @@ Settings: settings.py. The consumer's code: runtime/audit_archive.py.
 
 from __future__ import annotations
 
-from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core import PluginContext
+from payments_platform.core import PluginContext, PluginDeclaration, hookimpl, keys
 
 from .bucket import create_archive_bucket
 from .consumer import create_consumer, grant_consumer_access
@@ -38,7 +37,9 @@ def payments_resources(ctx: PluginContext) -> None:
     settings: AuditSettings = ctx.settings
     bucket = create_archive_bucket(ctx, settings)
     consumer = create_consumer(ctx, settings, bucket)
-    ctx.outputs.add("audit_archive_bucket_name", bucket.name, description="S3 bucket holding the 12-month audit archive")
+    ctx.outputs.add(
+        "audit_archive_bucket_name", bucket.name, description="S3 bucket holding the 12-month audit archive"
+    )
     ctx.stash["bucket"] = bucket
     ctx.stash["consumer"] = consumer
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from payments_platform.core import PluginSettings
-from payments_platform.core import LogRetentionDays
+from payments_platform.core import LogRetentionDays, PluginSettings
 
 # PCI DSS 10.5.1: audit log history kept at least 12 months. 400 days covers a year plus the
 # time an assessment takes to ask for the oldest month.
@@ -36,7 +35,7 @@ class AuditSettings(PluginSettings):
     log_buffer_mb: int = Field(default=5, ge=1, le=128)
 
     @model_validator(mode="after")
-    def _transition_before_expiry(self) -> "AuditSettings":
+    def _transition_before_expiry(self) -> AuditSettings:
         """glacier_transition_days < retention_days"""
         if self.glacier_transition_days >= self.retention_days:
             raise ValueError(

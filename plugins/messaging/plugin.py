@@ -14,9 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core import aws
-from payments_platform.core import PluginContext
+from payments_platform.core import PluginContext, PluginDeclaration, aws, hookimpl, keys
 
 from .settings import MessagingSettings, subscription_id
 
@@ -76,18 +74,25 @@ def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsK
     )
     policy = _tls_only_queue_policy(ctx, "audit_queue_policy", queue)
     ctx.compliance.evidence(
-        "10.2", queue, expect={"fifo_queue": True, "content_based_deduplication": True},
+        "10.2",
+        queue,
+        expect={"fifo_queue": True, "content_based_deduplication": True},
         note="every transaction request's audit event is sent to this FIFO queue, in order and de-duplicated",
     )
     ctx.compliance.evidence(
-        "10.3", queue, attributes=("kms_master_key_id",),
+        "10.3",
+        queue,
+        attributes=("kms_master_key_id",),
         note="the audit trail is encrypted at rest under the platform CMK; only the transaction processor may send",
     )
     ctx.compliance.evidence(
         "4.2.1", policy, attributes=("policy",), note="the queue policy denies every SQS call made without TLS"
     )
     ctx[keys.AUDIT_QUEUE] = keys.Queue(
-        name=queue.name, arn=queue.arn, url=queue.url, fifo=True,
+        name=queue.name,
+        arn=queue.arn,
+        url=queue.url,
+        fifo=True,
         visibility_timeout_seconds=AUDIT_VISIBILITY_TIMEOUT_SECONDS,
         dead_letter_queue_arn=dead_letter.arn,
         kms_key_arn=kms.arn,
@@ -133,7 +138,9 @@ def _notifications_topic(ctx: PluginContext, settings: MessagingSettings, kms: k
     # Replaces SNS's default topic policy; principals of this account still publish through
     # their IAM grants (same-account access needs no resource-policy Allow).
     ctx.compliance.evidence(
-        "3.5.1", topic, attributes=("kms_master_key_id",),
+        "3.5.1",
+        topic,
+        attributes=("kms_master_key_id",),
         note="payment notifications are encrypted at rest under the platform CMK and carry no PAN or CVC",
     )
     topic_policy = aws.sns_topic_policy.SnsTopicPolicy(
@@ -177,10 +184,14 @@ def _notifications_topic(ctx: PluginContext, settings: MessagingSettings, kms: k
             ctx.scope, subscription_id(email), topic_arn=topic.arn, protocol="email", endpoint=email
         )
         ctx.compliance.evidence(
-            "12.10.1", subscription, attributes=("protocol", "endpoint"),
+            "12.10.1",
+            subscription,
+            attributes=("protocol", "endpoint"),
             note="alarms published to the notifications topic reach this responder",
         )
-    ctx[keys.NOTIFICATIONS_TOPIC] = keys.Topic(name=topic.name, arn=topic.arn, kms_key_arn=kms.arn, region=ctx.aws.region)
+    ctx[keys.NOTIFICATIONS_TOPIC] = keys.Topic(
+        name=topic.name, arn=topic.arn, kms_key_arn=kms.arn, region=ctx.aws.region
+    )
     ctx.outputs.add("notifications_topic_arn", topic.arn, description="ARN of the SNS payment notifications topic")
 
 

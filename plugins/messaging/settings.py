@@ -53,9 +53,8 @@ class MessagingSettings(PluginSettings):
         """an email address"""
         return _check_email(value)
 
-
     @model_validator(mode="after")
-    def _distinct_subscriptions(self) -> "MessagingSettings":
+    def _distinct_subscriptions(self) -> MessagingSettings:
         """every notification address listed once (case-insensitively)"""
         seen: dict[str, str] = {}
         for email in self.notification_emails:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core import Fn, aws
-from payments_platform.core import PluginContext
+from payments_platform.core import Fn, PluginContext, PluginDeclaration, aws, hookimpl, keys
 
 from .settings import GATEWAY_ENDPOINTS, NetworkSettings
 
@@ -49,7 +47,9 @@ def payments_foundation(ctx: PluginContext) -> None:
         scope, "default_sg", vpc_id=vpc.id, ingress=[], egress=[], tags={"Name": ctx.naming.name("default-sg")}
     )
     azs = aws.data_aws_availability_zones.DataAwsAvailabilityZones(
-        scope, "azs", state="available",
+        scope,
+        "azs",
+        state="available",
         filter=[{"name": "zone-id", "values": list(settings.zone_ids)}] if settings.zone_ids else None,
     )
     private_cidrs, public_cidrs = settings.subnet_cidrs()
@@ -58,20 +58,35 @@ def payments_foundation(ctx: PluginContext) -> None:
     public_rt = aws.route_table.RouteTable(
         scope, "public_rt", vpc_id=vpc.id, tags={"Name": ctx.naming.name("public-rt")}
     )
-    aws.route.Route(scope, "public_default_route", route_table_id=public_rt.id,
-                    destination_cidr_block="0.0.0.0/0", gateway_id=igw.id)
+    aws.route.Route(
+        scope,
+        "public_default_route",
+        route_table_id=public_rt.id,
+        destination_cidr_block="0.0.0.0/0",
+        gateway_id=igw.id,
+    )
 
     private_subnets, public_subnets, private_rts = [], [], []
     for index, (private_cidr, public_cidr) in enumerate(zip(private_cidrs, public_cidrs)):
         az = Fn.element(azs.names, index)
         letter = "abcd"[index]
         private = aws.subnet.Subnet(
-            scope, f"private_subnet_{letter}", vpc_id=vpc.id, cidr_block=private_cidr, availability_zone=az,
-            map_public_ip_on_launch=False, tags={"Name": ctx.naming.name(f"private-{letter}"), "tier": "private"},
+            scope,
+            f"private_subnet_{letter}",
+            vpc_id=vpc.id,
+            cidr_block=private_cidr,
+            availability_zone=az,
+            map_public_ip_on_launch=False,
+            tags={"Name": ctx.naming.name(f"private-{letter}"), "tier": "private"},
         )
         public = aws.subnet.Subnet(
-            scope, f"public_subnet_{letter}", vpc_id=vpc.id, cidr_block=public_cidr, availability_zone=az,
-            map_public_ip_on_launch=False, tags={"Name": ctx.naming.name(f"public-{letter}"), "tier": "public"},
+            scope,
+            f"public_subnet_{letter}",
+            vpc_id=vpc.id,
+            cidr_block=public_cidr,
+            availability_zone=az,
+            map_public_ip_on_launch=False,
+            tags={"Name": ctx.naming.name(f"public-{letter}"), "tier": "public"},
         )
         route_table = aws.route_table.RouteTable(
             scope, f"private_rt_{letter}", vpc_id=vpc.id, tags={"Name": ctx.naming.name(f"private-rt-{letter}")}
@@ -87,44 +102,83 @@ def payments_foundation(ctx: PluginContext) -> None:
         private_rts.append(route_table)
 
     lambda_sg = aws.security_group.SecurityGroup(
-        scope, "lambda_sg", name=ctx.naming.name("payments-lambda-sg"), vpc_id=vpc.id,
-        description="Payment Lambdas: HTTPS egress to VPC endpoints only", tags={"Name": ctx.naming.name("payments-lambda-sg")},
+        scope,
+        "lambda_sg",
+        name=ctx.naming.name("payments-lambda-sg"),
+        vpc_id=vpc.id,
+        description="Payment Lambdas: HTTPS egress to VPC endpoints only",
+        tags={"Name": ctx.naming.name("payments-lambda-sg")},
         revoke_rules_on_delete=True,
     )
     endpoint_sg = aws.security_group.SecurityGroup(
-        scope, "endpoint_sg", name=ctx.naming.name("vpc-endpoints-sg"), vpc_id=vpc.id,
+        scope,
+        "endpoint_sg",
+        name=ctx.naming.name("vpc-endpoints-sg"),
+        vpc_id=vpc.id,
         description="Interface VPC endpoints: HTTPS from the payment Lambdas only",
-        tags={"Name": ctx.naming.name("vpc-endpoints-sg")}, revoke_rules_on_delete=True,
+        tags={"Name": ctx.naming.name("vpc-endpoints-sg")},
+        revoke_rules_on_delete=True,
     )
     endpoint_in = aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
-        scope, "endpoint_sg_in_https", security_group_id=endpoint_sg.id, referenced_security_group_id=lambda_sg.id,
-        ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS, description="HTTPS from the payment Lambdas",
+        scope,
+        "endpoint_sg_in_https",
+        security_group_id=endpoint_sg.id,
+        referenced_security_group_id=lambda_sg.id,
+        ip_protocol="tcp",
+        from_port=HTTPS,
+        to_port=HTTPS,
+        description="HTTPS from the payment Lambdas",
     )
     egress_rules = []
-    egress_rules.append(aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
-        scope, "lambda_sg_out_endpoints", security_group_id=lambda_sg.id, referenced_security_group_id=endpoint_sg.id,
-        ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS, description="HTTPS to interface VPC endpoints (SQS, SNS, X-Ray, Secrets Manager)",
-    ))
+    egress_rules.append(
+        aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
+            scope,
+            "lambda_sg_out_endpoints",
+            security_group_id=lambda_sg.id,
+            referenced_security_group_id=endpoint_sg.id,
+            ip_protocol="tcp",
+            from_port=HTTPS,
+            to_port=HTTPS,
+            description="HTTPS to interface VPC endpoints (SQS, SNS, X-Ray, Secrets Manager)",
+        )
+    )
 
     all_route_tables = [public_rt.id, *[rt.id for rt in private_rts]]
     for service in GATEWAY_ENDPOINTS:
         # Associated with the public route table (as the seed asks) AND the private ones:
         # without the latter the Lambdas in private subnets would have no route.
         endpoint = aws.vpc_endpoint.VpcEndpoint(
-            scope, f"{service}_gateway_endpoint", vpc_id=vpc.id, service_name=f"com.amazonaws.{ctx.aws.region}.{service}",
-            vpc_endpoint_type="Gateway", route_table_ids=all_route_tables,
+            scope,
+            f"{service}_gateway_endpoint",
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{ctx.aws.region}.{service}",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=all_route_tables,
             tags={"Name": ctx.naming.name(f"{service}-endpoint")},
         )
-        egress_rules.append(aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
-            scope, f"lambda_sg_out_{service}", security_group_id=lambda_sg.id, prefix_list_id=endpoint.prefix_list_id,
-            ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS, description=f"HTTPS to {service} through its gateway endpoint",
-        ))
+        egress_rules.append(
+            aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
+                scope,
+                f"lambda_sg_out_{service}",
+                security_group_id=lambda_sg.id,
+                prefix_list_id=endpoint.prefix_list_id,
+                ip_protocol="tcp",
+                from_port=HTTPS,
+                to_port=HTTPS,
+                description=f"HTTPS to {service} through its gateway endpoint",
+            )
+        )
     for service in sorted(settings.interface_endpoints):
         aws.vpc_endpoint.VpcEndpoint(
-            scope, f"{service}_interface_endpoint", vpc_id=vpc.id,
-            service_name=f"com.amazonaws.{ctx.aws.region}.{service}", vpc_endpoint_type="Interface",
-            private_dns_enabled=True, subnet_ids=[s.id for s in private_subnets],
-            security_group_ids=[endpoint_sg.id], tags={"Name": ctx.naming.name(f"{service}-endpoint")},
+            scope,
+            f"{service}_interface_endpoint",
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{ctx.aws.region}.{service}",
+            vpc_endpoint_type="Interface",
+            private_dns_enabled=True,
+            subnet_ids=[s.id for s in private_subnets],
+            security_group_ids=[endpoint_sg.id],
+            tags={"Name": ctx.naming.name(f"{service}-endpoint")},
         )
 
     _flow_logs(ctx, vpc, kms, settings)
@@ -146,42 +200,79 @@ def _register_evidence(
     ctx: PluginContext, default_sg: Any, private_subnets: list[Any], endpoint_in: Any, egress_rules: list[Any]
 ) -> None:
     evidence = ctx.compliance.evidence
-    evidence("1.3.1", default_sg, expect={"ingress": [], "egress": []},
-             note="the VPC's default security group allows nothing, so no resource is open by accident")
+    evidence(
+        "1.3.1",
+        default_sg,
+        expect={"ingress": [], "egress": []},
+        note="the VPC's default security group allows nothing, so no resource is open by accident",
+    )
     for subnet in private_subnets:
-        evidence("1.3.1", subnet, expect={"map_public_ip_on_launch": False}, attributes=("cidr_block",),
-                 note="the Lambdas run in private subnets: no public addresses, no route from the internet")
-    evidence("1.3.1", endpoint_in, expect={"from_port": HTTPS, "to_port": HTTPS},
-             attributes=("referenced_security_group_id",),
-             note="the only ingress rule: VPC endpoints accept HTTPS from the Lambdas' security group alone")
+        evidence(
+            "1.3.1",
+            subnet,
+            expect={"map_public_ip_on_launch": False},
+            attributes=("cidr_block",),
+            note="the Lambdas run in private subnets: no public addresses, no route from the internet",
+        )
+    evidence(
+        "1.3.1",
+        endpoint_in,
+        expect={"from_port": HTTPS, "to_port": HTTPS},
+        attributes=("referenced_security_group_id",),
+        note="the only ingress rule: VPC endpoints accept HTTPS from the Lambdas' security group alone",
+    )
     for rule in egress_rules:
-        evidence("1.3.2", rule, expect={"from_port": HTTPS, "to_port": HTTPS, "ip_protocol": "tcp"},
-                 attributes=("description",),
-                 note="the Lambdas' only egress: HTTPS to AWS service endpoints inside the VPC (no NAT, no internet)")
+        evidence(
+            "1.3.2",
+            rule,
+            expect={"from_port": HTTPS, "to_port": HTTPS, "ip_protocol": "tcp"},
+            attributes=("description",),
+            note="the Lambdas' only egress: HTTPS to AWS service endpoints inside the VPC (no NAT, no internet)",
+        )
 
 
 def _flow_logs(ctx: PluginContext, vpc: Any, kms: keys.KmsKey, settings: NetworkSettings) -> None:
     """VPC flow logs (PCI DSS 10.2) to a KMS-encrypted log group."""
     scope = ctx.scope
     log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-        scope, "flow_log_group", name=f"/aws/vpc/{ctx.naming.name('flow-logs')}",
-        retention_in_days=settings.flow_log_retention_days, kms_key_id=kms.arn,
+        scope,
+        "flow_log_group",
+        name=f"/aws/vpc/{ctx.naming.name('flow-logs')}",
+        retention_in_days=settings.flow_log_retention_days,
+        kms_key_id=kms.arn,
     )
-    role = ctx.roles.role("vpc-flow-logs", service="vpc-flow-logs.amazonaws.com",
-                          description="Delivers VPC flow logs to CloudWatch Logs")
+    role = ctx.roles.role(
+        "vpc-flow-logs", service="vpc-flow-logs.amazonaws.com", description="Delivers VPC flow logs to CloudWatch Logs"
+    )
     ctx.roles.grant(
-        role, sid="WriteFlowLogs",
+        role,
+        sid="WriteFlowLogs",
         actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
         resources=[log_group.arn, f"{log_group.arn}:*"],
     )
-    ctx.compliance.evidence("10.3", log_group, attributes=("kms_key_id", "retention_in_days"),
-                            note="flow logs are encrypted under the platform CMK")
+    ctx.compliance.evidence(
+        "10.3",
+        log_group,
+        attributes=("kms_key_id", "retention_in_days"),
+        note="flow logs are encrypted under the platform CMK",
+    )
     flow_log = aws.flow_log.FlowLog(
-        scope, "flow_log", vpc_id=vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
-        log_destination=log_group.arn, iam_role_arn=role.arn, max_aggregation_interval=60,
+        scope,
+        "flow_log",
+        vpc_id=vpc.id,
+        traffic_type="ALL",
+        log_destination_type="cloud-watch-logs",
+        log_destination=log_group.arn,
+        iam_role_arn=role.arn,
+        max_aggregation_interval=60,
         tags={"Name": ctx.naming.name("flow-log")},
     )
-    ctx.compliance.evidence("10.2", flow_log, expect={"traffic_type": "ALL"}, attributes=("log_destination",),
-                            note="every accepted and rejected connection in the VPC is logged")
+    ctx.compliance.evidence(
+        "10.2",
+        flow_log,
+        expect={"traffic_type": "ALL"},
+        attributes=("log_destination",),
+        note="every accepted and rejected connection in the VPC is logged",
+    )
     # PCI DSS 10.2: network traffic records belong to the audit trail.
     ctx.monitoring.log_group("vpc-flow-logs", log_group_name=log_group.name, log_group_arn=log_group.arn)

@@ -37,12 +37,13 @@ class NetworkSettings(PluginSettings):
             raise ValueError("vpc_cidr must be a /16 to /20 block (subnets are carved as /prefix+4)")
         return value
 
-
     @model_validator(mode="after")
-    def _zone_ids_match_count(self) -> "NetworkSettings":
+    def _zone_ids_match_count(self) -> NetworkSettings:
         """zone_ids, when given, lists availability_zones zones"""
         if self.zone_ids and len(self.zone_ids) != self.availability_zones:
-            raise ValueError(f"zone_ids lists {len(self.zone_ids)} zones; availability_zones is {self.availability_zones}")
+            raise ValueError(
+                f"zone_ids lists {len(self.zone_ids)} zones; availability_zones is {self.availability_zones}"
+            )
         return self
 
     def subnet_cidrs(self) -> tuple[list[str], list[str]]:

@@ -12,13 +12,20 @@ a function nobody called has no errors. An alarm another plugin registered with
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from payments_platform.core import RegistrationError
-from payments_platform.core import aws
-from payments_platform.core import PluginContext
-from payments_platform.core import STATISTICS, MetricAlarm, MonitoredApi, MonitoredFunction, MonitoredQueue
+from payments_platform.core import (
+    STATISTICS,
+    MetricAlarm,
+    MonitoredApi,
+    MonitoredFunction,
+    MonitoredQueue,
+    PluginContext,
+    RegistrationError,
+    aws,
+)
 
 COMPARISON = "GreaterThanOrEqualToThreshold"
 STATISTIC = "Sum"

@@ -10,9 +10,11 @@ metric widgets other plugins registered, one graph each, sorted by key.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from payments_platform.core import Metric as RegisteredMetric, MetricWidget, MonitoredApi, MonitoredFunction, MonitoredQueue, MonitoredTable
+from payments_platform.core import Metric as RegisteredMetric
+from payments_platform.core import MetricWidget, MonitoredApi, MonitoredFunction, MonitoredQueue, MonitoredTable
 
 GRID_WIDTH = 24  # CloudWatch dashboards are 24 units wide
 WIDGET_WIDTH = 8
@@ -86,7 +88,7 @@ def _table_graphs(table: MonitoredTable, period: int) -> list[Graph]:
         # ThrottledRequests and SystemErrors are published per (TableName, Operation) only:
         # sum every operation's series for this table.
         search = (
-            f"SEARCH('{{AWS/DynamoDB,Operation,TableName}} MetricName=\"{name}\" "
+            f'SEARCH(\'{{AWS/DynamoDB,Operation,TableName}} MetricName="{name}" '
             f"TableName=\"{table.table_name}\"', 'Sum', {period})"
         )
         return {"expression": f"SUM({search})", "id": expression_id, "label": f"{name} (all operations)"}

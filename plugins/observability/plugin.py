@@ -19,9 +19,7 @@ allows exactly one); this plugin creates none.
 
 from __future__ import annotations
 
-from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core import aws
-from payments_platform.core import PluginContext
+from payments_platform.core import PluginContext, PluginDeclaration, aws, hookimpl, keys
 
 from .alarms import alarm_specs, create_alarms
 from .dashboard import build_dashboard, to_json
@@ -72,7 +70,9 @@ def payments_finalize(ctx: PluginContext) -> None:
     )
     for alarm, spec in zip(create_alarms(ctx, specs, actions=actions), specs):
         ctx.compliance.evidence(
-            "12.10.1", alarm, attributes=("alarm_actions", "metric_name", "threshold"),
+            "12.10.1",
+            alarm,
+            attributes=("alarm_actions", "metric_name", "threshold"),
             note=f"{spec.base_name}: notifies the responders' topic on ALARM and on OK",
         )
 

@@ -9,10 +9,7 @@ key, with the key that encrypts it). Functions get access through the published 
 
 from __future__ import annotations
 
-from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core import aws
-from payments_platform.core import EnvironmentConfig
-from payments_platform.core import PluginContext
+from payments_platform.core import EnvironmentConfig, PluginContext, PluginDeclaration, aws, hookimpl, keys
 
 from .settings import HASH_KEY, RANGE_KEY, StorageSettings
 
@@ -78,9 +75,7 @@ def payments_resources(ctx: PluginContext) -> None:
             enabled=settings.point_in_time_recovery
         ),
         # PCI DSS 3.6: data at rest under the platform CMK, whose use is controlled and logged.
-        server_side_encryption=aws.dynamodb_table.DynamodbTableServerSideEncryption(
-            enabled=True, kms_key_arn=kms.arn
-        ),
+        server_side_encryption=aws.dynamodb_table.DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=kms.arn),
         # Disabled TTL is written out (not omitted) so switching it off actually turns it off.
         ttl=(
             aws.dynamodb_table.DynamodbTableTtl(enabled=True, attribute_name=settings.ttl_attribute)
@@ -93,13 +88,21 @@ def payments_resources(ctx: PluginContext) -> None:
     )
 
     ctx.compliance.evidence(
-        "3.5.1", table, expect={"server_side_encryption.enabled": True}, attributes=("server_side_encryption.kms_key_arn",),
+        "3.5.1",
+        table,
+        expect={"server_side_encryption.enabled": True},
+        attributes=("server_side_encryption.kms_key_arn",),
         note="transactions are encrypted at rest under the platform CMK; the runtime writes no PAN or CVC, "
         "only a keyed fingerprint and the last four digits",
     )
     ctx[keys.TRANSACTIONS_TABLE] = keys.Table(
-        name=table.name, arn=table.arn, hash_key=HASH_KEY, range_key=RANGE_KEY, indexes=(DISPATCH_INDEX,),
-        kms_key_arn=kms.arn, region=ctx.aws.region,
+        name=table.name,
+        arn=table.arn,
+        hash_key=HASH_KEY,
+        range_key=RANGE_KEY,
+        indexes=(DISPATCH_INDEX,),
+        kms_key_arn=kms.arn,
+        region=ctx.aws.region,
     )
     # The literal name: dashboards and alarms read better with it and need no dependency on the table.
     ctx.monitoring.table("transactions", table_name=name)

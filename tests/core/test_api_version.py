@@ -45,5 +45,7 @@ def test_plugin_requiring_a_newer_major_is_refused_naming_plugin_range_and_core_
 
 
 def test_requirement_that_is_not_a_version_range_is_refused_with_an_example():
-    with pytest.raises(PluginLoadError, match=r"requires_api='one point oh', which is not a version range \(write e.g. '>=1.0,<2'\)"):
+    with pytest.raises(
+        PluginLoadError, match=r"requires_api='one point oh', which is not a version range \(write e.g. '>=1.0,<2'\)"
+    ):
         load("one point oh")

@@ -15,12 +15,18 @@ STATEMENTS = [
 ]
 STACK = SynthesizedStack(
     "payments-test",
-    {"resource": {"aws_iam_policy": {"fn": {"name": "fn-test", "statement": STATEMENTS, "tags": {"team": "payments"}}}}},
+    {
+        "resource": {
+            "aws_iam_policy": {"fn": {"name": "fn-test", "statement": STATEMENTS, "tags": {"team": "payments"}}}
+        }
+    },
 )
 
 
 def test_dicts_match_as_subsets_at_every_depth():
-    assert_resource(STACK, "aws_iam_policy", {"statement": [{"Sid": "ReadTable"}, {"Sid": "SendAudit"}, {"Sid": "Decrypt"}]})
+    assert_resource(
+        STACK, "aws_iam_policy", {"statement": [{"Sid": "ReadTable"}, {"Sid": "SendAudit"}, {"Sid": "Decrypt"}]}
+    )
 
 
 def test_exact_lists_accept_the_same_items_in_the_same_order():
@@ -47,12 +53,16 @@ def test_subset_lists_apply_inside_nested_lists_too():
 
 def test_subset_lists_match_each_expected_item_to_a_different_actual_item():
     with pytest.raises(AssertionError):
-        assert_resource(STACK, "aws_iam_policy", {"statement": [{"Sid": "Decrypt"}, {"Sid": "Decrypt"}]}, lists="subset")
+        assert_resource(
+            STACK, "aws_iam_policy", {"statement": [{"Sid": "Decrypt"}, {"Sid": "Decrypt"}]}, lists="subset"
+        )
 
 
 def test_subset_matching_is_not_fooled_by_a_loose_item_listed_first():
     # {} fits every statement; a greedy matcher would give it ReadTable and then fail the second item.
-    assert_resource(STACK, "aws_iam_policy", {"statement": [{}, {"Sid": "ReadTable"}, {"Sid": "Decrypt"}]}, lists="subset")
+    assert_resource(
+        STACK, "aws_iam_policy", {"statement": [{}, {"Sid": "ReadTable"}, {"Sid": "Decrypt"}]}, lists="subset"
+    )
 
 
 def test_subset_lists_refuse_an_item_that_is_not_there():

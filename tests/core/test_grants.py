@@ -8,10 +8,9 @@ import re
 
 import pytest
 
-from payments_platform.core import RegistrationError
+from payments_platform.core import RegistrationError, keys
 from payments_platform.core.grants import TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS
 from payments_platform.core.testing import RecordingRoles, stub_values
-from payments_platform.core import keys
 
 STUBS = stub_values(region="eu-west-1")
 TABLE = STUBS[keys.TRANSACTIONS_TABLE]
@@ -45,7 +44,9 @@ def test_table_read_grants_get_and_query_on_the_table_arn(roles):
 
 def test_table_read_key_use_is_decrypt_only_through_dynamodb(roles):
     TABLE.grant_read(roles, "fn", sid="Transactions")
-    assert roles.statements()["TransactionsKms"] == key_use("TransactionsKms", ["kms:Decrypt"], TABLE.kms_key_arn, "dynamodb")
+    assert roles.statements()["TransactionsKms"] == key_use(
+        "TransactionsKms", ["kms:Decrypt"], TABLE.kms_key_arn, "dynamodb"
+    )
 
 
 def test_table_write_grants_no_delete_and_adds_generate_data_key(roles):
@@ -138,6 +139,8 @@ def test_a_provider_must_publish_the_encryption_key_and_region(key_type, fields)
 
 
 def test_key_use_is_granted_only_through_the_named_service_in_the_keys_region(roles):
-    key = keys.KmsKey(arn="arn:aws:kms:eu-west-1:123456789012:key/k", key_id="k", alias_name="alias/k", region="eu-west-1")
+    key = keys.KmsKey(
+        arn="arn:aws:kms:eu-west-1:123456789012:key/k", key_id="k", alias_name="alias/k", region="eu-west-1"
+    )
     key.grant_use(roles, "fn", sid="SecretDecrypt", actions=["kms:Decrypt"], service="secretsmanager")
     assert roles.statements()["SecretDecrypt"] == key_use("SecretDecrypt", ["kms:Decrypt"], key.arn, "secretsmanager")

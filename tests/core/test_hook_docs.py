@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from payments_platform.core import hookspec
-from payments_platform.core.keys import WELL_KNOWN_KEYS
 from payments_platform.core.host.plugin_manager import hook_names
+from payments_platform.core.keys import WELL_KNOWN_KEYS
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "PLUGIN_AUTHORS.md"
 

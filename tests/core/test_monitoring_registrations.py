@@ -17,7 +17,12 @@ def monitoring(plugin: str = "firewall", registry: MonitoringRegistry | None = N
 
 
 def alarm(facade: _PluginMonitoring, key: str = "waf-blocked", **overrides):
-    arguments = {"metric": BLOCKED, "threshold": 1, "description": "blocked requests: look at the WAF logs", **overrides}
+    arguments = {
+        "metric": BLOCKED,
+        "threshold": 1,
+        "description": "blocked requests: look at the WAF logs",
+        **overrides,
+    }
     return facade.alarm(key, **arguments)
 
 
@@ -34,18 +39,25 @@ def test_registrations_are_listed_by_key_with_their_plugin():
     facade.metric_widget("a-requests", title="A", metrics=[BLOCKED], period_seconds=300)
     alarm(facade)
     assert [(w.key, w.period_seconds, w.plugin) for w in facade.metric_widgets] == [
-        ("a-requests", 300, "firewall"), ("b-requests", 60, "firewall"),
+        ("a-requests", 300, "firewall"),
+        ("b-requests", 60, "firewall"),
     ]
     (registered,) = facade.alarms
     assert (registered.key, registered.threshold, registered.comparison, registered.treat_missing_data) == (
-        "waf-blocked", 1.0, "GreaterThanOrEqualToThreshold", "notBreaching",
+        "waf-blocked",
+        1.0,
+        "GreaterThanOrEqualToThreshold",
+        "notBreaching",
     )
 
 
 def test_alarm_key_registered_by_two_plugins_is_refused_naming_both():
     registry = MonitoringRegistry()
     alarm(monitoring("firewall", registry))
-    with pytest.raises(RegistrationError, match="plugin 'fraud' registered alarm 'waf-blocked', already registered by plugin 'firewall'"):
+    with pytest.raises(
+        RegistrationError,
+        match="plugin 'fraud' registered alarm 'waf-blocked', already registered by plugin 'firewall'",
+    ):
         alarm(monitoring("fraud", registry))
 
 
@@ -62,8 +74,17 @@ def test_alarm_key_registered_by_two_plugins_is_refused_naming_both():
         ({"metric": Metric("", "BlockedRequests", {})}, "a metric needs a namespace and a name"),
         ({"metric": ("AWS/WAFV2", "BlockedRequests")}, r"\(.AWS/WAFV2., .BlockedRequests.\) is not a Metric"),
     ],
-    ids=["comparison", "missing-data", "period", "evaluation-periods", "threshold", "description", "statistic",
-         "namespace", "not-a-metric"],
+    ids=[
+        "comparison",
+        "missing-data",
+        "period",
+        "evaluation-periods",
+        "threshold",
+        "description",
+        "statistic",
+        "namespace",
+        "not-a-metric",
+    ],
 )
 def test_alarm_cloudwatch_would_refuse_is_refused_naming_the_plugin(overrides, message):
     with pytest.raises(RegistrationError, match=f"plugin 'firewall' alarm 'waf-blocked': {message}"):

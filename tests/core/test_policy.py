@@ -53,7 +53,10 @@ def test_missing_platform_tag_is_flagged():
 
 @pytest.mark.parametrize("flag", ["deletion_protection_enabled", "deletion_protection", "skip_destroy"])
 def test_deletion_protection_is_flagged(flag):
-    (v,) = violations("aws_dynamodb_table", {"name": "t-test", flag: True, "server_side_encryption": {"enabled": True, "kms_key_arn": "k"}})
+    (v,) = violations(
+        "aws_dynamodb_table",
+        {"name": "t-test", flag: True, "server_side_encryption": {"enabled": True, "kms_key_arn": "k"}},
+    )
     assert "[PP-DESTROYABLE]" in v
 
 
@@ -87,12 +90,19 @@ def test_wildcard_action_in_rendered_policy_is_flagged():
 
 
 def test_any_resource_without_registered_reason_is_flagged():
-    (v,) = violations("aws_iam_role_policy", _policy_doc({"Sid": "Other", "Action": ["sqs:SendMessage"], "Resource": "*"}))
+    (v,) = violations(
+        "aws_iam_role_policy", _policy_doc({"Sid": "Other", "Action": ["sqs:SendMessage"], "Resource": "*"})
+    )
     assert "without a registered reason" in v
 
 
 def test_any_resource_with_registered_reason_passes():
-    assert violations("aws_iam_role_policy", _policy_doc({"Sid": "Xray", "Action": ["xray:PutTraceSegments"], "Resource": "*"})) == []
+    assert (
+        violations(
+            "aws_iam_role_policy", _policy_doc({"Sid": "Xray", "Action": ["xray:PutTraceSegments"], "Resource": "*"})
+        )
+        == []
+    )
 
 
 def test_unencrypted_table_is_flagged():
@@ -111,11 +121,13 @@ BUCKET_PATH = "payments-test/audit/archive_bucket"
 def _bucket_config(sse_default: dict | None) -> dict:
     resources: dict = {"aws_s3_bucket": {"archive": {"//": {"metadata": {"path": BUCKET_PATH}}, "bucket": "b"}}}
     if sse_default is not None:
-        resources["aws_s3_bucket_server_side_encryption_configuration"] = {"sse": {
-            "//": {"metadata": {"path": "payments-test/audit/archive_sse"}},
-            "bucket": "${aws_s3_bucket.archive.id}",
-            "rule": [{"apply_server_side_encryption_by_default": sse_default}],
-        }}
+        resources["aws_s3_bucket_server_side_encryption_configuration"] = {
+            "sse": {
+                "//": {"metadata": {"path": "payments-test/audit/archive_sse"}},
+                "bucket": "${aws_s3_bucket.archive.id}",
+                "rule": [{"apply_server_side_encryption_by_default": sse_default}],
+            }
+        }
     return {"resource": resources}
 
 
@@ -131,7 +143,9 @@ def test_bucket_encrypted_with_s3_managed_keys_is_flagged():
 
 
 def test_bucket_encrypted_with_the_cmk_passes():
-    assert check(_bucket_config({"sse_algorithm": "aws:kms", "kms_master_key_id": "${aws_kms_key.k.arn}"}), POLICY) == []
+    assert (
+        check(_bucket_config({"sse_algorithm": "aws:kms", "kms_master_key_id": "${aws_kms_key.k.arn}"}), POLICY) == []
+    )
 
 
 def test_suppression_exempts_one_bucket_from_the_encryption_rule():
@@ -178,14 +192,20 @@ def test_platform_key_rotates_and_is_deletable_within_7_days():
     stack = synth([], extra_plugins={"leaky": LeakyLogs(suppress=True)})
     (key,) = stack.resources("aws_kms_key").values()
     assert key["enable_key_rotation"] is True and key["deletion_window_in_days"] == 7
-    assert {s["Sid"] for s in json.loads(key["policy"])["Statement"]} >= {"EnableAccountAdministration", "AllowCloudWatchLogs"}
+    assert {s["Sid"] for s in json.loads(key["policy"])["Statement"]} >= {
+        "EnableAccountAdministration",
+        "AllowCloudWatchLogs",
+    }
 
 
 def _bucket(address: str = "archive", *, with_encryption: dict | None) -> dict:
     resources: dict = {"aws_s3_bucket": {address: {"//": {"metadata": {"path": "payments-test/audit/archive_bucket"}}}}}
     if with_encryption is not None:
         resources["aws_s3_bucket_server_side_encryption_configuration"] = {
-            "sse": {"bucket": f"${{aws_s3_bucket.{address}.id}}", "rule": [{"apply_server_side_encryption_by_default": with_encryption}]}
+            "sse": {
+                "bucket": f"${{aws_s3_bucket.{address}.id}}",
+                "rule": [{"apply_server_side_encryption_by_default": with_encryption}],
+            }
         }
     return {"resource": resources}
 
@@ -195,7 +215,9 @@ def test_bucket_with_cmk_default_encryption_passes():
 
 
 @pytest.mark.parametrize(
-    "encryption", [None, {"sse_algorithm": "AES256"}, {"sse_algorithm": "aws:kms"}], ids=["none", "s3-managed", "aws-managed-key"]
+    "encryption",
+    [None, {"sse_algorithm": "AES256"}, {"sse_algorithm": "aws:kms"}],
+    ids=["none", "s3-managed", "aws-managed-key"],
 )
 def test_bucket_without_cmk_default_encryption_is_flagged_in_one_line_naming_it(encryption):
     (v,) = check(_bucket(with_encryption=encryption), POLICY)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from e2e_support import ENVIRONMENT, REPO, TIMINGS, LocalDeployment
 
-from payments_platform.core.host.config import load_config
 from payments_platform.core.errors import TerraformError
+from payments_platform.core.host.config import load_config
 from payments_platform.core.local.lifecycle import LocalRun, up
 from payments_platform.core.ops.terraform import Terraform, find_mirror, find_terraform
 

@@ -15,7 +15,11 @@ from e2e_support import REGION, LocalDeployment
 from payments_platform.core.local.smoke import payment_body, request
 from payments_platform.runtime import aws_clients, transactions
 from payments_platform.runtime.dispatch import TransactionDispatcher
-from payments_platform.runtime.fingerprint_keyring import KEY_ACTIVATION_DELAY_SECONDS, KEYRING_REFRESH_SECONDS, KeyringSource
+from payments_platform.runtime.fingerprint_keyring import (
+    KEY_ACTIVATION_DELAY_SECONDS,
+    KEYRING_REFRESH_SECONDS,
+    KeyringSource,
+)
 from payments_platform.runtime.fingerprint_secret import load_fingerprint_keyring
 from payments_platform.runtime.settings import FingerprintKeys, decode_secret
 from payments_platform.runtime.transaction_creation import TransactionCreator
@@ -31,9 +35,16 @@ def function_name(deployment: LocalDeployment, key: str) -> str:
 
 
 def post(deployment: LocalDeployment, api_key: str, idempotency_key: str, reference: str):
-    return request("POST", f"{deployment.url}/transactions", body=payment_body(reference), headers={
-        "Content-Type": "application/json", "x-api-key": api_key, "Idempotency-Key": idempotency_key,
-    })
+    return request(
+        "POST",
+        f"{deployment.url}/transactions",
+        body=payment_body(reference),
+        headers={
+            "Content-Type": "application/json",
+            "x-api-key": api_key,
+            "Idempotency-Key": idempotency_key,
+        },
+    )
 
 
 def version_of(secret: str) -> str:
@@ -63,8 +74,13 @@ def rotated(deployment: LocalDeployment):
     old_secret = secrets.get_secret_value(SecretId=secret_arn, VersionStage="AWSCURRENT")
     new_version_id = secrets.rotate_secret(SecretId=secret_arn)["VersionId"]
     return {
-        "secret_arn": secret_arn, "api_key": api_key, "idempotency_key": idempotency_key, "before": before,
-        "old_secret": old_secret, "new_version_id": new_version_id, "processor": spec,
+        "secret_arn": secret_arn,
+        "api_key": api_key,
+        "idempotency_key": idempotency_key,
+        "before": before,
+        "old_secret": old_secret,
+        "new_version_id": new_version_id,
+        "processor": spec,
     }
 
 
@@ -77,7 +93,9 @@ def test_rotation_makes_a_new_key_current_and_keeps_the_old_one_as_previous(depl
     assert current["SecretString"] != previous["SecretString"] and len(current["SecretString"]) == 64
     description = secrets.describe_secret(SecretId=rotated["secret_arn"])
     assert description["RotationEnabled"] and description["RotationRules"]["AutomaticallyAfterDays"] == 90
-    assert description["RotationLambdaARN"].endswith(f":function:{function_name(deployment, 'card-fingerprint-rotator')}")
+    assert description["RotationLambdaARN"].endswith(
+        f":function:{function_name(deployment, 'card-fingerprint-rotator')}"
+    )
 
 
 def test_the_rotation_ran_each_step_in_the_rotator_and_no_key_reached_its_log(deployment: LocalDeployment, rotated):
@@ -91,8 +109,10 @@ def test_the_rotation_ran_each_step_in_the_rotator_and_no_key_reached_its_log(de
     secrets = deployment.client("secretsmanager")
     new_secret = secrets.get_secret_value(SecretId=rotated["secret_arn"], VersionStage="AWSCURRENT")["SecretString"]
     processor_messages = [
-        e["message"] for e in deployment.client("logs").filter_log_events(
-            logGroupName=f"/aws/lambda/{function_name(deployment, 'transaction-processor')}")["events"]
+        e["message"]
+        for e in deployment.client("logs").filter_log_events(
+            logGroupName=f"/aws/lambda/{function_name(deployment, 'transaction-processor')}"
+        )["events"]
     ]
     for secret in (rotated["old_secret"]["SecretString"], new_secret):
         assert not [m for m in messages + processor_messages if secret in m]
@@ -113,7 +133,11 @@ def test_once_the_processor_holds_the_new_key_old_payments_replay_and_new_ones_u
     spec = rotated["processor"]
     for variable, value in {**spec["environment"], **deployment.gateway_spec["credentials"][spec["name"]]}.items():
         monkeypatch.setenv(variable, value)
-    for variable, value in {"AWS_ENDPOINT_URL": deployment.endpoint, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}.items():
+    for variable, value in {
+        "AWS_ENDPOINT_URL": deployment.endpoint,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(variable, value)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     monkeypatch.delenv("CARD_FINGERPRINT_KEY", raising=False)
@@ -126,26 +150,39 @@ def test_once_the_processor_holds_the_new_key_old_payments_replay_and_new_ones_u
         creator = TransactionCreator(
             store=TransactionStore(aws_clients.client("dynamodb"), spec["environment"]["TRANSACTIONS_TABLE_NAME"]),
             dispatcher=TransactionDispatcher(
-                aws_clients.client("sqs"), aws_clients.client("sns"), spec["environment"]["AUDIT_QUEUE_URL"],
-                spec["environment"]["NOTIFICATIONS_TOPIC_ARN"], spec["environment"]["ENVIRONMENT"],
+                aws_clients.client("sqs"),
+                aws_clients.client("sns"),
+                spec["environment"]["AUDIT_QUEUE_URL"],
+                spec["environment"]["NOTIFICATIONS_TOPIC_ARN"],
+                spec["environment"]["ENVIRONMENT"],
             ),
             keyring=KeyringSource(load_fingerprint_keyring, later),
             clock=later,
         )
         monkeypatch.setattr(transactions, "transaction_creator", lambda: creator)
         api_key_id = next(
-            k["id"] for k in deployment.client("apigateway").get_api_keys(includeValues=True)["items"]
+            k["id"]
+            for k in deployment.client("apigateway").get_api_keys(includeValues=True)["items"]
             if k["value"] == rotated["api_key"]
         )
 
         def create(idempotency_key: str, reference: str) -> dict:
-            return transactions.handler({
-                "resource": "/transactions", "path": "/transactions", "httpMethod": "POST",
-                "headers": {"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
-                "body": payment_body(reference).decode(), "isBase64Encoded": False,
-                "requestContext": {"requestId": str(uuid.uuid4()), "stage": "prod",
-                                   "identity": {"apiKeyId": api_key_id, "sourceIp": "127.0.0.1"}},
-            }, None)
+            return transactions.handler(
+                {
+                    "resource": "/transactions",
+                    "path": "/transactions",
+                    "httpMethod": "POST",
+                    "headers": {"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
+                    "body": payment_body(reference).decode(),
+                    "isBase64Encoded": False,
+                    "requestContext": {
+                        "requestId": str(uuid.uuid4()),
+                        "stage": "prod",
+                        "identity": {"apiKeyId": api_key_id, "sourceIp": "127.0.0.1"},
+                    },
+                },
+                None,
+            )
 
         replay = create(rotated["idempotency_key"], "e2e-before-rotation")
         after = create(f"after-rotation-{uuid.uuid4()}", "e2e-after-rotation")
@@ -158,7 +195,8 @@ def test_once_the_processor_holds_the_new_key_old_payments_replay_and_new_ones_u
         SecretId=rotated["secret_arn"], VersionStage="AWSCURRENT"
     )["SecretString"]
     item = deployment.client("dynamodb").query(
-        TableName=spec["environment"]["TRANSACTIONS_TABLE_NAME"], KeyConditionExpression="transaction_id = :t",
+        TableName=spec["environment"]["TRANSACTIONS_TABLE_NAME"],
+        KeyConditionExpression="transaction_id = :t",
         ExpressionAttributeValues={":t": {"S": json.loads(after["body"])["transaction_id"]}},
     )["Items"][0]
     assert item["card_fingerprint_key_version"]["S"] == version_of(new_secret)

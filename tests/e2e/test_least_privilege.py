@@ -15,8 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 from e2e_support import LocalDeployment
 
-from payments_platform.core.local.processes import emulator_client
 from payments_platform.core.local.emulator.function_identities import user_name_of
+from payments_platform.core.local.processes import emulator_client
 
 pytestmark = pytest.mark.terraform
 
@@ -43,14 +43,19 @@ def test_the_emulator_enforces_iam_for_unknown_credentials(deployment: LocalDepl
     stranger = emulator_client("dynamodb", deployment.endpoint, "us-east-1", "AKIAUNKNOWN0000000000", "x")
     with pytest.raises(ClientError) as raised:
         stranger.list_tables()
-    assert raised.value.response["Error"]["Code"] in ("InvalidClientTokenId", "UnrecognizedClientException", "AccessDenied")
+    assert raised.value.response["Error"]["Code"] in (
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "AccessDenied",
+    )
 
 
 def test_status_checker_may_query_the_table(deployment: LocalDeployment):
     dynamodb = deployment.function_client(name(deployment, CHECKER), "dynamodb")
     dynamodb.query(
         TableName=deployment.outputs["transactions_table_name"],
-        KeyConditionExpression="transaction_id = :t", ExpressionAttributeValues={":t": {"S": "txn_probe"}},
+        KeyConditionExpression="transaction_id = :t",
+        ExpressionAttributeValues={":t": {"S": "txn_probe"}},
     )
 
 
@@ -62,8 +67,11 @@ def test_status_checker_cannot_put_items(deployment: LocalDeployment):
 
 def test_status_checker_cannot_send_audit_messages(deployment: LocalDeployment):
     sqs = deployment.function_client(name(deployment, CHECKER), "sqs")
-    assert denied(lambda: sqs.send_message(
-        QueueUrl=deployment.outputs["audit_queue_url"], MessageBody="{}", MessageGroupId="probe"))
+    assert denied(
+        lambda: sqs.send_message(
+            QueueUrl=deployment.outputs["audit_queue_url"], MessageBody="{}", MessageGroupId="probe"
+        )
+    )
 
 
 def test_status_checker_cannot_publish_events(deployment: LocalDeployment):
@@ -91,9 +99,12 @@ def test_transaction_processor_cannot_delete_or_scan(deployment: LocalDeployment
 def test_transaction_processor_cannot_touch_another_table(deployment: LocalDeployment):
     admin = deployment.client("dynamodb")
     other = f"probe-other-table-{int(time.time())}"
-    admin.create_table(TableName=other, BillingMode="PAY_PER_REQUEST",
-                       AttributeDefinitions=[{"AttributeName": "transaction_id", "AttributeType": "S"}],
-                       KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}])
+    admin.create_table(
+        TableName=other,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "transaction_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}],
+    )
     try:
         dynamodb = deployment.function_client(name(deployment, PROCESSOR), "dynamodb")
         assert denied(lambda: dynamodb.put_item(TableName=other, Item={"transaction_id": {"S": "x"}}))
@@ -114,8 +125,11 @@ def test_a_function_may_write_to_its_own_log_group(deployment: LocalDeployment, 
     group = f"/aws/lambda/{name(deployment, function)}"
     stream = f"probe-{time.time_ns()}"
     logs.create_log_stream(logGroupName=group, logStreamName=stream)
-    logs.put_log_events(logGroupName=group, logStreamName=stream,
-                        logEvents=[{"timestamp": int(time.time() * 1000), "message": json.dumps({"probe": True})}])
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName=stream,
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": json.dumps({"probe": True})}],
+    )
 
 
 def test_identities_carry_exactly_the_deployed_role_policies(deployment: LocalDeployment):
@@ -124,11 +138,16 @@ def test_identities_carry_exactly_the_deployed_role_policies(deployment: LocalDe
         role = deployment.client("lambda").get_function_configuration(FunctionName=name(deployment, function))["Role"]
         role_name = role.rsplit("/", 1)[-1]
         user = user_name_of(name(deployment, function))
-        role_policies = {p: iam.get_role_policy(RoleName=role_name, PolicyName=p)["PolicyDocument"]
-                         for p in iam.list_role_policies(RoleName=role_name)["PolicyNames"]}
-        user_policies = {p: iam.get_user_policy(UserName=user, PolicyName=p)["PolicyDocument"]
-                         for p in iam.list_user_policies(UserName=user)["PolicyNames"]}
+        role_policies = {
+            p: iam.get_role_policy(RoleName=role_name, PolicyName=p)["PolicyDocument"]
+            for p in iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+        }
+        user_policies = {
+            p: iam.get_user_policy(UserName=user, PolicyName=p)["PolicyDocument"]
+            for p in iam.list_user_policies(UserName=user)["PolicyNames"]
+        }
         assert role_policies and user_policies == role_policies
         attached = lambda listing: sorted(p["PolicyArn"] for p in listing["AttachedPolicies"])  # noqa: E731
         assert attached(iam.list_attached_user_policies(UserName=user)) == attached(
-            iam.list_attached_role_policies(RoleName=role_name))
+            iam.list_attached_role_policies(RoleName=role_name)
+        )

@@ -22,10 +22,22 @@ pytestmark = pytest.mark.terraform
 
 # What a transaction item may hold (docs/RUNTIME.md): no PAN, no CVC, no expiry date.
 TRANSACTION_ITEM_ATTRIBUTES = {
-    "transaction_id", "timestamp", "record_type", "client_id", "status", "amount", "currency",
-    "merchant_reference", "card_brand", "card_last4", "card_fingerprint", "card_fingerprint_key_version", "created_at",
+    "transaction_id",
+    "timestamp",
+    "record_type",
+    "client_id",
+    "status",
+    "amount",
+    "currency",
+    "merchant_reference",
+    "card_brand",
+    "card_last4",
+    "card_fingerprint",
+    "card_fingerprint_key_version",
+    "created_at",
     "idempotency_record_id",
-    "description", "metadata",
+    "description",
+    "metadata",
 }
 
 
@@ -37,8 +49,18 @@ def smoke(deployment: LocalDeployment):
     checks.cleanup_subscription()
 
 
-SMOKE_STEPS = ["post_payment", "replay", "status", "no_key", "invalid_body", "preflight", "stored_item",
-               "audit_message", "payment_event", "function_logs"]
+SMOKE_STEPS = [
+    "post_payment",
+    "replay",
+    "status",
+    "no_key",
+    "invalid_body",
+    "preflight",
+    "stored_item",
+    "audit_message",
+    "payment_event",
+    "function_logs",
+]
 
 
 @pytest.mark.parametrize("step", SMOKE_STEPS)
@@ -53,9 +75,16 @@ def keys(deployment: LocalDeployment) -> list[str]:
 
 
 def post(deployment: LocalDeployment, key: str, body: bytes, idempotency_key: str):
-    return request("POST", f"{deployment.url}/transactions", body=body, headers={
-        "Content-Type": "application/json", "x-api-key": key, "Idempotency-Key": idempotency_key,
-    })
+    return request(
+        "POST",
+        f"{deployment.url}/transactions",
+        body=body,
+        headers={
+            "Content-Type": "application/json",
+            "x-api-key": key,
+            "Idempotency-Key": idempotency_key,
+        },
+    )
 
 
 def test_the_same_key_with_another_body_is_422(deployment: LocalDeployment):
@@ -113,18 +142,26 @@ def test_functions_run_the_deployed_package(deployment: LocalDeployment):
     spec = deployment.gateway_spec
     lambda_ = deployment.client("lambda")
     for function in spec["functions"]:
-        body = next(b for b in deployment.config["resource"]["aws_lambda_function"].values()
-                    if b["function_name"] == function["name"])
+        body = next(
+            b
+            for b in deployment.config["resource"]["aws_lambda_function"].values()
+            if b["function_name"] == function["name"]
+        )
         package = deployment.stack_dir / body["filename"]
         deployed = lambda_.get_function_configuration(FunctionName=function["name"])
         assert code_sha256(package) == deployed["CodeSha256"]
         assert (function["handler"], function["timeout_s"], function["memory_mb"]) == (
-            deployed["Handler"], deployed["Timeout"], deployed["MemorySize"])
+            deployed["Handler"],
+            deployed["Timeout"],
+            deployed["MemorySize"],
+        )
         assert function["environment"] == deployed["Environment"]["Variables"]
         with zipfile.ZipFile(package) as archive:
             names = {n for n in archive.namelist() if not n.endswith("/")}
         code_dir = Path(function["code_dir"])
-        assert {str(p.relative_to(code_dir)) for p in code_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts} == names
+        assert {
+            str(p.relative_to(code_dir)) for p in code_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        } == names
 
 
 def test_function_logs_are_written_with_each_functions_own_identity(deployment: LocalDeployment):

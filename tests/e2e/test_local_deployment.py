@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
 from e2e_support import REGION, LocalDeployment
 
 from payments_platform.core.local.lifecycle import planned_changes
@@ -25,6 +24,7 @@ pytestmark = pytest.mark.terraform
 
 INTERFACE_ENDPOINTS = {"secretsmanager", "sns", "sqs", "xray"}
 GATEWAY_ENDPOINTS = {"dynamodb", "s3"}
+
 
 def suffix(deployment: LocalDeployment) -> str:
     return deployment.environment.suffix
@@ -53,13 +53,18 @@ def platform_key_arn(deployment: LocalDeployment) -> str:
 @pytest.fixture(scope="module")
 def function_configs(deployment: LocalDeployment) -> dict[str, dict[str, Any]]:
     lambda_ = deployment.client("lambda")
-    return {key: lambda_.get_function_configuration(FunctionName=name) for key, name in function_names(deployment).items()}
+    return {
+        key: lambda_.get_function_configuration(FunctionName=name) for key, name in function_names(deployment).items()
+    }
 
 
 @pytest.fixture(scope="module")
 def private_subnet_ids(deployment: LocalDeployment) -> set[str]:
     subnets = deployment.client("ec2").describe_subnets(
-        Filters=[{"Name": "vpc-id", "Values": [deployment.outputs["vpc_id"]]}, {"Name": "tag:tier", "Values": ["private"]}]
+        Filters=[
+            {"Name": "vpc-id", "Values": [deployment.outputs["vpc_id"]]},
+            {"Name": "tag:tier", "Values": ["private"]},
+        ]
     )["Subnets"]
     return {subnet["SubnetId"] for subnet in subnets}
 
@@ -244,14 +249,22 @@ def test_function_environment_is_encrypted_with_the_platform_key(function_config
     [
         (
             "transaction-processor",
-            {"TRANSACTIONS_TABLE_NAME", "AUDIT_QUEUE_URL", "NOTIFICATIONS_TOPIC_ARN", "CARD_FINGERPRINT_SECRET_ARN",
-             "LOG_LEVEL", "ENVIRONMENT"},
+            {
+                "TRANSACTIONS_TABLE_NAME",
+                "AUDIT_QUEUE_URL",
+                "NOTIFICATIONS_TOPIC_ARN",
+                "CARD_FINGERPRINT_SECRET_ARN",
+                "LOG_LEVEL",
+                "ENVIRONMENT",
+            },
         ),
         # Least privilege in configuration too: the status checker never sees the queue, topic or key.
         ("status-checker", {"TRANSACTIONS_TABLE_NAME", "LOG_LEVEL", "ENVIRONMENT"}),
     ],
 )
-def test_function_environment_names_the_deployed_resources(deployment: LocalDeployment, function_configs, function, variables):
+def test_function_environment_names_the_deployed_resources(
+    deployment: LocalDeployment, function_configs, function, variables
+):
     environment = function_configs[function]["Environment"]["Variables"]
     assert set(environment) == variables
     assert environment["TRANSACTIONS_TABLE_NAME"] == deployment.outputs["transactions_table_name"]
@@ -261,14 +274,18 @@ def test_function_environment_names_the_deployed_resources(deployment: LocalDepl
         assert environment["NOTIFICATIONS_TOPIC_ARN"] == deployment.outputs["notifications_topic_arn"]
 
 
-def test_card_fingerprint_secret_exists_under_the_platform_key(deployment: LocalDeployment, function_configs, platform_key_arn):
+def test_card_fingerprint_secret_exists_under_the_platform_key(
+    deployment: LocalDeployment, function_configs, platform_key_arn
+):
     arn = function_configs["transaction-processor"]["Environment"]["Variables"]["CARD_FINGERPRINT_SECRET_ARN"]
     secret = deployment.client("secretsmanager").describe_secret(SecretId=arn)
     assert secret["KmsKeyId"] == platform_key_arn
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_function_log_group_keeps_30_days_under_the_platform_key(deployment: LocalDeployment, platform_key_arn, function):
+def test_function_log_group_keeps_30_days_under_the_platform_key(
+    deployment: LocalDeployment, platform_key_arn, function
+):
     name = f"/aws/lambda/{function_names(deployment)[function]}"
     groups = deployment.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
     (group,) = [g for g in groups if g["logGroupName"] == name]
@@ -299,7 +316,10 @@ def test_route_proxies_to_its_function(deployment: LocalDeployment, api_methods,
 
 def test_api_has_only_the_product_routes_and_preflights(api_methods):
     assert set(api_methods) == {
-        ("/transactions", "POST"), ("/transactions", "OPTIONS"), ("/status", "GET"), ("/status", "OPTIONS"),
+        ("/transactions", "POST"),
+        ("/transactions", "OPTIONS"),
+        ("/status", "GET"),
+        ("/status", "OPTIONS"),
     }
 
 
@@ -310,7 +330,9 @@ def test_prod_stage_has_xray_tracing(deployment: LocalDeployment, rest_api_id):
 
 def test_usage_plan_gives_the_client_key_the_prod_stage(deployment: LocalDeployment, rest_api_id):
     apigateway = deployment.client("apigateway")
-    (plan,) = [p for p in apigateway.get_usage_plans()["items"] if p["name"] == f"payments-usage-plan-{suffix(deployment)}"]
+    (plan,) = [
+        p for p in apigateway.get_usage_plans()["items"] if p["name"] == f"payments-usage-plan-{suffix(deployment)}"
+    ]
     assert plan["apiStages"] == [{"apiId": rest_api_id, "stage": "prod"}]
     keys = apigateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"]
     assert sorted(k["id"] for k in keys) == sorted(deployment.outputs["api_key_ids"])

@@ -36,8 +36,15 @@ def contract(deployment: LocalDeployment, tmp_path_factory: pytest.TempPathFacto
     client, peer = (deployment.record.api_keys[name] for name in sorted(deployment.record.api_keys))
     started = time.perf_counter()
     with log.open("wb") as output:
-        report = run_contract(deployment.url, client, peer_api_key=peer, root=REPO, report_dir=report_dir,
-                              output=output, timeout_s=RUN_TIMEOUT_S)
+        report = run_contract(
+            deployment.url,
+            client,
+            peer_api_key=peer,
+            root=REPO,
+            report_dir=report_dir,
+            output=output,
+            timeout_s=RUN_TIMEOUT_S,
+        )
     TIMINGS["contract (schemathesis)"] = time.perf_counter() - started
     return report, log
 

@@ -30,15 +30,30 @@ def strand_a_transaction(deployment: LocalDeployment) -> tuple[str, str]:
     """What a crash right after the DynamoDB write leaves: both items, nothing dispatched."""
     now_ms = int(time.time() * 1000) - 60_000
     transaction = Transaction(
-        transaction_id=new_transaction_id(), created_at_ms=now_ms, client_id="apikey:e2e-reconciler",
-        status="received", amount=990, currency="EUR", merchant_reference="e2e-stranded", card_brand="visa",
-        card_last4="4242", card_fingerprint="cfp_e2e", idempotency_record_id="idem_e2e_" + str(now_ms),
+        transaction_id=new_transaction_id(),
+        created_at_ms=now_ms,
+        client_id="apikey:e2e-reconciler",
+        status="received",
+        amount=990,
+        currency="EUR",
+        merchant_reference="e2e-stranded",
+        card_brand="visa",
+        card_last4="4242",
+        card_fingerprint="cfp_e2e",
+        idempotency_record_id="idem_e2e_" + str(now_ms),
     )
     record = IdempotencyRecord(
-        record_id=transaction.idempotency_record_id, client_id=transaction.client_id, request_fingerprint="e2e",
-        transaction_id=transaction.transaction_id, transaction_timestamp=now_ms,
-        dispatch_state=DispatchState.DISPATCHING, audit_sent=False, event_published=False,
-        lease_expires_at_ms=now_ms + 30_000, response_body="{}", request_id="req-e2e-crashed",
+        record_id=transaction.idempotency_record_id,
+        client_id=transaction.client_id,
+        request_fingerprint="e2e",
+        transaction_id=transaction.transaction_id,
+        transaction_timestamp=now_ms,
+        dispatch_state=DispatchState.DISPATCHING,
+        audit_sent=False,
+        event_published=False,
+        lease_expires_at_ms=now_ms + 30_000,
+        response_body="{}",
+        request_id="req-e2e-crashed",
     )
     dynamodb = deployment.client("dynamodb")
     table = deployment.outputs["transactions_table_name"]
@@ -53,7 +68,11 @@ def test_the_reconciler_completes_a_stranded_dispatch_under_its_own_identity(dep
     [spec] = [f for f in deployment.gateway_spec["functions"] if f["name"] == name]
     for variable, value in {**spec["environment"], **deployment.gateway_spec["credentials"][name]}.items():
         monkeypatch.setenv(variable, value)
-    for variable, value in {"AWS_ENDPOINT_URL": deployment.endpoint, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}.items():
+    for variable, value in {
+        "AWS_ENDPOINT_URL": deployment.endpoint,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(variable, value)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     aws_clients.reset_clients()
@@ -67,15 +86,20 @@ def test_the_reconciler_completes_a_stranded_dispatch_under_its_own_identity(dep
     assert summary["failed"] == 0 and summary["quarantined"] == 0
     item = deployment.client("dynamodb").get_item(
         TableName=deployment.outputs["transactions_table_name"],
-        Key={"transaction_id": {"S": record_id}, "timestamp": {"N": "0"}}, ConsistentRead=True,
+        Key={"transaction_id": {"S": record_id}, "timestamp": {"N": "0"}},
+        ConsistentRead=True,
     )["Item"]
     assert item["dispatch_state"]["S"] == "complete" and "dispatch_pending" not in item
 
     sqs = deployment.client("sqs")
     audit = []
     for _ in range(10):
-        batch = sqs.receive_message(QueueUrl=deployment.outputs["audit_queue_url"], MaxNumberOfMessages=10,
-                                    WaitTimeSeconds=0, AttributeNames=["All"]).get("Messages", [])
+        batch = sqs.receive_message(
+            QueueUrl=deployment.outputs["audit_queue_url"],
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+        ).get("Messages", [])
         audit += [json.loads(m["Body"]) for m in batch]
         if any(a.get("transaction_id") == transaction_id for a in audit):
             break

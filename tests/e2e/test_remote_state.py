@@ -19,17 +19,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import boto3
 import pytest
-
 from e2e_support import DUMMY_CREDENTIALS, REGION, TIMINGS
 
 from payments_platform.core.host.config import load_config
 from payments_platform.core.ops.stack_workspace import StackWorkspace
-from payments_platform.core.ops.state_backend import lock_key
 
 pytestmark = pytest.mark.terraform
 
@@ -65,22 +63,25 @@ class Bench:
 
     def ok(self, *args: str, remote: bool = True) -> subprocess.CompletedProcess[str]:
         result = self.cli(*args, remote=remote)
-        assert result.returncode == 0, f"{' '.join(args)} failed (exit {result.returncode}):\n{result.stderr}\n{result.stdout[-3000:]}"
+        assert result.returncode == 0, (
+            f"{' '.join(args)} failed (exit {result.returncode}):\n{result.stderr}\n{result.stdout[-3000:]}"
+        )
         return result
 
     def client(self, service: str):
-        return boto3.session.Session(region_name=REGION, **DUMMY_CREDENTIALS).client(service, endpoint_url=self.endpoint)
+        return boto3.session.Session(region_name=REGION, **DUMMY_CREDENTIALS).client(
+            service, endpoint_url=self.endpoint
+        )
 
 
 def environment_file(path: Path, endpoint: str, *, remote: bool) -> Path:
     state = (
         f'[environments.local.state]\nbucket = "{BUCKET}"\nkey_prefix = "payments-platform"\n'
         f'region = "{REGION}"\nkms_key_id = "{KMS_ALIAS}"\n'
-        if remote else ""
+        if remote
+        else ""
     )
-    path.write_text(
-        f'[defaults]\nplugins = ["storage"]\n[environments.local]\naws_endpoint = "{endpoint}"\n{state}'
-    )
+    path.write_text(f'[defaults]\nplugins = ["storage"]\n[environments.local]\naws_endpoint = "{endpoint}"\n{state}')
     return path
 
 
@@ -102,8 +103,11 @@ def bootstrap(bench: Bench) -> Iterator[subprocess.Popen[str]]:
     """`state bootstrap`, started in the background: most of its minute is the provider waiting
     for the lifecycle rule to settle, which the local deployment can use."""
     process = subprocess.Popen(
-        bench.command("state", "bootstrap", "--env", "local"), cwd=bench.root,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        bench.command("state", "bootstrap", "--env", "local"),
+        cwd=bench.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         yield process
@@ -132,8 +136,13 @@ def lock_holder(bench: Bench, tmp_path: Path) -> Iterator[subprocess.Popen[str]]
     (environment,) = load_config(bench.remote_config).select(["local"])
     workspace = StackWorkspace.prepare(environment, tmp_path / "holder-out")
     holder = subprocess.Popen(
-        [workspace.terraform.binary, "console", "-no-color"], cwd=workspace.stack_dir,
-        env=workspace.terraform.env(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+        [workspace.terraform.binary, "console", "-no-color"],
+        cwd=workspace.stack_dir,
+        env=workspace.terraform.env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
         start_new_session=True,  # its provider plugin is in its group: killing the group leaves no orphan
     )
     try:
@@ -175,7 +184,9 @@ def test_bootstrap_creates_a_versioned_kms_encrypted_private_bucket(bench: Bench
     assert set(s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"].values()) == {True}
     statements = {s["Sid"]: s for s in json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])["Statement"]}
     assert statements["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert statements["DenyUnencryptedObjectUploads"]["Condition"] == {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}
+    assert statements["DenyUnencryptedObjectUploads"]["Condition"] == {
+        "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}
+    }
     (lifecycle,) = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
     assert lifecycle["NoncurrentVersionExpiration"]["NoncurrentDays"] == 90
     assert (bench.root / f"terraform.state-{BUCKET}.tfstate").is_file()  # its own state stays beside it
@@ -254,7 +265,9 @@ def test_stale_lock_of_an_interrupted_run_is_shown_and_released(bench: Bench, lo
     assert f"payments-local is locked by {lock['Who']}" in shown and f"--lock-id {lock['ID']}" in shown
     wrong = bench.cli("state", "unlock", "--env", "local", "--lock-id", "not-the-lock")
     assert wrong.returncode == 2 and f"is locked with ID {lock['ID']}" in wrong.stderr
-    assert f"released lock {lock['ID']}" in bench.ok("state", "unlock", "--env", "local", "--lock-id", lock["ID"]).stdout
+    assert (
+        f"released lock {lock['ID']}" in bench.ok("state", "unlock", "--env", "local", "--lock-id", lock["ID"]).stdout
+    )
     assert f"{STATE_KEY}.tflock" not in objects(bench)
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from e2e_support import TIMINGS, LocalDeployment
 
-from payments_platform.core.local.processes import alive
 from payments_platform.core.local.leftovers import CHECKS
+from payments_platform.core.local.processes import alive
 
 pytestmark = pytest.mark.terraform
 

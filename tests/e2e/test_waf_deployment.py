@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -22,10 +23,10 @@ from e2e_support import DUMMY_CREDENTIALS, REGION, TIMINGS, output_tail
 
 from payments_platform.core import PluginDeclaration, hookimpl, keys
 from payments_platform.core.host.config import EnvironmentConfig, RegionPlan
-from payments_platform.core.local.apigw.deployed_api import read_deployed_api
-from payments_platform.core.local.apigw.web_acl import RateRule, stage_arn
-from payments_platform.core.local.apigw.gateway import LocalGateway
 from payments_platform.core.host.synth import synthesize
+from payments_platform.core.local.apigw.deployed_api import read_deployed_api
+from payments_platform.core.local.apigw.gateway import LocalGateway
+from payments_platform.core.local.apigw.web_acl import RateRule, stage_arn
 from payments_platform.core.ops.terraform import Terraform
 
 pytestmark = pytest.mark.terraform
@@ -41,7 +42,9 @@ class MiniApi:
     @hookimpl
     def payments_declare(self) -> PluginDeclaration:
         return PluginDeclaration(
-            name="miniapi", description="a one-method REST API for the WAF test", provides=(keys.REST_API,),
+            name="miniapi",
+            description="a one-method REST API for the WAF test",
+            provides=(keys.REST_API,),
             emulated_services=("apigateway",),
         )
 
@@ -51,18 +54,38 @@ class MiniApi:
 
         api = aws.api_gateway_rest_api.ApiGatewayRestApi(ctx.scope, "api", name=ctx.naming.name("payments-api"))
         method = aws.api_gateway_method.ApiGatewayMethod(
-            ctx.scope, "get", rest_api_id=api.id, resource_id=api.root_resource_id, http_method="GET", authorization="NONE"
+            ctx.scope,
+            "get",
+            rest_api_id=api.id,
+            resource_id=api.root_resource_id,
+            http_method="GET",
+            authorization="NONE",
         )
         integration = aws.api_gateway_integration.ApiGatewayIntegration(
-            ctx.scope, "mock", rest_api_id=api.id, resource_id=api.root_resource_id, http_method=method.http_method,
-            type="MOCK", request_templates={"application/json": '{"statusCode": 200}'},
+            ctx.scope,
+            "mock",
+            rest_api_id=api.id,
+            resource_id=api.root_resource_id,
+            http_method=method.http_method,
+            type="MOCK",
+            request_templates={"application/json": '{"statusCode": 200}'},
         )
         aws.api_gateway_method_response.ApiGatewayMethodResponse(
-            ctx.scope, "ok", rest_api_id=api.id, resource_id=api.root_resource_id, http_method=method.http_method, status_code="200"
+            ctx.scope,
+            "ok",
+            rest_api_id=api.id,
+            resource_id=api.root_resource_id,
+            http_method=method.http_method,
+            status_code="200",
         )
         response = aws.api_gateway_integration_response.ApiGatewayIntegrationResponse(
-            ctx.scope, "mock_ok", rest_api_id=api.id, resource_id=api.root_resource_id, http_method=method.http_method,
-            status_code="200", depends_on=[integration],
+            ctx.scope,
+            "mock_ok",
+            rest_api_id=api.id,
+            resource_id=api.root_resource_id,
+            http_method=method.http_method,
+            status_code="200",
+            depends_on=[integration],
         )
         deployment = aws.api_gateway_deployment.ApiGatewayDeployment(
             ctx.scope, "deployment", rest_api_id=api.id, depends_on=[integration, response]
@@ -71,8 +94,14 @@ class MiniApi:
             ctx.scope, "stage", rest_api_id=api.id, deployment_id=deployment.id, stage_name="prod"
         )
         ctx[keys.REST_API] = keys.RestApi(
-            name=api.name, rest_api_id=api.id, arn=api.arn, stage_name=stage.stage_name, stage_arn=stage.arn,
-            execution_arn=api.execution_arn, invoke_url=stage.invoke_url, usage_plan_id="",
+            name=api.name,
+            rest_api_id=api.id,
+            arn=api.arn,
+            stage_name=stage.stage_name,
+            stage_arn=stage.arn,
+            execution_arn=api.execution_arn,
+            invoke_url=stage.invoke_url,
+            usage_plan_id="",
         )
 
 
@@ -82,14 +111,18 @@ class Deployed:
         self.destroyed = False
 
     def client(self, service: str) -> Any:
-        return boto3.session.Session(region_name=REGION, **DUMMY_CREDENTIALS).client(service, endpoint_url=self.endpoint)
+        return boto3.session.Session(region_name=REGION, **DUMMY_CREDENTIALS).client(
+            service, endpoint_url=self.endpoint
+        )
 
     def terraform_ok(self, *args: str) -> None:
         result = self.terraform.run([*args, "-input=false", "-no-color"], self.stack_dir, timeout=TERRAFORM_TIMEOUT_S)
         assert result.returncode == 0, f"terraform {args[0]} failed:\n{output_tail(result)}"
 
     def stage_arn(self) -> str:
-        (api,) = [a for a in self.client("apigateway").get_rest_apis()["items"] if a["name"] == f"payments-api-{SUFFIX}"]
+        (api,) = [
+            a for a in self.client("apigateway").get_rest_apis()["items"] if a["name"] == f"payments-api-{SUFFIX}"
+        ]
         return stage_arn(REGION, api["id"], "prod")
 
 
@@ -97,8 +130,12 @@ class Deployed:
 def deployed(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     root = tmp_path_factory.mktemp("waf")
     env = EnvironmentConfig(
-        name=SUFFIX, suffix=SUFFIX, regions=RegionPlan(REGION), plugins=("miniapi", "waf"),
-        settings={"waf": {"rate_limit": RATE_LIMIT, "rate_window_seconds": 60}}, aws_endpoint=moto_endpoint,
+        name=SUFFIX,
+        suffix=SUFFIX,
+        regions=RegionPlan(REGION),
+        plugins=("miniapi", "waf"),
+        settings={"waf": {"rate_limit": RATE_LIMIT, "rate_window_seconds": 60}},
+        aws_endpoint=moto_endpoint,
     )
     result = synthesize([env], root / "cdktf.out", extra_plugins={"miniapi": MiniApi()})
     stack_dir = Path(result.stacks[env.stack_name])
@@ -112,14 +149,19 @@ def deployed(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> It
         yield deployed
     finally:
         if not deployed.destroyed:  # test_destroy_leaves_no_web_acl did not run
-            deployed.terraform.run(["destroy", "-auto-approve", "-input=false", "-no-color"], stack_dir, timeout=TERRAFORM_TIMEOUT_S)
+            deployed.terraform.run(
+                ["destroy", "-auto-approve", "-input=false", "-no-color"], stack_dir, timeout=TERRAFORM_TIMEOUT_S
+            )
 
 
 def test_the_web_acl_is_associated_with_the_stage_with_every_rule(deployed):
     acl = deployed.client("wafv2").get_web_acl_for_resource(ResourceArn=deployed.stage_arn())["WebACL"]
     assert acl["Name"] == f"payments-api-waf-{SUFFIX}"
     assert [rule["Name"] for rule in sorted(acl["Rules"], key=lambda r: r["Priority"])] == [
-        "per-ip-rate", "aws-common", "aws-known-bad-inputs"]
+        "per-ip-rate",
+        "aws-common",
+        "aws-known-bad-inputs",
+    ]
 
 
 def test_the_waf_log_is_configured_with_credential_headers_redacted(deployed):
@@ -147,7 +189,9 @@ def test_a_second_plan_sees_no_changes(deployed):
     result = deployed.terraform.run(
         ["plan", "-detailed-exitcode", "-input=false", "-no-color"], deployed.stack_dir, timeout=TERRAFORM_TIMEOUT_S
     )
-    assert result.returncode == 0, f"the emulator reads the WAF back differently from what was applied:\n{output_tail(result)}"
+    assert result.returncode == 0, (
+        f"the emulator reads the WAF back differently from what was applied:\n{output_tail(result)}"
+    )
 
 
 def test_destroy_leaves_no_web_acl(deployed):

@@ -46,7 +46,9 @@ def bad_repo(tmp_path: Path) -> Path:
 
 
 def test_imports_of_another_plugin_are_found_in_every_form(bad_repo):
-    found = {(str(v.path.relative_to(bad_repo)), v.line, v.imported) for v in boundary_violations(plugin_code(bad_repo))}
+    found = {
+        (str(v.path.relative_to(bad_repo)), v.line, v.imported) for v in boundary_violations(plugin_code(bad_repo))
+    }
     assert found == {
         ("plugins/api/access.py", 5, "payments_platform.plugins.storage.grants"),
         ("plugins/api/nested/__init__.py", 1, "payments_platform.plugins.storage"),
@@ -57,7 +59,10 @@ def test_imports_of_another_plugin_are_found_in_every_form(bad_repo):
 
 def test_violation_names_the_file_line_and_both_plugins(bad_repo):
     messages = [str(v) for v in boundary_violations(plugin_code(bad_repo))]
-    assert f"{bad_repo}/plugins/api/plugin.py:1: plugin 'api' imports payments_platform.plugins.storage, code of plugin 'storage'" in messages
+    assert (
+        f"{bad_repo}/plugins/api/plugin.py:1: plugin 'api' imports payments_platform.plugins.storage, code of plugin 'storage'"
+        in messages
+    )
 
 
 def test_every_plugin_and_extension_of_this_repository_is_checked():
@@ -90,8 +95,11 @@ def test_imports_of_the_cores_machinery_are_refused_and_the_contract_is_not(tmp_
     )
     write(tmp_path / "plugins/api/__init__.py")
     found = [(v.line, v.imported) for v in core_violations(plugin_code(tmp_path), core)]
-    assert found == [(4, "payments_platform.core.host.config"), (5, "payments_platform.core.local"),
-                     (6, "payments_platform.core.local.apigw.gateway")]
+    assert found == [
+        (4, "payments_platform.core.host.config"),
+        (5, "payments_platform.core.local"),
+        (6, "payments_platform.core.local.apigw.gateway"),
+    ]
     assert "not the plugin contract: import what you need from payments_platform.core" in str(
         core_violations(plugin_code(tmp_path), core)[0]
     )

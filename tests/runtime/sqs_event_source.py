@@ -4,8 +4,9 @@ failures become visible again (Lambda waits for the visibility timeout; here it 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 FAILED_AGAIN_NOW = 0
 
@@ -20,7 +21,9 @@ class EventSource:
 
     @property
     def queue_arn(self) -> str:
-        return self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
 
     def record(self, message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
         return {

@@ -7,9 +7,10 @@ import contextlib
 import json
 import random
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 from moto import mock_aws
@@ -110,7 +111,9 @@ def api_event(
     }
 
 
-def status_event(transaction_id: Any, *, api_key_id: str | None = "client-a", query: dict | None = None) -> dict[str, Any]:
+def status_event(
+    transaction_id: Any, *, api_key_id: str | None = "client-a", query: dict | None = None
+) -> dict[str, Any]:
     return api_event(
         method="GET",
         idempotency_key=None,
@@ -227,7 +230,9 @@ def provision(sqs_fifo_name: str = "payments-test-audit.fifo") -> AwsResources:
         Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true", "KmsMasterKeyId": "alias/aws/sqs"},
     )["QueueUrl"]
     sns = _client("sns")
-    topic_arn = sns.create_topic(Name="payments-test-events", Attributes={"KmsMasterKeyId": "alias/aws/sns"})["TopicArn"]
+    topic_arn = sns.create_topic(Name="payments-test-events", Attributes={"KmsMasterKeyId": "alias/aws/sns"})[
+        "TopicArn"
+    ]
     tap_url = sqs.create_queue(QueueName="payments-test-events-tap")["QueueUrl"]
     tap_arn = sqs.get_queue_attributes(QueueUrl=tap_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=tap_arn, Attributes={"RawMessageDelivery": "true"})
@@ -236,7 +241,10 @@ def provision(sqs_fifo_name: str = "payments-test-audit.fifo") -> AwsResources:
 
 # Captured at import: tests may monkeypatch the module attributes.
 _CACHED_BUILDERS = (
-    transactions.transaction_creator, status.transaction_store, audit_archive.archiver, reconciler.transaction_reconciler,
+    transactions.transaction_creator,
+    status.transaction_store,
+    audit_archive.archiver,
+    reconciler.transaction_reconciler,
 )
 
 
@@ -250,7 +258,13 @@ def reset_runtime_caches() -> None:
 def aws_environment(monkeypatch) -> Iterator[AwsResources]:
     for name, value in RUNTIME_ENV.items():
         monkeypatch.setenv(name, value)
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_SNS", "AWS_PROFILE"):
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_SQS",
+        "AWS_ENDPOINT_URL_SNS",
+        "AWS_PROFILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     with mock_aws():
         resources = provision()

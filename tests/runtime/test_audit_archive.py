@@ -16,7 +16,16 @@ from payments_platform.runtime.redaction import contains_pan
 
 from .sqs_event_source import EventSource
 from .support import (
-    AMEX, MASTERCARD, REGION, VISA, api_event, create, fail_once, next_year, reset_runtime_caches, valid_body,
+    AMEX,
+    MASTERCARD,
+    REGION,
+    VISA,
+    api_event,
+    create,
+    fail_once,
+    next_year,
+    reset_runtime_caches,
+    valid_body,
 )
 
 BUCKET = "payments-test-audit-archive"
@@ -35,14 +44,20 @@ def archive(aws, monkeypatch) -> dict[str, Any]:
     s3.put_bucket_encryption(
         Bucket=BUCKET,
         ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key_arn}}]
+            "Rules": [
+                {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key_arn}}
+            ]
         },
     )
-    dlq_url = aws.sqs.create_queue(QueueName="payments-test-audit-dlq.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    dlq_url = aws.sqs.create_queue(QueueName="payments-test-audit-dlq.fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
     dlq_arn = aws.sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     aws.sqs.set_queue_attributes(
         QueueUrl=aws.audit_queue_url,
-        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT})},
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT})
+        },
     )
     monkeypatch.setenv("ARCHIVE_BUCKET_NAME", BUCKET)
     monkeypatch.setenv("ARCHIVE_KMS_KEY_ARN", kms_key_arn)
@@ -64,7 +79,11 @@ def _create_transactions(count: int) -> list[str]:
 
 
 def _send_poison(aws) -> None:
-    for group, body in (("poison-a", "not json {"), ("poison-b", '{"type": "transaction.created"}'), ("poison-c", "[1, 2]")):
+    for group, body in (
+        ("poison-a", "not json {"),
+        ("poison-b", '{"type": "transaction.created"}'),
+        ("poison-c", "[1, 2]"),
+    ):
         aws.sqs.send_message(QueueUrl=aws.audit_queue_url, MessageBody=body, MessageGroupId=group)
 
 
@@ -73,7 +92,10 @@ def _versions(s3) -> list[dict[str, Any]]:
 
 
 def _bodies(s3) -> list[str]:
-    return [s3.get_object(Bucket=BUCKET, Key=v["Key"], VersionId=v["VersionId"])["Body"].read().decode() for v in _versions(s3)]
+    return [
+        s3.get_object(Bucket=BUCKET, Key=v["Key"], VersionId=v["VersionId"])["Body"].read().decode()
+        for v in _versions(s3)
+    ]
 
 
 def _drain(sqs, url: str) -> list[dict[str, Any]]:
@@ -160,13 +182,17 @@ def test_a_rejected_message_is_logged_by_id_and_reason_without_its_content(aws, 
     response = EventSource(aws.sqs, aws.audit_queue_url, audit_archive.handler).poll()
 
     assert len(response["batchItemFailures"]) == 1
-    (line,) = [json.loads(l) for l in capsys.readouterr().out.splitlines() if "audit_message_rejected" in l]
+    (line,) = [json.loads(entry) for entry in capsys.readouterr().out.splitlines() if "audit_message_rejected" in entry]
     assert line["reason"] == "invalid_json" and line["message_id"] == response["batchItemFailures"][0]["itemIdentifier"]
     assert VISA not in json.dumps(line) and "not json" not in json.dumps(line)
 
 
 def test_a_failed_write_returns_the_rest_of_its_message_group_unprocessed(aws, archive):
-    records = [_record("txn_a1", "group-a", "m1"), _record("txn_a2", "group-a", "m2"), _record("txn_b1", "group-b", "m3")]
+    records = [
+        _record("txn_a1", "group-a", "m1"),
+        _record("txn_a2", "group-a", "m2"),
+        _record("txn_b1", "group-b", "m3"),
+    ]
     s3 = boto3.client("s3", region_name=REGION)
     fail_once(s3, "s3.PutObject", "InternalError", status_code=500)
 
@@ -195,11 +221,20 @@ def _record(transaction_id: str, group: str, message_id: str, **body_overrides: 
         ('{"transaction_id": "txn_1", "created_at": "2026-11-26T10:00:00Z"}', "missing_type"),
         ('{"type": "transaction.created", "created_at": "2026-11-26T10:00:00Z"}', "missing_transaction_id"),
         ('{"type": "transaction.created", "transaction_id": "txn_1"}', "missing_created_at"),
-        ('{"type": "transaction.created", "transaction_id": "../../etc", "created_at": "2026-11-26T10:00:00Z"}', "invalid_transaction_id"),
-        ('{"type": "transaction.created", "transaction_id": 7, "created_at": "2026-11-26T10:00:00Z"}', "invalid_transaction_id"),
+        (
+            '{"type": "transaction.created", "transaction_id": "../../etc", "created_at": "2026-11-26T10:00:00Z"}',
+            "invalid_transaction_id",
+        ),
+        (
+            '{"type": "transaction.created", "transaction_id": 7, "created_at": "2026-11-26T10:00:00Z"}',
+            "invalid_transaction_id",
+        ),
         ('{"type": "Created/../x", "transaction_id": "txn_1", "created_at": "2026-11-26T10:00:00Z"}', "invalid_type"),
         ('{"type": "transaction.created", "transaction_id": "txn_1", "created_at": "yesterday"}', "invalid_created_at"),
-        ('{"type": "transaction.created", "transaction_id": "txn_1", "created_at": "2026-11-26T10:00:00"}', "invalid_created_at"),
+        (
+            '{"type": "transaction.created", "transaction_id": "txn_1", "created_at": "2026-11-26T10:00:00"}',
+            "invalid_created_at",
+        ),
     ],
 )
 def test_a_malformed_message_is_poison_with_a_fixed_reason(body, reason):

@@ -6,7 +6,8 @@ from .support import api_event, body_of, create, fail_once, read, status_event, 
 
 
 @pytest.mark.parametrize(
-    "code", ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "InternalServerError"]
+    "code",
+    ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "InternalServerError"],
 )
 def test_dynamodb_throttling_is_503_with_retry_after_and_no_partial_state(aws, code):
     create(api_event(valid_body(), idempotency_key="warm-up"))
@@ -36,7 +37,12 @@ def test_unhandled_bugs_are_500_in_the_generic_shape_and_logged_with_the_request
     response = create(api_event(valid_body(), request_id="req-bug-1"))
     assert response["statusCode"] == 500
     assert body_of(response) == {
-        "error": {"type": "api_error", "code": "internal_error", "message": "An internal error occurred.", "request_id": "req-bug-1"}
+        "error": {
+            "type": "api_error",
+            "code": "internal_error",
+            "message": "An internal error occurred.",
+            "request_id": "req-bug-1",
+        }
     }
     out = capsys.readouterr().out
     assert "ZeroDivisionError" in out and "req-bug-1" in out

@@ -7,7 +7,9 @@ from payments_platform.runtime.cards import CVC_LENGTHS, card_brand, card_finger
 from .support import AMEX, MASTERCARD, VISA, luhn_complete
 
 
-@pytest.mark.parametrize("number", [VISA, MASTERCARD, AMEX, "6011111111111117", "3530111333300000", "36227206271667", "6200000000000005"])
+@pytest.mark.parametrize(
+    "number", [VISA, MASTERCARD, AMEX, "6011111111111117", "3530111333300000", "36227206271667", "6200000000000005"]
+)
 def test_luhn_accepts_scheme_test_numbers(number):
     assert luhn_valid(number)
 
@@ -38,7 +40,9 @@ def test_card_brand_follows_bin_ranges(number, brand):
     assert card_brand(number) == brand
 
 
-@pytest.mark.parametrize("number", [luhn_complete("99999999999999"), luhn_complete("42424242424242"), luhn_complete("3400000000000000")])
+@pytest.mark.parametrize(
+    "number", [luhn_complete("99999999999999"), luhn_complete("42424242424242"), luhn_complete("3400000000000000")]
+)
 def test_card_brand_is_none_outside_major_schemes_or_lengths(number):
     assert card_brand(number) is None
 

@@ -106,8 +106,9 @@ def test_a_step_for_a_version_that_is_not_pending_is_refused(rotation):
 
 def test_an_event_that_is_not_a_rotation_step_is_refused(rotation):
     with pytest.raises(RotationError, match="not a Secrets Manager rotation event"):
-        fingerprint_rotation.handler({"Step": "dropSecret", "SecretId": rotation.arn, "ClientRequestToken": "x"},
-                                     RotationContext())
+        fingerprint_rotation.handler(
+            {"Step": "dropSecret", "SecretId": rotation.arn, "ClientRequestToken": "x"}, RotationContext()
+        )
 
 
 def test_requests_from_before_a_rotation_replay_after_it_and_new_ones_use_the_new_key(aws, rotation, monkeypatch):
@@ -122,7 +123,9 @@ def test_requests_from_before_a_rotation_replay_after_it_and_new_ones_use_the_ne
     replay = create(api_event(valid_body(), idempotency_key="before-rotation"))
     after = create(api_event(valid_body(), idempotency_key="after-rotation"))
     assert replay["statusCode"] == 201 and replay["body"] == before["body"]
-    versions = {i["idempotency_record_id"]["S"]: i["card_fingerprint_key_version"]["S"] for i in aws.transaction_items()}
+    versions = {
+        i["idempotency_record_id"]["S"]: i["card_fingerprint_key_version"]["S"] for i in aws.transaction_items()
+    }
     assert sorted(versions.values()) == sorted([old_version, new_version])
     assert body_of(after)["transaction_id"] != body_of(before)["transaction_id"]
 

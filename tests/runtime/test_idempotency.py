@@ -6,7 +6,18 @@ import pytest
 from payments_platform.runtime import aws_clients, transactions
 from payments_platform.runtime.dispatch import TransactionDispatcher
 
-from .support import TABLE_NAME, FakeClock, api_event, creator_with_clock, body_of, count_calls, create, fail_once, serialized_moto_transactions, valid_body
+from .support import (
+    TABLE_NAME,
+    FakeClock,
+    api_event,
+    body_of,
+    count_calls,
+    create,
+    creator_with_clock,
+    fail_once,
+    serialized_moto_transactions,
+    valid_body,
+)
 
 
 @pytest.fixture

@@ -22,7 +22,9 @@ def test_mask_text_masks_pan_candidates(text):
     assert not contains_pan(masked)
 
 
-@pytest.mark.parametrize("text", ["order-2024-05-01-000123", "order 12345678901", "2026-11-26T05:14:31.446Z", "txn_tchl6befdxcsx73xzthtu4gc"])
+@pytest.mark.parametrize(
+    "text", ["order-2024-05-01-000123", "order 12345678901", "2026-11-26T05:14:31.446Z", "txn_tchl6befdxcsx73xzthtu4gc"]
+)
 def test_mask_text_leaves_non_pans_alone(text):
     assert mask_text(text) == text
 
@@ -38,7 +40,12 @@ def test_redact_masks_sensitive_keys_nested_values_and_objects():
         def __str__(self):
             return f"card {VISA}"
 
-    event = {"card": {"number": VISA, "cvc": "123", "CVV2": 999}, "items": [VISA, 4242424242424242], "obj": Leaky(), "n": 1250}
+    event = {
+        "card": {"number": VISA, "cvc": "123", "CVV2": 999},
+        "items": [VISA, 4242424242424242],
+        "obj": Leaky(),
+        "n": 1250,
+    }
     cleaned = redact(event)
     assert VISA not in json.dumps(cleaned) and "123" not in json.dumps(cleaned)
     assert cleaned["card"]["cvc"] == "[REDACTED]" and cleaned["n"] == 1250
@@ -60,7 +67,18 @@ def test_every_log_event_is_redacted_including_exceptions(capsys):
 def test_log_lines_carry_the_required_fields(aws, capsys):
     create(api_event(valid_body(), request_id="req-fields-1"))
     [audit] = [line for line in log_lines(capsys.readouterr().out) if line.get("audit")]
-    for field in ("timestamp", "level", "event", "request_id", "xray_trace_id", "function", "client_id", "transaction_id", "outcome", "latency_ms"):
+    for field in (
+        "timestamp",
+        "level",
+        "event",
+        "request_id",
+        "xray_trace_id",
+        "function",
+        "client_id",
+        "transaction_id",
+        "outcome",
+        "latency_ms",
+    ):
         assert field in audit, field
     assert audit["xray_trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
     assert audit["request_id"] == "req-fields-1" and audit["outcome"] == "created"

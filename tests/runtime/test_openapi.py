@@ -198,12 +198,18 @@ def test_handler_responses_match_the_documented_response_schemas(aws):
     created = create(api_event(valid_body(description="d", metadata={"k": "v"})))
     _validator("Transaction").validate(body_of(created))
     _validator("Transaction").validate(body_of(read(status_event(body_of(created)["transaction_id"]))))
-    for response in (create(api_event(raw_body="{")), read(status_event("nope")), create(api_event(valid_body(), api_key_id=None))):
+    for response in (
+        create(api_event(raw_body="{")),
+        read(status_event("nope")),
+        create(api_event(valid_body(), api_key_id=None)),
+    ):
         _validator("Error").validate(body_of(response))
 
 
 def test_documented_status_codes_cover_what_the_handler_returns():
-    documented = set(OPENAPI["paths"]["/transactions"]["post"]["responses"]) | set(OPENAPI["paths"]["/status"]["get"]["responses"])
+    documented = set(OPENAPI["paths"]["/transactions"]["post"]["responses"]) | set(
+        OPENAPI["paths"]["/status"]["get"]["responses"]
+    )
     assert {str(status) for status, _ in error_catalogue().values()} <= documented
 
 
@@ -215,7 +221,10 @@ def test_every_error_code_is_documented_in_runtime_md():
 
 # -- what API Gateway answers by itself, the link, the headers (issue #12) ---------------------------------
 
-OPERATIONS = {"createTransaction": OPENAPI["paths"]["/transactions"]["post"], "getTransactionStatus": OPENAPI["paths"]["/status"]["get"]}
+OPERATIONS = {
+    "createTransaction": OPENAPI["paths"]["/transactions"]["post"],
+    "getTransactionStatus": OPENAPI["paths"]["/status"]["get"],
+}
 # Gateway response type → (status, error code) as the deployed API answers it (plugins/api/responses.py,
 # core/local/apigw/gateway.py). Throttled functions reach the client as INTEGRATION_FAILURE with status 500.
 GATEWAY_ANSWERS = {
@@ -252,7 +261,9 @@ def test_gateway_answers_carry_the_codes_the_api_plugin_deploys():
     from payments_platform.plugins.api.responses import GATEWAY_ERRORS
 
     deployed = {error.response_type: error.code for error in GATEWAY_ERRORS}
-    assert {kind: code for kind, (_, code) in GATEWAY_ANSWERS.items()} == {kind: deployed[kind] for kind in GATEWAY_ANSWERS}
+    assert {kind: code for kind, (_, code) in GATEWAY_ANSWERS.items()} == {
+        kind: deployed[kind] for kind in GATEWAY_ANSWERS
+    }
 
 
 def test_a_missing_or_unknown_api_key_is_documented_as_403():
@@ -271,7 +282,11 @@ def test_every_response_documents_the_cors_and_caching_headers():
     for operation in OPERATIONS.values():
         for status in operation["responses"]:
             headers = {name: _header(ref) for name, ref in _response(operation, status)["headers"].items()}
-            for name, value in (("Access-Control-Allow-Origin", "*"), ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")):
+            for name, value in (
+                ("Access-Control-Allow-Origin", "*"),
+                ("Cache-Control", "no-store"),
+                ("X-Content-Type-Options", "nosniff"),
+            ):
                 assert headers[name]["required"] is True and headers[name]["schema"]["enum"] == [value], (status, name)
 
 

@@ -44,7 +44,9 @@ def test_handlers_import_from_the_packaged_layout(tmp_path):
         "assert not any(m.startswith('payments_platform') for m in sys.modules)\n"
         "assert 'boto3' not in sys.modules\n"
     )
-    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, check=True, env={"PYTHONPATH": str(tmp_path), "PATH": ""})
+    subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, check=True, env={"PYTHONPATH": str(tmp_path), "PATH": ""}
+    )
 
 
 def test_the_gateway_schema_ships_inside_the_runtime_folder():

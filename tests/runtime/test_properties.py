@@ -13,10 +13,23 @@ from hypothesis import strategies as st
 
 from .support import api_event, aws_environment, create, luhn_complete, read, status_event
 
-SCHEME_PREFIXES = [("4", 16), ("4", 13), ("51", 16), ("2221", 16), ("34", 15), ("37", 15), ("6011", 16), ("3528", 16), ("36", 14), ("62", 16)]
+SCHEME_PREFIXES = [
+    ("4", 16),
+    ("4", 13),
+    ("51", 16),
+    ("2221", 16),
+    ("34", 15),
+    ("37", 15),
+    ("6011", 16),
+    ("3528", 16),
+    ("36", 14),
+    ("62", 16),
+]
 THIS_YEAR = date.today().year
 KEY_COUNTER = itertools.count()
-PROPERTY_SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY_SETTINGS = settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 @st.composite
@@ -31,7 +44,11 @@ def formatted(pan: str, separator: str) -> str:
 
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30))
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
 
 
 @st.composite
@@ -45,12 +62,21 @@ def create_requests(draw):
         "amount": draw(st.integers(1, 10**6)) * 10,
         "currency": draw(st.sampled_from(["EUR", "USD", "JPY", "KWD", "GBP"])),
         "merchant_reference": draw(st.from_regex(r"\Aord-[a-z]{1,20}\Z")),
-        "card": {"number": pan, "exp_month": draw(st.integers(1, 12)), "exp_year": draw(st.integers(THIS_YEAR + 1, THIS_YEAR + 5)), "cvc": brand_cvc},
+        "card": {
+            "number": pan,
+            "exp_month": draw(st.integers(1, 12)),
+            "exp_year": draw(st.integers(THIS_YEAR + 1, THIS_YEAR + 5)),
+            "cvc": brand_cvc,
+        },
     }
     if draw(st.booleans()):
         body["description"] = draw(st.text(alphabet=string.ascii_letters + " ", min_size=1, max_size=50))
     if draw(st.booleans()):
-        body["metadata"] = draw(st.dictionaries(st.from_regex(r"\A[a-z]{1,8}\Z"), st.text(alphabet=string.ascii_letters, max_size=10), max_size=3))
+        body["metadata"] = draw(
+            st.dictionaries(
+                st.from_regex(r"\A[a-z]{1,8}\Z"), st.text(alphabet=string.ascii_letters, max_size=10), max_size=3
+            )
+        )
     headers: dict = {}
     key = f"key-{next(KEY_COUNTER)}"
     raw_body = None
@@ -58,7 +84,11 @@ def create_requests(draw):
     event_patch: dict = {}
 
     # Half the examples carry the PAN somewhere else as well, in a form that otherwise passes.
-    smuggle = draw(st.sampled_from([None, None, None, "merchant_reference", "description", "metadata", "metadata_key", "key", "header"]))
+    smuggle = draw(
+        st.sampled_from(
+            [None, None, None, "merchant_reference", "description", "metadata", "metadata_key", "key", "header"]
+        )
+    )
     dashed = formatted(pan, "-")
     if smuggle == "merchant_reference":
         body["merchant_reference"] = draw(st.sampled_from([pan, dashed, f"ord-{pan}", f"{dashed}:x"]))
@@ -76,7 +106,9 @@ def create_requests(draw):
     mutations = draw(st.lists(st.integers(0, 19), max_size=3))
     for mutation in mutations:
         if mutation == 0:
-            body["amount"] = draw(st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=5), json_scalars))
+            body["amount"] = draw(
+                st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=5), json_scalars)
+            )
         elif mutation == 1:
             body["currency"] = draw(json_scalars)
         elif mutation == 2:
@@ -85,7 +117,12 @@ def create_requests(draw):
             body["description"] = draw(st.one_of(st.just(f"paid with {smuggled}"), st.text(max_size=300), json_scalars))
         elif mutation == 4:
             body["metadata"] = draw(
-                st.one_of(st.just({"note": smuggled}), st.just({pan: "v"}), st.dictionaries(st.text(max_size=12), st.text(max_size=20), max_size=22), json_values)
+                st.one_of(
+                    st.just({"note": smuggled}),
+                    st.just({pan: "v"}),
+                    st.dictionaries(st.text(max_size=12), st.text(max_size=20), max_size=22),
+                    json_values,
+                )
             )
         elif mutation == 5 and isinstance(body.get("card"), dict):
             body["card"]["number"] = draw(st.sampled_from([formatted(pan, " "), int(pan), pan + "0", pan[:-1]]))
@@ -116,8 +153,17 @@ def create_requests(draw):
         elif mutation == 18:
             key = None
         elif mutation == 19:
-            raw_body = json.dumps(body).replace(f'"{pan}"', draw(st.sampled_from([pan, f'"{pan}", "number": "{pan}"', f"1{pan}"])))
-    event = api_event(body, raw_body=raw_body, idempotency_key=key, headers=headers, base64_body=base64_body, request_id="req-" + key[:8] if key else "req-none")
+            raw_body = json.dumps(body).replace(
+                f'"{pan}"', draw(st.sampled_from([pan, f'"{pan}", "number": "{pan}"', f"1{pan}"]))
+            )
+    event = api_event(
+        body,
+        raw_body=raw_body,
+        idempotency_key=key,
+        headers=headers,
+        base64_body=base64_body,
+        request_id="req-" + key[:8] if key else "req-none",
+    )
     event.update(event_patch)
     return event, pan
 
@@ -166,7 +212,10 @@ def test_status_never_5xx_and_never_leaks_a_pan(monkeypatch, capsys):
             st.one_of(
                 st.none(),
                 st.dictionaries(st.text(max_size=20), st.text(max_size=40), max_size=3),
-                st.builds(lambda s: {"transaction_id": s}, st.one_of(st.from_regex(r"\Atxn_[a-z2-7]{24}\Z"), st.text(max_size=40))),
+                st.builds(
+                    lambda s: {"transaction_id": s},
+                    st.one_of(st.from_regex(r"\Atxn_[a-z2-7]{24}\Z"), st.text(max_size=40)),
+                ),
             ),
             st.booleans(),
         )

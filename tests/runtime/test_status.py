@@ -33,7 +33,15 @@ def test_idempotency_records_cannot_be_read_through_status(aws):
 
 
 @pytest.mark.parametrize(
-    "query", [None, {}, {"transaction_id": ""}, {"transaction_id": "TXN_" + "a" * 24}, {"transaction_id": "4242424242424242"}, {"id": "x"}]
+    "query",
+    [
+        None,
+        {},
+        {"transaction_id": ""},
+        {"transaction_id": "TXN_" + "a" * 24},
+        {"transaction_id": "4242424242424242"},
+        {"id": "x"},
+    ],
 )
 def test_malformed_queries_are_400(aws, query):
     event = status_event(None)

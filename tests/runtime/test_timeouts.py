@@ -8,7 +8,7 @@ import contextlib
 import socket
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from payments_platform.runtime import aws_clients, transactions
 from payments_platform.runtime.aws_clients import CallTimeouts
@@ -38,12 +38,12 @@ class StallingEndpoint:
         while not self._stop.is_set():
             try:
                 connection, _ = self._listener.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             self.connections += 1
             self._held.append(connection)  # held open, never answered
 
-    def __enter__(self) -> "StallingEndpoint":
+    def __enter__(self) -> StallingEndpoint:
         self._thread.start()
         return self
 

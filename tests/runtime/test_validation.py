@@ -118,7 +118,16 @@ def test_zero_decimal_currency_accepts_whole_amounts():
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"   ", b"{", b"\xff\xfe", b'{"amount": NaN}', b'{"amount": Infinity}', b'{"a": 1, "a": 2}', b"[" * 5000 + b"]" * 5000],
+    [
+        b"",
+        b"   ",
+        b"{",
+        b"\xff\xfe",
+        b'{"amount": NaN}',
+        b'{"amount": Infinity}',
+        b'{"a": 1, "a": 2}',
+        b"[" * 5000 + b"]" * 5000,
+    ],
 )
 def test_unparseable_bodies_are_invalid_json(raw):
     with pytest.raises(InvalidRequestError) as info:
@@ -130,12 +139,16 @@ def test_parse_json_body_accepts_an_object():
     assert parse_json_body(json.dumps({"a": 1}).encode()) == {"a": 1}
 
 
-@pytest.mark.parametrize("value", ["application/json", "application/json; charset=utf-8", "Application/JSON;charset=UTF-8"])
+@pytest.mark.parametrize(
+    "value", ["application/json", "application/json; charset=utf-8", "Application/JSON;charset=UTF-8"]
+)
 def test_json_content_types_are_accepted(value):
     require_json_content_type(value)
 
 
-@pytest.mark.parametrize("value", [None, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"])
+@pytest.mark.parametrize(
+    "value", [None, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"]
+)
 def test_other_content_types_are_unsupported(value):
     with pytest.raises(UnsupportedMediaTypeError):
         require_json_content_type(value)
@@ -155,7 +168,11 @@ def test_bad_idempotency_keys_are_rejected(raw):
 
 @pytest.mark.parametrize(
     ("query", "code"),
-    [({}, "parameter_missing"), ({"transaction_id": "txn_x"}, "parameter_invalid"), ({"transaction_id": "1", "x": "2"}, "parameter_unknown")],
+    [
+        ({}, "parameter_missing"),
+        ({"transaction_id": "txn_x"}, "parameter_invalid"),
+        ({"transaction_id": "1", "x": "2"}, "parameter_unknown"),
+    ],
 )
 def test_malformed_status_queries_are_rejected(query, code):
     with pytest.raises(InvalidRequestError) as info:

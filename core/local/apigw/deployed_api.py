@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from payments_platform.core.errors import PlatformError
 from payments_platform.core.local.apigw.web_acl import DeployedWebAcl, read_web_acl, stage_arn
 
 # arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:...:function:NAME/invocations
-_LAMBDA_URI = re.compile(r"^arn:[^:]+:apigateway:[^:]+:lambda:path/2015-03-31/functions/(?P<arn>arn:[^/]+)/invocations$")
+_LAMBDA_URI = re.compile(
+    r"^arn:[^:]+:apigateway:[^:]+:lambda:path/2015-03-31/functions/(?P<arn>arn:[^/]+)/invocations$"
+)
 # A static value in a response parameter mapping is written in single quotes.
 _STATIC = re.compile(r"^'(?P<value>.*)'$", re.DOTALL)
 
@@ -90,12 +93,27 @@ class DeployedApi:
 # API Gateway's own status for each response type when the API does not set one
 # (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html).
 DEFAULT_STATUS = {
-    "ACCESS_DENIED": 403, "API_CONFIGURATION_ERROR": 500, "AUTHORIZER_CONFIGURATION_ERROR": 500,
-    "AUTHORIZER_FAILURE": 500, "BAD_REQUEST_PARAMETERS": 400, "BAD_REQUEST_BODY": 400, "DEFAULT_4XX": None,
-    "DEFAULT_5XX": None, "EXPIRED_TOKEN": 403, "INTEGRATION_FAILURE": 504, "INTEGRATION_TIMEOUT": 504,
-    "INVALID_API_KEY": 403, "INVALID_SIGNATURE": 403, "MISSING_AUTHENTICATION_TOKEN": 403, "QUOTA_EXCEEDED": 429,
-    "REQUEST_TOO_LARGE": 413, "RESOURCE_NOT_FOUND": 404, "THROTTLED": 429, "UNAUTHORIZED": 401,
-    "UNSUPPORTED_MEDIA_TYPE": 415, "WAF_FILTERED": 403,
+    "ACCESS_DENIED": 403,
+    "API_CONFIGURATION_ERROR": 500,
+    "AUTHORIZER_CONFIGURATION_ERROR": 500,
+    "AUTHORIZER_FAILURE": 500,
+    "BAD_REQUEST_PARAMETERS": 400,
+    "BAD_REQUEST_BODY": 400,
+    "DEFAULT_4XX": None,
+    "DEFAULT_5XX": None,
+    "EXPIRED_TOKEN": 403,
+    "INTEGRATION_FAILURE": 504,
+    "INTEGRATION_TIMEOUT": 504,
+    "INVALID_API_KEY": 403,
+    "INVALID_SIGNATURE": 403,
+    "MISSING_AUTHENTICATION_TOKEN": 403,
+    "QUOTA_EXCEEDED": 429,
+    "REQUEST_TOO_LARGE": 413,
+    "RESOURCE_NOT_FOUND": 404,
+    "THROTTLED": 429,
+    "UNAUTHORIZED": 401,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
+    "WAF_FILTERED": 403,
 }
 
 
@@ -111,7 +129,9 @@ def read_deployed_api(apigateway: Any, *, api_name: str, stage: str | None = Non
     if stage is not None:
         stages = [s for s in stages if s["stageName"] == stage]
     if len(stages) != 1:
-        raise DeployedApiError(f"REST API {api_name}: expected one deployed stage, found {[s['stageName'] for s in stages]}")
+        raise DeployedApiError(
+            f"REST API {api_name}: expected one deployed stage, found {[s['stageName'] for s in stages]}"
+        )
     stage_body = stages[0]
     stage_name = stage_body["stageName"]
 
@@ -149,11 +169,15 @@ def _web_acl(apigateway: Any, wafv2: Any, api_id: str, stage_body: Mapping[str, 
     if not stage_body.get("webAclArn"):
         return None
     if wafv2 is None:
-        raise DeployedApiError(f"stage {stage_body['stageName']} has web ACL {stage_body['webAclArn']}, and no WAF client was given to read it")
+        raise DeployedApiError(
+            f"stage {stage_body['stageName']} has web ACL {stage_body['webAclArn']}, and no WAF client was given to read it"
+        )
     return read_web_acl(wafv2, stage_arn(apigateway.meta.region_name, api_id, stage_body["stageName"]))
 
 
-def _method(apigateway: Any, api_id: str, resource: Mapping[str, Any], body: Mapping[str, Any], validators: Mapping[str, Any]) -> Method:
+def _method(
+    apigateway: Any, api_id: str, resource: Mapping[str, Any], body: Mapping[str, Any], validators: Mapping[str, Any]
+) -> Method:
     path, verb = resource["path"], body["httpMethod"]
     integration = body.get("methodIntegration") or apigateway.get_integration(
         restApiId=api_id, resourceId=resource["id"], httpMethod=verb
@@ -166,7 +190,9 @@ def _method(apigateway: Any, api_id: str, resource: Mapping[str, Any], body: Map
         api_key_required=bool(body.get("apiKeyRequired")),
         authorization=body.get("authorizationType", "NONE"),
         integration_type=kind,
-        required_parameters=tuple(sorted(name for name, required in (body.get("requestParameters") or {}).items() if required)),
+        required_parameters=tuple(
+            sorted(name for name, required in (body.get("requestParameters") or {}).items() if required)
+        ),
         validate_body=bool(validator.get("validateRequestBody")),
         validate_parameters=bool(validator.get("validateRequestParameters")),
         request_models=dict(body.get("requestModels") or {}),
@@ -178,14 +204,18 @@ def _method(apigateway: Any, api_id: str, resource: Mapping[str, Any], body: Map
     if kind == "AWS_PROXY":
         match = _LAMBDA_URI.match(integration.get("uri", ""))
         if not match:
-            raise DeployedApiError(f"{verb} {path}: AWS_PROXY integration to {integration.get('uri')!r} is not a Lambda function")
+            raise DeployedApiError(
+                f"{verb} {path}: AWS_PROXY integration to {integration.get('uri')!r} is not a Lambda function"
+            )
         return Method(**common, function_name=match["arn"].rsplit(":", 1)[-1])
     if kind == "MOCK":
         return Method(**common, **_mock_response(apigateway, api_id, resource["id"], verb, integration))
     raise DeployedApiError(f"{verb} {path}: integration type {kind!r} is not served locally")
 
 
-def _mock_response(apigateway: Any, api_id: str, resource_id: str, verb: str, integration: Mapping[str, Any]) -> dict[str, Any]:
+def _mock_response(
+    apigateway: Any, api_id: str, resource_id: str, verb: str, integration: Mapping[str, Any]
+) -> dict[str, Any]:
     """What a MOCK integration answers: the status its request template selects, with that
     integration response's static header mappings."""
     template = (integration.get("requestTemplates") or {}).get("application/json", "")

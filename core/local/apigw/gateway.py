@@ -16,17 +16,23 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl
 
 import jsonschema
 
-from payments_platform.core.local.asgi import BodyTooLarge, Receive, Scope, Send, read_body, send_response
 from payments_platform.core.local.apigw.deployed_api import DEFAULT_STATUS, DeployedApi, Method, Throttle
-from payments_platform.core.local.lambdafn.service import FunctionFailed, FunctionThrottled, FunctionTimedOut, InvokeError
 from payments_platform.core.local.apigw.web_acl import RateLimiter
+from payments_platform.core.local.asgi import BodyTooLarge, Receive, Scope, Send, read_body, send_response
+from payments_platform.core.local.lambdafn.service import (
+    FunctionFailed,
+    FunctionThrottled,
+    FunctionTimedOut,
+    InvokeError,
+)
 
 # API Gateway's payload limit for REST APIs.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -82,9 +88,7 @@ class LocalGateway:
         self._clock = clock
         self._method_buckets: dict[tuple[str, str], TokenBucket] = {}
         self._key_buckets: dict[str, TokenBucket] = {}
-        self._validators = {
-            name: jsonschema.Draft4Validator(schema) for name, schema in api.models.items()
-        }
+        self._validators = {name: jsonschema.Draft4Validator(schema) for name, schema in api.models.items()}
         self.waf = RateLimiter(api.web_acl, clock) if api.web_acl is not None else None
 
     # -- ASGI ---------------------------------------------------------------------------------
@@ -127,7 +131,9 @@ class LocalGateway:
         try:
             body = await read_body(receive, limit=MAX_PAYLOAD_BYTES)
         except BodyTooLarge:
-            raise GatewayError("REQUEST_TOO_LARGE", f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.") from None
+            raise GatewayError(
+                "REQUEST_TOO_LARGE", f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes."
+            ) from None
         headers = _headers(scope)
         query = parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace"), keep_blank_values=True)
 
@@ -159,7 +165,7 @@ class LocalGateway:
         prefix = f"/{self.api.stage}"
         if path != prefix and not path.startswith(prefix + "/"):
             return None
-        resource = path[len(prefix):].rstrip("/") or "/"
+        resource = path[len(prefix) :].rstrip("/") or "/"
         return resource
 
     def _check_api_key(self, method: Method, headers: Mapping[str, list[str]]) -> Any:
@@ -186,7 +192,9 @@ class LocalGateway:
             if not bucket.take():
                 raise GatewayError("THROTTLED", "Too Many Requests")
 
-    def _validate(self, method: Method, headers: Mapping[str, list[str]], query: list[tuple[str, str]], body: bytes) -> None:
+    def _validate(
+        self, method: Method, headers: Mapping[str, list[str]], query: list[tuple[str, str]], body: bytes
+    ) -> None:
         if method.validate_parameters and method.required_parameters:
             present = {f"method.request.querystring.{name}" for name, _ in query}
             present |= {f"method.request.header.{name}" for name in headers}
@@ -196,7 +204,9 @@ class LocalGateway:
                 if name.lower() not in {p.lower() for p in present}
             ]
             if missing:
-                raise GatewayError("BAD_REQUEST_PARAMETERS", f"Missing required request parameters: [{', '.join(missing)}]")
+                raise GatewayError(
+                    "BAD_REQUEST_PARAMETERS", f"Missing required request parameters: [{', '.join(missing)}]"
+                )
         if method.validate_body and method.request_models:
             content_type = (headers.get("content-type") or ["application/json"])[-1].split(";")[0].strip().lower()
             model = method.request_models.get(content_type) or method.request_models.get("$default")
@@ -205,7 +215,9 @@ class LocalGateway:
             try:
                 document = json.loads(body)
             except ValueError:
-                raise GatewayError("BAD_REQUEST_BODY", "Invalid request body", validation_error="body is not JSON") from None
+                raise GatewayError(
+                    "BAD_REQUEST_BODY", "Invalid request body", validation_error="body is not JSON"
+                ) from None
             errors = sorted(self._validators[model].iter_errors(document), key=lambda e: list(e.path))
             if errors:
                 # The validator's detail names the offending value's location, never the value.
@@ -223,7 +235,7 @@ class LocalGateway:
         request_id: str,
         api_key: Any,
     ) -> dict[str, Any]:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         client = scope.get("client") or ("127.0.0.1", 0)
         multi_query: dict[str, list[str]] = {}
         for name, value in query:
@@ -279,13 +291,20 @@ class LocalGateway:
             "body": text,
             "isBase64Encoded": is_base64,
         }
+
     # Note: an ASGI server hands header names over lower-cased; API Gateway keeps the client's case.
 
     # -- gateway responses --------------------------------------------------------------------
-    def _gateway_response(self, error: GatewayError, context: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    def _gateway_response(
+        self, error: GatewayError, context: dict[str, Any]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         context.update(responseType=error.response_type)
         deployed = self.api.gateway_responses.get(error.response_type)
-        family = "DEFAULT_4XX" if (error.default_status or DEFAULT_STATUS.get(error.response_type) or 500) < 500 else "DEFAULT_5XX"
+        family = (
+            "DEFAULT_4XX"
+            if (error.default_status or DEFAULT_STATUS.get(error.response_type) or 500) < 500
+            else "DEFAULT_5XX"
+        )
         fallback = self.api.gateway_responses.get(family)
         chosen = deployed or fallback
         status = (
@@ -312,7 +331,9 @@ class LocalGateway:
         return status, headers, body
 
 
-_TEMPLATE_VARIABLE = re.compile(r"\$(?:\{)?(context|stageVariables)\.([A-Za-z][A-Za-z0-9_.]*?)(?:\})?(?=[^A-Za-z0-9_.]|$)")
+_TEMPLATE_VARIABLE = re.compile(
+    r"\$(?:\{)?(context|stageVariables)\.([A-Za-z][A-Za-z0-9_.]*?)(?:\})?(?=[^A-Za-z0-9_.]|$)"
+)
 
 
 def render_template(template: str, context: Mapping[str, str], stage_variables: Mapping[str, str]) -> str:
@@ -353,7 +374,9 @@ def _well_formed(response: Any) -> bool:
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         return False
     headers = response.get("headers")
-    if headers is not None and not (isinstance(headers, dict) and all(isinstance(v, (str, int, float, bool)) for v in headers.values())):
+    if headers is not None and not (
+        isinstance(headers, dict) and all(isinstance(v, (str, int, float, bool)) for v in headers.values())
+    ):
         return False
     multi = response.get("multiValueHeaders")
     if multi is not None and not (isinstance(multi, dict) and all(isinstance(v, list) for v in multi.values())):
@@ -391,7 +414,12 @@ def _error_type(response_type: str) -> str:
         "BAD_REQUEST_BODY": "BadRequestException",
         "BAD_REQUEST_PARAMETERS": "BadRequestException",
         "REQUEST_TOO_LARGE": "RequestEntityTooLargeException",
-    }.get(response_type, "InternalServerErrorException" if response_type.startswith(("DEFAULT_5", "INTEGRATION")) else "BadRequestException")
+    }.get(
+        response_type,
+        "InternalServerErrorException"
+        if response_type.startswith(("DEFAULT_5", "INTEGRATION"))
+        else "BadRequestException",
+    )
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -17,20 +17,21 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import uvicorn
 
-from payments_platform.core.local.asgi import Receive, Scope, Send
 from payments_platform.core.local.apigw.deployed_api import read_deployed_api
-from payments_platform.core.local.lambdafn.deployed_functions import spec_from_json
-from payments_platform.core.local.processes import emulator_client, write_json_atomically
 from payments_platform.core.local.apigw.gateway import LocalGateway
+from payments_platform.core.local.asgi import Receive, Scope, Send
+from payments_platform.core.local.lambdafn.deployed_functions import spec_from_json
 from payments_platform.core.local.lambdafn.invoke_api import invoke_api, is_invoke
-from payments_platform.core.local.lambdafn.service import INIT_TIMEOUT_S, FunctionSpec, LambdaService
 from payments_platform.core.local.lambdafn.runtime_api import RuntimeApi
 from payments_platform.core.local.lambdafn.schedules import read_schedules, run_schedule
+from payments_platform.core.local.lambdafn.service import INIT_TIMEOUT_S, FunctionSpec, LambdaService
+from payments_platform.core.local.processes import emulator_client, write_json_atomically
 
 # What a worker inherits from this machine; everything else comes from the deployed function.
 INHERITED_VARIABLES = ("PATH", "LANG", "HOME", "TMPDIR", "SYSTEMROOT")
@@ -62,7 +63,11 @@ def server_config(app: Any, functions: Iterable[FunctionSpec]) -> uvicorn.Config
     """The gateway's uvicorn settings: connections outlive the longest invocation (and its init)."""
     longest = max((f.timeout_s for f in functions), default=0) + INIT_TIMEOUT_S
     return uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2,
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
         timeout_keep_alive=max(MIN_KEEP_ALIVE_S, int(longest) + 1),
     )
 
@@ -70,7 +75,8 @@ def server_config(app: Any, functions: Iterable[FunctionSpec]) -> uvicorn.Config
 async def serve(spec: dict[str, Any]) -> None:
     endpoint, region = spec["endpoint"], spec["region"]
     api = read_deployed_api(
-        emulator_client("apigateway", endpoint, region), api_name=spec["api_name"],
+        emulator_client("apigateway", endpoint, region),
+        api_name=spec["api_name"],
         wafv2=emulator_client("wafv2", endpoint, region),
     )
     functions: dict[str, FunctionSpec] = {f["name"]: spec_from_json(f) for f in spec["functions"]}
@@ -142,8 +148,11 @@ async def serve(spec: dict[str, Any]) -> None:
         _print("gateway", f"serving {api.name} stage {api.stage} at {url}")
         if gateway.waf is not None:
             waf = gateway.waf.describe()
-            _print("gateway", f"web ACL {waf['web_acl']}: emulated {', '.join(waf['emulated']) or 'nothing'}; "
-                   f"not emulated (requests pass them) {', '.join(waf['not_emulated']) or 'nothing'}")
+            _print(
+                "gateway",
+                f"web ACL {waf['web_acl']}: emulated {', '.join(waf['emulated']) or 'nothing'}; "
+                f"not emulated (requests pass them) {', '.join(waf['not_emulated']) or 'nothing'}",
+            )
 
     schedules = read_schedules(
         emulator_client("scheduler", endpoint, region), set(functions), lambda line: _print("scheduler", line)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from payments_platform.core.errors import PlatformError
 
@@ -56,10 +57,15 @@ def read_web_acl(wafv2: Any, resource_arn: str) -> DeployedWebAcl | None:
         action = rule.get("Action") or {}
         per_ip = rate and rate.get("AggregateKeyType") == "IP" and not rate.get("ScopeDownStatement")
         if per_ip and set(action) & {"Block", "Count"}:
-            rate_rules.append(RateRule(
-                name=rule["Name"], priority=rule["Priority"], limit=int(rate["Limit"]),
-                window_seconds=int(rate.get("EvaluationWindowSec") or 300), blocks="Block" in action,
-            ))
+            rate_rules.append(
+                RateRule(
+                    name=rule["Name"],
+                    priority=rule["Priority"],
+                    limit=int(rate["Limit"]),
+                    window_seconds=int(rate.get("EvaluationWindowSec") or 300),
+                    blocks="Block" in action,
+                )
+            )
         else:
             not_emulated.append(rule["Name"])
     return DeployedWebAcl(body["Name"], body["ARN"], tuple(rate_rules), tuple(not_emulated))
@@ -91,7 +97,8 @@ class RateLimiter:
         return {
             "web_acl": self.acl.name,
             "emulated": [
-                f"{r.name} ({r.limit}/{r.window_seconds}s per IP, {'block' if r.blocks else 'count'})" for r in self.acl.rate_rules
+                f"{r.name} ({r.limit}/{r.window_seconds}s per IP, {'block' if r.blocks else 'count'})"
+                for r in self.acl.rate_rules
             ],
             "not_emulated": list(self.acl.not_emulated),
         }

@@ -43,7 +43,8 @@ def function_identity(iam: Any, function_name: str, role_arn: str) -> FunctionCr
     for policy_name in _all(iam.list_role_policies, "PolicyNames", RoleName=role_name):
         document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
         iam.put_user_policy(
-            UserName=user, PolicyName=policy_name,
+            UserName=user,
+            PolicyName=policy_name,
             PolicyDocument=document if isinstance(document, str) else json.dumps(document),
         )
     for attached in _all(iam.list_attached_role_policies, "AttachedPolicies", RoleName=role_name):

@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 ParamReader = Callable[[str], Any]
 
@@ -76,10 +77,15 @@ def dynamodb_authorizations(action: str, param: ParamReader, scope: RequestScope
         needed = []
         for item in param("TransactItems") or []:
             for kind, operation in item.items():
-                needed.append(Authorization(f"dynamodb:{_TRANSACT_WRITE_ACTIONS[kind]}", (table_arn(operation["TableName"]),)))
+                needed.append(
+                    Authorization(f"dynamodb:{_TRANSACT_WRITE_ACTIONS[kind]}", (table_arn(operation["TableName"]),))
+                )
         return needed
     if action == "TransactGetItems":
-        return [Authorization("dynamodb:GetItem", (table_arn(item["Get"]["TableName"]),)) for item in param("TransactItems") or []]
+        return [
+            Authorization("dynamodb:GetItem", (table_arn(item["Get"]["TableName"]),))
+            for item in param("TransactItems") or []
+        ]
     if action in ("BatchGetItem", "BatchWriteItem"):
         return [Authorization(f"dynamodb:{action}", (table_arn(name),)) for name in param("RequestItems") or {}]
     table = param("TableName")

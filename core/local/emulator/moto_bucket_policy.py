@@ -21,15 +21,19 @@ from __future__ import annotations
 import contextvars
 import fnmatch
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 _REQUEST_KEYS: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("s3_policy_keys", default=None)
 _NEGATED = {"StringNotEquals", "StringNotLike"}
 _HEADER_KEYS = ("x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id")
 _NUMERIC = {
-    "NumericEquals": float.__eq__, "NumericNotEquals": float.__ne__,
-    "NumericLessThan": float.__lt__, "NumericLessThanEquals": float.__le__,
-    "NumericGreaterThan": float.__gt__, "NumericGreaterThanEquals": float.__ge__,
+    "NumericEquals": float.__eq__,
+    "NumericNotEquals": float.__ne__,
+    "NumericLessThan": float.__lt__,
+    "NumericLessThanEquals": float.__le__,
+    "NumericGreaterThan": float.__gt__,
+    "NumericGreaterThanEquals": float.__ge__,
 }
 
 
@@ -56,7 +60,9 @@ def apply() -> None:
             return PermissionResult.NEUTRAL
         policy = self.policy.decode() if isinstance(self.policy, bytes) else self.policy
         verdict = evaluate(json.loads(policy), action, resource, _REQUEST_KEYS.get() or {})
-        return {"deny": PermissionResult.DENIED, "allow": PermissionResult.PERMITTED}.get(verdict, PermissionResult.NEUTRAL)
+        return {"deny": PermissionResult.DENIED, "allow": PermissionResult.PERMITTED}.get(
+            verdict, PermissionResult.NEUTRAL
+        )
 
     get_permission.condition_aware = True  # type: ignore[attr-defined]
     S3Response._key_response = _key_response

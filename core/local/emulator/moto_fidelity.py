@@ -9,7 +9,6 @@ for the upstream fix that would make it unnecessary.
 from __future__ import annotations
 
 import json
-
 import threading
 from typing import Any
 
@@ -34,7 +33,9 @@ def default_logging_config(function_name: str) -> dict[str, str]:
     return {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{function_name}"}
 
 
-def merged_logging_config(function_name: str, current: dict[str, str] | None, update: dict[str, Any] | None) -> dict[str, str]:
+def merged_logging_config(
+    function_name: str, current: dict[str, str] | None, update: dict[str, Any] | None
+) -> dict[str, str]:
     """Lambda's stored LoggingConfig after a create (``current`` None) or an update: the fields
     given replace the stored ones; JSON format brings its log-level defaults."""
     config = dict(current or default_logging_config(function_name))
@@ -138,6 +139,8 @@ def patch_queue_redrive_policy_format() -> None:
         return result
 
     sqs_models.Queue.attributes = property(_mark(attributes))  # type: ignore[method-assign,assignment]
+
+
 # --------------------------------------------------------------------------- DynamoDB writes
 
 # Every DynamoDB write of the emulator goes through this one lock (see below).

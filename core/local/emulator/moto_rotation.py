@@ -152,7 +152,9 @@ def install(runtime_file: Path | None) -> None:
             finally:
                 del _rotation.may_wait, _rotation.secret
 
-        def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> Any:
+        def invoke(
+            self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
+        ) -> Any:
             if not hasattr(_rotation, "may_wait"):
                 return original_invoke(self, function_name, qualifier, body, headers, response_headers)
             if _rotation.may_wait and _rotation.secret is not None:
@@ -161,8 +163,10 @@ def install(runtime_file: Path | None) -> None:
             if endpoint is None:
                 if _rotation.may_wait:
                     threading.Thread(
-                        target=_wait_and_invoke, args=(_runtime_file, function_name, body),
-                        name="deferred-rotation-step", daemon=True,
+                        target=_wait_and_invoke,
+                        args=(_runtime_file, function_name, body),
+                        name="deferred-rotation-step",
+                        daemon=True,
                     ).start()
                     return b""
                 raise InvalidRequestException(

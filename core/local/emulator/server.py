@@ -22,8 +22,9 @@ import socket
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 EXIT_BIND_FAILED = 2
 # Lets a stopping server finish the requests in flight (Terraform's last calls) before exit.
@@ -34,14 +35,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="emulator_server", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
-    parser.add_argument("--ready-file", type=Path, required=True, help="where to write {pid, host, port, endpoint} once serving")
+    parser.add_argument(
+        "--ready-file", type=Path, required=True, help="where to write {pid, host, port, endpoint} once serving"
+    )
     parser.add_argument("--log-file", type=Path, help="append the server's warnings and errors here (default: stderr)")
     parser.add_argument(
-        "--lambda-runtime-file", type=Path,
+        "--lambda-runtime-file",
+        type=Path,
         help="the local gateway's ready file: where Secrets Manager rotation invokes the deployed rotation function",
     )
     parser.add_argument(
-        "--parent-pid", type=int,
+        "--parent-pid",
+        type=int,
         help="stop (as on SIGTERM) once this process is gone, so a killed launcher leaves no emulator behind",
     )
     return parser.parse_args(argv)
@@ -74,7 +79,14 @@ def enforce_iam_from_the_first_request() -> None:
 def prepare_moto(lambda_runtime_file: Path | None = None) -> None:
     """Everything that must hold before the first request: patches, IAM enforcement, the admin."""
     enforce_iam_from_the_first_request()
-    from payments_platform.core.local.emulator import admin as emulator_admin, moto_authorization, moto_bucket_policy, moto_fidelity, moto_performance, moto_rotation
+    from payments_platform.core.local.emulator import admin as emulator_admin
+    from payments_platform.core.local.emulator import (
+        moto_authorization,
+        moto_bucket_policy,
+        moto_fidelity,
+        moto_performance,
+        moto_rotation,
+    )
 
     moto_fidelity.install()
     moto_performance.install()
@@ -122,8 +134,12 @@ def serve(listener: socket.socket, ready_file: Path, stop: threading.Event, pare
 
     host, port = listener.getsockname()[:2]
     server = make_server(
-        host, port, DomainDispatcherApplication(create_backend_app), threaded=True,
-        request_handler=MotoRequestHandler, fd=listener.fileno(),
+        host,
+        port,
+        DomainDispatcherApplication(create_backend_app),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+        fd=listener.fileno(),
     )
     listener.close()  # werkzeug serves a duplicate of the descriptor
 
@@ -131,7 +147,9 @@ def serve(listener: socket.socket, ready_file: Path, stop: threading.Event, pare
     thread.start()
     endpoint_host = f"[{host}]" if ":" in host else host
     try:
-        write_ready_file(ready_file, {"pid": os.getpid(), "host": host, "port": port, "endpoint": f"http://{endpoint_host}:{port}"})
+        write_ready_file(
+            ready_file, {"pid": os.getpid(), "host": host, "port": port, "endpoint": f"http://{endpoint_host}:{port}"}
+        )
         while not stop.wait(SHUTDOWN_POLL_SECONDS):
             if parent_pid is not None and not process_alive(parent_pid):
                 logging.getLogger(__name__).warning("parent process %d is gone: stopping", parent_pid)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import zipfile
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from payments_platform.core.errors import PlatformError
 from payments_platform.core.local.lambdafn.service import FunctionSpec
+
 
 class DeployedFunctionError(PlatformError):
     """A deployed function cannot be run faithfully (code differs from the package, ...)."""

@@ -8,7 +8,12 @@ from __future__ import annotations
 import re
 
 from payments_platform.core.local.asgi import BodyTooLarge, Receive, Scope, Send, read_body, send_response
-from payments_platform.core.local.lambdafn.service import FunctionThrottled, FunctionTimedOut, InvokeError, LambdaService
+from payments_platform.core.local.lambdafn.service import (
+    FunctionThrottled,
+    FunctionTimedOut,
+    InvokeError,
+    LambdaService,
+)
 
 PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous request payload limit
@@ -47,9 +52,15 @@ async def invoke_api(service: LambdaService, scope: Scope, receive: Receive, sen
 
 async def _function_error(send: Send, kind: str, message: str) -> None:
     # Lambda answers 200 with X-Amz-Function-Error when the function itself failed.
-    await send_response(send, 200, {"errorMessage": message, "errorType": kind},
-                        headers=[(b"x-amz-function-error", b"Unhandled"), (b"x-amz-executed-version", b"$LATEST")])
+    await send_response(
+        send,
+        200,
+        {"errorMessage": message, "errorType": kind},
+        headers=[(b"x-amz-function-error", b"Unhandled"), (b"x-amz-executed-version", b"$LATEST")],
+    )
 
 
 async def _error(send: Send, status: int, kind: str, message: str) -> None:
-    await send_response(send, status, {"Type": "User", "message": message}, headers=[(b"x-amzn-errortype", kind.encode())])
+    await send_response(
+        send, status, {"Type": "User", "message": message}, headers=[(b"x-amzn-errortype", kind.encode())]
+    )

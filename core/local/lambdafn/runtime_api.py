@@ -10,7 +10,12 @@ import re
 from typing import Any
 
 from payments_platform.core.local.asgi import Receive, Scope, Send, read_body, send_response
-from payments_platform.core.local.lambdafn.service import FunctionFailed, LambdaService, error_payload, runtime_api_headers
+from payments_platform.core.local.lambdafn.service import (
+    FunctionFailed,
+    LambdaService,
+    error_payload,
+    runtime_api_headers,
+)
 
 _RESULT = re.compile(r"^/2018-06-01/runtime/invocation/(?P<id>[^/]+)/(?P<kind>response|error)$")
 NEXT = "/2018-06-01/runtime/invocation/next"
@@ -35,7 +40,9 @@ class RuntimeApi:
             if invocation is None:
                 await send_response(send, 410, {"errorMessage": "the container is stopping", "errorType": "Gone"})
                 return
-            await send_response(send, 200, invocation.payload, headers=runtime_api_headers(container.function, invocation))
+            await send_response(
+                send, 200, invocation.payload, headers=runtime_api_headers(container.function, invocation)
+            )
             return
         body = await read_body(receive, limit=MAX_RESPONSE_BYTES + 1)
         if method == "POST" and path == INIT_ERROR:
@@ -50,20 +57,31 @@ class RuntimeApi:
             request_id = match["id"]
             if match["kind"] == "response":
                 if len(body) > MAX_RESPONSE_BYTES:
-                    outcome: Any = lambda future: future.set_exception(
+                    outcome = _failing(
                         FunctionFailed("Response payload size exceeded maximum allowed payload size (6291556 bytes).")
                     )
                 else:
-                    outcome = lambda future: future.set_result(body)
+                    outcome = _succeeding(body)
             else:
                 error = error_payload(body)
-                failure = FunctionFailed(f"{error.get('errorType', 'Unhandled')}: {error.get('errorMessage', '')}")
-                outcome = lambda future: future.set_exception(failure)
+                outcome = _failing(
+                    FunctionFailed(f"{error.get('errorType', 'Unhandled')}: {error.get('errorMessage', '')}")
+                )
             if container.finish(request_id, outcome):
                 await send_response(send, 202, {"status": "OK"})
             else:
                 await send_response(
-                    send, 400, {"errorMessage": f"unknown or finished request {request_id}", "errorType": "InvalidRequestID"}
+                    send,
+                    400,
+                    {"errorMessage": f"unknown or finished request {request_id}", "errorType": "InvalidRequestID"},
                 )
             return
         await send_response(send, 404, {"errorMessage": f"{method} {path}", "errorType": "NotFound"})
+
+
+def _succeeding(body: bytes) -> Any:
+    return lambda future: future.set_result(body)
+
+
+def _failing(error: Exception) -> Any:
+    return lambda future: future.set_exception(error)

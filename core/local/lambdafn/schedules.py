@@ -12,9 +12,10 @@ import asyncio
 import json
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -59,7 +60,7 @@ def scheduler_event(schedule: LocalSchedule) -> bytes:
             "id": str(uuid.uuid4()),
             "source": "aws.scheduler",
             "detail-type": "Scheduled Event",
-            "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "resources": [schedule.name],
             "detail": {},
         }
@@ -75,7 +76,7 @@ async def run_schedule(
     and the next one comes on time."""
     while True:
         await asyncio.sleep(schedule.interval_seconds)
-        trace = f"Root=1-{int(datetime.now(timezone.utc).timestamp()):08x}-{uuid.uuid4().hex[:24]};Sampled=1"
+        trace = f"Root=1-{int(datetime.now(UTC).timestamp()):08x}-{uuid.uuid4().hex[:24]};Sampled=1"
         try:
             await invoke(schedule.function_name, scheduler_event(schedule), trace)
             say(f"schedule {schedule.name}: invoked {schedule.function_name}")

@@ -23,10 +23,11 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 RUNTIME_API_PREFIX = "/2018-06-01/runtime"
 # Lambda gives a cold start at most 10 s of init; ours also pays the interpreter start.
@@ -84,7 +85,7 @@ class Invocation:
 class Container:
     """One execution environment: a worker process, its Runtime API port, its log stream."""
 
-    def __init__(self, service: "LambdaService", function: FunctionSpec, port: int) -> None:
+    def __init__(self, service: LambdaService, function: FunctionSpec, port: int) -> None:
         self.service = service
         self.function = function
         self.port = port
@@ -95,7 +96,7 @@ class Container:
         self.current: Invocation | None = None
         self.started = time.monotonic()
         self.init_ms: float | None = None
-        self.log_stream = f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{self.id}"
+        self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{self.id}"
         self.log_stream_created = False
         self._readers: list[asyncio.Task] = []
 
@@ -104,7 +105,10 @@ class Container:
         function = self.function
         environment = self.service.container_environment(function, self)
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "awslambdaric", function.handler,
+            sys.executable,
+            "-m",
+            "awslambdaric",
+            function.handler,
             cwd=function.code_dir,
             env=environment,
             stdin=asyncio.subprocess.DEVNULL,
@@ -204,7 +208,7 @@ class LambdaService:
         container.inbox.put_nowait(invocation)
         try:
             return await asyncio.wait_for(asyncio.shield(invocation.result), timeout=function.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             elapsed = time.monotonic() - started
             self.log(container, f"{_utc_now()} {request_id} Task timed out after {elapsed:.2f} seconds")
             await container.stop()  # Lambda resets the execution environment
@@ -237,14 +241,19 @@ class LambdaService:
         try:
             await container.start()
             await asyncio.wait_for(asyncio.shield(container.ready), timeout=INIT_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             # Said in the function's log, as Lambda does: the client only sees the gateway's 502.
-            self.log(container, f"INIT_REPORT Init Duration: {INIT_TIMEOUT_S * 1000:.2f} ms\tPhase: init\tStatus: timeout")
+            self.log(
+                container, f"INIT_REPORT Init Duration: {INIT_TIMEOUT_S * 1000:.2f} ms\tPhase: init\tStatus: timeout"
+            )
             await container.stop()
             raise FunctionFailed(f"{function.name}: init did not finish within {INIT_TIMEOUT_S:.0f} s") from None
         except InvokeError:
-            self.log(container, f"INIT_REPORT Init Duration: {(time.monotonic() - container.started) * 1000:.2f} ms\t"
-                                "Phase: init\tStatus: error")
+            self.log(
+                container,
+                f"INIT_REPORT Init Duration: {(time.monotonic() - container.started) * 1000:.2f} ms\t"
+                "Phase: init\tStatus: error",
+            )
             await container.stop()
             raise
         return container
@@ -343,7 +352,7 @@ def _container_limits(memory_mb: int) -> Callable[[], None]:
 
 
 def _utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
 
 
 def runtime_api_headers(function: FunctionSpec, invocation: Invocation) -> list[tuple[bytes, bytes]]:

@@ -41,7 +41,9 @@ def check_base_url(url: str) -> str:
     """The API's base URL (scheme, host, stage path), e.g. ``https://abc.execute-api.eu-west-1.amazonaws.com/prod``."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ConfigError(f"--url {url!r} is not an API base URL like https://<api>.execute-api.<region>.amazonaws.com/<stage>")
+        raise ConfigError(
+            f"--url {url!r} is not an API base URL like https://<api>.execute-api.<region>.amazonaws.com/<stage>"
+        )
     return url.rstrip("/")
 
 
@@ -55,13 +57,19 @@ def schemathesis_executable() -> str:
 def command(root: Path, config: Path, url: str, report_dir: Path) -> list[str]:
     return [
         schemathesis_executable(),
-        "--config-file", str(config),
+        "--config-file",
+        str(config),
         "--no-color",
-        "run", str(root / OPENAPI_DOCUMENT),
-        "--url", url,
-        "--report", "json,har",
-        "--report-json-path", str(report_dir / REPORT_FILE),
-        "--report-har-path", str(report_dir / HAR_FILE),
+        "run",
+        str(root / OPENAPI_DOCUMENT),
+        "--url",
+        url,
+        "--report",
+        "json,har",
+        "--report-json-path",
+        str(report_dir / REPORT_FILE),
+        "--report-har-path",
+        str(report_dir / HAR_FILE),
     ]
 
 

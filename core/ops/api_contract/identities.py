@@ -22,12 +22,14 @@ class IdentitiesError(PlatformError):
 
 
 def identities_document(api_key: str, peer_api_key: str) -> str:
-    return json.dumps({
-        "auth": [
-            {"name": name, "fixedHeaders": [{"name": "x-api-key", "value": key}]}
-            for name, key in ((CLIENT, api_key), (PEER, peer_api_key))
-        ]
-    })
+    return json.dumps(
+        {
+            "auth": [
+                {"name": name, "fixedHeaders": [{"name": "x-api-key", "value": key}]}
+                for name, key in ((CLIENT, api_key), (PEER, peer_api_key))
+            ]
+        }
+    )
 
 
 def config_with_peers(config_text: str, identities_file: Path) -> str:

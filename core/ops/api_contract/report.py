@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 # A PAN-length digit run: shorter generated "numbers" are not card numbers and could appear by chance.
 PAN_CANDIDATE = re.compile(r"\A[0-9]{12,19}\Z")
@@ -37,9 +38,13 @@ class ContractReport:
 
     def summary(self) -> str:
         phases = ", ".join(f"{name} {status}" for name, status in self.phases.items())
-        verdict = "passed" if self.passed else (
-            f"FAILED ({self.failures} failure(s), {self.errors} error(s), "
-            f"{len(self.card_data_echoes)} response(s) carrying card data)"
+        verdict = (
+            "passed"
+            if self.passed
+            else (
+                f"FAILED ({self.failures} failure(s), {self.errors} error(s), "
+                f"{len(self.card_data_echoes)} response(s) carrying card data)"
+            )
         )
         return (
             f"contract {verdict}: {self.generated} generated cases, {self.exchanges} HTTP exchanges checked for card "
@@ -47,7 +52,7 @@ class ContractReport:
         )
 
     @classmethod
-    def read(cls, json_report: Path, har: Path, exit_code: int) -> "ContractReport":
+    def read(cls, json_report: Path, har: Path, exit_code: int) -> ContractReport:
         report: dict[str, Any] = json.loads(json_report.read_text())
         cases = report.get("test_cases") or {}
         entries = json.loads(har.read_text())["log"]["entries"] if har.is_file() else []

@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from payments_platform.core.errors import ComplianceError
 from payments_platform.core.ops.compliance.checkov import CheckResult
@@ -112,7 +113,11 @@ def _entry(index: int, item: Mapping[str, Any], environments: set[str], path: Pa
 
 
 def _strings(value: Any, label: str, name: str, *, allow_empty: bool = False) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value) or (not value and not allow_empty):
+    if (
+        not isinstance(value, list)
+        or not all(isinstance(v, str) and v for v in value)
+        or (not value and not allow_empty)
+    ):
         raise ComplianceError(f"{label}: '{name}' must be a non-empty list of strings")
     if len(set(value)) != len(value):
         raise ComplianceError(f"{label}: '{name}' lists a value twice")
@@ -196,7 +201,7 @@ def updated(path: Path, failed: Mapping[str, list[CheckResult]]) -> str:
     for item in raw.get("finding", []):
         check = item.get("check")
 
-        def still_fails(env: str, address: str) -> bool:
+        def still_fails(env: str, address: str, check: Any = check) -> bool:
             return env not in failed or (env, check, address) in findings  # unscanned: left alone
 
         envs = [e for e in item.get("environments", []) if any(still_fails(e, a) for a in item.get("resources", []))]
@@ -210,13 +215,15 @@ def updated(path: Path, failed: Mapping[str, list[CheckResult]]) -> str:
         entry["resources"].add(address)
         entry["environments"].add(env)
     for check, entry in sorted(new.items()):
-        kept.append({
-            "check": check,
-            "resources": sorted(entry["resources"]),
-            "environments": sorted(entry["environments"]),
-            "reason": "",
-            "requirement": "",
-        })
+        kept.append(
+            {
+                "check": check,
+                "resources": sorted(entry["resources"]),
+                "environments": sorted(entry["environments"]),
+                "reason": "",
+                "requirement": "",
+            }
+        )
     return HEADER + "".join(_render(item) for item in kept)
 
 

@@ -17,9 +17,10 @@ import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from payments_platform.core.errors import ComplianceError
 
@@ -80,12 +81,21 @@ def run_checkov(configs: Mapping[str, Mapping[str, Any]], binary: Path) -> Check
             (Path(tmp) / stack).mkdir()
             (Path(tmp) / stack / "cdk.tf.json").write_text(json.dumps(config))
         command = [
-            str(binary), "--directory", tmp, "--framework", "terraform_json", "--output", "json",
+            str(binary),
+            "--directory",
+            tmp,
+            "--framework",
+            "terraform_json",
+            "--output",
+            "json",
             "--skip-download",
         ]
         try:
             completed = subprocess.run(
-                command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
+                command,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT_SECONDS,
                 env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "LOG_LEVEL": "ERROR"},
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -106,14 +116,22 @@ def parse_report(raw: Any, configs: Mapping[str, Mapping[str, Any]], stderr: str
     (report,) = [r for r in reports if r.get("check_type") == "terraform_json"]
     version = str(report.get("summary", {}).get("checkov_version", "unknown"))
     if version != CHECKOV_VERSION:
-        raise ComplianceError(f"checkov {version} found; the gate's baseline was reviewed with {CHECKOV_VERSION}; {INSTALL_HINT}")
+        raise ComplianceError(
+            f"checkov {version} found; the gate's baseline was reviewed with {CHECKOV_VERSION}; {INSTALL_HINT}"
+        )
     types = {stack: _types_by_logical_id(config) for stack, config in configs.items()}
     results: list[CheckResult] = []
     for outcome, passed in (("passed_checks", True), ("failed_checks", False)):
         for item in report.get("results", {}).get(outcome, []):
             stack = Path(item["file_path"]).parts[1]
             results.append(
-                CheckResult(stack, item["check_id"], item.get("check_name", ""), _address(item["resource"], types[stack]), passed)
+                CheckResult(
+                    stack,
+                    item["check_id"],
+                    item.get("check_name", ""),
+                    _address(item["resource"], types[stack]),
+                    passed,
+                )
             )
     crashed = sorted({(stack, check, address) for check, stack, address in _CHECK_CRASH.findall(stderr)})
     return CheckovReport(version, results, crashed)
@@ -130,4 +148,3 @@ def _address(resource: str, types: Mapping[str, str]) -> str:
     if kind == "resource" and logical_id in types:
         return f"{types[logical_id]}.{logical_id}"
     return resource
-

@@ -9,12 +9,13 @@ without evidence is listed and flagged, never left out.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
+from payments_platform.core.evidence import ControlRegistry, Evidence
 from payments_platform.core.ops.compliance.baseline import Baseline, BaselineEntry
 from payments_platform.core.ops.compliance.checkov import CheckovReport
-from payments_platform.core.evidence import ControlRegistry, Evidence
 from payments_platform.core.pci_requirements import REQUIREMENTS, STANDARD, requirement_ids
 
 EVIDENCED = "evidenced"
@@ -64,7 +65,6 @@ class ControlMap:
         return counts
 
 
-
 def build_control_map(
     environment: str,
     stack: str,
@@ -76,7 +76,9 @@ def build_control_map(
     resources = _resources_by_path(config)
     rows = []
     for requirement in requirement_ids():
-        evidence = [_row(e, resources, stack, environment, report, baseline) for e in controls.for_requirement(requirement)]
+        evidence = [
+            _row(e, resources, stack, environment, report, baseline) for e in controls.for_requirement(requirement)
+        ]
         if not evidence:
             status = MISSING
         elif any(row.problems for row in evidence):
@@ -96,7 +98,12 @@ def build_control_map(
 
 
 def _baseline_row(entry: BaselineEntry) -> dict[str, Any]:
-    return {"check": entry.check, "resources": list(entry.resources), "reason": entry.reason, "requirement": entry.requirement}
+    return {
+        "check": entry.check,
+        "resources": list(entry.resources),
+        "reason": entry.reason,
+        "requirement": entry.requirement,
+    }
 
 
 def _resources_by_path(config: Mapping[str, Any]) -> dict[str, tuple[str, Mapping[str, Any]]]:
@@ -116,7 +123,9 @@ def _row(
     baseline: Baseline,
 ) -> EvidenceRow:
     if evidence.path not in resources:
-        return EvidenceRow(evidence.plugin, evidence.path, evidence.note, {}, ["resource is not in the synthesized configuration"])
+        return EvidenceRow(
+            evidence.plugin, evidence.path, evidence.note, {}, ["resource is not in the synthesized configuration"]
+        )
     address, body = resources[evidence.path]
     row = EvidenceRow(evidence.plugin, address, evidence.note, {})
     for attribute in evidence.attributes:

@@ -1,23 +1,29 @@
 """Synth → checkov → baseline, for the CLI (``payments-platform compliance``) and the tests.
 
-    payments-platform compliance --gate --all       the CI gate, by hand (make compliance)
-    payments-platform compliance --gate --all --update-baseline   re-generate the baseline
-    payments-platform compliance --env prod --format md|json [--out FILE]   the control map
+payments-platform compliance --gate --all       the CI gate, by hand (make compliance)
+payments-platform compliance --gate --all --update-baseline   re-generate the baseline
+payments-platform compliance --env prod --format md|json [--out FILE]   the control map
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from payments_platform.core.host.config import EnvironmentConfig, PlatformConfig
 from payments_platform.core.errors import ComplianceError, ConfigError
+from payments_platform.core.host.config import EnvironmentConfig, PlatformConfig
 from payments_platform.core.ops.compliance.baseline import BASELINE_FILE, Verdict, judge, load_baseline, updated
 from payments_platform.core.ops.compliance.checkov import CheckovReport, CheckResult, locate_checkov, run_checkov
-from payments_platform.core.ops.compliance.control_map import ControlMap, build_control_map, render_json, render_markdown
+from payments_platform.core.ops.compliance.control_map import (
+    ControlMap,
+    build_control_map,
+    render_json,
+    render_markdown,
+)
 
 
 class GateFailed(ComplianceError):
@@ -48,8 +54,11 @@ def baseline_path(config: PlatformConfig) -> Path:
 
 
 def scan_configs(
-    environments: Sequence[EnvironmentConfig], configs: dict[str, dict[str, Any]], built: dict[str, Any],
-    root: Path, synth_seconds: float = 0.0,
+    environments: Sequence[EnvironmentConfig],
+    configs: dict[str, dict[str, Any]],
+    built: dict[str, Any],
+    root: Path,
+    synth_seconds: float = 0.0,
 ) -> Scan:
     started = time.perf_counter()
     report = run_checkov(configs, locate_checkov(root))

@@ -48,7 +48,9 @@ def test_web_acl_is_regional_allows_by_default_and_publishes_metrics(stack):
 def test_managed_common_and_known_bad_inputs_groups_run_after_the_rate_rule_and_enforce(stack):
     managed = {name: rule for name, rule in rules(stack).items() if "managed_rule_group_statement" in rule["statement"]}
     assert {r["statement"]["managed_rule_group_statement"]["name"] for r in managed.values()} == {
-        "AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"}
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+    }
     assert all(r["statement"]["managed_rule_group_statement"]["vendor_name"] == "AWS" for r in managed.values())
     assert all(r["override_action"] == {"none": {}} for r in managed.values())
     assert min(r["priority"] for r in managed.values()) > rules(stack)["per-ip-rate"]["priority"] == 0
@@ -57,21 +59,29 @@ def test_managed_common_and_known_bad_inputs_groups_run_after_the_rate_rule_and_
 def test_rate_rule_blocks_per_ip_at_the_configured_limit_and_window(stack):
     rate = rules(stack)["per-ip-rate"]
     assert rate["action"] == {"block": {}}
-    assert rate["statement"]["rate_based_statement"] == {"limit": 500, "aggregate_key_type": "IP", "evaluation_window_sec": 60}
+    assert rate["statement"]["rate_based_statement"] == {
+        "limit": 500,
+        "aggregate_key_type": "IP",
+        "evaluation_window_sec": 60,
+    }
 
 
 def test_count_only_turns_every_rule_into_count(counting):
     acl_rules = rules(counting)
     assert acl_rules["per-ip-rate"]["action"] == {"count": {}}
     assert {name: r.get("override_action") for name, r in acl_rules.items() if name != "per-ip-rate"} == {
-        "aws-common": {"count": {}}, "aws-known-bad-inputs": {"count": {}}}
+        "aws-common": {"count": {}},
+        "aws-known-bad-inputs": {"count": {}},
+    }
     assert not any("block" in json.dumps(r.get("action", {})) for r in acl_rules.values())
 
 
 def test_web_acl_is_associated_with_the_published_stage_arn(stack):
     (association,) = stack.resources("aws_wafv2_web_acl_association").values()
     assert association["resource_arn"] == API.stage_arn
-    assert association["web_acl_arn"].startswith("${aws_wafv2_web_acl.") and association["web_acl_arn"].endswith(".arn}")
+    assert association["web_acl_arn"].startswith("${aws_wafv2_web_acl.") and association["web_acl_arn"].endswith(
+        ".arn}"
+    )
 
 
 def test_log_group_is_named_for_waf_encrypted_with_the_platform_key_and_retained(stack):
@@ -91,16 +101,27 @@ def test_logging_goes_to_that_log_group_with_credential_headers_redacted(stack):
 
 
 def test_blocked_requests_alarm_notifies_the_topic(stack):
-    assert_resource(stack, "aws_cloudwatch_metric_alarm", {
-        "namespace": "AWS/WAFV2", "metric_name": "BlockedRequests", "statistic": "Sum",
-        "dimensions": {"WebACL": "payments-api-waf-test", "Region": "us-east-1", "Rule": "ALL"},
-        "alarm_actions": [TOPIC.arn], "ok_actions": [TOPIC.arn], "period": 300, "threshold": 100,
-    })
+    assert_resource(
+        stack,
+        "aws_cloudwatch_metric_alarm",
+        {
+            "namespace": "AWS/WAFV2",
+            "metric_name": "BlockedRequests",
+            "statistic": "Sum",
+            "dimensions": {"WebACL": "payments-api-waf-test", "Region": "us-east-1", "Rule": "ALL"},
+            "alarm_actions": [TOPIC.arn],
+            "ok_actions": [TOPIC.arn],
+            "period": 300,
+            "threshold": 100,
+        },
+    )
 
 
 def test_dashboard_graphs_the_web_acl_and_each_rule(stack):
     (dashboard,) = stack.resources("aws_cloudwatch_dashboard").values()
-    metrics = [m for w in json.loads(dashboard["dashboard_body"])["widgets"] for m in w["properties"].get("metrics", [])]
+    metrics = [
+        m for w in json.loads(dashboard["dashboard_body"])["widgets"] for m in w["properties"].get("metrics", [])
+    ]
     waf = [m for m in metrics if m[0] == "AWS/WAFV2"]
     assert {m[1] for m in waf} == {"AllowedRequests", "BlockedRequests", "CountedRequests"}
     assert {"per-ip-rate", "aws-common", "aws-known-bad-inputs", "ALL"} <= {m[m.index("Rule") + 1] for m in waf}
@@ -112,13 +133,16 @@ def test_on_an_emulator_the_provider_sends_wafv2_there():
     assert provider["endpoints"][0]["wafv2"] == "http://127.0.0.1:4566"
 
 
-@pytest.mark.parametrize("setting, value, message", [
-    ("rate_limit", 5, "greater than or equal to 10"),
-    ("rate_window_seconds", 30, "60, 120, 300 or 600"),
-    ("log_retention_days", 42, "not a CloudWatch Logs retention period"),
-    ("blocked_alarm_threshold", 0, "greater than or equal to 1"),
-    ("count_only", "yes", "valid boolean"),
-])
+@pytest.mark.parametrize(
+    "setting, value, message",
+    [
+        ("rate_limit", 5, "greater than or equal to 10"),
+        ("rate_window_seconds", 30, "60, 120, 300 or 600"),
+        ("log_retention_days", 42, "not a CloudWatch Logs retention period"),
+        ("blocked_alarm_threshold", 0, "greater than or equal to 1"),
+        ("count_only", "yes", "valid boolean"),
+    ],
+)
 def test_bad_settings_are_refused_naming_the_setting(setting, value, message):
     with pytest.raises(PlatformError, match=rf"plugin 'waf', setting '{setting}': .*{message}"):
         synth(["waf"], extra_plugins=STUBS, settings={"waf": {setting: value}}, cache=False)

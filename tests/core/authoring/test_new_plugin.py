@@ -43,7 +43,10 @@ def test_refused_name_is_one_line_and_writes_nothing(tmp_path, capsys, name, mes
 def test_existing_directory_is_refused_and_left_untouched(tmp_path, capsys):
     (tmp_path / "plugin").mkdir()
     code, _, err = new_plugin(capsys, NAME, "--dir", str(tmp_path / "plugin"))
-    assert code == 2 and err == f"payments-platform: error: {tmp_path / 'plugin'} already exists; pass --dir with a new directory\n"
+    assert (
+        code == 2
+        and err == f"payments-platform: error: {tmp_path / 'plugin'} already exists; pass --dir with a new directory\n"
+    )
     assert list(tmp_path.iterdir()) == [tmp_path / "plugin"] and not any((tmp_path / "plugin").iterdir())
 
 
@@ -58,8 +61,12 @@ def test_scaffold_lists_what_it_wrote(tmp_path, capsys):
     code, out, _ = new_plugin(capsys, NAME, "--dir", str(tmp_path / "plugin"))
     written = sorted(str(p.relative_to(tmp_path / "plugin")) for p in (tmp_path / "plugin").rglob("*") if p.is_file())
     assert code == 0 and written == [
-        "README.md", "payments_ledger_probe/__init__.py", "payments_ledger_probe/plugin.py",
-        "payments_ledger_probe/settings.py", "pyproject.toml", "tests/test_plugin.py",
+        "README.md",
+        "payments_ledger_probe/__init__.py",
+        "payments_ledger_probe/plugin.py",
+        "payments_ledger_probe/settings.py",
+        "pyproject.toml",
+        "tests/test_plugin.py",
     ]
     assert all(f"  {path}\n" in out for path in written)
     assert [p.name for p in tmp_path.iterdir()] == ["plugin"]  # no staging directory left
@@ -81,15 +88,32 @@ def installed_scaffold():
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
         python = root / "venv" / "bin" / "python"
         venv_site = subprocess.run(
-            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], check=True, capture_output=True, text=True
+            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         # addsitedir (not a bare path) so this environment's own .pth files, the editable install's too, apply.
         lines = [f"import site; site.addsitedir({path!r})" for path in site.getsitepackages()]
         Path(venv_site, "payments_platform_host.pth").write_text("\n".join(lines) + "\n")
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         subprocess.run(
-            [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", str(root / "plugin")],
-            check=True, capture_output=True, text=True, env=env, cwd=root,
+            [
+                python,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-deps",
+                "--no-build-isolation",
+                "--no-index",
+                str(root / "plugin"),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=root,
         )
         yield root, python, env
 
@@ -97,7 +121,11 @@ def installed_scaffold():
 def test_scaffold_passes_its_own_tests_once_installed(installed_scaffold):
     root, python, env = installed_scaffold
     result = subprocess.run(
-        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=root / "plugin", env=env, capture_output=True, text=True
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=root / "plugin",
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 passed" in result.stdout
@@ -111,7 +139,10 @@ def test_environment_enabling_the_scaffold_synthesizes_its_resource(installed_sc
     )
     result = subprocess.run(
         [python, "-m", "payments_platform.core.cli.main", "synth", "--env", "trial", "--out", str(root / "out")],
-        cwd=root, env=env, capture_output=True, text=True,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     config = json.loads((root / "out" / "stacks" / "payments-trial" / "cdk.tf.json").read_text())

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from payments_platform.core.cli.main import main
 from payments_platform.core.host.config import load_config
 
@@ -19,7 +17,9 @@ def run(capsys, *args):
 def test_text_lists_each_setting_with_type_default_constraints_and_comment(capsys):
     code, out, _ = run(capsys, "api", "--env", "dev")
     assert code == 0
-    assert "  throttle_rate: int, default 10000\n      constraints: > 0\n      requests per second, steady state\n" in out
+    assert (
+        "  throttle_rate: int, default 10000\n      constraints: > 0\n      requests per second, steady state\n" in out
+    )
     assert '  auth: "api_key" | "iam", default "api_key"\n' in out
 
 
@@ -38,8 +38,12 @@ def test_json_gives_defaults_as_values_and_every_environments_effective_settings
     fields = {f["name"]: f for f in report["fields"]}
     assert code == 0 and report["model"] == "NetworkSettings"
     assert fields["availability_zones"] == {
-        "name": "availability_zones", "type": "int", "default": 2, "required": False,
-        "constraints": ["≥ 2", "≤ 4"], "description": "",
+        "name": "availability_zones",
+        "type": "int",
+        "default": 2,
+        "required": False,
+        "constraints": ["≥ 2", "≤ 4"],
+        "description": "",
     }
     assert sorted(report["environments"]) == sorted(load_config().environments)
     prod = load_config().environment("prod").plugin_settings("network")

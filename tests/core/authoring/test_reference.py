@@ -9,10 +9,10 @@ import pytest
 from pydantic import Field, model_validator
 
 from payments_platform.core import LogRetentionDays, PluginSettings, keys, policy
-from payments_platform.core.cli.main import main
-from payments_platform.core.host.plugin_manager import discover_plugins, hook_names
-from payments_platform.core.context import PluginContext
 from payments_platform.core.authoring.reference import REGENERATE, _facades, render_reference, settings_section
+from payments_platform.core.cli.main import main
+from payments_platform.core.context import PluginContext
+from payments_platform.core.host.plugin_manager import discover_plugins, hook_names
 from payments_platform.core.host.settings_schema import settings_fields
 
 REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "REFERENCE.md"
@@ -36,7 +36,9 @@ def test_reference_documents_every_hook(reference, hook):
     assert f"### `{hook}(" in reference
 
 
-@pytest.mark.parametrize(("attribute", "facade"), _facades(PluginContext), ids=lambda item: getattr(item, "__name__", item))
+@pytest.mark.parametrize(
+    ("attribute", "facade"), _facades(PluginContext), ids=lambda item: getattr(item, "__name__", item)
+)
 def test_reference_documents_every_public_method_of_every_ctx_facade(reference, attribute, facade):
     methods = [name for name, member in vars(facade).items() if callable(member) and not name.startswith("_")]
     assert methods and all(f"- `ctx.{attribute}.{name}(" in reference for name in methods)
@@ -71,7 +73,7 @@ class LedgerSettings(PluginSettings):
     owner: str
 
     @model_validator(mode="after")
-    def _batch_fits_retention(self) -> "LedgerSettings":
+    def _batch_fits_retention(self) -> LedgerSettings:
         """batch_size ≤ retention_days"""
         return self
 
@@ -87,7 +89,9 @@ def test_settings_schema_reads_types_defaults_constraints_and_comments():
 
 def test_settings_section_is_a_table_with_cross_field_checks():
     section = settings_section(LedgerSettings)
-    assert section.startswith("How the ledger keeps entries.\n\n| setting | type | default | constraints | description |\n")
+    assert section.startswith(
+        "How the ledger keeps entries.\n\n| setting | type | default | constraints | description |\n"
+    )
     assert '| `mode` | "strict" \\| "lenient" | `"strict"` |  |  |' in section
     assert "| `owner` | str | required |  |  |" in section
     assert section.endswith("Checked across settings: batch_size ≤ retention_days.\n")
@@ -111,4 +115,6 @@ def test_docs_writes_the_reference(tmp_path, capsys, reference):
 def test_docs_that_cannot_be_written_is_one_line(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     assert main(["docs", "--out", str(tmp_path / "file" / "REFERENCE.md")]) == 2
-    assert capsys.readouterr().err.startswith(f"payments-platform: error: cannot write {tmp_path / 'file' / 'REFERENCE.md'}: ")
+    assert capsys.readouterr().err.startswith(
+        f"payments-platform: error: cannot write {tmp_path / 'file' / 'REFERENCE.md'}: "
+    )

@@ -14,7 +14,11 @@ REPO = Path(__file__).resolve().parents[3]
 
 def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "payments_platform.core.cli.main", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "payments_platform.core.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -50,7 +54,9 @@ def test_failed_synth_leaves_previous_output_untouched(tmp_path):
     out.mkdir()
     (out / "marker").write_text("previous synth")
     bad = tmp_path / "environments.toml"
-    bad.write_text('[defaults]\nplugins=["network"]\n[environments.dev]\n[environments.dev.settings.network]\navailability_zones=1\n')
+    bad.write_text(
+        '[defaults]\nplugins=["network"]\n[environments.dev]\n[environments.dev.settings.network]\navailability_zones=1\n'
+    )
     assert_one_line_error(run("--config", str(bad), "synth", "--out", str(out)), "availability_zones")
     assert (out / "marker").read_text() == "previous synth"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".synth-")] == []

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[3]
 # The one-line expectations hold only when the developer's shell is not asking for tracebacks.
 WITHOUT_DEBUG = {key: value for key, value in os.environ.items() if key != "PAYMENTS_DEBUG"}
 
-BROKEN_PLUGIN = '''\
+BROKEN_PLUGIN = """\
 from payments_platform.core import PluginDeclaration, hookimpl
 
 
@@ -30,9 +30,9 @@ def payments_declare():
 @hookimpl
 def payments_configure(settings, environment):
     _check_budget(settings)
-'''
+"""
 
-UNDECLARED_KEY_PLUGIN = '''\
+UNDECLARED_KEY_PLUGIN = """\
 from payments_platform.core import PluginDeclaration, hookimpl, keys
 
 
@@ -44,9 +44,9 @@ def payments_declare():
 @hookimpl
 def payments_foundation(ctx):
     network = ctx[keys.NETWORK]
-'''
+"""
 
-UNMARKED_PLUGIN = '''\
+UNMARKED_PLUGIN = """\
 from payments_platform.core import PluginDeclaration, hookimpl
 
 
@@ -57,7 +57,7 @@ def payments_declare():
 
 def payments_resources(ctx):
     pass
-'''
+"""
 
 
 def install_plugin(site: Path, source: str) -> None:
@@ -73,7 +73,11 @@ def install_plugin(site: Path, source: str) -> None:
 def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None, stdout=subprocess.PIPE):
     return subprocess.run(
         [sys.executable, "-m", "payments_platform.core.cli.main", *args],
-        cwd=tmp_path, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120,
+        cwd=tmp_path,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
         env={**WITHOUT_DEBUG, "PYTHONPATH": str(tmp_path / "site"), **(env or {})},
     )
 
@@ -92,7 +96,7 @@ def test_hook_exception_is_one_line_naming_the_plugins_innermost_file_and_line(f
     plugin_file = fraud_config / "site" / "payments_fraud_plugin.py"
     assert result.stderr == (
         "payments-platform: error: plugin 'fraud' (distribution payments-fraud 0.3.0) failed in payments_configure "
-        f"at site/payments_fraud_plugin.py:5: RuntimeError: budget table unreachable\n"
+        "at site/payments_fraud_plugin.py:5: RuntimeError: budget table unreachable\n"
     ), result.stderr
     assert plugin_file.read_text().splitlines()[4].strip() == 'raise RuntimeError("budget table unreachable")'
 
@@ -108,7 +112,8 @@ def test_host_check_failing_inside_a_hook_names_the_plugins_line(fraud_config):
 
 
 @pytest.mark.parametrize(
-    "args, env", [(["--debug", "synth"], {}), (["synth", "--debug"], {}), (["synth"], {"PAYMENTS_DEBUG": "1"})],
+    "args, env",
+    [(["--debug", "synth"], {}), (["synth", "--debug"], {}), (["synth"], {"PAYMENTS_DEBUG": "1"})],
     ids=["flag-before-command", "flag-after-command", "environment-variable"],
 )
 def test_debug_prints_the_full_traceback_through_the_plugins_frames(fraud_config, args, env):
@@ -136,7 +141,12 @@ def test_stdout_closed_before_any_output_exits_141_quietly():
     try:
         result = subprocess.run(
             [sys.executable, "-m", "payments_platform.core.cli.main", "plugins", "--json"],
-            cwd=REPO, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, env=WITHOUT_DEBUG,
+            cwd=REPO,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            env=WITHOUT_DEBUG,
         )
     finally:
         os.close(write_end)

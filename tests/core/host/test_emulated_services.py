@@ -22,7 +22,9 @@ class NeedsServices:
 
     @hookimpl
     def payments_declare(self) -> PluginDeclaration:
-        return PluginDeclaration(name=self.name, description="declares emulated services", emulated_services=self.services)
+        return PluginDeclaration(
+            name=self.name, description="declares emulated services", emulated_services=self.services
+        )
 
 
 FIREWALL = NeedsServices("firewall", ("wafv2",))
@@ -35,7 +37,9 @@ def endpoints(stack) -> dict[str, str]:
 
 
 def manager(plugin: NeedsServices) -> PlatformPluginManager:
-    return PlatformPluginManager([plugin.name], {plugin.name: in_process_source(plugin.name, plugin)}, environment="test")
+    return PlatformPluginManager(
+        [plugin.name], {plugin.name: in_process_source(plugin.name, plugin)}, environment="test"
+    )
 
 
 def test_enabled_plugins_service_is_pointed_at_the_emulator():

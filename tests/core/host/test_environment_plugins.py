@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from payments_platform.core import PluginDeclaration, PluginSettings, hookimpl
+from payments_platform.core.errors import ConfigError, PluginLoadError
 from payments_platform.core.host.builder import build_stack
 from payments_platform.core.host.config import load_config, parse_config
-from payments_platform.core.errors import ConfigError, PluginLoadError
 from payments_platform.core.host.plugin_manager import PlatformPluginManager, PluginSource, in_process_source
 from payments_platform.core.host.synth import new_app
 from payments_platform.core.testing import make_environment
@@ -75,7 +75,9 @@ def test_plugins_with_enable_is_refused():
 
 
 def test_plugins_with_disable_is_refused():
-    assert "'plugins' replaces the default list and 'disable' changes it" in config_error(plugins=["network"], disable=["audit"])
+    assert "'plugins' replaces the default list and 'disable' changes it" in config_error(
+        plugins=["network"], disable=["audit"]
+    )
 
 
 def test_one_plugin_in_enable_and_disable_is_refused():
@@ -167,7 +169,10 @@ def test_enabled_known_distribution_that_is_missing_says_what_to_install():
 
 def test_defaults_settings_for_an_uninstalled_known_plugin_point_at_installation():
     message = manager_error(["network"], sources(network=Network()), {"waf": "[defaults.settings.waf]"})
-    assert message == "environment 'dev': [defaults.settings.waf] is for plugin 'waf', which is not installed: pip install payments-waf"
+    assert (
+        message
+        == "environment 'dev': [defaults.settings.waf] is for plugin 'waf', which is not installed: pip install payments-waf"
+    )
 
 
 def test_misspelt_settings_table_gets_did_you_mean():
@@ -185,7 +190,8 @@ def test_settings_table_names_its_origin_in_the_message():
     }
     env = parse_config(raw, Path("environments.toml")).environment("dev")
     assert (env.settings_table("waf"), env.settings_table("fraud")) == (
-        "[defaults.settings.waf]", "[environments.dev.settings.fraud]",
+        "[defaults.settings.waf]",
+        "[environments.dev.settings.fraud]",
     )
 
 
@@ -221,7 +227,9 @@ def test_disabled_plugin_with_settings_that_fails_to_import_is_an_error():
     broken = PluginSource("fraud", "payments_fraud.plugin", "payments-fraud", "1.0", _import_fails)
     with pytest.raises(PluginLoadError, match=r"plugin 'fraud' \(distribution payments-fraud 1.0\) failed to import"):
         PlatformPluginManager(
-            ["network"], {**sources(network=Network()), "fraud": broken}, environment="dev",
+            ["network"],
+            {**sources(network=Network()), "fraud": broken},
+            environment="dev",
             configured={"fraud": "[defaults.settings.fraud]"},
         )
 
@@ -233,7 +241,10 @@ def cli(tmp_path: Path, config: str, *args: str) -> subprocess.CompletedProcess[
     (tmp_path / "environments.toml").write_text(config)
     return subprocess.run(
         [sys.executable, "-m", "payments_platform.core.cli.main", *args],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -256,7 +267,7 @@ def test_misspelt_enabled_plugin_is_one_line_with_did_you_mean(tmp_path):
 def test_typo_in_disabled_plugins_settings_fails_synth_before_anything_is_written(tmp_path):
     config = (
         '[defaults]\nplugins = ["network"]\n[defaults.settings.network]\nzone_ids = ["use1-az1", "use1-az2"]\n'
-        '[environments.dev]\n[environments.dev.settings.audit]\nretention_dayz = 400\n'
+        "[environments.dev]\n[environments.dev.settings.audit]\nretention_dayz = 400\n"
     )
     result = cli(tmp_path, config, "synth", "--out", "out")
     assert (result.returncode, result.stderr.count("\n")) == (2, 1), result.stderr

@@ -103,7 +103,9 @@ def test_two_implementations_of_one_hook_in_one_plugin_are_refused():
             pass
 
     message = refusal(Twice())
-    assert re.search(r"more_wiring \(\S+:\d+\) and payments_wiring \(\S+:\d+\) both implement payments_wiring;", message)
+    assert re.search(
+        r"more_wiring \(\S+:\d+\) and payments_wiring \(\S+:\d+\) both implement payments_wiring;", message
+    )
 
 
 def test_payments_method_without_hookimpl_is_refused_with_the_fix():
@@ -127,7 +129,9 @@ def test_payments_module_function_without_hookimpl_is_refused_with_the_fix():
     module.payments_declare = Declared.payments_declare.__get__(Declared())
     module.payments_resources = payments_resources
     message = refusal(module)
-    assert "payments_resources (" in message and message.endswith("is not marked @hookimpl, so it would never be called: add @hookimpl")
+    assert "payments_resources (" in message and message.endswith(
+        "is not marked @hookimpl, so it would never be called: add @hookimpl"
+    )
     assert f"test_hookimpl_checks.py:{line_of(payments_resources)})" in message
 
 

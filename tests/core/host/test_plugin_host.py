@@ -7,7 +7,6 @@ import re
 import pytest
 
 from payments_platform.core import PluginDeclaration, PluginSettings, hookimpl, keys
-from payments_platform.core.host.builder import build_stack, plugin_sources
 from payments_platform.core.errors import (
     ConfigError,
     ContextError,
@@ -15,6 +14,7 @@ from payments_platform.core.errors import (
     PluginLoadError,
     RequirementError,
 )
+from payments_platform.core.host.builder import build_stack, plugin_sources
 from payments_platform.core.host.plugin_manager import PluginSource, in_process_source
 from payments_platform.core.host.synth import new_app
 from payments_platform.core.testing import make_environment, stub_values

@@ -5,7 +5,7 @@ import sys
 
 from payments_platform.core.host.provider_assembly import lazy_index
 
-STOCK = '''"use strict";
+STOCK = """"use strict";
 /**
  * Copyright (c) HashiCorp, Inc.
  */
@@ -15,12 +15,15 @@ exports.provider = exports.dynamodbTable = void 0;
 exports.dynamodbTable = require("./dynamodb-table");
 exports.provider = require("./provider");
 //# sourceMappingURL=data:application/json;base64,eyJ2
-'''
+"""
 
 
 def test_every_export_becomes_a_lazy_getter():
     lazy = lazy_index(STOCK)
-    assert 'Object.defineProperty(exports, "dynamodbTable", { enumerable: true, configurable: true, get: () => require("./dynamodb-table") });' in lazy
+    assert (
+        'Object.defineProperty(exports, "dynamodbTable", { enumerable: true, configurable: true, get: () => require("./dynamodb-table") });'
+        in lazy
+    )
     assert "exports.provider = require" not in lazy and "void 0" not in lazy
 
 

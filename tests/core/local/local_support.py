@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from payments_platform.core.local.apigw.deployed_api import ApiKey, DeployedApi, GatewayResponse, Method, Throttle
 
@@ -19,9 +20,7 @@ SCHEMA = {
     "properties": {"amount": {"type": "integer"}, "card": {"type": "object"}},
 }
 CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"}
-TEMPLATE = (
-    '{"error":{"type":"x","code":"%s","message":$context.error.messageString,"request_id":"$context.requestId"}}'
-)
+TEMPLATE = '{"error":{"type":"x","code":"%s","message":$context.error.messageString,"request_id":"$context.requestId"}}'
 
 
 def deployed_api(**changes: Any) -> DeployedApi:
@@ -32,24 +31,51 @@ def deployed_api(**changes: Any) -> DeployedApi:
         stage_variables={"environment": "test"},
         methods={
             ("/transactions", "POST"): Method(
-                "/transactions", "POST", True, "NONE", "AWS_PROXY", function_name="processor",
-                validate_body=True, validate_parameters=True, request_models={"application/json": "Create"},
+                "/transactions",
+                "POST",
+                True,
+                "NONE",
+                "AWS_PROXY",
+                function_name="processor",
+                validate_body=True,
+                validate_parameters=True,
+                request_models={"application/json": "Create"},
             ),
             ("/status", "GET"): Method(
-                "/status", "GET", True, "NONE", "AWS_PROXY", function_name="status",
-                required_parameters=("method.request.querystring.transaction_id",), validate_parameters=True,
+                "/status",
+                "GET",
+                True,
+                "NONE",
+                "AWS_PROXY",
+                function_name="status",
+                required_parameters=("method.request.querystring.transaction_id",),
+                validate_parameters=True,
             ),
             ("/transactions", "OPTIONS"): Method(
-                "/transactions", "OPTIONS", False, "NONE", "MOCK",
+                "/transactions",
+                "OPTIONS",
+                False,
+                "NONE",
+                "MOCK",
                 mock_headers={"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "POST,OPTIONS"},
             ),
         },
         models={"Create": SCHEMA},
         gateway_responses={
             kind: GatewayResponse(kind, 0, CORS, TEMPLATE % kind.lower())
-            for kind in ("DEFAULT_4XX", "DEFAULT_5XX", "INVALID_API_KEY", "MISSING_AUTHENTICATION_TOKEN",
-                         "BAD_REQUEST_BODY", "BAD_REQUEST_PARAMETERS", "THROTTLED", "REQUEST_TOO_LARGE",
-                         "INTEGRATION_TIMEOUT", "INTEGRATION_FAILURE", "WAF_FILTERED")
+            for kind in (
+                "DEFAULT_4XX",
+                "DEFAULT_5XX",
+                "INVALID_API_KEY",
+                "MISSING_AUTHENTICATION_TOKEN",
+                "BAD_REQUEST_BODY",
+                "BAD_REQUEST_PARAMETERS",
+                "THROTTLED",
+                "REQUEST_TOO_LARGE",
+                "INTEGRATION_TIMEOUT",
+                "INTEGRATION_FAILURE",
+                "WAF_FILTERED",
+            )
         },
         api_keys={
             KEY_VALUE: ApiKey("key1", "client-one", KEY_VALUE, Throttle(100.0, 50)),
@@ -88,14 +114,28 @@ class RecordingInvoker:
         return result if isinstance(result, bytes) else json.dumps(result).encode()
 
 
-def call(app: Callable[..., Awaitable[None]], method: str, path: str, *, headers: dict[str, str] | None = None,
-         body: bytes = b"", query: str = "", chunk: int = 65536, client: str = "127.0.0.9") -> Response:
+def call(
+    app: Callable[..., Awaitable[None]],
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    query: str = "",
+    chunk: int = 65536,
+    client: str = "127.0.0.9",
+) -> Response:
     scope = {
-        "type": "http", "method": method, "path": path, "query_string": query.encode(), "http_version": "1.1",
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": query.encode(),
+        "http_version": "1.1",
         "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
-        "client": (client, 50000), "server": ("127.0.0.1", 8080),
+        "client": (client, 50000),
+        "server": ("127.0.0.1", 8080),
     }
-    parts = [body[i:i + chunk] for i in range(0, len(body), chunk)] or [b""]
+    parts = [body[i : i + chunk] for i in range(0, len(body), chunk)] or [b""]
     messages = [{"type": "http.request", "body": p, "more_body": i < len(parts) - 1} for i, p in enumerate(parts)]
     sent: list[dict[str, Any]] = []
 

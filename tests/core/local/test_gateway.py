@@ -72,7 +72,9 @@ def test_gateway_error_body_renders_the_deployed_template_with_the_request_id():
 
 def test_proxy_event_is_the_rest_v1_payload():
     app, invoker = gateway()
-    call(app, "POST", "/prod/transactions", headers={**JSON_HEADERS, "user-agent": "t/1"}, body=GOOD, query="a=1&a=2&b=3")
+    call(
+        app, "POST", "/prod/transactions", headers={**JSON_HEADERS, "user-agent": "t/1"}, body=GOOD, query="a=1&a=2&b=3"
+    )
     (event,) = invoker.events
     assert event["_function"] == "processor"
     assert (event["resource"], event["path"], event["httpMethod"]) == ("/transactions", "/transactions", "POST")
@@ -84,7 +86,11 @@ def test_proxy_event_is_the_rest_v1_payload():
     assert event["body"] == GOOD.decode() and event["isBase64Encoded"] is False
     context = event["requestContext"]
     assert (context["stage"], context["resourcePath"], context["apiId"], context["path"]) == (
-        "prod", "/transactions", "abc123", "/prod/transactions")
+        "prod",
+        "/transactions",
+        "abc123",
+        "/prod/transactions",
+    )
     assert context["identity"]["apiKeyId"] == "key1" and context["identity"]["apiKey"] == KEY_VALUE
     assert context["identity"]["sourceIp"] == "127.0.0.9"
     assert isinstance(context["requestTimeEpoch"], int) and context["requestId"]
@@ -93,14 +99,24 @@ def test_proxy_event_is_the_rest_v1_payload():
 
 def test_a_body_that_is_not_utf8_reaches_the_function_base64_encoded():
     app, invoker = gateway()
-    call(app, "POST", "/prod/transactions", headers={"x-api-key": KEY_VALUE, "content-type": "application/octet-stream"},
-         body=b"\xff\xfe")
+    call(
+        app,
+        "POST",
+        "/prod/transactions",
+        headers={"x-api-key": KEY_VALUE, "content-type": "application/octet-stream"},
+        body=b"\xff\xfe",
+    )
     assert invoker.events[0]["isBase64Encoded"] is True
     assert base64.b64decode(invoker.events[0]["body"]) == b"\xff\xfe"
 
 
 def test_function_response_headers_status_and_body_reach_the_client():
-    answer = {"statusCode": 201, "headers": {"X-One": "1"}, "multiValueHeaders": {"Set-Thing": ["a", "b"]}, "body": '{"ok":true}'}
+    answer = {
+        "statusCode": 201,
+        "headers": {"X-One": "1"},
+        "multiValueHeaders": {"Set-Thing": ["a", "b"]},
+        "body": '{"ok":true}',
+    }
     app, _ = gateway(RecordingInvoker(lambda event: answer))
     response = call(app, "POST", "/prod/transactions", headers=JSON_HEADERS, body=GOOD)
     assert (response.status, response.json(), response.headers["x-one"]) == (201, {"ok": True}, "1")
@@ -117,8 +133,13 @@ def test_base64_function_body_is_decoded():
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"not json", json.dumps({"amount": "five", "card": {"number": PAN}}).encode(), json.dumps({"card": {}}).encode(),
-     json.dumps({"amount": 1, "extra": PAN}).encode()],
+    [
+        b"",
+        b"not json",
+        json.dumps({"amount": "five", "card": {"number": PAN}}).encode(),
+        json.dumps({"card": {}}).encode(),
+        json.dumps({"amount": 1, "extra": PAN}).encode(),
+    ],
 )
 def test_body_the_model_rejects_is_400_invalid_body_without_echoing_it(body):
     app, invoker = gateway()
@@ -146,8 +167,9 @@ def test_missing_required_query_parameter_is_400():
 
 def test_oversized_body_is_413_before_the_function():
     app, invoker = gateway()
-    response = call(app, "POST", "/prod/transactions", headers=JSON_HEADERS, body=b"x" * (MAX_PAYLOAD_BYTES + 1),
-                    chunk=1024 * 1024)
+    response = call(
+        app, "POST", "/prod/transactions", headers=JSON_HEADERS, body=b"x" * (MAX_PAYLOAD_BYTES + 1), chunk=1024 * 1024
+    )
     assert (response.status, error_code(response)) == (413, "request_too_large")
     assert invoker.events == []
 
@@ -157,7 +179,9 @@ def test_oversized_body_is_413_before_the_function():
 
 def test_preflight_answers_the_deployed_mock_integration_without_a_key():
     app, invoker = gateway()
-    response = call(app, "OPTIONS", "/prod/transactions", headers={"origin": "https://x", "access-control-request-method": "POST"})
+    response = call(
+        app, "OPTIONS", "/prod/transactions", headers={"origin": "https://x", "access-control-request-method": "POST"}
+    )
     assert response.status == 200
     assert response.headers["access-control-allow-origin"] == "*"
     assert response.headers["access-control-allow-methods"] == "POST,OPTIONS"
@@ -197,7 +221,10 @@ def test_stage_throttle_answers_429_throttled():
 def test_usage_plan_throttle_is_per_key():
     from payments_platform.core.local.apigw.deployed_api import ApiKey
 
-    keys = {KEY_VALUE: ApiKey("key1", "one", KEY_VALUE, Throttle(1.0, 1)), OTHER_KEY_VALUE: ApiKey("key2", "two", OTHER_KEY_VALUE, None)}
+    keys = {
+        KEY_VALUE: ApiKey("key1", "one", KEY_VALUE, Throttle(1.0, 1)),
+        OTHER_KEY_VALUE: ApiKey("key2", "two", OTHER_KEY_VALUE, None),
+    }
     app = LocalGateway(deployed_api(api_keys=keys), RecordingInvoker(), clock=Clock())
     first = [call(app, "POST", "/prod/transactions", headers=JSON_HEADERS, body=GOOD).status for _ in range(2)]
     other = call(app, "POST", "/prod/transactions", headers={**JSON_HEADERS, "x-api-key": OTHER_KEY_VALUE}, body=GOOD)
@@ -209,8 +236,15 @@ def test_usage_plan_throttle_is_per_key():
 
 @pytest.mark.parametrize(
     "answer",
-    [b"not json", {"statusCode": "201"}, {"statusCode": 201, "body": {"a": 1}}, {"body": "x"},
-     {"statusCode": 200, "unexpected": 1}, {"statusCode": 200, "headers": {"a": ["b"]}}, [1, 2]],
+    [
+        b"not json",
+        {"statusCode": "201"},
+        {"statusCode": 201, "body": {"a": 1}},
+        {"body": "x"},
+        {"statusCode": 200, "unexpected": 1},
+        {"statusCode": 200, "headers": {"a": ["b"]}},
+        [1, 2],
+    ],
     ids=["not-json", "status-string", "body-object", "no-status", "extra-key", "header-list", "not-an-object"],
 )
 def test_malformed_function_response_is_502_in_the_platform_error_shape(answer):
@@ -218,7 +252,9 @@ def test_malformed_function_response_is_502_in_the_platform_error_shape(answer):
     response = call(app, "POST", "/prod/transactions", headers=JSON_HEADERS, body=GOOD)
     assert response.status == 502
     assert response.json()["error"] == {
-        "type": "x", "code": "default_5xx", "message": "Internal server error",
+        "type": "x",
+        "code": "default_5xx",
+        "message": "Internal server error",
         "request_id": response.headers["x-amzn-requestid"],
     }
 
@@ -241,6 +277,7 @@ def test_function_failures_answer_as_api_gateway_does(failure, status, code):
 def test_render_template_fills_context_and_stage_variables_and_blanks_unknown_ones():
     rendered = render_template(
         '{"m":$context.error.messageString,"r":"$context.requestId","s":"$stageVariables.environment","u":"$context.nope"}',
-        {"error.messageString": '"Forbidden"', "requestId": "r-1"}, {"environment": "local"},
+        {"error.messageString": '"Forbidden"', "requestId": "r-1"},
+        {"environment": "local"},
     )
     assert json.loads(rendered) == {"m": "Forbidden", "r": "r-1", "s": "local", "u": ""}

@@ -28,8 +28,15 @@ async def answer(scope, receive, send) -> None:
 
 def function(timeout_s: int) -> FunctionSpec:
     return FunctionSpec(
-        name="fn", arn="arn:aws:lambda:us-east-1:123456789012:function:fn", handler="h.handler", timeout_s=timeout_s,
-        memory_mb=512, reserved_concurrency=1, environment={}, code_dir=Path("."), log_group="/aws/lambda/fn",
+        name="fn",
+        arn="arn:aws:lambda:us-east-1:123456789012:function:fn",
+        handler="h.handler",
+        timeout_s=timeout_s,
+        memory_mb=512,
+        reserved_concurrency=1,
+        environment={},
+        code_dir=Path("."),
+        log_group="/aws/lambda/fn",
     )
 
 

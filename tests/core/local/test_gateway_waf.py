@@ -35,7 +35,9 @@ class Clock:
 
 
 def acl(*rules: RateRule, not_emulated: tuple[str, ...] = ()) -> DeployedWebAcl:
-    return DeployedWebAcl("payments-api-waf-test", "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/x/1", rules, not_emulated)
+    return DeployedWebAcl(
+        "payments-api-waf-test", "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/x/1", rules, not_emulated
+    )
 
 
 def gateway(web_acl: DeployedWebAcl, clock: Clock) -> tuple[LocalGateway, RecordingInvoker]:
@@ -84,7 +86,10 @@ def test_a_count_mode_rate_rule_never_blocks():
 
 def test_waf_filters_before_routing_so_unknown_paths_count_too():
     app, _ = gateway(acl(RateRule("per-ip-rate", 2, limit=1, window_seconds=300, blocks=True)), Clock())
-    assert call(app, "GET", "/prod/nowhere", client="10.0.0.1").headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
+    assert (
+        call(app, "GET", "/prod/nowhere", client="10.0.0.1").headers["x-amzn-errortype"]
+        == "MissingAuthenticationTokenException"
+    )
     assert call(app, "GET", "/prod/nowhere", client="10.0.0.1").headers["x-amzn-errortype"] == "ForbiddenException"
 
 
@@ -99,7 +104,9 @@ def test_a_block_by_an_earlier_rule_is_not_counted_by_a_later_one():
 def test_the_gateway_says_which_rules_it_emulates_and_which_requests_pass_unchecked():
     limiter = RateLimiter(acl(RateRule("per-ip-rate", 0, 10, 60, False), not_emulated=("aws-common",)))
     assert limiter.describe() == {
-        "web_acl": "payments-api-waf-test", "emulated": ["per-ip-rate (10/60s per IP, count)"], "not_emulated": ["aws-common"],
+        "web_acl": "payments-api-waf-test",
+        "emulated": ["per-ip-rate (10/60s per IP, count)"],
+        "not_emulated": ["aws-common"],
     }
 
 
@@ -116,18 +123,40 @@ def _deploy(wafv2, apigateway, *, rate_action: str = "Block") -> str:
     api_id = apigateway.create_rest_api(name="payments-api-test")["id"]
     root = apigateway.get_resources(restApiId=api_id)["items"][0]["id"]
     apigateway.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
-    apigateway.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK",
-                               requestTemplates={"application/json": '{"statusCode": 200}'})
+    apigateway.put_integration(
+        restApiId=api_id,
+        resourceId=root,
+        httpMethod="GET",
+        type="MOCK",
+        requestTemplates={"application/json": '{"statusCode": 200}'},
+    )
     apigateway.put_integration_response(restApiId=api_id, resourceId=root, httpMethod="GET", statusCode="200")
     apigateway.create_deployment(restApiId=api_id, stageName="prod")
     visibility = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "m"}
     summary = wafv2.create_web_acl(
-        Name="payments-api-waf-test", Scope="REGIONAL", DefaultAction={"Allow": {}}, VisibilityConfig=visibility,
+        Name="payments-api-waf-test",
+        Scope="REGIONAL",
+        DefaultAction={"Allow": {}},
+        VisibilityConfig=visibility,
         Rules=[
-            {"Name": "aws-common", "Priority": 0, "OverrideAction": {"None": {}}, "VisibilityConfig": visibility,
-             "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"}}},
-            {"Name": "per-ip-rate", "Priority": 2, "Action": {rate_action: {}}, "VisibilityConfig": visibility,
-             "Statement": {"RateBasedStatement": {"Limit": 100, "AggregateKeyType": "IP", "EvaluationWindowSec": 60}}},
+            {
+                "Name": "aws-common",
+                "Priority": 0,
+                "OverrideAction": {"None": {}},
+                "VisibilityConfig": visibility,
+                "Statement": {
+                    "ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"}
+                },
+            },
+            {
+                "Name": "per-ip-rate",
+                "Priority": 2,
+                "Action": {rate_action: {}},
+                "VisibilityConfig": visibility,
+                "Statement": {
+                    "RateBasedStatement": {"Limit": 100, "AggregateKeyType": "IP", "EvaluationWindowSec": 60}
+                },
+            },
         ],
     )["Summary"]
     wafv2.associate_web_acl(WebACLArn=summary["ARN"], ResourceArn=stage_arn("us-east-1", api_id, "prod"))

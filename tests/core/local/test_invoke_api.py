@@ -37,8 +37,11 @@ def test_a_result_is_200_with_the_function_payload():
 
 
 def test_a_function_arn_names_the_function():
-    response = call(app(FakeService(b"{}")), "POST",
-                    "/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:fn/invocations")
+    response = call(
+        app(FakeService(b"{}")),
+        "POST",
+        "/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:fn/invocations",
+    )
     assert response.status == 200
 
 

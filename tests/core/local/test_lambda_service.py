@@ -8,12 +8,14 @@ import json
 import os
 import socket
 import textwrap
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import pytest
 import uvicorn
 
+from payments_platform.core.local.lambdafn.runtime_api import RuntimeApi
 from payments_platform.core.local.lambdafn.service import (
     FunctionFailed,
     FunctionSpec,
@@ -21,7 +23,6 @@ from payments_platform.core.local.lambdafn.service import (
     FunctionTimedOut,
     LambdaService,
 )
-from payments_platform.core.local.lambdafn.runtime_api import RuntimeApi
 
 HANDLERS = textwrap.dedent(
     """
@@ -55,14 +56,23 @@ def code_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def spec(code_dir: Path, handler: str, *, name: str = "fn", timeout: int = 5, concurrency: int = 1) -> FunctionSpec:
     return FunctionSpec(
-        name=name, arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}", handler=handler, timeout_s=timeout,
-        memory_mb=512, reserved_concurrency=concurrency, environment={"GREETING": "hi"}, code_dir=code_dir,
+        name=name,
+        arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+        handler=handler,
+        timeout_s=timeout,
+        memory_mb=512,
+        reserved_concurrency=concurrency,
+        environment={"GREETING": "hi"},
+        code_dir=code_dir,
         log_group=f"/aws/lambda/{name}",
     )
 
 
-def run_service(functions: list[FunctionSpec], scenario: Callable[[LambdaService, list[tuple[str, str]]], Awaitable[Any]],
-                cloudwatch: Any = None) -> Any:
+def run_service(
+    functions: list[FunctionSpec],
+    scenario: Callable[[LambdaService, list[tuple[str, str]]], Awaitable[Any]],
+    cloudwatch: Any = None,
+) -> Any:
     """Serve the Runtime API on loopback ports, run ``scenario``, close everything."""
     lines: list[tuple[str, str]] = []
 
@@ -79,12 +89,15 @@ def run_service(functions: list[FunctionSpec], scenario: Callable[[LambdaService
             {f.name: f for f in functions},
             runtime_ports=[s.getsockname()[1] for s in sockets],
             base_environment={"PATH": os.environ["PATH"], "AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
-            credentials={f.name: {"AWS_ACCESS_KEY_ID": f"key-of-{f.name}", "AWS_SECRET_ACCESS_KEY": "s"} for f in functions},
+            credentials={
+                f.name: {"AWS_ACCESS_KEY_ID": f"key-of-{f.name}", "AWS_SECRET_ACCESS_KEY": "s"} for f in functions
+            },
             log_sink=lambda name, line: lines.append((name, line)),
             cloudwatch=cloudwatch,
         )
-        server = uvicorn.Server(uvicorn.Config(RuntimeApi(service), log_level="warning", lifespan="off",
-                                               timeout_graceful_shutdown=1))
+        server = uvicorn.Server(
+            uvicorn.Config(RuntimeApi(service), log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+        )
         serving = asyncio.create_task(server.serve(sockets=sockets))
         while not server.started:
             await asyncio.sleep(0.01)
@@ -110,7 +123,9 @@ def _running(pid: int) -> bool:
 
 
 async def invoke(service: LambdaService, name: str, event: dict[str, Any]) -> Any:
-    return json.loads(await service.invoke(name, json.dumps(event).encode(), trace_id="Root=1-00000000-000000000000000000000000"))
+    return json.loads(
+        await service.invoke(name, json.dumps(event).encode(), trace_id="Root=1-00000000-000000000000000000000000")
+    )
 
 
 def test_first_invoke_is_a_cold_start_and_the_next_reuses_the_warm_container(code_dir):
@@ -132,8 +147,11 @@ def test_container_gets_the_function_environment_and_its_own_credentials_only(co
 
     result = run_service([spec(code_dir, "handlers.echo")], scenario)
     assert result["variables"] == {
-        "GREETING": "hi", "AWS_ACCESS_KEY_ID": "key-of-fn", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "HOME_OF_THE_TEST": None,
+        "GREETING": "hi",
+        "AWS_ACCESS_KEY_ID": "key-of-fn",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "HOME_OF_THE_TEST": None,
     }
     assert 0 < result["remaining_ms"] <= 5000  # the deadline comes from the function's timeout
 
@@ -213,7 +231,7 @@ class SlowLogs:
     def __init__(self) -> None:
         self.streams: dict[str, list[str]] = {}
 
-    def __call__(self, function: FunctionSpec) -> "SlowLogs":
+    def __call__(self, function: FunctionSpec) -> SlowLogs:
         return self
 
     def create_log_stream(self, logGroupName: str, logStreamName: str) -> None:
@@ -239,11 +257,15 @@ def test_every_line_reaches_the_function_log_group_even_when_logged_during_a_flu
     printed, streams = run_service([spec(code_dir, "handlers.echo")], scenario, cloudwatch=logs)
     ((stream, shipped),) = streams.items()  # as shipped before the service closed
     assert stream.startswith("/aws/lambda/fn|") and "[$LATEST]" in stream
-    assert [line for line in printed if line.startswith("REPORT")] == [line for line in shipped if line.startswith("REPORT")]
+    assert [line for line in printed if line.startswith("REPORT")] == [
+        line for line in shipped if line.startswith("REPORT")
+    ]
     assert sum(line.startswith("REPORT") for line in shipped) == 2
 
 
-def test_a_cold_started_container_serves_the_invoke_that_started_it_even_when_another_arrives_as_it_becomes_ready(code_dir):
+def test_a_cold_started_container_serves_the_invoke_that_started_it_even_when_another_arrives_as_it_becomes_ready(
+    code_dir,
+):
     """Under load another invoke may arrive the moment a new container asks for work: it must not
     take that container from the invoke that started it (which then failed with a bare 500)."""
 

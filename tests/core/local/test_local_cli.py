@@ -33,8 +33,13 @@ def workdir(tmp_path: Path) -> Path:
 
 
 def local(workdir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, "--config", str(workdir / "environments.toml"), "local", *args],
-                          capture_output=True, text=True, timeout=timeout, cwd=workdir)
+    return subprocess.run(
+        [*CLI, "--config", str(workdir / "environments.toml"), "local", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=workdir,
+    )
 
 
 def run_dir_entries(workdir: Path) -> list[str]:
@@ -138,9 +143,14 @@ def needs_terraform() -> None:
 
 def start_up(workdir: Path) -> tuple[subprocess.Popen, dict]:
     """`local up` in the background, returned once terraform apply is under way (20 s into it)."""
-    process = subprocess.Popen([*CLI, "--config", str(workdir / "environments.toml"), "local", "up"],
-                               cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [*CLI, "--config", str(workdir / "environments.toml"), "local", "up"],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     record_file = workdir / ".payments-local" / "run.json"
     deadline = time.monotonic() + 90
     record: dict = {}
@@ -200,9 +210,14 @@ def test_up_in_the_foreground_serves_prints_requests_and_cleans_up_on_ctrl_c(wor
     needs_terraform()
     from payments_platform.core.local.smoke import payment_body, request
 
-    process = subprocess.Popen([*CLI, "--config", str(workdir / "environments.toml"), "local", "up"],
-                               cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [*CLI, "--config", str(workdir / "environments.toml"), "local", "up"],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         printed: list[str] = []
         assert process.stdout is not None
@@ -214,8 +229,12 @@ def test_up_in_the_foreground_serves_prints_requests_and_cleans_up_on_ctrl_c(wor
         keys = [line.split()[2] for line in printed if line.startswith("API key: ")]
         assert len(keys) == 2 and any("curl -si -X POST" in line for line in printed)
         assert any(line.startswith("→ terraform apply") for line in printed)  # each step, with its time
-        created = request("POST", f"{url}/transactions", body=payment_body("foreground"), headers={
-            "Content-Type": "application/json", "x-api-key": keys[0], "Idempotency-Key": "foreground-1"})
+        created = request(
+            "POST",
+            f"{url}/transactions",
+            body=payment_body("foreground"),
+            headers={"Content-Type": "application/json", "x-api-key": keys[0], "Idempotency-Key": "foreground-1"},
+        )
         assert created.status == 201, created.body
         record = json.loads((workdir / ".payments-local" / "run.json").read_text())
         while not any("POST /prod/transactions → 201" in line for line in printed):

@@ -17,7 +17,13 @@ FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:{}"
 
 @pytest.mark.parametrize(
     ("expression", "seconds"),
-    [("rate(1 minute)", 60), ("rate(5 minutes)", 300), ("rate(2 hours)", 7200), ("cron(0 * * * ? *)", None), ("rate(1 week)", None)],
+    [
+        ("rate(1 minute)", 60),
+        ("rate(5 minutes)", 300),
+        ("rate(2 hours)", 7200),
+        ("cron(0 * * * ? *)", None),
+        ("rate(1 week)", None),
+    ],
 )
 def test_rate_expressions_give_the_interval_and_others_none(expression, seconds):
     assert interval_of(expression) == seconds

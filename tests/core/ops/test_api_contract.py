@@ -10,10 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from payments_platform.core.errors import ConfigError
 from payments_platform.core.ops.api_contract import check_base_url, run_contract
 from payments_platform.core.ops.api_contract.checks import schema_valid_rejection_is_documented
 from payments_platform.core.ops.api_contract.report import card_data_echoes
-from payments_platform.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[3]
 PAN = "4242424242424242"
@@ -21,15 +21,21 @@ PAN = "4242424242424242"
 
 def exchange(request_body: str | None, response_body: str, headers: dict[str, str] | None = None) -> dict:
     return {
-        "request": {"method": "POST", "url": "http://api/prod/transactions",
-                    **({"postData": {"text": request_body}} if request_body is not None else {})},
-        "response": {"status": 400, "content": {"text": response_body},
-                     "headers": [{"name": k, "value": v} for k, v in (headers or {}).items()]},
+        "request": {
+            "method": "POST",
+            "url": "http://api/prod/transactions",
+            **({"postData": {"text": request_body}} if request_body is not None else {}),
+        },
+        "response": {
+            "status": 400,
+            "content": {"text": response_body},
+            "headers": [{"name": k, "value": v} for k, v in (headers or {}).items()],
+        },
     }
 
 
 def card_body(number: str = PAN, cvc: str = "123") -> str:
-    return '{"amount": 1, "card": {"number": "%s", "cvc": "%s", "exp_month": 1, "exp_year": 2040}}' % (number, cvc)
+    return f'{{"amount": 1, "card": {{"number": "{number}", "cvc": "{cvc}", "exp_month": 1, "exp_year": 2040}}}}'
 
 
 def test_a_response_echoing_the_sent_card_number_is_reported():
@@ -73,8 +79,14 @@ def test_a_run_without_an_api_key_is_refused_before_schemathesis_starts(tmp_path
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "payments_platform.core.cli.main", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "payments_platform.core.cli.main", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
 
 
 def test_cli_bad_url_is_one_line_and_exit_2():
@@ -101,8 +113,9 @@ def fake_case(body, *, positive: bool = True) -> SimpleNamespace:
     return SimpleNamespace(
         body=body,
         meta=SimpleNamespace(generation=SimpleNamespace(mode=mode), components={"body": SimpleNamespace(mode=mode)}),
-        operation=SimpleNamespace(responses=SimpleNamespace(
-            find_by_status_code=lambda status: SimpleNamespace(definition=DOCUMENTED_400))),
+        operation=SimpleNamespace(
+            responses=SimpleNamespace(find_by_status_code=lambda status: SimpleNamespace(definition=DOCUMENTED_400))
+        ),
     )
 
 
@@ -110,12 +123,18 @@ def fake_response(code: str, status: int = 400) -> SimpleNamespace:
     return SimpleNamespace(status_code=status, json=lambda: {"error": {"code": code}})
 
 
-VALID_BODY = {"amount": 1, "currency": "EUR", "merchant_reference": "r",
-              "card": {"number": PAN, "exp_month": 1, "exp_year": 2040, "cvc": "123"}}
+VALID_BODY = {
+    "amount": 1,
+    "currency": "EUR",
+    "merchant_reference": "r",
+    "card": {"number": PAN, "exp_month": 1, "exp_year": 2040, "cvc": "123"},
+}
 
 
 def test_check_accepts_a_documented_card_rule_for_schema_valid_data():
-    assert schema_valid_rejection_is_documented(None, fake_response("card_number_invalid"), fake_case(VALID_BODY)) is None
+    assert (
+        schema_valid_rejection_is_documented(None, fake_response("card_number_invalid"), fake_case(VALID_BODY)) is None
+    )
 
 
 def test_check_fails_an_undocumented_400_for_schema_valid_data():
@@ -136,6 +155,7 @@ def test_check_leaves_negative_data_to_negative_data_rejection():
 
 # -- peers: the two clients object_level_authorization compares ------------------------------------------
 
+
 def test_with_a_peer_the_config_names_both_clients_instead_of_one_key(tmp_path):
     import json
     import tomllib
@@ -148,7 +168,8 @@ def test_with_a_peer_the_config_names_both_clients_instead_of_one_key(tmp_path):
     assert {k: v for k, v in derived.items() if k != "auth"} == {k: v for k, v in repo_config.items() if k != "auth"}
     users = json.loads(identities_document("key-a", "key-b"))["auth"]
     assert [(u["name"], u["fixedHeaders"]) for u in users] == [
-        ("client", [{"name": "x-api-key", "value": "key-a"}]), ("peer", [{"name": "x-api-key", "value": "key-b"}])
+        ("client", [{"name": "x-api-key", "value": "key-a"}]),
+        ("peer", [{"name": "x-api-key", "value": "key-b"}]),
     ]
 
 

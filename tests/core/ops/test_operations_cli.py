@@ -9,12 +9,18 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-STATE = '[environments.dev.state]\nbucket = "acme-tfstate"\nkey_prefix = "pp"\nregion = "us-east-1"\nkms_key_id = "{kms}"\n'
+STATE = (
+    '[environments.dev.state]\nbucket = "acme-tfstate"\nkey_prefix = "pp"\nregion = "us-east-1"\nkms_key_id = "{kms}"\n'
+)
 
 
 def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "payments_platform.core.cli.main", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "payments_platform.core.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -8,10 +8,16 @@ from payments_platform.core.ops.plan_summary import summarize
 
 CONFIG = {
     "resource": {
-        "aws_dynamodb_table": {"storage_transactions_table_1A2B": {"//": {"metadata": {"path": "payments-dev/storage/transactions_table"}}}},
+        "aws_dynamodb_table": {
+            "storage_transactions_table_1A2B": {"//": {"metadata": {"path": "payments-dev/storage/transactions_table"}}}
+        },
         "aws_lambda_function": {"api_processor_3C4D": {"//": {"metadata": {"path": "payments-dev/api/processor"}}}},
-        "aws_cloudwatch_dashboard": {"observability_dashboard_5E6F": {"//": {"metadata": {"path": "payments-dev/observability/dashboard"}}}},
-        "aws_secretsmanager_secret_version": {"api_key_version_7A8B": {"//": {"metadata": {"path": "payments-dev/api/key_version"}}}},
+        "aws_cloudwatch_dashboard": {
+            "observability_dashboard_5E6F": {"//": {"metadata": {"path": "payments-dev/observability/dashboard"}}}
+        },
+        "aws_secretsmanager_secret_version": {
+            "api_key_version_7A8B": {"//": {"metadata": {"path": "payments-dev/api/key_version"}}}
+        },
     }
 }
 SECRET = "s3cr3t-fingerprint-key"
@@ -19,19 +25,38 @@ SECRET = "s3cr3t-fingerprint-key"
 
 def change(address: str, actions: list[str], before=None, after=None, **extra):
     rtype = address.split(".")[0]
-    return {"address": address, "mode": "managed", "type": rtype,
-            "change": {"actions": actions, "before": before, "after": after, **extra}}
+    return {
+        "address": address,
+        "mode": "managed",
+        "type": rtype,
+        "change": {"actions": actions, "before": before, "after": after, **extra},
+    }
 
 
 PLAN = {
     "resource_changes": [
-        change("aws_lambda_function.api_processor_3C4D", ["update"], {"memory_size": 512, "timeout": 10}, {"memory_size": 1024, "timeout": 10}),
+        change(
+            "aws_lambda_function.api_processor_3C4D",
+            ["update"],
+            {"memory_size": 512, "timeout": 10},
+            {"memory_size": 1024, "timeout": 10},
+        ),
         change("aws_cloudwatch_dashboard.observability_dashboard_5E6F", ["create"], None, {"dashboard_name": "d"}),
-        change("aws_dynamodb_table.storage_transactions_table_1A2B", ["delete", "create"], {"hash_key": "id"}, {"hash_key": "pk"},
-               replace_paths=[["hash_key"]]),
+        change(
+            "aws_dynamodb_table.storage_transactions_table_1A2B",
+            ["delete", "create"],
+            {"hash_key": "id"},
+            {"hash_key": "pk"},
+            replace_paths=[["hash_key"]],
+        ),
         change("aws_sqs_queue.messaging_audit_queue_9C0D", ["delete"], {"name": "q"}, None),
-        change("aws_secretsmanager_secret_version.api_key_version_7A8B", ["update"], {"secret_string": "old"}, {"secret_string": SECRET},
-               after_sensitive={"secret_string": True}),
+        change(
+            "aws_secretsmanager_secret_version.api_key_version_7A8B",
+            ["update"],
+            {"secret_string": "old"},
+            {"secret_string": SECRET},
+            after_sensitive={"secret_string": True},
+        ),
         change("aws_iam_role.api_role_1111", ["no-op"], {}, {}),
     ]
 }
@@ -58,12 +83,16 @@ def test_destroyed_resource_missing_from_config_is_attributed_by_logical_id():
 def test_stateful_replacements_and_destroys_come_first_and_shout():
     summary = summarize(PLAN, CONFIG, "payments-dev", plugins=PLUGINS)
     assert [c.address for c in summary.dangerous] == [
-        "aws_sqs_queue.messaging_audit_queue_9C0D", "aws_dynamodb_table.storage_transactions_table_1A2B",
+        "aws_sqs_queue.messaging_audit_queue_9C0D",
+        "aws_dynamodb_table.storage_transactions_table_1A2B",
     ]
     text = summary.render()
     first = text.splitlines()[0]
     assert first.startswith("!!! 2 STATEFUL RESOURCE(S) WILL BE REPLACED OR DESTROYED")
-    assert "REPLACE  aws_dynamodb_table.storage_transactions_table_1A2B [storage: payments-dev/storage/transactions_table] (forced by hash_key)" in text
+    assert (
+        "REPLACE  aws_dynamodb_table.storage_transactions_table_1A2B [storage: payments-dev/storage/transactions_table] (forced by hash_key)"
+        in text
+    )
     assert text.splitlines()[-1] == "1 to add, 2 to change, 1 to replace, 1 to destroy"
 
 
@@ -76,7 +105,12 @@ def test_summary_names_changed_attributes_but_never_their_values():
 
 
 def test_no_changes_reads_as_such():
-    summary = summarize({"resource_changes": [change("aws_iam_role.api_role_1111", ["no-op"], {}, {})]}, CONFIG, "payments-dev", plugins=PLUGINS)
+    summary = summarize(
+        {"resource_changes": [change("aws_iam_role.api_role_1111", ["no-op"], {}, {})]},
+        CONFIG,
+        "payments-dev",
+        plugins=PLUGINS,
+    )
     assert not summary.has_changes
     assert summary.render() == "no changes: payments-dev matches its configuration"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from payments_platform.core.host.config import StateBackendConfig
-from payments_platform.core.ops.state_bucket import build_state_bucket_stack, stack_name
 from payments_platform.core.host.synth import new_app
+from payments_platform.core.ops.state_bucket import build_state_bucket_stack, stack_name
 from payments_platform.core.testing import make_environment, synth
 
 STATE = StateBackendConfig(
@@ -64,7 +64,9 @@ def only(config: dict, rtype: str) -> dict:
 
 
 def test_state_stack_keeps_its_own_state_locally_beside_the_output(state_stack):
-    assert state_stack["terraform"]["backend"] == {"local": {"path": "../../../terraform.state-acme-payments-tfstate.tfstate"}}
+    assert state_stack["terraform"]["backend"] == {
+        "local": {"path": "../../../terraform.state-acme-payments-tfstate.tfstate"}
+    }
     assert state_stack["provider"]["aws"][0]["region"] == "eu-west-1"
 
 
@@ -72,9 +74,15 @@ def test_state_bucket_is_versioned_private_and_kms_encrypted(state_stack):
     assert only(state_stack, "aws_s3_bucket")["bucket"] == "acme-payments-tfstate"
     assert only(state_stack, "aws_s3_bucket_versioning")["versioning_configuration"] == {"status": "Enabled"}
     block = only(state_stack, "aws_s3_bucket_public_access_block")
-    assert all(block[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
+    assert all(
+        block[k] is True
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
     (rule,) = only(state_stack, "aws_s3_bucket_server_side_encryption_configuration")["rule"]
-    assert rule["apply_server_side_encryption_by_default"] == {"sse_algorithm": "aws:kms", "kms_master_key_id": "${aws_kms_key.state_key.arn}"}
+    assert rule["apply_server_side_encryption_by_default"] == {
+        "sse_algorithm": "aws:kms",
+        "kms_master_key_id": "${aws_kms_key.state_key.arn}",
+    }
     assert only(state_stack, "aws_kms_alias")["name"] == "alias/pp-state"
     assert only(state_stack, "aws_kms_key")["enable_key_rotation"] is True
 
@@ -89,7 +97,9 @@ def test_state_bucket_policy_denies_plain_http_and_unencrypted_uploads(state_sta
     deny = {s["Sid"]: s for s in policy["Statement"] if s["Effect"] == "Deny"}
     assert deny["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert deny["DenyUnencryptedObjectUploads"]["Action"] == "s3:PutObject"
-    assert deny["DenyUnencryptedObjectUploads"]["Condition"] == {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}
+    assert deny["DenyUnencryptedObjectUploads"]["Condition"] == {
+        "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}
+    }
 
 
 def test_noncurrent_state_versions_expire(state_stack):

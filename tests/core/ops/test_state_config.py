@@ -8,8 +8,8 @@ from unittest import mock
 
 import pytest
 
-from payments_platform.core.host.config import load_config, parse_config
 from payments_platform.core.errors import ConfigError
+from payments_platform.core.host.config import load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[3]
 STATE = {
@@ -54,7 +54,10 @@ def test_suffix_override_gets_its_own_state_key():
         ({"key_prefix": "payments/"}, "key_prefix 'payments/' must be path segments"),
         ({"region": "europe"}, "region 'europe' is not an AWS region name"),
         ({"kms_key_id": "payments-key"}, "kms_key_id 'payments-key' must be 'alias/<name>' or a KMS key or alias ARN"),
-        ({"kms_key_id": "arn:aws:kms:eu-west-1:123456789012:alias/state"}, "kms_key_id is in eu-west-1 but the state bucket is in us-east-1"),
+        (
+            {"kms_key_id": "arn:aws:kms:eu-west-1:123456789012:alias/state"},
+            "kms_key_id is in eu-west-1 but the state bucket is in us-east-1",
+        ),
         ({"bucket": None}, "missing key(s): bucket"),
         ({"encrypt": False}, "unknown key(s): encrypt"),
         ({"region": 5}, "region must be a string"),

@@ -10,7 +10,11 @@ from api_support import IAM_SETTINGS, ref, synth_api
 from payments_platform.core.testing import assert_resource
 
 SIGNER_TYPES = {
-    "aws_signer_signing_profile", "aws_signer_signing_job", "aws_lambda_code_signing_config", "aws_s3_bucket", "aws_s3_object",
+    "aws_signer_signing_profile",
+    "aws_signer_signing_job",
+    "aws_lambda_code_signing_config",
+    "aws_s3_bucket",
+    "aws_s3_object",
 }
 
 
@@ -28,10 +32,14 @@ def test_functions_run_the_signed_object_under_the_code_signing_config(api_key_s
 
 def test_code_signing_config_enforces_this_environments_profile(api_key_stack):
     profile = ref(api_key_stack, "aws_signer_signing_profile", "/signing_profile", "version_arn")
-    assert_resource(api_key_stack, "aws_lambda_code_signing_config", {
-        "allowed_publishers": {"signing_profile_version_arns": [profile]},
-        "policies": {"untrusted_artifact_on_deployment": "Enforce"},
-    })
+    assert_resource(
+        api_key_stack,
+        "aws_lambda_code_signing_config",
+        {
+            "allowed_publishers": {"signing_profile_version_arns": [profile]},
+            "policies": {"untrusted_artifact_on_deployment": "Enforce"},
+        },
+    )
 
 
 def test_signing_profile_is_lambdas_platform_with_a_destroy_safe_name_prefix(api_key_stack):
@@ -64,14 +72,23 @@ def test_artifacts_bucket_is_cmk_encrypted_versioned_private_and_destroyable(api
     (bucket,) = api_key_stack.resources("aws_s3_bucket").values()
     assert bucket["force_destroy"] is True
     (sse,) = api_key_stack.resources("aws_s3_bucket_server_side_encryption_configuration").values()
-    assert sse["rule"] == [{
-        "apply_server_side_encryption_by_default": {"kms_master_key_id": kms_arn, "sse_algorithm": "aws:kms"},
-        "bucket_key_enabled": True,
-    }]
+    assert sse["rule"] == [
+        {
+            "apply_server_side_encryption_by_default": {"kms_master_key_id": kms_arn, "sse_algorithm": "aws:kms"},
+            "bucket_key_enabled": True,
+        }
+    ]
     assert_resource(api_key_stack, "aws_s3_bucket_versioning", {"versioning_configuration": {"status": "Enabled"}})
-    assert_resource(api_key_stack, "aws_s3_bucket_public_access_block", {
-        "block_public_acls": True, "block_public_policy": True, "ignore_public_acls": True, "restrict_public_buckets": True,
-    })
+    assert_resource(
+        api_key_stack,
+        "aws_s3_bucket_public_access_block",
+        {
+            "block_public_acls": True,
+            "block_public_policy": True,
+            "ignore_public_acls": True,
+            "restrict_public_buckets": True,
+        },
+    )
 
 
 def test_artifacts_bucket_refuses_requests_without_tls(api_key_stack):

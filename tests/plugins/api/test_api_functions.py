@@ -28,16 +28,29 @@ def function(stack, name):
 @pytest.mark.parametrize("name,handler", FUNCTIONS.items())
 def test_function_runtime_handler_and_tracing(api_key_stack, name, handler):
     assert_resource(
-        api_key_stack, "aws_lambda_function",
-        {"function_name": name, "handler": handler, "runtime": "python3.12", "architectures": ["arm64"],
-         "tracing_config": {"mode": "Active"}, "timeout": 10},
+        api_key_stack,
+        "aws_lambda_function",
+        {
+            "function_name": name,
+            "handler": handler,
+            "runtime": "python3.12",
+            "architectures": ["arm64"],
+            "tracing_config": {"mode": "Active"},
+            "timeout": 10,
+        },
     )
 
 
 def test_memory_and_reserved_concurrency_come_from_settings(api_key_stack, iam_stack):
     for name in FUNCTIONS:
-        assert (function(api_key_stack, name)["memory_size"], function(api_key_stack, name)["reserved_concurrent_executions"]) == (512, 7)
-        assert (function(iam_stack, name)["memory_size"], function(iam_stack, name)["reserved_concurrent_executions"]) == (1024, 3)
+        assert (
+            function(api_key_stack, name)["memory_size"],
+            function(api_key_stack, name)["reserved_concurrent_executions"],
+        ) == (512, 7)
+        assert (
+            function(iam_stack, name)["memory_size"],
+            function(iam_stack, name)["reserved_concurrent_executions"],
+        ) == (1024, 3)
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -63,11 +76,18 @@ def test_transaction_processor_environment_is_encrypted_with_the_cmk(api_key_sta
 
 def test_status_checker_environment_holds_only_what_it_reads(api_key_stack):
     body = function(api_key_stack, "status-checker-test")
-    assert body["environment"]["variables"] == {"TRANSACTIONS_TABLE_NAME": TABLE.name, "LOG_LEVEL": "INFO", "ENVIRONMENT": "test"}
+    assert body["environment"]["variables"] == {
+        "TRANSACTIONS_TABLE_NAME": TABLE.name,
+        "LOG_LEVEL": "INFO",
+        "ENVIRONMENT": "test",
+    }
     assert body["kms_key_arn"].startswith("${aws_kms_key.platform_platform_key")
 
 
-@pytest.mark.parametrize("name,construct", [("transaction-processor-test", "transaction_processor"), ("status-checker-test", "status_checker")])
+@pytest.mark.parametrize(
+    "name,construct",
+    [("transaction-processor-test", "transaction_processor"), ("status-checker-test", "status_checker")],
+)
 def test_each_function_depends_on_its_encrypted_log_group(api_key_stack, name, construct):
     group_id = logical_id(api_key_stack, "aws_cloudwatch_log_group", f"/{construct}_log_group")
     group = api_key_stack.resources("aws_cloudwatch_log_group")[group_id]
@@ -76,7 +96,10 @@ def test_each_function_depends_on_its_encrypted_log_group(api_key_stack, name, c
     assert f"aws_cloudwatch_log_group.{group_id}" in function(api_key_stack, name)["depends_on"]
 
 
-@pytest.mark.parametrize("name,role_key", [("transaction-processor-test", "transaction-processor"), ("status-checker-test", "status-checker")])
+@pytest.mark.parametrize(
+    "name,role_key",
+    [("transaction-processor-test", "transaction-processor"), ("status-checker-test", "status-checker")],
+)
 def test_each_function_waits_for_its_role_policy(api_key_stack, name, role_key):
     policy_id = logical_id(api_key_stack, "aws_iam_role_policy", f"/role_{role_key}_policy")
     assert f"aws_iam_role_policy.{policy_id}" in function(api_key_stack, name)["depends_on"]
@@ -102,10 +125,19 @@ def test_status_checker_only_reads_the_table(api_key_stack):
 def test_transaction_processor_gets_exactly_the_calls_its_handler_makes(api_key_stack):
     statements = {s["Sid"]: s for s in api_key_stack.iam_statements("transaction-processor")}
     assert statements["TransactionsTableWrite"]["Action"] == [
-        "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
     ]
     assert statements["TransactionsTableWrite"]["Resource"] == TABLE.arn
-    assert statements["AuditQueueSend"] == {"Sid": "AuditQueueSend", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": QUEUE.arn}
+    assert statements["AuditQueueSend"] == {
+        "Sid": "AuditQueueSend",
+        "Effect": "Allow",
+        "Action": ["sqs:SendMessage"],
+        "Resource": QUEUE.arn,
+    }
     assert statements["NotificationsPublish"]["Action"] == ["sns:Publish"]
     assert statements["NotificationsPublish"]["Resource"] == TOPIC.arn
     secret_arn = ref(api_key_stack, "aws_secretsmanager_secret", "/card_fingerprint_key", "arn")
@@ -117,7 +149,9 @@ def test_transaction_processor_gets_exactly_the_calls_its_handler_makes(api_key_
     assert "dynamodb:DeleteItem" not in actions_of(list(statements.values()))
 
 
-@pytest.mark.parametrize("role_key,construct", [("transaction-processor", "transaction_processor"), ("status-checker", "status_checker")])
+@pytest.mark.parametrize(
+    "role_key,construct", [("transaction-processor", "transaction_processor"), ("status-checker", "status_checker")]
+)
 def test_functions_write_only_their_own_log_group(api_key_stack, role_key, construct):
     statements = {s["Sid"]: s for s in api_key_stack.iam_statements(role_key)}
     group_arn = ref(api_key_stack, "aws_cloudwatch_log_group", f"/{construct}_log_group", "arn")
@@ -131,18 +165,27 @@ def test_any_resource_grants_are_only_xray_and_vpc_enis_with_reasons(api_key_sta
     assert wildcard == {
         "XRayTracing": {"xray:PutTraceSegments", "xray:PutTelemetryRecords"},
         "VpcNetworkInterfaces": {
-            "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-            "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+            "ec2:CreateNetworkInterface",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses",
         },
     }
-    reasons = {s.sid: s.any_resource_reason for k, s in api_key_stack.built.build.roles.wildcard_resource_grants() if k == role_key}
+    reasons = {
+        s.sid: s.any_resource_reason
+        for k, s in api_key_stack.built.build.roles.wildcard_resource_grants()
+        if k == role_key
+    }
     assert set(reasons) == set(wildcard) and all(len(r) > 20 for r in reasons.values())
 
 
 # --- invoke permissions -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("construct,route", [("transaction_processor", "POST/transactions"), ("status_checker", "GET/status")])
+@pytest.mark.parametrize(
+    "construct,route", [("transaction_processor", "POST/transactions"), ("status_checker", "GET/status")]
+)
 def test_lambda_permission_is_scoped_to_this_api_stage_method_and_path(api_key_stack, construct, route):
     execution_arn = ref(api_key_stack, "aws_api_gateway_rest_api", "/rest_api", "execution_arn")
     body = api_key_stack.by_path(f"/{construct}_invoke_permission")[1]
@@ -157,14 +200,15 @@ def test_lambda_permission_is_scoped_to_this_api_stage_method_and_path(api_key_s
 
 def test_card_fingerprint_secret_is_encrypted_and_destroyable(api_key_stack):
     assert_resource(
-        api_key_stack, "aws_secretsmanager_secret",
+        api_key_stack,
+        "aws_secretsmanager_secret",
         {"name": "card-fingerprint-key-test", "recovery_window_in_days": 0},
     )
     assert api_key_stack.one("aws_secretsmanager_secret")["kms_key_id"].startswith("${aws_kms_key.")
 
 
 def test_card_fingerprint_value_is_generated_once_and_then_kept(api_key_stack):
-    (data_id, data), = api_key_stack.data_sources("aws_secretsmanager_random_password").items()
+    ((data_id, data),) = api_key_stack.data_sources("aws_secretsmanager_random_password").items()
     assert (data["password_length"], data["exclude_punctuation"]) == (64, True)
     version = api_key_stack.one("aws_secretsmanager_secret_version")
     assert version["secret_string"] == f"${{data.aws_secretsmanager_random_password.{data_id}.random_password}}"

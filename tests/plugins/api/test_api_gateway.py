@@ -23,7 +23,11 @@ def methods(stack, http_method):
 def test_routes_are_post_transactions_and_get_status(api_key_stack):
     paths = {b["path_part"] for b in api_key_stack.resources("aws_api_gateway_resource").values()}
     assert paths == {"transactions", "status"}
-    assert {b["http_method"] for b in api_key_stack.resources("aws_api_gateway_method").values()} == {"POST", "GET", "OPTIONS"}
+    assert {b["http_method"] for b in api_key_stack.resources("aws_api_gateway_method").values()} == {
+        "POST",
+        "GET",
+        "OPTIONS",
+    }
 
 
 def test_api_key_auth_requires_a_key_on_post_and_get(api_key_stack):
@@ -52,7 +56,8 @@ def test_routes_are_lambda_proxy_integrations(api_key_stack):
     checker = ref(api_key_stack, "aws_lambda_function", "/status_checker", "invoke_arn")
     for uri in (processor, checker):
         assert_resource(
-            api_key_stack, "aws_api_gateway_integration",
+            api_key_stack,
+            "aws_api_gateway_integration",
             {"type": "AWS_PROXY", "integration_http_method": "POST", "uri": uri},
         )
 
@@ -69,7 +74,8 @@ def test_each_client_gets_an_api_key_bound_to_the_stage_by_the_usage_plan(api_ke
     ]
     plan_keys = api_key_stack.resources("aws_api_gateway_usage_plan_key").values()
     assert sorted(k["key_id"] for k in plan_keys) == sorted(
-        ref(api_key_stack, "aws_api_gateway_api_key", f"/api_key_{c}", "id") for c in ("checkout-mobile", "checkout-web")
+        ref(api_key_stack, "aws_api_gateway_api_key", f"/api_key_{c}", "id")
+        for c in ("checkout-mobile", "checkout-web")
     )
     assert {k["key_type"] for k in plan_keys} == {"API_KEY"}
 
@@ -77,7 +83,10 @@ def test_each_client_gets_an_api_key_bound_to_the_stage_by_the_usage_plan(api_ke
 def test_iam_auth_has_no_api_keys_but_still_a_throttling_usage_plan(iam_stack):
     assert not iam_stack.resources("aws_api_gateway_api_key")
     assert not iam_stack.resources("aws_api_gateway_usage_plan_key")
-    assert iam_stack.one("aws_api_gateway_usage_plan")["throttle_settings"] == {"rate_limit": 10000, "burst_limit": 5000}
+    assert iam_stack.one("aws_api_gateway_usage_plan")["throttle_settings"] == {
+        "rate_limit": 10000,
+        "burst_limit": 5000,
+    }
 
 
 # --- CORS ------------------------------------------------------------------------------
@@ -125,7 +134,9 @@ def test_post_validates_its_body_against_the_model(api_key_stack):
     (post,) = methods(api_key_stack, "POST")
     model = api_key_stack.one("aws_api_gateway_model")
     assert post["request_models"] == {"application/json": model["name"]}
-    assert post["request_validator_id"] == ref(api_key_stack, "aws_api_gateway_request_validator", "/validator_body", "id")
+    assert post["request_validator_id"] == ref(
+        api_key_stack, "aws_api_gateway_request_validator", "/validator_body", "id"
+    )
     assert_resource(api_key_stack, "aws_api_gateway_request_validator", {"validate_request_body": True})
 
 
@@ -134,15 +145,27 @@ def test_get_requires_the_transaction_id_query_parameter(api_key_stack):
     assert get["request_parameters"] == {"method.request.querystring.transaction_id": True}
     validator = api_key_stack.by_path("/validator_params")[1]
     assert (validator["validate_request_parameters"], validator["validate_request_body"]) == (True, False)
-    assert get["request_validator_id"] == ref(api_key_stack, "aws_api_gateway_request_validator", "/validator_params", "id")
+    assert get["request_validator_id"] == ref(
+        api_key_stack, "aws_api_gateway_request_validator", "/validator_params", "id"
+    )
 
 
 # --- gateway responses -----------------------------------------------------------------
 
 RESPONSE_TYPES = {
-    "DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY", "BAD_REQUEST_PARAMETERS", "API_CONFIGURATION_ERROR",
-    "MISSING_AUTHENTICATION_TOKEN", "INVALID_API_KEY", "ACCESS_DENIED", "THROTTLED", "QUOTA_EXCEEDED",
-    "REQUEST_TOO_LARGE", "UNAUTHORIZED", "WAF_FILTERED",
+    "DEFAULT_4XX",
+    "DEFAULT_5XX",
+    "BAD_REQUEST_BODY",
+    "BAD_REQUEST_PARAMETERS",
+    "API_CONFIGURATION_ERROR",
+    "MISSING_AUTHENTICATION_TOKEN",
+    "INVALID_API_KEY",
+    "ACCESS_DENIED",
+    "THROTTLED",
+    "QUOTA_EXCEEDED",
+    "REQUEST_TOO_LARGE",
+    "UNAUTHORIZED",
+    "WAF_FILTERED",
 }
 RUNTIME_ERROR_TYPES = {"invalid_request_error", "card_error", "authentication_error", "idempotency_error", "api_error"}
 
@@ -154,7 +177,9 @@ def test_gateway_responses_cover_the_required_types(api_key_stack):
 
 def test_gateway_responses_carry_the_cors_origin_header(api_key_stack):
     for body in api_key_stack.resources("aws_api_gateway_gateway_response").values():
-        assert body["response_parameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == "'*'", body["response_type"]
+        assert body["response_parameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == "'*'", body[
+            "response_type"
+        ]
 
 
 def test_gateway_responses_render_the_runtime_error_shape(api_key_stack):
@@ -182,9 +207,14 @@ def test_bad_request_body_never_echoes_the_validation_detail(api_key_stack):
 
 def test_stage_traces_with_xray_and_has_no_cache(api_key_stack):
     assert_resource(
-        api_key_stack, "aws_api_gateway_stage",
-        {"stage_name": "prod", "xray_tracing_enabled": True, "cache_cluster_enabled": False,
-         "variables": {"environment": "test", "log_level": "INFO"}},
+        api_key_stack,
+        "aws_api_gateway_stage",
+        {
+            "stage_name": "prod",
+            "xray_tracing_enabled": True,
+            "cache_cluster_enabled": False,
+            "variables": {"environment": "test", "log_level": "INFO"},
+        },
     )
 
 
@@ -206,8 +236,19 @@ def test_access_log_goes_to_an_encrypted_retained_log_group_as_json(api_key_stac
     settings = stage["access_log_settings"]
     assert settings["destination_arn"] == ref(api_key_stack, "aws_cloudwatch_log_group", "/access_log_group", "arn")
     fields = json.loads(settings["format"])
-    assert {"requestId", "ip", "caller", "apiKeyId", "httpMethod", "resourcePath", "status", "protocol",
-            "responseLength", "integrationLatency", "xrayTraceId"} <= set(fields)
+    assert {
+        "requestId",
+        "ip",
+        "caller",
+        "apiKeyId",
+        "httpMethod",
+        "resourcePath",
+        "status",
+        "protocol",
+        "responseLength",
+        "integrationLatency",
+        "xrayTraceId",
+    } <= set(fields)
     assert not any("body" in v.lower() for v in fields.values())
     group = api_key_stack.by_path("/access_log_group")[1]
     assert group["retention_in_days"] == 30
@@ -220,14 +261,19 @@ def test_execution_log_group_is_precreated_encrypted(api_key_stack):
     assert group["name"] == f"API-Gateway-Execution-Logs_{rest_api_id}/prod"
     assert group["retention_in_days"] == 30 and group["kms_key_id"].startswith("${aws_kms_key.")
     stage = api_key_stack.one("aws_api_gateway_stage")
-    assert f"aws_cloudwatch_log_group.{api_key_stack.by_path('/execution_log_group')[1]['//']['metadata']['uniqueId']}" in stage["depends_on"]
+    assert (
+        f"aws_cloudwatch_log_group.{api_key_stack.by_path('/execution_log_group')[1]['//']['metadata']['uniqueId']}"
+        in stage["depends_on"]
+    )
 
 
 def test_owning_the_account_role_creates_the_singleton_and_orders_the_stage_after_it(api_key_stack):
     account = api_key_stack.one("aws_api_gateway_account")
     assert account["cloudwatch_role_arn"] == ref(api_key_stack, "aws_iam_role", "/role_api-gateway-cloudwatch", "arn")
     role = api_key_stack.by_path("/role_api-gateway-cloudwatch")[1]
-    assert json.loads(role["assume_role_policy"])["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert json.loads(role["assume_role_policy"])["Statement"][0]["Principal"] == {
+        "Service": "apigateway.amazonaws.com"
+    }
     account_address = "aws_api_gateway_account." + account["//"]["metadata"]["uniqueId"]
     assert account_address in api_key_stack.one("aws_api_gateway_stage")["depends_on"]
     assert account_address in api_key_stack.one("aws_api_gateway_method_settings")["depends_on"]
@@ -236,11 +282,16 @@ def test_owning_the_account_role_creates_the_singleton_and_orders_the_stage_afte
 def test_account_role_writes_only_api_gateway_log_groups(api_key_stack):
     statements = {s["Sid"]: s for s in api_key_stack.iam_statements("api-gateway-cloudwatch")}
     write = statements["WriteApiGatewayLogs"]
-    assert all(":log-group:API-Gateway-Execution-Logs_" in r or ":log-group:/aws/apigateway/payments-api-access-" in r
-               for r in write["Resource"])
+    assert all(
+        ":log-group:API-Gateway-Execution-Logs_" in r or ":log-group:/aws/apigateway/payments-api-access-" in r
+        for r in write["Resource"]
+    )
     assert "logs:CreateLogGroup" not in write["Action"]
     assert statements["DescribeLogGroups"] == {
-        "Sid": "DescribeLogGroups", "Effect": "Allow", "Action": ["logs:DescribeLogGroups"], "Resource": "*"
+        "Sid": "DescribeLogGroups",
+        "Effect": "Allow",
+        "Action": ["logs:DescribeLogGroups"],
+        "Resource": "*",
     }
 
 
@@ -278,7 +329,11 @@ def test_redeployment_hash_changes_with_the_auth_mode(api_key_stack, iam_stack):
 
 
 def test_redeployment_hash_is_a_pure_function_of_the_definition():
-    from payments_platform.plugins.api.definition import api_definition, load_create_transaction_schema, redeployment_hash
+    from payments_platform.plugins.api.definition import (
+        api_definition,
+        load_create_transaction_schema,
+        redeployment_hash,
+    )
     from payments_platform.plugins.api.settings import ApiSettings
 
     names = {"transaction-processor": "transaction-processor-x", "status-checker": "status-checker-x"}
@@ -311,7 +366,9 @@ def test_rest_api_is_published_and_registered_for_monitoring(api_key_stack):
     published, plugin = build.values[keys.REST_API.name]
     assert plugin == "api"
     assert published.name == "payments-api-test"
-    assert [(a.key, a.api_name, a.stage_name) for a in build.monitoring.apis.all()] == [("payments", "payments-api-test", "prod")]
+    assert [(a.key, a.api_name, a.stage_name) for a in build.monitoring.apis.all()] == [
+        ("payments", "payments-api-test", "prod")
+    ]
     functions = {f.key: (f.function_name, f.log_group_name) for f in build.monitoring.functions.all()}
     assert functions == {
         "transaction-processor": ("transaction-processor-test", "/aws/lambda/transaction-processor-test"),

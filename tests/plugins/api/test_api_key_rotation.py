@@ -49,19 +49,25 @@ def test_only_secrets_manager_may_invoke_the_rotator_and_only_for_this_secret(ap
     permission = api_key_stack.one("aws_lambda_permission", statement_id="AllowSecretsManagerRotation")
     assert permission["principal"] == "secretsmanager.amazonaws.com"
     assert permission["source_arn"] == secret_arn(api_key_stack)
-    assert permission["function_name"] == ref(api_key_stack, "aws_lambda_function", "/card_fingerprint_rotator", "function_name")
+    assert permission["function_name"] == ref(
+        api_key_stack, "aws_lambda_function", "/card_fingerprint_rotator", "function_name"
+    )
 
 
 def test_rotator_may_touch_only_this_secret_and_use_the_key_only_through_secrets_manager(api_key_stack):
     statements = {s["Sid"]: s for s in api_key_stack.iam_statements("card-fingerprint-rotator")}
     assert statements["CardFingerprintKeyRotate"]["Action"] == [
-        "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
         "secretsmanager:UpdateSecretVersionStage",
     ]
     assert statements["CardFingerprintKeyRotate"]["Resource"] == secret_arn(api_key_stack)
     assert statements["RandomKey"]["Action"] == ["secretsmanager:GetRandomPassword"]
     assert statements["CardFingerprintKeyEncrypt"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
-    assert statements["CardFingerprintKeyEncrypt"]["Condition"]["StringEquals"]["kms:ViaService"].startswith("secretsmanager.")
+    assert statements["CardFingerprintKeyEncrypt"]["Condition"]["StringEquals"]["kms:ViaService"].startswith(
+        "secretsmanager."
+    )
     actions = actions_of(list(statements.values()))
     assert not {a for a in actions if a.startswith(("dynamodb:", "sqs:", "sns:"))}
     assert not {"secretsmanager:DeleteSecret", "secretsmanager:RotateSecret", "secretsmanager:CreateSecret"} & actions

@@ -40,8 +40,14 @@ def test_entries_are_sorted_with_fixed_timestamps_and_permissions(tmp_path):
 def test_layout_is_payments_runtime_plus_vendored_structlog(tmp_path):
     package = build_lambda_package(tmp_path)
     names = set(package.entries)
-    assert {"payments_runtime/__init__.py", "payments_runtime/transactions.py", "payments_runtime/status.py",
-            "payments_runtime/schemas/create_transaction.schema.json", "structlog/__init__.py", "structlog/py.typed"} <= names
+    assert {
+        "payments_runtime/__init__.py",
+        "payments_runtime/transactions.py",
+        "payments_runtime/status.py",
+        "payments_runtime/schemas/create_transaction.schema.json",
+        "structlog/__init__.py",
+        "structlog/py.typed",
+    } <= names
     assert {n.split("/")[0] for n in names} == {"payments_runtime", "structlog"}
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
@@ -65,7 +71,9 @@ def test_the_zip_imports_both_handlers(tmp_path):
     botocore_root = str(__import__("pathlib").Path(botocore.__file__).parents[1])
     result = subprocess.run(
         [sys.executable, "-S", "-c", f"import sys; sys.path.append({botocore_root!r})\n" + script, str(target)],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
 
@@ -77,7 +85,9 @@ def test_source_code_hash_is_identical_across_two_synths(api_key_stack, iam_stac
         for body in stack.resources("aws_lambda_function").values()
     }
     # With code signing (the default) the package reaches Lambda through the artifacts bucket.
-    sources = {body["source"] for stack in (api_key_stack, iam_stack) for body in stack.resources("aws_s3_object").values()}
+    sources = {
+        body["source"] for stack in (api_key_stack, iam_stack) for body in stack.resources("aws_s3_object").values()
+    }
     assert len(hashes) == 1
     assert len(sources) == 1
 

@@ -65,4 +65,3 @@ def test_published_rest_api_name_and_invoke_url_are_the_stage_s(consumer_stack):
     rest_api_id = ref(consumer_stack, "aws_api_gateway_rest_api", "/rest_api", "id")
     assert outputs["consumer_name"]["value"] == "payments-api-test"
     assert outputs["consumer_invoke_url"]["value"] == f"https://{rest_api_id}.execute-api.us-east-1.amazonaws.com/prod"
-

@@ -87,7 +87,11 @@ def test_stranded_and_quarantined_alarms_page_the_notifications_topic(api_key_st
     }
     assert set(alarms) == {"transaction-reconciler-stranded-test", "transaction-reconciler-quarantined-test"}
     stranded = alarms["transaction-reconciler-stranded-test"]
-    assert (stranded["metric_name"], stranded["statistic"], stranded["threshold"]) == ("OldestStrandedAgeSeconds", "Maximum", 300)
+    assert (stranded["metric_name"], stranded["statistic"], stranded["threshold"]) == (
+        "OldestStrandedAgeSeconds",
+        "Maximum",
+        300,
+    )
     assert stranded["treat_missing_data"] == "breaching"  # a silent reconciler is an alarm too
     for alarm in alarms.values():
         assert alarm["dimensions"] == {"Environment": "test"}
@@ -97,7 +101,9 @@ def test_stranded_and_quarantined_alarms_page_the_notifications_topic(api_key_st
 def test_a_table_without_the_dispatch_index_is_refused_naming_it():
     bare = dataclasses.replace(TABLE, indexes=())
     required = (keys.NETWORK, keys.TRANSACTIONS_TABLE, keys.AUDIT_QUEUE, keys.NOTIFICATIONS_TOPIC)
-    stubs = StubProvider("stubs", {key: bare if key is keys.TRANSACTIONS_TABLE else STUB_VALUES[key] for key in required})
+    stubs = StubProvider(
+        "stubs", {key: bare if key is keys.TRANSACTIONS_TABLE else STUB_VALUES[key] for key in required}
+    )
     with pytest.raises(Exception) as raised:
         synth(["api"], extra_plugins={"stubs": stubs}, cache=False)
     assert "dispatch_pending" in str(raised.value) and "payment-transactions-test" in str(raised.value)

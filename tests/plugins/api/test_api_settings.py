@@ -47,7 +47,9 @@ def test_iam_auth_needs_no_clients():
 
 
 def test_execution_logging_without_an_account_role_is_refused():
-    with pytest.raises(ConfigError, match="plugin 'api'.*logging_level = 'INFO' needs the account's API Gateway CloudWatch role"):
+    with pytest.raises(
+        ConfigError, match="plugin 'api'.*logging_level = 'INFO' needs the account's API Gateway CloudWatch role"
+    ):
         synth_api({"logging_level": "INFO"}, cache=False)
 
 
@@ -72,7 +74,17 @@ def test_execution_logging_level_follows_the_account_role(settings, level):
 
 def test_defaults_match_the_platform_contract():
     settings = ApiSettings()
-    assert (settings.auth, settings.stage_name, settings.memory_mb, settings.throttle_rate, settings.throttle_burst) == (
-        "api_key", "prod", 512, 10000, 5000,
+    assert (
+        settings.auth,
+        settings.stage_name,
+        settings.memory_mb,
+        settings.throttle_rate,
+        settings.throttle_burst,
+    ) == (
+        "api_key",
+        "prod",
+        512,
+        10000,
+        5000,
     )
     assert settings.manage_account_cloudwatch_role is False

@@ -46,7 +46,9 @@ def ours_names(stack: SynthesizedStack) -> dict[str, str]:
 
 
 def theirs_names() -> dict[str, str]:
-    table, queue, topic = (STUB_VALUES[k] for k in (keys.TRANSACTIONS_TABLE, keys.AUDIT_QUEUE, keys.NOTIFICATIONS_TOPIC))
+    table, queue, topic = (
+        STUB_VALUES[k] for k in (keys.TRANSACTIONS_TABLE, keys.AUDIT_QUEUE, keys.NOTIFICATIONS_TOPIC)
+    )
     return {table.arn: "TABLE", queue.arn: "QUEUE", topic.arn: "TOPIC", table.kms_key_arn: "KEY"}
 
 
@@ -55,7 +57,11 @@ def grants_on_provided_resources(stack: SynthesizedStack, function: str, names: 
     found = {}
     for statement in stack.iam_statements(function):
         resource = statement["Resource"]
-        if isinstance(resource, str) and resource in names and (names[resource] != "KEY" or statement["Sid"].endswith("Kms")):
+        if (
+            isinstance(resource, str)
+            and resource in names
+            and (names[resource] != "KEY" or statement["Sid"].endswith("Kms"))
+        ):
             found[statement["Sid"]] = {**statement, "Resource": names[resource]}
     return found
 

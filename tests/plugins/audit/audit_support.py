@@ -22,8 +22,11 @@ class LogSource:
     @hookimpl
     def payments_resources(self, ctx: Any) -> None:
         group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-            ctx.scope, "app_logs", name=f"/aws/app/{ctx.naming.name('app')}",
-            retention_in_days=30, kms_key_id=ctx[keys.KMS_KEY].arn,
+            ctx.scope,
+            "app_logs",
+            name=f"/aws/app/{ctx.naming.name('app')}",
+            retention_in_days=30,
+            kms_key_id=ctx[keys.KMS_KEY].arn,
         )
         ctx.monitoring.log_group("app", log_group_name=group.name, log_group_arn=group.arn)
 

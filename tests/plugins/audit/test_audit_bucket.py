@@ -54,7 +54,8 @@ def test_bucket_encrypts_by_default_with_the_platform_cmk_and_a_bucket_key(audit
 
 def test_bucket_is_versioned(audit_stack):
     assert_resource(
-        audit_stack, "aws_s3_bucket_versioning",
+        audit_stack,
+        "aws_s3_bucket_versioning",
         {"bucket": _bucket_ref(audit_stack), "versioning_configuration": {"status": "Enabled"}},
     )
 
@@ -62,12 +63,16 @@ def test_bucket_is_versioned(audit_stack):
 def test_bucket_blocks_every_kind_of_public_access(audit_stack):
     flags = ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
     assert_resource(
-        audit_stack, "aws_s3_bucket_public_access_block", {"bucket": _bucket_ref(audit_stack), **dict.fromkeys(flags, True)}
+        audit_stack,
+        "aws_s3_bucket_public_access_block",
+        {"bucket": _bucket_ref(audit_stack), **dict.fromkeys(flags, True)},
     )
 
 
 def test_bucket_disables_acls(audit_stack):
-    assert_resource(audit_stack, "aws_s3_bucket_ownership_controls", {"rule": {"object_ownership": "BucketOwnerEnforced"}})
+    assert_resource(
+        audit_stack, "aws_s3_bucket_ownership_controls", {"rule": {"object_ownership": "BucketOwnerEnforced"}}
+    )
 
 
 def test_lifecycle_moves_to_glacier_instant_retrieval_then_expires_after_400_days(audit_stack):
@@ -89,8 +94,12 @@ def test_lifecycle_follows_the_settings():
 def test_policy_denies_requests_without_tls(audit_stack):
     bucket = _bucket_ref(audit_stack, "arn")
     assert _policy(audit_stack)["DenyInsecureTransport"] == {
-        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [bucket, f"{bucket}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket, f"{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
 
 

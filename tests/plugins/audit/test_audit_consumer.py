@@ -23,7 +23,8 @@ def _statements(stack):
 
 def test_function_runs_the_archiver_handler_from_the_runtime_package(audit_stack):
     assert_resource(
-        audit_stack, "aws_lambda_function",
+        audit_stack,
+        "aws_lambda_function",
         {
             "function_name": "audit-archiver-test",
             "handler": "payments_runtime.audit_archive.handler",
@@ -37,7 +38,8 @@ def test_function_runs_the_archiver_handler_from_the_runtime_package(audit_stack
 
 def test_function_runs_in_the_private_subnets_with_tracing(audit_stack):
     assert_resource(
-        audit_stack, "aws_lambda_function",
+        audit_stack,
+        "aws_lambda_function",
         {
             "vpc_config": {
                 "subnet_ids": list(NETWORK.private_subnet_ids),
@@ -78,8 +80,13 @@ def test_a_queue_without_a_dead_letter_queue_is_refused():
 
 def test_role_holds_exactly_the_statements_the_archiver_needs(audit_stack):
     assert set(_statements(audit_stack)) == {
-        "ArchiveWrite", "ArchiveWriteKms", "AuditQueueConsume", "AuditQueueConsumeKms",
-        "VpcNetworkInterfaces", "WriteOwnLogs", "XRayTracing",
+        "ArchiveWrite",
+        "ArchiveWriteKms",
+        "AuditQueueConsume",
+        "AuditQueueConsumeKms",
+        "VpcNetworkInterfaces",
+        "WriteOwnLogs",
+        "XRayTracing",
     }
 
 
@@ -91,13 +98,20 @@ def test_role_consumes_the_audit_queue_only(audit_stack):
 
 def test_role_may_only_put_objects_under_the_audit_prefix(audit_stack):
     statement = _statements(audit_stack)["ArchiveWrite"]
-    assert (statement["Action"], statement["Resource"]) == (["s3:PutObject"], f"{ref(audit_stack, 'aws_s3_bucket')}/audit/*")
+    assert (statement["Action"], statement["Resource"]) == (
+        ["s3:PutObject"],
+        f"{ref(audit_stack, 'aws_s3_bucket')}/audit/*",
+    )
 
 
 def test_role_uses_the_key_only_through_sqs_and_s3(audit_stack):
     statements = _statements(audit_stack)
-    assert statements["AuditQueueConsumeKms"]["Condition"] == {"StringEquals": {"kms:ViaService": "sqs.us-east-1.amazonaws.com"}}
-    assert statements["ArchiveWriteKms"]["Condition"] == {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+    assert statements["AuditQueueConsumeKms"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "sqs.us-east-1.amazonaws.com"}
+    }
+    assert statements["ArchiveWriteKms"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    }
 
 
 def test_no_audit_role_may_delete_from_the_archive(audit_stack):

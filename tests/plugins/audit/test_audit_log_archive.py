@@ -22,7 +22,8 @@ def _stream_ref(stack, key):
 
 def test_every_registered_log_group_gets_a_stream_the_archivers_own_included(audit_stack):
     assert sorted(b["name"] for b in audit_stack.resources(STREAM).values()) == [
-        "audit-logs-app-test", "audit-logs-audit-archiver-test"
+        "audit-logs-app-test",
+        "audit-logs-audit-archiver-test",
     ]
 
 
@@ -40,9 +41,12 @@ def test_stream_encrypts_objects_and_its_buffer_with_the_platform_cmk(audit_stac
 
 
 def test_log_group_is_subscribed_to_its_stream_with_every_event(audit_stack):
-    (group_id,) = [i for i, b in audit_stack.resources("aws_cloudwatch_log_group").items() if b["name"] == "/aws/app/app-test"]
+    (group_id,) = [
+        i for i, b in audit_stack.resources("aws_cloudwatch_log_group").items() if b["name"] == "/aws/app/app-test"
+    ]
     assert_resource(
-        audit_stack, "aws_cloudwatch_log_subscription_filter",
+        audit_stack,
+        "aws_cloudwatch_log_subscription_filter",
         {
             "log_group_name": f"${{aws_cloudwatch_log_group.{group_id}.name}}",
             "destination_arn": _stream_ref(audit_stack, "app"),
@@ -54,7 +58,9 @@ def test_log_group_is_subscribed_to_its_stream_with_every_event(audit_stack):
 def test_cloudwatch_logs_may_put_records_into_the_archive_streams_only(audit_stack):
     (statement,) = audit_stack.iam_statements("audit-log-subscription")
     assert statement["Action"] == ["firehose:PutRecord", "firehose:PutRecordBatch"]
-    assert sorted(statement["Resource"]) == sorted([_stream_ref(audit_stack, "app"), _stream_ref(audit_stack, "audit-archiver")])
+    assert sorted(statement["Resource"]) == sorted(
+        [_stream_ref(audit_stack, "app"), _stream_ref(audit_stack, "audit-archiver")]
+    )
 
 
 def test_firehose_may_write_under_the_logs_prefixes_only(audit_stack):
@@ -62,7 +68,9 @@ def test_firehose_may_write_under_the_logs_prefixes_only(audit_stack):
     bucket = ref(audit_stack, "aws_s3_bucket")
     assert statements["ArchiveObjects"]["Resource"] == [f"{bucket}/logs/*", f"{bucket}/logs-errors/*"]
     assert statements["ArchiveBucket"]["Resource"] == bucket
-    assert statements["ArchiveObjectsKms"]["Condition"] == {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+    assert statements["ArchiveObjectsKms"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    }
 
 
 def test_roles_are_trusted_by_firehose_and_cloudwatch_logs(audit_stack):

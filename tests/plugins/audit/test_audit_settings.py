@@ -11,8 +11,12 @@ from payments_platform.core.testing import stub_provider, synth
 
 def _build(settings):
     # A fresh stub: a failing build must not share a cached configuration with others.
-    synth(["audit"], extra_plugins={"stubs": stub_provider("stubs", STUB_KEYS), "logsource": LOG_SOURCE},
-          settings={"audit": settings}, cache=False)
+    synth(
+        ["audit"],
+        extra_plugins={"stubs": stub_provider("stubs", STUB_KEYS), "logsource": LOG_SOURCE},
+        settings={"audit": settings},
+        cache=False,
+    )
 
 
 @pytest.mark.parametrize(

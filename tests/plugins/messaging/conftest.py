@@ -56,7 +56,9 @@ def notification_emails() -> tuple[str, ...]:
 
 @pytest.fixture(scope="session")
 def queue_logical_id(messaging_stack: SynthesizedStack) -> str:
-    (logical_id,) = [i for i, b in messaging_stack.resources("aws_sqs_queue").items() if b["name"] == "transaction-queue-test.fifo"]
+    (logical_id,) = [
+        i for i, b in messaging_stack.resources("aws_sqs_queue").items() if b["name"] == "transaction-queue-test.fifo"
+    ]
     return logical_id
 
 

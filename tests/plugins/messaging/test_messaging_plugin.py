@@ -99,15 +99,22 @@ def _dead_letter_queue(stack):
 def test_dead_letter_queue_is_fifo_encrypted_and_keeps_messages_14_days(messaging_stack):
     body = _dead_letter_queue(messaging_stack)
     assert (body["name"], body["fifo_queue"], body["message_retention_seconds"]) == (
-        "transaction-queue-dlq-test.fifo", True, 1_209_600
+        "transaction-queue-dlq-test.fifo",
+        True,
+        1_209_600,
     )
     assert body["kms_master_key_id"] == key_ref(messaging_stack)
 
 
 def test_queue_redrives_to_its_dead_letter_queue_after_five_receives(messaging_stack, queue_logical_id):
-    (dlq_id,) = [i for i, b in messaging_stack.resources(QUEUE).items() if b["name"] == "transaction-queue-dlq-test.fifo"]
+    (dlq_id,) = [
+        i for i, b in messaging_stack.resources(QUEUE).items() if b["name"] == "transaction-queue-dlq-test.fifo"
+    ]
     body = messaging_stack.resources(QUEUE)[queue_logical_id]
-    assert json.loads(body["redrive_policy"]) == {"deadLetterTargetArn": f"${{aws_sqs_queue.{dlq_id}.arn}}", "maxReceiveCount": 5}
+    assert json.loads(body["redrive_policy"]) == {
+        "deadLetterTargetArn": f"${{aws_sqs_queue.{dlq_id}.arn}}",
+        "maxReceiveCount": 5,
+    }
     queue, _ = messaging_stack.built.build.values[keys.AUDIT_QUEUE.name]
     assert queue.dead_letter_queue_arn  # published, so a consumer can insist on it
 

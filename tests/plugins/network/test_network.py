@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from payments_platform.core import keys
@@ -20,7 +19,9 @@ def _ref(body: dict) -> str:
 
 
 def test_vpc_has_dns_support_and_hostnames(stack):
-    assert_resource(stack, "aws_vpc", {"cidr_block": "10.40.0.0/16", "enable_dns_support": True, "enable_dns_hostnames": True})
+    assert_resource(
+        stack, "aws_vpc", {"cidr_block": "10.40.0.0/16", "enable_dns_support": True, "enable_dns_hostnames": True}
+    )
 
 
 def test_private_subnets_span_two_azs_without_public_ips(stack):
@@ -42,13 +43,20 @@ def test_gateway_endpoints_reach_private_and_public_route_tables(stack):
     all_refs = {_ref(body) for body in tables.values()}
     assert len(all_refs) == 3  # one public, one private per AZ
     gateways = [b for b in stack.resources("aws_vpc_endpoint").values() if b["vpc_endpoint_type"] == "Gateway"]
-    assert sorted(b["service_name"] for b in gateways) == ["com.amazonaws.us-east-1.dynamodb", "com.amazonaws.us-east-1.s3"]
+    assert sorted(b["service_name"] for b in gateways) == [
+        "com.amazonaws.us-east-1.dynamodb",
+        "com.amazonaws.us-east-1.s3",
+    ]
     for endpoint in gateways:
         assert set(endpoint["route_table_ids"]) == all_refs
 
 
 def test_interface_endpoints_use_private_dns_in_private_subnets(stack):
-    interfaces = {b["service_name"]: b for b in stack.resources("aws_vpc_endpoint").values() if b["vpc_endpoint_type"] == "Interface"}
+    interfaces = {
+        b["service_name"]: b
+        for b in stack.resources("aws_vpc_endpoint").values()
+        if b["vpc_endpoint_type"] == "Interface"
+    }
     assert sorted(interfaces) == [f"com.amazonaws.us-east-1.{s}" for s in ("secretsmanager", "sns", "sqs", "xray")]
     for endpoint in interfaces.values():
         assert endpoint["private_dns_enabled"] is True
@@ -103,15 +111,31 @@ def test_names_and_tags_follow_the_platform_convention(stack):
 
 
 def test_three_azs_when_configured():
-    stack = synth(["network"], settings={"network": {"availability_zones": 3, "vpc_cidr": "10.9.0.0/16",
-                                                     "zone_ids": ["use1-az1", "use1-az2", "use1-az4"]}})
+    stack = synth(
+        ["network"],
+        settings={
+            "network": {
+                "availability_zones": 3,
+                "vpc_cidr": "10.9.0.0/16",
+                "zone_ids": ["use1-az1", "use1-az2", "use1-az4"],
+            }
+        },
+    )
     private = [b for b in stack.resources("aws_subnet").values() if b["tags"]["tier"] == "private"]
     assert sorted(b["cidr_block"] for b in private) == ["10.9.0.0/20", "10.9.16.0/20", "10.9.32.0/20"]
 
 
 def test_zone_ids_pin_the_availability_zones():
-    stack = synth(["network"], settings={"network": {"availability_zones": 3, "vpc_cidr": "10.9.0.0/16",
-                                                     "zone_ids": ["use1-az1", "use1-az2", "use1-az4"]}})
+    stack = synth(
+        ["network"],
+        settings={
+            "network": {
+                "availability_zones": 3,
+                "vpc_cidr": "10.9.0.0/16",
+                "zone_ids": ["use1-az1", "use1-az2", "use1-az4"],
+            }
+        },
+    )
     (azs,) = stack.data_sources("aws_availability_zones").values()
     assert azs["filter"] == [{"name": "zone-id", "values": ["use1-az1", "use1-az2", "use1-az4"]}]
 

@@ -10,7 +10,9 @@ from payments_platform.core.monitoring import MonitoredApi, MonitoredFunction, M
 from payments_platform.plugins.observability.alarms import alarm_specs
 from payments_platform.plugins.observability.settings import ObservabilitySettings
 
-PROCESSOR = MonitoredFunction("transaction-processor", "transaction-processor-dev", "/aws/lambda/transaction-processor-dev", "api")
+PROCESSOR = MonitoredFunction(
+    "transaction-processor", "transaction-processor-dev", "/aws/lambda/transaction-processor-dev", "api"
+)
 API = MonitoredApi("payments-api", "payments-api-dev", "prod", "api")
 
 
@@ -36,7 +38,9 @@ def test_error_threshold_applies_to_function_errors_and_api_5xx_but_not_throttle
 def test_api_alarm_watches_api_name_and_stage():
     spec = by_name(apis=[API])["payments-api-5xx-errors"]
     assert (spec.namespace, spec.metric_name, dict(spec.dimensions)) == (
-        "AWS/ApiGateway", "5XXError", {"ApiName": "payments-api-dev", "Stage": "prod"},
+        "AWS/ApiGateway",
+        "5XXError",
+        {"ApiName": "payments-api-dev", "Stage": "prod"},
     )
 
 
@@ -46,7 +50,9 @@ def test_error_alarm_description_points_at_the_function_log_group():
 
 
 def test_a_dead_letter_queue_alarms_on_its_first_visible_message():
-    dlq = MonitoredQueue("audit-dlq", "audit-archive-dlq-dev.fifo", "audit", dead_letter_for="transaction-queue-dev.fifo")
+    dlq = MonitoredQueue(
+        "audit-dlq", "audit-archive-dlq-dev.fifo", "audit", dead_letter_for="transaction-queue-dev.fifo"
+    )
     spec = by_name(queues=[dlq])["audit-dlq-messages"]
     assert (spec.namespace, spec.metric_name, spec.threshold) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible", 1)
     assert spec.dimensions == {"QueueName": "audit-archive-dlq-dev.fifo"}

@@ -9,7 +9,9 @@ import pytest
 from payments_platform.core.monitoring import MonitoredApi, MonitoredFunction, MonitoredQueue, MonitoredTable
 from payments_platform.plugins.observability.dashboard import GRID_WIDTH, build_dashboard, to_json
 
-PROCESSOR = MonitoredFunction("transaction-processor", "transaction-processor-dev", "/aws/lambda/transaction-processor-dev", "api")
+PROCESSOR = MonitoredFunction(
+    "transaction-processor", "transaction-processor-dev", "/aws/lambda/transaction-processor-dev", "api"
+)
 STATUS = MonitoredFunction("status-checker", "status-checker-dev", "/aws/lambda/status-checker-dev", "api")
 TABLE = MonitoredTable("transactions", "payment-transactions-dev", "storage")
 API = MonitoredApi("payments-api", "payments-api-dev", "prod", "api")
@@ -41,7 +43,11 @@ def test_each_function_gets_invocations_errors_duration_throttles_and_concurrenc
     body = everything()
     for function in (PROCESSOR, STATUS):
         assert metrics_for(body, "AWS/Lambda", {"FunctionName": function.function_name}) == {
-            "Invocations", "Errors", "Duration", "Throttles", "ConcurrentExecutions",
+            "Invocations",
+            "Errors",
+            "Duration",
+            "Throttles",
+            "ConcurrentExecutions",
         }
 
 
@@ -73,13 +79,17 @@ def test_table_gets_capacity_throttling_and_error_metrics():
 
 def test_api_metrics_use_api_name_and_stage_dimensions():
     assert metrics_for(everything(), "AWS/ApiGateway", {"ApiName": "payments-api-dev", "Stage": "prod"}) == {
-        "4XXError", "5XXError", "Latency", "Count",
+        "4XXError",
+        "5XXError",
+        "Latency",
+        "Count",
     }
 
 
 def test_queue_gets_messages_sent_and_age_of_oldest_message():
     assert metrics_for(everything(), "AWS/SQS", {"QueueName": QUEUE.queue_name}) == {
-        "NumberOfMessagesSent", "ApproximateAgeOfOldestMessage",
+        "NumberOfMessagesSent",
+        "ApproximateAgeOfOldestMessage",
     }
 
 

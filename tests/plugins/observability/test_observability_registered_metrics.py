@@ -31,7 +31,9 @@ class Firewall:
     @hookimpl
     def payments_resources(self, ctx: Any) -> None:
         ctx[keys.NOTIFICATIONS_TOPIC] = TOPIC
-        ctx.monitoring.metric_widget("waf-requests", title="WAF: requests", metrics=[ALLOWED, BLOCKED], period_seconds=300)
+        ctx.monitoring.metric_widget(
+            "waf-requests", title="WAF: requests", metrics=[ALLOWED, BLOCKED], period_seconds=300
+        )
         ctx.monitoring.metric_widget("fraud-latency", title="Fraud scoring: latency", metrics=[LATENCY])
         ctx.monitoring.alarm(
             "waf-blocked-requests",
@@ -118,8 +120,15 @@ def test_registered_alarm_whose_name_a_built_in_alarm_takes_is_refused():
 
     api = MonitoredApi("payments", "payments-api-dev", "prod", "api")
     clash = MetricAlarm(
-        "payments-5xx-errors", BLOCKED, 1.0, "clashes with the API's alarm", "GreaterThanOrEqualToThreshold",
-        60, 1, "notBreaching", "firewall",
+        "payments-5xx-errors",
+        BLOCKED,
+        1.0,
+        "clashes with the API's alarm",
+        "GreaterThanOrEqualToThreshold",
+        60,
+        1,
+        "notBreaching",
+        "firewall",
     )
     with pytest.raises(RegistrationError, match="'api'.*'firewall'"):
         alarm_specs(apis=[api], registered=[clash])

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -46,7 +47,9 @@ def user_with_policy(emulator: RunningEmulator, admin) -> Callable[..., Callable
         iam = admin("iam")
         iam.create_user(UserName=name)
         iam.put_user_policy(
-            UserName=name, PolicyName="only", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+            UserName=name,
+            PolicyName="only",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": list(statements)}),
         )
         key = iam.create_access_key(UserName=name)["AccessKey"]
         session = boto3.session.Session(
@@ -55,4 +58,3 @@ def user_with_policy(emulator: RunningEmulator, admin) -> Callable[..., Callable
         return lambda service: session.client(service, endpoint_url=emulator.endpoint)
 
     return make
-

@@ -24,7 +24,14 @@ def _bucket_with(statement: dict) -> object:
 
 
 def _deny(**extra) -> dict:
-    return {"Sid": "D", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": f"arn:aws:s3:::{BUCKET}/*", **extra}
+    return {
+        "Sid": "D",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": f"arn:aws:s3:::{BUCKET}/*",
+        **extra,
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +62,10 @@ def test_a_redrive_policy_reads_back_as_compact_json_like_sqs_returns_it():
     arn = sqs.get_queue_attributes(QueueUrl=dead_letter_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 5}, separators=(",", ":"))
     url = sqs.create_queue(QueueName="source", Attributes={"RedrivePolicy": policy})["QueueUrl"]
-    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"] == policy
+    assert (
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+        == policy
+    )
 
 
 def test_an_outdated_tls_deny_does_not_refuse_the_emulators_tls_stand_in():

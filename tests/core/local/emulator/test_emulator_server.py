@@ -30,13 +30,18 @@ def process_exists(pid: int) -> bool:
 def test_the_ready_file_names_the_process_and_its_endpoint(emulator):
     ready = json.loads((emulator.log_file.parent / "emulator.ready.json").read_text())
     assert ready == {
-        "pid": emulator.pid, "host": "127.0.0.1", "port": emulator.port, "endpoint": f"http://127.0.0.1:{emulator.port}",
+        "pid": emulator.pid,
+        "host": "127.0.0.1",
+        "port": emulator.port,
+        "endpoint": f"http://127.0.0.1:{emulator.port}",
     }
 
 
 def test_iam_is_enforced_from_the_very_first_request(tmp_path):
     with running_emulator(tmp_path) as fresh:
-        session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="AKIAUNKNOWN000000000", aws_secret_access_key="x")
+        session = boto3.session.Session(
+            region_name="us-east-1", aws_access_key_id="AKIAUNKNOWN000000000", aws_secret_access_key="x"
+        )
         with pytest.raises(ClientError) as caught:
             session.client("sqs", endpoint_url=fresh.endpoint).list_queues()
         assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
@@ -81,7 +86,9 @@ def test_a_port_in_use_is_one_line_on_stderr_and_exit_2(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         process = subprocess.Popen(
-            emulator_command(tmp_path / "ready.json", tmp_path / "log", port=port), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            emulator_command(tmp_path / "ready.json", tmp_path / "log", port=port),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         try:
             stdout, stderr = process.communicate(timeout=60)

@@ -12,11 +12,16 @@ from botocore.exceptions import ClientError
 
 from payments_platform.core.local.emulator.function_identities import function_identity, remove_function_identity
 
-TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
 
 
 def policy(action: str, resource: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]})
+    return json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]}
+    )
 
 
 @pytest.fixture
@@ -27,15 +32,21 @@ def function_with_role(admin):
     iam, sns = admin("iam"), admin("sns")
     topics = [sns.create_topic(Name=f"{name}-{suffix}")["TopicArn"] for name in ("mine", "theirs")]
     role_arn = iam.create_role(RoleName=f"fn-role-{suffix}", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
-    iam.put_role_policy(RoleName=f"fn-role-{suffix}", PolicyName="publish", PolicyDocument=policy("sns:Publish", topics[0]))
-    managed = iam.create_policy(PolicyName=f"list-{suffix}", PolicyDocument=policy("sns:ListTopics", "*"))["Policy"]["Arn"]
+    iam.put_role_policy(
+        RoleName=f"fn-role-{suffix}", PolicyName="publish", PolicyDocument=policy("sns:Publish", topics[0])
+    )
+    managed = iam.create_policy(PolicyName=f"list-{suffix}", PolicyDocument=policy("sns:ListTopics", "*"))["Policy"][
+        "Arn"
+    ]
     iam.attach_role_policy(RoleName=f"fn-role-{suffix}", PolicyArn=managed)
     return f"fn-{suffix}", role_arn, topics
 
 
 def sns_as(emulator, credentials):
     session = boto3.session.Session(
-        region_name="us-east-1", aws_access_key_id=credentials.access_key_id, aws_secret_access_key=credentials.secret_access_key
+        region_name="us-east-1",
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
     )
     return session.client("sns", endpoint_url=emulator.endpoint)
 
@@ -55,7 +66,9 @@ def test_a_second_call_replaces_the_key_and_keeps_one(emulator, admin, function_
     first = function_identity(admin("iam"), name, role_arn)
     second = function_identity(admin("iam"), name, role_arn)
     assert first.access_key_id != second.access_key_id
-    assert [k["AccessKeyId"] for k in admin("iam").list_access_keys(UserName=second.user_name)["AccessKeyMetadata"]] == [second.access_key_id]
+    assert [
+        k["AccessKeyId"] for k in admin("iam").list_access_keys(UserName=second.user_name)["AccessKeyMetadata"]
+    ] == [second.access_key_id]
     sns_as(emulator, second).publish(TopicArn=mine, Message="ok")
 
 

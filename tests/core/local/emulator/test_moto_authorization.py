@@ -5,7 +5,8 @@ emulator process."""
 from __future__ import annotations
 
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -51,9 +52,16 @@ def tables(admin) -> tuple[str, str]:
         admin("dynamodb").create_table(
             TableName=name,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "gsi", "AttributeType": "S"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "gsi", "AttributeType": "S"},
+            ],
             GlobalSecondaryIndexes=[
-                {"IndexName": "by-gsi", "KeySchema": [{"AttributeName": "gsi", "KeyType": "HASH"}], "Projection": {"ProjectionType": "ALL"}}
+                {
+                    "IndexName": "by-gsi",
+                    "KeySchema": [{"AttributeName": "gsi", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
             ],
             BillingMode="PAY_PER_REQUEST",
         )
@@ -75,7 +83,10 @@ def test_put_item_is_allowed_on_the_granted_table(writer_of_a, tables):
 
 
 def test_put_item_is_denied_on_another_table(writer_of_a, tables):
-    assert denied(lambda: writer_of_a("dynamodb").put_item(TableName=tables[1], Item=item("k1"))) == "AccessDeniedException"
+    assert (
+        denied(lambda: writer_of_a("dynamodb").put_item(TableName=tables[1], Item=item("k1")))
+        == "AccessDeniedException"
+    )
 
 
 def test_scan_and_delete_item_are_denied_on_the_granted_table(writer_of_a, tables):
@@ -92,7 +103,12 @@ def test_the_denial_names_the_action_and_the_table(writer_of_a, tables):
 
 def test_query_on_an_index_needs_the_index_arn(writer_of_a, user_with_policy, tables):
     a, _ = tables
-    query = {"TableName": a, "IndexName": "by-gsi", "KeyConditionExpression": "gsi = :g", "ExpressionAttributeValues": {":g": {"S": "x"}}}
+    query = {
+        "TableName": a,
+        "IndexName": "by-gsi",
+        "KeyConditionExpression": "gsi = :g",
+        "ExpressionAttributeValues": {":g": {"S": "x"}},
+    }
     denied(lambda: writer_of_a("dynamodb").query(**query))
     index_reader = user_with_policy(allow("dynamodb:Query", f"{TABLE_ARN}{a}/index/by-gsi"))
     index_reader("dynamodb").query(**query)
@@ -134,7 +150,8 @@ def test_a_kms_via_service_condition_does_not_break_the_allowed_calls(user_with_
     client = user_with_policy(
         allow("dynamodb:GetItem", TABLE_ARN + a),
         allow(
-            ["kms:Decrypt", "kms:GenerateDataKey"], f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*",
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*",
             Condition={"StringEquals": {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com"}},
         ),
     )("dynamodb")
@@ -152,7 +169,10 @@ def test_an_unknown_access_key_is_refused(emulator):
     import boto3
 
     session = boto3.session.Session(region_name=REGION, aws_access_key_id="nobody", aws_secret_access_key="nothing")
-    assert denied(lambda: session.client("dynamodb", endpoint_url=emulator.endpoint).list_tables()) == "InvalidClientTokenId"
+    assert (
+        denied(lambda: session.client("dynamodb", endpoint_url=emulator.endpoint).list_tables())
+        == "InvalidClientTokenId"
+    )
 
 
 # --------------------------------------------------------------------------- SQS (moto's own check)
@@ -228,13 +248,17 @@ def log_group_arn(name: str) -> str:
 def write_logs(logs: Any, group: str) -> None:
     stream = unique("2026/01/01/[$LATEST]")
     logs.create_log_stream(logGroupName=group, logStreamName=stream)
-    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[{"timestamp": 1_800_000_000_000, "message": "hi"}])
+    logs.put_log_events(
+        logGroupName=group, logStreamName=stream, logEvents=[{"timestamp": 1_800_000_000_000, "message": "hi"}]
+    )
 
 
 def test_a_function_writes_to_its_own_log_group(user_with_policy, log_groups):
     own, _ = log_groups
     # As the api plugin grants it: the group's ARN and the group's ARN + ":*".
-    logs = user_with_policy(allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn(own), log_group_arn(own) + ":*"]))
+    logs = user_with_policy(
+        allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn(own), log_group_arn(own) + ":*"])
+    )
     write_logs(logs("logs"), own)
 
 
@@ -243,7 +267,9 @@ def test_a_function_cannot_write_to_another_log_group(user_with_policy, admin, l
     logs = user_with_policy(allow(["logs:CreateLogStream", "logs:PutLogEvents"], log_group_arn(own) + ":*"))("logs")
     assert denied(lambda: logs.create_log_stream(logGroupName=other, logStreamName="s")) == "AccessDeniedException"
     admin("logs").create_log_stream(logGroupName=other, logStreamName="s")
-    denied(lambda: logs.put_log_events(logGroupName=other, logStreamName="s", logEvents=[{"timestamp": 1, "message": "x"}]))
+    denied(
+        lambda: logs.put_log_events(logGroupName=other, logStreamName="s", logEvents=[{"timestamp": 1, "message": "x"}])
+    )
 
 
 def test_create_log_group_is_evaluated_on_the_group_arn(user_with_policy):
@@ -263,7 +289,9 @@ def params(values: dict[str, Any]) -> Callable[[str], Any]:
 def test_transact_write_items_resolves_one_authorization_per_item():
     resolved = dynamodb_authorizations(
         "TransactWriteItems",
-        params({"TransactItems": [put("a", "1"), {"ConditionCheck": {"TableName": "b"}}, {"Update": {"TableName": "a"}}]}),
+        params(
+            {"TransactItems": [put("a", "1"), {"ConditionCheck": {"TableName": "b"}}, {"Update": {"TableName": "a"}}]}
+        ),
         SCOPE,
     )
     assert resolved == [
@@ -275,7 +303,9 @@ def test_transact_write_items_resolves_one_authorization_per_item():
 
 def test_a_table_arn_given_as_table_name_is_used_as_is():
     arn = "arn:aws:dynamodb:eu-west-1:210987654321:table/x"
-    assert dynamodb_authorizations("GetItem", params({"TableName": arn}), SCOPE) == [Authorization("dynamodb:GetItem", (arn,))]
+    assert dynamodb_authorizations("GetItem", params({"TableName": arn}), SCOPE) == [
+        Authorization("dynamodb:GetItem", (arn,))
+    ]
 
 
 def test_put_log_events_resolves_to_the_stream_arn_or_the_group_arn():

@@ -22,8 +22,15 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture(scope="module")
 def role_arn(admin) -> str:
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    return admin("iam").create_role(RoleName=unique("fn-role"), AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    return admin("iam").create_role(RoleName=unique("fn-role"), AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+        "Arn"
+    ]
 
 
 def package() -> bytes:
@@ -36,7 +43,12 @@ def package() -> bytes:
 def create_function(admin, role_arn: str, **extra) -> str:
     name = unique("fn")
     admin("lambda").create_function(
-        FunctionName=name, Runtime="python3.12", Role=role_arn, Handler="handler.handler", Code={"ZipFile": package()}, **extra
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role_arn,
+        Handler="handler.handler",
+        Code={"ZipFile": package()},
+        **extra,
     )
     return name
 
@@ -51,14 +63,18 @@ def test_logging_config_given_at_create_is_returned(admin, role_arn):
 def test_a_function_created_without_logging_config_reports_lambdas_default(admin, role_arn):
     name = create_function(admin, role_arn)
     assert admin("lambda").get_function_configuration(FunctionName=name)["LoggingConfig"] == {
-        "LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}",
+        "LogFormat": "Text",
+        "LogGroup": f"/aws/lambda/{name}",
     }
 
 
 def test_update_function_configuration_changes_logging_config(admin, role_arn):
     name = create_function(admin, role_arn, LoggingConfig={"LogFormat": "Text", "LogGroup": "/a"})
     admin("lambda").update_function_configuration(FunctionName=name, LoggingConfig={"LogGroup": "/b"})
-    assert admin("lambda").get_function_configuration(FunctionName=name)["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/b"}
+    assert admin("lambda").get_function_configuration(FunctionName=name)["LoggingConfig"] == {
+        "LogFormat": "Text",
+        "LogGroup": "/b",
+    }
 
 
 def test_list_functions_carries_logging_config(admin, role_arn):
@@ -69,7 +85,10 @@ def test_list_functions_carries_logging_config(admin, role_arn):
 
 def test_json_log_format_brings_lambdas_default_log_levels():
     assert merged_logging_config("f", None, {"LogFormat": "JSON"}) == {
-        "LogFormat": "JSON", "LogGroup": "/aws/lambda/f", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO",
+        "LogFormat": "JSON",
+        "LogGroup": "/aws/lambda/f",
+        "ApplicationLogLevel": "INFO",
+        "SystemLogLevel": "INFO",
     }
 
 
@@ -80,7 +99,9 @@ def test_json_log_format_brings_lambdas_default_log_levels():
 def groups(admin) -> tuple[str, str]:
     ec2 = admin("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
-    return tuple(ec2.create_security_group(GroupName=unique("sg"), Description="test", VpcId=vpc)["GroupId"] for _ in range(2))
+    return tuple(
+        ec2.create_security_group(GroupName=unique("sg"), Description="test", VpcId=vpc)["GroupId"] for _ in range(2)
+    )
 
 
 def described(admin, rule_id: str) -> dict:
@@ -91,10 +112,19 @@ def described(admin, rule_id: str) -> dict:
 def prefix_list_egress_rule(admin, group_id: str, description: str) -> tuple[dict, str]:
     """(the rule Authorize returned, its prefix list id)."""
     ec2 = admin("ec2")
-    prefix_list = ec2.create_managed_prefix_list(PrefixListName=unique("pl"), MaxEntries=1, AddressFamily="IPv4")["PrefixList"]["PrefixListId"]
+    prefix_list = ec2.create_managed_prefix_list(PrefixListName=unique("pl"), MaxEntries=1, AddressFamily="IPv4")[
+        "PrefixList"
+    ]["PrefixListId"]
     (rule,) = ec2.authorize_security_group_egress(
         GroupId=group_id,
-        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListIds": [{"PrefixListId": prefix_list, "Description": description}]}],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "PrefixListIds": [{"PrefixListId": prefix_list, "Description": description}],
+            }
+        ],
     )["SecurityGroupRules"]
     return rule, prefix_list
 
@@ -108,7 +138,14 @@ def test_a_prefix_list_egress_rule_keeps_its_description(admin, groups):
 def test_a_referenced_group_ingress_rule_keeps_its_description(admin, groups):
     (rule,) = admin("ec2").authorize_security_group_ingress(
         GroupId=groups[1],
-        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "UserIdGroupPairs": [{"GroupId": groups[0], "Description": "from the Lambdas"}]}],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "UserIdGroupPairs": [{"GroupId": groups[0], "Description": "from the Lambdas"}],
+            }
+        ],
     )["SecurityGroupRules"]
     found = described(admin, rule["SecurityGroupRuleId"])
     assert found["Description"] == "from the Lambdas"
@@ -118,7 +155,14 @@ def test_a_referenced_group_ingress_rule_keeps_its_description(admin, groups):
 def test_a_cidr_rule_description_still_round_trips(admin, groups):
     (rule,) = admin("ec2").authorize_security_group_ingress(
         GroupId=groups[1],
-        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 8443, "ToPort": 8443, "IpRanges": [{"CidrIp": "10.42.0.0/24", "Description": "cidr"}]}],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 8443,
+                "ToPort": 8443,
+                "IpRanges": [{"CidrIp": "10.42.0.0/24", "Description": "cidr"}],
+            }
+        ],
     )["SecurityGroupRules"]
     assert described(admin, rule["SecurityGroupRuleId"])["Description"] == "cidr"
 
@@ -127,10 +171,18 @@ def test_modify_security_group_rules_changes_a_prefix_list_rules_description(adm
     rule, prefix_list = prefix_list_egress_rule(admin, groups[1], "old")
     admin("ec2").modify_security_group_rules(
         GroupId=groups[1],
-        SecurityGroupRules=[{
-            "SecurityGroupRuleId": rule["SecurityGroupRuleId"],
-            "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListId": prefix_list, "Description": "new"},
-        }],
+        SecurityGroupRules=[
+            {
+                "SecurityGroupRuleId": rule["SecurityGroupRuleId"],
+                "SecurityGroupRule": {
+                    "IpProtocol": "tcp",
+                    "FromPort": 443,
+                    "ToPort": 443,
+                    "PrefixListId": prefix_list,
+                    "Description": "new",
+                },
+            }
+        ],
     )
     assert described(admin, rule["SecurityGroupRuleId"])["Description"] == "new"
 
@@ -146,17 +198,27 @@ def test_a_failed_transaction_never_undoes_concurrent_writes(admin):
     dynamodb = admin("dynamodb")
     table = unique("isolation")
     dynamodb.create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
     )
     dynamodb.put_item(TableName=table, Item={"id": {"S": "taken"}})
     try:
+
         def failing_transaction(_: int) -> None:
             with pytest.raises(ClientError):
-                dynamodb.transact_write_items(TransactItems=[{"Put": {
-                    "TableName": table, "Item": {"id": {"S": "taken"}}, "ConditionExpression": "attribute_not_exists(id)",
-                }}])
+                dynamodb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": table,
+                                "Item": {"id": {"S": "taken"}},
+                                "ConditionExpression": "attribute_not_exists(id)",
+                            }
+                        }
+                    ]
+                )
 
         def put(n: int) -> None:
             dynamodb.put_item(TableName=table, Item={"id": {"S": f"item-{n}"}})

@@ -24,7 +24,10 @@ def table(admin) -> str:
     admin("dynamodb").create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ],
         BillingMode="PAY_PER_REQUEST",
     )
     return name
@@ -44,10 +47,20 @@ def cancelled(call) -> list[str]:
 def test_a_cancelled_transaction_leaves_no_item_it_put(admin, table):
     existing = {**key("taken"), "v": {"S": "original"}}
     admin("dynamodb").put_item(TableName=table, Item=existing)
-    reasons = cancelled(lambda: admin("dynamodb").transact_write_items(TransactItems=[
-        {"Put": {"TableName": table, "Item": {**key("new"), "v": {"S": "x"}}}},
-        {"Put": {"TableName": table, "Item": {**key("taken"), "v": {"S": "y"}}, "ConditionExpression": "attribute_not_exists(pk)"}},
-    ]))
+    reasons = cancelled(
+        lambda: admin("dynamodb").transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {**key("new"), "v": {"S": "x"}}}},
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {**key("taken"), "v": {"S": "y"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    )
     assert reasons == ["None", "ConditionalCheckFailed"]
     assert stored(admin, table, key("new")) is None
     assert stored(admin, table, key("taken")) == existing
@@ -57,20 +70,39 @@ def test_a_cancelled_transaction_restores_what_it_updated_and_deleted(admin, tab
     dynamodb = admin("dynamodb")
     dynamodb.put_item(TableName=table, Item={**key("counter"), "n": {"N": "1"}})
     dynamodb.put_item(TableName=table, Item={**key("doomed"), "v": {"S": "keep"}})
-    cancelled(lambda: dynamodb.transact_write_items(TransactItems=[
-        {"Update": {"TableName": table, "Key": key("counter"), "UpdateExpression": "SET n = :n", "ExpressionAttributeValues": {":n": {"N": "2"}}}},
-        {"Delete": {"TableName": table, "Key": key("doomed")}},
-        {"ConditionCheck": {"TableName": table, "Key": key("absent"), "ConditionExpression": "attribute_exists(pk)"}},
-    ]))
+    cancelled(
+        lambda: dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": key("counter"),
+                        "UpdateExpression": "SET n = :n",
+                        "ExpressionAttributeValues": {":n": {"N": "2"}},
+                    }
+                },
+                {"Delete": {"TableName": table, "Key": key("doomed")}},
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": key("absent"),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    )
     assert stored(admin, table, key("counter"))["n"] == {"N": "1"}
     assert stored(admin, table, key("doomed"))["v"] == {"S": "keep"}
 
 
 def test_a_committed_transaction_writes_every_item(admin, table):
-    admin("dynamodb").transact_write_items(TransactItems=[
-        {"Put": {"TableName": table, "Item": key("both", 1)}},
-        {"Put": {"TableName": table, "Item": key("both", 2)}},
-    ])
+    admin("dynamodb").transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": key("both", 1)}},
+            {"Put": {"TableName": table, "Item": key("both", 2)}},
+        ]
+    )
     assert stored(admin, table, key("both", 1)) and stored(admin, table, key("both", 2))
 
 
@@ -79,7 +111,11 @@ def test_query_returns_only_the_partition_in_key_order(admin, table):
     for sk in (3, 1, 2):
         dynamodb.put_item(TableName=table, Item=key("ordered", sk))
     dynamodb.put_item(TableName=table, Item=key("ordered-not", 0))
-    query = {"TableName": table, "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "ordered"}}}
+    query = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :p",
+        "ExpressionAttributeValues": {":p": {"S": "ordered"}},
+    }
     assert [i["sk"]["N"] for i in dynamodb.query(**query)["Items"]] == ["1", "2", "3"]
     assert [i["sk"]["N"] for i in dynamodb.query(**query, ScanIndexForward=False, Limit=1)["Items"]] == ["3"]
     assert dynamodb.query(**{**query, "ExpressionAttributeValues": {":p": {"S": "nobody"}}})["Items"] == []
@@ -94,5 +130,7 @@ def test_queue_counts_visible_in_flight_and_delayed_messages(admin):
     sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=60)
     counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert (
-        counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"], counts["ApproximateNumberOfMessagesDelayed"]
+        counts["ApproximateNumberOfMessages"],
+        counts["ApproximateNumberOfMessagesNotVisible"],
+        counts["ApproximateNumberOfMessagesDelayed"],
     ) == ("2", "1", "1")

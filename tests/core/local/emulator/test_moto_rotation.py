@@ -8,9 +8,10 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -83,8 +84,13 @@ def secrets(monkeypatch, tmp_path) -> Iterator[Any]:
     # The test process's moto is restored afterwards (the patch belongs to the emulator process).
     monkeypatch.setattr(SecretsManagerBackend, "rotate_secret", SecretsManagerBackend.rotate_secret)
     monkeypatch.setattr(LambdaBackend, "invoke", LambdaBackend.invoke)
-    for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing", "ENVIRONMENT": "test"}.items():
+    for name, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "ENVIRONMENT": "test",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
@@ -110,8 +116,9 @@ def ready_file(path: Path, server: InvokeApi) -> Path:
 def test_a_rotation_runs_each_step_on_the_local_lambda_runtime(secrets, invoke_api, tmp_path):
     moto_rotation.install(ready_file(tmp_path / "gateway.ready", invoke_api))
     arn, function_arn = deployed_rotation(secrets)
-    version = secrets.rotate_secret(SecretId=arn, RotationLambdaARN=function_arn,
-                                    RotationRules={"AutomaticallyAfterDays": 90})["VersionId"]
+    version = secrets.rotate_secret(
+        SecretId=arn, RotationLambdaARN=function_arn, RotationRules={"AutomaticallyAfterDays": 90}
+    )["VersionId"]
     assert invoke_api.calls == [(ROTATOR, s) for s in ("createSecret", "setSecret", "testSecret", "finishSecret")]
     assert invoke_api.failures == []
     assert secrets.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")["SecretString"] == FIRST_KEY
@@ -119,12 +126,16 @@ def test_a_rotation_runs_each_step_on_the_local_lambda_runtime(secrets, invoke_a
     assert current["VersionId"] == version and current["SecretString"] != FIRST_KEY
 
 
-def test_a_step_the_function_fails_stops_the_rotation_naming_the_step_and_the_current_key_stays(secrets, invoke_api, tmp_path):
+def test_a_step_the_function_fails_stops_the_rotation_naming_the_step_and_the_current_key_stays(
+    secrets, invoke_api, tmp_path
+):
     moto_rotation.install(ready_file(tmp_path / "gateway.ready", invoke_api))
     invoke_api.fail_step = "testSecret"
     arn, function_arn = deployed_rotation(secrets)
     with pytest.raises(ClientError, match="failed testSecret \\(RotationError\\)") as raised:
-        secrets.rotate_secret(SecretId=arn, RotationLambdaARN=function_arn, RotationRules={"AutomaticallyAfterDays": 90})
+        secrets.rotate_secret(
+            SecretId=arn, RotationLambdaARN=function_arn, RotationRules={"AutomaticallyAfterDays": 90}
+        )
     assert raised.value.response["Error"]["Code"] == "InvalidRequestException"
     assert [step for _, step in invoke_api.calls] == ["createSecret", "setSecret", "testSecret"]
     assert secrets.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"] == FIRST_KEY
@@ -134,7 +145,9 @@ def test_an_immediate_rotation_without_a_running_lambda_runtime_is_refused_clear
     moto_rotation.install(tmp_path / "gateway.ready")  # no gateway yet
     arn, function_arn = deployed_rotation(secrets)
     with pytest.raises(ClientError, match="local Lambda runtime is not running"):
-        secrets.rotate_secret(SecretId=arn, RotationLambdaARN=function_arn, RotationRules={"AutomaticallyAfterDays": 90})
+        secrets.rotate_secret(
+            SecretId=arn, RotationLambdaARN=function_arn, RotationRules={"AutomaticallyAfterDays": 90}
+        )
 
 
 def test_a_rotation_configured_during_apply_tests_the_function_once_the_gateway_is_ready(secrets, invoke_api, tmp_path):
@@ -142,8 +155,12 @@ def test_a_rotation_configured_during_apply_tests_the_function_once_the_gateway_
     moto_rotation.install(runtime_file)
     arn, function_arn = deployed_rotation(secrets)
     # Terraform's aws_secretsmanager_secret_rotation with rotate_immediately = false: only testSecret.
-    secrets.rotate_secret(SecretId=arn, RotationLambdaARN=function_arn, RotationRules={"AutomaticallyAfterDays": 90},
-                          RotateImmediately=False)
+    secrets.rotate_secret(
+        SecretId=arn,
+        RotationLambdaARN=function_arn,
+        RotationRules={"AutomaticallyAfterDays": 90},
+        RotateImmediately=False,
+    )
     assert invoke_api.calls == []
     ready_file(runtime_file, invoke_api)
     deadline = time.monotonic() + 10

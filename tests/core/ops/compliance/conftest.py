@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from payments_platform.core.ops.compliance.gate import Scan, scan_configs
 from payments_platform.core.host.config import PlatformConfig, load_config
+from payments_platform.core.ops.compliance.gate import Scan, scan_configs
 from payments_platform.core.testing import SynthesizedStack, synth
 
 REPO = Path(__file__).resolve().parents[4]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from payments_platform.core.errors import ComplianceError
 from payments_platform.core.ops.compliance.baseline import judge, load_baseline, updated
 from payments_platform.core.ops.compliance.checkov import CheckResult
-from payments_platform.core.errors import ComplianceError
 
 ENVS = ("dev", "prod")
 LOG_GROUP = "aws_cloudwatch_log_group.api_access_log_group_448EABA4"
@@ -46,7 +46,12 @@ def one_line_error(path: Path) -> str:
 
 def test_a_complete_entry_loads(tmp_path):
     (entry,) = load_baseline(write(tmp_path, ENTRY), ENVS).entries
-    assert (entry.check, entry.resources, entry.environments, entry.pci) == ("CKV_AWS_338", (LOG_GROUP,), ENVS, ("10.5.1",))
+    assert (entry.check, entry.resources, entry.environments, entry.pci) == (
+        "CKV_AWS_338",
+        (LOG_GROUP,),
+        ENVS,
+        ("10.5.1",),
+    )
 
 
 def test_entry_without_a_reason_fails_naming_it(tmp_path):
@@ -68,7 +73,9 @@ def test_entry_for_an_unknown_environment_fails(tmp_path):
 
 
 def test_entry_filed_under_an_unknown_pci_requirement_fails(tmp_path):
-    assert "unknown PCI DSS v4.0 requirement(s) 99.1" in one_line_error(write(tmp_path, ENTRY.replace("10.5.1", "99.1")))
+    assert "unknown PCI DSS v4.0 requirement(s) 99.1" in one_line_error(
+        write(tmp_path, ENTRY.replace("10.5.1", "99.1"))
+    )
 
 
 def test_entry_with_a_misspelt_field_fails(tmp_path):
@@ -86,8 +93,13 @@ def test_second_bad_entry_is_named_by_position(tmp_path):
 
 def test_finding_outside_the_baseline_fails_naming_check_and_address(tmp_path):
     baseline = load_baseline(write(tmp_path, ENTRY), ENVS)
-    verdict = judge(baseline, {"dev": [failed("CKV_AWS_338", LOG_GROUP), failed("CKV_AWS_338", FLOW_LOGS)], "prod": [
-        failed("CKV_AWS_338", LOG_GROUP, "payments-prod")]})
+    verdict = judge(
+        baseline,
+        {
+            "dev": [failed("CKV_AWS_338", LOG_GROUP), failed("CKV_AWS_338", FLOW_LOGS)],
+            "prod": [failed("CKV_AWS_338", LOG_GROUP, "payments-prod")],
+        },
+    )
     assert verdict.new_findings == [
         f"dev: new checkov finding CKV_AWS_338 on {FLOW_LOGS}: fix it, or add a reviewed baseline entry with its reason"
     ]
@@ -115,8 +127,13 @@ def test_an_address_failing_in_none_of_the_entrys_environments_is_stale(tmp_path
 def test_an_address_one_environment_does_not_build_is_not_stale_there(tmp_path):
     entry = ENTRY.replace(f'resources = ["{LOG_GROUP}"]', f'resources = ["{LOG_GROUP}", "{FLOW_LOGS}"]')
     baseline = load_baseline(write(tmp_path, entry), ENVS)
-    verdict = judge(baseline, {"dev": [failed("CKV_AWS_338", LOG_GROUP), failed("CKV_AWS_338", FLOW_LOGS)],
-                               "prod": [failed("CKV_AWS_338", LOG_GROUP)]})
+    verdict = judge(
+        baseline,
+        {
+            "dev": [failed("CKV_AWS_338", LOG_GROUP), failed("CKV_AWS_338", FLOW_LOGS)],
+            "prod": [failed("CKV_AWS_338", LOG_GROUP)],
+        },
+    )
     assert verdict.passed
 
 
@@ -148,7 +165,11 @@ def test_update_keeps_reviewed_reasons_drops_stale_addresses_and_adds_new_findin
     baseline = load_baseline(write(tmp_path, reviewed), ENVS)
     first, second = baseline.entries
     assert (first.resources, first.reason) == ((LOG_GROUP,), REASON)
-    assert (second.check, second.resources, second.environments) == ("CKV_AWS_18", ("aws_s3_bucket.audit_archive_1",), ("dev",))
+    assert (second.check, second.resources, second.environments) == (
+        "CKV_AWS_18",
+        ("aws_s3_bucket.audit_archive_1",),
+        ("dev",),
+    )
     assert judge(baseline, current).passed
 
 

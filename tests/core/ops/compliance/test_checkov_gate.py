@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from payments_platform.core.host.config import load_config
 from payments_platform.core.ops.compliance.baseline import MAX_ENTRIES_PER_ENVIRONMENT, judge, load_baseline
 from payments_platform.core.ops.compliance.checkov import CHECKOV_VERSION, locate_checkov
 from payments_platform.core.ops.compliance.gate import baseline_path
-from payments_platform.core.host.config import load_config
 
 REPO = Path(__file__).resolve().parents[4]
 ENVIRONMENTS = sorted(load_config(REPO / "environments.toml").environments)
@@ -56,9 +56,22 @@ def test_inline_skip_comments_are_ignored_by_checkov_terraform_json(tmp_path):
     group = {"//": "checkov:skip=CKV_AWS_338:30 days by specification", "name": "g", "retention_in_days": 30}
     (tmp_path / "cdk.tf.json").write_text(json.dumps({"resource": {"aws_cloudwatch_log_group": {"g": group}}}))
     completed = subprocess.run(
-        [str(locate_checkov(REPO)), "-f", str(tmp_path / "cdk.tf.json"), "--framework", "terraform_json",
-         "--skip-download", "--check", "CKV_AWS_338", "-o", "json"],
-        capture_output=True, text=True, env={"BC_SKIP_MAPPING": "TRUE", "PATH": "/usr/bin:/bin"}, timeout=300,
+        [
+            str(locate_checkov(REPO)),
+            "-f",
+            str(tmp_path / "cdk.tf.json"),
+            "--framework",
+            "terraform_json",
+            "--skip-download",
+            "--check",
+            "CKV_AWS_338",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env={"BC_SKIP_MAPPING": "TRUE", "PATH": "/usr/bin:/bin"},
+        timeout=300,
     )
     results = json.loads(completed.stdout)["results"]
     assert [r["check_id"] for r in results["failed_checks"]] == ["CKV_AWS_338"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from payments_platform.core.ops.compliance.checkov import locate_checkov, parse_report
 from payments_platform.core.errors import ComplianceError
+from payments_platform.core.ops.compliance.checkov import locate_checkov, parse_report
 
 CONFIGS = {"payments-dev": {"resource": {"aws_api_gateway_stage": {"api_stage_1": {}}}}}
 
@@ -20,7 +20,12 @@ def item(check: str, resource: str) -> dict:
 
 def test_resource_and_graph_check_spellings_become_one_terraform_address():
     parsed = parse_report(
-        report(failed_checks=[item("CKV_AWS_120", "resource.api_stage_1"), item("CKV2_AWS_29", "aws_api_gateway_stage.api_stage_1")]),
+        report(
+            failed_checks=[
+                item("CKV_AWS_120", "resource.api_stage_1"),
+                item("CKV2_AWS_29", "aws_api_gateway_stage.api_stage_1"),
+            ]
+        ),
         CONFIGS,
     )
     assert {(r.check_id, r.address, r.stack) for r in parsed.failed("payments-dev")} == {

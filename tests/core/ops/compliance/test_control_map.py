@@ -10,6 +10,7 @@ import pytest
 from payments_platform.core import PluginDeclaration, hookimpl, keys
 from payments_platform.core.cdktf_adapter import aws
 from payments_platform.core.cli.main import main
+from payments_platform.core.errors import RegistrationError
 from payments_platform.core.ops.compliance.baseline import Baseline, BaselineEntry
 from payments_platform.core.ops.compliance.checkov import CheckovReport, CheckResult
 from payments_platform.core.ops.compliance.control_map import (
@@ -22,7 +23,6 @@ from payments_platform.core.ops.compliance.control_map import (
 )
 from payments_platform.core.ops.compliance.gate import control_map
 from payments_platform.core.pci_requirements import requirement_ids
-from payments_platform.core.errors import RegistrationError
 from payments_platform.core.testing import synth
 
 REPO = Path(__file__).resolve().parents[4]
@@ -43,12 +43,18 @@ class ArchivePlugin:
     @hookimpl
     def payments_resources(self, ctx):
         group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-            ctx.scope, "audit_history", name=ctx.naming.name("audit-history"), retention_in_days=400,
+            ctx.scope,
+            "audit_history",
+            name=ctx.naming.name("audit-history"),
+            retention_in_days=400,
             kms_key_id=ctx[keys.KMS_KEY].arn,
         )
         target = group if self.resource == "log_group" else ctx.scope
         ctx.compliance.evidence(
-            self.requirement, target, expect={"retention_in_days": self.expect_days}, attributes=("kms_key_id",),
+            self.requirement,
+            target,
+            expect={"retention_in_days": self.expect_days},
+            attributes=("kms_key_id",),
             note="audit events stay 400 days, encrypted under the platform CMK",
         )
 
@@ -102,7 +108,9 @@ def test_checkov_failure_outside_the_baseline_flags_the_evidence():
 
 def test_baselined_checkov_failure_carries_its_reason():
     _, address = archive_map(ArchivePlugin())
-    entry = BaselineEntry(1, "CKV_AWS_338", (address,), ("test",), "kept 400 days, not 365 multiples", "issue 9", ("10.5.1",))
+    entry = BaselineEntry(
+        1, "CKV_AWS_338", (address,), ("test",), "kept 400 days, not 365 multiples", "issue 9", ("10.5.1",)
+    )
     built, _ = archive_map(ArchivePlugin(), failed=("CKV_AWS_338",), baseline=Baseline([entry], Path("b.toml")))
     control = row(built, "10.5.1")
     assert control.status == EVIDENCED
@@ -117,7 +125,10 @@ def test_evidence_for_an_unknown_requirement_fails_naming_the_plugin():
 
 
 def test_evidence_on_something_that_is_not_a_resource_fails_naming_the_plugin():
-    with pytest.raises(RegistrationError, match="plugin 'archive' registered evidence for requirement 10.5.1 on .*not a Terraform resource"):
+    with pytest.raises(
+        RegistrationError,
+        match="plugin 'archive' registered evidence for requirement 10.5.1 on .*not a Terraform resource",
+    ):
         synth([], extra_plugins={"archive": ArchivePlugin(resource="scope")}, cache=False)
 
 
@@ -136,7 +147,9 @@ def prod_map(platform_config, checkov_scan):
 
 
 def test_prod_evidence_all_holds(prod_map):
-    incomplete = {r.requirement: [p for e in r.evidence for p in e.problems] for r in prod_map.controls if r.status == INCOMPLETE}
+    incomplete = {
+        r.requirement: [p for e in r.evidence for p in e.problems] for r in prod_map.controls if r.status == INCOMPLETE
+    }
     assert not incomplete
 
 
