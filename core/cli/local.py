@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from payments_platform.core.cdktf_adapter import stop_jsii_runtime
+from payments_platform.core.local import watch
 from payments_platform.core.local.lifecycle import (
     DEFAULT_ENVIRONMENT,
     default_run,
@@ -15,12 +17,15 @@ from payments_platform.core.local.lifecycle import (
     planned_changes,
     up,
 )
+from payments_platform.core.local.processes import LocalRunError
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     local = commands.add_parser("local", help="the whole platform on this machine: emulator, deployment, HTTP API")
     actions = local.add_subparsers(dest="local_command", required=True, metavar="ACTION")
-    start = actions.add_parser("up", help="start the emulator, deploy, serve the API (Ctrl-C: destroy and stop)")
+    start = actions.add_parser(
+        "up", help="start the emulator, deploy, serve the API (Ctrl-C: stop, and everything deployed with it)"
+    )
     start.add_argument(
         "--env", default=DEFAULT_ENVIRONMENT, help=f"an environment with aws_endpoint (default: {DEFAULT_ENVIRONMENT})"
     )
@@ -28,9 +33,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     start.add_argument(
         "--keep", action="store_true", help="leave everything running and return (`local down` stops it)"
     )
+    start.add_argument(
+        "--watch",
+        action="store_true",
+        help="serve saved changes: runtime/ code in seconds, plugins/, extensions/, environments.toml by terraform apply",
+    )
     smoke = actions.add_parser("smoke", help="up → take a payment end to end → check everything → down (exit 0/1)")
     smoke.add_argument("--env", default=DEFAULT_ENVIRONMENT, help=f"(default: {DEFAULT_ENVIRONMENT})")
-    actions.add_parser("down", help="destroy and stop whatever a previous `local up` left running")
+    finish = actions.add_parser("down", help="stop whatever a previous `local up` left running, and all it deployed")
+    for parser in (start, finish):
+        parser.add_argument(
+            "--destroy",
+            action="store_true",
+            help="run terraform destroy before stopping the emulator (slower; stopping it alone removes everything)",
+        )
     for parser in (start, smoke, actions.choices["down"]):
         parser.add_argument("--provider-mirror", help="filesystem mirror holding hashicorp/aws (offline use)")
         parser.add_argument("--terraform", help="terraform binary (default: from PATH)")
@@ -56,7 +72,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     if args.local_command == "down":
         with run.lock():
             started = time.perf_counter()
-            if down(run, **tools):
+            if down(run, **tools, destroy=args.destroy):
                 _say(f"local run stopped and cleaned up in {time.perf_counter() - started:.1f} s")
             else:
                 _say("nothing to clean up: no local run is recorded")
@@ -75,6 +91,8 @@ def cmd_local(args: argparse.Namespace) -> int:
         _say("smoke: passed" if passed else "smoke: FAILED")
         return 0 if passed else 1
 
+    if args.watch and args.keep:
+        raise LocalRunError("--watch serves saved changes in the foreground: it cannot be combined with --keep")
     started = time.perf_counter()
     with run.lock():
         record = up(run, config_path=args.config, environment_name=args.env, port=args.port, **tools)
@@ -85,13 +103,35 @@ def cmd_local(args: argparse.Namespace) -> int:
     if args.keep:
         _say("left running (--keep): `payments-platform local down` destroys and stops it")
         return 0
-    _say("Ctrl-C destroys the deployment and stops everything.  Function output and requests:")
-    reason = follow(run, record)
+    watching = _start_watch(run, record, args, tools) if args.watch else None
+    _say("Ctrl-C stops everything (and all it deployed).  Function output and requests:")
+    try:
+        reason = follow(run, record)
+    finally:
+        if watching is not None:
+            watch.finish(*watching)
     _say(f"stopping ({reason}) …")
     with run.lock():
-        down(run, **tools)
+        down(run, **tools, destroy=args.destroy)
     _say("stopped; nothing left running")
     return 0 if reason in ("SIGINT", "SIGTERM") else 1
+
+
+def _start_watch(run, record, args, tools):
+    from payments_platform.core.host.config import find_config_file
+    from payments_platform.core.ops.terraform import Terraform
+
+    loop = watch.DevLoop(
+        run_dir=run.run_dir,
+        endpoint=record.endpoint,
+        region=record.region,
+        stack_dir=Path(record.stack_dir),
+        config_path=find_config_file(Path(args.config) if args.config else None),
+        environment_name=args.env,
+        terraform=Terraform.locate(run.run_dir, binary=tools["terraform_binary"], mirror=tools["provider_mirror"]),
+        say=_say,
+    )
+    return (loop, *watch.start(loop))
 
 
 def _no_changes(run, record, tools) -> str:

@@ -241,6 +241,8 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
             "host": "127.0.0.1",
             "port": port,
             "ready_file": str(ready),
+            # `local up --watch` reloads code and configuration through it (core/local/watch.py).
+            "control_socket": str(run.run_dir / "control.sock"),
             "functions": [spec_to_json(f) for f in functions],
             "credentials": credentials,
         }
@@ -304,8 +306,13 @@ def down(
     terraform_binary: str | None = None,
     provider_mirror: str | None = None,
     before_stop: Callable[[RunRecord], None] | None = None,
+    destroy: bool = True,
 ) -> bool:
-    """Destroy and stop whatever the run directory records; False when there was nothing."""
+    """Destroy and stop whatever the run directory records; False when there was nothing.
+
+    ``destroy=False`` (``local down`` and Ctrl-C by default) skips ``terraform destroy``: every
+    resource lives only in this run's emulator process, so stopping it removes them all in a
+    second, where destroy waits on the provider's deletion polls for a minute or more."""
     record = RunRecord.load(run.record_file)
     if record is None:
         leftover = run.run_dir.exists() and any(p.name != "lock" for p in run.run_dir.iterdir())
@@ -316,7 +323,11 @@ def down(
         if record.gateway_pid:
             with run.step("stop the local API gateway and its containers"):
                 stop_group(record.gateway_pid)
-        if alive(record.emulator_pid) and record.endpoint:
+        if not destroy and record.applied and alive(record.emulator_pid):
+            run.say(
+                "  every resource lives in this run's emulator: stopping it removes them (--destroy: terraform first)"
+            )
+        elif alive(record.emulator_pid) and record.endpoint:
             try:
                 if record.applied and record.stack_dir and Path(record.stack_dir).exists():
                     terraform = Terraform.locate(run.run_dir, binary=terraform_binary, mirror=provider_mirror)

@@ -26,6 +26,8 @@ from payments_platform.core.local.processes import emulator_client
 TEST_PAN = "4242424242424242"
 TEST_CVC = "737"
 HTTP_TIMEOUT_S = 30
+# The archiver's poller receives within a second of the send; its cold start takes a few more.
+ARCHIVE_WAIT_S = 20
 
 
 @dataclass
@@ -179,11 +181,40 @@ class Smoke:
 
     def audit_message(self) -> str:
         url = self.processor_environment()["AUDIT_QUEUE_URL"]
+        archiver = self._queue_consumer(url)
+        if archiver is not None:
+            return self._archived_audit_message(archiver)
         messages = self._drain(url)
         mine = [m for m in messages if self.transaction["transaction_id"] in m]
         expect(len(mine) == 1, f"{len(mine)} audit messages for the transaction in the FIFO queue")
         expect(not any(holds_card_data(m) for m in messages), "an audit message holds card data")
         return f"{len(messages)} message(s), 1 for the transaction, no card data"
+
+    def _queue_consumer(self, queue_url: str) -> str | None:
+        """The function an event source mapping feeds from the queue (the audit archiver), if any."""
+        queue_arn = self.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        arn = queue_arn["Attributes"]["QueueArn"]
+        for mapping in self.client("lambda").list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"]:
+            return str(mapping["FunctionArn"].rsplit(":function:", 1)[-1])
+        return None
+
+    def _archived_audit_message(self, archiver: str) -> str:
+        """queue → archiver (polled as Lambda polls) → the archive bucket, within a few seconds."""
+        bucket = self.client("lambda").get_function_configuration(FunctionName=archiver)["Environment"]["Variables"][
+            "ARCHIVE_BUCKET_NAME"
+        ]
+        s3 = self.client("s3")
+        transaction_id = self.transaction["transaction_id"]
+        keys: list[str] = []
+        deadline = time.monotonic() + ARCHIVE_WAIT_S
+        while time.monotonic() < deadline and not keys:
+            listed = s3.list_objects_v2(Bucket=bucket, Prefix="audit/").get("Contents", [])
+            keys = [o["Key"] for o in listed if f"/{transaction_id}/" in o["Key"]]
+            time.sleep(0.25)
+        expect(len(keys) == 1, f"{len(keys)} archived audit records for the transaction in {bucket}")
+        body = s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read().decode()
+        expect(not holds_card_data(body), "the archived audit record holds card data")
+        return f"archived by {archiver} as s3://{bucket}/{keys[0]}, no card data"
 
     def payment_event(self) -> str:
         assert self.events_queue is not None
@@ -245,7 +276,7 @@ def run_smoke(run: LocalRun, *, plan_check: Callable[[RunRecord], str], **up_opt
         ("invalid body", smoke.invalid_body),
         ("CORS preflight", smoke.preflight),
         ("the item in the table", smoke.stored_item),
-        ("the audit message in the FIFO queue", smoke.audit_message),
+        ("the audit message (FIFO queue, or its archive where the archiver reads it)", smoke.audit_message),
         ("the event on the topic", smoke.payment_event),
         ("the function logs in their log groups", smoke.function_logs),
         ("terraform plan shows no changes", lambda: plan_check(record)),

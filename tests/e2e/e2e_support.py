@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,19 @@ class LocalDeployment:
             down(self.run, before_stop=inspect)
             self.teardown = Teardown(captured.get("state", ["(destroy did not finish)"]), captured.get("leftovers", {}))
         return self.teardown
+
+
+ARCHIVE_WAIT_S = 30
+
+
+def archived_audit_messages(deployment: LocalDeployment, transaction_id: str) -> list[dict[str, Any]]:
+    """The transaction's audit messages as the archiver stored them (queue → archiver → S3)."""
+    s3 = deployment.client("s3")
+    bucket = deployment.outputs["audit_archive_bucket_name"]
+    deadline = time.monotonic() + ARCHIVE_WAIT_S
+    while True:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix="audit/").get("Contents", [])
+        keys = [o["Key"] for o in listed if f"/{transaction_id}/" in o["Key"]]
+        if keys or time.monotonic() > deadline:
+            return [json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())["message"] for key in keys]
+        time.sleep(0.25)

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
-from e2e_support import REGION, LocalDeployment
+from e2e_support import REGION, LocalDeployment, archived_audit_messages
 
 from payments_platform.runtime import aws_clients, reconciler
 from payments_platform.runtime.idempotency import DispatchState, IdempotencyRecord
@@ -91,17 +90,7 @@ def test_the_reconciler_completes_a_stranded_dispatch_under_its_own_identity(dep
     )["Item"]
     assert item["dispatch_state"]["S"] == "complete" and "dispatch_pending" not in item
 
-    sqs = deployment.client("sqs")
-    audit = []
-    for _ in range(10):
-        batch = sqs.receive_message(
-            QueueUrl=deployment.outputs["audit_queue_url"],
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=0,
-            AttributeNames=["All"],
-        ).get("Messages", [])
-        audit += [json.loads(m["Body"]) for m in batch]
-        if any(a.get("transaction_id") == transaction_id for a in audit):
-            break
+    # The archiver reads the audit queue (its event source mapping): the message is in the archive.
+    audit = archived_audit_messages(deployment, transaction_id)
     [message] = [a for a in audit if a.get("transaction_id") == transaction_id]
     assert message["request_id"] == "req-e2e-crashed"

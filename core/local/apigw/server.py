@@ -8,6 +8,12 @@ write the ready file. The REST API and the schedules (schedules.py) are read fro
 One uvicorn server listens on the gateway's port and on one port per container slot; the port
 a request arrives on says whether it is a client's request or a container's Runtime API call.
 The gateway's port also serves Lambda's Invoke API (invoke_api.py) for direct invocations.
+
+``local up --watch`` (core/local/watch.py) reloads a running gateway through a Unix socket in the
+run directory (SPEC's ``control_socket``): one JSON line ``{"spec": PATH, "api": bool}`` names a
+new spec -- the functions as now deployed -- and whether to read the deployed API again; the
+answer is one JSON line ``{"ok": true, "changed": [functions]}`` or ``{"ok": false, "error": ...}``.
+Requests in flight finish on what they started with (LambdaService.replace_functions).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from payments_platform.core.local.apigw.deployed_api import read_deployed_api
 from payments_platform.core.local.apigw.gateway import LocalGateway
 from payments_platform.core.local.asgi import Receive, Scope, Send
 from payments_platform.core.local.lambdafn.deployed_functions import spec_from_json
+from payments_platform.core.local.lambdafn.event_sources import poll, read_event_sources
 from payments_platform.core.local.lambdafn.invoke_api import invoke_api, is_invoke
 from payments_platform.core.local.lambdafn.runtime_api import RuntimeApi
 from payments_platform.core.local.lambdafn.schedules import read_schedules, run_schedule
@@ -80,7 +87,11 @@ async def serve(spec: dict[str, Any]) -> None:
         wafv2=emulator_client("wafv2", endpoint, region),
     )
     functions: dict[str, FunctionSpec] = {f["name"]: spec_from_json(f) for f in spec["functions"]}
-    slots = sum(f.reserved_concurrency for f in functions.values())
+    # Spare slots: during a reload (local up --watch) a retired container may still be answering
+    # while its replacement starts.
+    slots = sum(f.reserved_concurrency for f in functions.values()) + max(
+        (f.reserved_concurrency for f in functions.values()), default=0
+    )
     gateway_socket = _listen(spec["host"], spec["port"])
     runtime_sockets = [_listen("127.0.0.1", 0) for _ in range(slots)]
     credentials = spec["credentials"]
@@ -116,11 +127,16 @@ async def serve(spec: dict[str, Any]) -> None:
         log_sink=_print,
         cloudwatch=cloudwatch,
     )
-    gateway = LocalGateway(
-        api,
-        lambda name, payload, trace: service.invoke(name, payload, trace_id=trace),
-        access_log=lambda line: _print("gateway", line),
-    )
+
+    def new_gateway(api: Any) -> LocalGateway:
+        return LocalGateway(
+            api,
+            lambda name, payload, trace: service.invoke(name, payload, trace_id=trace),
+            access_log=lambda line: _print("gateway", line),
+        )
+
+    serving = {"gateway": new_gateway(api)}
+    gateway = serving["gateway"]
     runtime_api = RuntimeApi(service)
     gateway_port = gateway_socket.getsockname()[1]
 
@@ -130,7 +146,46 @@ async def serve(spec: dict[str, Any]) -> None:
         elif is_invoke(scope):
             await invoke_api(service, scope, receive, send)
         else:
-            await gateway(scope, receive, send)
+            await serving["gateway"](scope, receive, send)
+
+    async def reload(request: dict[str, Any]) -> dict[str, Any]:
+        new_spec = json.loads(Path(request["spec"]).read_text())
+        new_functions = {f["name"]: spec_from_json(f) for f in new_spec["functions"]}
+        if request.get("api"):
+            # Read before anything is swapped: a failed read leaves the last good API serving.
+            new_api = await asyncio.to_thread(
+                read_deployed_api,
+                emulator_client("apigateway", endpoint, region),
+                api_name=new_spec["api_name"],
+                wafv2=emulator_client("wafv2", endpoint, region),
+            )
+            serving["gateway"] = new_gateway(new_api)
+        changed = service.replace_functions(new_functions, dict(new_spec["credentials"]))
+        credentials.clear()
+        credentials.update(new_spec["credentials"])
+        spare = len(runtime_sockets) - sum(f.reserved_concurrency for f in new_functions.values())
+        if spare < 0:
+            _print("gateway", f"{-spare} container slot(s) short of the new reserved concurrency: restart `local up`")
+        for name in changed:
+            clients.pop(name, None)  # its identity may have a new key
+        if request.get("api"):  # the deployment changed: its event source mappings may have too
+            for poller in pollers:
+                poller.cancel()
+            pollers[:] = start_pollers()
+        return {"ok": True, "changed": changed}
+
+    async def control(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            answer = await reload(json.loads(await reader.readline()))
+        except Exception as exc:  # the last good version keeps serving; the caller says why
+            answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        writer.write(json.dumps(answer).encode() + b"\n")
+        await writer.drain()
+        writer.close()
+
+    control_server = (
+        await asyncio.start_unix_server(control, path=spec["control_socket"]) if spec.get("control_socket") else None
+    )
 
     class Server(uvicorn.Server):
         async def shutdown(self, sockets: Any = None) -> None:
@@ -167,12 +222,41 @@ async def serve(spec: dict[str, Any]) -> None:
         )
         for schedule in schedules
     ]
+
+    def invoke(name: str, payload: bytes, trace: str) -> Any:
+        return service.invoke(name, payload, trace_id=trace)
+
+    def queue_client(function_name: str) -> Any:
+        # Lambda's poller signs with the function's execution role: here, its identity.
+        creds = credentials[function_name]
+        return emulator_client("sqs", endpoint, region, creds["AWS_ACCESS_KEY_ID"], creds["AWS_SECRET_ACCESS_KEY"])
+
+    def start_pollers() -> list[asyncio.Task]:
+        sources = read_event_sources(emulator_client("lambda", endpoint, region), set(service.functions))
+        for source in sources:
+            _print("event-source", f"{source.queue_arn.rsplit(':', 1)[-1]} → {source.function_name}")
+        return [
+            asyncio.create_task(
+                poll(
+                    source,
+                    queue_client(source.function_name),
+                    region,
+                    invoke,
+                    lambda line: _print("event-source", line),
+                )
+            )
+            for source in sources
+        ]
+
+    pollers = start_pollers()
     announcer = asyncio.create_task(announce())
     try:
         await server.serve(sockets=[gateway_socket, *runtime_sockets])
     finally:
         announcer.cancel()
-        for runner in runners:
+        if control_server is not None:
+            control_server.close()
+        for runner in [*runners, *pollers]:
             runner.cancel()
         await service.close()
 

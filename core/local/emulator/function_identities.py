@@ -53,6 +53,35 @@ def function_identity(iam: Any, function_name: str, role_arn: str) -> FunctionCr
     return FunctionCredentials(user, key["AccessKeyId"], key["SecretAccessKey"])
 
 
+def identity_matches_role(iam: Any, function_name: str, role_arn: str) -> bool:
+    """Whether the function's user still holds exactly its role's policies (``local up --watch``
+    keeps its key then, so requests in flight are not cut off by a new one)."""
+    role_name = role_arn.rsplit("/", 1)[-1]
+    user = user_name_of(function_name)
+    try:
+        user_policies = {
+            name: _document(iam.get_user_policy(UserName=user, PolicyName=name)["PolicyDocument"])
+            for name in _all(iam.list_user_policies, "PolicyNames", UserName=user)
+        }
+        user_attached = {
+            p["PolicyArn"] for p in _all(iam.list_attached_user_policies, "AttachedPolicies", UserName=user)
+        }
+    except iam.exceptions.NoSuchEntityException:
+        return False
+    role_policies = {
+        name: _document(iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"])
+        for name in _all(iam.list_role_policies, "PolicyNames", RoleName=role_name)
+    }
+    role_attached = {
+        p["PolicyArn"] for p in _all(iam.list_attached_role_policies, "AttachedPolicies", RoleName=role_name)
+    }
+    return user_policies == role_policies and user_attached == role_attached
+
+
+def _document(document: Any) -> Any:
+    return json.loads(document) if isinstance(document, str) else document
+
+
 def remove_function_identity(iam: Any, function_name: str) -> bool:
     """Delete the function's user, its policies and keys; False when there was none."""
     user = user_name_of(function_name)

@@ -3,7 +3,7 @@
     python -m payments_platform.core.local.emulator.server --host 127.0.0.1 --port 0 --ready-file PATH
 
 Binds the port (0 = a free one), patches moto (moto_fidelity, moto_performance,
-moto_authorization, moto_rotation -- ``--lambda-runtime-file`` names the local gateway's ready
+moto_authorization, moto_event_sources, moto_rotation -- ``--lambda-runtime-file`` names the local gateway's ready
 file), turns IAM enforcement on from the first request, seeds the administrator the provider
 signs with (emulator_admin), then writes the ready file atomically -- JSON
 ``{"pid", "host", "port", "endpoint"}`` -- and serves (werkzeug, threaded) until SIGTERM or
@@ -83,6 +83,7 @@ def prepare_moto(lambda_runtime_file: Path | None = None) -> None:
     from payments_platform.core.local.emulator import (
         moto_authorization,
         moto_bucket_policy,
+        moto_event_sources,
         moto_fidelity,
         moto_performance,
         moto_rotation,
@@ -92,6 +93,7 @@ def prepare_moto(lambda_runtime_file: Path | None = None) -> None:
     moto_performance.install()
     moto_authorization.install()
     moto_rotation.install(lambda_runtime_file)
+    moto_event_sources.install()
     moto_bucket_policy.apply()
     emulator_admin.keep_administrator_across_resets()
     emulator_admin.seed_administrator()

@@ -10,7 +10,10 @@ port per container slot, so a request tells us which container asks (``/invocati
 * an invocation that outlives the function's timeout is cut off and its container reset;
 * everything a container prints goes to ``/aws/lambda/<name>`` (stream per container, with
   Lambda's START / END / REPORT lines), written with the function's own credentials, and to the
-  terminal with the function's name as prefix.
+  terminal with the function's name as prefix;
+* a function whose code or configuration changes (``replace_functions``: UpdateFunctionCode, a
+  re-applied configuration) gets new containers; the old ones finish the invocation they hold,
+  on the code it started with, and are stopped -- as Lambda retires execution environments.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ class Container:
         self.init_ms: float | None = None
         self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{self.id}"
         self.log_stream_created = False
+        self.retired = False  # its function changed: it finishes what it holds, then stops
         self._readers: list[asyncio.Task] = []
 
     # -- process ----------------------------------------------------------------------------
@@ -163,7 +167,10 @@ class Container:
             return False
         outcome(invocation.result)
         self.current = None
-        self.service.idle(self)
+        if self.retired:
+            self.service.retire_later(self)
+        else:
+            self.service.idle(self)
         return True
 
 
@@ -190,6 +197,7 @@ class LambdaService:
         self._idle: dict[str, list[Container]] = {name: [] for name in self.functions}
         self._log_buffers: dict[str, list[dict[str, Any]]] = {}
         self._flusher: asyncio.Task | None = None
+        self._stopping: set[asyncio.Task] = set()
         self.cold_starts = 0
 
     # -- invoke -------------------------------------------------------------------------------
@@ -230,7 +238,11 @@ class LambdaService:
             container = idle.pop()
             if container.process is not None and container.process.returncode is None:
                 return container
-        running = sum(1 for c in self.containers.values() if c.function.name == function.name)
+        # A retired container still finishing an invocation no longer counts: its function has moved on.
+        running = sum(1 for c in self.containers.values() if c.function.name == function.name and not c.retired)
+        if running < function.reserved_concurrency and not self._free_ports and self._stopping:
+            # Retired containers are giving their ports back: a code change is no reason to throttle.
+            await asyncio.gather(*list(self._stopping), return_exceptions=True)
         if running >= function.reserved_concurrency or not self._free_ports:
             raise FunctionThrottled(
                 f"Rate Exceeded: {function.name} is at its reserved concurrency ({function.reserved_concurrency})"
@@ -261,10 +273,48 @@ class LambdaService:
     def idle(self, container: Container) -> None:
         self._idle[container.function.name].append(container)
 
+    # -- code and configuration changes -------------------------------------------------------
+    def replace_functions(
+        self, functions: Mapping[str, FunctionSpec], credentials: Mapping[str, Mapping[str, str]]
+    ) -> list[str]:
+        """Serve ``functions`` from now on; returns the names whose code, configuration or identity
+        changed (or that were added or removed). Their idle containers stop now, busy ones once they
+        have answered: the next invoke of a changed function starts a container on the new code."""
+        changed = sorted(
+            name
+            for name in set(self.functions) | set(functions)
+            if self.functions.get(name) != functions.get(name)
+            or dict(self._credentials.get(name) or {}) != dict(credentials.get(name) or {})
+        )
+        self.functions = dict(functions)
+        self._credentials = credentials
+        for name in functions:
+            self._idle.setdefault(name, [])
+        for container in list(self.containers.values()):
+            if container.function.name not in changed or container.retired:
+                continue
+            container.retired = True
+            if container.current is None:
+                self.retire_later(container)
+        for name in changed:
+            self._idle[name] = []
+        for name in set(self._idle) - set(functions):
+            del self._idle[name]
+        return changed
+
+    def retire_later(self, container: Container) -> None:
+        """Stop a retired container in the background (it may be answering its Runtime API call)."""
+        idle = self._idle.get(container.function.name) or []
+        if container in idle:
+            idle.remove(container)
+        task = asyncio.get_running_loop().create_task(container.stop())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
     def forget(self, container: Container) -> None:
         if self.containers.pop(container.port, None) is container:
             self._free_ports.append(container.port)
-        idle = self._idle[container.function.name]
+        idle = self._idle.get(container.function.name) or []
         if container in idle:
             idle.remove(container)
 
@@ -331,6 +381,8 @@ class LambdaService:
     async def close(self) -> None:
         for container in list(self.containers.values()):
             await container.stop()
+        if self._stopping:
+            await asyncio.gather(*self._stopping, return_exceptions=True)
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
         await self.flush_logs()

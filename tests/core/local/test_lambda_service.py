@@ -4,6 +4,7 @@ reserved concurrency, timeouts, crashes, init errors, logs -- and no process out
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import socket
@@ -287,3 +288,69 @@ def test_a_cold_started_container_serves_the_invoke_that_started_it_even_when_an
 
     first, second, cold_starts = run_service([spec(code_dir, "handlers.sleepy", concurrency=2)], scenario)
     assert first == second == {"slept": 0.2} and cold_starts == 2
+
+
+# --------------------------------------------------------------------------- code and configuration changes
+
+
+def _version_dir(root: Path, version: str) -> Path:
+    directory = root / version
+    directory.mkdir()
+    (directory / "versioned.py").write_text(
+        textwrap.dedent(
+            f"""
+            import os, time
+
+            def handler(event, context):
+                time.sleep(event.get("seconds", 0))
+                return {{"version": "{version}", "pid": os.getpid()}}
+            """
+        )
+    )
+    return directory
+
+
+def test_after_a_code_change_the_next_invoke_runs_the_new_code_in_a_new_container(tmp_path):
+    old = spec(_version_dir(tmp_path, "v1"), "versioned.handler")
+    new = dataclasses.replace(old, code_dir=_version_dir(tmp_path, "v2"))
+
+    async def scenario(service: LambdaService, _lines: list[tuple[str, str]]) -> Any:
+        before = await invoke(service, "fn", {})
+        changed = service.replace_functions({"fn": new}, service._credentials)
+        after = await invoke(service, "fn", {})
+        return before, changed, after, len(service.containers)
+
+    before, changed, after, containers = run_service([old], scenario)
+    assert (before["version"], changed, after["version"]) == ("v1", ["fn"], "v2")
+    assert after["pid"] != before["pid"] and containers == 1  # the old container was stopped
+
+
+def test_an_invocation_in_flight_during_a_code_change_finishes_on_the_code_it_started_with(tmp_path):
+    old = spec(_version_dir(tmp_path, "v1"), "versioned.handler", concurrency=2)
+    new = dataclasses.replace(old, code_dir=_version_dir(tmp_path, "v2"))
+
+    async def scenario(service: LambdaService, _lines: list[tuple[str, str]]) -> Any:
+        await invoke(service, "fn", {})  # warm, so the slow invoke starts at once
+        slow = asyncio.create_task(invoke(service, "fn", {"seconds": 1.0}))
+        await asyncio.sleep(0.3)
+        service.replace_functions({"fn": new}, service._credentials)
+        during = await invoke(service, "fn", {})
+        finished = await slow
+        await asyncio.sleep(0.3)  # the retired container is stopped once it has answered
+        return finished, during, [c.function.code_dir.name for c in service.containers.values()]
+
+    finished, during, left = run_service([old], scenario)
+    assert (finished["version"], during["version"]) == ("v1", "v2")
+    assert left == ["v2"]
+
+
+def test_an_unchanged_function_keeps_its_warm_container(tmp_path):
+    same = spec(_version_dir(tmp_path, "v1"), "versioned.handler")
+
+    async def scenario(service: LambdaService, _lines: list[tuple[str, str]]) -> Any:
+        first = await invoke(service, "fn", {})
+        changed = service.replace_functions({"fn": same}, service._credentials)
+        return first, changed, await invoke(service, "fn", {})
+
+    first, changed, second = run_service([same], scenario)
+    assert changed == [] and second["pid"] == first["pid"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from payments_platform.core.errors import ComplianceError
-from payments_platform.core.ops.compliance.baseline import judge, load_baseline, updated
+from payments_platform.core.ops.compliance.baseline import MAX_ENTRIES_PER_ENVIRONMENT, judge, load_baseline, updated
 from payments_platform.core.ops.compliance.checkov import CheckResult
 
 ENVS = ("dev", "prod")
@@ -137,12 +137,15 @@ def test_an_address_one_environment_does_not_build_is_not_stale_there(tmp_path):
     assert verdict.passed
 
 
-def test_more_than_ten_entries_in_an_environment_fails(tmp_path):
-    entries = "".join(ENTRY.replace("CKV_AWS_338", f"CKV_AWS_{n}") for n in range(11))
+def test_more_entries_than_the_limit_in_an_environment_fails(tmp_path):
+    over = MAX_ENTRIES_PER_ENVIRONMENT + 1
+    entries = "".join(ENTRY.replace("CKV_AWS_338", f"CKV_AWS_{n}") for n in range(over))
     baseline = load_baseline(write(tmp_path, entries), ENVS)
-    findings = [failed(f"CKV_AWS_{n}", LOG_GROUP) for n in range(11)]
+    findings = [failed(f"CKV_AWS_{n}", LOG_GROUP) for n in range(over)]
     verdict = judge(baseline, {"dev": findings})
-    assert verdict.over_limit == ["dev: 11 baseline entries, at most 10: fix rather than baseline"]
+    assert verdict.over_limit == [
+        f"dev: {over} baseline entries, at most {MAX_ENTRIES_PER_ENVIRONMENT}: fix rather than baseline"
+    ]
 
 
 def test_environments_not_scanned_are_not_judged(tmp_path):

@@ -1,0 +1,386 @@
+"""``local up --watch``: a saved change is served in seconds, against the deployed configuration.
+
+Two paths, chosen by what changed (watchfiles reports the saves):
+
+* **runtime code** (``runtime/``): compile every module (a syntax error stops here) → build the
+  package exactly as synth does → Lambda's UpdateFunctionCode on the emulator for each function
+  deployed from it → read each function back (its deployed CodeSha256 must be the new package's)
+  → the gateway swaps the function specs and recycles their containers. Seconds; no Terraform.
+* **infrastructure** (``plugins/``, ``extensions/``, ``environments.toml``): synthesize in a fresh
+  process (changed plugin code is imported anew) → ``terraform apply`` of the difference, without a
+  refresh (the emulator holds exactly what was applied) → the functions and the REST API read back
+  → the gateway reloads both.
+
+A failure at any step prints one line and leaves the last good version serving; each reload
+prints what changed and how long it took. Requests in flight finish on the code and configuration
+they started with (LambdaService.replace_functions). Terraform state does not learn of a runtime
+reload: the next apply deploys the same package from synth, so the two never disagree for long.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from payments_platform.core.errors import PlatformError
+from payments_platform.core.local.emulator.function_identities import function_identity, identity_matches_role
+from payments_platform.core.local.lambdafn.deployed_functions import read_function, spec_to_json
+from payments_platform.core.local.processes import emulator_client, write_json_atomically
+
+# watchfiles: yield once saves have settled for STEP_MS, at most DEBOUNCE_MS after the first.
+STEP_MS = 50
+DEBOUNCE_MS = 400
+RUNTIME_ARCHIVE_MARKER = "payments_runtime/__init__.py"
+INFRASTRUCTURE_SUFFIXES = (".py", ".toml", ".json")
+RELOAD_TIMEOUT_S = 30.0
+SYNTH_TIMEOUT_S = 300
+APPLY_TIMEOUT_S = 600
+CONTROL_SOCKET = "control.sock"
+
+Say = Callable[[str], None]
+
+
+class ReloadFailed(PlatformError):
+    """One step of a reload failed; the message is the one line the developer sees."""
+
+
+def runtime_source_dir() -> Path:
+    """The runtime package as installed (an editable install: ``runtime/`` of the checkout)."""
+    from payments_platform.plugins.api.packaging import RUNTIME_PACKAGE, _package_dir
+
+    return _package_dir(RUNTIME_PACKAGE)
+
+
+@dataclasses.dataclass
+class DevLoop:
+    """What a running ``local up`` needs to reload itself; ``watch`` runs until ``stop`` is set."""
+
+    run_dir: Path
+    endpoint: str
+    region: str
+    stack_dir: Path
+    config_path: Path
+    environment_name: str
+    terraform: Any  # core.ops.terraform.Terraform
+    runtime_dir: Path = dataclasses.field(default_factory=runtime_source_dir)
+    say: Say = print
+    build_cache_dir: Path | None = None
+    _apply: subprocess.Popen[str] | None = None
+
+    @property
+    def spec_file(self) -> Path:
+        return self.run_dir / "gateway-spec.json"
+
+    @property
+    def infrastructure_paths(self) -> list[Path]:
+        root = self.config_path.parent
+        return [p for p in (root / "plugins", root / "extensions", self.config_path) if p.exists()]
+
+    # -- the loop ---------------------------------------------------------------------------
+    def watch(self, stop: threading.Event) -> None:
+        import watchfiles
+
+        self.say(
+            f"watching {self.runtime_dir} (code: seconds) and "
+            f"{', '.join(str(p) for p in self.infrastructure_paths)} (infrastructure: terraform apply)"
+        )
+        for changes in watchfiles.watch(
+            self.runtime_dir,
+            *self.infrastructure_paths,
+            watch_filter=self._relevant,
+            stop_event=stop,
+            step=STEP_MS,
+            debounce=DEBOUNCE_MS,
+            rust_timeout=200,
+            yield_on_timeout=False,
+        ):
+            if stop.is_set():
+                return
+            self.reload({Path(path) for _, path in changes}, stop=stop)
+
+    def _relevant(self, _change: Any, path: str) -> bool:
+        name = os.path.basename(path)
+        return name.endswith(INFRASTRUCTURE_SUFFIXES) and "__pycache__" not in path and not name.startswith(".")
+
+    def reload(self, paths: set[Path], *, stop: threading.Event | None = None) -> bool:
+        """One reload for a set of saved paths; False when it failed (and the last good version serves)."""
+        runtime = {p for p in paths if _under(p, self.runtime_dir)}
+        started = time.perf_counter()
+        what = ", ".join(sorted(_shown(p, self.config_path.parent, self.runtime_dir) for p in paths))
+        try:
+            if paths - runtime:
+                summary = self.reload_infrastructure()
+            else:
+                summary = self.reload_runtime()
+        except ReloadFailed as failure:
+            if stop is None or not stop.is_set():
+                self.say(f"✗ {what}: {failure} -- still serving the last good version")
+            return False
+        self.say(f"↻ {what}: {summary} in {time.perf_counter() - started:.1f} s")
+        return True
+
+    # -- runtime code -----------------------------------------------------------------------
+    def reload_runtime(self) -> str:
+        from payments_platform.plugins.api.packaging import build_lambda_package
+
+        _compile_all(self.runtime_dir)
+        try:
+            package = build_lambda_package(self.build_cache_dir, runtime_dir=self.runtime_dir)
+        except (OSError, ValueError) as exc:
+            raise ReloadFailed(f"cannot package the runtime: {exc}") from None
+        spec = json.loads(self.spec_file.read_text())
+        runtime_functions = self._runtime_functions(spec)
+        lambda_client = emulator_client("lambda", self.endpoint, self.region)
+        deployed = {
+            name: lambda_client.get_function_configuration(FunctionName=name)["CodeSha256"]
+            for name in runtime_functions
+        }
+        if set(deployed.values()) == {package.source_code_hash}:
+            return "the package is unchanged (nothing to deploy)"
+        code_root = self.run_dir / "functions" / package.sha256_hex[:12]
+        data = package.path.read_bytes()
+        for name in runtime_functions:
+            lambda_client.update_function_code(FunctionName=name, ZipFile=data)
+        functions = []
+        for entry in spec["functions"]:
+            if entry["name"] in runtime_functions:
+                entry = spec_to_json(read_function(lambda_client, entry["name"], package.path, code_root))
+            functions.append(entry)
+        spec["functions"] = functions
+        changed = self._tell_gateway(spec, api=False)
+        return (
+            f"{len(runtime_functions)} function(s) updated to CodeSha256 {package.source_code_hash[:12]}…, "
+            f"containers recycled ({', '.join(changed) or 'none'})"
+        )
+
+    def _runtime_functions(self, spec: dict[str, Any]) -> list[str]:
+        """The functions deployed from the runtime package (the zip holding payments_runtime/)."""
+        config = json.loads((self.stack_dir / "cdk.tf.json").read_text())
+        served = {f["name"] for f in spec["functions"]}
+        names = []
+        for body in (config.get("resource", {}).get("aws_lambda_function") or {}).values():
+            package = self.stack_dir / body.get("filename", "-")
+            if body["function_name"] in served and _holds_runtime(package):
+                names.append(body["function_name"])
+        return sorted(names)
+
+    # -- infrastructure ----------------------------------------------------------------------
+    def reload_infrastructure(self) -> str:
+        staging = self.run_dir / "cdktf.next"
+        shutil.rmtree(staging, ignore_errors=True)
+        self._synthesize(staging)
+        new_stack = staging / "stacks" / self.stack_dir.name
+        if not (new_stack / "cdk.tf.json").is_file():
+            raise ReloadFailed(f"synth wrote no stack {self.stack_dir.name}")
+        _replace_configuration(self.stack_dir, new_stack)
+        shutil.rmtree(staging, ignore_errors=True)
+        applied = self._apply()
+        config = json.loads((self.stack_dir / "cdk.tf.json").read_text())
+        spec = json.loads(self.spec_file.read_text())
+        spec["functions"], spec["credentials"] = self._read_functions(config, spec["credentials"])
+        changed = self._tell_gateway(spec, api=True)
+        return f"terraform {applied}; gateway reloaded the API and {len(changed)} changed function(s)"
+
+    def _synthesize(self, outdir: Path) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "payments_platform.core.local.watch",
+            "--config",
+            str(self.config_path),
+            "--env",
+            self.environment_name,
+            "--endpoint",
+            self.endpoint,
+            "--out",
+            str(outdir),
+        ]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=SYNTH_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise ReloadFailed(f"synth did not finish within {SYNTH_TIMEOUT_S} s") from None
+        if result.returncode != 0:
+            lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
+            raise ReloadFailed(f"synth failed: {lines[-1] if lines else f'exit {result.returncode}'}")
+
+    def _apply(self) -> str:
+        from payments_platform.core.ops.terraform import last_error
+
+        log_file = self.run_dir / "terraform.log"
+        args = ["apply", "-auto-approve", "-input=false", "-no-color", "-refresh=false", "-parallelism=20"]
+        with open(log_file, "a") as log:
+            log.write(f"\n$ terraform {' '.join(args)}   (watch)\n")
+            log.flush()
+            start = log.tell()
+            self._apply = subprocess.Popen(
+                [self.terraform.binary, *args],
+                cwd=self.stack_dir,
+                env=self.terraform.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            try:
+                code = self._apply.wait(timeout=APPLY_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self._apply.kill()
+                raise ReloadFailed(f"terraform apply did not finish within {APPLY_TIMEOUT_S} s") from None
+            finally:
+                self._apply = None
+        output = log_file.read_text(errors="replace")[start:]
+        if code != 0:
+            raise ReloadFailed(f"terraform apply failed: {last_error(output)} (log: {log_file})")
+        summary = re.search(r"Resources: (\d+) added, (\d+) changed, (\d+) destroyed", output)
+        return (
+            f"{summary[1]} added, {summary[2]} changed, {summary[3]} destroyed" if summary else "applied (no changes)"
+        )
+
+    def stop_apply(self) -> None:
+        """Ctrl-C reaches terraform through the terminal; SIGTERM does not: stop it here too."""
+        running = self._apply
+        if running is not None and running.poll() is None:
+            running.terminate()
+
+    def _read_functions(
+        self, config: dict[str, Any], credentials: dict[str, dict[str, str]]
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
+        """Every deployed function read back; an identity is rebuilt only where its role changed
+        (a new key would fail the requests in flight signed with the old one)."""
+        lambda_client = emulator_client("lambda", self.endpoint, self.region)
+        iam = emulator_client("iam", self.endpoint, self.region)
+        functions, identities = [], {}
+        for body in sorted(
+            (config["resource"].get("aws_lambda_function") or {}).values(), key=lambda b: b["function_name"]
+        ):
+            name, package = body["function_name"], self.stack_dir / body["filename"]
+            code_root = self.run_dir / "functions" / body["source_code_hash"].replace("/", "_")[:12]
+            spec = read_function(lambda_client, name, package, code_root)
+            functions.append(spec_to_json(spec))
+            if name in credentials and identity_matches_role(iam, name, spec.role_arn):
+                identities[name] = credentials[name]
+            else:
+                identities[name] = function_identity(iam, name, spec.role_arn).environment()
+        return functions, identities
+
+    # -- the gateway --------------------------------------------------------------------------
+    def _tell_gateway(self, spec: dict[str, Any], *, api: bool) -> list[str]:
+        next_spec = self.spec_file.with_name("gateway-spec.next.json")
+        write_json_atomically(next_spec, spec)
+        request = json.dumps({"spec": str(next_spec), "api": api}).encode() + b"\n"
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as control:
+                control.settimeout(RELOAD_TIMEOUT_S)
+                control.connect(str(self.run_dir / CONTROL_SOCKET))
+                control.sendall(request)
+                answer = json.loads(control.makefile("rb").readline() or b"{}")
+        except (OSError, ValueError) as exc:
+            raise ReloadFailed(f"the gateway did not take the reload: {exc}") from None
+        if not answer.get("ok"):
+            raise ReloadFailed(f"the gateway refused the reload: {answer.get('error', answer)}")
+        next_spec.replace(self.spec_file)
+        return list(answer.get("changed", []))
+
+
+def _compile_all(runtime_dir: Path) -> None:
+    """Every module of the runtime compiles, or ReloadFailed names the first that does not."""
+    for path in sorted(runtime_dir.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        try:
+            compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            where = f"{path.relative_to(runtime_dir.parent)}:{exc.lineno}"
+            raise ReloadFailed(f"{where}: {type(exc).__name__}: {exc.msg}") from None
+        except ValueError as exc:  # null bytes
+            raise ReloadFailed(f"{path}: {exc}") from None
+
+
+def _holds_runtime(package: Path) -> bool:
+    try:
+        with zipfile.ZipFile(package) as archive:
+            return RUNTIME_ARCHIVE_MARKER in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _replace_configuration(stack_dir: Path, new_stack: Path) -> None:
+    """The new configuration and assets into the stack directory; Terraform's working files
+    (.terraform, its lock file) stay, so no new ``init`` is needed."""
+    keep = {".terraform", ".terraform.lock.hcl"}
+    for entry in stack_dir.iterdir():
+        if entry.name not in keep:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    for entry in new_stack.iterdir():
+        if entry.name not in keep:
+            entry.rename(stack_dir / entry.name)
+
+
+def _under(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _shown(path: Path, *roots: Path) -> str:
+    for root in roots:
+        if _under(path, root.parent):
+            return str(path.resolve().relative_to(root.parent.resolve()))
+    return str(path)
+
+
+def start(loop: DevLoop) -> tuple[threading.Thread, threading.Event]:
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.watch, args=(stop,), name="local-watch", daemon=True)
+    thread.start()
+    return thread, stop
+
+
+def finish(loop: DevLoop, thread: threading.Thread, stop: threading.Event) -> None:
+    stop.set()
+    loop.stop_apply()
+    thread.join(timeout=RELOAD_TIMEOUT_S)
+
+
+# --------------------------------------------------------------------------- synth, in a fresh process
+
+
+def _synth_main(argv: Iterable[str] | None = None) -> int:
+    """Synthesize one environment pointed at the running emulator (the watch's infrastructure path)."""
+    parser = argparse.ArgumentParser(prog="payments_platform.core.local.watch")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--env", required=True)
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    try:
+        from payments_platform.core.host.config import load_config
+        from payments_platform.core.host.synth import synthesize
+
+        (environment,) = load_config(args.config).select([args.env])
+        synthesize([dataclasses.replace(environment, aws_endpoint=args.endpoint)], Path(args.out))
+    except SyntaxError as exc:
+        print(f"{exc.filename}:{exc.lineno}: SyntaxError: {exc.msg}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # one line for the watching terminal, whatever the plugin did
+        print(f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_synth_main())
