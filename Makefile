@@ -1,6 +1,7 @@
 # Two commands on a fresh machine (Python 3.11+, make, Terraform):
 #   make up    — install everything into .venv, then run the payment API on this machine
-#                (`payments-platform local up`: emulator, deploy, HTTP API; Ctrl-C destroys and stops)
+#                (`payments-platform local up --watch`: emulator, deploy, HTTP API, saved changes served;
+#                Ctrl-C stops everything)
 #   make test  — install everything into .venv, run the whole test suite
 # and, beyond those two: make down, make smoke, make synth, make validate, make bench, make reference
 PYTHON ?= python3
@@ -24,7 +25,7 @@ $(BIN)/.installed: pyproject.toml $(addsuffix /pyproject.toml,$(EXTENSIONS)) too
 	touch $@
 
 up: $(BIN)/.installed
-	$(BIN)/payments-platform local up
+	$(BIN)/payments-platform local up --watch
 
 # Whatever a `local up` left running (another terminal, --keep, a crash).
 down: $(BIN)/.installed
@@ -66,6 +67,7 @@ validate: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/synth_speed.py
 	$(BIN)/python benchmarks/local_bench.py
+	$(BIN)/python benchmarks/dev_loop.py
 
 clean:
 	rm -rf cdktf.out .pytest_cache .payments-local

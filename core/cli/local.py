@@ -109,7 +109,10 @@ def cmd_local(args: argparse.Namespace) -> int:
         reason = follow(run, record)
     finally:
         if watching is not None:
-            watch.finish(*watching)
+            try:
+                watch.finish(*watching)
+            except Exception as exc:  # never in the way of the teardown below
+                _say(f"(the watcher did not stop cleanly: {exc})")
     _say(f"stopping ({reason}) …")
     with run.lock():
         down(run, **tools, destroy=args.destroy)

@@ -78,7 +78,7 @@ class DevLoop:
     runtime_dir: Path = dataclasses.field(default_factory=runtime_source_dir)
     say: Say = print
     build_cache_dir: Path | None = None
-    _apply: subprocess.Popen[str] | None = None
+    _running_apply: subprocess.Popen[str] | None = None
 
     @property
     def spec_file(self) -> Path:
@@ -225,7 +225,7 @@ class DevLoop:
             log.write(f"\n$ terraform {' '.join(args)}   (watch)\n")
             log.flush()
             start = log.tell()
-            self._apply = subprocess.Popen(
+            self._running_apply = running = subprocess.Popen(
                 [self.terraform.binary, *args],
                 cwd=self.stack_dir,
                 env=self.terraform.env(),
@@ -234,12 +234,12 @@ class DevLoop:
                 text=True,
             )
             try:
-                code = self._apply.wait(timeout=APPLY_TIMEOUT_S)
+                code = running.wait(timeout=APPLY_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                self._apply.kill()
+                running.kill()
                 raise ReloadFailed(f"terraform apply did not finish within {APPLY_TIMEOUT_S} s") from None
             finally:
-                self._apply = None
+                self._running_apply = None
         output = log_file.read_text(errors="replace")[start:]
         if code != 0:
             raise ReloadFailed(f"terraform apply failed: {last_error(output)} (log: {log_file})")
@@ -250,7 +250,7 @@ class DevLoop:
 
     def stop_apply(self) -> None:
         """Ctrl-C reaches terraform through the terminal; SIGTERM does not: stop it here too."""
-        running = self._apply
+        running = self._running_apply
         if running is not None and running.poll() is None:
             running.terminate()
 

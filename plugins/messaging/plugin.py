@@ -70,9 +70,9 @@ def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsK
             {"deadLetterTargetArn": dead_letter.arn, "maxReceiveCount": settings.audit_max_receive_count},
             separators=(",", ":"),
         ),
+        policy=_tls_only_queue_policy(ctx, name),
         tags={"Name": name},
     )
-    policy = _tls_only_queue_policy(ctx, "audit_queue_policy", queue)
     ctx.compliance.evidence(
         "10.2",
         queue,
@@ -86,7 +86,7 @@ def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsK
         note="the audit trail is encrypted at rest under the platform CMK; only the transaction processor may send",
     )
     ctx.compliance.evidence(
-        "4.2.1", policy, attributes=("policy",), note="the queue policy denies every SQS call made without TLS"
+        "4.2.1", queue, attributes=("policy",), note="the queue policy denies every SQS call made without TLS"
     )
     ctx[keys.AUDIT_QUEUE] = keys.Queue(
         name=queue.name,
@@ -105,8 +105,8 @@ def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsK
 
 def _audit_dead_letter_queue(ctx: PluginContext, kms: keys.KmsKey, *, source_name: str) -> Any:
     """The audit queue's dead-letter queue: FIFO like its source (SQS requires it), kept as long,
-    encrypted and TLS-only the same way. Its redrive policy is part of the queue itself, so no
-    second writer ever sets attributes on the audit queue."""
+    encrypted and TLS-only the same way. Its redrive policy and both queues' policies are part of
+    the queues themselves, so no second writer ever sets attributes on them."""
     name = ctx.naming.fifo_queue("transaction-queue-dlq")
     dead_letter = aws.sqs_queue.SqsQueue(
         ctx.scope,
@@ -115,9 +115,9 @@ def _audit_dead_letter_queue(ctx: PluginContext, kms: keys.KmsKey, *, source_nam
         fifo_queue=True,
         message_retention_seconds=AUDIT_RETENTION_SECONDS,
         kms_master_key_id=kms.arn,
+        policy=_tls_only_queue_policy(ctx, name),
         tags={"Name": name},
     )
-    _tls_only_queue_policy(ctx, "audit_dead_letter_queue_policy", dead_letter)
     # Anything here is an audit record nobody archived: the observability plugin alarms on it.
     ctx.monitoring.queue("audit-dlq", queue_name=name, dead_letter_for=source_name)
     ctx.outputs.add("audit_dead_letter_queue_url", dead_letter.url, description="Dead-letter queue of the audit queue")
@@ -195,13 +195,13 @@ def _notifications_topic(ctx: PluginContext, settings: MessagingSettings, kms: k
     ctx.outputs.add("notifications_topic_arn", topic.arn, description="ARN of the SNS payment notifications topic")
 
 
-def _tls_only_queue_policy(ctx: PluginContext, construct_id: str, queue: Any) -> Any:
-    return aws.sqs_queue_policy.SqsQueuePolicy(
-        ctx.scope,
-        construct_id,
-        queue_url=queue.url,
-        policy=_policy([_deny_insecure_transport("DenyInsecureTransport", ["sqs:*"], queue.arn)]),
-    )
+def _tls_only_queue_policy(ctx: PluginContext, queue_name: str) -> str:
+    """The queue's own policy, part of the queue: its ARN is built from the name, so the policy needs
+    no second resource -- the AWS provider waits ~25 s after every SQS write for the attributes to
+    settle (6 equal reads, 5 s apart), and a separate aws_sqs_queue_policy is one more such wait
+    after the queue's, on the critical path of every deploy."""
+    arn = ctx.aws.arn("sqs", queue_name)
+    return _policy([_deny_insecure_transport("DenyInsecureTransport", ["sqs:*"], arn)])
 
 
 def _deny_insecure_transport(sid: str, actions: list[str], resource: str) -> dict[str, Any]:

@@ -4,6 +4,13 @@ real terraform and the real hashicorp/aws provider, the local API gateway and La
 once per test session, and taken down by `local down`'s code in tests/e2e/test_teardown.py (or at
 session end when those tests did not run).
 
+One deployment serves every e2e module: a module needing it takes the session fixture
+``deployment`` (a :class:`e2e_support.LocalDeployment`: URL, keys, clients with the administrator's
+or a function's credentials, terraform in the stack directory). It is started in a child process
+as soon as collection finds an e2e test, so its ``terraform apply`` -- mostly the AWS provider
+waiting for attributes to settle -- runs while the unit tests before it use the CPU; the fixture
+only waits for it. A module that changes the deployment puts it back (test_dev_loop.py does).
+
 Skipped only when there is no terraform binary or no provider mirror (offline installs of
 hashicorp/aws); anything else that goes wrong is a failure.
 """
@@ -11,16 +18,20 @@ hashicorp/aws); anything else that goes wrong is a failure.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from e2e_support import ENVIRONMENT, REPO, TIMINGS, LocalDeployment
 
 from payments_platform.core.errors import TerraformError
 from payments_platform.core.host.config import load_config
-from payments_platform.core.local.lifecycle import LocalRun, up
+from payments_platform.core.local.lifecycle import LocalRun, RunRecord, down
 from payments_platform.core.ops.terraform import Terraform, find_mirror, find_terraform
 
 
@@ -36,19 +47,75 @@ def _terraform_or_skip() -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
-    _terraform_or_skip()
-    lines: list[str] = []
-    run = LocalRun(tmp_path_factory.mktemp("e2e") / ".payments-local", say=lines.append)
-    started = time.perf_counter()
+# The child process that runs `local up`'s own code for the session (started at collection).
+_BACKGROUND: dict[str, Any] = {}
+UP_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+from payments_platform.core.local.lifecycle import LocalRun, RunRecord, down
+lines = []
+run = LocalRun(Path(sys.argv[1]), say=lines.append)
+started = time.perf_counter()
+try:
+    up(run, config_path=sys.argv[2], environment_name=sys.argv[3])
+except BaseException as failure:
+    print(f"local up failed: {failure}", *lines[-30:], sep="\\n")
+    sys.exit(1)
+print(json.dumps({"seconds": time.perf_counter() - started}))
+"""
+
+
+def _start_deployment(run_dir: Path) -> None:
+    _BACKGROUND["run_dir"] = run_dir
+    _BACKGROUND["started"] = time.perf_counter()
+    _BACKGROUND["process"] = subprocess.Popen(
+        [sys.executable, "-c", UP_SCRIPT, str(run_dir), str(REPO / "environments.toml"), ENVIRONMENT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    wanted = any("deployment" in getattr(item, "fixturenames", ()) for item in session.items)
+    if not wanted or session.config.option.collectonly:
+        return
     try:
-        record = up(run, config_path=str(REPO / "environments.toml"), environment_name=ENVIRONMENT)
-    except Exception as failure:
-        pytest.fail(f"local up failed: {failure}\n" + "\n".join(lines[-30:]))
-    TIMINGS["local up"] = time.perf_counter() - started
+        find_terraform()
+    except TerraformError:
+        return  # the fixture skips
+    if find_mirror() is None:
+        return
+    _start_deployment(Path(tempfile.mkdtemp(prefix="e2e-local-")) / ".payments-local")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A deployment no test took (deselected, or the session stopped early) is taken down here."""
+    process = _BACKGROUND.pop("process", None)
+    if process is None or _BACKGROUND.get("taken"):
+        return
+    process.wait()
+    down(LocalRun(_BACKGROUND["run_dir"], say=lambda line: None), destroy=False)
+
+
+@pytest.fixture(scope="session")
+def deployment() -> Iterator[LocalDeployment]:
+    _terraform_or_skip()
+    if "process" not in _BACKGROUND:  # collection did not start it (a plugin deselected later, ...)
+        _start_deployment(Path(tempfile.mkdtemp(prefix="e2e-local-")) / ".payments-local")
+    _BACKGROUND["taken"] = True
+    process: subprocess.Popen[str] = _BACKGROUND["process"]
+    waiting = time.perf_counter()
+    output, _ = process.communicate()
+    if process.returncode != 0:
+        pytest.fail(f"local up failed (exit {process.returncode}):\n{output[-6000:]}")
+    TIMINGS["local up (started at collection)"] = json.loads(output.strip().splitlines()[-1])["seconds"]
+    TIMINGS["e2e waited for it"] = time.perf_counter() - waiting
+    run = LocalRun(_BACKGROUND["run_dir"], say=lambda line: None)
+    record = RunRecord.load(run.record_file)
+    assert record is not None and record.stack_dir is not None
+    run.record = record
     (environment,) = load_config(REPO / "environments.toml").select([ENVIRONMENT])
-    assert record.stack_dir is not None
     deployed = LocalDeployment(
         run=run,
         record=record,

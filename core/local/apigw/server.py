@@ -233,20 +233,24 @@ async def serve(spec: dict[str, Any]) -> None:
 
     def start_pollers() -> list[asyncio.Task]:
         sources = read_event_sources(emulator_client("lambda", endpoint, region), set(service.functions))
+        admin_sqs = emulator_client("sqs", endpoint, region)
+        tasks = []
         for source in sources:
-            _print("event-source", f"{source.queue_arn.rsplit(':', 1)[-1]} → {source.function_name}")
-        return [
-            asyncio.create_task(
-                poll(
-                    source,
-                    queue_client(source.function_name),
-                    region,
-                    invoke,
-                    lambda line: _print("event-source", line),
+            queue_name = source.queue_arn.rsplit(":", 1)[-1]
+            _print("event-source", f"{queue_name} → {source.function_name}")
+            tasks.append(
+                asyncio.create_task(
+                    poll(
+                        source,
+                        queue_client(source.function_name),
+                        admin_sqs.get_queue_url(QueueName=queue_name)["QueueUrl"],
+                        region,
+                        invoke,
+                        lambda line: _print("event-source", line),
+                    )
                 )
             )
-            for source in sources
-        ]
+        return tasks
 
     pollers = start_pollers()
     announcer = asyncio.create_task(announce())

@@ -107,14 +107,26 @@ def processed(messages: list[dict[str, Any]], response: bytes, report_failures: 
     return [m for m in messages if m["MessageId"] not in failed]
 
 
-async def poll(source: QueueEventSource, sqs: Any, region: str, invoke: Invoke, say: Callable[[str], None]) -> None:
-    """Lambda's poller for one mapping, until cancelled."""
-    queue_url: str | None = None
+async def poll(
+    source: QueueEventSource,
+    sqs: Any,
+    queue_url: str,
+    region: str,
+    invoke: Invoke,
+    say: Callable[[str], None],
+) -> None:
+    """Lambda's poller for one mapping, until cancelled. ``sqs`` signs as the function's role;
+    ``queue_url`` is the queue's address (Lambda knows the queue by its ARN, no GetQueueUrl)."""
+    last_problem = ""
+
+    def report(problem: str) -> None:
+        nonlocal last_problem
+        if problem != last_problem:  # once, not every poll
+            say(problem)
+            last_problem = problem
+
     while True:
         try:
-            if queue_url is None:
-                name = source.queue_arn.rsplit(":", 1)[-1]
-                queue_url = (await asyncio.to_thread(sqs.get_queue_url, QueueName=name))["QueueUrl"]
             received = await asyncio.to_thread(
                 sqs.receive_message,
                 QueueUrl=queue_url,
@@ -123,10 +135,11 @@ async def poll(source: QueueEventSource, sqs: Any, region: str, invoke: Invoke, 
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             )
-        except Exception as exc:  # the queue is unreachable or refuses us: say so, keep polling
-            say(f"{source.function_name} ← {source.queue_arn.rsplit(':', 1)[-1]}: cannot receive: {exc}")
+        except Exception as exc:  # the queue is unreachable or refuses the role: say so, keep polling
+            report(f"{source.function_name} ← {source.queue_arn.rsplit(':', 1)[-1]}: cannot receive: {exc}")
             await asyncio.sleep(RETRY_DELAY_S)
             continue
+        last_problem = ""
         messages = received.get("Messages", [])
         if not messages:
             continue
@@ -138,9 +151,8 @@ async def poll(source: QueueEventSource, sqs: Any, region: str, invoke: Invoke, 
             say(f"{source.function_name}: batch of {len(messages)} failed ({exc}); left on the queue")
             continue
         done = processed(messages, response, source.report_batch_item_failures)
-        if done:
-            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
+        for message in done:  # one DeleteMessage each: the permission the role holds (sqs:DeleteMessage)
             try:
-                await asyncio.to_thread(sqs.delete_message_batch, QueueUrl=queue_url, Entries=entries)
+                await asyncio.to_thread(sqs.delete_message, QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             except Exception as exc:
-                say(f"{source.function_name}: could not delete {len(done)} processed message(s): {exc}")
+                say(f"{source.function_name}: could not delete processed message {message['MessageId']}: {exc}")
