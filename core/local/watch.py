@@ -32,12 +32,13 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from payments_platform.core.errors import PlatformError
 from payments_platform.core.local.emulator.function_identities import function_identity, identity_matches_role
-from payments_platform.core.local.lambdafn.deployed_functions import read_function, spec_to_json
+from payments_platform.core.local.lambdafn.deployed_functions import code_sha256, read_function, spec_to_json
 from payments_platform.core.local.processes import emulator_client, write_json_atomically
 
 # watchfiles: yield once saves have settled for STEP_MS, at most DEBOUNCE_MS after the first.
@@ -79,6 +80,9 @@ class DevLoop:
     say: Say = print
     build_cache_dir: Path | None = None
     _running_apply: subprocess.Popen[str] | None = None
+    # The package each function was last hot-swapped to: Terraform's state does not know it, so an
+    # apply that leaves the function's code alone leaves this package deployed.
+    _swapped: dict[str, Path] = dataclasses.field(default_factory=dict)
 
     @property
     def spec_file(self) -> Path:
@@ -125,9 +129,10 @@ class DevLoop:
                 summary = self.reload_infrastructure()
             else:
                 summary = self.reload_runtime()
-        except ReloadFailed as failure:
+        except Exception as failure:  # one line, and the watcher goes on watching
             if stop is None or not stop.is_set():
-                self.say(f"✗ {what}: {failure} -- still serving the last good version")
+                reason = str(failure) if isinstance(failure, ReloadFailed) else f"{type(failure).__name__}: {failure}"
+                self.say(f"✗ {what}: {reason} -- still serving the last good version")
             return False
         self.say(f"↻ {what}: {summary} in {time.perf_counter() - started:.1f} s")
         return True
@@ -152,12 +157,19 @@ class DevLoop:
             return "the package is unchanged (nothing to deploy)"
         code_root = self.run_dir / "functions" / package.sha256_hex[:12]
         data = package.path.read_bytes()
-        for name in runtime_functions:
-            lambda_client.update_function_code(FunctionName=name, ZipFile=data)
+
+        def deploy(name: str) -> dict[str, Any]:
+            client = emulator_client("lambda", self.endpoint, self.region)  # one per thread
+            client.update_function_code(FunctionName=name, ZipFile=data)
+            return spec_to_json(read_function(client, name, package.path, code_root))
+
+        with ThreadPoolExecutor(max_workers=len(runtime_functions) or 1) as pool:
+            deployed_specs = dict(zip(runtime_functions, pool.map(deploy, runtime_functions)))
         functions = []
         for entry in spec["functions"]:
-            if entry["name"] in runtime_functions:
-                entry = spec_to_json(read_function(lambda_client, entry["name"], package.path, code_root))
+            if entry["name"] in deployed_specs:
+                entry = deployed_specs[entry["name"]]
+                self._swapped[entry["name"]] = package.path
             functions.append(entry)
         spec["functions"] = functions
         changed = self._tell_gateway(spec, api=False)
@@ -265,8 +277,13 @@ class DevLoop:
         for body in sorted(
             (config["resource"].get("aws_lambda_function") or {}).values(), key=lambda b: b["function_name"]
         ):
-            name, package = body["function_name"], self.stack_dir / body["filename"]
-            code_root = self.run_dir / "functions" / body["source_code_hash"].replace("/", "_")[:12]
+            name = body["function_name"]
+            deployed = lambda_client.get_function_configuration(FunctionName=name)["CodeSha256"]
+            package = self.stack_dir / body["filename"]
+            swapped = self._swapped.get(name)
+            if swapped is not None and code_sha256(package) != deployed and code_sha256(swapped) == deployed:
+                package = swapped  # the apply left the hot-swapped code deployed
+            code_root = self.run_dir / "functions" / deployed.replace("/", "_")[:12]
             spec = read_function(lambda_client, name, package, code_root)
             functions.append(spec_to_json(spec))
             if name in credentials and identity_matches_role(iam, name, spec.role_arn):

@@ -17,7 +17,7 @@ from moto.dynamodb.models.table import Table
 from moto.sqs.models import Queue
 from moto.awslambda.models import LambdaBackend
 from moto.secretsmanager.models import SecretsManagerBackend
-from payments_platform.core.local.emulator import admin as emulator_admin, moto_authorization, moto_fidelity, moto_performance, moto_rotation
+from payments_platform.core.local.emulator import admin as emulator_admin, moto_authorization, moto_event_sources, moto_fidelity, moto_performance, moto_rotation
 
 def patched():
     return (
@@ -27,7 +27,7 @@ def patched():
         MotoAPIBackend.reset,
         DynamoDBBackend.transact_write_items, Table.query, Table.all_items,
         Queue.messages, Queue.approximate_number_of_messages_delayed, Queue.approximate_number_of_messages_not_visible,
-        SecretsManagerBackend.rotate_secret, LambdaBackend.invoke,
+        SecretsManagerBackend.rotate_secret, LambdaBackend.invoke, LambdaBackend.create_event_source_mapping,
     )
 
 original = patched()
@@ -36,6 +36,7 @@ for _ in range(2):
     moto_performance.install()
     moto_authorization.install()
     moto_rotation.install(None)
+    moto_event_sources.install()
     emulator_admin.keep_administrator_across_resets()
     if _ == 0:
         first = patched()
