@@ -50,9 +50,7 @@ DEFAULT_ENVIRONMENT = "local"
 EMULATOR_MODULE = "payments_platform.core.local.emulator.server"
 GATEWAY_MODULE = "payments_platform.core.local.apigw.server"
 APPLY_TIMEOUT_S = 900
-# Most of an apply is the AWS provider waiting for attributes to settle (a queue ~25 s, a key ~13 s):
-# with more resources in flight those waits overlap. The emulator serves requests on threads.
-PARALLELISM = "-parallelism=32"
+PARALLELISM = "-parallelism=10"
 
 Say = Callable[[str], None]
 

@@ -83,6 +83,8 @@ class DevLoop:
     # The package each function was last hot-swapped to: Terraform's state does not know it, so an
     # apply that leaves the function's code alone leaves this package deployed.
     _swapped: dict[str, Path] = dataclasses.field(default_factory=dict)
+    # The CodeSha256 of the code the gateway serves, per function (known once a reload has looked).
+    _served_code: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def spec_file(self) -> Path:
@@ -141,11 +143,13 @@ class DevLoop:
     def reload_runtime(self) -> str:
         from payments_platform.plugins.api.packaging import build_lambda_package
 
+        phases = _Phases()
         _compile_all(self.runtime_dir)
         try:
             package = build_lambda_package(self.build_cache_dir, runtime_dir=self.runtime_dir)
         except (OSError, ValueError) as exc:
             raise ReloadFailed(f"cannot package the runtime: {exc}") from None
+        phases.done("package")
         spec = json.loads(self.spec_file.read_text())
         runtime_functions = self._runtime_functions(spec)
         lambda_client = emulator_client("lambda", self.endpoint, self.region)
@@ -153,9 +157,12 @@ class DevLoop:
             name: lambda_client.get_function_configuration(FunctionName=name)["CodeSha256"]
             for name in runtime_functions
         }
+        for name, sha in deployed.items():
+            self._served_code.setdefault(name, sha)  # what the gateway serves until this reload
         if set(deployed.values()) == {package.source_code_hash}:
             return "the package is unchanged (nothing to deploy)"
         code_root = self.run_dir / "functions" / package.sha256_hex[:12]
+        _unpack_once(package.path, code_root, runtime_functions)
         data = package.path.read_bytes()
 
         def deploy(name: str) -> dict[str, Any]:
@@ -165,17 +172,20 @@ class DevLoop:
 
         with ThreadPoolExecutor(max_workers=len(runtime_functions) or 1) as pool:
             deployed_specs = dict(zip(runtime_functions, pool.map(deploy, runtime_functions)))
+        phases.done("UpdateFunctionCode")
         functions = []
         for entry in spec["functions"]:
             if entry["name"] in deployed_specs:
                 entry = deployed_specs[entry["name"]]
                 self._swapped[entry["name"]] = package.path
+                self._served_code[entry["name"]] = package.source_code_hash
             functions.append(entry)
         spec["functions"] = functions
         changed = self._tell_gateway(spec, api=False)
+        phases.done("gateway")
         return (
             f"{len(runtime_functions)} function(s) updated to CodeSha256 {package.source_code_hash[:12]}…, "
-            f"containers recycled ({', '.join(changed) or 'none'})"
+            f"new containers for {', '.join(changed) or 'none'} ({phases})"
         )
 
     def _runtime_functions(self, spec: dict[str, Any]) -> list[str]:
@@ -191,20 +201,27 @@ class DevLoop:
 
     # -- infrastructure ----------------------------------------------------------------------
     def reload_infrastructure(self) -> str:
+        phases = _Phases()
         staging = self.run_dir / "cdktf.next"
         shutil.rmtree(staging, ignore_errors=True)
         self._synthesize(staging)
         new_stack = staging / "stacks" / self.stack_dir.name
         if not (new_stack / "cdk.tf.json").is_file():
             raise ReloadFailed(f"synth wrote no stack {self.stack_dir.name}")
+        phases.done("synth")
+        self._note_served_code()
         _replace_configuration(self.stack_dir, new_stack)
         shutil.rmtree(staging, ignore_errors=True)
         applied = self._apply()
+        phases.done("apply")
         config = json.loads((self.stack_dir / "cdk.tf.json").read_text())
         spec = json.loads(self.spec_file.read_text())
-        spec["functions"], spec["credentials"] = self._read_functions(config, spec["credentials"])
+        spec["functions"], spec["credentials"] = self._read_functions(config, spec)
+        phases.done("read back")
         changed = self._tell_gateway(spec, api=True)
-        return f"terraform {applied}; gateway reloaded the API and {len(changed)} changed function(s)"
+        phases.done("gateway")
+        functions = f"new containers for {', '.join(changed)}" if changed else "functions unchanged"
+        return f"terraform {applied}; the gateway reloaded the deployed API, {functions} ({phases})"
 
     def _synthesize(self, outdir: Path) -> None:
         command = [
@@ -266,13 +283,24 @@ class DevLoop:
         if running is not None and running.poll() is None:
             running.terminate()
 
+    def _note_served_code(self) -> None:
+        """The CodeSha256 each served function has before an apply changes anything."""
+        lambda_client = emulator_client("lambda", self.endpoint, self.region)
+        for entry in json.loads(self.spec_file.read_text())["functions"]:
+            if entry["name"] not in self._served_code:
+                configuration = lambda_client.get_function_configuration(FunctionName=entry["name"])
+                self._served_code[entry["name"]] = configuration["CodeSha256"]
+
     def _read_functions(
-        self, config: dict[str, Any], credentials: dict[str, dict[str, str]]
+        self, config: dict[str, Any], spec: dict[str, Any]
     ) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
-        """Every deployed function read back; an identity is rebuilt only where its role changed
-        (a new key would fail the requests in flight signed with the old one)."""
+        """Every deployed function read back. A function whose deployed code is the one served keeps
+        its unpacked code (and so its containers, when nothing else changed); an identity is rebuilt
+        only where its role changed (a new key would fail the requests in flight signed with the old)."""
         lambda_client = emulator_client("lambda", self.endpoint, self.region)
         iam = emulator_client("iam", self.endpoint, self.region)
+        credentials: dict[str, dict[str, str]] = spec["credentials"]
+        served = {f["name"]: Path(f["code_dir"]) for f in spec["functions"]}
         functions, identities = [], {}
         for body in sorted(
             (config["resource"].get("aws_lambda_function") or {}).values(), key=lambda b: b["function_name"]
@@ -284,12 +312,15 @@ class DevLoop:
             if swapped is not None and code_sha256(package) != deployed and code_sha256(swapped) == deployed:
                 package = swapped  # the apply left the hot-swapped code deployed
             code_root = self.run_dir / "functions" / deployed.replace("/", "_")[:12]
-            spec = read_function(lambda_client, name, package, code_root)
-            functions.append(spec_to_json(spec))
-            if name in credentials and identity_matches_role(iam, name, spec.role_arn):
+            if name in served and self._served_code.get(name) == deployed:
+                code_root = served[name].parent  # the same code: the same unpacked directory
+            spec_of = read_function(lambda_client, name, package, code_root)
+            self._served_code[name] = deployed
+            functions.append(spec_to_json(spec_of))
+            if name in credentials and identity_matches_role(iam, name, spec_of.role_arn):
                 identities[name] = credentials[name]
             else:
-                identities[name] = function_identity(iam, name, spec.role_arn).environment()
+                identities[name] = function_identity(iam, name, spec_of.role_arn).environment()
         return functions, identities
 
     # -- the gateway --------------------------------------------------------------------------
@@ -323,6 +354,38 @@ def _compile_all(runtime_dir: Path) -> None:
             raise ReloadFailed(f"{where}: {type(exc).__name__}: {exc.msg}") from None
         except ValueError as exc:  # null bytes
             raise ReloadFailed(f"{path}: {exc}") from None
+
+
+class _Phases:
+    """How long each step of a reload took, for its one line."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self._steps: list[str] = []
+
+    def done(self, step: str) -> None:
+        now = time.perf_counter()
+        self._steps.append(f"{step} {now - self._last:.1f} s")
+        self._last = now
+
+    def __str__(self) -> str:
+        return ", ".join(self._steps)
+
+
+def _unpack_once(package: Path, code_root: Path, functions: list[str]) -> None:
+    """The package unpacked once under ``code_root``, each function's code directory a link to it
+    (read_function then finds it in place): one unpack, not one per function."""
+    unpacked = code_root / "package"
+    if not unpacked.exists():
+        staging = code_root / ".package.unpacking"
+        shutil.rmtree(staging, ignore_errors=True)
+        with zipfile.ZipFile(package) as archive:
+            archive.extractall(staging)
+        staging.rename(unpacked)
+    for name in functions:
+        link = code_root / name
+        if not link.exists():
+            link.symlink_to("package", target_is_directory=True)
 
 
 def _holds_runtime(package: Path) -> bool:
