@@ -108,9 +108,10 @@ def test_enable_in_defaults_is_an_unknown_key():
         parse_config(raw, Path("environments.toml"))
 
 
-def test_checked_in_local_is_the_defaults_without_audit():
+def test_checked_in_local_runs_the_defaults_audit_archive_included():
     config = load_config(REPO / "environments.toml")
-    assert set(config.environment("local").plugins) == set(config.environment("dev").plugins) - {"audit"}
+    assert set(config.environment("local").plugins) == set(config.environment("dev").plugins)
+    assert "audit" in config.environment("local").plugins
 
 
 # -- plugin names and settings tables against what is installed ---------------------------
