@@ -52,7 +52,7 @@ _BACKGROUND: dict[str, Any] = {}
 UP_SCRIPT = """
 import json, sys, time
 from pathlib import Path
-from payments_platform.core.local.lifecycle import LocalRun, RunRecord, down
+from payments_platform.core.local.lifecycle import LocalRun, up
 lines = []
 run = LocalRun(Path(sys.argv[1]), say=lines.append)
 started = time.perf_counter()

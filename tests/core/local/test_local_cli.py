@@ -92,6 +92,13 @@ def test_an_environment_without_an_emulator_endpoint_is_refused(workdir: Path):
     assert "has no aws_endpoint" in one_line_error(result)
 
 
+def test_watch_with_keep_is_refused_in_one_line(workdir: Path):
+    result = local(workdir, "up", "--watch", "--keep")
+    assert result.returncode == 2
+    assert "--watch serves saved changes in the foreground" in one_line_error(result)
+    assert run_dir_entries(workdir) == []
+
+
 def test_down_with_nothing_recorded_says_so(workdir: Path):
     result = local(workdir, "down")
     assert result.returncode == 0 and "nothing to clean up" in result.stdout
@@ -206,7 +213,8 @@ def test_ctrl_c_during_apply_stops_everything_and_leaves_nothing(workdir: Path):
 
 @pytest.mark.terraform
 def test_up_in_the_foreground_serves_prints_requests_and_cleans_up_on_ctrl_c(workdir: Path):
-    """What `make up` does: up, the URL and key lines, every request printed, Ctrl-C → destroy and stop."""
+    """What `make up` does: up, the URL and key lines, every request printed, Ctrl-C → stop everything (the
+    deployment goes with the emulator that holds it)."""
     needs_terraform()
     from payments_platform.core.local.smoke import payment_body, request
 
@@ -221,7 +229,7 @@ def test_up_in_the_foreground_serves_prints_requests_and_cleans_up_on_ctrl_c(wor
     try:
         printed: list[str] = []
         assert process.stdout is not None
-        while not any(line.startswith("Ctrl-C destroys") for line in printed):
+        while not any(line.startswith("Ctrl-C stops everything") for line in printed):
             line = process.stdout.readline()
             assert line, "local up ended before serving: " + "".join(printed[-20:]) + process.stderr.read()
             printed.append(line)
@@ -247,7 +255,7 @@ def test_up_in_the_foreground_serves_prints_requests_and_cleans_up_on_ctrl_c(wor
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     assert process.returncode == 0, stderr
-    assert "terraform destroy" in stdout and "stopped; nothing left running" in stdout
+    assert "stopping it removes them" in stdout and "stopped; nothing left running" in stdout
     assert "Traceback" not in stderr, stderr
     assert not alive(record["emulator_pid"]) and not alive(record["gateway_pid"])
     assert terraform_processes_in(workdir) == []
