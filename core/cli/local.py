@@ -1,33 +1,29 @@
-"""``payments-platform local up | down | smoke`` (registered by core/cli/main.py)."""
+"""``payments-platform local up | down | smoke`` ."""
 
 from __future__ import annotations
 
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
-from payments_platform.core.cdktf_adapter import stop_jsii_runtime
-from payments_platform.core.local import watch
-from payments_platform.core.local.lifecycle import (
-    DEFAULT_ENVIRONMENT,
-    default_run,
-    describe,
-    down,
-    follow,
-    planned_changes,
-    up,
-)
-from payments_platform.core.local.processes import LocalRunError
+from payments_platform.core.cli.options import env_option, terraform_options
+from payments_platform.core.cli.registry import Commands
+from payments_platform.core.local import DEFAULT_ENVIRONMENT
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    local = commands.add_parser("local", help="the whole platform on this machine: emulator, deployment, HTTP API")
-    actions = local.add_subparsers(dest="local_command", required=True, metavar="ACTION")
-    start = actions.add_parser(
-        "up", help="start the emulator, deploy, serve the API (Ctrl-C: stop, and everything deployed with it)"
+def register(commands: Commands) -> None:
+    local = commands.add(
+        "local", help="the whole platform on this machine: emulator, deployment, HTTP API", handler=cmd_local
     )
-    start.add_argument(
-        "--env", default=DEFAULT_ENVIRONMENT, help=f"an environment with aws_endpoint (default: {DEFAULT_ENVIRONMENT})"
+    actions = commands.group(local, "local_command")
+    start = actions.add(
+        "up",
+        help="start the emulator, deploy, serve the API (Ctrl-C: stop, and everything deployed with it)",
+        handler=cmd_local,
+    )
+    env_option(
+        start, default=DEFAULT_ENVIRONMENT, help=f"an environment with aws_endpoint (default: {DEFAULT_ENVIRONMENT})"
     )
     start.add_argument("--port", type=_port, default=0, help="the API's loopback port (default: any free one)")
     start.add_argument(
@@ -38,18 +34,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="serve saved changes: runtime/ code in seconds, plugins/, extensions/, environments.toml by terraform apply",
     )
-    smoke = actions.add_parser("smoke", help="up → take a payment end to end → check everything → down (exit 0/1)")
-    smoke.add_argument("--env", default=DEFAULT_ENVIRONMENT, help=f"(default: {DEFAULT_ENVIRONMENT})")
-    finish = actions.add_parser("down", help="stop whatever a previous `local up` left running, and all it deployed")
-    for parser in (start, finish):
+    smoke = actions.add(
+        "smoke", help="up → take a payment end to end → check everything → down (exit 0/1)", handler=cmd_local
+    )
+    env_option(smoke, default=DEFAULT_ENVIRONMENT)
+    down_ = actions.add(
+        "down", help="stop whatever a previous `local up` left running, and all it deployed", handler=cmd_local
+    )
+    for parser in (start, down_):
         parser.add_argument(
             "--destroy",
             action="store_true",
             help="run terraform destroy before stopping the emulator (slower; stopping it alone removes everything)",
         )
-    for parser in (start, smoke, actions.choices["down"]):
-        parser.add_argument("--provider-mirror", help="filesystem mirror holding hashicorp/aws (offline use)")
-        parser.add_argument("--terraform", help="terraform binary (default: from PATH)")
+    for parser in (start, smoke, down_):
+        terraform_options(parser)
 
 
 def _port(text: str) -> int:
@@ -67,6 +66,10 @@ def _say(line: str) -> None:
 
 
 def cmd_local(args: argparse.Namespace) -> int:
+    # Loaded here, not at import: the other commands need neither the emulator nor jsii.
+    from payments_platform.core.cdktf_adapter import stop_jsii_runtime
+    from payments_platform.core.local.lifecycle import default_run, describe, down, follow, up
+
     run = default_run(args.config, say=_say)
     tools = {"terraform_binary": args.terraform, "provider_mirror": args.provider_mirror}
     if args.local_command == "down":
@@ -92,6 +95,8 @@ def cmd_local(args: argparse.Namespace) -> int:
         return 0 if passed else 1
 
     if args.watch and args.keep:
+        from payments_platform.core.local.processes import LocalRunError
+
         raise LocalRunError("--watch serves saved changes in the foreground: it cannot be combined with --keep")
     started = time.perf_counter()
     with run.lock():
@@ -110,6 +115,8 @@ def cmd_local(args: argparse.Namespace) -> int:
     finally:
         if watching is not None:
             try:
+                from payments_platform.core.local import watch
+
                 watch.finish(*watching)
             except Exception as exc:  # never in the way of the teardown below
                 _say(f"(the watcher did not stop cleanly: {exc})")
@@ -120,8 +127,9 @@ def cmd_local(args: argparse.Namespace) -> int:
     return 0 if reason in ("SIGINT", "SIGTERM") else 1
 
 
-def _start_watch(run, record, args, tools):
+def _start_watch(run: Any, record: Any, args: argparse.Namespace, tools: dict[str, Any]) -> Any:
     from payments_platform.core.host.config import find_config_file
+    from payments_platform.core.local import watch
     from payments_platform.core.ops.terraform import Terraform
 
     loop = watch.DevLoop(
@@ -137,7 +145,8 @@ def _start_watch(run, record, args, tools):
     return (loop, *watch.start(loop))
 
 
-def _no_changes(run, record, tools) -> str:
+def _no_changes(run: Any, record: Any, tools: dict[str, Any]) -> str:
+    from payments_platform.core.local.lifecycle import planned_changes
     from payments_platform.core.local.smoke import SmokeFailure
 
     changes = planned_changes(run, record, **tools)

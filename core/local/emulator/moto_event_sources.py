@@ -8,28 +8,25 @@ climbing towards the dead-letter queue) during the processor's own SendMessage. 
 stores and returns the mapping as before (CreateEventSourceMapping, List/Get, Update, Delete),
 but SQS no longer runs it; the local Lambda service polls each deployed mapping as Lambda does
 (core/local/lambdafn/event_sources.py).
-
-Upstream: moto.sqs.models.Queue.add_message should not invoke ``lambda_event_source_mappings``
-synchronously (or moto should offer a switch to leave polling to an external Lambda), and
-moto.awslambda.models.LambdaBackend.delete_event_source_mapping should remove the mapping from the
-queue too (a deleted mapping kept being invoked).
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-_install_lock = threading.Lock()
-_PATCHED = "_payments_event_source_patch"
+from payments_platform.core.local.emulator.patching import Patches
+
+PATCHES = Patches("event_sources")
 
 
-def patch_sqs_event_source_delivery() -> None:
-    from moto.awslambda.models import LambdaBackend
+@PATCHES.replaces("moto.awslambda.models:LambdaBackend", "create_event_source_mapping")
+def sqs_event_source_mappings_are_polled_not_pushed(original: Any) -> Any:
+    """The mapping is stored (List/Get/Update/Delete answer as before); the queue is not told of it.
 
-    if getattr(LambdaBackend.create_event_source_mapping, _PATCHED, False):
-        return
-    original = LambdaBackend.create_event_source_mapping
+    Upstream: moto.sqs.models.Queue.add_message should not invoke ``lambda_event_source_mappings``
+    synchronously (or moto should offer a switch leaving the polling to an external Lambda), and
+    LambdaBackend.delete_event_source_mapping should remove the mapping from the queue too (a
+    deleted mapping kept being invoked)."""
 
     def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
         mapping = original(self, spec)
@@ -37,14 +34,12 @@ def patch_sqs_event_source_delivery() -> None:
 
         for queue in sqs_backends[self.account_id][self.region_name].queues.values():
             if queue.queue_arn == mapping.event_source_arn:
-                # Kept by the Lambda backend (List/Get/Update/Delete); SQS must not run it.
                 queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
         return mapping
 
-    setattr(create_event_source_mapping, _PATCHED, True)
-    LambdaBackend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
+    return create_event_source_mapping
 
 
 def install() -> None:
-    with _install_lock:
-        patch_sqs_event_source_delivery()
+    """Apply the event source patch to moto in this process (idempotent)."""
+    PATCHES.install()
