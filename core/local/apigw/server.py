@@ -160,9 +160,7 @@ async def serve(spec: dict[str, Any]) -> None:
                 wafv2=emulator_client("wafv2", endpoint, region),
             )
             serving["gateway"] = new_gateway(new_api)
-        running = {c.function.name for c in service.containers.values()}
         changed = service.replace_functions(new_functions, dict(new_spec["credentials"]))
-        service.prewarm([name for name in changed if name in running])
         credentials.clear()
         credentials.update(new_spec["credentials"])
         spare = len(runtime_sockets) - sum(f.reserved_concurrency for f in new_functions.values())

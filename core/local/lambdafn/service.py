@@ -198,7 +198,6 @@ class LambdaService:
         self._log_buffers: dict[str, list[dict[str, Any]]] = {}
         self._flusher: asyncio.Task | None = None
         self._stopping: set[asyncio.Task] = set()
-        self._warming: set[asyncio.Task] = set()
         self.cold_starts = 0
 
     # -- invoke -------------------------------------------------------------------------------
@@ -303,29 +302,6 @@ class LambdaService:
             del self._idle[name]
         return changed
 
-    def prewarm(self, names: list[str]) -> None:
-        """Start one container for each of ``names`` in the background and keep it warm, as
-        provisioned concurrency would (``local up --watch``: the first request after a reload finds
-        the new code initialised). A prewarm that fails is forgotten: the next invoke reports it."""
-
-        async def warm(function: FunctionSpec) -> None:
-            if self._idle.get(function.name):
-                return
-            try:
-                container = await self._acquire(function)
-            except InvokeError:
-                return
-            if self.functions.get(function.name) is function:
-                self.idle(container)
-            else:  # replaced again meanwhile
-                await container.stop()
-
-        for name in names:
-            if name in self.functions:
-                task = asyncio.get_running_loop().create_task(warm(self.functions[name]))
-                self._warming.add(task)
-                task.add_done_callback(self._warming.discard)
-
     def retire_later(self, container: Container) -> None:
         """Stop a retired container in the background (it may be answering its Runtime API call)."""
         idle = self._idle.get(container.function.name) or []
@@ -403,9 +379,6 @@ class LambdaService:
         logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
     async def close(self) -> None:
-        for task in list(self._warming):
-            task.cancel()
-        await asyncio.gather(*self._warming, return_exceptions=True)
         for container in list(self.containers.values()):
             await container.stop()
         if self._stopping:
