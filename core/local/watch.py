@@ -125,7 +125,7 @@ class DevLoop:
         """One reload for a set of saved paths; False when it failed (and the last good version serves)."""
         runtime = {p for p in paths if _under(p, self.runtime_dir)}
         started = time.perf_counter()
-        what = ", ".join(sorted(_shown(p, self.config_path.parent, self.runtime_dir) for p in paths))
+        what = ", ".join(sorted(_shown(p, self.runtime_dir.parent, self.config_path.parent) for p in paths))
         try:
             if paths - runtime:
                 summary = self.reload_infrastructure()
@@ -416,10 +416,10 @@ def _under(path: Path, root: Path) -> bool:
     return True
 
 
-def _shown(path: Path, *roots: Path) -> str:
-    for root in roots:
-        if _under(path, root.parent):
-            return str(path.resolve().relative_to(root.parent.resolve()))
+def _shown(path: Path, *bases: Path) -> str:
+    for base in bases:
+        if _under(path, base):
+            return str(path.resolve().relative_to(base.resolve()))
     return str(path)
 
 
