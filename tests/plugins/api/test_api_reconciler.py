@@ -110,7 +110,10 @@ def test_stranded_and_quarantined_alarms_page_the_notifications_topic(observed_s
 
 
 def test_reconciler_alarms_are_registered_not_built_by_the_api_plugin(api_key_stack):
+    # Without observability nothing renders registrations: no alarm, and no moved block (an
+    # environment that had the alarms and disables observability sees them destroyed in its plan).
     assert reconciler_alarms_of(api_key_stack) == {}
+    assert "moved" not in api_key_stack.config
     registered = {alarm.key: alarm for alarm in api_key_stack.built.build.monitoring.alarms.all()}
     assert set(registered) == {"transaction-reconciler-stranded", "transaction-reconciler-quarantined"}
     assert {alarm.plugin for alarm in registered.values()} == {"api"}
