@@ -125,7 +125,8 @@ def hardened_bucket(
     part_ids: Mapping[str, str] | None = None,
     policy_waits_for_public_access_block: bool = True,
 ) -> HardenedBucket:
-    """An S3 bucket named ``name`` with every hardening resource (see the module docstring).
+    """An S3 bucket named ``name``: versioned, SSE-KMS under ``kms_key_arn`` (bucket key on),
+    ACLs disabled, every public access blocked, a TLS-only policy, one lifecycle rule.
 
     ``policy_statements(bucket_arn)`` returns the policy's statements after the TLS-only one
     (the ARN is a reference to the bucket). Construct ids are
@@ -271,7 +272,8 @@ def platform_function(
     memory_mb: int = MIN_FUNCTION_MEMORY_MB,
     timeout_seconds: int = 10,
 ) -> PlatformFunction:
-    """A Lambda function running ``package`` with ``handler``, with the seed's limits.
+    """A Lambda function running ``package`` with ``handler``, with the seed's limits: its own
+    log group (retention, CMK), X-Ray, private subnets, reserved concurrency, CMK-encrypted environment.
 
     Its log group ``/aws/lambda/<name>`` (construct ``<construct_id>_log_group``) is created
     first, kept ``log_retention_days`` and encrypted with the platform CMK, so Lambda never
