@@ -24,6 +24,7 @@ from e2e_support import REPO, output_tail
 
 from payments_platform.core.host.config import load_config
 from payments_platform.core.host.synth import synthesize
+from payments_platform.core.ops.plan_summary import summarize
 from payments_platform.core.ops.terraform import Terraform
 
 pytestmark = pytest.mark.terraform
@@ -112,6 +113,10 @@ def test_terraform_keeps_both_alarms_where_they_moved(configs, tmp_path):
         assert all(change["change"]["actions"] == ["no-op"] for change in changes.values()), {
             address: change["change"]["actions"] for address, change in changes.items()
         }
+        # What `payments-platform plan` shows the reviewer.
+        summary = summarize(plan, after, "payments-local", plugins=["api", "observability"])
+        assert not summary.has_changes
+        assert sorted(summary.moves) == sorted((block["from"], block["to"]) for block in after["moved"])
         ok("apply", "move.tfplan")
         state = json.loads(terraform.run(["show", "-json"], stack).stdout)
         addresses = {r["address"] for r in state["values"]["root_module"]["resources"]}
