@@ -105,8 +105,8 @@ def schedule_reconciler(ctx: PluginContext, reconciler: BuiltFunction) -> Any:
 
 def register_reconciler_alarms(ctx: PluginContext, reconciler: BuiltFunction) -> None:
     """Both alarms through ``ctx.monitoring`` (the observability plugin creates them and notifies
-    the topic). They were this plugin's own resources until plugin API 1.x's alarm registration:
-    ``moved_from`` keeps each one where Terraform has it, instead of replacing it."""
+    the topic). This plugin built them itself before: ``moved_from`` keeps each one where
+    Terraform has it instead of replacing it (removable once every environment has applied)."""
     for alarm in reconciler_alarms(reconciler.name, reconciler.log_group_name):
         ctx.monitoring.alarm(
             alarm.base_name,
