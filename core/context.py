@@ -31,6 +31,7 @@ from payments_platform.core.monitoring import (
     MonitoringRegistry,
     check_key,
     check_metric,
+    check_moved_from,
     check_period,
 )
 from payments_platform.core.naming import Naming
@@ -299,17 +300,23 @@ class _PluginMonitoring:
         period_seconds: int = 60,
         evaluation_periods: int = 1,
         treat_missing_data: str = "notBreaching",
+        moved_from: str | None = None,
     ) -> MetricAlarm:
         """Alarm when ``metric`` (its ``stat`` over ``period_seconds``) compares to
         ``threshold`` by ``comparison`` for ``evaluation_periods`` consecutive periods.
         The observability plugin creates it as ``<key>-<suffix>`` with the notifications
         topic as ALARM and OK action. ``description`` is what the responder reads: say what
         broke and what to do. ``treat_missing_data``: ``notBreaching`` (default),
-        ``breaching``, ``ignore`` or ``missing``."""
+        ``breaching``, ``ignore`` or ``missing``. ``moved_from``: the Terraform address
+        (``aws_cloudwatch_metric_alarm.<name>``) of this same alarm when the plugin built it
+        itself before; the alarm gets a ``moved`` block from there, so Terraform keeps it
+        instead of replacing it. Without an enabled plugin rendering alarms (observability),
+        no registered alarm is created."""
         where = f"alarm '{key}'"
         check_key(key, self._plugin, "alarm")
         check_metric(metric, self._plugin, where)
         check_period(period_seconds, self._plugin, where)
+        check_moved_from(moved_from, self._plugin, where)
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
             raise RegistrationError(f"plugin '{self._plugin}' {where}: threshold {threshold!r} is not a number")
         if not description:
@@ -338,6 +345,7 @@ class _PluginMonitoring:
                 evaluation_periods,
                 treat_missing_data,
                 self._plugin,
+                moved_from,
             )
         )
 

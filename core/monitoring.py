@@ -114,7 +114,8 @@ class MetricWidget:
 class MetricAlarm:
     """One CloudWatch alarm on ``metric``, registered with ``ctx.monitoring.alarm``. The
     observability plugin creates it as ``<key>-<environment suffix>`` and notifies the
-    notifications topic on ALARM and on OK, like its own alarms."""
+    notifications topic on ALARM and on OK, like its own alarms. ``moved_from``: the Terraform
+    address the same alarm had before (a ``moved`` block), or None."""
 
     key: str
     metric: Metric
@@ -125,9 +126,20 @@ class MetricAlarm:
     evaluation_periods: int
     treat_missing_data: str
     plugin: str
+    moved_from: str | None = None
 
 
 _KEY = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+# What a registered alarm may have been before: an alarm resource at the stack's root.
+_ALARM_ADDRESS = re.compile(r"^aws_cloudwatch_metric_alarm\.[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def check_moved_from(address: str | None, plugin: str, where: str) -> None:
+    if address is not None and (not isinstance(address, str) or not _ALARM_ADDRESS.match(address)):
+        raise RegistrationError(
+            f"plugin '{plugin}' {where}: moved_from {address!r} is not the address of an alarm "
+            "(aws_cloudwatch_metric_alarm.<name>, as in the state)"
+        )
 
 
 def check_key(key: str, plugin: str, kind: str) -> None:

@@ -46,6 +46,7 @@ def render_reference(sources: dict[str, PluginSource] | None = None) -> str:
             "returns, what `payments_configure()` receives, and what facades take.",
             _exported_dataclasses(),
         ),
+        _builders(),
         _policy_rules(),
         _plugin_settings(sources),
     ]
@@ -183,6 +184,20 @@ def _types(title: str, intro: str, classes: Iterable[type]) -> str:
         if members:
             parts.append(members)
     return "\n".join(parts)
+
+
+def _builders() -> str:
+    from payments_platform.core import builders
+
+    lines = [
+        "## Builders",
+        "",
+        _markdown((inspect.getdoc(builders) or "").split("\n\n")[0].replace("\n", " ")),
+        "",
+    ]
+    for fn in (builders.hardened_bucket, builders.platform_function, builders.deny_unencrypted_uploads):
+        lines.append(f"- `{fn.__name__}{_signature(fn)}`: {_first_paragraph(fn)}")
+    return "\n".join(lines) + "\n"
 
 
 def _policy_rules() -> str:

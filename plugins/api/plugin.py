@@ -30,7 +30,7 @@ from .functions import BuiltFunction, allow_api_invoke, create_functions, functi
 from .gateway import BuiltApi, create_api, grant_account_cloudwatch_role
 from .key_rotation import grant_rotator_access, rotate_card_fingerprint_key
 from .packaging import build_lambda_package
-from .reconciliation import create_reconciler_alarms, schedule_reconciler
+from .reconciliation import register_reconciler_alarms, schedule_reconciler
 from .settings import ApiSettings
 
 MONITORING_API_KEY = "payments"
@@ -57,7 +57,6 @@ def payments_declare() -> PluginDeclaration:
         # s3 and signer: only where the environment signs its code (settings.py).
         emulated_services=(
             "apigateway",
-            "cloudwatch",
             "lambda",
             "logs",
             "s3",
@@ -88,7 +87,7 @@ def payments_resources(ctx: PluginContext) -> None:
     rotate_card_fingerprint_key(
         ctx, secret, functions[CARD_FINGERPRINT_ROTATOR], settings.fingerprint_key_rotation_days
     )
-    create_reconciler_alarms(ctx, functions[TRANSACTION_RECONCILER])
+    register_reconciler_alarms(ctx, functions[TRANSACTION_RECONCILER])
 
     for key, built in sorted(functions.items()):
         ctx.monitoring.function(key, function_name=built.name, log_group_name=built.log_group_name)
