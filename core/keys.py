@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from payments_platform.core import grants
 from payments_platform.core.grants import Grantor
-from payments_platform.core.roles import grant_key_via_service
+from payments_platform.core.roles import Role, grant_key_via_service
 
 T = TypeVar("T")
 
@@ -87,12 +87,15 @@ class Table:
     # The key encrypting the table at rest: readers and writers use it through DynamoDB.
     kms_key_arn: str = field(kw_only=True)
     region: str = field(kw_only=True)  # where the table lives (confines key use to DynamoDB there)
+    # The table's DynamoDB stream ("" when the provider enables none): what grant_stream_read opens.
+    stream_arn: str = field(default="", kw_only=True)
 
     def index_on(self, hash_key: str, range_key: str | None = None) -> TableIndex | None:
         """The index keyed on ``hash_key`` (and ``range_key``), or None when the table has none."""
         return next((i for i in self.indexes if (i.hash_key, i.range_key) == (hash_key, range_key)), None)
 
     def index_arn(self, index: TableIndex) -> str:
+        """The ARN of one of this table's indexes (``<table arn>/index/<name>``)."""
         return f"{self.arn}/index/{index.name}"
 
     def grant(self, roles: Grantor, role: Any, *, actions: Sequence[str], sid: str) -> None:
@@ -111,6 +114,34 @@ class Table:
         """``PutItem``, ``UpdateItem``, ``GetItem`` and ``Query`` (never a delete: PCI DSS 10.5),
         and the key use a writer needs, through DynamoDB."""
         self.grant(roles, role, actions=grants.TABLE_WRITE_ACTIONS, sid=sid)
+
+    def grant_index_query(self, roles: Grantor, role: Any, index: TableIndex, *, sid: str) -> None:
+        """``Query`` on one of this table's indexes (statement ``sid``). The index's items are
+        encrypted under the table's key, whose use comes with a grant on the table itself: the
+        role must already hold one (``grant``, ``grant_read``, ``grant_write``), or this raises
+        ``RegistrationError``."""
+        grants.grant_table_index_query(roles, role, self, index, sid=sid)
+
+    def grant_backup(self, roles: Grantor, role: Any, *, sid: str) -> None:
+        """What AWS Backup does with its service role (``ctx.roles.role(..., service=
+        "backup.amazonaws.com")``) to back this table up: describe it, create, describe and
+        delete its backups (statements ``sid``, ``{sid}Backups``), and use its key through
+        DynamoDB (``{sid}Kms``). Never an item read, a restore or a table change."""
+        grants.grant_table_backup(roles, role, self, sid=sid)
+
+    def grant_export(self, roles: Grantor, role: Any, *, sid: str) -> None:
+        """Export this table to S3 from its point-in-time recovery data
+        (``ExportTableToPointInTime``; ``DescribeExport`` on its exports: ``{sid}Exports``) and
+        decrypt it through DynamoDB (``{sid}Kms``). Writing the export to *your* bucket is
+        your own grant on your own bucket."""
+        grants.grant_table_export(roles, role, self, sid=sid)
+
+    def grant_stream_read(self, roles: Grantor, role: Any, *, sid: str) -> None:
+        """Read this table's stream (what a Lambda event source mapping on ``stream_arn`` calls:
+        ``DescribeStream``, ``GetRecords``, ``GetShardIterator``; statement ``sid``) and decrypt
+        its records through DynamoDB (``{sid}Kms``). Raises ``RegistrationError`` when the
+        provider published no ``stream_arn``."""
+        grants.grant_table_stream_read(roles, role, self, sid=sid)
 
 
 @dataclass(frozen=True)
@@ -176,6 +207,23 @@ class RestApi:
 
 
 @dataclass(frozen=True)
+class Function:
+    """A Lambda function a plugin runs, published so other plugins can give it access to what
+    *they* own: ``queue.grant_send(ctx.roles, ctx[keys.TRANSACTION_PROCESSOR].role, sid=...)``.
+
+    ``role`` is the function's execution role. Its owner (the publishing plugin) grants it what
+    its handler calls; another plugin adds statements to it only through a value's grant on its
+    own resource or on a published one (``Queue.grant_send``, ``Table.grant_read``, ...), having
+    declared this key in ``requires`` or ``uses`` (core/roles.py states the rules)."""
+
+    name: str  # the function's name (reference to the resource), e.g. transaction-processor-prod
+    arn: str  # the function's ARN (reference), for lambda:InvokeFunction grants and event sources
+    role: Role  # its execution role: pass it to a value's grant
+    log_group_name: str  # /aws/lambda/<name>, the group the function logs to
+    log_group_arn: str  # that group's ARN (reference)
+
+
+@dataclass(frozen=True)
 class FunctionPackage:
     """The runtime's Lambda deployment package: every function of the platform runs it, each
     with its own handler (``payments_runtime.<module>.handler``)."""
@@ -206,6 +254,25 @@ REST_API: ContextKey[RestApi] = ContextKey("api.rest_api", RestApi, "The API Gat
 RUNTIME_PACKAGE: ContextKey[FunctionPackage] = ContextKey(
     "api.runtime_package", FunctionPackage, "The runtime's deployment package, for any plugin's Lambda function."
 )
+# The api plugin's functions (plugin API 1.1): reach their roles through these, never by role name.
+TRANSACTION_PROCESSOR: ContextKey[Function] = ContextKey(
+    "api.transaction_processor",
+    Function,
+    "POST /transactions: records a payment, sends its audit message, publishes its event.",
+)
+STATUS_CHECKER: ContextKey[Function] = ContextKey(
+    "api.status_checker", Function, "GET /status: reads one transaction's status."
+)
+TRANSACTION_RECONCILER: ContextKey[Function] = ContextKey(
+    "api.transaction_reconciler",
+    Function,
+    "Scheduled every minute: completes dispatches a processor could not finish.",
+)
+CARD_FINGERPRINT_ROTATOR: ContextKey[Function] = ContextKey(
+    "api.card_fingerprint_rotator",
+    Function,
+    "Run by Secrets Manager: rotates the card-fingerprint HMAC key.",
+)
 
 WELL_KNOWN_KEYS: tuple[ContextKey[Any], ...] = (
     KMS_KEY,
@@ -215,4 +282,8 @@ WELL_KNOWN_KEYS: tuple[ContextKey[Any], ...] = (
     NOTIFICATIONS_TOPIC,
     REST_API,
     RUNTIME_PACKAGE,
+    TRANSACTION_PROCESSOR,
+    STATUS_CHECKER,
+    TRANSACTION_RECONCILER,
+    CARD_FINGERPRINT_ROTATOR,
 )
