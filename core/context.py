@@ -51,12 +51,18 @@ CORE = "core"
 class AwsAccount:
     """Tokens for the deploying account and partition, plus the resolved regions."""
 
+    # the deploying account's id (a reference to aws_caller_identity)
     account_id: str
+    # aws, aws-cn or aws-us-gov (a reference to aws_partition)
     partition: str
+    # the region the stack deploys to
     region: str
+    # the region API Gateway and CloudWatch configuration names
     service_region: str
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
+        """An ARN in this account and region: ``arn("sqs", "my-queue")``; ``region=False`` / ``account=False``
+        leave that part empty (S3, IAM)."""
         return (
             f"arn:{self.partition}:{service}:{self.region if region else ''}:"
             f"{self.account_id if account else ''}:{resource}"

@@ -37,8 +37,11 @@ class ContextKey(Generic[T]):
 class KmsKey:
     """The platform's customer-managed key (rotation on, explicit key policy)."""
 
+    # the key's ARN: pass it as a resource's kms_key_id / kms_master_key_id
     arn: str
+    # the key's id (a UUID), where an API asks for the id rather than the ARN
     key_id: str
+    # alias/payments-<suffix>, for people and consoles
     alias_name: str
     region: str = field(kw_only=True)  # where the key lives (confines its use to services there)
 
@@ -56,12 +59,19 @@ class Network:
     endpoints), public subnets, the private route tables (for gateway endpoints) and the
     security groups of the functions and of the interface endpoints."""
 
+    # the VPC's id
     vpc_id: str
+    # its IPv4 range, e.g. 10.40.0.0/16 (for security group rules)
     vpc_cidr: str
+    # one per availability zone; functions run here, with no route to the internet
     private_subnet_ids: tuple[str, ...]
+    # one per availability zone; nothing of the platform's runs here
     public_subnet_ids: tuple[str, ...]
+    # the security group every platform function uses
     lambda_security_group_id: str
+    # route tables of the private subnets, for gateway endpoints (S3, DynamoDB)
     private_route_table_ids: tuple[str, ...] = ()
+    # the interface endpoints' security group ("" when the provider has none)
     endpoint_security_group_id: str = ""
 
 
@@ -69,8 +79,11 @@ class Network:
 class TableIndex:
     """A global secondary index of a published table."""
 
+    # the index name, as Query's IndexName takes it
     name: str
+    # its partition key attribute
     hash_key: str
+    # its sort key attribute (None when it has none)
     range_key: str | None = None
 
 
@@ -79,10 +92,15 @@ class Table:
     """A DynamoDB table. Consumers get access through the table itself (``grant_read``,
     ``grant_write``, ``grant``), never by writing IAM statements for it."""
 
+    # the table name (reference), as the SDK's TableName takes it
     name: str
+    # the table ARN (reference)
     arn: str
+    # the partition key attribute
     hash_key: str
+    # the sort key attribute (None when it has none)
     range_key: str | None = None
+    # its global secondary indexes (index_on finds one by keys)
     indexes: tuple[TableIndex, ...] = ()
     # The key encrypting the table at rest: readers and writers use it through DynamoDB.
     kms_key_arn: str = field(kw_only=True)
@@ -148,9 +166,13 @@ class Table:
 class Queue:
     """An SQS queue. Consumers get access through the queue (``grant_send``, ``grant_consume``)."""
 
+    # the queue name (ends in .fifo for a FIFO queue)
     name: str
+    # the queue ARN (reference)
     arn: str
+    # the queue URL, what SendMessage takes
     url: str
+    # a FIFO queue: senders pass a MessageGroupId
     fifo: bool = False
     # A consumer function's timeout may not exceed it (Lambda refuses the event source mapping).
     visibility_timeout_seconds: int = 30
@@ -158,6 +180,7 @@ class Queue:
     dead_letter_queue_arn: str = ""
     # The key encrypting messages at rest: senders and consumers use it through SQS.
     kms_key_arn: str = field(kw_only=True)
+    # where the queue lives (confines key use to SQS there)
     region: str = field(kw_only=True)
 
     def grant_send(self, roles: Grantor, role: Any, *, sid: str) -> None:
@@ -175,10 +198,13 @@ class Queue:
 class Topic:
     """An SNS topic. Consumers get access through the topic (``grant_publish``)."""
 
+    # the topic name
     name: str
+    # the topic ARN (reference), what Publish takes
     arn: str
     # The key encrypting messages at rest: publishers use it through SNS.
     kms_key_arn: str = field(kw_only=True)
+    # where the topic lives (confines key use to SNS there)
     region: str = field(kw_only=True)
 
     def grant_publish(self, roles: Grantor, role: Any, *, sid: str) -> None:
@@ -197,6 +223,7 @@ class RestApi:
     """
 
     name: str  # the API's name, as CloudWatch's ApiName dimension shows it
+    # the REST API's id (reference)
     rest_api_id: str
     arn: str  # arn:aws:apigateway:<region>::/restapis/<id>
     stage_name: str  # reference to the stage (its ``stage_name`` attribute)

@@ -64,14 +64,21 @@ def in_value_grant() -> bool:
 class Statement:
     """One statement of a role's inline policy, and the plugin that granted it."""
 
+    # unique within the role; a value's grant adds {sid}Kms for its key use
     sid: str
+    # specific service:Action names, sorted (no wildcards)
     actions: tuple[str, ...]
+    # ARNs (references), or ["*"] with any_resource_reason
     resources: tuple[str, ...]
+    # the plugin that added it
     granted_by: str
+    # an IAM Condition block, e.g. kms:ViaService
     conditions: Mapping[str, Any] | None = None
+    # why AWS needs Resource "*" here (reported)
     any_resource_reason: str | None = None
 
     def render(self) -> dict[str, Any]:
+        """The statement as IAM JSON (a dict)."""
         body: dict[str, Any] = {
             "Sid": self.sid,
             "Effect": "Allow",
