@@ -20,7 +20,8 @@ History (each minor version only adds):
 - **1.1** ``keys.Function`` and the api plugin's function keys (``TRANSACTION_PROCESSOR``, ...); the
   rules of who may add statements to whose role (core/roles.py: breaches refused for plugins
   written for 1.1, :class:`PluginDeprecationWarning` for plugins accepting 1.0);
-  ``Table.grant_index_query/grant_backup/grant_export/grant_stream_read`` and ``Table.stream_arn``;
+  ``Table.grant_index_query/grant_backup/grant_export/grant_stream_read``, ``Table.stream_arn``,
+  ``Function.grant_invoke``;
   ``ctx.roles.holds_grant_on``; ``stub_provider`` publishing any key, function handles included.
 """
 

@@ -329,7 +329,8 @@ class _PluginRoles:
             if grants_hint is None:
                 continue
             for arn in (getattr(value, "arn", ""), getattr(value, "stream_arn", "")):
-                if arn and (resource == arn or resource.startswith(f"{arn}/")):
+                # "/": inside a table (its indexes, backups); ":": a function's alias or version
+                if arn and (resource == arn or resource.startswith((f"{arn}/", f"{arn}:"))):
                     return name, f"ctx[{_constant_name(name)}].{grants_hint}"
         return None
 
@@ -348,6 +349,7 @@ _GRANTS_OF: dict[type, str] = {
     _keys.Queue: "grant_send / grant_consume",
     _keys.Topic: "grant_publish",
     _keys.KmsKey: "grant_use",
+    _keys.Function: "grant_invoke",
 }
 
 

@@ -18,7 +18,7 @@ from payments_platform.core.errors import RegistrationError
 from payments_platform.core.roles import Statement, grant_key_via_service, value_grant
 
 if TYPE_CHECKING:
-    from payments_platform.core.keys import Queue, Table, TableIndex, Topic
+    from payments_platform.core.keys import Function, Queue, Table, TableIndex, Topic
 
 
 class Grantor(Protocol):
@@ -237,3 +237,9 @@ def grant_topic_publish(roles: Grantor, role: Any, topic: Topic, *, sid: str) ->
         service="sns",
         region=topic.region,
     )
+
+
+@_through_value
+def grant_function_invoke(roles: Grantor, role: Any, function: Function, *, sid: str) -> None:
+    """``lambda:InvokeFunction`` on ``function`` and its qualified ARNs (``:alias``/``:version``)."""
+    roles.grant(role, sid=sid, actions=["lambda:InvokeFunction"], resources=[function.arn, f"{function.arn}:*"])

@@ -249,6 +249,11 @@ class Function:
     log_group_name: str  # /aws/lambda/<name>, the group the function logs to
     log_group_arn: str  # that group's ARN (reference)
 
+    def grant_invoke(self, roles: Grantor, role: Any, *, sid: str) -> None:
+        """Let ``role`` invoke this function (``lambda:InvokeFunction`` on its ARN and its
+        versions/aliases; statement ``sid``). ``roles`` is ``ctx.roles``."""
+        grants.grant_function_invoke(roles, role, self, sid=sid)
+
 
 @dataclass(frozen=True)
 class FunctionPackage:

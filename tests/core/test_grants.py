@@ -224,3 +224,23 @@ def test_stream_read_is_on_the_published_stream(roles):
 def test_stream_read_on_a_table_without_a_stream_is_refused(roles):
     with pytest.raises(RegistrationError, match="publishes no stream_arn"):
         TABLE.grant_stream_read(roles, "fn", sid="Stream")
+
+
+# -- functions (plugin API 1.1) ------------------------------------------------------------------
+
+
+def test_function_invoke_is_on_the_function_and_its_qualified_arns(roles):
+    function = keys.Function(
+        name="f",
+        arn="arn:aws:lambda:eu-west-1:123456789012:function:f",
+        role=roles.registry.get("fn"),
+        log_group_name="/aws/lambda/f",
+        log_group_arn="arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/f",
+    )
+    function.grant_invoke(roles, "fn", sid="Invoke")
+    assert roles.statements()["Invoke"] == {
+        "Sid": "Invoke",
+        "Effect": "Allow",
+        "Action": ["lambda:InvokeFunction"],
+        "Resource": [function.arn, f"{function.arn}:*"],
+    }

@@ -9,12 +9,12 @@ import warnings
 
 import pytest
 
-from payments_platform.core import PluginDeclaration, PluginDeprecationWarning, RegistrationError, keys
+from payments_platform.core import PluginDeclaration, PluginDeprecationWarning, RegistrationError, hookimpl, keys
 from payments_platform.core.context import AwsAccount, BuildContext, PluginContext
 from payments_platform.core.declaration import NoSettings
 from payments_platform.core.naming import Naming
 from payments_platform.core.roles import RoleRegistry
-from payments_platform.core.testing import make_environment, stub_values
+from payments_platform.core.testing import make_environment, stub_values, synth
 
 STUBS = stub_values()
 TABLE = STUBS[keys.TRANSACTIONS_TABLE]
@@ -175,3 +175,38 @@ def test_own_role_by_name_on_own_resources_is_accepted_silently():
         warnings.simplefilter("error")
         ctx.roles.grant("fraud-screen", sid="OwnQueue", actions=["sqs:SendMessage"], resources=[QUEUE_ARN])
     assert statements(build, "fraud-screen") == {"OwnQueue": ("fraud", (QUEUE_ARN,))}
+
+
+class RawBackup:
+    """Backs the real transactions table up with a raw statement on its ARN (a token in synth)."""
+
+    def __init__(self, requires_api: str) -> None:
+        self.requires_api = requires_api
+
+    @hookimpl
+    def payments_declare(self):
+        return PluginDeclaration(
+            name="backup", description="d", requires=(keys.TRANSACTIONS_TABLE,), requires_api=self.requires_api
+        )
+
+    @hookimpl
+    def payments_resources(self, ctx):
+        ctx.roles.role("table-backup", description="d", service="backup.amazonaws.com")
+
+    @hookimpl
+    def payments_wiring(self, ctx):
+        table = ctx[keys.TRANSACTIONS_TABLE]
+        ctx.roles.grant("table-backup", sid="Backup", actions=["dynamodb:CreateBackup"], resources=[table.arn])
+
+
+def test_raw_statement_on_the_real_tables_arn_fails_synth_naming_the_plugin():
+    with pytest.raises(RegistrationError, match=r"plugin 'backup' granted 'Backup' .* published as 'storage.transac"):
+        synth(["storage"], extra_plugins={"backup": RawBackup(">=1.1,<2")}, cache=False)
+
+
+def test_raw_statement_on_the_real_tables_arn_from_a_1_0_plugin_warns_and_synthesizes():
+    with pytest.warns(
+        PluginDeprecationWarning, match=r"ask the published value instead \(ctx\[keys.TRANSACTIONS_TABLE"
+    ):
+        stack = synth(["storage"], extra_plugins={"backup": RawBackup(">=1.0,<2")}, cache=False)
+    assert [s["Sid"] for s in stack.iam_statements("table-backup")] == ["Backup"]
