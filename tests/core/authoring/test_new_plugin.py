@@ -178,7 +178,7 @@ def prod_with_scaffold(installed_scaffold):
     config += f"\n[environments.prod.settings.{NAME}]\nmessage_retention_seconds = 1209600\n"
     (root / "environments.toml").write_text(config)
     result = subprocess.run(
-        [python, "-m", "payments_platform.core.cli.main", "synth", "--env", "prod", "--out", str(root / "out")],
+        [python, "-m", "payments_platform.core.cli.main", "synth", "--env", "prod", "--synth-dir", str(root / "out")],
         cwd=root,
         env=env,
         capture_output=True,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import warnings
 
-from payments_platform.core.cli import main as cli
+from payments_platform.core.cli import authoring
+from payments_platform.core.cli.main import main
 from payments_platform.core.errors import PluginDeprecationWarning
 
 
@@ -18,8 +19,8 @@ def test_plugin_deprecation_is_one_line_with_the_plugins_location(monkeypatch, c
         )
         return 0
 
-    monkeypatch.setitem(cli.COMMANDS, "docs", command)
-    assert cli.main(["docs"]) == 0
+    monkeypatch.setattr(authoring, "cmd_docs", command)
+    assert main(["docs"]) == 0
     assert capsys.readouterr().err == (
         "payments-platform: warning: plugin 'fraud' granted 'X' by name: use the key "
         f"(at {os.path.relpath(plugin_file)}:12)\n"
