@@ -305,14 +305,12 @@ class _PluginRoles:
         """Whether ``target`` reached this plugin in the value of a key it declared."""
         declared = {key.name for key in (*self._ctx.declaration.requires, *self._ctx.declaration.uses)}
         return any(
-            getattr(value, "role", None) is not None and value.role.key == target.key
-            for name, (value, _) in self._ctx._build.values.items()
-            if name in declared
+            _role_of(value) == target.key for name, (value, _) in self._ctx._build.values.items() if name in declared
         )
 
     def _publishing_key_hint(self, target: Role) -> str:
         for name, (value, _) in sorted(self._ctx._build.values.items()):
-            if getattr(value, "role", None) is not None and value.role.key == target.key:
+            if _role_of(value) == target.key:
                 constant = _constant_name(name)
                 return (
                     f"declare {constant} ('{name}') in 'requires' or 'uses' and pass ctx[{constant}].role "
@@ -351,6 +349,12 @@ _GRANTS_OF: dict[type, str] = {
     _keys.KmsKey: "grant_use",
     _keys.Function: "grant_invoke",
 }
+
+
+def _role_of(value: Any) -> str | None:
+    """The key of the role a published value carries (a ``Function``'s), else None."""
+    role = getattr(value, "role", None)
+    return role.key if isinstance(role, Role) else None
 
 
 def _constant_name(key_name: str) -> str:
