@@ -205,7 +205,6 @@ def _types(title: str, intro: str, classes: Iterable[type]) -> str:
     return "\n".join(parts)
 
 
-<<<<<<< HEAD
 def _builders() -> str:
     from payments_platform.core import builders
 
@@ -218,7 +217,8 @@ def _builders() -> str:
     for fn in (builders.hardened_bucket, builders.platform_function, builders.deny_unencrypted_uploads):
         lines.append(f"- `{fn.__name__}{_signature(fn)}`: {_first_paragraph(fn)}")
     return "\n".join(lines) + "\n"
-=======
+
+
 def _naming_kinds() -> str:
     rows = [(f"`{kind}`", str(limit), naming.KIND_DESCRIPTIONS[kind]) for kind, limit in naming.MAX_LENGTH.items()]
     return "Kinds for `name(..., kind=...)` (the AWS length limit checked at synth):\n\n" + _table(
@@ -239,7 +239,6 @@ def undescribed(cls: type) -> list[str]:
         if inspect.isfunction(fn) and not inspect.getdoc(fn):
             missing.append(f"method {name}")
     return missing
->>>>>>> wip/pluginapi
 
 
 def _policy_rules() -> str:
