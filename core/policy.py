@@ -57,6 +57,9 @@ class PolicyInput:
     platform_tags: Mapping[str, str]
     taggable_types: frozenset[str]
     any_resource_sids: frozenset[str]
+    # The platform network's private subnets as they appear in the synthesized JSON
+    # ("${aws_subnet.<id>.id}"); empty when no plugin provides the network.
+    private_subnet_ids: frozenset[str] = frozenset()
 
 
 Rule = Callable[[Resource, PolicyInput], Iterable[str]]
@@ -165,6 +168,64 @@ def encrypted_with_cmk(resource: Resource, policy: PolicyInput) -> Iterator[str]
         yield "kms_master_key_id is not set"
     elif resource.type == "aws_lambda_function" and body.get("environment") and not body.get("kms_key_arn"):
         yield "environment variables are not encrypted with the platform CMK (kms_key_arn)"
+
+
+# The seed's limits for every function (SPEC: ≥ 512 MB, reserved concurrency, X-Ray active, VPC).
+MIN_LAMBDA_MEMORY_MB = 512
+
+
+@rule("PP-LAMBDA-MEMORY")
+def lambda_memory(resource: Resource, policy: PolicyInput) -> Iterator[str]:
+    """Every function has at least 512 MB (CPU scales with memory: less pushes cold starts past the budget)."""
+    if resource.type != "aws_lambda_function":
+        return
+    memory = resource.body.get("memory_size")
+    if not isinstance(memory, int) or memory < MIN_LAMBDA_MEMORY_MB:
+        yield f"memory_size is {memory if memory is not None else 'unset (128 MB)'}; at least {MIN_LAMBDA_MEMORY_MB} MB"
+
+
+@rule("PP-LAMBDA-CONCURRENCY")
+def lambda_reserved_concurrency(resource: Resource, policy: PolicyInput) -> Iterator[str]:
+    """Every function reserves its concurrency (at least 1): consistent capacity, and a bound on what it costs."""
+    if resource.type != "aws_lambda_function":
+        return
+    reserved = resource.body.get("reserved_concurrent_executions")
+    if not isinstance(reserved, int) or reserved < 1:
+        shown = "unset" if reserved is None else reserved
+        yield f"reserved_concurrent_executions is {shown}; reserve at least 1"
+
+
+@rule("PP-LAMBDA-XRAY")
+def lambda_tracing(resource: Resource, policy: PolicyInput) -> Iterator[str]:
+    """Every function traces with X-Ray in Active mode."""
+    if resource.type != "aws_lambda_function":
+        return
+    mode = (resource.body.get("tracing_config") or {}).get("mode")
+    if mode != "Active":
+        yield f"tracing_config.mode is {mode or 'unset'}; X-Ray must be Active"
+
+
+@rule("PP-LAMBDA-PRIVATE-SUBNETS")
+def lambda_in_private_subnets(resource: Resource, policy: PolicyInput) -> Iterator[str]:
+    """Every function runs in the platform's private subnets (or the plugin suppresses this rule with its reason)."""
+    if resource.type != "aws_lambda_function":
+        return
+    subnets = (resource.body.get("vpc_config") or {}).get("subnet_ids") or []
+    if not subnets:
+        yield "the function has no vpc_config: run it in the platform's private subnets (keys.NETWORK)"
+        return
+    if not policy.private_subnet_ids:
+        return  # no platform network in this build: nothing to compare with
+    if isinstance(subnets, str) or not set(subnets) <= policy.private_subnet_ids:
+        yield f"vpc_config.subnet_ids {subnets} are not the platform's private subnets"
+
+
+@rule("PP-SQS-FIFO-DEDUP")
+def fifo_queue_deduplicates(resource: Resource, policy: PolicyInput) -> Iterator[str]:
+    """Every FIFO queue deduplicates by content (senders without a MessageDeduplicationId included)."""
+    if resource.type == "aws_sqs_queue" and resource.body.get("fifo_queue") is True:
+        if resource.body.get("content_based_deduplication") is not True:
+            yield "FIFO queue without content_based_deduplication"
 
 
 def lambda_log_groups(resources: list[Resource]) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from payments_platform.core import policy
+from payments_platform.core import keys, policy
 from payments_platform.core.cdktf_adapter import App
 from payments_platform.core.context import platform_tags
 from payments_platform.core.errors import PolicyViolation
@@ -46,6 +46,21 @@ def policy_input(built: BuiltStack) -> policy.PolicyInput:
         platform_tags=platform_tags(built.environment),
         taggable_types=frozenset(built.tagger.taggable_types),
         any_resource_sids=frozenset(s.sid for _, s in built.build.roles.wildcard_resource_grants()),
+        private_subnet_ids=_private_subnet_ids(built),
+    )
+
+
+def _private_subnet_ids(built: BuiltStack) -> frozenset[str]:
+    """The network key's private subnets, resolved to what the synthesized JSON holds."""
+    published = built.build.values.get(keys.NETWORK.name)
+    if published is None:
+        return frozenset()
+    from cdktf import DefaultTokenResolver, StringConcat, Tokenization
+
+    resolver = DefaultTokenResolver(StringConcat())
+    return frozenset(
+        str(Tokenization.resolve(subnet, scope=built.stack, resolver=resolver))
+        for subnet in published[0].private_subnet_ids
     )
 
 
