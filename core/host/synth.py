@@ -34,6 +34,9 @@ class SynthResult:
     seconds: float
     built: list[BuiltStack] = field(default_factory=list)
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What synth reports without failing, per stack: capacity above what a function serves
+    # (PP-CAPACITY), and for an emulator environment what the emulator does not implement.
+    warnings: dict[str, list[str]] = field(default_factory=dict)
 
 
 def new_app(outdir: str | Path) -> Any:
@@ -81,18 +84,20 @@ def synthesize(
         app.synth()
         configs: dict[str, dict[str, Any]] = {}
         violations: list[str] = []
+        warnings: dict[str, list[str]] = {}
         for item in built:
             config_file = scratch / "stacks" / item.name / "cdk.tf.json"
             configs[item.name] = json.loads(config_file.read_text())
             found = policy.check(configs[item.name], policy_input(item), item.build.suppressions)
             violations.extend(f"{item.name}: {v}" for v in found)
+            warnings[item.name] = policy.warnings(configs[item.name], item.build.suppressions)
         if violations:
             raise PolicyViolation(violations)
         _replace_dir(scratch, outdir)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     stacks = {item.name: outdir / "stacks" / item.name for item in built}
-    return SynthResult(outdir, stacks, time.perf_counter() - started, built, configs)
+    return SynthResult(outdir, stacks, time.perf_counter() - started, built, configs, warnings)
 
 
 def _replace_dir(source: Path, target: Path) -> None:

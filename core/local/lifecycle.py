@@ -209,6 +209,8 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
         stack_dir = result.stacks[environment.stack_name]
         record.stack, record.stack_dir = environment.stack_name, str(stack_dir)
         run.save()
+        for warning in result.warnings.get(environment.stack_name, []):
+            run.say(f"  warning: {warning}")
     config = result.configs[environment.stack_name]
 
     with run.step("terraform init"):
