@@ -8,11 +8,13 @@ import time
 from payments_platform.core.cdktf_adapter import stop_jsii_runtime
 from payments_platform.core.local.lifecycle import (
     DEFAULT_ENVIRONMENT,
+    console,
     default_run,
     describe,
     down,
     follow,
     planned_changes,
+    stop_signals_interrupt,
     up,
 )
 
@@ -46,11 +48,15 @@ def _port(text: str) -> int:
     return value
 
 
-def _say(line: str) -> None:
-    print(line, flush=True)
+_say = console  # never fails: teardown must not depend on the terminal
 
 
 def cmd_local(args: argparse.Namespace) -> int:
+    with stop_signals_interrupt():
+        return _cmd_local(args)
+
+
+def _cmd_local(args: argparse.Namespace) -> int:
     run = default_run(args.config, say=_say)
     tools = {"terraform_binary": args.terraform, "provider_mirror": args.provider_mirror}
     if args.local_command == "down":
@@ -77,7 +83,14 @@ def cmd_local(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     with run.lock():
-        record = up(run, config_path=args.config, environment_name=args.env, port=args.port, **tools)
+        record = up(
+            run,
+            config_path=args.config,
+            environment_name=args.env,
+            port=args.port,
+            die_with_parent=not args.keep,
+            **tools,
+        )
     stop_jsii_runtime()  # synth is done; what follows must survive the terminal's Ctrl-C
     _say(f"up in {time.perf_counter() - started:.1f} s")
     for line in describe(record):
@@ -91,7 +104,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     with run.lock():
         down(run, **tools)
     _say("stopped; nothing left running")
-    return 0 if reason in ("SIGINT", "SIGTERM") else 1
+    return 0 if reason in ("SIGINT", "SIGTERM", "SIGHUP") else 1
 
 
 def _no_changes(run, record, tools) -> str:

@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import fcntl
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,7 @@ from payments_platform.core.local.lambdafn.deployed_functions import read_functi
 from payments_platform.core.local.processes import (
     LocalRunError,
     alive,
+    dies_with_parent,
     emulator_client,
     last_line,
     python_module,
@@ -53,6 +55,9 @@ APPLY_TIMEOUT_S = 900
 PARALLELISM = "-parallelism=10"
 
 Say = Callable[[str], None]
+# What stops a foreground run, each followed by the same teardown: Ctrl-C, `kill`, and the terminal
+# going away (SIGHUP: the window closed, the ssh session dropped).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass
@@ -143,8 +148,12 @@ def up(
     port: int = 0,
     terraform_binary: str | None = None,
     provider_mirror: str | None = None,
+    die_with_parent: bool = True,
 ) -> RunRecord:
-    """Bring a run up and return its record; on any failure, tear down what it started."""
+    """Bring a run up and return its record; on any failure, tear down what it started.
+
+    With ``die_with_parent`` (all but ``local up --keep``) the emulator and the gateway stop on their
+    own within seconds when this process is killed (SIGKILL, OOM); ``local down`` finishes the rest."""
     config = load_config(config_path)
     (environment,) = config.select([environment_name])
     if environment.aws_endpoint is None:
@@ -163,7 +172,7 @@ def up(
     run.record = RunRecord(environment=environment.name, suffix=environment.suffix, region=environment.regions.deploy)
     run.run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        _up(run, environment, terraform, port)
+        _up(run, environment, terraform, port, die_with_parent)
     except BaseException as failure:
         interrupted = isinstance(failure, KeyboardInterrupt)
         run.say(("interrupted" if interrupted else "failed") + ": stopping everything this run started …")
@@ -173,7 +182,7 @@ def up(
     return run.record
 
 
-def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, port: int) -> None:
+def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, port: int, die_with_parent: bool) -> None:
     from payments_platform.core.host.synth import synthesize
 
     record = run.record
@@ -195,6 +204,7 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
                 str(run.run_dir / "gateway.ready"),
             ),
             log_file=log,
+            die_with_parent=die_with_parent,
         )
         record.emulator_pid = process.pid
         run.save()
@@ -248,7 +258,7 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
         }
         spec_file = run.run_dir / "gateway-spec.json"
         write_json_atomically(spec_file, spec)
-        process = spawn(python_module(GATEWAY_MODULE, str(spec_file)), log_file=log)
+        process = spawn(python_module(GATEWAY_MODULE, str(spec_file)), log_file=log, die_with_parent=die_with_parent)
         record.gateway_pid = process.pid
         run.save()
         info = wait_ready(process, ready, what="the gateway", log_file=log)
@@ -381,7 +391,8 @@ def _terraform(terraform: Terraform, stack_dir: Path, log_file: Path, *args: str
         log.write(f"\n$ terraform {' '.join(args)}\n")
         log.flush()
         try:
-            # Not a new session: Ctrl-C reaches terraform too, which stops cleanly.
+            # Not a new session: Ctrl-C reaches terraform too, which stops cleanly. Nor does it
+            # outlive us: killed, we leave it an interrupt (SIGTERM) rather than an emulator to retry.
             result = subprocess.run(
                 [terraform.binary, *args],
                 cwd=stack_dir,
@@ -389,6 +400,7 @@ def _terraform(terraform: Terraform, stack_dir: Path, log_file: Path, *args: str
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 timeout=APPLY_TIMEOUT_S,
+                preexec_fn=dies_with_parent(),
             )
         except subprocess.TimeoutExpired:
             raise TerraformError(f"terraform {args[0]} timed out after {APPLY_TIMEOUT_S} s (log: {log_file})") from None
@@ -443,7 +455,7 @@ def follow(run: LocalRun, record: RunRecord, *, poll_s: float = 0.2) -> str:
     def on_signal(signum: int, _frame: Any) -> None:
         stop.append(signal.Signals(signum).name)
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
     log_file = run.run_dir / "gateway.log"
     try:
         with open(log_file, errors="replace") as log:
@@ -461,6 +473,52 @@ def follow(run: LocalRun, record: RunRecord, *, poll_s: float = 0.2) -> str:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return stop[0]
+
+
+def console(line: str) -> None:
+    """Print a progress line to the terminal -- unless it is gone. Teardown never depends on it:
+    `make up 2>&1 | tee up.log` then Ctrl-C kills tee first (EPIPE), a closed terminal answers EIO.
+    Then stdout (and stderr, when it is the same pipe or terminal) go to /dev/null from here on,
+    so neither this, nor the interpreter's flush at exit, fails again."""
+    try:
+        print(line, flush=True)
+    except OSError:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        stdout = os.fstat(1)
+        same = [2] if _same_file(stdout, 2) else []
+        for fd in (1, *same):
+            os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def _same_file(stat: os.stat_result, fd: int) -> bool:
+    try:
+        other = os.fstat(fd)
+    except OSError:
+        return False
+    return (other.st_dev, other.st_ino) == (stat.st_dev, stat.st_ino)
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """While a local command works, SIGTERM and SIGHUP interrupt it as Ctrl-C does, so whatever it
+    started is torn down (their default action would end the process with nothing cleaned up)."""
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def default_run(config_path: str | None = None, say: Say = print) -> LocalRun:
