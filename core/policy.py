@@ -335,9 +335,9 @@ def method_capacities(resources: list[Resource]) -> list[MethodCapacity]:
     settings = [r.body for r in by_type.get("aws_api_gateway_method_settings", {}).values()]
     keys_per_plan: dict[str, int] = {}
     for member in by_type.get("aws_api_gateway_usage_plan_key", {}).values():
-        plan = _referenced(member.body.get("usage_plan_id"), "aws_api_gateway_usage_plan")
-        if plan is not None:
-            keys_per_plan[plan] = keys_per_plan.get(plan, 0) + 1
+        plan_key = _referenced(member.body.get("usage_plan_id"), "aws_api_gateway_usage_plan")
+        if plan_key is not None:
+            keys_per_plan[plan_key] = keys_per_plan.get(plan_key, 0) + 1
     found = []
     for integration in by_type.get("aws_api_gateway_integration", {}).values():
         function_id = _referenced(integration.body.get("uri"), "aws_lambda_function")
@@ -358,8 +358,9 @@ def method_capacities(resources: list[Resource]) -> list[MethodCapacity]:
                         (float(throttle["throttling_rate_limit"]), int(throttle["throttling_burst_limit"]), where)
                     ]
         if method.body.get("api_key_required"):
-            for plan_id, plan in by_type.get("aws_api_gateway_usage_plan", {}).items():
-                plan_throttle, clients = plan.body.get("throttle_settings") or {}, keys_per_plan.get(plan_id, 0)
+            for plan_id, usage_plan in by_type.get("aws_api_gateway_usage_plan", {}).items():
+                plan_throttle = usage_plan.body.get("throttle_settings") or {}
+                clients = keys_per_plan.get(plan_id, 0)
                 if plan_throttle.get("rate_limit") is not None and clients:
                     limits.append(
                         (

@@ -91,6 +91,11 @@ def synthesize(
             found = policy.check(configs[item.name], policy_input(item), item.build.suppressions)
             violations.extend(f"{item.name}: {v}" for v in found)
             warnings[item.name] = policy.warnings(configs[item.name], item.build.suppressions)
+            if item.environment.aws_endpoint:
+                # An emulator environment: what moto cannot deploy, named before terraform hangs on it.
+                from payments_platform.core.local.emulator.coverage import coverage_warnings
+
+                warnings[item.name] += coverage_warnings(configs[item.name])
         if violations:
             raise PolicyViolation(violations)
         _replace_dir(scratch, outdir)
