@@ -138,7 +138,7 @@ def test_environment_enabling_the_scaffold_synthesizes_its_resource(installed_sc
         f"[environments.trial.settings.{NAME}]\nlog_retention_days = 14\n"
     )
     result = subprocess.run(
-        [python, "-m", "payments_platform.core.cli.main", "synth", "--env", "trial", "--out", str(root / "out")],
+        [python, "-m", "payments_platform.core.cli.main", "synth", "--env", "trial", "--synth-dir", str(root / "out")],
         cwd=root,
         env=env,
         capture_output=True,
