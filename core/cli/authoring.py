@@ -138,6 +138,7 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
     print("\n".join(f"  {path}" for path in written))
     print(
         f"next: pip install -e {scaffold.directory} && pytest {scaffold.directory}; "
-        f'then add "{scaffold.name}" to an environment\'s plugins in environments.toml'
+        f'then enable it in an environment of environments.toml: enable = ["{scaffold.name}"] '
+        "(with the api plugin enabled: it grants the transaction processor)"
     )
     return 0

@@ -15,11 +15,13 @@ import os
 import select
 import sys
 import traceback
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from payments_platform.core.cli import authoring, build, contract, local, operations
 from payments_platform.core.cli.registry import Commands
-from payments_platform.core.errors import PlatformError
+from payments_platform.core.errors import PlatformError, PluginDeprecationWarning
 
 PROG = "payments-platform"
 # In help order.
@@ -57,7 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     debug = debug_flag or os.environ.get(DEBUG_ENV_VAR, "") not in ("", "0")
     try:
-        status: int = args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _plugin_warnings_as_lines(warnings.showwarning)
+            status: int = args.handler(args)
         sys.stdout.flush()  # a reader gone early shows here, not in the interpreter's exit
         return status
     except BrokenPipeError as exc:
@@ -81,6 +85,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         os._exit(130)
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
         return _internal_error(exc, debug)
+
+
+def _plugin_warnings_as_lines(show: Callable[..., None]) -> Callable[..., None]:
+    """A plugin's deprecation as one line, like the CLI's errors; any other warning as ``show`` shows it."""
+
+    def show_warning(
+        message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None
+    ) -> None:
+        if issubclass(category, PluginDeprecationWarning):
+            print(f"{PROG}: warning: {message} (at {os.path.relpath(filename)}:{lineno})", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return show_warning
 
 
 def _internal_error(exc: BaseException, debug: bool) -> int:

@@ -74,7 +74,8 @@ def test_the_reconciler_completes_a_stranded_dispatch_under_its_own_identity(dep
     }.items():
         monkeypatch.setenv(variable, value)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    # A fresh botocore session: one kept from an earlier test holds the credentials it resolved then.
+    # A session of its own: botocore's session keeps the credentials it first resolved (an earlier
+    # test's, e.g. tests/core/local/emulator's "testing" keys, which run before e2e now).
     monkeypatch.setattr(aws_clients, "_session", None)
     aws_clients.reset_clients()
     reconciler.transaction_reconciler.cache_clear()
