@@ -55,12 +55,11 @@ def test_a_syntax_error_in_the_runtime_is_one_line_naming_the_file_and_line(tmp_
 def test_a_failed_synth_is_one_line_and_leaves_the_stack_as_it_was(tmp_path: Path):
     lines: list[str] = []
     loop = dev_loop(tmp_path, lines)
-    loop.config_path.write_text(
-        loop.config_path.read_text().replace("reserved_concurrency = 2", "reserved_concurrency = 0")
-    )
+    table = "[environments.local.settings.api]\n"
+    loop.config_path.write_text(loop.config_path.read_text().replace(table, table + "memory_mb = 1\n"))
     assert loop.reload({loop.config_path}) is False
     (line,) = lines
-    assert line.startswith("✗ environments.toml: synth failed: ") and "reserved_concurrency" in line
+    assert line.startswith("✗ environments.toml: synth failed: ") and "memory_mb" in line
     assert "\n" not in line and "Traceback" not in line
     assert (loop.stack_dir / "cdk.tf.json").read_text() == "{}"
 
