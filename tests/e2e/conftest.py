@@ -57,7 +57,8 @@ lines = []
 run = LocalRun(Path(sys.argv[1]), say=lines.append)
 started = time.perf_counter()
 try:
-    up(run, config_path=sys.argv[2], environment_name=sys.argv[3])
+    # This process ends once the run is up (like `local up --keep`): the run must outlive it.
+    up(run, config_path=sys.argv[2], environment_name=sys.argv[3], die_with_parent=False)
 except BaseException as failure:
     print(f"local up failed: {failure}", *lines[-30:], sep="\\n")
     sys.exit(1)
