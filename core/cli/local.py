@@ -1,4 +1,4 @@
-"""``payments-platform local up | down | smoke`` (registered by core/cli/main.py)."""
+"""``payments-platform local up | down | smoke | fault`` (registered by core/cli/main.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import time
 
 from payments_platform.core.cdktf_adapter import stop_jsii_runtime
+from payments_platform.core.local import fault_command
 from payments_platform.core.local.lifecycle import (
     DEFAULT_ENVIRONMENT,
     default_run,
@@ -31,6 +32,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     smoke = actions.add_parser("smoke", help="up → take a payment end to end → check everything → down (exit 0/1)")
     smoke.add_argument("--env", default=DEFAULT_ENVIRONMENT, help=f"(default: {DEFAULT_ENVIRONMENT})")
     actions.add_parser("down", help="destroy and stop whatever a previous `local up` left running")
+    fault_command.add_parser(actions)
     for parser in (start, smoke, actions.choices["down"]):
         parser.add_argument("--provider-mirror", help="filesystem mirror holding hashicorp/aws (offline use)")
         parser.add_argument("--terraform", help="terraform binary (default: from PATH)")
@@ -52,6 +54,8 @@ def _say(line: str) -> None:
 
 def cmd_local(args: argparse.Namespace) -> int:
     run = default_run(args.config, say=_say)
+    if args.local_command == "fault":
+        return fault_command.run_fault_command(args, run.run_dir, _say)
     tools = {"terraform_binary": args.terraform, "provider_mirror": args.provider_mirror}
     if args.local_command == "down":
         with run.lock():

@@ -30,7 +30,7 @@ from .functions import BuiltFunction, allow_api_invoke, create_functions, functi
 from .gateway import BuiltApi, create_api, grant_account_cloudwatch_role
 from .key_rotation import grant_rotator_access, rotate_card_fingerprint_key
 from .packaging import build_lambda_package
-from .reconciliation import create_reconciler_alarms, schedule_reconciler
+from .reconciliation import create_reconciler_alarms, register_unparseable_record_alarm, schedule_reconciler
 from .settings import ApiSettings
 
 MONITORING_API_KEY = "payments"
@@ -89,6 +89,7 @@ def payments_resources(ctx: PluginContext) -> None:
         ctx, secret, functions[CARD_FINGERPRINT_ROTATOR], settings.fingerprint_key_rotation_days
     )
     create_reconciler_alarms(ctx, functions[TRANSACTION_RECONCILER])
+    register_unparseable_record_alarm(ctx, [built.name for built in functions.values()])
 
     for key, built in sorted(functions.items()):
         ctx.monitoring.function(key, function_name=built.name, log_group_name=built.log_group_name)

@@ -141,6 +141,46 @@ def patch_queue_redrive_policy_format() -> None:
     sqs_models.Queue.attributes = property(_mark(attributes))  # type: ignore[method-assign,assignment]
 
 
+# --------------------------------------------------------------------------- SQS FIFO deduplication
+
+FIFO_DEDUPLICATION_WINDOW_MS = 5 * 60 * 1000
+
+
+def patch_fifo_deduplication_after_delete() -> None:
+    """A FIFO queue drops a message whose deduplication id it accepted in the last 5 minutes,
+    even when that message has been received and deleted since (SQS: "any messages sent with the
+    same message deduplication ID are accepted successfully but aren't delivered during the
+    5-minute deduplication interval"). moto compared only with the messages still in the queue, so
+    a re-send after the consumer deleted the first was delivered twice (found by the chaos test: a
+    reconciled dispatch re-sends the audit message the request had sent).
+
+    Upstream: moto.sqs.models.Queue.add_message should remember accepted deduplication ids for
+    DEDUPLICATION_TIME_IN_SECONDS independently of ``_messages``."""
+    from moto.sqs import models as sqs_models
+
+    original = sqs_models.Queue.add_message
+    if _is_patched(original):
+        return
+
+    def add_message(self: Any, message: Any) -> None:
+        dedup_id = message.deduplication_id if self.fifo_queue else None
+        if dedup_id is not None:
+            with _fifo_lock:
+                accepted = self.__dict__.setdefault("_payments_dedup_accepted", {})
+                now = int(message.sent_timestamp or 0)
+                for stale in [k for k, at in accepted.items() if now - at >= FIFO_DEDUPLICATION_WINDOW_MS]:
+                    del accepted[stale]
+                if dedup_id in accepted:
+                    return
+                accepted[dedup_id] = now
+        original(self, message)
+
+    sqs_models.Queue.add_message = _mark(add_message)  # type: ignore[method-assign]
+
+
+_fifo_lock = threading.Lock()
+
+
 # --------------------------------------------------------------------------- DynamoDB writes
 
 # Every DynamoDB write of the emulator goes through this one lock (see below).
@@ -181,4 +221,5 @@ def install() -> None:
         patch_lambda_logging_config()
         patch_security_group_rule_descriptions()
         patch_queue_redrive_policy_format()
+        patch_fifo_deduplication_after_delete()
         patch_dynamodb_write_isolation()

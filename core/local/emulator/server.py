@@ -8,7 +8,8 @@ file), turns IAM enforcement on from the first request, seeds the administrator 
 signs with (emulator_admin), then writes the ready file atomically -- JSON
 ``{"pid", "host", "port", "endpoint"}`` -- and serves (werkzeug, threaded) until SIGTERM or
 SIGINT, or until the process named by ``--parent-pid`` is gone: exit 0, ready file removed. A
-port that cannot be bound: one line on stderr, exit 2.
+port that cannot be bound: one line on stderr, exit 2. The fault rules of the run directory (the
+ready file's) apply to every call (fault_injection.py; ``payments-platform local fault``).
 """
 
 from __future__ import annotations
@@ -133,10 +134,14 @@ def serve(listener: socket.socket, ready_file: Path, stop: threading.Event, pare
     from werkzeug.serving import make_server
 
     host, port = listener.getsockname()[:2]
+    from payments_platform.core.local.emulator.fault_injection import FaultInjectingApp
+    from payments_platform.core.local.faults import FaultBook
+
+    faults = FaultBook(ready_file.parent, log=logging.getLogger("payments.faults").warning)
     server = make_server(
         host,
         port,
-        DomainDispatcherApplication(create_backend_app),
+        FaultInjectingApp(DomainDispatcherApplication(create_backend_app), faults),
         threaded=True,
         request_handler=MotoRequestHandler,
         fd=listener.fileno(),

@@ -26,7 +26,7 @@ def patched():
         ActionAuthenticatorMixin._authenticate_and_authorize_normal_action, IAMRequestBase._create_aws_request,
         MotoAPIBackend.reset,
         DynamoDBBackend.transact_write_items, Table.query, Table.all_items,
-        Queue.messages, Queue.approximate_number_of_messages_delayed, Queue.approximate_number_of_messages_not_visible,
+        Queue.messages, Queue.add_message, Queue.approximate_number_of_messages_delayed, Queue.approximate_number_of_messages_not_visible,
         SecretsManagerBackend.rotate_secret, LambdaBackend.invoke,
     )
 
