@@ -33,7 +33,7 @@ from payments_platform.core.local.faults import FUNCTION_SERVICE, FaultRule, add
 from payments_platform.core.local.processes import emulator_client
 
 # Card data of the experiment: never to be found anywhere but in the requests.
-CARDS = (("4242424242424242", "737"), ("5555555555554444", "9061"), ("4000056655665556", "318"))
+CARDS = (("4242424242424242", "737"), ("5555555555554444", "906"), ("378282246310005", "4071"))
 RETRIED_STATUSES = {409, 429, 500, 502, 503, 504}
 
 
