@@ -89,7 +89,9 @@ def payments_resources(ctx: PluginContext) -> None:
         ctx, secret, functions[CARD_FINGERPRINT_ROTATOR], settings.fingerprint_key_rotation_days
     )
     create_reconciler_alarms(ctx, functions[TRANSACTION_RECONCILER])
-    register_unparseable_record_alarm(ctx, [built.name for built in functions.values()])
+    register_unparseable_record_alarm(
+        ctx, [built.name for key, built in functions.items() if key != CARD_FINGERPRINT_ROTATOR]
+    )
 
     for key, built in sorted(functions.items()):
         ctx.monitoring.function(key, function_name=built.name, log_group_name=built.log_group_name)
