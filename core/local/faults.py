@@ -232,6 +232,14 @@ class FaultBook:
 
     def take(self, service: str, action: str, resource: str, body: bytes = b"", **context: Any) -> FaultRule | None:
         """The first rule that applies to this call (its count taken and the hit logged), or None."""
+        rule = self.match(service, action, resource, body)
+        if rule is not None and self.claim(rule, service, action, resource, **context):
+            return rule
+        return None
+
+    def match(self, service: str, action: str, resource: str, body: bytes = b"") -> FaultRule | None:
+        """The first rule that applies to this call, its probability drawn, nothing counted: a
+        fault that strikes later (a kill part-way through) is claimed when it strikes."""
         with self._lock:
             self._refresh()
             for rule in self._rules:
@@ -241,10 +249,18 @@ class FaultBook:
                     continue
                 if rule.probability < 1 and self._rng.random() >= rule.probability:
                     continue
-                self._used[rule.id] += 1
-                self._record(rule, service, action, resource, context)
                 return rule
         return None
+
+    def claim(self, rule: FaultRule, service: str, action: str, resource: str, **context: Any) -> bool:
+        """Count and log one hit of ``rule``; False when its count is spent (or it was cleared)."""
+        with self._lock:
+            self._refresh()
+            if rule not in self._rules or (rule.count is not None and self._used[rule.id] >= rule.count):
+                return False
+            self._used[rule.id] += 1
+            self._record(rule, service, action, resource, context)
+            return True
 
     def _record(self, rule: FaultRule, service: str, action: str, resource: str, context: Mapping[str, Any]) -> None:
         hit = {

@@ -139,10 +139,15 @@ class Container:
         if self.current is not None and not self.current.result.done():
             self.current.result.set_exception(FunctionFailed(reason))
 
-    def kill(self, invocation: Invocation, fault_id: str) -> None:
-        """An injected fault: the container dies mid-invocation, as a crashed sandbox does."""
-        if self.current is invocation and not invocation.result.done() and self.process is not None:
-            self.service.log(self, f"[local] fault {fault_id}: container killed during {invocation.request_id}")
+    def kill(self, invocation: Invocation, fault: FaultRule, faults: FaultBook) -> None:
+        """An injected fault: the container dies mid-invocation, as a crashed sandbox does -- if
+        the invocation is still running (only then is the hit counted and logged)."""
+        if self.current is not invocation or invocation.result.done() or self.process is None:
+            return
+        if faults.claim(
+            fault, FUNCTION_SERVICE, "Invoke", self.function.name, container=self.id, request_id=invocation.request_id
+        ):
+            self.service.log(self, f"[local] fault {fault.id}: container killed during {invocation.request_id}")
             self.process.kill()
 
     async def stop(self) -> None:
@@ -219,9 +224,9 @@ class LambdaService:
         )
         self.log(container, f"START RequestId: {request_id} Version: $LATEST")
         container.inbox.put_nowait(invocation)
-        kill = self._fault("Invoke", function_name, container, request_id=request_id)
-        if kill is not None:
-            asyncio.get_running_loop().call_later(kill.delay_ms / 1000, container.kill, invocation, kill.id)
+        kill = self._faults.match(FUNCTION_SERVICE, "Invoke", function_name) if self._faults else None
+        if kill is not None and self._faults is not None:
+            asyncio.get_running_loop().call_later(kill.delay_ms / 1000, container.kill, invocation, kill, self._faults)
         try:
             return await asyncio.wait_for(asyncio.shield(invocation.result), timeout=function.timeout_s)
         except TimeoutError:

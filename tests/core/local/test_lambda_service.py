@@ -320,3 +320,17 @@ def test_a_cold_start_fault_fails_the_init_once_then_the_function_starts(code_di
     assert result["event"] == {"n": 2}
     assert any("Phase: init\tStatus: error" in line for _, line in lines)
     assert [hit["action"] for hit in read_hits(tmp_path)] == ["Init"]
+
+
+def test_a_kill_that_comes_after_the_invocation_ended_kills_nothing_and_is_not_a_hit(code_dir, tmp_path):
+    add_fault(tmp_path, FaultRule("kill", FUNCTION_SERVICE, resource="fn", delay_ms=500, count=1))
+
+    async def scenario(service, lines):
+        first = await invoke(service, "fn", {"seconds": 0})
+        await asyncio.sleep(0.8)  # past the kill's moment: the invocation had ended
+        second = await invoke(service, "fn", {"seconds": 0})
+        return first, second, service.cold_starts
+
+    first, second, cold_starts = run_service([spec(code_dir, "handlers.sleepy")], scenario, faults=FaultBook(tmp_path))
+    assert first == second == {"slept": 0} and cold_starts == 1
+    assert read_hits(tmp_path) == []
