@@ -105,6 +105,7 @@ class Report:
     load_seconds: float
     converged_after_load_seconds: float | None
     failures: list[str]
+    archive_bucket: str | None = None
 
     def figures(self) -> dict[str, Any]:
         converge = sorted(self.converge_seconds)
@@ -124,6 +125,7 @@ class Report:
             "events": sum(self.events.values()),
             "duplicate_events": sum(n - 1 for n in self.events.values() if n > 1),
             "reconciled_by_reconciler": self.reconciled,
+            "audit_counted_in": f"archive bucket {self.archive_bucket}" if self.archive_bucket else "audit FIFO queue",
             "failures": self.failures,
         }
 
@@ -181,11 +183,16 @@ def _http(
 
 
 class DeliveryWatch:
-    """Reads the audit FIFO queue and a queue subscribed to the topic while the experiment runs:
-    each transaction's messages counted, and when the first of each arrived."""
+    """Reads the audit FIFO queue (or, when the audit plugin archives it, the archive bucket) and a
+    queue subscribed to the topic while the experiment runs: each transaction's messages counted,
+    and when the first of each arrived."""
 
-    def __init__(self, sqs: Any, audit_queue_url: str, events_queue_url: str) -> None:
+    def __init__(
+        self, sqs: Any, audit_queue_url: str, events_queue_url: str, s3: Any = None, archive_bucket: str | None = None
+    ) -> None:
         self._sqs = sqs
+        self._s3 = s3
+        self.archive_bucket = archive_bucket
         self._queues = {"audit": audit_queue_url, "event": events_queue_url}
         self.counts: dict[str, Counter[str]] = {"audit": Counter(), "event": Counter()}
         self.first_seen: dict[str, dict[str, float]] = {"audit": {}, "event": {}}
@@ -210,6 +217,8 @@ class DeliveryWatch:
                 self._stop.wait(0.2)
 
     def drain_once(self, kind: str) -> bool:
+        if kind == "audit" and self.archive_bucket is not None:
+            return self._read_archive()
         url = self._queues[kind]
         try:
             batch = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
@@ -228,6 +237,30 @@ class DeliveryWatch:
                 self.first_seen[kind].setdefault(transaction_id, now)
             self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return bool(batch)
+
+    def _read_archive(self) -> bool:
+        """The archiver consumes the queue: count its objects (``audit/Y/M/D/<transaction>/…``)."""
+        counts: Counter[str] = Counter()
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.archive_bucket, Prefix="audit/"):
+                counts.update(obj["Key"].split("/")[4] for obj in page.get("Contents", []))
+        except Exception:
+            return False
+        now = time.monotonic()
+        for transaction_id in counts:
+            self.first_seen["audit"].setdefault(transaction_id, now)
+        self.counts["audit"] = counts
+        return False
+
+
+def _archive_bucket(lambda_client: Any, suffix: str) -> str | None:
+    """The audit archive's bucket when the audit plugin is deployed (its archiver's setting)."""
+    try:
+        archiver = lambda_client.get_function_configuration(FunctionName=f"audit-archiver-{suffix}")
+    except lambda_client.exceptions.ResourceNotFoundException:
+        return None
+    bucket: str = archiver["Environment"]["Variables"]["ARCHIVE_BUCKET_NAME"]
+    return bucket
 
 
 def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
@@ -265,9 +298,14 @@ def run_experiment(experiment: Experiment, say: Callable[[str], None] = lambda _
     subscription = sns.subscribe(
         TopicArn=topic, Protocol="sqs", Endpoint=tap_arn, Attributes={"RawMessageDelivery": "true"}
     )["SubscriptionArn"]
-    watch = DeliveryWatch(sqs, audit_queue, tap)
-    # Whatever earlier work left in the audit queue is not this experiment's: drained first.
-    while watch.drain_once("audit"):
+    archive = _archive_bucket(client("lambda"), experiment.suffix)
+    say(
+        f"chaos {run_id}: audit plugin "
+        + (f"enabled: archived objects counted in {archive}" if archive else "not deployed: audit queue counted")
+    )
+    watch = DeliveryWatch(sqs, audit_queue, tap, client("s3"), archive)
+    # Whatever earlier work left in the audit queue (or archive) is not this experiment's.
+    while archive is None and watch.drain_once("audit"):
         pass
     watch.counts["audit"].clear()
     watch.first_seen["audit"].clear()
@@ -345,6 +383,7 @@ def run_experiment(experiment: Experiment, say: Callable[[str], None] = lambda _
         load_seconds=load_ended - load_started,
         converged_after_load_seconds=None if converged_at is None else round(converged_at - load_ended, 1),
         failures=failures,
+        archive_bucket=archive,
     )
 
 
@@ -406,15 +445,16 @@ def _check(
     quarantined = [i["transaction_id"]["S"] for i in items if "dispatch_quarantined" in i]
     if quarantined:
         failures.append(f"{len(quarantined)} records quarantined anywhere in the table")
-    for kind, label in (("audit", "audit messages"), ("event", "distinct events")):
+    audit_label = "archived audit objects" if watch.archive_bucket else "audit messages"
+    for kind, label in (("audit", audit_label), ("event", "distinct events")):
         counts = watch.counts[kind]
         missing = [t for t in created if counts[t] == 0]
         if missing:
             failures.append(f"{len(missing)} transactions without {label}: {missing[:5]}")
     doubled_audit = {t: n for t, n in watch.counts["audit"].items() if t in created and n > 1}
     if doubled_audit:
-        failures.append(f"{len(doubled_audit)} transactions with more than one audit message")
-    strangers = [t for t in watch.counts["audit"] if t not in created]
+        failures.append(f"{len(doubled_audit)} transactions with more than one of their {audit_label}")
+    strangers = [t for t in watch.counts["audit"] if t not in created and not watch.archive_bucket]
     if strangers:
         failures.append(f"{len(strangers)} audit messages for transactions no client was told of: {strangers[:5]}")
     for payment in (p for p in payments if p.transaction_id):
