@@ -32,7 +32,7 @@ def one_run(env_name: str, mode: str, outdir: str) -> float:
     env = {**os.environ, **MODES[mode]}
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "payments_platform.core.cli.main", "synth", "--env", env_name, "--out", outdir],
+        [sys.executable, "-m", "payments_platform.core.cli.main", "synth", "--env", env_name, "--synth-dir", outdir],
         check=True,
         env=env,
         stdout=subprocess.DEVNULL,

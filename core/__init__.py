@@ -3,7 +3,8 @@
     from payments_platform.core import hookimpl, keys, PluginContext, PluginDeclaration, aws
 
 The contract's modules sit at this package's top (hook spec, declaration, context, keys, grants,
-roles, monitoring, naming, policy, errors, evidence, API version, the cdktf adapter); everything
+roles, monitoring, naming, policy, errors, evidence, API version, the secure-default builders,
+the cdktf adapter); everything
 else lives in a subpackage named for its concern, which no plugin imports:
 
     host/       discovers plugins, runs their phases, synthesizes
@@ -21,6 +22,14 @@ from typing import Any
 
 from payments_platform.core import keys
 from payments_platform.core.api_version import PLUGIN_API_VERSION
+from payments_platform.core.builders import (
+    BucketLifecycle,
+    HardenedBucket,
+    PlatformFunction,
+    deny_unencrypted_uploads,
+    hardened_bucket,
+    platform_function,
+)
 from payments_platform.core.context import PluginContext
 from payments_platform.core.declaration import (
     LogRetentionDays,
@@ -33,6 +42,7 @@ from payments_platform.core.errors import (
     ConfigError,
     ContextError,
     PlatformError,
+    PluginDeprecationWarning,
     PluginHookError,
     PluginLoadError,
     PolicyViolation,
@@ -69,6 +79,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AssetType",
+    "BucketLifecycle",
+    "HardenedBucket",
+    "PlatformFunction",
+    "deny_unencrypted_uploads",
+    "hardened_bucket",
+    "platform_function",
     "ENTRY_POINT_GROUP",
     "Fn",
     "MetricAlarm",
@@ -97,6 +113,7 @@ __all__ = [
     "PlatformConfig",
     "PlatformError",
     "PluginDeclaration",
+    "PluginDeprecationWarning",
     "PluginHookError",
     "PluginLoadError",
     "PluginSettings",

@@ -13,6 +13,16 @@ facades (roles, monitoring, policy, outputs, compliance), :class:`PluginDeclarat
 A plugin states the range it was written for, e.g. ``PluginDeclaration(...,
 requires_api=">=1.0,<2")`` (a PEP 440 specifier); a core outside that range refuses to
 load it, naming the plugin, its requirement and this version.
+
+History (each minor version only adds):
+
+- **1.0** hooks, keys, value types with their grants, facades, declaration, settings, testing.
+- **1.1** ``keys.Function`` and the api plugin's function keys (``TRANSACTION_PROCESSOR``, ...); the
+  rules of who may add statements to whose role (core/roles.py: breaches refused for plugins
+  written for 1.1, :class:`PluginDeprecationWarning` for plugins accepting 1.0);
+  ``Table.grant_index_query/grant_backup/grant_export/grant_stream_read``, ``Table.stream_arn``,
+  ``Function.grant_invoke``;
+  ``ctx.roles.holds_grant_on``; ``stub_provider`` publishing any key, function handles included.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ from packaging.version import Version
 
 from payments_platform.core.errors import PluginLoadError
 
-PLUGIN_API_VERSION = "1.0"
+PLUGIN_API_VERSION = "1.1"
 
 
 def check_requires_api(plugin_label: str, requires_api: str) -> None:

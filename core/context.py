@@ -8,12 +8,18 @@ error can say who did what.
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from payments_platform.core import keys as _keys
 from payments_platform.core.declaration import PluginDeclaration, PluginSettings
-from payments_platform.core.errors import ContextError, RegistrationError
+from payments_platform.core.errors import ContextError, PluginDeprecationWarning, RegistrationError
 from payments_platform.core.evidence import ControlRegistry, PluginCompliance
 from payments_platform.core.host.config import EnvironmentConfig
 from payments_platform.core.keys import KMS_KEY, ContextKey
@@ -31,10 +37,11 @@ from payments_platform.core.monitoring import (
     MonitoringRegistry,
     check_key,
     check_metric,
+    check_moved_from,
     check_period,
 )
 from payments_platform.core.naming import Naming
-from payments_platform.core.roles import Role, RoleRegistry, Statement
+from payments_platform.core.roles import Role, RoleRegistry, Statement, in_value_grant
 
 T = TypeVar("T")
 
@@ -45,12 +52,18 @@ CORE = "core"
 class AwsAccount:
     """Tokens for the deploying account and partition, plus the resolved regions."""
 
+    # the deploying account's id (a reference to aws_caller_identity)
     account_id: str
+    # aws, aws-cn or aws-us-gov (a reference to aws_partition)
     partition: str
+    # the region the stack deploys to
     region: str
+    # the region API Gateway and CloudWatch configuration names
     service_region: str
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
+        """An ARN in this account and region: ``arn("sqs", "my-queue")``; ``region=False`` / ``account=False``
+        leave that part empty (S3, IAM)."""
         return (
             f"arn:{self.partition}:{service}:{self.region if region else ''}:"
             f"{self.account_id if account else ''}:{resource}"
@@ -198,6 +211,11 @@ def platform_tags(env: EnvironmentConfig) -> dict[str, str]:
 
 
 class _PluginRoles:
+    """IAM roles and their grants. Who may add statements to whose role is core/roles.py's rule set:
+    your own roles freely; another plugin's role only as received in a value you declared
+    (``ctx[keys.TRANSACTION_PROCESSOR].role``), for access to what you own; a published resource only
+    through its value's grants."""
+
     def __init__(self, registry: RoleRegistry, ctx: PluginContext) -> None:
         self._registry = registry
         self._ctx = ctx
@@ -224,7 +242,12 @@ class _PluginRoles:
         )
 
     def get(self, key: str) -> Role:
-        return self._registry.get(key)
+        """One of your own roles by its key. Another plugin's role by key is deprecated: declare the
+        key that publishes it and read ``.role`` from its value."""
+        role = self._registry.get(key)
+        if role.owner != self._ctx.name:
+            self._breach(f"read role '{key}' of plugin '{role.owner}' by name", self._publishing_key_hint(role))
+        return role
 
     def grant(
         self,
@@ -236,8 +259,13 @@ class _PluginRoles:
         conditions: Mapping[str, Any] | None = None,
         any_resource_reason: str | None = None,
     ) -> Statement:
+        """Add a least-privilege statement to ``role``: specific actions on specific resources
+        (``*`` only with ``any_resource_reason``). For your own resources; a published table,
+        queue, topic or key is reached through its value's grants."""
+        target = self._registry.get(role if isinstance(role, str) else role.key)
+        self._check_grant(role, target, sid, resources)
         return self._registry.grant(
-            role,
+            target,
             sid=sid,
             actions=actions,
             resources=resources,
@@ -246,8 +274,126 @@ class _PluginRoles:
             any_resource_reason=any_resource_reason,
         )
 
+    def holds_grant_on(self, role: str | Role, resource: str) -> bool:
+        """Whether ``role`` already holds a statement naming ``resource`` (whoever granted it)."""
+        target = self._registry.get(role if isinstance(role, str) else role.key)
+        return any(resource in statement.resources for statement in target.statements)
+
     def all(self) -> list[Role]:
+        """Every role registered so far, sorted by key (to read, e.g. for a report)."""
         return list(self._registry.roles())
+
+    # -- the rules of core/roles.py ------------------------------------------------
+    def _check_grant(self, role: str | Role, target: Role, sid: str, resources: Sequence[str]) -> None:
+        where = f"granted '{sid}' to role '{target.key}' of plugin '{target.owner}'"
+        if target.owner != self._ctx.name:
+            if isinstance(role, str):
+                self._breach(f"{where} by name", self._publishing_key_hint(target))
+            elif not self._received(target):
+                self._breach(f"{where} without receiving it in a declared key", self._publishing_key_hint(target))
+        if not in_value_grant():
+            for resource in resources:
+                published = self._published_resource(resource)
+                if published is not None:
+                    key_name, grants_hint = published
+                    self._breach(
+                        f"granted '{sid}' to role '{target.key}' with a raw statement on {resource!r}, published as "
+                        f"'{key_name}'",
+                        f"ask the published value instead ({grants_hint})",
+                    )
+
+    def _received(self, target: Role) -> bool:
+        """Whether ``target`` reached this plugin in the value of a key it declared."""
+        declared = {key.name for key in (*self._ctx.declaration.requires, *self._ctx.declaration.uses)}
+        return any(
+            _role_of(value) == target.key for name, (value, _) in self._ctx._build.values.items() if name in declared
+        )
+
+    def _publishing_key_hint(self, target: Role) -> str:
+        for name, (value, _) in sorted(self._ctx._build.values.items()):
+            if _role_of(value) == target.key:
+                constant = _constant_name(name)
+                return (
+                    f"declare {constant} ('{name}') in 'requires' or 'uses' and pass ctx[{constant}].role "
+                    "to your value's grant"
+                )
+        return f"no key publishes role '{target.key}': ask plugin '{target.owner}' to publish it in a value"
+
+    def _published_resource(self, resource: str) -> tuple[str, str] | None:
+        """(key name, its grants) when ``resource`` is, or is inside, a resource another plugin published."""
+        for name, (value, publisher) in sorted(self._ctx._build.values.items()):
+            if publisher == self._ctx.name:
+                continue
+            grants_hint = _GRANTS_OF.get(type(value))
+            if grants_hint is None:
+                continue
+            for arn in (getattr(value, "arn", ""), getattr(value, "stream_arn", "")):
+                # "/": inside a table (its indexes, backups); ":": a function's alias or version
+                if arn and (resource == arn or resource.startswith((f"{arn}/", f"{arn}:"))):
+                    return name, f"ctx[{_constant_name(name)}].{grants_hint}"
+        return None
+
+    def _breach(self, what: str, instead: str) -> None:
+        message = f"plugin '{self._ctx.name}' {what}: {instead}"
+        if not _accepts_api_1_0(self._ctx.declaration.requires_api):
+            raise RegistrationError(message)
+        _warn_from_plugin_code(
+            f"{message} (deprecated in plugin API 1.1, refused for plugins written for 1.1 and in 2.0)"
+        )
+
+
+_GRANTS_OF: dict[type, str] = {
+    _keys.Table: "grant / grant_read / grant_write / grant_index_query / grant_backup / grant_export / "
+    "grant_stream_read",
+    _keys.Queue: "grant_send / grant_consume",
+    _keys.Topic: "grant_publish",
+    _keys.KmsKey: "grant_use",
+    _keys.Function: "grant_invoke",
+}
+
+
+def _role_of(value: Any) -> str | None:
+    """The key of the role a published value carries (a ``Function``'s), else None."""
+    role = getattr(value, "role", None)
+    return role.key if isinstance(role, Role) else None
+
+
+def _constant_name(key_name: str) -> str:
+    for constant, value in vars(_keys).items():
+        if isinstance(value, ContextKey) and value.name == key_name:
+            return f"keys.{constant}"
+    return f"the key '{key_name}'"
+
+
+def _accepts_api_1_0(requires_api: str) -> bool:
+    """Whether a plugin may have been written for plugin API 1.0 (no range, or one admitting 1.0)."""
+    if not requires_api:
+        return True
+    try:
+        return "1.0" in SpecifierSet(requires_api)
+    except InvalidSpecifier:
+        return True  # refused when the plugin loads; never reached
+
+
+_CORE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _warn_from_plugin_code(message: str) -> None:
+    """Warn, attributed to the innermost caller outside the core (the plugin's own line)."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_CORE_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        warnings.warn(message, PluginDeprecationWarning, stacklevel=2)
+        return
+    warnings.warn_explicit(
+        message,
+        PluginDeprecationWarning,
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        module=frame.f_globals.get("__name__"),
+        registry=frame.f_globals.setdefault("__warningregistry__", {}),
+    )
 
 
 class _PluginMonitoring:
@@ -299,17 +445,23 @@ class _PluginMonitoring:
         period_seconds: int = 60,
         evaluation_periods: int = 1,
         treat_missing_data: str = "notBreaching",
+        moved_from: str | None = None,
     ) -> MetricAlarm:
         """Alarm when ``metric`` (its ``stat`` over ``period_seconds``) compares to
         ``threshold`` by ``comparison`` for ``evaluation_periods`` consecutive periods.
         The observability plugin creates it as ``<key>-<suffix>`` with the notifications
         topic as ALARM and OK action. ``description`` is what the responder reads: say what
         broke and what to do. ``treat_missing_data``: ``notBreaching`` (default),
-        ``breaching``, ``ignore`` or ``missing``."""
+        ``breaching``, ``ignore`` or ``missing``. ``moved_from``: the Terraform address
+        (``aws_cloudwatch_metric_alarm.<name>``) of this same alarm when the plugin built it
+        itself before; the alarm gets a ``moved`` block from there, so Terraform keeps it
+        instead of replacing it. Without an enabled plugin rendering alarms (observability),
+        no registered alarm is created."""
         where = f"alarm '{key}'"
         check_key(key, self._plugin, "alarm")
         check_metric(metric, self._plugin, where)
         check_period(period_seconds, self._plugin, where)
+        check_moved_from(moved_from, self._plugin, where)
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
             raise RegistrationError(f"plugin '{self._plugin}' {where}: threshold {threshold!r} is not a number")
         if not description:
@@ -338,6 +490,7 @@ class _PluginMonitoring:
                 evaluation_periods,
                 treat_missing_data,
                 self._plugin,
+                moved_from,
             )
         )
 

@@ -81,11 +81,19 @@ class PluginDeclaration:
     ``PLUGIN_API_VERSION`` is outside (core/api_version.py says what bumps which part).
     """
 
+    # the entry-point name environments enable
     name: str
+    # one line for `payments-platform plugins` and the reference
     description: str
+    # keys this plugin publishes, each by the end of wiring
     provides: tuple[ContextKey[Any], ...] = ()
+    # keys another enabled plugin must provide; this plugin runs after it
     requires: tuple[ContextKey[Any], ...] = ()
+    # keys read when present (ctx.get); ordered like requires
     uses: tuple[ContextKey[Any], ...] = ()
+    # the PluginSettings model ctx.settings is validated with
     settings: type[PluginSettings] = NoSettings
+    # AWS provider endpoint keys of the services its resources call
     emulated_services: tuple[str, ...] = ()
+    # the plugin API range it was written for, e.g. ">=1.1,<2"
     requires_api: str = ""

@@ -68,6 +68,11 @@ class ComplianceError(PlatformError):
     """The checkov gate failed, its baseline is invalid, or a control cannot be evidenced."""
 
 
+class PluginDeprecationWarning(FutureWarning):
+    """A plugin uses something its plugin API range still allows but a later major version
+    refuses (shown by default: it is meant for the plugin's author)."""
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the closest candidate, or '' when none is close."""
     match = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)

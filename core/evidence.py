@@ -20,9 +20,14 @@ MIN_NOTE = 10
 
 @dataclass(frozen=True)
 class Evidence:
+    """One registration of ``ctx.compliance.evidence``: a resource that helps meet a PCI DSS requirement."""
+
+    # the PCI DSS v4.0 requirement id, e.g. "3.5.1"
     requirement: str
+    # the plugin that registered it
     plugin: str
     path: str  # construct path of the resource, found in the synth's "//" metadata
+    # how the resource meets the requirement
     note: str
     attributes: tuple[str, ...] = ()  # dotted attribute paths that must be set
     expect: tuple[tuple[str, Any], ...] = ()  # dotted attribute path → required literal value

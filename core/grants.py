@@ -10,14 +10,15 @@ owning service makes on the role's behalf — never direct KMS use.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from payments_platform.core.errors import RegistrationError
-from payments_platform.core.roles import Statement, grant_key_via_service
+from payments_platform.core.roles import Statement, grant_key_via_service, value_grant
 
 if TYPE_CHECKING:
-    from payments_platform.core.keys import Queue, Table, Topic
+    from payments_platform.core.keys import Function, Queue, Table, TableIndex, Topic
 
 
 class Grantor(Protocol):
@@ -33,6 +34,20 @@ class Grantor(Protocol):
         conditions: Mapping[str, Any] | None = None,
         any_resource_reason: str | None = None,
     ) -> Statement: ...
+
+
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def _through_value(grant: F) -> F:
+    """Record ``grant``'s statements as made through a published value (core/roles.py rule 3)."""
+
+    @functools.wraps(grant)
+    def recorded(*args: Any, **kwargs: Any) -> None:
+        with value_grant():
+            grant(*args, **kwargs)
+
+    return recorded  # type: ignore[return-value]
 
 
 TABLE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
@@ -53,6 +68,24 @@ ITEM_LEVEL_ACTIONS = frozenset(
 )
 _TABLE_WRITE_ACTIONS = frozenset({"dynamodb:PutItem", "dynamodb:UpdateItem"})
 
+# What AWS Backup's managed policy (AWSBackupServiceRolePolicyForBackup) lets its service role do to
+# a DynamoDB table, confined here to one table and its backups: no item read, no restore.
+TABLE_BACKUP_ACTIONS = (
+    "dynamodb:CreateBackup",
+    "dynamodb:DescribeTable",
+    "dynamodb:ListTagsOfResource",
+    "dynamodb:StartAwsBackupJob",
+)
+TABLE_BACKUP_RESOURCE_ACTIONS = ("dynamodb:DeleteBackup", "dynamodb:DescribeBackup")
+# Backups stay under the table's key: the service reads the key's metadata and lets DynamoDB hold a
+# grant on it for the backup's lifetime (CreateGrant only for an AWS resource, see below).
+_BACKUP_KEY_ACTIONS = ("kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey")
+TABLE_EXPORT_ACTIONS = ("dynamodb:ExportTableToPointInTime",)
+TABLE_EXPORT_RESOURCE_ACTIONS = ("dynamodb:DescribeExport",)
+# What a Lambda event source mapping given the stream's ARN calls on it (ListStreams is only needed
+# to discover a stream, and takes no resource-level permission: not granted).
+TABLE_STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
+
 QUEUE_SEND_ACTIONS = ("sqs:SendMessage",)
 QUEUE_CONSUME_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 TOPIC_PUBLISH_ACTIONS = ("sns:Publish",)
@@ -64,6 +97,7 @@ _SEND_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 _CONSUME_KEY_ACTIONS = ("kms:Decrypt",)
 
 
+@_through_value
 def grant_table(roles: Grantor, role: Any, table: Table, *, actions: Sequence[str], sid: str) -> None:
     """Exactly ``actions`` on ``table`` (statement ``sid``) and the key use they need
     (``{sid}Kms``), only through DynamoDB in the table's region. Raises
@@ -94,11 +128,87 @@ def grant_table(roles: Grantor, role: Any, table: Table, *, actions: Sequence[st
     )
 
 
+@_through_value
+def grant_table_index_query(roles: Grantor, role: Any, table: Table, index: TableIndex, *, sid: str) -> None:
+    """``dynamodb:Query`` on one index of ``table`` (statement ``sid``). The key use comes with a
+    grant on the table itself, which the role must already hold."""
+    if index not in table.indexes:
+        known = ", ".join(i.name for i in table.indexes) or "none"
+        raise RegistrationError(f"table grant '{sid}': index {index.name!r} is not one of the table's (known: {known})")
+    holds_table_grant = getattr(roles, "holds_grant_on", None)
+    if holds_table_grant is not None and not holds_table_grant(role, table.arn):
+        raise RegistrationError(
+            f"table grant '{sid}': the role holds no grant on the table itself, whose key encrypts the index: "
+            "grant it Query on the table first (table.grant / grant_read / grant_write)"
+        )
+    roles.grant(role, sid=sid, actions=["dynamodb:Query"], resources=[table.index_arn(index)])
+
+
+@_through_value
+def grant_table_backup(roles: Grantor, role: Any, table: Table, *, sid: str) -> None:
+    """AWS Backup's access to ``table`` (``sid``), to its backups (``{sid}Backups``) and to its key
+    through DynamoDB (``{sid}Kms``; ``CreateGrant`` only for an AWS resource)."""
+    roles.grant(role, sid=sid, actions=list(TABLE_BACKUP_ACTIONS), resources=[table.arn])
+    roles.grant(
+        role, sid=f"{sid}Backups", actions=list(TABLE_BACKUP_RESOURCE_ACTIONS), resources=[f"{table.arn}/backup/*"]
+    )
+    roles.grant(
+        role,
+        sid=f"{sid}Kms",
+        actions=list(_BACKUP_KEY_ACTIONS),
+        resources=[table.kms_key_arn],
+        conditions={
+            "StringEquals": {"kms:ViaService": f"dynamodb.{table.region}.amazonaws.com"},
+            "Bool": {"kms:GrantIsForAWSResource": "true"},
+        },
+    )
+
+
+@_through_value
+def grant_table_export(roles: Grantor, role: Any, table: Table, *, sid: str) -> None:
+    """Export ``table`` from its point-in-time recovery data (``sid``), follow its exports
+    (``{sid}Exports``) and decrypt it through DynamoDB (``{sid}Kms``)."""
+    roles.grant(role, sid=sid, actions=list(TABLE_EXPORT_ACTIONS), resources=[table.arn])
+    roles.grant(
+        role, sid=f"{sid}Exports", actions=list(TABLE_EXPORT_RESOURCE_ACTIONS), resources=[f"{table.arn}/export/*"]
+    )
+    grant_key_via_service(
+        roles,
+        role,
+        table.kms_key_arn,
+        sid=f"{sid}Kms",
+        actions=["kms:Decrypt"],
+        service="dynamodb",
+        region=table.region,
+    )
+
+
+@_through_value
+def grant_table_stream_read(roles: Grantor, role: Any, table: Table, *, sid: str) -> None:
+    """Read ``table``'s stream (``sid``) and decrypt its records through DynamoDB (``{sid}Kms``)."""
+    if not table.stream_arn:
+        raise RegistrationError(
+            f"table grant '{sid}': table {table.name!r} publishes no stream_arn (its provider enables no stream)"
+        )
+    roles.grant(role, sid=sid, actions=list(TABLE_STREAM_ACTIONS), resources=[table.stream_arn])
+    grant_key_via_service(
+        roles,
+        role,
+        table.kms_key_arn,
+        sid=f"{sid}Kms",
+        actions=["kms:Decrypt"],
+        service="dynamodb",
+        region=table.region,
+    )
+
+
+@_through_value
 def grant_queue_send(roles: Grantor, role: Any, queue: Queue, *, sid: str) -> None:
     """``sqs:SendMessage`` on ``queue`` (statement ``sid``) and its key use (``{sid}Kms``)."""
     _grant_queue(roles, role, queue, actions=QUEUE_SEND_ACTIONS, key_actions=_SEND_KEY_ACTIONS, sid=sid)
 
 
+@_through_value
 def grant_queue_consume(roles: Grantor, role: Any, queue: Queue, *, sid: str) -> None:
     """Receive, delete and read the attributes of ``queue``'s messages (statement ``sid``: what
     a Lambda event source mapping calls) and decrypt them (``{sid}Kms``)."""
@@ -114,6 +224,7 @@ def _grant_queue(
     )
 
 
+@_through_value
 def grant_topic_publish(roles: Grantor, role: Any, topic: Topic, *, sid: str) -> None:
     """``sns:Publish`` on ``topic`` (statement ``sid``) and its key use (``{sid}Kms``)."""
     roles.grant(role, sid=sid, actions=list(TOPIC_PUBLISH_ACTIONS), resources=[topic.arn])
@@ -126,3 +237,9 @@ def grant_topic_publish(roles: Grantor, role: Any, topic: Topic, *, sid: str) ->
         service="sns",
         region=topic.region,
     )
+
+
+@_through_value
+def grant_function_invoke(roles: Grantor, role: Any, function: Function, *, sid: str) -> None:
+    """``lambda:InvokeFunction`` on ``function`` and its qualified ARNs (``:alias``/``:version``)."""
+    roles.grant(role, sid=sid, actions=["lambda:InvokeFunction"], resources=[function.arn, f"{function.arn}:*"])

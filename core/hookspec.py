@@ -118,8 +118,10 @@ def payments_resources(ctx: PluginContext) -> None:
 def payments_wiring(ctx: PluginContext) -> None:
     """Connect to other plugins' resources: grants (ask the published value, e.g.
     ``ctx[keys.TRANSACTIONS_TABLE].grant_read(ctx.roles, role, sid=...)``; ``ctx.roles.grant``
-    for your own resources), policies, cross-plugin references. Everything ``provides`` promised must be published by the end
-    of this phase. Return value ignored.
+    for your own resources; another plugin's function reaches what you own through the key that
+    publishes it: ``my_queue.grant_send(ctx.roles, ctx[keys.TRANSACTION_PROCESSOR].role, sid=...)``,
+    never by role name), policies, cross-plugin references. Everything ``provides`` promised must
+    be published by the end of this phase. Return value ignored.
     """
 
 

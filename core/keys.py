@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from payments_platform.core import grants
 from payments_platform.core.grants import Grantor
-from payments_platform.core.roles import grant_key_via_service
+from payments_platform.core.roles import Role, grant_key_via_service
 
 T = TypeVar("T")
 
@@ -37,8 +37,11 @@ class ContextKey(Generic[T]):
 class KmsKey:
     """The platform's customer-managed key (rotation on, explicit key policy)."""
 
+    # the key's ARN: pass it as a resource's kms_key_id / kms_master_key_id
     arn: str
+    # the key's id (a UUID), where an API asks for the id rather than the ARN
     key_id: str
+    # alias/payments-<suffix>, for people and consoles
     alias_name: str
     region: str = field(kw_only=True)  # where the key lives (confines its use to services there)
 
@@ -56,12 +59,19 @@ class Network:
     endpoints), public subnets, the private route tables (for gateway endpoints) and the
     security groups of the functions and of the interface endpoints."""
 
+    # the VPC's id
     vpc_id: str
+    # its IPv4 range, e.g. 10.40.0.0/16 (for security group rules)
     vpc_cidr: str
+    # one per availability zone; functions run here, with no route to the internet
     private_subnet_ids: tuple[str, ...]
+    # one per availability zone; nothing of the platform's runs here
     public_subnet_ids: tuple[str, ...]
+    # the security group every platform function uses
     lambda_security_group_id: str
+    # route tables of the private subnets, for gateway endpoints (S3, DynamoDB)
     private_route_table_ids: tuple[str, ...] = ()
+    # the interface endpoints' security group ("" when the provider has none)
     endpoint_security_group_id: str = ""
 
 
@@ -69,8 +79,11 @@ class Network:
 class TableIndex:
     """A global secondary index of a published table."""
 
+    # the index name, as Query's IndexName takes it
     name: str
+    # its partition key attribute
     hash_key: str
+    # its sort key attribute (None when it has none)
     range_key: str | None = None
 
 
@@ -79,20 +92,28 @@ class Table:
     """A DynamoDB table. Consumers get access through the table itself (``grant_read``,
     ``grant_write``, ``grant``), never by writing IAM statements for it."""
 
+    # the table name (reference), as the SDK's TableName takes it
     name: str
+    # the table ARN (reference)
     arn: str
+    # the partition key attribute
     hash_key: str
+    # the sort key attribute (None when it has none)
     range_key: str | None = None
+    # its global secondary indexes (index_on finds one by keys)
     indexes: tuple[TableIndex, ...] = ()
     # The key encrypting the table at rest: readers and writers use it through DynamoDB.
     kms_key_arn: str = field(kw_only=True)
     region: str = field(kw_only=True)  # where the table lives (confines key use to DynamoDB there)
+    # The table's DynamoDB stream ("" when the provider enables none): what grant_stream_read opens.
+    stream_arn: str = field(default="", kw_only=True)
 
     def index_on(self, hash_key: str, range_key: str | None = None) -> TableIndex | None:
         """The index keyed on ``hash_key`` (and ``range_key``), or None when the table has none."""
         return next((i for i in self.indexes if (i.hash_key, i.range_key) == (hash_key, range_key)), None)
 
     def index_arn(self, index: TableIndex) -> str:
+        """The ARN of one of this table's indexes (``<table arn>/index/<name>``)."""
         return f"{self.arn}/index/{index.name}"
 
     def grant(self, roles: Grantor, role: Any, *, actions: Sequence[str], sid: str) -> None:
@@ -112,14 +133,46 @@ class Table:
         and the key use a writer needs, through DynamoDB."""
         self.grant(roles, role, actions=grants.TABLE_WRITE_ACTIONS, sid=sid)
 
+    def grant_index_query(self, roles: Grantor, role: Any, index: TableIndex, *, sid: str) -> None:
+        """``Query`` on one of this table's indexes (statement ``sid``). The index's items are
+        encrypted under the table's key, whose use comes with a grant on the table itself: the
+        role must already hold one (``grant``, ``grant_read``, ``grant_write``), or this raises
+        ``RegistrationError``."""
+        grants.grant_table_index_query(roles, role, self, index, sid=sid)
+
+    def grant_backup(self, roles: Grantor, role: Any, *, sid: str) -> None:
+        """What AWS Backup does with its service role (``ctx.roles.role(..., service=
+        "backup.amazonaws.com")``) to back this table up: describe it, create, describe and
+        delete its backups (statements ``sid``, ``{sid}Backups``), and use its key through
+        DynamoDB (``{sid}Kms``). Never an item read, a restore or a table change."""
+        grants.grant_table_backup(roles, role, self, sid=sid)
+
+    def grant_export(self, roles: Grantor, role: Any, *, sid: str) -> None:
+        """Export this table to S3 from its point-in-time recovery data
+        (``ExportTableToPointInTime``; ``DescribeExport`` on its exports: ``{sid}Exports``) and
+        decrypt it through DynamoDB (``{sid}Kms``). Writing the export to *your* bucket is
+        your own grant on your own bucket."""
+        grants.grant_table_export(roles, role, self, sid=sid)
+
+    def grant_stream_read(self, roles: Grantor, role: Any, *, sid: str) -> None:
+        """Read this table's stream (what a Lambda event source mapping on ``stream_arn`` calls:
+        ``DescribeStream``, ``GetRecords``, ``GetShardIterator``; statement ``sid``) and decrypt
+        its records through DynamoDB (``{sid}Kms``). Raises ``RegistrationError`` when the
+        provider published no ``stream_arn``."""
+        grants.grant_table_stream_read(roles, role, self, sid=sid)
+
 
 @dataclass(frozen=True)
 class Queue:
     """An SQS queue. Consumers get access through the queue (``grant_send``, ``grant_consume``)."""
 
+    # the queue name (ends in .fifo for a FIFO queue)
     name: str
+    # the queue ARN (reference)
     arn: str
+    # the queue URL, what SendMessage takes
     url: str
+    # a FIFO queue: senders pass a MessageGroupId
     fifo: bool = False
     # A consumer function's timeout may not exceed it (Lambda refuses the event source mapping).
     visibility_timeout_seconds: int = 30
@@ -127,6 +180,7 @@ class Queue:
     dead_letter_queue_arn: str = ""
     # The key encrypting messages at rest: senders and consumers use it through SQS.
     kms_key_arn: str = field(kw_only=True)
+    # where the queue lives (confines key use to SQS there)
     region: str = field(kw_only=True)
 
     def grant_send(self, roles: Grantor, role: Any, *, sid: str) -> None:
@@ -144,10 +198,13 @@ class Queue:
 class Topic:
     """An SNS topic. Consumers get access through the topic (``grant_publish``)."""
 
+    # the topic name
     name: str
+    # the topic ARN (reference), what Publish takes
     arn: str
     # The key encrypting messages at rest: publishers use it through SNS.
     kms_key_arn: str = field(kw_only=True)
+    # where the topic lives (confines key use to SNS there)
     region: str = field(kw_only=True)
 
     def grant_publish(self, roles: Grantor, role: Any, *, sid: str) -> None:
@@ -166,6 +223,7 @@ class RestApi:
     """
 
     name: str  # the API's name, as CloudWatch's ApiName dimension shows it
+    # the REST API's id (reference)
     rest_api_id: str
     arn: str  # arn:aws:apigateway:<region>::/restapis/<id>
     stage_name: str  # reference to the stage (its ``stage_name`` attribute)
@@ -173,6 +231,28 @@ class RestApi:
     execution_arn: str  # arn:aws:execute-api:<region>:<account>:<id>, the prefix of lambda:InvokeFunction source ARNs
     invoke_url: str  # https://<id>.execute-api.<region>.amazonaws.com/<stage>
     usage_plan_id: str  # the plan throttling every client of the stage
+
+
+@dataclass(frozen=True)
+class Function:
+    """A Lambda function a plugin runs, published so other plugins can give it access to what
+    *they* own: ``queue.grant_send(ctx.roles, ctx[keys.TRANSACTION_PROCESSOR].role, sid=...)``.
+
+    ``role`` is the function's execution role. Its owner (the publishing plugin) grants it what
+    its handler calls; another plugin adds statements to it only through a value's grant on its
+    own resource or on a published one (``Queue.grant_send``, ``Table.grant_read``, ...), having
+    declared this key in ``requires`` or ``uses`` (core/roles.py states the rules)."""
+
+    name: str  # the function's name (reference to the resource), e.g. transaction-processor-prod
+    arn: str  # the function's ARN (reference), for lambda:InvokeFunction grants and event sources
+    role: Role  # its execution role: pass it to a value's grant
+    log_group_name: str  # /aws/lambda/<name>, the group the function logs to
+    log_group_arn: str  # that group's ARN (reference)
+
+    def grant_invoke(self, roles: Grantor, role: Any, *, sid: str) -> None:
+        """Let ``role`` invoke this function (``lambda:InvokeFunction`` on its ARN and its
+        versions/aliases; statement ``sid``). ``roles`` is ``ctx.roles``."""
+        grants.grant_function_invoke(roles, role, self, sid=sid)
 
 
 @dataclass(frozen=True)
@@ -206,6 +286,25 @@ REST_API: ContextKey[RestApi] = ContextKey("api.rest_api", RestApi, "The API Gat
 RUNTIME_PACKAGE: ContextKey[FunctionPackage] = ContextKey(
     "api.runtime_package", FunctionPackage, "The runtime's deployment package, for any plugin's Lambda function."
 )
+# The api plugin's functions (plugin API 1.1): reach their roles through these, never by role name.
+TRANSACTION_PROCESSOR: ContextKey[Function] = ContextKey(
+    "api.transaction_processor",
+    Function,
+    "POST /transactions: records a payment, sends its audit message, publishes its event.",
+)
+STATUS_CHECKER: ContextKey[Function] = ContextKey(
+    "api.status_checker", Function, "GET /status: reads one transaction's status."
+)
+TRANSACTION_RECONCILER: ContextKey[Function] = ContextKey(
+    "api.transaction_reconciler",
+    Function,
+    "Scheduled every minute: completes dispatches a processor could not finish.",
+)
+CARD_FINGERPRINT_ROTATOR: ContextKey[Function] = ContextKey(
+    "api.card_fingerprint_rotator",
+    Function,
+    "Run by Secrets Manager: rotates the card-fingerprint HMAC key.",
+)
 
 WELL_KNOWN_KEYS: tuple[ContextKey[Any], ...] = (
     KMS_KEY,
@@ -215,4 +314,8 @@ WELL_KNOWN_KEYS: tuple[ContextKey[Any], ...] = (
     NOTIFICATIONS_TOPIC,
     REST_API,
     RUNTIME_PACKAGE,
+    TRANSACTION_PROCESSOR,
+    STATUS_CHECKER,
+    TRANSACTION_RECONCILER,
+    CARD_FINGERPRINT_ROTATOR,
 )

@@ -19,31 +19,53 @@ from payments_platform.core.errors import RegistrationError
 
 @dataclass(frozen=True)
 class MonitoredFunction:
+    """A Lambda function registered with ``ctx.monitoring.function``: graphed and alarmed on errors and throttles."""
+
+    # unique among registered functions
     key: str
+    # the function's name (CloudWatch's FunctionName dimension)
     function_name: str
+    # the log group it writes to (for log insights widgets)
     log_group_name: str
+    # the plugin that registered it
     plugin: str
 
 
 @dataclass(frozen=True)
 class MonitoredTable:
+    """A DynamoDB table registered with ``ctx.monitoring.table``: graphed (throttles, errors)."""
+
+    # unique among registered tables
     key: str
+    # the table's name (CloudWatch's TableName dimension)
     table_name: str
+    # the plugin that registered it
     plugin: str
 
 
 @dataclass(frozen=True)
 class MonitoredApi:
+    """A REST API stage registered with ``ctx.monitoring.api``: the dashboard graphs its traffic and errors."""
+
+    # unique among registered APIs
     key: str
+    # the REST API's name (CloudWatch's ApiName dimension)
     api_name: str
+    # the stage (CloudWatch's Stage dimension)
     stage_name: str
+    # the plugin that registered it
     plugin: str
 
 
 @dataclass(frozen=True)
 class MonitoredQueue:
+    """An SQS queue registered with ``ctx.monitoring.queue``: graphed, and alarmed when it is a dead-letter queue."""
+
+    # unique among registered queues
     key: str
+    # the queue's name (CloudWatch's QueueName dimension)
     queue_name: str
+    # the plugin that registered it
     plugin: str
     # Set on a dead-letter queue: the queue whose failed messages it holds. Anything visible
     # in a dead-letter queue is a message nobody processed, so it alarms on the first one.
@@ -56,9 +78,13 @@ class MonitoredLogGroup:
     and ``log_group_arn`` are references to the log group resource (tokens), so whoever
     subscribes to it is created after it."""
 
+    # unique among registered log groups
     key: str
+    # the log group's name (reference)
     log_group_name: str
+    # its ARN (reference)
     log_group_arn: str
+    # the plugin that registered it
     plugin: str
 
 
@@ -83,10 +109,15 @@ class Metric:
     (``Sum``, ``Average``, ``Minimum``, ``Maximum``, ``SampleCount`` or a percentile such as
     ``p99``) and an optional graph ``label``."""
 
+    # e.g. "AWS/Lambda" or your own namespace
     namespace: str
+    # the metric name, e.g. "Errors"
     name: str
+    # dimension name → value (values may be references)
     dimensions: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # Sum, Average, Minimum, Maximum, SampleCount or a percentile such as p99
     stat: str = "Sum"
+    # the graph legend's label ("": CloudWatch's default)
     label: str = ""
 
     def __post_init__(self) -> None:
@@ -103,10 +134,15 @@ class Metric:
 class MetricWidget:
     """One graph on the dashboard, registered with ``ctx.monitoring.metric_widget``."""
 
+    # unique among metric widgets; graphs are sorted by it
     key: str
+    # the graph's title
     title: str
+    # the metrics on the graph
     metrics: tuple[Metric, ...]
+    # aggregation period: 10, 30 or a multiple of 60
     period_seconds: int
+    # the plugin that registered it
     plugin: str
 
 
@@ -114,20 +150,41 @@ class MetricWidget:
 class MetricAlarm:
     """One CloudWatch alarm on ``metric``, registered with ``ctx.monitoring.alarm``. The
     observability plugin creates it as ``<key>-<environment suffix>`` and notifies the
-    notifications topic on ALARM and on OK, like its own alarms."""
+    notifications topic on ALARM and on OK, like its own alarms. ``moved_from``: the Terraform
+    address the same alarm had before (a ``moved`` block), or None."""
 
+    # unique among alarms; the alarm is named <key>-<suffix>
     key: str
+    # what is watched
     metric: Metric
+    # the value compared against
     threshold: float
+    # what the responder reads: what broke and what to do
     description: str
+    # one of CloudWatch's ComparisonOperator values
     comparison: str
+    # 10, 30 or a multiple of 60
     period_seconds: int
+    # consecutive breaching periods before ALARM
     evaluation_periods: int
+    # notBreaching, breaching, ignore or missing
     treat_missing_data: str
+    # the plugin that registered it
     plugin: str
+    moved_from: str | None = None
 
 
 _KEY = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+# What a registered alarm may have been before: an alarm resource at the stack's root.
+_ALARM_ADDRESS = re.compile(r"^aws_cloudwatch_metric_alarm\.[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def check_moved_from(address: str | None, plugin: str, where: str) -> None:
+    if address is not None and (not isinstance(address, str) or not _ALARM_ADDRESS.match(address)):
+        raise RegistrationError(
+            f"plugin '{plugin}' {where}: moved_from {address!r} is not the address of an alarm "
+            "(aws_cloudwatch_metric_alarm.<name>, as in the state)"
+        )
 
 
 def check_key(key: str, plugin: str, kind: str) -> None:

@@ -4,13 +4,34 @@ Plugins ask for a role, then grant it statements (specific actions on specific A
 After every plugin's ``finalize`` the host renders exactly one inline policy per role.
 Wildcard actions are refused; a bare ``*`` resource is accepted only with a reason
 (where AWS offers no resource-level permission), and the reasons are reported.
+
+Who may add statements to whose role (plugin API 1.1):
+
+1. A role's **owner** -- the plugin that created it with ``ctx.roles.role`` -- grants it what its
+   code calls: ``ctx.roles.grant`` on its own resources, a published value's grant on another
+   plugin's (``ctx[keys.TRANSACTIONS_TABLE].grant_read(ctx.roles, role, sid=...)``).
+2. **Another plugin** adds statements to that role only when the role reached it in a value it
+   declared in ``requires`` or ``uses`` (``ctx[keys.TRANSACTION_PROCESSOR].role``), and then
+   for access to what *it* owns: a value's grant on its own resource
+   (``my_queue.grant_send(ctx.roles, processor.role, sid=...)``) or ``ctx.roles.grant`` naming
+   its own resources. Every statement records the plugin that granted it.
+3. **A published resource** (a table, queue, topic or key another plugin published) is reached
+   only through its value's grants, never by a raw ``ctx.roles.grant`` naming its ARN.
+
+Naming another plugin's role by string, granting to a role that did not reach the plugin through
+a declared key, and raw statements on a published resource are refused for plugins written for
+plugin API 1.1 or later (``requires_api`` excluding 1.0), and deprecated with a
+:class:`~payments_platform.core.errors.PluginDeprecationWarning` naming what to use instead for
+plugins that still accept 1.0; plugin API 2.0 refuses them for everyone.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,16 +41,44 @@ _ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
 _SID = re.compile(r"^[A-Za-z0-9]+$")
 
 
+# Set while a published value's grant (core/grants.py, KmsKey.grant_use) records its statements,
+# so ctx.roles can tell them from a plugin's own raw statements.
+_VALUE_GRANT: ContextVar[bool] = ContextVar("value_grant", default=False)
+
+
+@contextmanager
+def value_grant() -> Iterator[None]:
+    """Mark the grants recorded inside as made through a value's grant method."""
+    token = _VALUE_GRANT.set(True)
+    try:
+        yield
+    finally:
+        _VALUE_GRANT.reset(token)
+
+
+def in_value_grant() -> bool:
+    return _VALUE_GRANT.get()
+
+
 @dataclass(frozen=True)
 class Statement:
+    """One statement of a role's inline policy, and the plugin that granted it."""
+
+    # unique within the role; a value's grant adds {sid}Kms for its key use
     sid: str
+    # specific service:Action names, sorted (no wildcards)
     actions: tuple[str, ...]
+    # ARNs (references), or ["*"] with any_resource_reason
     resources: tuple[str, ...]
+    # the plugin that added it
     granted_by: str
+    # an IAM Condition block, e.g. kms:ViaService
     conditions: Mapping[str, Any] | None = None
+    # why AWS needs Resource "*" here (reported)
     any_resource_reason: str | None = None
 
     def render(self) -> dict[str, Any]:
+        """The statement as IAM JSON (a dict)."""
         body: dict[str, Any] = {
             "Sid": self.sid,
             "Effect": "Allow",
@@ -43,21 +92,25 @@ class Statement:
 
 @dataclass
 class Role:
-    """A registered role. ``policy`` is its one inline policy resource: created with the role
-    (so resources can ``depends_on`` it), its document rendered after ``finalize``."""
+    """An IAM role from ``ctx.roles.role(...)``, or one published in a value (``Function.role``).
+    Pass it to a grant; read ``arn`` for a resource's ``role`` argument. ``policy`` is its one
+    inline policy resource: created with the role (so resources can ``depends_on`` it), its
+    document rendered from ``statements`` after ``finalize``."""
 
-    key: str
-    name: str
-    owner: str
-    construct: Any
-    policy: Any = None
-    statements: list[Statement] = field(default_factory=list)
+    key: str  # unique in the build: the construct ids and, with the suffix, the name derive from it
+    name: str  # the IAM role name, {key}-role-{suffix}
+    owner: str  # the plugin that created it (rule 1 of the grant rules above)
+    construct: Any  # the aws_iam_role resource
+    policy: Any = None  # the aws_iam_role_policy resource (depends_on it to wait for the grants)
+    statements: list[Statement] = field(default_factory=list)  # every grant so far, in order
 
     @property
     def arn(self) -> str:
+        """The role's ARN (a reference to the role resource)."""
         return str(self.construct.arn)
 
     def policy_document(self) -> str:
+        """The inline policy's JSON: every statement, sorted by Sid."""
         statements = sorted(self.statements, key=lambda s: s.sid)
         return json.dumps({"Version": "2012-10-17", "Statement": [s.render() for s in statements]}, sort_keys=False)
 
@@ -154,13 +207,14 @@ def grant_key_via_service(
 ) -> Statement:
     """Key use on ``kms_key_arn`` only through calls ``service`` makes in ``region`` on the
     role's behalf (``kms:ViaService``), never direct KMS use. ``roles`` is ``ctx.roles``."""
-    statement: Statement = roles.grant(
-        role,
-        sid=sid,
-        actions=list(actions),
-        resources=[kms_key_arn],
-        conditions={"StringEquals": {"kms:ViaService": f"{service}.{region}.amazonaws.com"}},
-    )
+    with value_grant():
+        statement: Statement = roles.grant(
+            role,
+            sid=sid,
+            actions=list(actions),
+            resources=[kms_key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"{service}.{region}.amazonaws.com"}},
+        )
     return statement
 
 

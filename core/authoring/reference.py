@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from payments_platform.core import context, hookspec, keys, policy
+from payments_platform.core import context, evidence, hookspec, keys, naming, policy, roles
 from payments_platform.core.api_version import PLUGIN_API_VERSION
 from payments_platform.core.authoring.source_comments import attribute_comments
 from payments_platform.core.host.plugin_manager import PlatformPluginManager, PluginSource, discover_plugins, hook_names
@@ -42,10 +42,13 @@ def render_reference(sources: dict[str, PluginSource] | None = None) -> str:
         ),
         _types(
             "Other public types",
-            "The dataclasses `payments_platform.core` exports: what `payments_declare()` "
-            "returns, what `payments_configure()` receives, and what facades take.",
-            _exported_dataclasses(),
+            "Every other type a plugin handles: the dataclasses `payments_platform.core` exports (what "
+            "`payments_declare()` returns, what `payments_configure()` receives, what facades take and "
+            "return) and the values `ctx` hands out (`ctx.aws`, `ctx.naming`, a grant's `Statement`, "
+            "`ctx.compliance`'s `Evidence`).",
+            public_types(),
         ),
+        _builders(),
         _policy_rules(),
         _plugin_settings(sources),
     ]
@@ -166,6 +169,21 @@ def _context_keys() -> str:
     )
 
 
+# Values ``ctx`` hands out that ``payments_platform.core`` does not export by name.
+RECEIVED_TYPES: tuple[type, ...] = (context.AwsAccount, naming.Naming, roles.Statement, evidence.Evidence)
+
+
+def public_types() -> list[type]:
+    """The types of "Other public types", sorted by name (each must be fully described:
+    tests/core/authoring/test_reference.py)."""
+    return sorted({*_exported_dataclasses(), *RECEIVED_TYPES}, key=lambda t: t.__name__)
+
+
+def documented_types() -> list[type]:
+    """Every type the reference describes field by field."""
+    return [*_public_dataclasses(keys), *public_types()]
+
+
 def _types(title: str, intro: str, classes: Iterable[type]) -> str:
     parts = [f"## {title}\n", f"{intro}\n"]
     for cls in classes:
@@ -179,10 +197,48 @@ def _types(title: str, intro: str, classes: Iterable[type]) -> str:
             for field in dataclasses.fields(cls)
         ]
         parts.append(_table(("field", "type", "default", "notes"), rows))
+        if cls is naming.Naming:
+            parts.append(_naming_kinds())
         members = _members("", cls)
         if members:
             parts.append(members)
     return "\n".join(parts)
+
+
+def _builders() -> str:
+    from payments_platform.core import builders
+
+    lines = [
+        "## Builders",
+        "",
+        _markdown((inspect.getdoc(builders) or "").split("\n\n")[0].replace("\n", " ")),
+        "",
+    ]
+    for fn in (builders.hardened_bucket, builders.platform_function, builders.deny_unencrypted_uploads):
+        lines.append(f"- `{fn.__name__}{_signature(fn)}`: {_first_paragraph(fn)}")
+    return "\n".join(lines) + "\n"
+
+
+def _naming_kinds() -> str:
+    rows = [(f"`{kind}`", str(limit), naming.KIND_DESCRIPTIONS[kind]) for kind, limit in naming.MAX_LENGTH.items()]
+    return "Kinds for `name(..., kind=...)` (the AWS length limit checked at synth):\n\n" + _table(
+        ("kind", "max length", "for"), rows
+    )
+
+
+def undescribed(cls: type) -> list[str]:
+    """What of ``cls`` the reference would show without a description: the type itself, a
+    field without a comment, a public method or property without a docstring."""
+    missing = [] if _own_doc(cls) else ["(the type's docstring)"]
+    comments = attribute_comments(cls)
+    missing += [f"field {f.name}" for f in dataclasses.fields(cls) if not comments.get(f.name)]
+    for name, member in vars(cls).items():
+        if name.startswith("_"):
+            continue
+        fn = member.fget if isinstance(member, property) else member
+        if inspect.isfunction(fn) and not inspect.getdoc(fn):
+            missing.append(f"method {name}")
+    return missing
 
 
 def _policy_rules() -> str:

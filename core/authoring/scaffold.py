@@ -1,10 +1,13 @@
 """``payments-platform new-plugin NAME``: a plugin distribution that passes its own tests.
 
-It holds what every plugin needs and nothing more: the entry point, ``payments_declare`` with
-a settings model and an API range, one resource hook creating a log group the policy rules
-accept, a README and tests written with ``payments_platform.core.testing``. Everything is
-checked before anything is written, and the files land in a temporary sibling directory
-that is renamed into place, so a refused or failed run leaves nothing behind.
+It shows the whole contract on one small, real example -- a queue the transaction processor may
+send to: the entry point; ``payments_declare`` with a settings model (a cross-field check
+included), ``requires`` (the processor's published handle), ``emulated_services`` matching what
+it creates and an API range; ``payments_resources`` creating the queue under the platform key;
+``payments_wiring`` granting the processor send rights through the queue's own value; a README;
+tests that stand in for the api plugin with ``stub_provider`` and check the rendered policy.
+Everything is checked before anything is written, and the files land in a temporary sibling
+directory that is renamed into place, so a refused or failed run leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -40,8 +43,12 @@ class PluginScaffold:
         return f"payments-{self.name.replace('_', '-')}"
 
     @property
+    def camel(self) -> str:
+        return "".join(part.capitalize() for part in self.name.split("_"))
+
+    @property
     def settings_class(self) -> str:
-        return "".join(part.capitalize() for part in self.name.split("_")) + "Settings"
+        return f"{self.camel}Settings"
 
     def files(self) -> dict[str, str]:
         major = PLUGIN_API_VERSION.split(".")[0]
@@ -51,6 +58,7 @@ class PluginScaffold:
             "distribution": self.distribution,
             "slug": self.name.replace("_", "-"),  # AWS names take hyphens
             "settings_class": self.settings_class,
+            "sid": f"{self.camel}Send",  # IAM Sids are alphanumeric
             "requires_api": f">={PLUGIN_API_VERSION},<{int(major) + 1}",
         }
         return {path.format(**values): Template(text).substitute(values) for path, text in TEMPLATES.items()}
@@ -132,8 +140,9 @@ testpaths = ["tests"]
     "README.md": """\
 # $distribution
 
-The `$name` plugin for payments-platform. It creates one CloudWatch log group, encrypted with the
-platform's KMS key, kept `log_retention_days` days: replace it with what your plugin is for.
+The `$name` plugin for payments-platform: an SQS queue, encrypted with the platform's KMS key,
+that the transaction processor may send to. It is a working example of the whole plugin contract;
+replace the queue with what your plugin is for.
 
 ## Use it
 
@@ -142,26 +151,37 @@ pip install -e .                                  # registers the entry point "$
 payments-platform plugins --settings $name        # its settings and each environment's values
 ```
 
-Enable it by adding `"$name"` to an environment's `plugins` in `environments.toml`, and set its
-settings under `[environments.<env>.settings.$name]`:
+Enable it in an environment of `environments.toml` (it needs the api plugin, which publishes the
+transaction processor), and set its settings under `[environments.<env>.settings.$name]`:
 
 ```toml
-[environments.dev.settings.$name]
-log_retention_days = 90
+[environments.prod]
+enable = ["$name"]
+
+[environments.prod.settings.$name]
+message_retention_seconds = 1209600
 ```
 
 ## Develop it
 
-- `$package/plugin.py`: the hooks (`payments_declare`, `payments_resources`); add
-  `payments_foundation`, `payments_wiring` or `payments_finalize` as you need them.
-- `$package/settings.py`: the settings model; unknown keys and wrong types are rejected.
-- `tests/`: run `pytest`; `payments_platform.core.testing` synthesizes your plugin alone
-  (`synth`), stands in for other plugins' keys (`stub_provider`) and checks resources
-  (`assert_resource`).
+- `$package/plugin.py`, one hook per phase:
+  - `payments_declare`: its name, settings model, `requires` (keys another plugin must publish:
+    here `keys.TRANSACTION_PROCESSOR`; `uses` for optional ones, read with `ctx.get`),
+    `emulated_services` (the AWS services its resources call, for the local emulator) and the
+    plugin API range it was written for;
+  - `payments_resources(ctx: PluginContext)`: the queue;
+  - `payments_wiring(ctx: PluginContext)`: the processor may send to it. The grant is asked of the
+    queue's own value (`keys.Queue`), on the role the api plugin *published*
+    (`ctx[keys.TRANSACTION_PROCESSOR].role`): never a role named by string, never a raw statement.
+- `$package/settings.py`: the settings model; unknown keys, wrong types and the cross-field check
+  are refused naming the settings.
+- `tests/`: run `pytest`. `stub_provider("api", [keys.TRANSACTION_PROCESSOR])` stands in for the
+  api plugin (a real role the stub owns), `synth` synthesizes your plugin with it, and
+  `stack.iam_statements("transaction-processor")` is the policy your grant rendered.
 
-The hook contract is docs/PLUGIN_AUTHORS.md in payments-platform; every hook, context key, policy
-rule and setting is listed in its docs/REFERENCE.md. Import only from `payments_platform.core`
-(resources through `payments_platform.core.cdktf_adapter.aws`), never from another plugin.
+The hook contract is docs/PLUGIN_AUTHORS.md in payments-platform; every hook, context key, value
+type, policy rule and setting is listed in its docs/REFERENCE.md. Import only from
+`payments_platform.core`, never from another plugin.
 """,
     "{package}/__init__.py": '''\
 """The $name plugin for payments-platform (hooks in plugin.py)."""
@@ -171,22 +191,37 @@ rule and setting is listed in its docs/REFERENCE.md. Import only from `payments_
 
 from __future__ import annotations
 
-from payments_platform.core import LogRetentionDays, PluginSettings
+from payments_platform.core import PluginSettings
+from pydantic import Field, model_validator
 
 
 class $settings_class(PluginSettings):
-    # How long the plugin's log events are kept (PCI DSS 10.5.1 asks 12 months for audit logs).
-    log_retention_days: LogRetentionDays = 30
+    # How long SQS keeps a message nobody received (60 s to 14 days).
+    message_retention_seconds: int = Field(default=345600, ge=60, le=1209600)
+    # How long a received message stays hidden from other consumers (up to 12 hours).
+    visibility_timeout_seconds: int = Field(default=30, ge=0, le=43200)
+
+    @model_validator(mode="after")
+    def _hidden_no_longer_than_kept(self) -> $settings_class:
+        """visibility_timeout_seconds ≤ message_retention_seconds"""
+        if self.visibility_timeout_seconds > self.message_retention_seconds:
+            raise ValueError(
+                f"visibility_timeout_seconds ({self.visibility_timeout_seconds}) is longer than "
+                f"message_retention_seconds ({self.message_retention_seconds})"
+            )
+        return self
 ''',
     "{package}/plugin.py": '''\
-"""The $name plugin: its declaration and the resources it contributes."""
+"""The $name plugin: a queue the transaction processor may send to.
+
+- declare: settings, requires the processor's published handle, the services it calls
+- resources: the queue, encrypted with the platform key, registered for monitoring
+- wiring: the processor may send to it, a grant on the queue's own value
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core.cdktf_adapter import aws
+from payments_platform.core import PluginContext, PluginDeclaration, aws, hookimpl, keys
 
 from .settings import $settings_class
 
@@ -195,50 +230,101 @@ from .settings import $settings_class
 def payments_declare() -> PluginDeclaration:
     return PluginDeclaration(
         name="$name",
-        description="The $name plugin",
+        description="A queue the transaction processor may send to",
+        # Published by the api plugin: the host runs this plugin after it, and refuses to build
+        # without it.
+        requires=(keys.TRANSACTION_PROCESSOR,),
+        uses=(),  # optional keys, read with ctx.get(key): None when no enabled plugin provides one
         settings=$settings_class,
+        # What the resources below call: on the local emulator these endpoints point at it.
+        emulated_services=("sqs",),
         requires_api="$requires_api",
     )
 
 
 @hookimpl
-def payments_resources(ctx: Any) -> None:
+def payments_resources(ctx: PluginContext) -> None:
     settings: $settings_class = ctx.settings
-    # Retained and encrypted with the platform CMK, as the policy rule PP-LOG-GROUP requires.
-    aws.cloudwatch_log_group.CloudwatchLogGroup(
+    kms = ctx[keys.KMS_KEY]
+    name = ctx.naming.name("$slug", kind="sqs")
+    queue = aws.sqs_queue.SqsQueue(
         ctx.scope,
-        "log_group",
-        name="/payments/" + ctx.naming.name("$slug"),
-        retention_in_days=settings.log_retention_days,
-        kms_key_id=ctx[keys.KMS_KEY].arn,
+        "queue",  # a construct id is forever: changing it replaces the queue
+        name=name,
+        message_retention_seconds=settings.message_retention_seconds,
+        visibility_timeout_seconds=settings.visibility_timeout_seconds,
+        kms_master_key_id=kms.arn,  # PCI DSS 3.5.1: messages at rest under the platform CMK
     )
+    ctx.monitoring.queue("$slug", queue_name=name)
+    ctx.outputs.add("${name}_queue_url", queue.url, description="URL of the $name queue")
+    # The queue as a value, so the grant in wiring is the core's least-privilege one.
+    ctx.stash["queue"] = keys.Queue(
+        name=name,
+        arn=queue.arn,
+        url=queue.url,
+        visibility_timeout_seconds=settings.visibility_timeout_seconds,
+        kms_key_arn=kms.arn,
+        region=ctx.aws.region,
+    )
+
+
+@hookimpl
+def payments_wiring(ctx: PluginContext) -> None:
+    queue: keys.Queue = ctx.stash.pop("queue")
+    processor = ctx[keys.TRANSACTION_PROCESSOR]
+    # sqs:SendMessage on this queue, and the key use SQS makes for the sender (${sid}Kms).
+    queue.grant_send(ctx.roles, processor.role, sid="$sid")
 ''',
     "tests/test_plugin.py": '''\
-"""The $name plugin, synthesized alone with payments-platform's test helpers."""
+"""The $name plugin, synthesized with payments-platform's test helpers."""
 
 import pytest
+from payments_platform.core import ConfigError, keys
+from payments_platform.core.testing import assert_resource, stub_provider, synth
 
-from payments_platform.core import ConfigError
-from payments_platform.core.testing import assert_resource, synth
-
-
-def test_log_group_is_named_with_the_environment_suffix():
-    stack = synth(["$name"])
-    assert_resource(stack, "aws_cloudwatch_log_group", {"name": "/payments/$slug-test"})
+# Stands in for the api plugin: publishes the transaction processor with a real role of its own.
+API = stub_provider("api", [keys.TRANSACTION_PROCESSOR])
 
 
-def test_log_group_is_encrypted_with_the_platform_key():
-    log_group = synth(["$name"]).one("aws_cloudwatch_log_group", name="/payments/$slug-test")
-    assert log_group["kms_key_id"].startswith("$${aws_kms_key.")
+def build(**settings):
+    return synth(["$name"], extra_plugins={"api": API}, settings={"$name": settings})
+
+
+def test_queue_is_named_with_the_environment_suffix():
+    assert_resource(build(), "aws_sqs_queue", {"name": "$slug-test"})
+
+
+def test_queue_is_encrypted_with_the_platform_key():
+    assert build().one("aws_sqs_queue", name="$slug-test")["kms_master_key_id"].startswith("$${aws_kms_key.")
+
+
+def test_processor_may_send_to_the_queue_and_use_the_key_only_through_sqs():
+    stack = build()
+    (queue,) = stack.resources("aws_sqs_queue")
+    (key,) = stack.resources("aws_kms_key")
+    assert stack.iam_statements("transaction-processor") == [
+        {
+            "Sid": "$sid",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": f"$${{aws_sqs_queue.{queue}.arn}}",
+        },
+        {
+            "Sid": "${sid}Kms",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": f"$${{aws_kms_key.{key}.arn}}",
+            "Condition": {"StringEquals": {"kms:ViaService": "sqs.us-east-1.amazonaws.com"}},
+        },
+    ]
 
 
 def test_retention_follows_the_setting():
-    stack = synth(["$name"], settings={"$name": {"log_retention_days": 90}})
-    assert_resource(stack, "aws_cloudwatch_log_group", {"retention_in_days": 90})
+    assert_resource(build(message_retention_seconds=86400), "aws_sqs_queue", {"message_retention_seconds": 86400})
 
 
-def test_retention_cloudwatch_does_not_offer_is_refused():
-    with pytest.raises(ConfigError, match="log_retention_days"):
-        synth(["$name"], settings={"$name": {"log_retention_days": 42}})
+def test_visibility_longer_than_retention_is_refused_naming_both_settings():
+    with pytest.raises(ConfigError, match="settings 'message_retention_seconds' and 'visibility_timeout_seconds'"):
+        build(message_retention_seconds=60, visibility_timeout_seconds=120)
 ''',
 }

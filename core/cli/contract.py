@@ -1,4 +1,4 @@
-"""``payments-platform contract [--url URL]`` (registered by core/cli/main.py)."""
+"""``payments-platform contract [--url URL]`` ."""
 
 from __future__ import annotations
 
@@ -6,17 +6,19 @@ import argparse
 import os
 from pathlib import Path
 
+from payments_platform.core.cli.registry import Commands
 from payments_platform.core.errors import ConfigError
 from payments_platform.core.host.config import find_config_file
-from payments_platform.core.ops.api_contract import API_KEY_ENV, PEER_API_KEY_ENV, run_contract
+from payments_platform.core.ops.api_contract import API_KEY_ENV, PEER_API_KEY_ENV
 
 DEFAULT_REPORT_DIR = "schemathesis-report"
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    contract = commands.add_parser(
+def register(commands: Commands) -> None:
+    contract = commands.add(
         "contract",
         help="check docs/openapi.yaml against a running API with schemathesis (exit 0: no failures)",
+        handler=cmd_contract,
     )
     contract.add_argument(
         "--url",
@@ -40,6 +42,8 @@ def cmd_contract(args: argparse.Namespace) -> int:
         print(
             f"one client key: tenant isolation (object_level_authorization) needs a second one in ${PEER_API_KEY_ENV}"
         )
+    from payments_platform.core.ops.api_contract import run_contract
+
     report = run_contract(url, api_key, root=root, report_dir=Path(args.report_dir), peer_api_key=peer_api_key)
     print(report.summary())
     print(f"report: {report.report_path}")

@@ -1,41 +1,39 @@
-"""``payments-platform local up | down | smoke | fault`` (registered by core/cli/main.py)."""
+"""``payments-platform local up | down | smoke | fault`` ."""
 
 from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
-from payments_platform.core.cdktf_adapter import stop_jsii_runtime
-from payments_platform.core.local import fault_command
-from payments_platform.core.local.lifecycle import (
-    DEFAULT_ENVIRONMENT,
-    default_run,
-    describe,
-    down,
-    follow,
-    planned_changes,
-    up,
-)
+from payments_platform.core.cli.options import env_option, terraform_options
+from payments_platform.core.cli.registry import Commands
+from payments_platform.core.local import DEFAULT_ENVIRONMENT, fault_command
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    local = commands.add_parser("local", help="the whole platform on this machine: emulator, deployment, HTTP API")
-    actions = local.add_subparsers(dest="local_command", required=True, metavar="ACTION")
-    start = actions.add_parser("up", help="start the emulator, deploy, serve the API (Ctrl-C: destroy and stop)")
-    start.add_argument(
-        "--env", default=DEFAULT_ENVIRONMENT, help=f"an environment with aws_endpoint (default: {DEFAULT_ENVIRONMENT})"
+def register(commands: Commands) -> None:
+    local = commands.add(
+        "local", help="the whole platform on this machine: emulator, deployment, HTTP API", handler=cmd_local
+    )
+    actions = commands.group(local, "local_command")
+    start = actions.add(
+        "up", help="start the emulator, deploy, serve the API (Ctrl-C: destroy and stop)", handler=cmd_local
+    )
+    env_option(
+        start, default=DEFAULT_ENVIRONMENT, help=f"an environment with aws_endpoint (default: {DEFAULT_ENVIRONMENT})"
     )
     start.add_argument("--port", type=_port, default=0, help="the API's loopback port (default: any free one)")
     start.add_argument(
         "--keep", action="store_true", help="leave everything running and return (`local down` stops it)"
     )
-    smoke = actions.add_parser("smoke", help="up → take a payment end to end → check everything → down (exit 0/1)")
-    smoke.add_argument("--env", default=DEFAULT_ENVIRONMENT, help=f"(default: {DEFAULT_ENVIRONMENT})")
-    actions.add_parser("down", help="destroy and stop whatever a previous `local up` left running")
-    fault_command.add_parser(actions)
-    for parser in (start, smoke, actions.choices["down"]):
-        parser.add_argument("--provider-mirror", help="filesystem mirror holding hashicorp/aws (offline use)")
-        parser.add_argument("--terraform", help="terraform binary (default: from PATH)")
+    smoke = actions.add(
+        "smoke", help="up → take a payment end to end → check everything → down (exit 0/1)", handler=cmd_local
+    )
+    env_option(smoke, default=DEFAULT_ENVIRONMENT)
+    down_ = actions.add("down", help="destroy and stop whatever a previous `local up` left running", handler=cmd_local)
+    for parser in (start, smoke, down_):
+        terraform_options(parser)
+    fault_command.register(actions)
 
 
 def _port(text: str) -> int:
@@ -53,9 +51,11 @@ def _say(line: str) -> None:
 
 
 def cmd_local(args: argparse.Namespace) -> int:
+    # Loaded here, not at import: the other commands need neither the emulator nor jsii.
+    from payments_platform.core.cdktf_adapter import stop_jsii_runtime
+    from payments_platform.core.local.lifecycle import default_run, describe, down, follow, up
+
     run = default_run(args.config, say=_say)
-    if args.local_command == "fault":
-        return fault_command.run_fault_command(args, run.run_dir, _say)
     tools = {"terraform_binary": args.terraform, "provider_mirror": args.provider_mirror}
     if args.local_command == "down":
         with run.lock():
@@ -98,7 +98,8 @@ def cmd_local(args: argparse.Namespace) -> int:
     return 0 if reason in ("SIGINT", "SIGTERM") else 1
 
 
-def _no_changes(run, record, tools) -> str:
+def _no_changes(run: Any, record: Any, tools: dict[str, Any]) -> str:
+    from payments_platform.core.local.lifecycle import planned_changes
     from payments_platform.core.local.smoke import SmokeFailure
 
     changes = planned_changes(run, record, **tools)

@@ -6,6 +6,7 @@ declare → configure → [core foundation] → foundation → resources → wir
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -61,12 +62,33 @@ def validate_settings(env: EnvironmentConfig, declaration: PluginDeclaration) ->
         return declaration.settings.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(settings)"
+        message = _validation_message(first)
+        if first["loc"]:
+            where = "setting '" + ".".join(str(p) for p in first["loc"]) + "'"
+        else:  # a model validator: name the fields its message is about
+            where = _fields_named(declaration.settings, message)
         given = f" (got {first['input']!r})" if "input" in first and not isinstance(first["input"], dict) else ""
         more = f"; and {exc.error_count() - 1} more" if exc.error_count() > 1 else ""
         raise ConfigError(
-            f"environment '{env.name}', plugin '{declaration.name}', setting '{where}': {first['msg']}{given}{more}"
+            f"environment '{env.name}', plugin '{declaration.name}', {where}: {message}{given}{more}"
         ) from None
+
+
+def _validation_message(error: Any) -> str:
+    """The validator's own words: pydantic prefixes a raised ValueError's text with 'Value error, '."""
+    if error.get("type") == "value_error" and "error" in error.get("ctx", {}):
+        return str(error["ctx"]["error"])
+    return str(error["msg"])
+
+
+def _fields_named(model: type[PluginSettings], message: str) -> str:
+    """``settings 'a' and 'b'`` for the model's fields a cross-field message mentions (as words)."""
+    named = [name for name in model.model_fields if re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", message)]
+    if not named:
+        return "settings (checked together)"
+    if len(named) == 1:
+        return f"setting '{named[0]}'"
+    return "settings " + ", ".join(f"'{n}'" for n in named[:-1]) + f" and '{named[-1]}'"
 
 
 def resolve_order(

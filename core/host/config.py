@@ -55,10 +55,12 @@ ENDPOINT_PATTERN = re.compile(r"^http://(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhos
 class RegionPlan:
     """Where the stack deploys, and which region API Gateway / CloudWatch config names."""
 
+    # the region environments.toml names (None: the provider's default)
     configured: str | None
 
     @property
     def deploy(self) -> str:
+        """The region resources are created in."""
         return self.configured or DEFAULT_DEPLOY_REGION
 
     @property
@@ -85,12 +87,22 @@ class StateBackendConfig:
 
 @dataclass(frozen=True)
 class EnvironmentConfig:
+    """One environment of environments.toml, resolved: what ``ctx.environment`` is and what ``payments_configure``
+    receives."""
+
+    # the environment's name in environments.toml (dev, staging, prod, local)
     name: str
+    # appended to every resource name: payment-transactions-<suffix>
     suffix: str
+    # where it deploys
     regions: RegionPlan
+    # the enabled plugins, sorted
     plugins: tuple[str, ...]
+    # plugin name → its raw settings table (defaults merged); ctx.settings is the validated model
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # extra tags for every taggable resource ([environments.<env>] tags)
     tags: Mapping[str, str] = field(default_factory=dict)
+    # what the environment is for, from environments.toml
     description: str = ""
     # When set, the AWS provider talks to a local emulator at this URL instead of AWS.
     aws_endpoint: str | None = None
@@ -103,10 +115,12 @@ class EnvironmentConfig:
 
     @property
     def state_key(self) -> str | None:
+        """The S3 object key of this environment's state, or None with local state."""
         return self.state.key(self.stack_name, self.suffix) if self.state else None
 
     @property
     def stack_name(self) -> str:
+        """The Terraform stack's name: ``payments-<name>``."""
         return f"payments-{self.name}"
 
     @property
@@ -116,6 +130,7 @@ class EnvironmentConfig:
         return f"../../../terraform.{self.stack_name}.tfstate"
 
     def plugin_settings(self, plugin: str) -> Mapping[str, Any]:
+        """``plugin``'s raw settings table (empty when none)."""
         return self.settings.get(plugin, {})
 
     def settings_table(self, plugin: str) -> str:
@@ -127,11 +142,17 @@ class EnvironmentConfig:
 
 @dataclass(frozen=True)
 class PlatformConfig:
+    """environments.toml, loaded and validated (``load_config()``)."""
+
+    # the environments.toml it was read from
     path: Path
+    # the environment a command builds without --env
     default_environment: str
+    # every environment by name
     environments: Mapping[str, EnvironmentConfig]
 
     def environment(self, name: str | None) -> EnvironmentConfig:
+        """The environment called ``name`` (the default when None); ConfigError naming the known ones otherwise."""
         name = name or self.default_environment
         try:
             return self.environments[name]

@@ -1,1 +1,10 @@
-"""Running the platform on this machine: an AWS emulator, the deployment, a local API gateway."""
+"""Running the platform on this machine: an AWS emulator, the deployment, a local API gateway.
+
+emulator/  the emulator process: moto's server with our patches (each with its "Upstream:" note)
+apigw/     the local API gateway, answering as the deployed REST API does
+lambdafn/  the functions, run as Lambda runs them (Runtime API, Invoke API, schedules)
+lifecycle, smoke, processes, leftovers: ``local up | down | smoke`` put together
+faults, fault_command: ``local fault`` -- faults injected into the running deployment
+"""
+
+DEFAULT_ENVIRONMENT = "local"

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from payments_platform.core.cli.registry import Commands
 from payments_platform.core.local.faults import (
     FUNCTION_SERVICE,
     FaultError,
@@ -28,10 +29,13 @@ from payments_platform.core.local.faults import (
 )
 
 
-def add_parser(actions: argparse._SubParsersAction) -> None:
-    fault = actions.add_parser("fault", help="make the running deployment's AWS calls or containers fail, on purpose")
-    verbs = fault.add_subparsers(dest="fault_command", required=True, metavar="VERB")
-    add = verbs.add_parser("add", help="add a fault rule (takes effect at the next matching call)")
+def register(actions: Commands) -> None:
+    """``local fault`` and its verbs, under ``local``'s actions."""
+    fault = actions.add(
+        "fault", help="make the running deployment's AWS calls or containers fail, on purpose", handler=cmd_fault
+    )
+    verbs = actions.group(fault, "fault_command")
+    add = verbs.add("add", help="add a fault rule (takes effect at the next matching call)", handler=cmd_fault)
     add.add_argument("target", help="SERVICE:ACTION (dynamodb:TransactWriteItems, sqs:*) or function:NAME (a glob)")
     effect = add.add_mutually_exclusive_group(required=True)
     effect.add_argument(
@@ -53,9 +57,9 @@ def add_parser(actions: argparse._SubParsersAction) -> None:
     )
     add.add_argument("--count", type=int, help="apply to this many matching calls (default: all)")
     add.add_argument("--probability", type=float, default=1.0, help="apply to each matching call with this probability")
-    listing = verbs.add_parser("list", help="the rules and how often each has hit")
+    listing = verbs.add("list", help="the rules and how often each has hit", handler=cmd_fault)
     listing.add_argument("--json", action="store_true", help="machine-readable")
-    clear = verbs.add_parser("clear", help="remove rules (all unless IDs are named)")
+    clear = verbs.add("clear", help="remove rules (all unless IDs are named)", handler=cmd_fault)
     clear.add_argument("ids", nargs="*", metavar="ID")
 
 
@@ -104,6 +108,12 @@ def rule_from_args(args: argparse.Namespace) -> FaultRule:
         count=args.count,
         probability=args.probability,
     )
+
+
+def cmd_fault(args: argparse.Namespace) -> int:
+    from payments_platform.core.local.lifecycle import default_run
+
+    return run_fault_command(args, default_run(args.config).run_dir, lambda line: print(line, flush=True))
 
 
 def run_fault_command(args: argparse.Namespace, run_dir: Path, say: Callable[[str], None]) -> int:

@@ -30,6 +30,7 @@ from typing import Any
 
 from payments_platform.core.errors import TerraformError
 from payments_platform.core.host.config import EnvironmentConfig, load_config
+from payments_platform.core.local import DEFAULT_ENVIRONMENT
 from payments_platform.core.local.emulator.function_identities import function_identity, remove_all_function_identities
 from payments_platform.core.local.lambdafn.deployed_functions import read_function, spec_to_json
 from payments_platform.core.local.processes import (
@@ -46,7 +47,6 @@ from payments_platform.core.local.processes import (
 from payments_platform.core.ops.terraform import Terraform, last_error
 
 RUN_DIR_NAME = ".payments-local"
-DEFAULT_ENVIRONMENT = "local"
 EMULATOR_MODULE = "payments_platform.core.local.emulator.server"
 GATEWAY_MODULE = "payments_platform.core.local.apigw.server"
 APPLY_TIMEOUT_S = 900

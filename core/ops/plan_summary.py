@@ -69,6 +69,8 @@ class PlanSummary:
     stack: str
     mode: str  # "plan" or "drift"
     changes: list[ResourceChange] = field(default_factory=list)
+    # (previous address, address) of each resource a `moved` block keeps: same object, new name.
+    moves: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def has_changes(self) -> bool:
@@ -96,13 +98,15 @@ class PlanSummary:
             "by_plugin": {p: {kind: c[kind] for kind in KINDS} for p, c in self.by_plugin().items()},
             "dangerous": [c.address for c in self.dangerous],
             "changes": [c.to_json() for c in self.changes],
+            "moved": [{"from": old, "to": new} for old, new in self.moves],
         }
 
     def render(self) -> str:
+        moved = [f"  moved    {old} -> {new} (kept, not replaced)" for old, new in self.moves]
         if not self.changes:
             if self.mode == "drift":
                 return f"no drift: {self.stack} matches its state"
-            return f"no changes: {self.stack} matches its configuration"
+            return "\n".join([f"no changes: {self.stack} matches its configuration", *moved])
         lines: list[str] = []
         if self.dangerous:
             lines.append(
@@ -127,6 +131,7 @@ class PlanSummary:
         for change in self.changes:
             if change.kind in ("change", "replace"):
                 lines.append(f"  {change.kind:<8} {change.address}: {', '.join(change.attributes) or '?'}")
+        lines.extend(moved)
         totals = self.totals()
         lines.append(
             f"{totals['add']} to add, {totals['change']} to change, {totals['replace']} to replace, {totals['destroy']} to destroy"
@@ -179,10 +184,12 @@ def summarize(
         if entry.get("mode", "managed") != "managed":
             continue
         change = entry.get("change") or {}
+        address = entry["address"]
+        if entry.get("previous_address") and mode == "plan":
+            summary.moves.append((entry["previous_address"], address))
         kind = kind_of(list(change.get("actions") or []))
         if kind is None:
             continue
-        address = entry["address"]
         path = paths.get(address, "")
         summary.changes.append(
             ResourceChange(
@@ -196,6 +203,7 @@ def summarize(
             )
         )
     summary.changes.sort(key=lambda c: (not c.dangerous, c.plugin, c.address))
+    summary.moves.sort()
     return summary
 
 

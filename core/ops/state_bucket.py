@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from payments_platform.core.builders import BucketLifecycle, deny_unencrypted_uploads, hardened_bucket
 from payments_platform.core.cdktf_adapter import LocalBackend, TerraformOutput, TerraformStack, aws
 from payments_platform.core.host import foundation
 from payments_platform.core.host.config import EnvironmentConfig, StateBackendConfig
@@ -58,98 +59,21 @@ def build_state_bucket_stack(app: Any, env: EnvironmentConfig) -> Any:
     )
     aws.kms_alias.KmsAlias(stack, "state_key_alias", name=state.kms_key_id, target_key_id=key.key_id)
 
-    bucket = aws.s3_bucket.S3Bucket(
-        stack, "state_bucket", bucket=state.bucket, tags=tags, lifecycle={"prevent_destroy": True}
-    )
-    ownership = aws.s3_bucket_ownership_controls
-    ownership.S3BucketOwnershipControls(
+    bucket = hardened_bucket(
         stack,
-        "state_bucket_ownership",
-        bucket=bucket.id,
-        rule=ownership.S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
-    )
-    aws.s3_bucket_public_access_block.S3BucketPublicAccessBlock(
-        stack,
-        "state_bucket_public_access",
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-    )
-    versioning = aws.s3_bucket_versioning
-    versioning.S3BucketVersioningA(
-        stack,
-        "state_bucket_versioning",
-        bucket=bucket.id,
-        versioning_configuration=versioning.S3BucketVersioningVersioningConfiguration(status="Enabled"),
-    )
-    encryption = aws.s3_bucket_server_side_encryption_configuration
-    encryption.S3BucketServerSideEncryptionConfigurationA(
-        stack,
-        "state_bucket_encryption",
-        bucket=bucket.id,
-        rule=[
-            encryption.S3BucketServerSideEncryptionConfigurationRuleA(
-                apply_server_side_encryption_by_default=encryption.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                    sse_algorithm="aws:kms", kms_master_key_id=key.arn
-                ),
-                bucket_key_enabled=True,
-            )
-        ],
-    )
-    lifecycle = aws.s3_bucket_lifecycle_configuration
-    lifecycle.S3BucketLifecycleConfiguration(
-        stack,
-        "state_bucket_lifecycle",
-        bucket=bucket.id,
-        rule=[
-            lifecycle.S3BucketLifecycleConfigurationRule(
-                id="expire-noncurrent-state-versions",
-                status="Enabled",
-                filter=[lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                noncurrent_version_expiration=[
-                    lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
-                        noncurrent_days=NONCURRENT_VERSION_DAYS
-                    )
-                ],
-                abort_incomplete_multipart_upload=[
-                    lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
-                ],
-            )
-        ],
-    )
-    aws.s3_bucket_policy.S3BucketPolicy(
-        stack, "state_bucket_policy", bucket=bucket.id, policy=bucket_policy(bucket.arn)
+        "state_bucket",
+        name=state.bucket,
+        kms_key_arn=key.arn,
+        lifecycle=BucketLifecycle("expire-noncurrent-state-versions", noncurrent_version_days=NONCURRENT_VERSION_DAYS),
+        policy_statements=encrypted_uploads_only,
+        tags=tags,
+        prevent_destroy=True,
     )
     TerraformOutput(stack, "state_bucket_arn", value=bucket.arn)
     TerraformOutput(stack, "state_key_arn", value=key.arn)
     return stack
 
 
-def bucket_policy(bucket_arn: str) -> str:
-    objects = f"{bucket_arn}/*"
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {  # PCI DSS 4.2.1: state travels only over TLS.
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket_arn, objects],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
-                {  # PCI DSS 3.5.1: no object lands unencrypted by KMS (terraform's `encrypt` sends the header
-                    # for the state and its lockfile).
-                    "Sid": "DenyUnencryptedObjectUploads",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:PutObject",
-                    "Resource": objects,
-                    "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}},
-                },
-            ],
-        }
-    )
+def encrypted_uploads_only(bucket_arn: str) -> list[dict[str, Any]]:
+    # Terraform's `encrypt` sends the header for the state and its lockfile.
+    return [deny_unencrypted_uploads(bucket_arn)]

@@ -18,16 +18,22 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from payments_platform.core.declaration import PluginDeclaration
+from payments_platform.core.errors import ConfigError
 from payments_platform.core.hookspec import hookimpl
 from payments_platform.core.host.config import EnvironmentConfig, RegionPlan
 from payments_platform.core.keys import (
     AUDIT_QUEUE,
+    CARD_FINGERPRINT_ROTATOR,
     NETWORK,
     NOTIFICATIONS_TOPIC,
     REST_API,
     RUNTIME_PACKAGE,
+    STATUS_CHECKER,
+    TRANSACTION_PROCESSOR,
+    TRANSACTION_RECONCILER,
     TRANSACTIONS_TABLE,
     ContextKey,
+    Function,
     FunctionPackage,
     Network,
     Queue,
@@ -60,8 +66,22 @@ def make_environment(
     )
 
 
+@dataclass(frozen=True)
+class StubFunction:
+    """What a stub provider publishes as a :class:`~payments_platform.core.keys.Function`: the
+    names and ARNs as given, and a real role ``role_key`` it creates in the build (owned by the
+    stub), so a grant to it renders a policy ``stack.iam_statements(role_key)`` returns."""
+
+    name: str
+    arn: str
+    role_key: str
+    log_group_name: str
+    log_group_arn: str
+
+
 class StubProvider:
-    """An in-process plugin that publishes fixed values for keys, standing in for real plugins."""
+    """An in-process plugin that publishes fixed values for keys, standing in for real plugins.
+    A :class:`StubFunction` value is published as a ``Function`` whose role the stub creates."""
 
     def __init__(self, name: str, values: Mapping[ContextKey[Any], Any]) -> None:
         self.name = name
@@ -78,6 +98,15 @@ class StubProvider:
     @hookimpl
     def payments_foundation(self, ctx: Any) -> None:
         for key, value in self.values.items():
+            if isinstance(value, StubFunction):
+                role = ctx.roles.role(value.role_key, description=f"test stub: the role of {key.name}")
+                value = Function(
+                    name=value.name,
+                    arn=value.arn,
+                    role=role,
+                    log_group_name=value.log_group_name,
+                    log_group_arn=value.log_group_arn,
+                )
             ctx[key] = value
 
 
@@ -136,7 +165,31 @@ def stub_values(suffix: str = "test", region: str = "us-east-1") -> dict[Context
             runtime="python3.12",
             architecture="arm64",
         ),
+        **{key: _stub_function(key, suffix, region) for key in FUNCTION_KEYS},
     }
+
+
+# The function keys a stub provider can publish without being given a value: each role key is the
+# function's base name, as the api plugin's own roles are keyed.
+FUNCTION_KEYS: tuple[ContextKey[Function], ...] = (
+    TRANSACTION_PROCESSOR,
+    STATUS_CHECKER,
+    TRANSACTION_RECONCILER,
+    CARD_FINGERPRINT_ROTATOR,
+)
+
+
+def _stub_function(key: ContextKey[Function], suffix: str, region: str) -> StubFunction:
+    base = key.name.split(".", 1)[1].replace("_", "-")
+    name = f"{base}-{suffix}"
+    log_group = f"/aws/lambda/{name}"
+    return StubFunction(
+        name=name,
+        arn=f"arn:aws:lambda:{region}:{TEST_ACCOUNT}:function:{name}",
+        role_key=base,
+        log_group_name=log_group,
+        log_group_arn=f"arn:aws:logs:{region}:{TEST_ACCOUNT}:log-group:{log_group}",
+    )
 
 
 class RecordingRoles:
@@ -153,14 +206,46 @@ class RecordingRoles:
     def grant(self, role: Any, **kwargs: Any) -> Any:
         return self.registry.grant(role, plugin=self.plugin, **kwargs)
 
+    def holds_grant_on(self, role: Any, resource: str) -> bool:
+        target = self.registry.get(role if isinstance(role, str) else role.key)
+        return any(resource in statement.resources for statement in target.statements)
+
     def statements(self) -> dict[str, dict[str, Any]]:
         return {s.sid: s.render() for s in self.registry.get(self.role).statements}
 
 
-def stub_provider(name: str, keys: Iterable[ContextKey[Any]], suffix: str = "test") -> StubProvider:
-    """A stub plugin called ``name`` providing ``keys`` with :func:`stub_values`."""
-    values = stub_values(suffix)
-    return StubProvider(name, {key: values[key] for key in keys})
+def stub_provider(
+    name: str,
+    keys: Iterable[ContextKey[Any]],
+    suffix: str = "test",
+    *,
+    values: Mapping[ContextKey[Any], Any] | None = None,
+) -> StubProvider:
+    """A stub plugin called ``name`` providing ``keys``: with ``values[key]`` where given (any key,
+    your own plugin's included), else with :func:`stub_values`. A function key
+    (``keys.TRANSACTION_PROCESSOR``, ...) is published with a role the stub creates, keyed as the
+    real one (``transaction-processor``), so a test can grant to it and read the policy::
+
+        stubs = stub_provider("api", [keys.TRANSACTION_PROCESSOR])
+        stack = synth(["fraud_screen"], extra_plugins={"api": stubs})
+        stack.iam_statements("transaction-processor")
+    """
+    given = dict(values or {})
+    defaults = stub_values(suffix)
+    chosen: dict[ContextKey[Any], Any] = {}
+    for key in keys:
+        if key in given:
+            chosen[key] = given[key]
+        elif key in defaults:
+            chosen[key] = defaults[key]
+        else:
+            raise ConfigError(
+                f"stub_provider({name!r}): no stand-in for '{key.name}'; pass one: values={{{key.name!r}: ...}}"
+            )
+    unused = [key.name for key in given if key not in chosen]
+    if unused:
+        raise ConfigError(f"stub_provider({name!r}): values for keys not in keys: {', '.join(sorted(unused))}")
+    return StubProvider(name, chosen)
 
 
 @dataclass

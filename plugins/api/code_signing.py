@@ -19,11 +19,10 @@ directly; see README.md "Code signing".
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from payments_platform.core import PluginContext, aws, keys
+from payments_platform.core import BucketLifecycle, HardenedBucket, PluginContext, aws, hardened_bucket, keys
 
 from .packaging import LambdaPackage
 
@@ -93,98 +92,24 @@ def create_signed_code(ctx: PluginContext, asset_path: str, package: LambdaPacka
     return SignedCode(bucket.bucket, job, config, profile)
 
 
-@dataclass
-class _Bucket:
-    bucket: Any
-    versioning: Any
-    encryption: Any
-
-    @property
-    def id(self) -> Any:
-        return self.bucket.id
-
-
-def _artifacts_bucket(ctx: PluginContext) -> _Bucket:
-    scope = ctx.scope
-    kms = ctx[keys.KMS_KEY]
+def _artifacts_bucket(ctx: PluginContext) -> HardenedBucket:
     # Bucket names are global: the account id keeps two accounts' dev environments apart.
-    bucket = aws.s3_bucket.S3Bucket(
-        scope,
+    return hardened_bucket(
+        ctx.scope,
         "artifacts_bucket",
-        bucket=f"{ctx.naming.name('payments-artifacts')}-{ctx.aws.account_id}",
+        name=f"{ctx.naming.name('payments-artifacts')}-{ctx.aws.account_id}",
+        kms_key_arn=ctx[keys.KMS_KEY].arn,
+        lifecycle=BucketLifecycle("expire-superseded-packages", noncurrent_version_days=NONCURRENT_VERSION_DAYS),
         force_destroy=True,
+        # The ids this bucket had before the builder: a changed id would replace it.
+        part_ids={
+            "ownership": "artifacts_ownership",
+            "public_access": "artifacts_public_access_block",
+            "versioning": "artifacts_versioning",
+            "encryption": "artifacts_encryption",
+            "lifecycle": "artifacts_lifecycle",
+            "policy": "artifacts_policy",
+        },
+        # Keeps this bucket's synth as it was before the builder (no ordering); safe to drop.
+        policy_waits_for_public_access_block=False,
     )
-    versioning = aws.s3_bucket_versioning.S3BucketVersioningA(
-        scope, "artifacts_versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}
-    )
-    # Blocks inside lists need their struct classes: a plain dict there is synthesized empty.
-    sse = aws.s3_bucket_server_side_encryption_configuration
-    encryption = sse.S3BucketServerSideEncryptionConfigurationA(
-        scope,
-        "artifacts_encryption",
-        bucket=bucket.id,
-        rule=[
-            sse.S3BucketServerSideEncryptionConfigurationRuleA(
-                apply_server_side_encryption_by_default=sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                    sse_algorithm="aws:kms", kms_master_key_id=kms.arn
-                ),
-                bucket_key_enabled=True,
-            )
-        ],
-    )
-    aws.s3_bucket_public_access_block.S3BucketPublicAccessBlock(
-        scope,
-        "artifacts_public_access_block",
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-    )
-    aws.s3_bucket_ownership_controls.S3BucketOwnershipControls(
-        scope, "artifacts_ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}
-    )
-    lifecycle = aws.s3_bucket_lifecycle_configuration
-    lifecycle.S3BucketLifecycleConfiguration(
-        scope,
-        "artifacts_lifecycle",
-        bucket=bucket.id,
-        rule=[
-            lifecycle.S3BucketLifecycleConfigurationRule(
-                id="expire-superseded-packages",
-                status="Enabled",
-                filter=[lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                noncurrent_version_expiration=[
-                    lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
-                        noncurrent_days=NONCURRENT_VERSION_DAYS
-                    )
-                ],
-                abort_incomplete_multipart_upload=[
-                    lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
-                ],
-            )
-        ],
-        depends_on=[versioning],
-    )
-    aws.s3_bucket_policy.S3BucketPolicy(
-        scope,
-        "artifacts_policy",
-        bucket=bucket.id,
-        policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        # PCI DSS 4.2.1: nothing reaches the bucket without TLS.
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [bucket.arn, f"{bucket.arn}/*"],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    }
-                ],
-            }
-        ),
-    )
-    return _Bucket(bucket, versioning, encryption)

@@ -65,12 +65,7 @@ def grant_function_access(ctx: PluginContext, functions: Mapping[str, BuiltFunct
 
     reconciler = functions[TRANSACTION_RECONCILER].role
     table.grant(ctx.roles, reconciler, actions=TRANSACTION_RECONCILER_TABLE_ACTIONS, sid="TransactionsTableReconcile")
-    ctx.roles.grant(
-        reconciler,
-        sid="DispatchPendingIndexQuery",
-        actions=["dynamodb:Query"],
-        resources=[table.index_arn(dispatch_index(table))],
-    )
+    table.grant_index_query(ctx.roles, reconciler, dispatch_index(table), sid="DispatchPendingIndexQuery")
     queue.grant_send(ctx.roles, reconciler, sid="AuditQueueSend")
     topic.grant_publish(ctx.roles, reconciler, sid="NotificationsPublish")
 

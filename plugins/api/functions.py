@@ -13,7 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from payments_platform.core import AssetType, PluginContext, RegistrationError, Role, TerraformAsset, aws, keys
+from payments_platform.core import (
+    AssetType,
+    PluginContext,
+    RegistrationError,
+    Role,
+    TerraformAsset,
+    aws,
+    keys,
+    platform_function,
+)
 
 from .code_signing import SignedCode, create_signed_code
 from .definition import CARD_FINGERPRINT_ROTATOR, STATUS_CHECKER, TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
@@ -155,50 +164,27 @@ def create_functions(
     secret_arn: str,
     signed: SignedCode | None = None,
 ) -> dict[str, BuiltFunction]:
-    scope = ctx.scope
-    kms = ctx[keys.KMS_KEY]
-    network = ctx[keys.NETWORK]
     environment = function_environment(ctx, settings, secret_arn)
     names = function_names(ctx)
     built: dict[str, BuiltFunction] = {}
     for spec in FUNCTIONS:
         name = names[spec.key]
-        construct_id = spec.key.replace("-", "_")
         role = ctx.roles.role(spec.key, description=spec.role_description)
-        # Created first, so Lambda never creates it (unencrypted, never expiring).
-        log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-            scope,
-            f"{construct_id}_log_group",
-            name=f"/aws/lambda/{name}",
-            retention_in_days=settings.log_retention_days,
-            kms_key_id=kms.arn,
-        )
-        function = aws.lambda_function.LambdaFunction(
-            scope,
-            construct_id,
-            function_name=name,
+        function = platform_function(
+            ctx,
+            spec.key.replace("-", "_"),
+            name=name,
             description=spec.description,
-            role=role.arn,
-            source_code_hash=package.source_code_hash,
-            **package.code,
+            role=role,
+            package=package,
             handler=spec.handler,
-            runtime=package.runtime,
-            architectures=[package.architecture],
-            memory_size=settings.memory_mb,
-            timeout=settings.timeout_seconds,
-            reserved_concurrent_executions=spec.reserved_concurrency or settings.reserved_concurrency,
-            tracing_config={"mode": "Active"},
-            vpc_config={
-                "subnet_ids": list(network.private_subnet_ids),
-                "security_group_ids": [network.lambda_security_group_id],
-            },
-            environment={"variables": {k: environment[k] for k in spec.environment}},
-            kms_key_arn=kms.arn,
-            logging_config={"log_format": "Text", "log_group": log_group.name},
-            # AWS rejects a VPC function whose role may not yet create ENIs: wait for the policy.
-            depends_on=[log_group, role.policy],
+            environment={k: environment[k] for k in spec.environment},
+            memory_mb=settings.memory_mb,
+            timeout_seconds=settings.timeout_seconds,
+            reserved_concurrency=spec.reserved_concurrency or settings.reserved_concurrency,
+            log_retention_days=settings.log_retention_days,
         )
-        built[spec.key] = BuiltFunction(spec, name, function, log_group, role, signed)
+        built[spec.key] = BuiltFunction(spec, name, function.function, function.log_group, role, signed)
     return built
 
 

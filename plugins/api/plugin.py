@@ -3,7 +3,8 @@ transaction reconciler that completes dispatches the API's function could not fi
 rotation function of the card-fingerprint key.
 
 Requires the network, the transactions table, the audit queue and the notifications topic;
-provides ``keys.REST_API`` and ``keys.RUNTIME_PACKAGE``. Settings: settings.py; operations
+provides ``keys.REST_API``, ``keys.RUNTIME_PACKAGE`` and a handle on each function
+(``keys.TRANSACTION_PROCESSOR``, ...: published_functions.py). Settings: settings.py; operations
 notes: README.md.
 
     resources  package the runtime (published for other plugins' functions), create the
@@ -11,7 +12,7 @@ notes: README.md.
                API, stage, usage plan and API keys, the reconciler's schedule and alarms,
                the key's rotation schedule;
                register functions, API and the log groups of the audit trail for monitoring;
-               publish keys.REST_API; outputs
+               publish keys.REST_API and the functions' handles; outputs
     wiring     grant each role exactly what its handler calls (and the account
                CloudWatch role, when this environment owns it)
 """
@@ -30,7 +31,8 @@ from .functions import BuiltFunction, allow_api_invoke, create_functions, functi
 from .gateway import BuiltApi, create_api, grant_account_cloudwatch_role
 from .key_rotation import grant_rotator_access, rotate_card_fingerprint_key
 from .packaging import build_lambda_package
-from .reconciliation import create_reconciler_alarms, register_unparseable_record_alarm, schedule_reconciler
+from .published_functions import FUNCTION_KEYS, publish_functions
+from .reconciliation import register_reconciler_alarms, register_unparseable_record_alarm, schedule_reconciler
 from .settings import ApiSettings
 
 MONITORING_API_KEY = "payments"
@@ -52,12 +54,11 @@ def payments_declare() -> PluginDeclaration:
             "and the scheduled transaction reconciler"
         ),
         requires=(keys.NETWORK, keys.TRANSACTIONS_TABLE, keys.AUDIT_QUEUE, keys.NOTIFICATIONS_TOPIC),
-        provides=(keys.REST_API, keys.RUNTIME_PACKAGE),
+        provides=(keys.REST_API, keys.RUNTIME_PACKAGE, *FUNCTION_KEYS.values()),
         settings=ApiSettings,
         # s3 and signer: only where the environment signs its code (settings.py).
         emulated_services=(
             "apigateway",
-            "cloudwatch",
             "lambda",
             "logs",
             "s3",
@@ -75,6 +76,7 @@ def payments_resources(ctx: PluginContext) -> None:
     ctx[keys.RUNTIME_PACKAGE] = package
     secret = create_card_fingerprint_secret(ctx)
     functions = create_functions(ctx, settings, package, secret.arn, signed)
+    publish_functions(ctx, functions)
     api = create_api(
         ctx,
         settings,
@@ -88,7 +90,7 @@ def payments_resources(ctx: PluginContext) -> None:
     rotate_card_fingerprint_key(
         ctx, secret, functions[CARD_FINGERPRINT_ROTATOR], settings.fingerprint_key_rotation_days
     )
-    create_reconciler_alarms(ctx, functions[TRANSACTION_RECONCILER])
+    register_reconciler_alarms(ctx, functions[TRANSACTION_RECONCILER])
     register_unparseable_record_alarm(
         ctx, [built.name for key, built in functions.items() if key != CARD_FINGERPRINT_ROTATOR]
     )

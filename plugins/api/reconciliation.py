@@ -1,6 +1,8 @@
 """What runs the transaction reconciler and watches it: an EventBridge Scheduler schedule (every
-minute, through a role that may invoke only the reconciler) and two alarms to the notifications
-topic -- a transaction that stays stranded, a record the reconciler had to quarantine.
+minute, through a role that may invoke only the reconciler) and two alarms, registered with
+``ctx.monitoring`` so the observability plugin creates them with the notifications topic as
+action -- a transaction that stays stranded, a record the reconciler had to quarantine. An
+environment without observability has neither (nor any other alarm).
 
 The reconciler reports its metrics as Embedded Metric Format lines (runtime/metrics.py), so the
 alarms watch the ``Payments/Reconciler`` namespace with the ``Environment`` dimension."""
@@ -34,6 +36,8 @@ class ReconcilerAlarm:
     evaluation_periods: int
     treat_missing_data: str
     description: str
+    # Where the alarm was while this plugin built it (construct api/alarm_<base name>).
+    moved_from: str
 
 
 def reconciler_alarms(function_name: str, log_group_name: str) -> tuple[ReconcilerAlarm, ...]:
@@ -47,6 +51,7 @@ def reconciler_alarms(function_name: str, log_group_name: str) -> tuple[Reconcil
             evaluation_periods=3,
             # No data means the reconciler stopped reporting: the audit trail is unguarded.
             treat_missing_data="breaching",
+            moved_from="aws_cloudwatch_metric_alarm.api_alarm_transaction_reconciler_stranded_7B9E468C",
             description=(
                 f"A transaction has waited at least {STRANDED_AGE_ALARM_SECONDS} s for its audit message "
                 "or payment event (PCI DSS 10.2: audit trail gap), or the reconciler stopped reporting. "
@@ -61,6 +66,7 @@ def reconciler_alarms(function_name: str, log_group_name: str) -> tuple[Reconcil
             threshold=1,
             evaluation_periods=1,
             treat_missing_data="notBreaching",
+            moved_from="aws_cloudwatch_metric_alarm.api_alarm_transaction_reconciler_quarantined_59FC163C",
             description=(
                 "The reconciler quarantined an idempotency record it cannot complete (unparseable, its "
                 "transaction missing, or a non-retryable failure repeated): that transaction's audit "
@@ -99,32 +105,27 @@ def schedule_reconciler(ctx: PluginContext, reconciler: BuiltFunction) -> Any:
     )
 
 
-def create_reconciler_alarms(ctx: PluginContext, reconciler: BuiltFunction) -> list[Any]:
-    topic = ctx[keys.NOTIFICATIONS_TOPIC]
-    alarms = []
+def register_reconciler_alarms(ctx: PluginContext, reconciler: BuiltFunction) -> None:
+    """Both alarms through ``ctx.monitoring`` (the observability plugin creates them and notifies
+    the topic). This plugin built them itself before: ``moved_from`` keeps each one where
+    Terraform has it instead of replacing it (removable once every environment has applied)."""
     for alarm in reconciler_alarms(reconciler.name, reconciler.log_group_name):
-        name = ctx.naming.name(alarm.base_name, kind="alarm")
-        alarms.append(
-            aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
-                ctx.scope,
-                "alarm_" + alarm.base_name.replace("-", "_"),
-                alarm_name=name,
-                alarm_description=alarm.description,
-                namespace=METRIC_NAMESPACE,
-                metric_name=alarm.metric_name,
+        ctx.monitoring.alarm(
+            alarm.base_name,
+            metric=Metric(
+                METRIC_NAMESPACE,
+                alarm.metric_name,
                 dimensions={"Environment": ctx.environment.name},
-                statistic=alarm.statistic,
-                period=60,
-                evaluation_periods=alarm.evaluation_periods,
-                threshold=alarm.threshold,
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                treat_missing_data=alarm.treat_missing_data,
-                alarm_actions=[topic.arn],
-                ok_actions=[topic.arn],
-                tags={"Name": name},
-            )
+                stat=alarm.statistic,
+            ),
+            threshold=alarm.threshold,
+            description=alarm.description,
+            comparison="GreaterThanOrEqualToThreshold",
+            period_seconds=60,
+            evaluation_periods=alarm.evaluation_periods,
+            treat_missing_data=alarm.treat_missing_data,
+            moved_from=alarm.moved_from,
         )
-    return alarms
 
 
 def register_unparseable_record_alarm(ctx: PluginContext, functions: list[str]) -> None:

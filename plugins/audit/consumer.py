@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from payments_platform.core import ConfigError, PluginContext, Role, aws, grant_function_basics, keys
+from payments_platform.core import ConfigError, PluginContext, Role, aws, grant_function_basics, keys, platform_function
 
 from .bucket import ArchiveBucket
 from .settings import AuditSettings
@@ -34,8 +34,6 @@ def create_consumer(ctx: PluginContext, settings: AuditSettings, bucket: Archive
     scope = ctx.scope
     kms = ctx[keys.KMS_KEY]
     queue = ctx[keys.AUDIT_QUEUE]
-    network = ctx[keys.NETWORK]
-    package = ctx[keys.RUNTIME_PACKAGE]
     if settings.consumer_timeout_seconds > queue.visibility_timeout_seconds:
         raise ConfigError(
             f"environment '{ctx.environment.name}', plugin 'audit', setting 'consumer_timeout_seconds': "
@@ -51,45 +49,27 @@ def create_consumer(ctx: PluginContext, settings: AuditSettings, bucket: Archive
 
     name = ctx.naming.name(CONSUMER, kind="lambda")
     role = ctx.roles.role(CONSUMER, description="Audit archiver: reads the audit queue, writes the archive bucket")
-    log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-        scope,
-        "archiver_log_group",
-        name=f"/aws/lambda/{name}",
-        retention_in_days=settings.consumer_log_retention_days,
-        kms_key_id=kms.arn,
-    )
-    function = aws.lambda_function.LambdaFunction(
-        scope,
+    # S3 through the VPC's gateway endpoint; the Lambda service itself polls the queue.
+    built = platform_function(
+        ctx,
         "archiver",
-        function_name=name,
+        name=name,
         description="Archives the SQS FIFO audit trail to the audit archive bucket (PCI DSS 10.5.1)",
-        role=role.arn,
-        source_code_hash=package.source_code_hash,
-        **package.code,
+        role=role,
+        package=ctx[keys.RUNTIME_PACKAGE],
         handler=HANDLER,
-        runtime=package.runtime,
-        architectures=[package.architecture],
-        memory_size=settings.consumer_memory_mb,
-        timeout=settings.consumer_timeout_seconds,
-        reserved_concurrent_executions=settings.consumer_reserved_concurrency,
-        tracing_config={"mode": "Active"},
-        # S3 through the VPC's gateway endpoint; the Lambda service itself polls the queue.
-        vpc_config={
-            "subnet_ids": list(network.private_subnet_ids),
-            "security_group_ids": [network.lambda_security_group_id],
-        },
         environment={
-            "variables": {
-                "ARCHIVE_BUCKET_NAME": bucket.name,
-                "ARCHIVE_KMS_KEY_ARN": kms.arn,
-                "LOG_LEVEL": "INFO",
-                "ENVIRONMENT": ctx.environment.name,
-            }
+            "ARCHIVE_BUCKET_NAME": bucket.name,
+            "ARCHIVE_KMS_KEY_ARN": kms.arn,
+            "LOG_LEVEL": "INFO",
+            "ENVIRONMENT": ctx.environment.name,
         },
-        kms_key_arn=kms.arn,
-        logging_config={"log_format": "Text", "log_group": log_group.name},
-        depends_on=[log_group, role.policy],
+        memory_mb=settings.consumer_memory_mb,
+        timeout_seconds=settings.consumer_timeout_seconds,
+        reserved_concurrency=settings.consumer_reserved_concurrency,
+        log_retention_days=settings.consumer_log_retention_days,
     )
+    function, log_group = built.function, built.log_group
     aws.lambda_event_source_mapping.LambdaEventSourceMapping(
         scope,
         "archiver_event_source",

@@ -51,6 +51,7 @@ class AlarmSpec:
     comparison: str = COMPARISON
     evaluation_periods: int = EVALUATION_PERIODS
     treat_missing_data: str = TREAT_MISSING_DATA
+    moved_from: str | None = None  # the alarm's earlier Terraform address, kept by a moved block
     construct_id: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -157,27 +158,28 @@ def create_alarms(ctx: PluginContext, specs: Sequence[AlarmSpec], *, actions: Se
     alarms = []
     for spec in specs:
         name = ctx.naming.name(spec.base_name, kind="alarm")
-        alarms.append(
-            aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
-                ctx.scope,
-                spec.construct_id,
-                alarm_name=name,
-                alarm_description=spec.description,
-                namespace=spec.namespace,
-                metric_name=spec.metric_name,
-                dimensions=dict(spec.dimensions),
-                statistic=spec.statistic if spec.statistic in STATISTICS else None,
-                extended_statistic=None if spec.statistic in STATISTICS else spec.statistic,
-                period=spec.period,
-                evaluation_periods=spec.evaluation_periods,
-                threshold=spec.threshold,
-                comparison_operator=spec.comparison,
-                treat_missing_data=spec.treat_missing_data,
-                alarm_actions=list(actions) or None,
-                ok_actions=list(actions) or None,
-                tags={"Name": name},
-            )
+        alarm = aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
+            ctx.scope,
+            spec.construct_id,
+            alarm_name=name,
+            alarm_description=spec.description,
+            namespace=spec.namespace,
+            metric_name=spec.metric_name,
+            dimensions=dict(spec.dimensions),
+            statistic=spec.statistic if spec.statistic in STATISTICS else None,
+            extended_statistic=None if spec.statistic in STATISTICS else spec.statistic,
+            period=spec.period,
+            evaluation_periods=spec.evaluation_periods,
+            threshold=spec.threshold,
+            comparison_operator=spec.comparison,
+            treat_missing_data=spec.treat_missing_data,
+            alarm_actions=list(actions) or None,
+            ok_actions=list(actions) or None,
+            tags={"Name": name},
         )
+        if spec.moved_from:
+            alarm.move_from_id(spec.moved_from)
+        alarms.append(alarm)
     return alarms
 
 
@@ -195,6 +197,7 @@ def _registered_spec(alarm: MetricAlarm) -> AlarmSpec:
         comparison=alarm.comparison,
         evaluation_periods=alarm.evaluation_periods,
         treat_missing_data=alarm.treat_missing_data,
+        moved_from=alarm.moved_from,
     )
 
 

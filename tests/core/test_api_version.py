@@ -49,3 +49,12 @@ def test_requirement_that_is_not_a_version_range_is_refused_with_an_example():
         PluginLoadError, match=r"requires_api='one point oh', which is not a version range \(write e.g. '>=1.0,<2'\)"
     ):
         load("one point oh")
+
+
+def test_a_plugin_written_for_1_0_still_loads_on_this_minor_version():
+    """1.1 only added: extensions/payments-waf, written for >=1.0,<2, loads unchanged."""
+    from payments_platform.core.host.plugin_manager import discover_plugins
+
+    sources = discover_plugins()
+    waf = PlatformPluginManager(["waf"], sources, environment="test").declaration("waf")
+    assert (waf.requires_api, PLUGIN_API_VERSION) == (">=1.0,<2", "1.1")

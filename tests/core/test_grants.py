@@ -144,3 +144,103 @@ def test_key_use_is_granted_only_through_the_named_service_in_the_keys_region(ro
     )
     key.grant_use(roles, "fn", sid="SecretDecrypt", actions=["kms:Decrypt"], service="secretsmanager")
     assert roles.statements()["SecretDecrypt"] == key_use("SecretDecrypt", ["kms:Decrypt"], key.arn, "secretsmanager")
+
+
+# -- tables: index, backup, export, stream (plugin API 1.1) -------------------------------------
+
+
+def test_index_query_is_query_on_the_index_arn_only(roles):
+    TABLE.grant(roles, "fn", actions=["dynamodb:Query"], sid="Transactions")
+    TABLE.grant_index_query(roles, "fn", TABLE.indexes[0], sid="PendingIndex")
+    assert roles.statements()["PendingIndex"] == {
+        "Sid": "PendingIndex",
+        "Effect": "Allow",
+        "Action": ["dynamodb:Query"],
+        "Resource": f"{TABLE.arn}/index/dispatch-pending",
+    }
+
+
+def test_index_query_without_a_grant_on_the_table_is_refused(roles):
+    with pytest.raises(RegistrationError, match="holds no grant on the table itself, whose key encrypts the index"):
+        TABLE.grant_index_query(roles, "fn", TABLE.indexes[0], sid="PendingIndex")
+
+
+def test_index_query_on_an_index_the_table_lacks_is_refused(roles):
+    TABLE.grant_read(roles, "fn", sid="Transactions")
+    with pytest.raises(RegistrationError, match="index 'by-merchant' is not one of the table's"):
+        TABLE.grant_index_query(roles, "fn", keys.TableIndex("by-merchant", "merchant_id"), sid="Merchant")
+
+
+def test_backup_grants_backup_actions_on_this_table_and_its_backups_only(roles):
+    TABLE.grant_backup(roles, "fn", sid="Backup")
+    statements = roles.statements()
+    assert (statements["Backup"]["Action"], statements["Backup"]["Resource"]) == (
+        [
+            "dynamodb:CreateBackup",
+            "dynamodb:DescribeTable",
+            "dynamodb:ListTagsOfResource",
+            "dynamodb:StartAwsBackupJob",
+        ],
+        TABLE.arn,
+    )
+    assert (statements["BackupBackups"]["Action"], statements["BackupBackups"]["Resource"]) == (
+        ["dynamodb:DeleteBackup", "dynamodb:DescribeBackup"],
+        f"{TABLE.arn}/backup/*",
+    )
+
+
+def test_backup_key_use_is_through_dynamodb_and_grants_only_for_aws_resources(roles):
+    TABLE.grant_backup(roles, "fn", sid="Backup")
+    assert roles.statements()["BackupKms"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "dynamodb.eu-west-1.amazonaws.com"},
+        "Bool": {"kms:GrantIsForAWSResource": "true"},
+    }
+
+
+def test_backup_grants_no_item_read_or_restore(roles):
+    TABLE.grant_backup(roles, "fn", sid="Backup")
+    actions = {a for s in roles.statements().values() for a in s["Action"]}
+    assert not actions & {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:RestoreTableFromBackup"}
+
+
+def test_export_grants_point_in_time_export_and_decrypt_through_dynamodb(roles):
+    TABLE.grant_export(roles, "fn", sid="Export")
+    statements = roles.statements()
+    assert statements["Export"]["Action"] == ["dynamodb:ExportTableToPointInTime"]
+    assert statements["ExportExports"]["Resource"] == f"{TABLE.arn}/export/*"
+    assert statements["ExportKms"] == key_use("ExportKms", ["kms:Decrypt"], TABLE.kms_key_arn, "dynamodb")
+
+
+def test_stream_read_is_on_the_published_stream(roles):
+    streamed = dataclasses.replace(TABLE, stream_arn=f"{TABLE.arn}/stream/2026-01-01T00:00:00.000")
+    streamed.grant_stream_read(roles, "fn", sid="Stream")
+    statement = roles.statements()["Stream"]
+    assert (statement["Action"], statement["Resource"]) == (
+        ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+        streamed.stream_arn,
+    )
+
+
+def test_stream_read_on_a_table_without_a_stream_is_refused(roles):
+    with pytest.raises(RegistrationError, match="publishes no stream_arn"):
+        TABLE.grant_stream_read(roles, "fn", sid="Stream")
+
+
+# -- functions (plugin API 1.1) ------------------------------------------------------------------
+
+
+def test_function_invoke_is_on_the_function_and_its_qualified_arns(roles):
+    function = keys.Function(
+        name="f",
+        arn="arn:aws:lambda:eu-west-1:123456789012:function:f",
+        role=roles.registry.get("fn"),
+        log_group_name="/aws/lambda/f",
+        log_group_arn="arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/f",
+    )
+    function.grant_invoke(roles, "fn", sid="Invoke")
+    assert roles.statements()["Invoke"] == {
+        "Sid": "Invoke",
+        "Effect": "Allow",
+        "Action": ["lambda:InvokeFunction"],
+        "Resource": [function.arn, f"{function.arn}:*"],
+    }

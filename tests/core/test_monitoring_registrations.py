@@ -109,3 +109,22 @@ def test_percentile_statistic_is_accepted():
     facade = monitoring()
     widget = facade.metric_widget("latency", title="p99", metrics=[Metric("Fraud", "Latency", {}, stat="p99.9")])
     assert widget.metrics[0].is_extended_statistic
+
+
+def test_alarm_moved_from_is_kept_for_the_renderer():
+    registered = alarm(monitoring(), moved_from="aws_cloudwatch_metric_alarm.firewall_alarm_waf_blocked_1A2B3C4D")
+    assert registered.moved_from == "aws_cloudwatch_metric_alarm.firewall_alarm_waf_blocked_1A2B3C4D"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "firewall_alarm_waf_blocked",
+        "aws_sns_topic.alerts",
+        "aws_cloudwatch_metric_alarm.a b",
+        "module.x.aws_cloudwatch_metric_alarm.a",
+    ],
+)
+def test_alarm_moved_from_that_is_not_an_alarm_address_is_refused(address):
+    with pytest.raises(RegistrationError, match="plugin 'firewall' alarm 'waf-blocked': moved_from"):
+        alarm(monitoring(), moved_from=address)

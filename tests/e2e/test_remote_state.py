@@ -167,7 +167,7 @@ def test_plan_before_bootstrap_names_the_command_that_creates_the_bucket(bench: 
 
 
 def test_environment_first_deploys_with_local_state(bench: Bench, bootstrap: subprocess.Popen[str]):
-    bench.ok("deploy", "--env", "local", "--auto-approve", "--out", str(bench.synth_out), remote=False)
+    bench.ok("deploy", "--env", "local", "--auto-approve", "--synth-dir", str(bench.synth_out), remote=False)
     state = json.loads((bench.root / "terraform.payments-local.tfstate").read_text())
     assert any(r["type"] == "aws_dynamodb_table" for r in state["resources"])
 

@@ -31,10 +31,11 @@ DynamoDB, Logs, Secrets Manager), where moto answers IAM's XML and clients see o
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from payments_platform.core.local.emulator.patching import Patches
 
 ParamReader = Callable[[str], Any]
 
@@ -45,7 +46,7 @@ _TRANSACT_WRITE_ACTIONS = {
     "ConditionCheck": "ConditionCheckItem",
 }
 _LOG_STREAM_ACTIONS = frozenset({"PutLogEvents", "GetLogEvents", "DeleteLogStream"})
-_install_lock = threading.Lock()
+PATCHES = Patches("authorization")
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,8 @@ def _resource_aware_request_class() -> type:
     return ResourceAwareIAMRequest
 
 
-def patch_signature_of_bodiless_requests() -> None:
+@PATCHES.replaces("moto.iam.access_control:IAMRequestBase", "_create_aws_request")
+def signature_of_bodiless_requests(original: Any) -> Any:
     """Verify the SigV4 signature of a request without a body (a REST GET or DELETE) over the
     empty payload the client signed.
 
@@ -211,11 +213,6 @@ def patch_signature_of_bodiless_requests() -> None:
     some REST services (Lambda's GetFunctionConfiguration), the request headers -- so every such
     request fails with SignatureDoesNotMatch once IAM enforcement is on. ``_data`` should stand in
     only for a form body werkzeug has already consumed (``application/x-www-form-urlencoded``)."""
-    from moto.iam.access_control import IAMRequestBase
-
-    original = IAMRequestBase._create_aws_request
-    if getattr(original, "_signs_empty_payload", False):
-        return
 
     def _create_aws_request(self: Any) -> Any:
         content_type = next((v for k, v in self._headers.items() if k.lower() == "content-type"), "")
@@ -227,8 +224,7 @@ def patch_signature_of_bodiless_requests() -> None:
         finally:
             self._data = data
 
-    _create_aws_request._signs_empty_payload = True  # type: ignore[attr-defined]
-    IAMRequestBase._create_aws_request = _create_aws_request  # type: ignore[method-assign]
+    return _create_aws_request
 
 
 def _is_json_protocol(response: Any) -> bool:
@@ -237,32 +233,35 @@ def _is_json_protocol(response: Any) -> bool:
 
 def install() -> None:
     """Patch moto's access control to authorize on real resources (idempotent)."""
+    PATCHES.install()
+
+
+@PATCHES.replaces("moto.core.authorization:ActionAuthenticatorMixin", "_authenticate_and_authorize_normal_action")
+def resource_aware_authorization(original: Any) -> Any:
+    """Authorize each request on the resources it touches (see the module's note).
+
+    Upstream: moto should let each service's response class declare the (action, resource) pairs
+    of a request; see the module's docstring for both fixes."""
     from moto import settings
     from moto.core.authorization import ActionAuthenticatorMixin
     from moto.core.exceptions import JsonRESTError, _RESTError
 
-    with _install_lock:
-        original = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
-        if getattr(original, "_resource_aware", False):
-            return
-        request_class = _resource_aware_request_class()
+    request_class = _resource_aware_request_class()
 
-        def authorize(self: Any, resource: str = "*") -> None:
-            enforcing = ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT
-            authorizations = required_authorizations(self) if enforcing else None
-            try:
-                if not authorizations:
-                    return original(self, resource)
-                self._authenticate_and_authorize_action(
-                    functools.partial(request_class, authorizations=authorizations), resource
-                )
-            except _RESTError as error:
-                # moto answers every authentication failure in IAM's XML; a JSON-protocol client
-                # (DynamoDB, Logs, Secrets Manager, ...) then sees only "403" as the error code.
-                if _is_json_protocol(self) and not isinstance(error, JsonRESTError):
-                    raise error.to_json() from None
-                raise
+    def authorize(self: Any, resource: str = "*") -> None:
+        enforcing = ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT
+        authorizations = required_authorizations(self) if enforcing else None
+        try:
+            if not authorizations:
+                return original(self, resource)
+            self._authenticate_and_authorize_action(
+                functools.partial(request_class, authorizations=authorizations), resource
+            )
+        except _RESTError as error:
+            # moto answers every authentication failure in IAM's XML; a JSON-protocol client
+            # (DynamoDB, Logs, Secrets Manager, ...) then sees only "403" as the error code.
+            if _is_json_protocol(self) and not isinstance(error, JsonRESTError):
+                raise error.to_json() from None
+            raise
 
-        authorize._resource_aware = True  # type: ignore[attr-defined]
-        ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = authorize  # type: ignore[method-assign]
-        patch_signature_of_bodiless_requests()
+    return authorize

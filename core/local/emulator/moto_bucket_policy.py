@@ -24,6 +24,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from payments_platform.core.local.emulator.patching import Patches
+
 _REQUEST_KEYS: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("s3_policy_keys", default=None)
 _NEGATED = {"StringNotEquals", "StringNotLike"}
 _HEADER_KEYS = ("x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id")
@@ -37,14 +39,19 @@ _NUMERIC = {
 }
 
 
+PATCHES = Patches("bucket-policy")
+
+
 def apply() -> None:
     """Patch moto's S3 in this process (idempotent). Call before the first request."""
-    from moto.s3.models import FakeBucket
-    from moto.s3.responses import S3Response
+    PATCHES.install()
 
-    if getattr(FakeBucket.get_permission, "condition_aware", False):
-        return
-    original_key_response = S3Response._key_response
+
+@PATCHES.replaces("moto.s3.responses:S3Response", "_key_response")
+def request_condition_context(original_key_response: Any) -> Any:
+    """Object requests carry their condition keys to the bucket policy's evaluation.
+
+    Upstream: moto's FakeBucket.get_permission is given no request context (see the module's note)."""
 
     def _key_response(self: Any, request: Any, full_url: str) -> Any:
         token = _REQUEST_KEYS.set(request_condition_keys(request.headers))
@@ -52,6 +59,15 @@ def apply() -> None:
             return original_key_response(self, request, full_url)
         finally:
             _REQUEST_KEYS.reset(token)
+
+    return _key_response
+
+
+@PATCHES.replaces("moto.s3.models:FakeBucket", "get_permission")
+def condition_aware_bucket_policy(_moto_get_permission: Any) -> Any:
+    """A bucket policy's conditions evaluated as S3 does, with the request's keys.
+
+    Upstream: moto/iam/policy_conditions.py evaluates StringEquals only (see the module's note)."""
 
     def get_permission(self: Any, action: str, resource: str) -> Any:
         from moto.iam.access_control import PermissionResult
@@ -64,9 +80,7 @@ def apply() -> None:
             verdict, PermissionResult.NEUTRAL
         )
 
-    get_permission.condition_aware = True  # type: ignore[attr-defined]
-    S3Response._key_response = _key_response
-    FakeBucket.get_permission = get_permission
+    return get_permission
 
 
 def request_condition_keys(headers: Mapping[str, str]) -> dict[str, str]:

@@ -2,8 +2,8 @@
 the emulator shows no changes -- as on AWS -- without ``ignore_changes`` in what we synthesize
 (which would also hide real drift on AWS).
 
-Each patch is small, idempotent (``install()`` may run any number of times) and carries the note
-for the upstream fix that would make it unnecessary.
+Each patch is small and carries the note for the upstream fix that would make it unnecessary;
+``install()`` may run any number of times (core/local/emulator/patching.py).
 """
 
 from __future__ import annotations
@@ -12,17 +12,9 @@ import json
 import threading
 from typing import Any
 
-_install_lock = threading.Lock()
-_PATCHED = "_payments_fidelity_patch"
+from payments_platform.core.local.emulator.patching import Patches
 
-
-def _mark(function: Any) -> Any:
-    setattr(function, _PATCHED, True)
-    return function
-
-
-def _is_patched(function: Any) -> bool:
-    return getattr(function, _PATCHED, False)
+PATCHES = Patches("fidelity")
 
 
 # --------------------------------------------------------------------------- Lambda LoggingConfig
@@ -49,20 +41,14 @@ def merged_logging_config(
     return config
 
 
-def patch_lambda_logging_config() -> None:
+@PATCHES.replaces("moto.awslambda.models:LambdaFunction", "__init__", "get_configuration", "update_configuration")
+def lambda_logging_config(original_init: Any, original_get: Any, original_update: Any) -> tuple[Any, ...]:
     """Store and return a function's ``LoggingConfig`` (CreateFunction, UpdateFunctionConfiguration,
     GetFunction[Configuration], ListFunctions), and send its logs to the configured group.
 
     Upstream: moto.awslambda.models.LambdaFunction should keep ``spec["LoggingConfig"]`` (with
     Lambda's defaults: Text, ``/aws/lambda/<name>``), return it from ``get_configuration``, accept
     it in ``update_configuration`` and use its ``LogGroup`` for ``logs_group_name``."""
-    from moto.awslambda.models import LambdaFunction
-
-    if _is_patched(LambdaFunction.get_configuration):
-        return
-    original_init = LambdaFunction.__init__
-    original_get = LambdaFunction.get_configuration
-    original_update = LambdaFunction.update_configuration
 
     def __init__(self: Any, account_id: str, spec: dict[str, Any], region: str, version: Any = 1) -> None:
         original_init(self, account_id, spec, region, version)
@@ -83,15 +69,14 @@ def patch_lambda_logging_config() -> None:
             self.logs_group_name = self.logging_config["LogGroup"]
         return original_update(self, config_updates)
 
-    LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
-    LambdaFunction.get_configuration = _mark(get_configuration)  # type: ignore[method-assign]
-    LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
+    return __init__, get_configuration, update_configuration
 
 
 # --------------------------------------------------------------------------- security group rules
 
 
-def patch_security_group_rule_descriptions() -> None:
+@PATCHES.replaces("moto.ec2.models.security_groups:SecurityGroupRule", "__init__", "description")
+def security_group_rule_descriptions(original_init: Any, _description: Any) -> tuple[Any, ...]:
     """Return the description of security group rules that reference a security group or a prefix
     list (DescribeSecurityGroupRules, and the rules Authorize* returns), not only of CIDR rules.
 
@@ -99,11 +84,6 @@ def patch_security_group_rule_descriptions() -> None:
     ``ip_range["Description"]``; it should fall back to the ``UserIdGroupPairs`` entry's and the
     ``PrefixListIds`` entry's ``Description`` (the latter is dropped in ``__init__``, which keeps
     only the prefix list id)."""
-    from moto.ec2.models.security_groups import SecurityGroupRule
-
-    if _is_patched(SecurityGroupRule.description.fget):
-        return
-    original_init = SecurityGroupRule.__init__
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
@@ -117,50 +97,43 @@ def patch_security_group_rule_descriptions() -> None:
                 return source["Description"]
         return getattr(self, "prefix_list_description", None)
 
-    SecurityGroupRule.__init__ = __init__  # type: ignore[method-assign]
-    SecurityGroupRule.description = property(_mark(description))  # type: ignore[method-assign,assignment]
+    return __init__, property(description)
 
 
-def patch_queue_redrive_policy_format() -> None:
+@PATCHES.replaces("moto.sqs.models:Queue", "attributes")
+def queue_redrive_policy_format(moto_attributes: property) -> property:
     """A queue's RedrivePolicy reads back as the compact JSON SQS returns (and the platform
     configures); moto re-serialized it with spaces, so every re-plan showed a whitespace-only update.
 
     Upstream: moto/sqs/models.py ``Queue.attributes`` should return the stored policy compactly."""
-    from moto.sqs import models as sqs_models
-
-    moto_attributes = sqs_models.Queue.attributes.fget
-    if _is_patched(moto_attributes):
-        return
 
     def attributes(self: Any) -> dict[str, Any]:
-        result = moto_attributes(self)
+        assert moto_attributes.fget is not None
+        result = moto_attributes.fget(self)
         if "RedrivePolicy" in result:
             result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
         return result
 
-    sqs_models.Queue.attributes = property(_mark(attributes))  # type: ignore[method-assign,assignment]
+    return property(attributes)
 
 
 # --------------------------------------------------------------------------- SQS FIFO deduplication
 
 FIFO_DEDUPLICATION_WINDOW_MS = 5 * 60 * 1000
+_fifo_lock = threading.Lock()
 
 
-def patch_fifo_deduplication_after_delete() -> None:
+@PATCHES.replaces("moto.sqs.models:Queue", "add_message")
+def fifo_deduplication_after_delete(moto_add_message: Any) -> Any:
     """A FIFO queue drops a message whose deduplication id it accepted in the last 5 minutes,
     even when that message has been received and deleted since (SQS: "any messages sent with the
     same message deduplication ID are accepted successfully but aren't delivered during the
     5-minute deduplication interval"). moto compared only with the messages still in the queue, so
-    a re-send after the consumer deleted the first was delivered twice (found by the chaos test: a
-    reconciled dispatch re-sends the audit message the request had sent).
+    a re-send after the consumer had deleted the first was delivered twice (found by the chaos
+    test: a reconciled dispatch re-sends the audit message the request had already sent).
 
     Upstream: moto.sqs.models.Queue.add_message should remember accepted deduplication ids for
     DEDUPLICATION_TIME_IN_SECONDS independently of ``_messages``."""
-    from moto.sqs import models as sqs_models
-
-    original = sqs_models.Queue.add_message
-    if _is_patched(original):
-        return
 
     def add_message(self: Any, message: Any) -> None:
         dedup_id = message.deduplication_id if self.fifo_queue else None
@@ -173,12 +146,9 @@ def patch_fifo_deduplication_after_delete() -> None:
                 if dedup_id in accepted:
                     return
                 accepted[dedup_id] = now
-        original(self, message)
+        moto_add_message(self, message)
 
-    sqs_models.Queue.add_message = _mark(add_message)  # type: ignore[method-assign]
-
-
-_fifo_lock = threading.Lock()
+    return add_message
 
 
 # --------------------------------------------------------------------------- DynamoDB writes
@@ -188,7 +158,8 @@ _dynamodb_write_lock = threading.RLock()
 DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
 
 
-def patch_dynamodb_write_isolation() -> None:
+@PATCHES.replaces("moto.dynamodb.models:DynamoDBBackend", *DYNAMODB_WRITES)
+def dynamodb_write_isolation(*originals: Any) -> tuple[Any, ...]:
     """Serialize DynamoDB writes, so a failed TransactWriteItems cannot undo another request's
     write, and two conditional writes to one item cannot both pass their condition.
 
@@ -198,28 +169,17 @@ def patch_dynamodb_write_isolation() -> None:
     erased concurrent payments: a 201 whose transaction no longer existed). Conditional writes
     check and write without a lock. DynamoDB isolates each write; moto's server is threaded and
     should lock per table (or roll back only the transaction's own items)."""
-    from moto.dynamodb.models import DynamoDBBackend
 
-    # Recorded on the class, not the function: moto_performance wraps transact_write_items again,
-    # over this lock, so the outermost function is not ours on a second install.
-    if getattr(DynamoDBBackend, "_payments_write_isolation", False):
-        return
-    DynamoDBBackend._payments_write_isolation = True  # type: ignore[attr-defined]
-    for name in DYNAMODB_WRITES:
-        original = getattr(DynamoDBBackend, name)
-
-        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+    def locked(original: Any) -> Any:
+        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
             with _dynamodb_write_lock:
-                return _original(self, *args, **kwargs)
+                return original(self, *args, **kwargs)
 
-        setattr(DynamoDBBackend, name, _mark(locked))
+        return write
+
+    return tuple(locked(original) for original in originals)
 
 
 def install() -> None:
     """Apply every fidelity patch to moto in this process (idempotent)."""
-    with _install_lock:
-        patch_lambda_logging_config()
-        patch_security_group_rule_descriptions()
-        patch_queue_redrive_policy_format()
-        patch_fifo_deduplication_after_delete()
-        patch_dynamodb_write_isolation()
+    PATCHES.install()

@@ -1,7 +1,8 @@
 """Performance patches for moto 5.2.5: calls the payment API makes on every request whose cost
 grows with everything the emulator has stored. A developer session that posts a few hundred
 payments would otherwise see a POST climb past 100 ms (benchmarks/emulator_bench.py, figures in
-BENCHMARKS.md). Same results as moto's own code; each patch idempotent, with its upstream note.
+BENCHMARKS.md). Same results as moto's own code; each patch with its upstream note, applied through
+core/local/emulator/patching.py.
 """
 
 from __future__ import annotations
@@ -10,18 +11,10 @@ import copy
 import threading
 from typing import Any
 
-_install_lock = threading.Lock()
-_PATCHED = "_payments_performance_patch"
+from payments_platform.core.local.emulator.patching import Patches
+
+PATCHES = Patches("performance")
 _state = threading.local()
-
-
-def _mark(function: Any) -> Any:
-    setattr(function, _PATCHED, True)
-    return function
-
-
-def _is_patched(function: Any) -> bool:
-    return getattr(function, _PATCHED, False)
 
 
 # --------------------------------------------------------------------------- DynamoDB transactions
@@ -87,20 +80,23 @@ def _restore(snapshot: list[tuple[Any, Any, Any, Any]]) -> None:
                 table.items.pop(hash_value, None)
 
 
-def patch_dynamodb_transaction_rollback() -> None:
+@PATCHES.replaces("moto.dynamodb.models", "copy")
+def dynamodb_rollback_copy(_copy_module: Any) -> Any:
+    """Inside moto.dynamodb.models, ``copy`` skips the deep copy of a whole table while this thread
+    runs a patched TransactWriteItems (see dynamodb_transaction_rollback).
+
+    Upstream: as for dynamodb_transaction_rollback below."""
+    return _TableCopySkippingDeepcopy()
+
+
+@PATCHES.replaces("moto.dynamodb.models:DynamoDBBackend", "transact_write_items")
+def dynamodb_transaction_rollback(original: Any) -> Any:
     """TransactWriteItems snapshots only the items it names for its rollback, not whole tables.
 
     Upstream: moto.dynamodb.models.DynamoDBBackend.transact_write_items deep-copies every table a
     transaction touches before it starts (O(items in the table) per call: ~120 ms at 2,000 items);
     it should keep a copy of just the items named in ``TransactItems`` and put those back on
     cancellation (which also rolls back when an item fails ``TransactWriteSingleOp`` checks)."""
-    import moto.dynamodb.models as dynamodb_models
-    from moto.dynamodb.models import DynamoDBBackend
-
-    if _is_patched(DynamoDBBackend.transact_write_items):
-        return
-    original = DynamoDBBackend.transact_write_items
-    dynamodb_models.copy = _TableCopySkippingDeepcopy()  # type: ignore[assignment]
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         try:
@@ -116,23 +112,19 @@ def patch_dynamodb_transaction_rollback() -> None:
         finally:
             _state.per_item_rollback = False
 
-    DynamoDBBackend.transact_write_items = _mark(transact_write_items)  # type: ignore[method-assign]
+    return transact_write_items
 
 
 # --------------------------------------------------------------------------- DynamoDB query
 
 
-def patch_dynamodb_query_by_partition() -> None:
+@PATCHES.replaces("moto.dynamodb.models.table:Table", "query", "all_items")
+def dynamodb_query_by_partition(original_query: Any, original_all_items: Any) -> tuple[Any, Any]:
     """A Query on a table's own key reads only the queried partition.
 
     Upstream: moto.dynamodb.models.table.Table.query, without an index, filters
     ``self.all_items()`` -- every item of the table, sorted -- for the hash key; it should read
     ``self.items[hash_key]``."""
-    from moto.dynamodb.models.table import Table
-
-    if _is_patched(Table.query):
-        return
-    original_query, original_all_items = Table.query, Table.all_items
 
     def all_items(self: Any) -> list[Any]:
         partition = getattr(_state, "query_partition", None)
@@ -153,14 +145,19 @@ def patch_dynamodb_query_by_partition() -> None:
         finally:
             _state.query_partition = None
 
-    Table.all_items = all_items  # type: ignore[method-assign]
-    Table.query = _mark(query)  # type: ignore[method-assign]
+    return query, all_items
 
 
 # --------------------------------------------------------------------------- SQS message counts
 
 
-def patch_sqs_message_counts() -> None:
+@PATCHES.replaces(
+    "moto.sqs.models:Queue",
+    "messages",
+    "approximate_number_of_messages_delayed",
+    "approximate_number_of_messages_not_visible",
+)
+def sqs_message_counts(*_moto_counts: Any) -> tuple[Any, ...]:
     """Count a queue's visible, delayed and in-flight messages against one clock reading.
 
     Upstream: moto.sqs.models.Queue.messages and approximate_number_of_messages_* ask every
@@ -168,10 +165,6 @@ def patch_sqs_message_counts() -> None:
     ``SendMessage`` computes all queue attributes four times to read ContentBasedDeduplication:
     ~150 ms per send at 1,000 queued messages. Read the clock once per count."""
     from moto.core.utils import unix_time_millis
-    from moto.sqs.models import Queue
-
-    if _is_patched(Queue.messages.fget):
-        return
 
     def messages(self: Any) -> list[Any]:
         now = unix_time_millis()
@@ -185,14 +178,9 @@ def patch_sqs_message_counts() -> None:
         now = unix_time_millis()
         return sum(1 for m in self._messages if not now > m.visible_at)
 
-    Queue.messages = property(_mark(messages))  # type: ignore[method-assign,assignment]
-    Queue.approximate_number_of_messages_delayed = property(delayed)  # type: ignore[method-assign,assignment]
-    Queue.approximate_number_of_messages_not_visible = property(not_visible)  # type: ignore[method-assign,assignment]
+    return property(messages), property(delayed), property(not_visible)
 
 
 def install() -> None:
     """Apply every performance patch to moto in this process (idempotent)."""
-    with _install_lock:
-        patch_dynamodb_transaction_rollback()
-        patch_dynamodb_query_by_partition()
-        patch_sqs_message_counts()
+    PATCHES.install()

@@ -42,11 +42,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from payments_platform.core.local.emulator.patching import Patches
+
 # A whole rotation step: the function's timeout (at most the api's 29 s) plus a cold start.
 STEP_TIMEOUT_S = 60.0
 # How long a rotation requested during `local up`'s apply waits for the gateway to start.
 DEFERRED_WAIT_S = 600.0
-_PATCHED = "_payments_rotation_patch"
+PATCHES = Patches("rotation")
 
 _lock = threading.Lock()
 _runtime_file: Path | None = None
@@ -123,61 +125,69 @@ def _give_pending_the_current_value(secret: Any, token: str | None) -> None:
 def install(runtime_file: Path | None) -> None:
     """Route RotateSecret's Lambda steps to the local runtime whose ready file is ``runtime_file``."""
     global _runtime_file
-    from moto.awslambda.models import LambdaBackend
-    from moto.secretsmanager.exceptions import InvalidRequestException
-    from moto.secretsmanager.models import SecretsManagerBackend
-
     with _lock:
         _runtime_file = runtime_file
-        if getattr(SecretsManagerBackend.rotate_secret, _PATCHED, False):
-            return
-        original_rotate = SecretsManagerBackend.rotate_secret
-        original_invoke = LambdaBackend.invoke
+        PATCHES.install()
 
-        def rotate_secret(self: Any, secret_id: str, *args: Any, **kwargs: Any) -> Any:
-            secret = self.secrets[secret_id] if self._is_valid_identifier(secret_id) else None
-            if secret is not None:
-                if not args and not kwargs.get("rotation_lambda_arn"):
-                    # AWS rotates with the configured function when the call names none; moto forgot it.
-                    kwargs["rotation_lambda_arn"] = getattr(secret, "rotation_lambda_arn", None) or None
-                for version in getattr(secret, "versions", {}).values():
-                    # AWSPENDING beside AWSCURRENT marks a *finished* rotation (AWS's own rule);
-                    # moto took it for one in progress and refused every later rotation.
-                    if {"AWSPENDING", "AWSCURRENT"} <= set(version["version_stages"]):
-                        version["version_stages"].remove("AWSPENDING")
-            _rotation.may_wait = not kwargs.get("rotate_immediately", True)
-            _rotation.secret = secret
-            try:
-                return original_rotate(self, secret_id, *args, **kwargs)
-            finally:
-                del _rotation.may_wait, _rotation.secret
 
-        def invoke(
-            self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
-        ) -> Any:
-            if not hasattr(_rotation, "may_wait"):
-                return original_invoke(self, function_name, qualifier, body, headers, response_headers)
-            if _rotation.may_wait and _rotation.secret is not None:
-                _give_pending_the_current_value(_rotation.secret, json.loads(body).get("ClientRequestToken"))
-            endpoint = local_lambda_endpoint(_runtime_file)
-            if endpoint is None:
-                if _rotation.may_wait:
-                    threading.Thread(
-                        target=_wait_and_invoke,
-                        args=(_runtime_file, function_name, body),
-                        name="deferred-rotation-step",
-                        daemon=True,
-                    ).start()
-                    return b""
-                raise InvalidRequestException(
-                    "the local Lambda runtime is not running: start it with `payments-platform local up`"
-                )
-            try:
-                invoke_step(endpoint, function_name, body)
-            except (RuntimeError, LocalLambdaUnavailable) as error:
-                raise InvalidRequestException(f"rotation failed: {error}") from None
-            return b""
+@PATCHES.replaces("moto.secretsmanager.models:SecretsManagerBackend", "rotate_secret")
+def rotation_with_the_configured_function(original_rotate: Any) -> Any:
+    """RotateSecret rotates with the configured function, accepts a rotation after a finished one,
+    and marks the steps it invokes (see ``local_rotation_steps``).
 
-        setattr(rotate_secret, _PATCHED, True)
-        SecretsManagerBackend.rotate_secret = rotate_secret  # type: ignore[method-assign]
-        LambdaBackend.invoke = invoke  # type: ignore[method-assign]
+    Upstream: moto.secretsmanager.models.SecretsManagerBackend.rotate_secret forgets the configured
+    function when a call names none, and takes AWSPENDING beside AWSCURRENT for a rotation in progress."""
+
+    def rotate_secret(self: Any, secret_id: str, *args: Any, **kwargs: Any) -> Any:
+        secret = self.secrets[secret_id] if self._is_valid_identifier(secret_id) else None
+        if secret is not None:
+            if not args and not kwargs.get("rotation_lambda_arn"):
+                # AWS rotates with the configured function when the call names none; moto forgot it.
+                kwargs["rotation_lambda_arn"] = getattr(secret, "rotation_lambda_arn", None) or None
+            for version in getattr(secret, "versions", {}).values():
+                # AWSPENDING beside AWSCURRENT marks a *finished* rotation (AWS's own rule);
+                # moto took it for one in progress and refused every later rotation.
+                if {"AWSPENDING", "AWSCURRENT"} <= set(version["version_stages"]):
+                    version["version_stages"].remove("AWSPENDING")
+        _rotation.may_wait = not kwargs.get("rotate_immediately", True)
+        _rotation.secret = secret
+        try:
+            return original_rotate(self, secret_id, *args, **kwargs)
+        finally:
+            del _rotation.may_wait, _rotation.secret
+
+    return rotate_secret
+
+
+@PATCHES.replaces("moto.awslambda.models:LambdaBackend", "invoke")
+def local_rotation_steps(original_invoke: Any) -> Any:
+    """A rotation step's Invoke goes to the local Lambda runtime, not to Docker.
+
+    Upstream: see this module's note (moto can only reach moto's own Docker-based Lambda)."""
+    from moto.secretsmanager.exceptions import InvalidRequestException
+
+    def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> Any:
+        if not hasattr(_rotation, "may_wait"):
+            return original_invoke(self, function_name, qualifier, body, headers, response_headers)
+        if _rotation.may_wait and _rotation.secret is not None:
+            _give_pending_the_current_value(_rotation.secret, json.loads(body).get("ClientRequestToken"))
+        endpoint = local_lambda_endpoint(_runtime_file)
+        if endpoint is None:
+            if _rotation.may_wait:
+                threading.Thread(
+                    target=_wait_and_invoke,
+                    args=(_runtime_file, function_name, body),
+                    name="deferred-rotation-step",
+                    daemon=True,
+                ).start()
+                return b""
+            raise InvalidRequestException(
+                "the local Lambda runtime is not running: start it with `payments-platform local up`"
+            )
+        try:
+            invoke_step(endpoint, function_name, body)
+        except (RuntimeError, LocalLambdaUnavailable) as error:
+            raise InvalidRequestException(f"rotation failed: {error}") from None
+        return b""
+
+    return invoke

@@ -30,6 +30,11 @@ CHECKOV_ENV_VAR = "PAYMENTS_CHECKOV"
 TIMEOUT_SECONDS = 300
 INSTALL_HINT = f"run `make {CHECKOV_VENV}/.installed` or set {CHECKOV_ENV_VAR} to a checkov {CHECKOV_VERSION} binary"
 
+# Top-level blocks that configure no resource, left out of what checkov reads: checkov 3.3.30's
+# terraform_json parser fails on a list-valued top-level block (Terraform's `moved`, `import`) and
+# then scans nothing in that stack (a parsing error, not a finding).
+NOT_SCANNED = ("moved", "import")
+
 # checkov logs a check that crashed instead of reporting it: "Failed to run check X on /stack/file:address"
 _CHECK_CRASH = re.compile(r"Failed to run check (\S+) on /([^/]+)/[^:]+:(\S+)")
 
@@ -79,7 +84,8 @@ def run_checkov(configs: Mapping[str, Mapping[str, Any]], binary: Path) -> Check
     with tempfile.TemporaryDirectory(prefix="payments-checkov-") as tmp:
         for stack, config in configs.items():
             (Path(tmp) / stack).mkdir()
-            (Path(tmp) / stack / "cdk.tf.json").write_text(json.dumps(config))
+            scanned = {key: value for key, value in config.items() if key not in NOT_SCANNED}
+            (Path(tmp) / stack / "cdk.tf.json").write_text(json.dumps(scanned))
         command = [
             str(binary),
             "--directory",
@@ -118,6 +124,13 @@ def parse_report(raw: Any, configs: Mapping[str, Mapping[str, Any]], stderr: str
     if version != CHECKOV_VERSION:
         raise ComplianceError(
             f"checkov {version} found; the gate's baseline was reviewed with {CHECKOV_VERSION}; {INSTALL_HINT}"
+        )
+    unparsed = report.get("results", {}).get("parsing_errors") or []
+    if unparsed or report.get("summary", {}).get("parsing_errors"):
+        stacks = sorted({Path(path).parent.name for path in unparsed})
+        raise ComplianceError(
+            f"checkov could not parse {', '.join(stacks) or 'a stack'}: nothing in it was scanned "
+            "(run checkov on the synth to see why)"
         )
     types = {stack: _types_by_logical_id(config) for stack, config in configs.items()}
     results: list[CheckResult] = []

@@ -1,10 +1,13 @@
 """`payments-platform new-plugin`: refused names write nothing; a scaffold installs, passes its
-own tests and synthesizes when an environment enables it (end to end, in a throwaway venv)."""
+own tests (the api plugin stood in for by stub_provider) and, enabled in prod, grants the real
+transaction processor least-privilege send rights on its own queue through the typed key
+(end to end, in a throwaway venv)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import site
 import subprocess
 import sys
@@ -16,6 +19,7 @@ import pytest
 from payments_platform.core.cli.main import main
 
 NAME = "ledger_probe"
+REPO = Path(__file__).resolve().parents[3]
 
 
 def new_plugin(capsys, *args):
@@ -78,6 +82,36 @@ def test_scaffold_imports_nothing_of_another_plugin(tmp_path, capsys):
     assert "payments_platform.plugins" not in sources and "import cdktf" not in sources
 
 
+def test_hint_enables_the_plugin_as_environments_do(tmp_path, capsys):
+    _, out, _ = new_plugin(capsys, NAME, "--dir", str(tmp_path / "plugin"))
+    assert f'enable = ["{NAME}"]' in out
+    assert f'enable = ["{NAME}"]' in (tmp_path / "plugin" / "README.md").read_text()
+
+
+def test_scaffold_shows_the_whole_contract(tmp_path, capsys):
+    new_plugin(capsys, NAME, "--dir", str(tmp_path / "plugin"))
+    plugin = (tmp_path / "plugin" / f"payments_{NAME}" / "plugin.py").read_text()
+    tests = (tmp_path / "plugin" / "tests" / "test_plugin.py").read_text()
+    assert "def payments_resources(ctx: PluginContext) -> None:" in plugin
+    assert "def payments_wiring(ctx: PluginContext) -> None:" in plugin
+    assert "requires=(keys.TRANSACTION_PROCESSOR,)" in plugin and "uses=" in plugin
+    assert "grant_send(ctx.roles, processor.role," in plugin
+    assert 'stub_provider("api", [keys.TRANSACTION_PROCESSOR])' in tests
+
+
+def test_scaffold_passes_static_checks(tmp_path, capsys):
+    new_plugin(capsys, NAME, "--dir", str(tmp_path / "plugin"))
+    ruff = Path(sys.executable).parent / "ruff"
+    for command in (["check", "--select", "F,E,W,I,UP,B"], ["format", "--check"]):
+        result = subprocess.run(
+            [ruff, *command, "--line-length", "120", "--no-cache", "."],
+            cwd=tmp_path / "plugin",
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.fixture(scope="module")
 def installed_scaffold():
     """The scaffold installed (not editable) into a throwaway venv that sees this environment's
@@ -128,23 +162,83 @@ def test_scaffold_passes_its_own_tests_once_installed(installed_scaffold):
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 passed" in result.stdout
+    assert "5 passed" in result.stdout
 
 
-def test_environment_enabling_the_scaffold_synthesizes_its_resource(installed_scaffold):
+@pytest.fixture(scope="module")
+def prod_with_scaffold(installed_scaffold):
+    """prod as environments.toml has it, plus the scaffold (``enable``) with a settings table,
+    synthesized by the throwaway venv's ``payments-platform``."""
     root, python, env = installed_scaffold
-    (root / "environments.toml").write_text(
-        f'[environments.trial]\nsuffix = "trial"\nregion = "us-east-1"\nplugins = ["{NAME}"]\n'
-        f"[environments.trial.settings.{NAME}]\nlog_retention_days = 14\n"
+    config = (REPO / "environments.toml").read_text()
+    config, enabled = re.subn(
+        r'(\[environments\.prod\]\n(?:[^\[]*\n)*?)enable = \["waf"\]', rf'\1enable = ["waf", "{NAME}"]', config
     )
+    assert enabled == 1, "prod's enable line moved: update this test"
+    config += f"\n[environments.prod.settings.{NAME}]\nmessage_retention_seconds = 1209600\n"
+    (root / "environments.toml").write_text(config)
     result = subprocess.run(
-        [python, "-m", "payments_platform.core.cli.main", "synth", "--env", "trial", "--out", str(root / "out")],
+        [python, "-m", "payments_platform.core.cli.main", "synth", "--env", "prod", "--synth-dir", str(root / "out")],
         cwd=root,
         env=env,
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stderr
-    config = json.loads((root / "out" / "stacks" / "payments-trial" / "cdk.tf.json").read_text())
-    log_groups = config["resource"]["aws_cloudwatch_log_group"]
-    assert [(g["name"], g["retention_in_days"]) for g in log_groups.values()] == [("/payments/ledger-probe-trial", 14)]
+    assert "Warning" not in result.stderr, result.stderr
+    return json.loads((root / "out" / "stacks" / "payments-prod" / "cdk.tf.json").read_text())
+
+
+def processor_statements(config: dict) -> dict[str, dict]:
+    for body in config["resource"]["aws_iam_role_policy"].values():
+        if body["//"]["metadata"]["path"].endswith("/role_transaction-processor_policy"):
+            return {s["Sid"]: s for s in json.loads(body["policy"])["Statement"]}
+    raise AssertionError("no policy for the transaction processor")
+
+
+def test_prod_with_the_scaffold_creates_its_queue_under_the_platform_key(prod_with_scaffold):
+    queues = {q["name"]: q for q in prod_with_scaffold["resource"]["aws_sqs_queue"].values()}
+    queue = queues["ledger-probe-prod"]
+    assert queue["message_retention_seconds"] == 1209600
+    assert queue["kms_master_key_id"].startswith("${aws_kms_key.")
+
+
+def test_prod_processor_may_send_to_the_scaffolds_queue_only_through_least_privilege(prod_with_scaffold):
+    queue_id = next(
+        lid for lid, q in prod_with_scaffold["resource"]["aws_sqs_queue"].items() if q["name"] == "ledger-probe-prod"
+    )
+    (key_id,) = prod_with_scaffold["resource"]["aws_kms_key"]
+    statements = processor_statements(prod_with_scaffold)
+    assert statements["LedgerProbeSend"] == {
+        "Sid": "LedgerProbeSend",
+        "Effect": "Allow",
+        "Action": ["sqs:SendMessage"],
+        "Resource": "${aws_sqs_queue." + queue_id + ".arn}",
+    }
+    assert statements["LedgerProbeSendKms"] == {
+        "Sid": "LedgerProbeSendKms",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": "${aws_kms_key." + key_id + ".arn}",
+        "Condition": {"StringEquals": {"kms:ViaService": "sqs.us-east-1.amazonaws.com"}},
+    }
+
+
+def test_prod_processor_keeps_exactly_its_own_statements_besides(prod_with_scaffold):
+    assert sorted(processor_statements(prod_with_scaffold)) == sorted(
+        [
+            "AuditQueueSend",
+            "AuditQueueSendKms",
+            "CardFingerprintKeyDecrypt",
+            "CardFingerprintKeyRead",
+            "LedgerProbeSend",
+            "LedgerProbeSendKms",
+            "NotificationsPublish",
+            "NotificationsPublishKms",
+            "TransactionsTableWrite",
+            "TransactionsTableWriteKms",
+            "VpcNetworkInterfaces",
+            "WriteOwnLogs",
+            "XRayTracing",
+        ]
+    )

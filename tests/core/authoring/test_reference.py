@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Literal
 
@@ -9,11 +10,21 @@ import pytest
 from pydantic import Field, model_validator
 
 from payments_platform.core import LogRetentionDays, PluginSettings, keys, policy
-from payments_platform.core.authoring.reference import REGENERATE, _facades, render_reference, settings_section
+from payments_platform.core.authoring.reference import (
+    REGENERATE,
+    _facades,
+    documented_types,
+    render_reference,
+    settings_section,
+    undescribed,
+)
 from payments_platform.core.cli.main import main
-from payments_platform.core.context import PluginContext
+from payments_platform.core.context import AwsAccount, PluginContext
 from payments_platform.core.host.plugin_manager import discover_plugins, hook_names
 from payments_platform.core.host.settings_schema import settings_fields
+from payments_platform.core.keys import Function
+from payments_platform.core.naming import MAX_LENGTH, Naming
+from payments_platform.core.roles import Role, Statement
 
 REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "REFERENCE.md"
 
@@ -118,3 +129,29 @@ def test_docs_that_cannot_be_written_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.startswith(
         f"payments-platform: error: cannot write {tmp_path / 'file' / 'REFERENCE.md'}: "
     )
+
+
+@pytest.mark.parametrize("cls", documented_types(), ids=lambda cls: cls.__name__)
+def test_every_public_type_is_described_with_its_fields_and_methods(cls):
+    assert undescribed(cls) == [], f"{cls.__name__}: add a docstring / a comment beside each field"
+
+
+@pytest.mark.parametrize("cls", [Role, Function, Naming, AwsAccount, Statement], ids=lambda cls: cls.__name__)
+def test_types_ctx_hands_out_are_in_the_reference(reference, cls):
+    assert f"\n### {cls.__name__}\n" in reference
+
+
+@pytest.mark.parametrize("kind", sorted(MAX_LENGTH))
+def test_reference_lists_every_naming_kind(reference, kind):
+    assert f"| `{kind}` | {MAX_LENGTH[kind]} |" in reference
+
+
+def test_a_type_without_descriptions_is_reported():
+    @dataclasses.dataclass
+    class Bare:
+        size: int
+
+        def grow(self) -> None:
+            pass
+
+    assert undescribed(Bare) == ["(the type's docstring)", "field size", "method grow"]

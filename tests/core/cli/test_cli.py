@@ -30,7 +30,9 @@ def assert_one_line_error(result, contains: str) -> None:
 
 
 def test_unknown_environment_is_one_line(tmp_path):
-    assert_one_line_error(run("synth", "--env", "nope", "--out", str(tmp_path / "o")), "unknown environment 'nope'")
+    assert_one_line_error(
+        run("synth", "--env", "nope", "--synth-dir", str(tmp_path / "o")), "unknown environment 'nope'"
+    )
 
 
 def test_missing_config_file_is_one_line(tmp_path):
@@ -57,7 +59,7 @@ def test_failed_synth_leaves_previous_output_untouched(tmp_path):
     bad.write_text(
         '[defaults]\nplugins=["network"]\n[environments.dev]\n[environments.dev.settings.network]\navailability_zones=1\n'
     )
-    assert_one_line_error(run("--config", str(bad), "synth", "--out", str(out)), "availability_zones")
+    assert_one_line_error(run("--config", str(bad), "synth", "--synth-dir", str(out)), "availability_zones")
     assert (out / "marker").read_text() == "previous synth"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".synth-")] == []
 
@@ -92,10 +94,43 @@ def test_bad_arguments_exit_2_without_traceback(args):
 
 
 def test_deploy_of_unknown_environment_is_one_line(tmp_path):
-    assert_one_line_error(run("deploy", "--env", "nope", "--out", str(tmp_path / "o")), "unknown environment 'nope'")
+    assert_one_line_error(
+        run("deploy", "--env", "nope", "--synth-dir", str(tmp_path / "o")), "unknown environment 'nope'"
+    )
 
 
 def test_remote_emulator_endpoint_is_refused(tmp_path):
     bad = tmp_path / "environments.toml"
     bad.write_text('[defaults]\nplugins=["network"]\n[environments.dev]\naws_endpoint="http://10.0.0.5:4566"\n')
     assert_one_line_error(run("--config", str(bad), "plugins"), "must be a loopback URL")
+
+
+def test_every_command_group_module_registers_itself_and_is_listed():
+    import pkgutil
+
+    from payments_platform.core import cli
+    from payments_platform.core.cli import main as cli_main
+
+    support = {"main", "options", "registry"}
+    groups = {m.name for m in pkgutil.iter_modules(cli.__path__)} - support
+    assert {g.__name__.rsplit(".", 1)[1] for g in cli_main.GROUPS} == groups
+    assert all(callable(getattr(g, "register", None)) for g in cli_main.GROUPS)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["synth"],
+        ["validate"],
+        ["deploy"],
+        ["destroy"],
+        ["plan", "--synth-out", "x"],
+        ["state", "migrate", "--synth-out", "x"],
+    ],
+)
+def test_the_synth_directory_is_synth_dir_everywhere_and_old_spellings_say_so(command):
+    args = command if "--synth-out" in command else [*command, "--out", "x"]
+    result = run(*args)
+    assert result.returncode == 2
+    assert "is now --synth-dir (--out always names a file a command writes)" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -90,7 +90,7 @@ def fraud_config(tmp_path):
 
 def test_hook_exception_is_one_line_naming_the_plugins_innermost_file_and_line(fraud_config):
     install_plugin(fraud_config / "site", BROKEN_PLUGIN)
-    result = run(fraud_config, "synth", "--out", "out")
+    result = run(fraud_config, "synth", "--synth-dir", "out")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
     plugin_file = fraud_config / "site" / "payments_fraud_plugin.py"
@@ -103,7 +103,7 @@ def test_hook_exception_is_one_line_naming_the_plugins_innermost_file_and_line(f
 
 def test_host_check_failing_inside_a_hook_names_the_plugins_line(fraud_config):
     install_plugin(fraud_config / "site", UNDECLARED_KEY_PLUGIN)
-    result = run(fraud_config, "synth", "--out", "out")
+    result = run(fraud_config, "synth", "--synth-dir", "out")
     assert (result.returncode, result.stderr.count("\n")) == (2, 1), result.stderr
     assert result.stderr == (
         "payments-platform: error: plugin 'fraud' read 'network.network' without declaring it in 'requires' or 'uses' "
@@ -118,7 +118,7 @@ def test_host_check_failing_inside_a_hook_names_the_plugins_line(fraud_config):
 )
 def test_debug_prints_the_full_traceback_through_the_plugins_frames(fraud_config, args, env):
     install_plugin(fraud_config / "site", BROKEN_PLUGIN)
-    result = run(fraud_config, *args, "--out", "out", env=env)
+    result = run(fraud_config, *args, "--synth-dir", "out", env=env)
     assert result.returncode == 2
     assert "Traceback (most recent call last)" in result.stderr
     assert 'payments_fraud_plugin.py", line 5, in _check_budget' in result.stderr
@@ -162,12 +162,13 @@ def test_plugins_json_piped_into_head_shows_no_traceback():
 
 
 def test_broken_pipe_from_elsewhere_is_still_an_internal_error(monkeypatch, capsys):
+    from payments_platform.core.cli import authoring
     from payments_platform.core.cli import main as cli
 
     def failing(args):
         raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setitem(cli.COMMANDS, "plugins", failing)
+    monkeypatch.setattr(authoring, "cmd_plugins", failing)
     monkeypatch.delenv("PAYMENTS_DEBUG", raising=False)
     assert cli.main(["plugins"]) == 70
     assert capsys.readouterr().err == (
@@ -177,12 +178,13 @@ def test_broken_pipe_from_elsewhere_is_still_an_internal_error(monkeypatch, caps
 
 
 def test_internal_error_with_debug_shows_the_traceback_and_no_hint(monkeypatch, capsys):
+    from payments_platform.core.cli import authoring
     from payments_platform.core.cli import main as cli
 
     def failing(args):
         raise KeyError("bug")
 
-    monkeypatch.setitem(cli.COMMANDS, "plugins", failing)
+    monkeypatch.setattr(authoring, "cmd_plugins", failing)
     assert cli.main(["plugins", "--debug"]) == 70
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and 'raise KeyError("bug")' in err

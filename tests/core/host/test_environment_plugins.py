@@ -269,7 +269,7 @@ def test_typo_in_disabled_plugins_settings_fails_synth_before_anything_is_writte
         '[defaults]\nplugins = ["network"]\n[defaults.settings.network]\nzone_ids = ["use1-az1", "use1-az2"]\n'
         "[environments.dev]\n[environments.dev.settings.audit]\nretention_dayz = 400\n"
     )
-    result = cli(tmp_path, config, "synth", "--out", "out")
+    result = cli(tmp_path, config, "synth", "--synth-dir", "out")
     assert (result.returncode, result.stderr.count("\n")) == (2, 1), result.stderr
     assert "plugin 'audit', setting 'retention_dayz': Extra inputs are not permitted" in result.stderr
     assert not (tmp_path / "out").exists()

@@ -40,7 +40,7 @@ def test_bootstrap_refuses_a_key_arn_it_cannot_create(tmp_path: Path):
     config = tmp_path / "environments.toml"
     arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     config.write_text('[defaults]\nplugins = ["storage"]\n[environments.dev]\n' + STATE.format(kms=arn))
-    result = run("--config", str(config), "state", "bootstrap", "--env", "dev", "--synth-out", str(tmp_path / "out"))
+    result = run("--config", str(config), "state", "bootstrap", "--env", "dev", "--synth-dir", str(tmp_path / "out"))
     assert_one_line_error(result, "bootstrap creates the key under an alias")
 
 

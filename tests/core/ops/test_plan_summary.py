@@ -128,3 +128,21 @@ def test_drift_reads_resource_drift_and_lists_what_changed_outside_terraform():
     assert "drift in payments-dev: 2 resource(s) changed outside Terraform" in text
     assert "aws_lambda_function.api_processor_3C4D changed: timeout" in text
     assert "aws_dynamodb_table.storage_transactions_table_1A2B deleted" in text
+
+
+def test_a_moved_resource_is_listed_as_kept_not_as_a_change():
+    moved = change("aws_cloudwatch_metric_alarm.observability_alarm_x_2222", ["no-op"], {}, {})
+    moved["previous_address"] = "aws_cloudwatch_metric_alarm.api_alarm_x_1111"
+    summary = summarize({"resource_changes": [moved]}, CONFIG, "payments-dev", plugins=PLUGINS)
+    assert not summary.has_changes
+    assert summary.render().splitlines() == [
+        "no changes: payments-dev matches its configuration",
+        "  moved    aws_cloudwatch_metric_alarm.api_alarm_x_1111 -> "
+        "aws_cloudwatch_metric_alarm.observability_alarm_x_2222 (kept, not replaced)",
+    ]
+    assert summary.to_json()["moved"] == [
+        {
+            "from": "aws_cloudwatch_metric_alarm.api_alarm_x_1111",
+            "to": "aws_cloudwatch_metric_alarm.observability_alarm_x_2222",
+        }
+    ]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 
 import pytest
-from api_support import STUB_VALUES, actions_of, ref
+from api_support import API_KEY_SETTINGS, STUB_VALUES, STUBS, actions_of, ref
 
 from payments_platform.core import RegistrationError, keys
 from payments_platform.core.testing import StubProvider, synth
@@ -79,12 +80,22 @@ def test_reconciler_reads_through_the_index_and_never_scans(api_key_stack):
     assert not {"dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem", "secretsmanager:GetSecretValue"} & actions
 
 
-def test_stranded_and_quarantined_alarms_page_the_notifications_topic(api_key_stack):
-    alarms = {
+@pytest.fixture(scope="module")
+def observed_stack():
+    """The api plugin with observability, which creates what plugins register with ctx.monitoring."""
+    return synth(["api", "observability"], extra_plugins={"stubs": STUBS}, settings={"api": API_KEY_SETTINGS})
+
+
+def reconciler_alarms_of(stack):
+    return {
         body["alarm_name"]: body
-        for body in api_key_stack.resources("aws_cloudwatch_metric_alarm").values()
+        for body in stack.resources("aws_cloudwatch_metric_alarm").values()
         if body.get("namespace") == "Payments/Reconciler"
     }
+
+
+def test_stranded_and_quarantined_alarms_page_the_notifications_topic(observed_stack):
+    alarms = reconciler_alarms_of(observed_stack)
     assert set(alarms) == {"transaction-reconciler-stranded-test", "transaction-reconciler-quarantined-test"}
     stranded = alarms["transaction-reconciler-stranded-test"]
     assert (stranded["metric_name"], stranded["statistic"], stranded["threshold"]) == (
@@ -96,6 +107,40 @@ def test_stranded_and_quarantined_alarms_page_the_notifications_topic(api_key_st
     for alarm in alarms.values():
         assert alarm["dimensions"] == {"Environment": "test"}
         assert alarm["alarm_actions"] == [TOPIC.arn]
+
+
+def test_reconciler_alarms_are_registered_not_built_by_the_api_plugin(api_key_stack):
+    # Without observability nothing renders registrations: no alarm, and no moved block (an
+    # environment that had the alarms and disables observability sees them destroyed in its plan).
+    assert reconciler_alarms_of(api_key_stack) == {}
+    assert "moved" not in api_key_stack.config
+    registered = {alarm.key: alarm for alarm in api_key_stack.built.build.monitoring.alarms.all()}
+    assert set(registered) == {"transaction-reconciler-stranded", "transaction-reconciler-quarantined"}
+    assert {alarm.plugin for alarm in registered.values()} == {"api"}
+
+
+def test_reconciler_alarms_move_from_where_the_api_plugin_built_them(observed_stack):
+    """The moved blocks' sources are the addresses cdktf gave the alarms at api/alarm_<name>:
+    Terraform keeps both alarms instead of destroying and re-creating them."""
+    moved = {block["from"]: block["to"] for block in observed_stack.config["moved"]}
+    for base_name in ("transaction_reconciler_stranded", "transaction_reconciler_quarantined"):
+        old = former_address("api", f"alarm_{base_name}")
+        _, new = observed_stack.by_path(f"observability/alarm_{base_name}")
+        assert moved[old] == f"aws_cloudwatch_metric_alarm.{new['//']['metadata']['uniqueId']}"
+    assert len(moved) == 2
+
+
+def former_address(plugin: str, construct_id: str) -> str:
+    """The address a metric alarm at <stack>/<plugin>/<construct_id> gets (what the api plugin built)."""
+    from payments_platform.core.cdktf_adapter import Construct, TerraformStack, aws
+    from payments_platform.core.host.synth import new_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = TerraformStack(new_app(tmp), "payments-test")
+        alarm = aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
+            Construct(stack, plugin), construct_id, alarm_name="x", comparison_operator="x", evaluation_periods=1
+        )
+        return f"aws_cloudwatch_metric_alarm.{stack.get_logical_id(alarm)}"
 
 
 def test_a_table_without_the_dispatch_index_is_refused_naming_it():

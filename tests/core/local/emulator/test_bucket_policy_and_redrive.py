@@ -10,8 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from payments_platform.core.local.emulator import moto_bucket_policy
-from payments_platform.core.local.emulator.moto_fidelity import patch_queue_redrive_policy_format
+from payments_platform.core.local.emulator import moto_bucket_policy, moto_fidelity
 
 BUCKET = "emulator-fix-test"
 
@@ -39,9 +38,13 @@ def fixed_moto(monkeypatch):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     moto_bucket_policy.apply()
-    patch_queue_redrive_policy_format()
-    with mock_aws():
-        yield
+    moto_fidelity.install()
+    try:
+        with mock_aws():
+            yield
+    finally:  # this process's moto as it was, for the tests after these
+        moto_fidelity.PATCHES.uninstall()
+        moto_bucket_policy.PATCHES.uninstall()
 
 
 def test_a_deny_whose_condition_does_not_hold_lets_objects_through():

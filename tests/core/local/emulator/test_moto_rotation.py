@@ -78,12 +78,6 @@ def invoke_api() -> Iterator[InvokeApi]:
 
 @pytest.fixture
 def secrets(monkeypatch, tmp_path) -> Iterator[Any]:
-    from moto.awslambda.models import LambdaBackend
-    from moto.secretsmanager.models import SecretsManagerBackend
-
-    # The test process's moto is restored afterwards (the patch belongs to the emulator process).
-    monkeypatch.setattr(SecretsManagerBackend, "rotate_secret", SecretsManagerBackend.rotate_secret)
-    monkeypatch.setattr(LambdaBackend, "invoke", LambdaBackend.invoke)
     for name, value in {
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
@@ -93,10 +87,13 @@ def secrets(monkeypatch, tmp_path) -> Iterator[Any]:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        aws_clients.reset_clients()
-        yield boto3.client("secretsmanager", region_name=REGION)
-        aws_clients.reset_clients()
+    try:
+        with mock_aws():
+            aws_clients.reset_clients()
+            yield boto3.client("secretsmanager", region_name=REGION)
+            aws_clients.reset_clients()
+    finally:  # the test process's moto as it was (the patch belongs to the emulator process)
+        moto_rotation.PATCHES.uninstall()
 
 
 def deployed_rotation(secrets: Any) -> tuple[str, str]:

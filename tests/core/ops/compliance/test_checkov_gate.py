@@ -10,7 +10,7 @@ import pytest
 
 from payments_platform.core.host.config import load_config
 from payments_platform.core.ops.compliance.baseline import MAX_ENTRIES_PER_ENVIRONMENT, judge, load_baseline
-from payments_platform.core.ops.compliance.checkov import CHECKOV_VERSION, locate_checkov
+from payments_platform.core.ops.compliance.checkov import CHECKOV_VERSION, locate_checkov, run_checkov
 from payments_platform.core.ops.compliance.gate import baseline_path
 
 REPO = Path(__file__).resolve().parents[4]
@@ -76,3 +76,15 @@ def test_inline_skip_comments_are_ignored_by_checkov_terraform_json(tmp_path):
     results = json.loads(completed.stdout)["results"]
     assert [r["check_id"] for r in results["failed_checks"]] == ["CKV_AWS_338"]
     assert results["skipped_checks"] == []
+
+
+def test_a_stack_with_moved_blocks_is_scanned():
+    """checkov 3.3.30 cannot parse a top-level `moved` list (and would scan nothing in the stack):
+    run_checkov leaves the moved blocks out of what it reads."""
+    group = {"name": "g", "retention_in_days": 30}
+    config = {
+        "resource": {"aws_cloudwatch_log_group": {"g": group}},
+        "moved": [{"from": "aws_cloudwatch_log_group.old", "to": "aws_cloudwatch_log_group.g"}],
+    }
+    report = run_checkov({"payments-dev": config}, locate_checkov(REPO))
+    assert {r.address for r in report.results} == {"aws_cloudwatch_log_group.g"}

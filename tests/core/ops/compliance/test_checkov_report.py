@@ -66,3 +66,10 @@ def test_checkov_override_that_is_not_a_file_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("PAYMENTS_CHECKOV", str(tmp_path / "nope"))
     with pytest.raises(ComplianceError, match="PAYMENTS_CHECKOV=.* is not a file"):
         locate_checkov(tmp_path)
+
+
+def test_a_stack_checkov_could_not_parse_is_refused_naming_it():
+    unparsed = report(parsing_errors=["/tmp/payments-checkov-x/payments-dev/cdk.tf.json"])
+    unparsed["summary"]["parsing_errors"] = 1
+    with pytest.raises(ComplianceError, match="checkov could not parse payments-dev: nothing in it was scanned"):
+        parse_report(unparsed, CONFIGS)
