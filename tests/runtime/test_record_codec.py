@@ -216,3 +216,46 @@ def test_an_unparseable_record_is_a_critical_log_line_and_a_metric_not_a_silent_
     [metric] = [line for line in lines if "_aws" in line and "UnparseableRecords" in line]
     assert metric["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Payments/Records"
     assert metric["UnparseableRecords"] == 1
+
+
+def _unparseable_lines(out: str) -> list[dict]:
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return [line for line in lines if line.get("event") == "record.unparseable"]
+
+
+def test_a_replay_that_meets_an_unparseable_record_is_a_500_and_alarmed(aws, capsys):
+    created = create(api_event(valid_body(), idempotency_key="broken-replay"))
+    assert created["statusCode"] == 201
+    [record] = [i for i in aws.table_items() if i["transaction_id"]["S"].startswith("idem_")]
+    aws.dynamodb.update_item(
+        TableName=TABLE_NAME,
+        Key={"transaction_id": record["transaction_id"], "timestamp": {"N": "0"}},
+        UpdateExpression="SET lease_expires_at = :fractional",
+        ExpressionAttributeValues={":fractional": {"N": "1796174950868.8892"}},
+    )
+    capsys.readouterr()
+    replay = create(api_event(valid_body(), idempotency_key="broken-replay"))
+    assert replay["statusCode"] == 500 and body_of(replay)["error"]["code"] == "internal_error"
+    [critical, metric] = _unparseable_lines(capsys.readouterr().out)
+    assert (critical["level"], critical["field"], critical["reader"]) == (
+        "critical",
+        "lease_expires_at",
+        "create_transaction",
+    )
+    assert metric["UnparseableRecords"] == 1
+
+
+def test_a_status_read_of_an_unparseable_transaction_is_a_500_and_alarmed(aws, capsys):
+    transaction_id = body_of(create(api_event(valid_body(), idempotency_key="broken-status")))["transaction_id"]
+    [item] = aws.transaction_items()
+    aws.dynamodb.update_item(
+        TableName=TABLE_NAME,
+        Key={"transaction_id": item["transaction_id"], "timestamp": item["timestamp"]},
+        UpdateExpression="SET amount = :text",
+        ExpressionAttributeValues={":text": {"S": "1250"}},
+    )
+    capsys.readouterr()
+    response = read(status_event(transaction_id))
+    assert response["statusCode"] == 500
+    [critical, _metric] = _unparseable_lines(capsys.readouterr().out)
+    assert (critical["field"], critical["reader"], critical["record_key"]) == ("amount", "read_status", transaction_id)
