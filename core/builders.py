@@ -47,10 +47,15 @@ class BucketLifecycle:
     ``noncurrent_version_days``; optionally current objects move to ``transition_storage_class``
     after ``transition_days`` and expire after ``expiration_days``."""
 
+    # the lifecycle rule's id (stable: a new id replaces the rule)
     rule_id: str
+    # days a noncurrent version is kept after it is superseded
     noncurrent_version_days: int
+    # days until current objects move to transition_storage_class (None: they stay)
     transition_days: int | None = None
+    # the storage class they move to
     transition_storage_class: str = "GLACIER_IR"
+    # days until current objects expire (None: kept until deleted)
     expiration_days: int | None = None
 
 
@@ -58,20 +63,29 @@ class BucketLifecycle:
 class HardenedBucket:
     """The bucket and each resource hardening it (for ``depends_on`` and compliance evidence)."""
 
+    # the aws_s3_bucket
     bucket: Any
+    # its ownership controls (BucketOwnerEnforced: ACLs disabled)
     ownership: Any
+    # its public access block (all four settings on)
     public_access: Any
+    # its versioning (enabled)
     versioning: Any
+    # its SSE-KMS configuration (the given key, bucket key on)
     encryption: Any
+    # its one lifecycle rule (BucketLifecycle)
     lifecycle: Any
+    # its bucket policy (TLS only, then the plugin's statements)
     policy: Any
 
     @property
     def id(self) -> Any:
+        """The bucket's name (Terraform's id of an S3 bucket)."""
         return self.bucket.id
 
     @property
     def arn(self) -> Any:
+        """The bucket's ARN, for grants and policy statements."""
         return self.bucket.arn
 
 
@@ -247,13 +261,18 @@ def hardened_bucket(
 class PlatformFunction:
     """A function built by :func:`platform_function`, with its log group and role."""
 
+    # the function's name
     name: str
+    # the aws_lambda_function
     function: Any
+    # its aws_cloudwatch_log_group (retention, CMK)
     log_group: Any
+    # the role it runs with
     role: Role
 
     @property
     def log_group_name(self) -> str:
+        """``/aws/lambda/<name>``, the log group Lambda writes to."""
         return f"/aws/lambda/{self.name}"
 
 

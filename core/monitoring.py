@@ -171,6 +171,7 @@ class MetricAlarm:
     treat_missing_data: str
     # the plugin that registered it
     plugin: str
+    # the alarm's earlier Terraform address, when it was built elsewhere (a moved block keeps it)
     moved_from: str | None = None
 
 

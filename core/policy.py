@@ -57,6 +57,9 @@ class PolicyInput:
     platform_tags: Mapping[str, str]
     taggable_types: frozenset[str]
     any_resource_sids: frozenset[str]
+    # The platform network's private subnets as they appear in the synthesized JSON
+    # ("${aws_subnet.<id>.id}"); empty when no plugin provides the network.
+    private_subnet_ids: frozenset[str] = frozenset()
 
 
 Rule = Callable[[Resource, PolicyInput], Iterable[str]]
@@ -167,6 +170,64 @@ def encrypted_with_cmk(resource: Resource, policy: PolicyInput) -> Iterator[str]
         yield "environment variables are not encrypted with the platform CMK (kms_key_arn)"
 
 
+# The seed's limits for every function (SPEC: ≥ 512 MB, reserved concurrency, X-Ray active, VPC).
+MIN_LAMBDA_MEMORY_MB = 512
+
+
+@rule("PP-LAMBDA-MEMORY")
+def lambda_memory(resource: Resource, policy: PolicyInput) -> Iterator[str]:
+    """Every function has at least 512 MB (CPU scales with memory: less pushes cold starts past the budget)."""
+    if resource.type != "aws_lambda_function":
+        return
+    memory = resource.body.get("memory_size")
+    if not isinstance(memory, int) or memory < MIN_LAMBDA_MEMORY_MB:
+        yield f"memory_size is {memory if memory is not None else 'unset (128 MB)'}; at least {MIN_LAMBDA_MEMORY_MB} MB"
+
+
+@rule("PP-LAMBDA-CONCURRENCY")
+def lambda_reserved_concurrency(resource: Resource, policy: PolicyInput) -> Iterator[str]:
+    """Every function reserves its concurrency (at least 1): consistent capacity, and a bound on what it costs."""
+    if resource.type != "aws_lambda_function":
+        return
+    reserved = resource.body.get("reserved_concurrent_executions")
+    if not isinstance(reserved, int) or reserved < 1:
+        shown = "unset" if reserved is None else reserved
+        yield f"reserved_concurrent_executions is {shown}; reserve at least 1"
+
+
+@rule("PP-LAMBDA-XRAY")
+def lambda_tracing(resource: Resource, policy: PolicyInput) -> Iterator[str]:
+    """Every function traces with X-Ray in Active mode."""
+    if resource.type != "aws_lambda_function":
+        return
+    mode = (resource.body.get("tracing_config") or {}).get("mode")
+    if mode != "Active":
+        yield f"tracing_config.mode is {mode or 'unset'}; X-Ray must be Active"
+
+
+@rule("PP-LAMBDA-PRIVATE-SUBNETS")
+def lambda_in_private_subnets(resource: Resource, policy: PolicyInput) -> Iterator[str]:
+    """Every function runs in the platform's private subnets (or the plugin suppresses this rule with its reason)."""
+    if resource.type != "aws_lambda_function":
+        return
+    subnets = (resource.body.get("vpc_config") or {}).get("subnet_ids") or []
+    if not subnets:
+        yield "the function has no vpc_config: run it in the platform's private subnets (keys.NETWORK)"
+        return
+    if not policy.private_subnet_ids:
+        return  # no platform network in this build: nothing to compare with
+    if isinstance(subnets, str) or not set(subnets) <= policy.private_subnet_ids:
+        yield f"vpc_config.subnet_ids {subnets} are not the platform's private subnets"
+
+
+@rule("PP-SQS-FIFO-DEDUP")
+def fifo_queue_deduplicates(resource: Resource, policy: PolicyInput) -> Iterator[str]:
+    """Every FIFO queue deduplicates by content (senders without a MessageDeduplicationId included)."""
+    if resource.type == "aws_sqs_queue" and resource.body.get("fifo_queue") is True:
+        if resource.body.get("content_based_deduplication") is not True:
+            yield "FIFO queue without content_based_deduplication"
+
+
 def lambda_log_groups(resources: list[Resource]) -> list[str]:
     """Exactly one log group per function (PP-LAMBDA-LOG-GROUP), whichever plugin creates it."""
     groups: dict[str, int] = {}
@@ -212,10 +273,147 @@ def s3_buckets_encrypted(resources: list[Resource], suppressed: set[tuple[str, s
     ]
 
 
+# API Gateway's account-level throttle per region, which applies when no stage or method sets one
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+ACCOUNT_THROTTLE = (10000.0, 5000)
+LAMBDA_DEFAULT_TIMEOUT_S = 3
+_REFERENCE = re.compile(r"^\$\{(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)\}$")
+
+
+@dataclass(frozen=True)
+class MethodCapacity:
+    """What one Lambda-backed method admits, and what its function can serve."""
+
+    method: Resource  # aws_api_gateway_method
+    route: str  # "POST /transactions"
+    function: str  # function_name
+    admitted_rate: float  # requests per second, steady state (the tightest of stage/method, usage plans)
+    admitted_burst: int
+    admitted_by: str  # which throttle sets it
+    reserved_concurrency: int | None
+    timeout_s: int
+
+    @property
+    def served_rate(self) -> float:
+        """Little's law (in flight = rate × duration): the rate its reserved concurrency serves
+        when every call runs to its timeout."""
+        return (self.reserved_concurrency or 0) / self.timeout_s
+
+    def describe(self) -> str:
+        return (
+            f"{self.route} admits {_number(self.admitted_rate)} rps, bursts of {self.admitted_burst} "
+            f"({self.admitted_by}); {self.function} serves {self.reserved_concurrency} at once and "
+            f"{_number(self.served_rate)} rps when every call runs to its {self.timeout_s} s timeout "
+            f"(reserved concurrency {self.reserved_concurrency} ÷ {self.timeout_s} s)"
+        )
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _referenced(value: Any, rtype: str) -> str | None:
+    match = _REFERENCE.match(value) if isinstance(value, str) else None
+    return match[2] if match and match[1] == rtype else None
+
+
+def method_capacities(resources: list[Resource]) -> list[MethodCapacity]:
+    """Every AWS_PROXY method whose integration invokes a function of this stack."""
+    by_type: dict[str, dict[str, Resource]] = {}
+    for r in resources:
+        by_type.setdefault(r.type, {})[r.logical_id] = r
+    api_resources = by_type.get("aws_api_gateway_resource", {})
+
+    def resource_path(logical_id: str | None) -> str:
+        parts: list[str] = []
+        while logical_id in api_resources:
+            body = api_resources[logical_id].body
+            parts.insert(0, str(body.get("path_part")))
+            logical_id = _referenced(body.get("parent_id"), "aws_api_gateway_resource")
+        return "/".join(parts)
+
+    settings = [r.body for r in by_type.get("aws_api_gateway_method_settings", {}).values()]
+    keys_per_plan: dict[str, int] = {}
+    for member in by_type.get("aws_api_gateway_usage_plan_key", {}).values():
+        plan_key = _referenced(member.body.get("usage_plan_id"), "aws_api_gateway_usage_plan")
+        if plan_key is not None:
+            keys_per_plan[plan_key] = keys_per_plan.get(plan_key, 0) + 1
+    found = []
+    for integration in by_type.get("aws_api_gateway_integration", {}).values():
+        function_id = _referenced(integration.body.get("uri"), "aws_lambda_function")
+        method_id = _referenced(integration.body.get("http_method"), "aws_api_gateway_method")
+        if function_id is None or method_id is None or integration.body.get("type") != "AWS_PROXY":
+            continue
+        method, function = by_type["aws_api_gateway_method"][method_id], by_type["aws_lambda_function"][function_id]
+        path = resource_path(_referenced(method.body.get("resource_id"), "aws_api_gateway_resource"))
+        verb = str(method.body.get("http_method"))
+        limits = [(*ACCOUNT_THROTTLE, "the account's default")]
+        for level in ("*/*", f"{path}/{verb}"):
+            for body in settings:
+                throttle = body.get("settings") or {}
+                if body.get("method_path") == level and throttle.get("throttling_rate_limit") is not None:
+                    where = "stage throttle" if level == "*/*" else "method throttle"
+                    # A method's own settings replace the stage's for it.
+                    limits = [
+                        (float(throttle["throttling_rate_limit"]), int(throttle["throttling_burst_limit"]), where)
+                    ]
+        if method.body.get("api_key_required"):
+            for plan_id, usage_plan in by_type.get("aws_api_gateway_usage_plan", {}).items():
+                plan_throttle = usage_plan.body.get("throttle_settings") or {}
+                clients = keys_per_plan.get(plan_id, 0)
+                if plan_throttle.get("rate_limit") is not None and clients:
+                    limits.append(
+                        (
+                            float(plan_throttle["rate_limit"]) * clients,
+                            int(plan_throttle.get("burst_limit") or 0) * clients,
+                            f"usage plan, {clients} client(s)",
+                        )
+                    )
+        rate, burst, by = min(limits)
+        reserved = function.body.get("reserved_concurrent_executions")
+        found.append(
+            MethodCapacity(
+                method=method,
+                route=f"{verb} /{path}",
+                function=str(function.body.get("function_name")),
+                admitted_rate=rate,
+                admitted_burst=min(b for _, b, _ in limits),
+                admitted_by=by,
+                reserved_concurrency=reserved if isinstance(reserved, int) and reserved > 0 else None,
+                timeout_s=int(function.body.get("timeout") or LAMBDA_DEFAULT_TIMEOUT_S),
+            )
+        )
+    return sorted(found, key=lambda c: c.route)
+
+
+def capacity_violations(resources: list[Resource], suppressed: set[tuple[str, str]]) -> list[str]:
+    """PP-CAPACITY: a method admits bursts larger than its function's reserved concurrency (more
+    requests at once than it has executions: Lambda is certain to throttle the rest)."""
+    return [
+        f"[PP-CAPACITY] {c.method.address} (plugin '{c.method.plugin}', path {c.method.path}): {c.describe()}; "
+        f"admit bursts of at most {c.reserved_concurrency or 0} (a method-level throttle), or reserve more concurrency"
+        for c in method_capacities(resources)
+        if (c.method.path, "PP-CAPACITY") not in suppressed
+        and (c.reserved_concurrency is None or c.admitted_burst > c.reserved_concurrency)
+    ]
+
+
+def warnings(config: Mapping[str, Any], suppressions: Iterable[Suppression] = ()) -> list[str]:
+    """What synth reports without failing: a method that admits a steadier rate than its function
+    serves when every call runs to its timeout (PP-CAPACITY; the excess is answered 503 + Retry-After)."""
+    suppressed = {(s.path, s.rule) for s in suppressions}
+    return [
+        f"[PP-CAPACITY] {c.method.address} (plugin '{c.method.plugin}'): {c.describe()}"
+        for c in method_capacities(iter_resources(config))
+        if (c.method.path, "PP-CAPACITY") not in suppressed and c.admitted_rate > c.served_rate + 1e-9
+    ]
+
+
 # Rules over the whole stack rather than one resource at a time (documented with RULES).
 STACK_RULES: dict[str, Callable[..., list[str]]] = {
     "PP-LAMBDA-LOG-GROUP": lambda_log_groups,
     "PP-S3-CMK": s3_buckets_encrypted,
+    "PP-CAPACITY": capacity_violations,
 }
 
 
@@ -244,4 +442,5 @@ def check(config: Mapping[str, Any], policy: PolicyInput, suppressions: Iterable
         v for v in lambda_log_groups(resources) if not any(p == "PP-LAMBDA-LOG-GROUP" for _, p in suppressed)
     )
     violations.extend(s3_buckets_encrypted(resources, suppressed))
+    violations.extend(capacity_violations(resources, suppressed))
     return sorted(violations)

@@ -47,10 +47,20 @@ def _port(text: str) -> int:
 
 
 def _say(line: str) -> None:
-    print(line, flush=True)
+    """Never fails: the teardown must not depend on the terminal (lifecycle.console)."""
+    from payments_platform.core.local.lifecycle import console
+
+    console(line)
 
 
 def cmd_local(args: argparse.Namespace) -> int:
+    from payments_platform.core.local.lifecycle import stop_signals_interrupt
+
+    with stop_signals_interrupt():
+        return _cmd_local(args)
+
+
+def _cmd_local(args: argparse.Namespace) -> int:
     # Loaded here, not at import: the other commands need neither the emulator nor jsii.
     from payments_platform.core.cdktf_adapter import stop_jsii_runtime
     from payments_platform.core.local.lifecycle import default_run, describe, down, follow, up
@@ -81,7 +91,14 @@ def cmd_local(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     with run.lock():
-        record = up(run, config_path=args.config, environment_name=args.env, port=args.port, **tools)
+        record = up(
+            run,
+            config_path=args.config,
+            environment_name=args.env,
+            port=args.port,
+            die_with_parent=not args.keep,
+            **tools,
+        )
     stop_jsii_runtime()  # synth is done; what follows must survive the terminal's Ctrl-C
     _say(f"up in {time.perf_counter() - started:.1f} s")
     for line in describe(record):
@@ -95,7 +112,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     with run.lock():
         down(run, **tools)
     _say("stopped; nothing left running")
-    return 0 if reason in ("SIGINT", "SIGTERM") else 1
+    return 0 if reason in ("SIGINT", "SIGTERM", "SIGHUP") else 1
 
 
 def _no_changes(run: Any, record: Any, tools: dict[str, Any]) -> str:

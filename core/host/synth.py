@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from payments_platform.core import policy
+from payments_platform.core import keys, policy
 from payments_platform.core.cdktf_adapter import App
 from payments_platform.core.context import platform_tags
 from payments_platform.core.errors import PolicyViolation
@@ -34,6 +34,9 @@ class SynthResult:
     seconds: float
     built: list[BuiltStack] = field(default_factory=list)
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What synth reports without failing, per stack: capacity above what a function serves
+    # (PP-CAPACITY), and for an emulator environment what the emulator does not implement.
+    warnings: dict[str, list[str]] = field(default_factory=dict)
 
 
 def new_app(outdir: str | Path) -> Any:
@@ -46,6 +49,21 @@ def policy_input(built: BuiltStack) -> policy.PolicyInput:
         platform_tags=platform_tags(built.environment),
         taggable_types=frozenset(built.tagger.taggable_types),
         any_resource_sids=frozenset(s.sid for _, s in built.build.roles.wildcard_resource_grants()),
+        private_subnet_ids=_private_subnet_ids(built),
+    )
+
+
+def _private_subnet_ids(built: BuiltStack) -> frozenset[str]:
+    """The network key's private subnets, resolved to what the synthesized JSON holds."""
+    published = built.build.values.get(keys.NETWORK.name)
+    if published is None:
+        return frozenset()
+    from cdktf import DefaultTokenResolver, StringConcat, Tokenization
+
+    resolver = DefaultTokenResolver(StringConcat())
+    return frozenset(
+        str(Tokenization.resolve(subnet, scope=built.stack, resolver=resolver))
+        for subnet in published[0].private_subnet_ids
     )
 
 
@@ -66,18 +84,25 @@ def synthesize(
         app.synth()
         configs: dict[str, dict[str, Any]] = {}
         violations: list[str] = []
+        warnings: dict[str, list[str]] = {}
         for item in built:
             config_file = scratch / "stacks" / item.name / "cdk.tf.json"
             configs[item.name] = json.loads(config_file.read_text())
             found = policy.check(configs[item.name], policy_input(item), item.build.suppressions)
             violations.extend(f"{item.name}: {v}" for v in found)
+            warnings[item.name] = policy.warnings(configs[item.name], item.build.suppressions)
+            if item.environment.aws_endpoint:
+                # An emulator environment: what moto cannot deploy, named before terraform hangs on it.
+                from payments_platform.core.local.emulator.coverage import coverage_warnings
+
+                warnings[item.name] += coverage_warnings(configs[item.name])
         if violations:
             raise PolicyViolation(violations)
         _replace_dir(scratch, outdir)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     stacks = {item.name: outdir / "stacks" / item.name for item in built}
-    return SynthResult(outdir, stacks, time.perf_counter() - started, built, configs)
+    return SynthResult(outdir, stacks, time.perf_counter() - started, built, configs, warnings)
 
 
 def _replace_dir(source: Path, target: Path) -> None:

@@ -18,6 +18,8 @@ import contextlib
 import dataclasses
 import fcntl
 import json
+import os
+import re
 import shutil
 import signal
 import subprocess
@@ -31,11 +33,13 @@ from typing import Any
 from payments_platform.core.errors import TerraformError
 from payments_platform.core.host.config import EnvironmentConfig, load_config
 from payments_platform.core.local import DEFAULT_ENVIRONMENT
+from payments_platform.core.local.emulator.failure_journal import Failure, read_failures
 from payments_platform.core.local.emulator.function_identities import function_identity, remove_all_function_identities
 from payments_platform.core.local.lambdafn.deployed_functions import read_function, spec_to_json
 from payments_platform.core.local.processes import (
     LocalRunError,
     alive,
+    dies_with_parent,
     emulator_client,
     last_line,
     python_module,
@@ -47,12 +51,19 @@ from payments_platform.core.local.processes import (
 from payments_platform.core.ops.terraform import Terraform, last_error
 
 RUN_DIR_NAME = ".payments-local"
+FAILURE_JOURNAL = "emulator-failures.jsonl"
 EMULATOR_MODULE = "payments_platform.core.local.emulator.server"
 GATEWAY_MODULE = "payments_platform.core.local.apigw.server"
 APPLY_TIMEOUT_S = 900
+# The emulator failing one action this often (the provider retrying a 5xx) means it will not succeed.
+REPEATED_FAILURES = 3
+WATCH_POLL_S = 0.5
 PARALLELISM = "-parallelism=10"
 
 Say = Callable[[str], None]
+# What stops a foreground run, each followed by the same teardown: Ctrl-C, `kill`, and the terminal
+# going away (SIGHUP: the window closed, the ssh session dropped).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass
@@ -143,8 +154,12 @@ def up(
     port: int = 0,
     terraform_binary: str | None = None,
     provider_mirror: str | None = None,
+    die_with_parent: bool = True,
 ) -> RunRecord:
-    """Bring a run up and return its record; on any failure, tear down what it started."""
+    """Bring a run up and return its record; on any failure, tear down what it started.
+
+    With ``die_with_parent`` (all but ``local up --keep``) the emulator and the gateway stop on their
+    own within seconds when this process is killed (SIGKILL, OOM); ``local down`` finishes the rest."""
     config = load_config(config_path)
     (environment,) = config.select([environment_name])
     if environment.aws_endpoint is None:
@@ -163,7 +178,7 @@ def up(
     run.record = RunRecord(environment=environment.name, suffix=environment.suffix, region=environment.regions.deploy)
     run.run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        _up(run, environment, terraform, port)
+        _up(run, environment, terraform, port, die_with_parent)
     except BaseException as failure:
         interrupted = isinstance(failure, KeyboardInterrupt)
         run.say(("interrupted" if interrupted else "failed") + ": stopping everything this run started …")
@@ -173,7 +188,7 @@ def up(
     return run.record
 
 
-def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, port: int) -> None:
+def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, port: int, die_with_parent: bool) -> None:
     from payments_platform.core.host.synth import synthesize
 
     record = run.record
@@ -193,8 +208,12 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
                 # Secrets Manager rotation runs the deployed rotator on the gateway's Lambda runtime.
                 "--lambda-runtime-file",
                 str(run.run_dir / "gateway.ready"),
+                # Watched during apply: an action moto cannot serve fails the run, not hangs it.
+                "--failure-journal",
+                str(run.run_dir / FAILURE_JOURNAL),
             ),
             log_file=log,
+            die_with_parent=die_with_parent,
         )
         record.emulator_pid = process.pid
         run.save()
@@ -209,6 +228,8 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
         stack_dir = result.stacks[environment.stack_name]
         record.stack, record.stack_dir = environment.stack_name, str(stack_dir)
         run.save()
+        for warning in result.warnings.get(environment.stack_name, []):
+            run.say(f"  warning: {warning}")
     config = result.configs[environment.stack_name]
 
     with run.step("terraform init"):
@@ -226,6 +247,7 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
             "-input=false",
             "-no-color",
             PARALLELISM,
+            watch=EmulatorWatch(run.run_dir / FAILURE_JOURNAL, config, environment.name, run.run_dir / "terraform.log"),
         )
 
     with run.step("read the deployed functions, check their code, give each its identity"):
@@ -246,7 +268,7 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
         }
         spec_file = run.run_dir / "gateway-spec.json"
         write_json_atomically(spec_file, spec)
-        process = spawn(python_module(GATEWAY_MODULE, str(spec_file)), log_file=log)
+        process = spawn(python_module(GATEWAY_MODULE, str(spec_file)), log_file=log, die_with_parent=die_with_parent)
         record.gateway_pid = process.pid
         run.save()
         info = wait_ready(process, ready, what="the gateway", log_file=log)
@@ -373,25 +395,125 @@ def _remove(run_dir: Path) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-def _terraform(terraform: Terraform, stack_dir: Path, log_file: Path, *args: str) -> None:
-    """Run terraform with its output in the run's log; one line about it when it fails."""
+class EmulatorWatch:
+    """Reads the emulator's failure journal while Terraform works: a NotImplemented, or the same
+    action failing REPEATED_FAILURES times, is a gap the provider's retries will never get past."""
+
+    def __init__(self, journal: Path, config: dict[str, Any], environment: str, terraform_log: Path) -> None:
+        self.journal, self.config, self.environment, self.terraform_log = journal, config, environment, terraform_log
+        self._offset = 0
+        self._counts: dict[tuple[str, str, int], int] = {}
+        self.first_seen: float | None = None
+
+    def problem(self) -> str | None:
+        failures, self._offset = read_failures(self.journal, self._offset)
+        for failure in failures:
+            key = (failure.service, failure.action, failure.status)
+            self._counts[key] = self._counts.get(key, 0) + 1
+            if self.first_seen is None:
+                self.first_seen = failure.at
+            if failure.not_implemented or self._counts[key] >= REPEATED_FAILURES:
+                return self._explain(failure)
+        return None
+
+    def _explain(self, failure: Failure) -> str:
+        resources = self._resources_calling(failure.action)
+        plugins = sorted({plugin for _, plugin in resources})
+        named = ", ".join(f"{address} (plugin '{plugin}')" for address, plugin in resources) or "a resource"
+        what = (
+            "which the emulator (moto) does not implement"
+            if failure.not_implemented
+            else f"which the emulator answered {failure.status} {self._counts[(failure.service, failure.action, failure.status)]} times"
+        )
+        disable = f"`disable = {json.dumps(plugins)}`" if plugins else "`disable = [...]`"
+        return (
+            f"the emulator cannot deploy {named}: it calls {failure.service_action}, {what}. Disable the plugin in "
+            f"environment '{self.environment}' ({disable} under [environments.{self.environment}] in "
+            "environments.toml), or teach the emulator (a moto patch in core/local/emulator, with an Upstream: note)"
+        )
+
+    def _resources_calling(self, action: str) -> list[tuple[str, str]]:
+        from payments_platform.core.local.emulator.coverage import types_calling
+        from payments_platform.core.policy import iter_resources
+
+        types = set(types_calling(action))
+        candidates = [r for r in iter_resources(self.config) if r.type in types]
+        working = _in_progress(self.terraform_log)
+        narrowed = [r for r in candidates if r.address in working] or candidates
+        if not narrowed:  # an action the coverage table does not list: what Terraform is waiting on
+            narrowed = [r for r in iter_resources(self.config) if r.address in working]
+        return [(r.address, r.plugin) for r in narrowed]
+
+
+_TERRAFORM_PROGRESS = re.compile(r"^(\S+): (Creating\.\.\.|Still creating|Creation complete|Modifying|Still modifying)")
+
+
+def _in_progress(terraform_log: Path) -> set[str]:
+    """Addresses Terraform has started and not finished creating or modifying, from its log."""
+    started: set[str] = set()
+    try:
+        text = terraform_log.read_text(errors="replace")
+    except OSError:
+        return started
+    for line in text.splitlines():
+        match = _TERRAFORM_PROGRESS.match(line)
+        if match is None:
+            continue
+        address = match[1].split("[", 1)[0]
+        if match[2] == "Creation complete":
+            started.discard(address)
+        else:
+            started.add(address)
+    return started
+
+
+def _terraform(
+    terraform: Terraform, stack_dir: Path, log_file: Path, *args: str, watch: EmulatorWatch | None = None
+) -> None:
+    """Run terraform with its output in the run's log; one line about it when it fails -- or when
+    ``watch`` finds an emulator gap, which stops terraform at once rather than let it retry."""
     with open(log_file, "a") as log:
         log.write(f"\n$ terraform {' '.join(args)}\n")
         log.flush()
+        # Not a new session: Ctrl-C reaches terraform too, which stops cleanly. Nor does it
+        # outlive us: killed, we leave it an interrupt (SIGTERM) rather than an emulator to retry.
+        process = subprocess.Popen(
+            [terraform.binary, *args],
+            cwd=stack_dir,
+            env=terraform.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=dies_with_parent(),
+        )
         try:
-            # Not a new session: Ctrl-C reaches terraform too, which stops cleanly.
-            result = subprocess.run(
-                [terraform.binary, *args],
-                cwd=stack_dir,
-                env=terraform.env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=APPLY_TIMEOUT_S,
-            )
-        except subprocess.TimeoutExpired:
-            raise TerraformError(f"terraform {args[0]} timed out after {APPLY_TIMEOUT_S} s (log: {log_file})") from None
-    if result.returncode != 0:
+            deadline = time.monotonic() + APPLY_TIMEOUT_S
+            while process.poll() is None:
+                if time.monotonic() > deadline:
+                    _stop_terraform(process)
+                    raise TerraformError(f"terraform {args[0]} timed out after {APPLY_TIMEOUT_S} s (log: {log_file})")
+                gap = watch.problem() if watch is not None else None
+                if gap is not None:
+                    _stop_terraform(process)
+                    raise LocalRunError(gap)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=WATCH_POLL_S)
+        except BaseException:
+            _stop_terraform(process)
+            raise
+    if process.returncode != 0:
         raise TerraformError(f"terraform {args[0]} failed: {_terraform_error(log_file)} (log: {log_file})")
+
+
+def _stop_terraform(process: subprocess.Popen) -> None:
+    """Interrupt terraform as Ctrl-C would (twice: the second stops it without waiting for calls in
+    flight), then kill what is left."""
+    for sig, wait in ((signal.SIGINT, 3.0), (signal.SIGINT, 5.0), (signal.SIGKILL, 5.0)):
+        if process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=wait)
 
 
 def _terraform_error(log_file: Path) -> str:
@@ -441,7 +563,7 @@ def follow(run: LocalRun, record: RunRecord, *, poll_s: float = 0.2) -> str:
     def on_signal(signum: int, _frame: Any) -> None:
         stop.append(signal.Signals(signum).name)
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
     log_file = run.run_dir / "gateway.log"
     try:
         with open(log_file, errors="replace") as log:
@@ -459,6 +581,52 @@ def follow(run: LocalRun, record: RunRecord, *, poll_s: float = 0.2) -> str:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return stop[0]
+
+
+def console(line: str) -> None:
+    """Print a progress line to the terminal -- unless it is gone. Teardown never depends on it:
+    `make up 2>&1 | tee up.log` then Ctrl-C kills tee first (EPIPE), a closed terminal answers EIO.
+    Then stdout (and stderr, when it is the same pipe or terminal) go to /dev/null from here on,
+    so neither this, nor the interpreter's flush at exit, fails again."""
+    try:
+        print(line, flush=True)
+    except OSError:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        stdout = os.fstat(1)
+        same = [2] if _same_file(stdout, 2) else []
+        for fd in (1, *same):
+            os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def _same_file(stat: os.stat_result, fd: int) -> bool:
+    try:
+        other = os.fstat(fd)
+    except OSError:
+        return False
+    return (other.st_dev, other.st_ino) == (stat.st_dev, stat.st_ino)
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """While a local command works, SIGTERM and SIGHUP interrupt it as Ctrl-C does, so whatever it
+    started is torn down (their default action would end the process with nothing cleaned up)."""
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def default_run(config_path: str | None = None, say: Say = print) -> LocalRun:

@@ -7,13 +7,14 @@ before anything else happens, so ``local down`` can always find it.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,31 @@ def write_json_atomically(path: Path, data: Mapping[str, Any]) -> None:
     temporary.replace(path)
 
 
-def spawn(command: Sequence[str], *, log_file: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen:
-    """A detached child (own session) writing to ``log_file``."""
+_PR_SET_PDEATHSIG = 1
+
+
+def dies_with_parent(sig: signal.Signals = signal.SIGTERM) -> Callable[[], None]:
+    """A ``preexec_fn``: the child is sent ``sig`` when the process (thread) that started it dies
+    -- even by SIGKILL or the OOM killer, which leave no chance to clean up (Linux prctl). A child
+    whose parent died before the call ends at once rather than serve an orphaned run."""
+    parent = os.getpid()
+
+    def apply() -> None:
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, int(sig))
+        except OSError:
+            return  # not Linux: `local down` still cleans up from the run directory
+        if os.getppid() != parent:
+            os.kill(os.getpid(), sig)
+
+    return apply
+
+
+def spawn(
+    command: Sequence[str], *, log_file: Path, env: Mapping[str, str] | None = None, die_with_parent: bool = False
+) -> subprocess.Popen:
+    """A detached child (own session) writing to ``log_file``; with ``die_with_parent`` it is sent
+    SIGTERM (its orderly stop) when this process dies, however it dies."""
     with open(log_file, "ab") as log:
         return subprocess.Popen(
             list(command),
@@ -66,6 +90,7 @@ def spawn(command: Sequence[str], *, log_file: Path, env: Mapping[str, str] | No
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=dict(env) if env is not None else None,
+            preexec_fn=dies_with_parent() if die_with_parent else None,
         )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .responses import GATEWAY_ERRORS, GATEWAY_RESPONSE_HEADERS, JSON, preflight_headers
+from .responses import GATEWAY_ERRORS, JSON, preflight_headers
 from .settings import ApiSettings
 
 RUNTIME_PACKAGE = "payments_platform.runtime"
@@ -111,7 +111,7 @@ def api_definition(
             error.response_type: {
                 "template": error.template(),
                 "status_code": error.status_code,
-                "headers": GATEWAY_RESPONSE_HEADERS,
+                "headers": error.response_headers(),
             }
             for error in GATEWAY_ERRORS
         },

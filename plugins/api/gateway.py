@@ -25,7 +25,8 @@ from .definition import (
     paths,
     redeployment_hash,
 )
-from .responses import GATEWAY_ERRORS, GATEWAY_RESPONSE_HEADERS, JSON, preflight_headers, quoted
+from .functions import FUNCTIONS
+from .responses import GATEWAY_ERRORS, JSON, preflight_headers, quoted
 from .settings import ApiSettings
 
 # Access log line: who called what, and how it went. Never request or response bodies, never
@@ -71,6 +72,9 @@ class BuiltApi:
     execution_log_group: Any = None
     account: Any = None
     method_settings: Any = None
+    method_throttles: dict[str, Any] = field(
+        default_factory=dict
+    )  # "<path>/<METHOD>" → aws_api_gateway_method_settings
     methods: dict[str, Any] = field(default_factory=dict)  # "<path> <METHOD>" → aws_api_gateway_method
     validators: dict[str, Any] = field(default_factory=dict)
 
@@ -223,6 +227,7 @@ def create_api(
         },
         depends_on=[account] if account is not None else None,
     )
+    method_throttles = _method_throttles(ctx, settings, api, stage, account)
     usage_plan, api_keys = _usage_plan(ctx, settings, api, stage)
     invoke_url = f"https://{api.id}.execute-api.{ctx.aws.service_region}.amazonaws.com/{settings.stage_name}"
     return BuiltApi(
@@ -238,6 +243,7 @@ def create_api(
         execution_log_group=execution_log_group,
         account=account,
         method_settings=method_settings,
+        method_throttles=method_throttles,
         methods=route_methods,
         validators=validators,
     )
@@ -289,6 +295,52 @@ def _preflight(scope: Any, api: Any, path: str, resource: Any, methods: tuple[st
     return [method, integration, method_response, integration_response]
 
 
+@dataclass(frozen=True)
+class MethodThrottle:
+    rate: float  # requests per second, steady state
+    burst: int
+
+
+def method_throttle(settings: ApiSettings, function_key: str) -> MethodThrottle:
+    """What a Lambda-backed method admits, sized from what its function serves (core policy
+    PP-CAPACITY): a burst no larger than its reserved concurrency N (more at once is certain to be
+    throttled by Lambda), and -- Little's law, in flight = rate × duration -- at most N ÷ timeout
+    requests per second, the rate it serves even when every call runs to its timeout
+    (``method_throttle_rate`` admits more, reported at synth)."""
+    spec = next(spec for spec in FUNCTIONS if spec.key == function_key)
+    reserved = spec.reserved_concurrency or settings.reserved_concurrency
+    rate = settings.method_throttle_rate or round(reserved / settings.timeout_seconds, 2)
+    return MethodThrottle(rate=rate, burst=reserved)
+
+
+def _method_throttles(ctx: PluginContext, settings: ApiSettings, api: Any, stage: Any, account: Any) -> dict[str, Any]:
+    """One method-level throttle per route, under the stage-wide one (which stays the seed's
+    10,000 rps for the stage as a whole): API Gateway answers the excess 429 THROTTLED with
+    Retry-After, before it reaches a function that could only refuse it."""
+    throttles = {}
+    for route in ROUTES:
+        throttle = method_throttle(settings, route.function)
+        method_path = f"{route.path}/{route.http_method}"
+        throttles[method_path] = aws.api_gateway_method_settings.ApiGatewayMethodSettings(
+            ctx.scope,
+            f"method_settings_{route.path}_{route.http_method.lower()}",
+            rest_api_id=api.id,
+            stage_name=stage.stage_name,
+            method_path=method_path,
+            # A method's settings replace the stage's */* ones for it: the same logging and metrics.
+            settings={
+                "throttling_rate_limit": throttle.rate,
+                "throttling_burst_limit": throttle.burst,
+                "metrics_enabled": True,
+                "logging_level": settings.execution_logging_level,
+                "data_trace_enabled": False,
+                "caching_enabled": False,
+            },
+            depends_on=[account] if account is not None else None,
+        )
+    return throttles
+
+
 def _gateway_responses(scope: Any, api: Any) -> list[Any]:
     return [
         aws.api_gateway_gateway_response.ApiGatewayGatewayResponse(
@@ -299,7 +351,7 @@ def _gateway_responses(scope: Any, api: Any) -> list[Any]:
             status_code=error.status_code,
             response_templates={JSON: error.template()},
             response_parameters={
-                f"gatewayresponse.header.{name}": quoted(value) for name, value in GATEWAY_RESPONSE_HEADERS.items()
+                f"gatewayresponse.header.{name}": quoted(value) for name, value in error.response_headers().items()
             },
         )
         for error in GATEWAY_ERRORS

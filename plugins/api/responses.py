@@ -62,6 +62,10 @@ class GatewayError:
     error_type: str
     code: str
     status_code: str | None = None  # None keeps API Gateway's status for the type
+    headers: tuple[tuple[str, str], ...] = ()  # static headers beyond GATEWAY_RESPONSE_HEADERS
+
+    def response_headers(self) -> dict[str, str]:
+        return {**GATEWAY_RESPONSE_HEADERS, **dict(self.headers)}
 
     def template(self) -> str:
         # $context.error.messageString is already a quoted JSON string. The validator's
@@ -75,6 +79,11 @@ class GatewayError:
             + ',"message":$context.error.messageString,"request_id":"$context.requestId"}}'
         )
 
+
+# Capacity answers are retryable and say when (RFC 9110 Retry-After, in seconds): API Gateway's own
+# throttle refills its token bucket every second, and a function's concurrency frees up as fast.
+RETRY_AFTER_SECONDS = 1
+RETRY_AFTER = (("Retry-After", str(RETRY_AFTER_SECONDS)),)
 
 GATEWAY_ERRORS: tuple[GatewayError, ...] = (
     GatewayError("DEFAULT_4XX", "invalid_request_error", "invalid_request"),
@@ -91,11 +100,17 @@ GATEWAY_ERRORS: tuple[GatewayError, ...] = (
     GatewayError("UNAUTHORIZED", "authentication_error", "unauthorized"),
     GatewayError("INVALID_SIGNATURE", "authentication_error", "invalid_signature"),
     GatewayError("EXPIRED_TOKEN", "authentication_error", "expired_token"),
-    GatewayError("THROTTLED", "api_error", "rate_limited"),
+    # The stage's, the method's or the client's usage-plan rate was exceeded: 429, the client's own rate.
+    GatewayError("THROTTLED", "api_error", "rate_limited", headers=RETRY_AFTER),
     # Where a WAF web ACL is associated with the stage (the waf extension): a request it blocked.
     GatewayError("WAF_FILTERED", "invalid_request_error", "request_blocked"),
     GatewayError("QUOTA_EXCEEDED", "api_error", "quota_exceeded"),
     GatewayError("API_CONFIGURATION_ERROR", "api_error", "internal_error"),
-    GatewayError("INTEGRATION_FAILURE", "api_error", "internal_error"),
+    # Lambda refused the invocation -- above all a throttle at the function's reserved concurrency
+    # (Lambda's 429 TooManyRequestsException). Behind AWS_PROXY, API Gateway answers that itself with
+    # this response type at status 500, whatever the function would have said. The function never
+    # ran, so nothing happened: 503 + Retry-After (the server's capacity, RFC 9110 15.6.4), not 429
+    # (which says the *client* sent too much) and not a bare 500 (which a client cannot tell from a bug).
+    GatewayError("INTEGRATION_FAILURE", "api_error", "service_unavailable", status_code="503", headers=RETRY_AFTER),
     GatewayError("INTEGRATION_TIMEOUT", "api_error", "gateway_timeout"),
 )

@@ -45,6 +45,10 @@ class ApiSettings(PluginSettings):
 
     throttle_rate: int = Field(default=10000, gt=0)  # requests per second, steady state
     throttle_burst: int = Field(default=5000, gt=0)
+    # Each Lambda-backed method's own steady rate; None: its function's reserved concurrency ÷ timeout
+    # (what it serves when every call runs to its timeout). Its burst is always the reserved concurrency.
+    # A higher rate is allowed and reported at synth (PP-CAPACITY warning), never hidden.
+    method_throttle_rate: float | None = Field(default=None, gt=0)
     logging_level: Literal["OFF", "ERROR", "INFO"] | None = None
     manage_account_cloudwatch_role: bool = False
     account_cloudwatch_role_exists: bool = False

@@ -27,7 +27,7 @@ class AuditSettings(PluginSettings):
     glacier_transition_days: int = Field(default=90, ge=1)
     noncurrent_version_days: int = Field(default=30, ge=1, le=365)
     batch_size: int = Field(default=10, ge=1, le=MAX_FIFO_BATCH_SIZE)
-    consumer_memory_mb: int = Field(default=256, ge=128, le=10240)
+    consumer_memory_mb: int = Field(default=512, ge=512, le=10240)  # the seed's minimum (PP-LAMBDA-MEMORY)
     consumer_timeout_seconds: int = Field(default=20, ge=3, le=900)
     consumer_reserved_concurrency: int = Field(default=2, ge=1)
     consumer_log_retention_days: LogRetentionDays = 30

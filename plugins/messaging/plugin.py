@@ -113,6 +113,7 @@ def _audit_dead_letter_queue(ctx: PluginContext, kms: keys.KmsKey, *, source_nam
         "audit_dead_letter_queue",
         name=name,
         fifo_queue=True,
+        content_based_deduplication=True,  # every FIFO queue deduplicates (PP-SQS-FIFO-DEDUP)
         message_retention_seconds=AUDIT_RETENTION_SECONDS,
         kms_master_key_id=kms.arn,
         tags={"Name": name},

@@ -226,13 +226,13 @@ OPERATIONS = {
     "getTransactionStatus": OPENAPI["paths"]["/status"]["get"],
 }
 # Gateway response type → (status, error code) as the deployed API answers it (plugins/api/responses.py,
-# core/local/apigw/gateway.py). Throttled functions reach the client as INTEGRATION_FAILURE with status 500.
+# core/local/apigw/gateway.py). A throttled function reaches the client as INTEGRATION_FAILURE, deployed as 503.
 GATEWAY_ANSWERS = {
     "INVALID_API_KEY": ("403", "invalid_api_key"),
     "MISSING_AUTHENTICATION_TOKEN": ("403", "missing_authentication_token"),
     "REQUEST_TOO_LARGE": ("413", "body_too_large"),
     "THROTTLED": ("429", "rate_limited"),
-    "INTEGRATION_FAILURE": ("500", "internal_error"),
+    "INTEGRATION_FAILURE": ("503", "service_unavailable"),
     "DEFAULT_5XX": ("502", "internal_error"),
     "INTEGRATION_TIMEOUT": ("504", "gateway_timeout"),
 }
@@ -264,6 +264,13 @@ def test_gateway_answers_carry_the_codes_the_api_plugin_deploys():
     assert {kind: code for kind, (_, code) in GATEWAY_ANSWERS.items()} == {
         kind: deployed[kind] for kind in GATEWAY_ANSWERS
     }
+
+
+@pytest.mark.parametrize("status", ["429", "503"])
+@pytest.mark.parametrize("operation_id", sorted(OPERATIONS))
+def test_capacity_answers_are_documented_with_retry_after(operation_id, status):
+    headers = _response(OPERATIONS[operation_id], status)["headers"]
+    assert _header(headers["Retry-After"])["required"] is True
 
 
 def test_a_missing_or_unknown_api_key_is_documented_as_403():

@@ -4,7 +4,8 @@ Everything it decides comes from the :class:`DeployedApi` read back from the emu
 of checks is API Gateway's: the stage's WAF web ACL (its per-IP rate rules, web_acl.py) → route →
 API key → throttling → request validation → integration.
 A Lambda proxy event is the REST (payload 1.0) shape; a function's answer is checked as API
-Gateway checks it (malformed → 502, timed out → 504, throttled → 500).
+Gateway checks it (malformed → 502, timed out → 504; throttled → INTEGRATION_FAILURE, at the status and with
+the headers the deployed gateway response gives it -- API Gateway's 500 where none is deployed).
 https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html
 """
 
@@ -154,7 +155,8 @@ class LocalGateway:
         except FunctionTimedOut:
             raise GatewayError("INTEGRATION_TIMEOUT", "Endpoint request timed out") from None
         except FunctionThrottled:
-            # Lambda's 429 reaches the client as API Gateway's integration failure, status 500.
+            # Lambda's 429 reaches the client as API Gateway's INTEGRATION_FAILURE: status 500 unless the
+            # deployed gateway response for that type sets one (ours: 503 + Retry-After).
             raise GatewayError("INTEGRATION_FAILURE", "Internal server error", default_status=500) from None
         except (FunctionFailed, InvokeError):
             raise GatewayError("DEFAULT_5XX", "Internal server error", default_status=502) from None

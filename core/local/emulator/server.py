@@ -46,6 +46,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the local gateway's ready file: where Secrets Manager rotation invokes the deployed rotation function",
     )
     parser.add_argument(
+        "--failure-journal",
+        type=Path,
+        help="append one JSON line per request answered 5xx (NotImplemented included), for `local up` to watch",
+    )
+    parser.add_argument(
         "--parent-pid",
         type=int,
         help="stop (as on SIGTERM) once this process is gone, so a killed launcher leaves no emulator behind",
@@ -129,7 +134,13 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def serve(listener: socket.socket, ready_file: Path, stop: threading.Event, parent_pid: int | None = None) -> int:
+def serve(
+    listener: socket.socket,
+    ready_file: Path,
+    stop: threading.Event,
+    parent_pid: int | None = None,
+    failure_journal: Path | None = None,
+) -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
@@ -137,11 +148,17 @@ def serve(listener: socket.socket, ready_file: Path, stop: threading.Event, pare
     from payments_platform.core.local.emulator.fault_injection import FaultInjectingApp
     from payments_platform.core.local.faults import FaultBook
 
+    app: Any = DomainDispatcherApplication(create_backend_app)
+    if failure_journal is not None:
+        from payments_platform.core.local.emulator.failure_journal import FailureJournal
+
+        app = FailureJournal(app, failure_journal)
+    # Outermost: an injected fault is not the emulator's failure, so the journal never sees one.
     faults = FaultBook(ready_file.parent, log=logging.getLogger("payments.faults").warning)
     server = make_server(
         host,
         port,
-        FaultInjectingApp(DomainDispatcherApplication(create_backend_app), faults),
+        FaultInjectingApp(app, faults),
         threaded=True,
         request_handler=MotoRequestHandler,
         fd=listener.fileno(),
@@ -185,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prepare_moto(args.lambda_runtime_file)
         if stop.is_set():
             return 0
-        return serve(listener, args.ready_file, stop, args.parent_pid)
+        return serve(listener, args.ready_file, stop, args.parent_pid, args.failure_journal)
     except OSError as error:  # the ready file or the log file cannot be written
         print(f"emulator: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_BIND_FAILED

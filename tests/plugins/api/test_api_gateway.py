@@ -219,8 +219,7 @@ def test_stage_traces_with_xray_and_has_no_cache(api_key_stack):
 
 
 def test_method_settings_throttle_and_never_trace_data(api_key_stack):
-    body = api_key_stack.one("aws_api_gateway_method_settings")
-    assert body["method_path"] == "*/*"
+    body = api_key_stack.one("aws_api_gateway_method_settings", method_path="*/*")
     assert body["settings"] == {
         "throttling_rate_limit": 10000,
         "throttling_burst_limit": 5000,
@@ -276,7 +275,8 @@ def test_owning_the_account_role_creates_the_singleton_and_orders_the_stage_afte
     }
     account_address = "aws_api_gateway_account." + account["//"]["metadata"]["uniqueId"]
     assert account_address in api_key_stack.one("aws_api_gateway_stage")["depends_on"]
-    assert account_address in api_key_stack.one("aws_api_gateway_method_settings")["depends_on"]
+    for settings in api_key_stack.resources("aws_api_gateway_method_settings").values():
+        assert account_address in settings["depends_on"]
 
 
 def test_account_role_writes_only_api_gateway_log_groups(api_key_stack):
@@ -297,7 +297,8 @@ def test_account_role_writes_only_api_gateway_log_groups(api_key_stack):
 
 def test_without_an_account_role_logging_is_off_and_nothing_claims_the_singleton(iam_stack):
     assert "aws_api_gateway_account" not in iam_stack.resource_types()
-    assert iam_stack.one("aws_api_gateway_method_settings")["settings"]["logging_level"] == "OFF"
+    for settings in iam_stack.resources("aws_api_gateway_method_settings").values():
+        assert settings["settings"]["logging_level"] == "OFF"
     assert "access_log_settings" not in iam_stack.one("aws_api_gateway_stage")
 
 
