@@ -26,6 +26,7 @@ import uvicorn
 from payments_platform.core.local.apigw.deployed_api import read_deployed_api
 from payments_platform.core.local.apigw.gateway import LocalGateway
 from payments_platform.core.local.asgi import Receive, Scope, Send
+from payments_platform.core.local.faults import FaultBook
 from payments_platform.core.local.lambdafn.deployed_functions import spec_from_json
 from payments_platform.core.local.lambdafn.invoke_api import invoke_api, is_invoke
 from payments_platform.core.local.lambdafn.runtime_api import RuntimeApi
@@ -115,6 +116,7 @@ async def serve(spec: dict[str, Any]) -> None:
         credentials=credentials,
         log_sink=_print,
         cloudwatch=cloudwatch,
+        faults=FaultBook(Path(spec["ready_file"]).parent, log=lambda line: _print("faults", line)),
     )
     gateway = LocalGateway(
         api,
