@@ -13,9 +13,11 @@ transaction and never sends a message under another id.
 Safe when runs overlap (or race a client retry): each record is claimed with a conditional
 update on its expired lease, so exactly one claimant dispatches it. Bounded: at most
 MAX_RECORDS_PER_RUN records, and none started once the invocation's time runs short. A record it
-cannot complete (unparseable, its transaction missing, a non-retryable failure repeated) is
-quarantined: out of the index, with a reason, a metric and a log line naming its key -- never
-retried forever, never blocking the rest. Logs carry ids and error classes only, never card data
+cannot complete (its transaction missing, a non-retryable failure repeated) is quarantined: out of
+the index, with a reason, a metric and a log line naming its key -- never retried forever, never
+blocking the rest. A record that does not read back (record_codec.py) is quarantined too, and is
+also a critical log line and an ``UnparseableRecords`` metric with an alarm of its own: it is the
+runtime's bug, not the data's. Logs carry ids and error classes only, never card data
 (the records hold none)."""
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from .deadline import InvocationDeadlineExceeded, invocation_deadline, remaining
 from .dispatch import DispatchFailed, TransactionDispatcher
 from .idempotency import dispatch_shards, lease_ms_for
 from .logging_config import bind_request_context, configure_logging, get_logger
-from .metrics import put_metrics
+from .metrics import put_metrics, report_unparseable_record
+from .record_codec import RecordUnparseable
 from .settings import (
     audit_queue_url,
     dispatch_index_name,
@@ -64,6 +67,7 @@ class ReconciliationReport:
     claimed_elsewhere: int = 0  # completed or claimed by a client retry or an overlapping run
     failed: int = 0
     quarantined: int = 0
+    unparseable: int = 0  # quarantined because a record did not read back (also alarmed on its own)
     deferred: int = 0  # left for the next run (record bound or invocation time)
     reconciled_transaction_ids: list[str] = field(default_factory=list)
 
@@ -130,11 +134,15 @@ class TransactionReconciler:
         log = log.bind(idempotency_record=record_key)
         try:
             record = idempotency_record_from_item(item)
-        except (KeyError, ValueError, TypeError):
-            self._quarantine(key, record_key, "record_unparseable", report)
+            transaction = self._store.find_transaction(record.transaction_id)
+        except RecordUnparseable as error:
+            # A record this runtime wrote and cannot read: a platform bug, alarmed on its own
+            # metric; out of the index so it never blocks the rest, its field named.
+            report_unparseable_record(error, reader="reconciler")
+            report.unparseable += 1
+            self._quarantine(key, record_key, f"record_unparseable:{error.field}", report)
             return
         log = log.bind(transaction_id=record.transaction_id, attempt=record.reconcile_attempts)
-        transaction = self._store.find_transaction(record.transaction_id)
         if transaction is None:
             self._quarantine(key, record_key, "transaction_missing", report)
             return
@@ -240,6 +248,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         "claimed_elsewhere": report.claimed_elsewhere,
         "failed": report.failed,
         "quarantined": report.quarantined,
+        "unparseable": report.unparseable,
         "deferred": report.deferred,
         "duration_ms": round((time.perf_counter() - started) * 1000, 3),
     }

@@ -12,6 +12,8 @@ from .api_event import ApiRequest, client_identity_of, request_id_of
 from .deadline import invocation_deadline
 from .errors import ApiError, ConfigurationError, InternalError, MethodNotAllowedError
 from .logging_config import bind_request_context, get_logger
+from .metrics import report_unparseable_record
+from .record_codec import RecordUnparseable
 from .responses import error_response, json_response
 from .settings import function_name
 
@@ -71,6 +73,11 @@ def serve(
         response = error_response(error, request_id)
         outcome = _outcome_of(error)
         audit = {"error_code": error.code, "error_param": error.param}
+    except RecordUnparseable as error:
+        report_unparseable_record(error, reader=operation)
+        response = error_response(InternalError("internal_error", "An internal error occurred."), request_id)
+        outcome = "error"
+        audit = {"error_code": "internal_error"}
     except ConfigurationError as error:
         log.error("configuration_error", detail=str(error))
         response = error_response(InternalError("internal_error", "An internal error occurred."), request_id)

@@ -18,6 +18,14 @@ from .idempotency import (
     IdempotencyRecord,
     dispatch_shard,
 )
+from .record_codec import (
+    ItemReader,
+    epoch_ms_value,
+    flag_value,
+    text_map_value,
+    text_value,
+    whole_number,
+)
 from .redaction import mask_text
 
 STATUS_RECEIVED = "received"
@@ -38,14 +46,6 @@ def new_transaction_id() -> str:
         candidate = "txn_" + base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
         if mask_text(candidate) == candidate:
             return candidate
-
-
-def epoch_ms_value(value: int) -> dict[str, str]:
-    """A DynamoDB number holding whole milliseconds. Refuses anything else at write time: every
-    reader parses these with int(), so a fractional value written here would strand the record."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"epoch milliseconds must be an int, got {type(value).__name__} {value!r}")
-    return {"N": str(value)}
 
 
 def rfc3339_utc(epoch_ms: int) -> str:
@@ -119,84 +119,95 @@ class Transaction:
 
     def to_item(self) -> dict[str, Any]:
         item: dict[str, Any] = {
-            "transaction_id": {"S": self.transaction_id},
-            "timestamp": epoch_ms_value(self.created_at_ms),
+            "transaction_id": text_value(self.transaction_id, "transaction_id"),
+            "timestamp": epoch_ms_value(self.created_at_ms, "timestamp"),
             "record_type": {"S": RECORD_TYPE_TRANSACTION},
-            "client_id": {"S": self.client_id},
-            "status": {"S": self.status},
-            "amount": {"N": str(self.amount)},
-            "currency": {"S": self.currency},
-            "merchant_reference": {"S": self.merchant_reference},
-            "card_brand": {"S": self.card_brand},
-            "card_last4": {"S": self.card_last4},
-            "card_fingerprint": {"S": self.card_fingerprint},
-            "card_fingerprint_key_version": {"S": self.card_fingerprint_key_version},
+            "client_id": text_value(self.client_id, "client_id"),
+            "status": text_value(self.status, "status"),
+            "amount": whole_number(self.amount, "amount", minimum=0),
+            "currency": text_value(self.currency, "currency"),
+            "merchant_reference": text_value(self.merchant_reference, "merchant_reference"),
+            "card_brand": text_value(self.card_brand, "card_brand"),
+            "card_last4": text_value(self.card_last4, "card_last4"),
+            "card_fingerprint": text_value(self.card_fingerprint, "card_fingerprint"),
+            "card_fingerprint_key_version": text_value(self.card_fingerprint_key_version, "key_version"),
             "created_at": {"S": rfc3339_utc(self.created_at_ms)},
-            "idempotency_record_id": {"S": self.idempotency_record_id},
+            "idempotency_record_id": text_value(self.idempotency_record_id, "idempotency_record_id"),
         }
         if self.description is not None:
-            item["description"] = {"S": self.description}
+            item["description"] = text_value(self.description, "description")
         if self.metadata:
-            item["metadata"] = {"M": {k: {"S": v} for k, v in self.metadata.items()}}
+            item["metadata"] = text_map_value(self.metadata, "metadata")
         return item
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Transaction:
-        metadata = item.get("metadata", {}).get("M")
+        """The transaction as stored; RecordUnparseable names the field that is not as written."""
+        read = ItemReader(item)
         return cls(
-            transaction_id=item["transaction_id"]["S"],
-            created_at_ms=int(item["timestamp"]["N"]),
-            client_id=item["client_id"]["S"],
-            status=item["status"]["S"],
-            amount=int(item["amount"]["N"]),
-            currency=item["currency"]["S"],
-            merchant_reference=item["merchant_reference"]["S"],
-            card_brand=item["card_brand"]["S"],
-            card_last4=item["card_last4"]["S"],
-            card_fingerprint=item["card_fingerprint"]["S"],
-            idempotency_record_id=item.get("idempotency_record_id", {}).get("S", ""),
-            description=item.get("description", {}).get("S"),
-            metadata={k: v["S"] for k, v in metadata.items()} if metadata else None,
-            card_fingerprint_key_version=item.get("card_fingerprint_key_version", {}).get("S", ""),
+            transaction_id=read.text("transaction_id"),
+            created_at_ms=read.whole_number("timestamp"),
+            client_id=read.text("client_id"),
+            status=read.text("status"),
+            amount=read.whole_number("amount"),
+            currency=read.text("currency"),
+            merchant_reference=read.text("merchant_reference"),
+            card_brand=read.text("card_brand"),
+            card_last4=read.text("card_last4"),
+            card_fingerprint=read.text("card_fingerprint"),
+            idempotency_record_id=read.text("idempotency_record_id", ""),
+            description=read.text("description", None),
+            metadata=read.text_map("metadata") or None,
+            card_fingerprint_key_version=read.text("card_fingerprint_key_version", ""),
         )
 
 
 def idempotency_item(record: IdempotencyRecord, created_at_ms: int) -> dict[str, Any]:
     item = {
-        "transaction_id": {"S": record.record_id},
+        "transaction_id": text_value(record.record_id, "record_id"),
         "timestamp": {"N": str(RECORD_SORT_KEY)},
         "record_type": {"S": RECORD_TYPE_IDEMPOTENCY},
-        "client_id": {"S": record.client_id},
-        "request_fingerprint": {"S": record.request_fingerprint},
-        "target_transaction_id": {"S": record.transaction_id},
-        "target_timestamp": epoch_ms_value(record.transaction_timestamp),
-        "dispatch_state": {"S": record.dispatch_state.value},
-        "audit_sent": {"BOOL": record.audit_sent},
-        "event_published": {"BOOL": record.event_published},
-        "lease_expires_at": epoch_ms_value(record.lease_expires_at_ms),
-        "response_body": {"S": record.response_body},
-        "expires_at": {"N": str(created_at_ms // 1000 + RETENTION_SECONDS)},
-        "request_id": {"S": record.request_id},
-        "key_version": {"S": record.key_version},
+        "client_id": text_value(record.client_id, "client_id"),
+        "request_fingerprint": text_value(record.request_fingerprint, "request_fingerprint"),
+        "target_transaction_id": text_value(record.transaction_id, "target_transaction_id"),
+        "target_timestamp": epoch_ms_value(record.transaction_timestamp, "target_timestamp"),
+        "dispatch_state": text_value(DispatchState(record.dispatch_state).value, "dispatch_state"),
+        "audit_sent": flag_value(record.audit_sent, "audit_sent"),
+        "event_published": flag_value(record.event_published, "event_published"),
+        "lease_expires_at": epoch_ms_value(record.lease_expires_at_ms, "lease_expires_at"),
+        "response_body": text_value(record.response_body, "response_body"),
+        "expires_at": whole_number(epoch_seconds(created_at_ms) + RETENTION_SECONDS, "expires_at"),
+        "request_id": text_value(record.request_id, "request_id"),
+        "key_version": text_value(record.key_version, "key_version"),
     }
+    if record.reconcile_attempts:
+        item["reconcile_attempts"] = whole_number(record.reconcile_attempts, "reconcile_attempts", minimum=0)
     if record.dispatch_state is not DispatchState.COMPLETE:
         item[DISPATCH_PENDING_ATTRIBUTE] = {"S": dispatch_shard(record.record_id)}
     return item
 
 
+def epoch_seconds(epoch_ms: int) -> int:
+    epoch_ms_value(epoch_ms)  # refuses a non-int before the division hides it
+    return epoch_ms // 1000
+
+
 def idempotency_record_from_item(item: dict[str, Any]) -> IdempotencyRecord:
+    """The record as stored -- the one reader for the processor's replay, its resumed dispatch and
+    the reconciler; RecordUnparseable names the field that is not as written."""
+    read = ItemReader(item)
     return IdempotencyRecord(
-        record_id=item["transaction_id"]["S"],
-        client_id=item["client_id"]["S"],
-        request_fingerprint=item["request_fingerprint"]["S"],
-        transaction_id=item["target_transaction_id"]["S"],
-        transaction_timestamp=int(item["target_timestamp"]["N"]),
-        dispatch_state=DispatchState(item["dispatch_state"]["S"]),
-        audit_sent=item["audit_sent"]["BOOL"],
-        event_published=item["event_published"]["BOOL"],
-        lease_expires_at_ms=int(item["lease_expires_at"]["N"]),
-        response_body=item["response_body"]["S"],
-        request_id=item.get("request_id", {}).get("S", ""),
-        reconcile_attempts=int(item.get("reconcile_attempts", {}).get("N", "0")),
-        key_version=item.get("key_version", {}).get("S", ""),
+        record_id=read.text("transaction_id"),
+        client_id=read.text("client_id"),
+        request_fingerprint=read.text("request_fingerprint"),
+        transaction_id=read.text("target_transaction_id"),
+        transaction_timestamp=read.whole_number("target_timestamp"),
+        dispatch_state=read.choice("dispatch_state", DispatchState),
+        audit_sent=read.flag("audit_sent"),
+        event_published=read.flag("event_published"),
+        lease_expires_at_ms=read.whole_number("lease_expires_at"),
+        response_body=read.text("response_body"),
+        request_id=read.text("request_id", ""),
+        reconcile_attempts=read.whole_number("reconcile_attempts", 0),
+        key_version=read.text("key_version", ""),
     )

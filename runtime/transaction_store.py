@@ -11,10 +11,10 @@ from botocore.exceptions import ClientError
 
 from .aws_clients import error_code
 from .idempotency import DISPATCH_PENDING_ATTRIBUTE, RECORD_SORT_KEY, DispatchState, IdempotencyRecord
+from .record_codec import epoch_ms_value
 from .transaction_records import (
     RECORD_TYPE_TRANSACTION,
     Transaction,
-    epoch_ms_value,
     idempotency_item,
     idempotency_record_from_item,
 )

@@ -1,4 +1,4 @@
-"""``payments-platform local up | down | smoke`` ."""
+"""``payments-platform local up | down | smoke | fault`` ."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from payments_platform.core.cli.options import env_option, terraform_options
 from payments_platform.core.cli.registry import Commands
-from payments_platform.core.local import DEFAULT_ENVIRONMENT
+from payments_platform.core.local import DEFAULT_ENVIRONMENT, fault_command
 
 
 def register(commands: Commands) -> None:
@@ -49,6 +49,7 @@ def register(commands: Commands) -> None:
         )
     for parser in (start, smoke, down_):
         terraform_options(parser)
+    fault_command.register(actions)
 
 
 def _port(text: str) -> int:

@@ -4,6 +4,7 @@ emulator/  the emulator process: moto's server with our patches (each with its "
 apigw/     the local API gateway, answering as the deployed REST API does
 lambdafn/  the functions, run as Lambda runs them (Runtime API, Invoke API, schedules)
 lifecycle, smoke, processes, leftovers: ``local up | down | smoke`` put together
+faults, fault_command: ``local fault`` -- faults injected into the running deployment
 """
 
 DEFAULT_ENVIRONMENT = "local"

@@ -32,7 +32,7 @@ from .gateway import BuiltApi, create_api, grant_account_cloudwatch_role
 from .key_rotation import grant_rotator_access, rotate_card_fingerprint_key
 from .packaging import build_lambda_package
 from .published_functions import FUNCTION_KEYS, publish_functions
-from .reconciliation import register_reconciler_alarms, schedule_reconciler
+from .reconciliation import register_reconciler_alarms, register_unparseable_record_alarm, schedule_reconciler
 from .settings import ApiSettings
 
 MONITORING_API_KEY = "payments"
@@ -91,6 +91,9 @@ def payments_resources(ctx: PluginContext) -> None:
         ctx, secret, functions[CARD_FINGERPRINT_ROTATOR], settings.fingerprint_key_rotation_days
     )
     register_reconciler_alarms(ctx, functions[TRANSACTION_RECONCILER])
+    register_unparseable_record_alarm(
+        ctx, [built.name for key, built in functions.items() if key != CARD_FINGERPRINT_ROTATOR]
+    )
 
     for key, built in sorted(functions.items()):
         ctx.monitoring.function(key, function_name=built.name, log_group_name=built.log_group_name)

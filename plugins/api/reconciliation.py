@@ -20,6 +20,8 @@ from .functions import BuiltFunction
 SCHEDULE_EXPRESSION = "rate(1 minute)"
 SCHEDULE_ROLE = f"{TRANSACTION_RECONCILER}-schedule"
 METRIC_NAMESPACE = "Payments/Reconciler"
+# Emitted by every function that reads a platform record (runtime/metrics.py).
+RECORDS_NAMESPACE = "Payments/Records"
 # Past SQS FIFO's 5-minute deduplication window a transaction is stranded for real: runs every
 # minute have failed to complete it five times.
 STRANDED_AGE_ALARM_SECONDS = 300
@@ -124,3 +126,21 @@ def register_reconciler_alarms(ctx: PluginContext, reconciler: BuiltFunction) ->
             treat_missing_data=alarm.treat_missing_data,
             moved_from=alarm.moved_from,
         )
+
+
+def register_unparseable_record_alarm(ctx: PluginContext, functions: list[str]) -> None:
+    """A record the runtime wrote and cannot read back is the runtime's bug, never a client's: one
+    occurrence pages (through ctx.monitoring, rendered by observability)."""
+    ctx.monitoring.alarm(
+        "platform-record-unparseable",
+        metric=Metric(RECORDS_NAMESPACE, "UnparseableRecords", {"Environment": ctx.environment.name}),
+        threshold=1,
+        description=(
+            "A payments function read a transaction or idempotency record it cannot parse: the runtime wrote "
+            "a value its own readers refuse (a bug), or the item was edited by hand. The request got a 500, or "
+            "the reconciler quarantined the record with dispatch_quarantined = record_unparseable:<field>. "
+            f"The critical log line record.unparseable in the log groups of {', '.join(sorted(functions))} "
+            "names the record and the field; fix the writer, repair the item, then remove dispatch_quarantined "
+            "and set dispatch_pending so the reconciler completes it."
+        ),
+    )

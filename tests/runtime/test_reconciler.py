@@ -267,7 +267,7 @@ def test_under_a_real_deadline_a_stranded_dispatch_is_completed_not_quarantined(
 
 
 def test_a_fractional_millisecond_value_is_refused_at_write_time():
-    from payments_platform.runtime.transaction_records import epoch_ms_value
+    from payments_platform.runtime.record_codec import epoch_ms_value
 
     assert epoch_ms_value(1_796_174_950_868) == {"N": "1796174950868"}
     for bad in (1796174950868.8892, True, "1"):

@@ -32,6 +32,7 @@ import uvicorn
 from payments_platform.core.local.apigw.deployed_api import read_deployed_api
 from payments_platform.core.local.apigw.gateway import LocalGateway
 from payments_platform.core.local.asgi import Receive, Scope, Send
+from payments_platform.core.local.faults import FaultBook
 from payments_platform.core.local.lambdafn.deployed_functions import spec_from_json
 from payments_platform.core.local.lambdafn.event_sources import poll, read_event_sources
 from payments_platform.core.local.lambdafn.invoke_api import invoke_api, is_invoke
@@ -126,6 +127,7 @@ async def serve(spec: dict[str, Any]) -> None:
         credentials=credentials,
         log_sink=_print,
         cloudwatch=cloudwatch,
+        faults=FaultBook(Path(spec["ready_file"]).parent, log=lambda line: _print("faults", line)),
     )
 
     def new_gateway(api: Any) -> LocalGateway:

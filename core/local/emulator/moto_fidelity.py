@@ -117,6 +117,40 @@ def queue_redrive_policy_format(moto_attributes: property) -> property:
     return property(attributes)
 
 
+# --------------------------------------------------------------------------- SQS FIFO deduplication
+
+FIFO_DEDUPLICATION_WINDOW_MS = 5 * 60 * 1000
+_fifo_lock = threading.Lock()
+
+
+@PATCHES.replaces("moto.sqs.models:Queue", "add_message")
+def fifo_deduplication_after_delete(moto_add_message: Any) -> Any:
+    """A FIFO queue drops a message whose deduplication id it accepted in the last 5 minutes,
+    even when that message has been received and deleted since (SQS: "any messages sent with the
+    same message deduplication ID are accepted successfully but aren't delivered during the
+    5-minute deduplication interval"). moto compared only with the messages still in the queue, so
+    a re-send after the consumer had deleted the first was delivered twice (found by the chaos
+    test: a reconciled dispatch re-sends the audit message the request had already sent).
+
+    Upstream: moto.sqs.models.Queue.add_message should remember accepted deduplication ids for
+    DEDUPLICATION_TIME_IN_SECONDS independently of ``_messages``."""
+
+    def add_message(self: Any, message: Any) -> None:
+        dedup_id = message.deduplication_id if self.fifo_queue else None
+        if dedup_id is not None:
+            with _fifo_lock:
+                accepted = self.__dict__.setdefault("_payments_dedup_accepted", {})
+                now = int(message.sent_timestamp or 0)
+                for stale in [k for k, at in accepted.items() if now - at >= FIFO_DEDUPLICATION_WINDOW_MS]:
+                    del accepted[stale]
+                if dedup_id in accepted:
+                    return
+                accepted[dedup_id] = now
+        moto_add_message(self, message)
+
+    return add_message
+
+
 # --------------------------------------------------------------------------- DynamoDB writes
 
 # Every DynamoDB write of the emulator goes through this one lock (see below).

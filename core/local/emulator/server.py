@@ -8,7 +8,8 @@ file), turns IAM enforcement on from the first request, seeds the administrator 
 signs with (emulator_admin), then writes the ready file atomically -- JSON
 ``{"pid", "host", "port", "endpoint"}`` -- and serves (werkzeug, threaded) until SIGTERM or
 SIGINT, or until the process named by ``--parent-pid`` is gone: exit 0, ready file removed. A
-port that cannot be bound: one line on stderr, exit 2.
+port that cannot be bound: one line on stderr, exit 2. The fault rules of the run directory (the
+ready file's) apply to every call (fault_injection.py; ``payments-platform local fault``).
 """
 
 from __future__ import annotations
@@ -146,15 +147,20 @@ def serve(
     from werkzeug.serving import make_server
 
     host, port = listener.getsockname()[:2]
+    from payments_platform.core.local.emulator.fault_injection import FaultInjectingApp
+    from payments_platform.core.local.faults import FaultBook
+
     app: Any = DomainDispatcherApplication(create_backend_app)
     if failure_journal is not None:
         from payments_platform.core.local.emulator.failure_journal import FailureJournal
 
         app = FailureJournal(app, failure_journal)
+    # Outermost: an injected fault is not the emulator's failure, so the journal never sees one.
+    faults = FaultBook(ready_file.parent, log=logging.getLogger("payments.faults").warning)
     server = make_server(
         host,
         port,
-        app,
+        FaultInjectingApp(app, faults),
         threaded=True,
         request_handler=MotoRequestHandler,
         fd=listener.fileno(),

@@ -14,6 +14,9 @@ port per container slot, so a request tells us which container asks (``/invocati
 * a function whose code or configuration changes (``replace_functions``: UpdateFunctionCode, a
   re-applied configuration) gets new containers; the old ones finish the invocation they hold,
   on the code it started with, and are stopped -- as Lambda retires execution environments.
+
+The run's container faults (core/local/faults.py) apply here: a container killed part-way through
+an invocation, a cold start whose runtime dies before it takes work.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from payments_platform.core.local.faults import FUNCTION_SERVICE, FaultBook, FaultRule
 
 RUNTIME_API_PREFIX = "/2018-06-01/runtime"
 # Lambda gives a cold start at most 10 s of init; ours also pays the interpreter start.
@@ -138,6 +143,17 @@ class Container:
         if self.current is not None and not self.current.result.done():
             self.current.result.set_exception(FunctionFailed(reason))
 
+    def kill(self, invocation: Invocation, fault: FaultRule, faults: FaultBook) -> None:
+        """An injected fault: the container dies mid-invocation, as a crashed sandbox does -- if
+        the invocation is still running (only then is the hit counted and logged)."""
+        if self.current is not invocation or invocation.result.done() or self.process is None:
+            return
+        if faults.claim(
+            fault, FUNCTION_SERVICE, "Invoke", self.function.name, container=self.id, request_id=invocation.request_id
+        ):
+            self.service.log(self, f"[local] fault {fault.id}: container killed during {invocation.request_id}")
+            self.process.kill()
+
     async def stop(self) -> None:
         if self.inbox.empty():
             self.inbox.put_nowait(None)  # releases a pending /next: there is no next invocation
@@ -186,6 +202,7 @@ class LambdaService:
         credentials: Mapping[str, Mapping[str, str]],
         log_sink: Callable[[str, str], None],
         cloudwatch: Callable[[FunctionSpec], Any] | None = None,
+        faults: FaultBook | None = None,
     ) -> None:
         self.functions = dict(functions)
         self._free_ports = list(runtime_ports)
@@ -199,6 +216,7 @@ class LambdaService:
         self._flusher: asyncio.Task | None = None
         self._stopping: set[asyncio.Task] = set()
         self.cold_starts = 0
+        self._faults = faults
 
     # -- invoke -------------------------------------------------------------------------------
     async def invoke(self, function_name: str, payload: bytes, *, trace_id: str) -> bytes:
@@ -214,6 +232,9 @@ class LambdaService:
         )
         self.log(container, f"START RequestId: {request_id} Version: $LATEST")
         container.inbox.put_nowait(invocation)
+        kill = self._faults.match(FUNCTION_SERVICE, "Invoke", function_name) if self._faults else None
+        if kill is not None and self._faults is not None:
+            asyncio.get_running_loop().call_later(kill.delay_ms / 1000, container.kill, invocation, kill, self._faults)
         try:
             return await asyncio.wait_for(asyncio.shield(invocation.result), timeout=function.timeout_s)
         except TimeoutError:
@@ -252,6 +273,10 @@ class LambdaService:
         self.cold_starts += 1
         try:
             await container.start()
+            failing = self._fault("Init", function.name, container)
+            if failing is not None and container.process is not None:
+                self.log(container, f"[local] fault {failing.id}: the runtime is killed during init")
+                container.process.kill()
             await asyncio.wait_for(asyncio.shield(container.ready), timeout=INIT_TIMEOUT_S)
         except TimeoutError:
             # Said in the function's log, as Lambda does: the client only sees the gateway's 502.
@@ -269,6 +294,11 @@ class LambdaService:
             await container.stop()
             raise
         return container
+
+    def _fault(self, action: str, function_name: str, container: Container, **context: str) -> FaultRule | None:
+        if self._faults is None:
+            return None
+        return self._faults.take(FUNCTION_SERVICE, action, function_name, container=container.id, **context)
 
     def idle(self, container: Container) -> None:
         self._idle[container.function.name].append(container)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from payments_platform.core.local.faults import FUNCTION_SERVICE, FaultBook, FaultRule, add_fault, read_hits
 from payments_platform.core.local.lambdafn.runtime_api import RuntimeApi
 from payments_platform.core.local.lambdafn.service import (
     FunctionFailed,
@@ -73,6 +74,7 @@ def run_service(
     functions: list[FunctionSpec],
     scenario: Callable[[LambdaService, list[tuple[str, str]]], Awaitable[Any]],
     cloudwatch: Any = None,
+    faults: Any = None,
 ) -> Any:
     """Serve the Runtime API on loopback ports, run ``scenario``, close everything."""
     lines: list[tuple[str, str]] = []
@@ -95,6 +97,7 @@ def run_service(
             },
             log_sink=lambda name, line: lines.append((name, line)),
             cloudwatch=cloudwatch,
+            faults=faults,
         )
         server = uvicorn.Server(
             uvicorn.Config(RuntimeApi(service), log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
@@ -354,3 +357,47 @@ def test_an_unchanged_function_keeps_its_warm_container(tmp_path):
 
     first, changed, second = run_service([same], scenario)
     assert changed == [] and second["pid"] == first["pid"]
+
+
+def test_a_kill_fault_kills_the_container_mid_invocation_and_the_next_invoke_cold_starts(code_dir, tmp_path):
+    add_fault(tmp_path, FaultRule("kill", FUNCTION_SERVICE, resource="f*", delay_ms=300, count=1))
+
+    async def scenario(service, lines):
+        with pytest.raises(FunctionFailed, match="exit status"):
+            await invoke(service, "fn", {"seconds": 2})
+        after = await invoke(service, "fn", {"seconds": 0})
+        return after, service.cold_starts, lines
+
+    after, cold_starts, lines = run_service([spec(code_dir, "handlers.sleepy")], scenario, faults=FaultBook(tmp_path))
+    assert after == {"slept": 0} and cold_starts == 2
+    assert any("container killed during" in line for _, line in lines)
+    [hit] = read_hits(tmp_path)
+    assert hit["kind"] == "kill" and hit["resource"] == "fn" and hit["request_id"]
+
+
+def test_a_cold_start_fault_fails_the_init_once_then_the_function_starts(code_dir, tmp_path):
+    add_fault(tmp_path, FaultRule("cold_start", FUNCTION_SERVICE, resource="fn", count=1))
+
+    async def scenario(service, lines):
+        with pytest.raises(FunctionFailed, match="init failed"):
+            await invoke(service, "fn", {"n": 1})
+        return await invoke(service, "fn", {"n": 2}), lines
+
+    result, lines = run_service([spec(code_dir, "handlers.echo")], scenario, faults=FaultBook(tmp_path))
+    assert result["event"] == {"n": 2}
+    assert any("Phase: init\tStatus: error" in line for _, line in lines)
+    assert [hit["action"] for hit in read_hits(tmp_path)] == ["Init"]
+
+
+def test_a_kill_that_comes_after_the_invocation_ended_kills_nothing_and_is_not_a_hit(code_dir, tmp_path):
+    add_fault(tmp_path, FaultRule("kill", FUNCTION_SERVICE, resource="fn", delay_ms=500, count=1))
+
+    async def scenario(service, lines):
+        first = await invoke(service, "fn", {"seconds": 0})
+        await asyncio.sleep(0.8)  # past the kill's moment: the invocation had ended
+        second = await invoke(service, "fn", {"seconds": 0})
+        return first, second, service.cold_starts
+
+    first, second, cold_starts = run_service([spec(code_dir, "handlers.sleepy")], scenario, faults=FaultBook(tmp_path))
+    assert first == second == {"slept": 0} and cold_starts == 1
+    assert read_hits(tmp_path) == []

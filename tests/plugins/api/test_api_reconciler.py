@@ -115,8 +115,20 @@ def test_reconciler_alarms_are_registered_not_built_by_the_api_plugin(api_key_st
     assert reconciler_alarms_of(api_key_stack) == {}
     assert "moved" not in api_key_stack.config
     registered = {alarm.key: alarm for alarm in api_key_stack.built.build.monitoring.alarms.all()}
-    assert set(registered) == {"transaction-reconciler-stranded", "transaction-reconciler-quarantined"}
+    assert set(registered) == {
+        "transaction-reconciler-stranded",
+        "transaction-reconciler-quarantined",
+        "platform-record-unparseable",
+    }
     assert {alarm.plugin for alarm in registered.values()} == {"api"}
+
+
+def test_an_unparseable_record_pages_on_its_own_alarm(api_key_stack):
+    registered = {alarm.key: alarm for alarm in api_key_stack.built.build.monitoring.alarms.all()}
+    alarm = registered["platform-record-unparseable"]
+    assert (alarm.metric.namespace, alarm.metric.name, alarm.threshold) == ("Payments/Records", "UnparseableRecords", 1)
+    assert dict(alarm.metric.dimensions) == {"Environment": "test"} and alarm.evaluation_periods == 1
+    assert "record.unparseable" in alarm.description and "transaction-processor" in alarm.description
 
 
 def test_reconciler_alarms_move_from_where_the_api_plugin_built_them(observed_stack):

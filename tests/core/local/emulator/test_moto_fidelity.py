@@ -231,3 +231,16 @@ def test_a_failed_transaction_never_undoes_concurrent_writes(admin):
         assert {f"item-{n}" for n in range(0, 200, 2)} <= stored
     finally:
         dynamodb.delete_table(TableName=table)
+
+
+def test_a_fifo_queue_drops_a_resent_deduplication_id_even_after_the_first_was_deleted(admin):
+    sqs = admin("sqs")
+    url = sqs.create_queue(QueueName=unique("dedup") + ".fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    message = {"QueueUrl": url, "MessageBody": "audit", "MessageGroupId": "g", "MessageDeduplicationId": "txn_1"}
+    sqs.send_message(**message)
+    [received] = sqs.receive_message(QueueUrl=url)["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=received["ReceiptHandle"])
+    sqs.send_message(**message)  # a reconciler's re-send within SQS's 5-minute window
+    assert sqs.receive_message(QueueUrl=url).get("Messages") is None
+    sqs.send_message(**{**message, "MessageDeduplicationId": "txn_2"})
+    assert len(sqs.receive_message(QueueUrl=url)["Messages"]) == 1
