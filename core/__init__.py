@@ -66,7 +66,7 @@ from payments_platform.core.monitoring import (
 from payments_platform.core.roles import Role, grant_function_basics, grant_key_via_service
 
 # Loaded on first use: importing them starts the jsii runtime.
-_CDKTF_NAMES = frozenset({"aws", "Fn", "TerraformAsset", "AssetType", "TerraformResourceLifecycle"})
+_CDKTF_NAMES = frozenset({"aws", "Fn", "TerraformAsset", "AssetType", "TerraformResourceLifecycle", "TerraformStack"})
 
 
 def __getattr__(name: str) -> Any:
@@ -99,6 +99,7 @@ __all__ = [
     "STATISTICS",
     "TerraformAsset",
     "TerraformResourceLifecycle",
+    "TerraformStack",
     "aws",
     "grant_function_basics",
     "grant_key_via_service",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from payments_platform.core import PluginContext, PluginDeclaration, aws, hookimpl, keys
+from payments_platform.core import PluginContext, PluginDeclaration, TerraformStack, aws, hookimpl, keys
 
 from .settings import MessagingSettings, subscription_id
 
@@ -44,6 +44,23 @@ def payments_resources(ctx: PluginContext) -> None:
     kms = ctx[keys.KMS_KEY]
     _audit_queue(ctx, settings, kms)
     _notifications_topic(ctx, settings, kms)
+    _forget_the_separate_queue_policies(ctx)
+
+
+# The queues' TLS-only policies used to be separate aws_sqs_queue_policy resources; they are now
+# part of the queues. Destroying the old resources would run DeleteQueuePolicy -- possibly after
+# the queue update that set the policy inline, leaving the queue without it. `removed` (Terraform
+# >= 1.7) drops them from the state without destroying anything; harmless where they never existed.
+SEPARATE_QUEUE_POLICIES = (
+    "aws_sqs_queue_policy.messaging_audit_queue_policy_42AD3EA3",
+    "aws_sqs_queue_policy.messaging_audit_dead_letter_queue_policy_6A3ADA76",
+)
+
+
+def _forget_the_separate_queue_policies(ctx: PluginContext) -> None:
+    TerraformStack.of(ctx.scope).add_override(
+        "removed", [{"from": address, "lifecycle": {"destroy": False}} for address in SEPARATE_QUEUE_POLICIES]
+    )
 
 
 def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsKey) -> None:

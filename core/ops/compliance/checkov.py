@@ -33,7 +33,7 @@ INSTALL_HINT = f"run `make {CHECKOV_VENV}/.installed` or set {CHECKOV_ENV_VAR} t
 # Top-level blocks that configure no resource, left out of what checkov reads: checkov 3.3.30's
 # terraform_json parser fails on a list-valued top-level block (Terraform's `moved`, `import`) and
 # then scans nothing in that stack (a parsing error, not a finding).
-NOT_SCANNED = ("moved", "import")
+NOT_SCANNED = ("moved", "import", "removed")
 
 # checkov logs a check that crashed instead of reporting it: "Failed to run check X on /stack/file:address"
 _CHECK_CRASH = re.compile(r"Failed to run check (\S+) on /([^/]+)/[^:]+:(\S+)")

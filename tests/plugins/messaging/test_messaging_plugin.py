@@ -75,6 +75,16 @@ def test_queue_policies_are_part_of_the_queues_not_resources_of_their_own(messag
     assert messaging_stack.resources("aws_sqs_queue_policy") == {}
 
 
+def test_the_former_separate_queue_policies_leave_the_state_without_being_destroyed(messaging_stack):
+    """Destroying them would run DeleteQueuePolicy, possibly after the queue got its policy inline."""
+    removed = messaging_stack.config["removed"]
+    assert {entry["from"] for entry in removed} == {
+        "aws_sqs_queue_policy.messaging_audit_queue_policy_42AD3EA3",
+        "aws_sqs_queue_policy.messaging_audit_dead_letter_queue_policy_6A3ADA76",
+    }
+    assert all(entry["lifecycle"] == {"destroy": False} for entry in removed)
+
+
 def test_published_queue_is_fifo_and_refers_to_the_queue(messaging_stack, queue_logical_id):
     queue, _ = messaging_stack.built.build.values[keys.AUDIT_QUEUE.name]
     outputs = messaging_stack.outputs()
