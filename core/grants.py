@@ -172,15 +172,7 @@ def grant_table_export(roles: Grantor, role: Any, table: Table, *, sid: str) -> 
     roles.grant(
         role, sid=f"{sid}Exports", actions=list(TABLE_EXPORT_RESOURCE_ACTIONS), resources=[f"{table.arn}/export/*"]
     )
-    grant_key_via_service(
-        roles,
-        role,
-        table.kms_key_arn,
-        sid=f"{sid}Kms",
-        actions=["kms:Decrypt"],
-        service="dynamodb",
-        region=table.region,
-    )
+    _decrypt_through_dynamodb(roles, role, table, sid=f"{sid}Kms")
 
 
 @_through_value
@@ -191,14 +183,13 @@ def grant_table_stream_read(roles: Grantor, role: Any, table: Table, *, sid: str
             f"table grant '{sid}': table {table.name!r} publishes no stream_arn (its provider enables no stream)"
         )
     roles.grant(role, sid=sid, actions=list(TABLE_STREAM_ACTIONS), resources=[table.stream_arn])
+    _decrypt_through_dynamodb(roles, role, table, sid=f"{sid}Kms")
+
+
+def _decrypt_through_dynamodb(roles: Grantor, role: Any, table: Table, *, sid: str) -> None:
+    """Decrypt with the table's key, only through DynamoDB in the table's region (exports, streams)."""
     grant_key_via_service(
-        roles,
-        role,
-        table.kms_key_arn,
-        sid=f"{sid}Kms",
-        actions=["kms:Decrypt"],
-        service="dynamodb",
-        region=table.region,
+        roles, role, table.kms_key_arn, sid=sid, actions=["kms:Decrypt"], service="dynamodb", region=table.region
     )
 
 
