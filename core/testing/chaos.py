@@ -458,13 +458,18 @@ def _check(
     if strangers:
         failures.append(f"{len(strangers)} audit messages for transactions no client was told of: {strangers[:5]}")
     for payment in (p for p in payments if p.transaction_id):
-        status, _, text = _http(
-            "GET",
-            f"{experiment.url}/status?transaction_id={payment.transaction_id}",
-            {"x-api-key": clients[payment.client].api_key},
-            None,
-            experiment.client_timeout_s,
-        )
+        # Read back as an SDK would: a 429/503 (the method throttle, a busy function) is retried.
+        for attempt in range(8):
+            status, _, text = _http(
+                "GET",
+                f"{experiment.url}/status?transaction_id={payment.transaction_id}",
+                {"x-api-key": clients[payment.client].api_key},
+                None,
+                experiment.client_timeout_s,
+            )
+            if status not in (429, 503):
+                break
+            time.sleep(min(2.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.0))
         if status != 200 or json.loads(text) != json.loads(payment.response):
             failures.append(f"{payment.transaction_id} reads back {status}, not as its 201")
     texts = [json.dumps(items), *watch.bodies, *(p.response for p in payments)]
