@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from payments_platform.core.local.apigw.deployed_api import ApiKey, DeployedApi, GatewayResponse, Method, Throttle
@@ -149,3 +151,16 @@ def call(
     start = next(m for m in sent if m["type"] == "http.response.start")
     payload = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return Response(start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]}, payload)
+
+
+def processes_under(directory: Path) -> list[int]:
+    """PIDs of every process whose working directory is ``directory`` or below it (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if Path(os.readlink(entry / "cwd")).is_relative_to(directory):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from local_support import processes_under
 
 from payments_platform.core.local.processes import alive
 from payments_platform.core.ops.terraform import find_mirror
@@ -39,18 +40,6 @@ def install_backup_plugin(site: Path) -> None:
     dist_info.mkdir()
     (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: payments-backup-fixture\nVersion: 0.1\n")
     (dist_info / "entry_points.txt").write_text("[payments_platform.plugins]\nbackup = payments_backup_fixture\n")
-
-
-def processes_under(directory: Path) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if Path(os.readlink(entry / "cwd")).is_relative_to(directory):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 @pytest.mark.terraform

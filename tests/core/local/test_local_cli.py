@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from local_support import processes_under
 
 from payments_platform.core.local.processes import alive
 from payments_platform.core.ops.terraform import find_mirror
@@ -173,18 +174,6 @@ def start_up(workdir: Path) -> tuple[subprocess.Popen, dict]:
     return process, record
 
 
-def terraform_processes_in(workdir: Path) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if Path(os.readlink(entry / "cwd")).is_relative_to(workdir):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
 @pytest.mark.terraform
 def test_the_emulator_dying_mid_apply_ends_with_one_line_and_nothing_left(workdir: Path):
     needs_terraform()
@@ -194,7 +183,7 @@ def test_the_emulator_dying_mid_apply_ends_with_one_line_and_nothing_left(workdi
     assert process.returncode == 2, stdout[-2000:] + stderr
     assert "terraform apply failed" in one_line_error(subprocess.CompletedProcess([], 2, stdout, stderr))
     assert not alive(record["emulator_pid"])
-    assert terraform_processes_in(workdir) == []
+    assert processes_under(workdir) == []
     assert run_dir_entries(workdir) == []
 
 
@@ -207,7 +196,7 @@ def test_ctrl_c_during_apply_stops_everything_and_leaves_nothing(workdir: Path):
     assert process.returncode == 130, stdout[-2000:] + stderr
     assert "interrupted" in stderr and "Traceback" not in stderr + stdout
     assert not alive(record["emulator_pid"])
-    assert terraform_processes_in(workdir) == []
+    assert processes_under(workdir) == []
     assert run_dir_entries(workdir) == []
 
 
@@ -258,5 +247,5 @@ def test_up_in_the_foreground_serves_prints_requests_and_cleans_up_on_ctrl_c(wor
     assert "stopping it removes them" in stdout and "stopped; nothing left running" in stdout
     assert "Traceback" not in stderr, stderr
     assert not alive(record["emulator_pid"]) and not alive(record["gateway_pid"])
-    assert terraform_processes_in(workdir) == []
+    assert processes_under(workdir) == []
     assert run_dir_entries(workdir) == []

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from local_support import processes_under
 
 from payments_platform.core.local.processes import alive
 from payments_platform.core.local.smoke import payment_body, request
@@ -89,18 +90,6 @@ def serving_processes(text: str, workdir: Path) -> tuple[dict, list[int]]:
     containers = children_of(run["gateway_pid"])
     assert containers, "no function container started"
     return run, containers
-
-
-def processes_under(directory: Path) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if Path(os.readlink(entry / "cwd")).is_relative_to(directory):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def run_dir_entries(workdir: Path) -> list[str]:
