@@ -2,8 +2,8 @@
 partial batch responses.
 
 A message the handler keeps reporting as failed moves to the audit queue's dead-letter queue
-after the queue's maxReceiveCount: the queue's owner (the messaging plugin) creates both, with
-the redrive policy inline, and alarms on the dead-letter queue through ``ctx.monitoring``. This
+after the queue's maxReceiveCount: the queue's owner (the messaging plugin) creates both and
+the redrive policy joining them, and alarms on the dead-letter queue through ``ctx.monitoring``. This
 plugin refuses a queue without one: a poison message would otherwise block its FIFO message
 group -- and with it the audit trail of one client -- until it expires.
 """

@@ -80,15 +80,23 @@ def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsK
         # PCI DSS 10.3.2: the audit trail is protected at rest under the platform CMK.
         kms_master_key_id=kms.arn,
         kms_data_key_reuse_period_seconds=settings.kms_data_key_reuse_period_seconds,
-        # A message a consumer cannot process (a poison message) moves aside instead of
-        # blocking its message group until it expires.
+        policy=_tls_only_queue_policy(ctx, name),
+        tags={"Name": name},
+    )
+    # A message a consumer cannot process (a poison message) moves aside instead of blocking its
+    # message group until it expires. A resource of its own rather than the queue's redrive_policy:
+    # SQS refuses a RedrivePolicy naming a queue that does not exist yet, so inline it would make
+    # the queue wait for the dead-letter queue's ~25 s settle; apart, both queues are created at
+    # once and only this policy waits for both -- beside the functions, which need the queue alone.
+    aws.sqs_queue_redrive_policy.SqsQueueRedrivePolicy(
+        ctx.scope,
+        "audit_queue_redrive_policy",
+        queue_url=queue.url,
         # Compact, as SQS returns it and the provider stores it: no whitespace-only diff on re-plan.
         redrive_policy=json.dumps(
             {"deadLetterTargetArn": dead_letter.arn, "maxReceiveCount": settings.audit_max_receive_count},
             separators=(",", ":"),
         ),
-        policy=_tls_only_queue_policy(ctx, name),
-        tags={"Name": name},
     )
     ctx.compliance.evidence(
         "10.2",
@@ -122,8 +130,8 @@ def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsK
 
 def _audit_dead_letter_queue(ctx: PluginContext, kms: keys.KmsKey, *, source_name: str) -> Any:
     """The audit queue's dead-letter queue: FIFO like its source (SQS requires it), kept as long,
-    encrypted and TLS-only the same way. Its redrive policy and both queues' policies are part of
-    the queues themselves, so no second writer ever sets attributes on them."""
+    encrypted and TLS-only the same way. It depends on the key alone, so it is created beside the
+    audit queue; the redrive policy joining them is applied once both exist."""
     name = ctx.naming.fifo_queue("transaction-queue-dlq")
     dead_letter = aws.sqs_queue.SqsQueue(
         ctx.scope,

@@ -131,6 +131,7 @@ PROVIDER_ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "aws_sns_topic_subscription": ("sns", ("Subscribe", "GetSubscriptionAttributes", "Unsubscribe")),
     "aws_sqs_queue": ("sqs", ("CreateQueue", "GetQueueAttributes", "DeleteQueue")),
     "aws_sqs_queue_policy": ("sqs", ("SetQueueAttributes", "GetQueueAttributes")),
+    "aws_sqs_queue_redrive_policy": ("sqs", ("SetQueueAttributes", "GetQueueAttributes")),
     "aws_subnet": ("ec2", ("CreateSubnet", "DescribeSubnets", "DeleteSubnet")),
     "aws_vpc": ("ec2", ("CreateVpc", "DescribeVpcs", "DeleteVpc")),
     "aws_vpc_endpoint": ("ec2", ("CreateVpcEndpoint", "DescribeVpcEndpoints", "DeleteVpcEndpoints")),

@@ -59,12 +59,17 @@ def test_an_unconditional_deny_still_refuses_objects():
         s3.put_object(Bucket=BUCKET, Key="k", Body=b"x")
 
 
-def test_a_redrive_policy_reads_back_as_compact_json_like_sqs_returns_it():
+@pytest.mark.parametrize("set_by", ["CreateQueue", "SetQueueAttributes"])  # inline, or aws_sqs_queue_redrive_policy
+def test_a_redrive_policy_reads_back_as_compact_json_like_sqs_returns_it(set_by):
     sqs = boto3.client("sqs", region_name="us-east-1")
     dead_letter_url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=dead_letter_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 5}, separators=(",", ":"))
-    url = sqs.create_queue(QueueName="source", Attributes={"RedrivePolicy": policy})["QueueUrl"]
+    if set_by == "CreateQueue":
+        url = sqs.create_queue(QueueName="source", Attributes={"RedrivePolicy": policy})["QueueUrl"]
+    else:
+        url = sqs.create_queue(QueueName="source")["QueueUrl"]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": policy})
     assert (
         sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
         == policy
