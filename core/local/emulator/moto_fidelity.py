@@ -117,6 +117,25 @@ def queue_redrive_policy_format(moto_attributes: property) -> property:
     return property(attributes)
 
 
+@PATCHES.replaces("moto.sqs.models:Queue", "_set_attributes")
+def queue_policy_kept_by_other_attribute_writes(moto_set_attributes: Any) -> Any:
+    """SetQueueAttributes changes only the attributes it names: a queue keeps its Policy when
+    another attribute is set (an aws_sqs_queue_redrive_policy's RedrivePolicy, an in-place update
+    of the queue). moto set the policy to whatever the call carried, so the queue lost its TLS-only
+    policy and the next plan put it back.
+
+    Upstream: moto/sqs/models.py ``Queue._set_attributes`` should assign ``self.policy`` only when
+    ``"Policy" in attributes``."""
+
+    def _set_attributes(self: Any, attributes: dict[str, Any], now: float | None = None) -> None:
+        policy = getattr(self, "policy", None)  # None while __init__ sets the defaults
+        moto_set_attributes(self, attributes, now)
+        if "Policy" not in attributes:
+            self.policy = policy
+
+    return _set_attributes
+
+
 # --------------------------------------------------------------------------- SQS FIFO deduplication
 
 FIFO_DEDUPLICATION_WINDOW_MS = 5 * 60 * 1000

@@ -244,3 +244,19 @@ def test_a_fifo_queue_drops_a_resent_deduplication_id_even_after_the_first_was_d
     assert sqs.receive_message(QueueUrl=url).get("Messages") is None
     sqs.send_message(**{**message, "MessageDeduplicationId": "txn_2"})
     assert len(sqs.receive_message(QueueUrl=url)["Messages"]) == 1
+
+
+def test_setting_a_queues_redrive_policy_keeps_its_policy(admin):
+    sqs = admin("sqs")
+    dead_letter_url = sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"]
+    dead_letter_arn = sqs.get_queue_attributes(QueueUrl=dead_letter_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "DenyInsecureTransport", "Effect": "Deny"}]})
+    url = sqs.create_queue(QueueName=unique("source"), Attributes={"Policy": policy})["QueueUrl"]
+    redrive = json.dumps({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": 5}, separators=(",", ":"))
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": redrive})  # aws_sqs_queue_redrive_policy
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (attributes["Policy"], attributes["RedrivePolicy"]) == (policy, redrive)
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})  # an explicit empty policy still removes it
+    assert "Policy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
