@@ -1,6 +1,6 @@
 """``local up`` / ``local down``: the whole platform on this machine, behind a real HTTP API.
 
-up:   start the emulator (IAM enforced) → synth ``local`` pointed at it → terraform init + apply →
+up:   start the emulator (IAM enforced) → synth ``local`` pointed at it, while moto starts → terraform init + apply →
       read the deployed functions back, check their code, give each its own identity →
       start the gateway (API + Lambda Runtime API + containers) → print how to call it.
 down: terraform destroy → delete the function identities → stop the gateway and the emulator →
@@ -193,6 +193,8 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
 
     record = run.record
     assert record is not None
+    # The emulator names its endpoint as soon as its port is bound; moto's start (~2 s) then runs
+    # beside the synth, which needs only the endpoint. A failed synth stops it like any failure (up).
     with run.step("start the AWS emulator (moto, IAM enforced)"):
         log = run.run_dir / "emulator.log"
         ready = run.run_dir / "emulator.ready"
@@ -205,6 +207,8 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
                 "0",
                 "--ready-file",
                 str(ready),
+                "--endpoint-file",
+                str(run.run_dir / "emulator.endpoint"),
                 # Secrets Manager rotation runs the deployed rotator on the gateway's Lambda runtime.
                 "--lambda-runtime-file",
                 str(run.run_dir / "gateway.ready"),
@@ -217,13 +221,10 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
         )
         record.emulator_pid = process.pid
         run.save()
-        info = wait_ready(process, ready, what="the emulator", log_file=log)
-        record.endpoint = info["endpoint"]
-        run.save()
-    run.say(f"  emulator at {record.endpoint}")
+        endpoint = wait_ready(process, run.run_dir / "emulator.endpoint", what="the emulator", log_file=log)["endpoint"]
 
-    environment = dataclasses.replace(environment, aws_endpoint=record.endpoint)
-    with run.step(f"synthesize {environment.name}"):
+    environment = dataclasses.replace(environment, aws_endpoint=endpoint)
+    with run.step(f"synthesize {environment.name} (the emulator starts meanwhile)"):
         result = synthesize([environment], run.run_dir / "cdktf.out")
         stack_dir = result.stacks[environment.stack_name]
         record.stack, record.stack_dir = environment.stack_name, str(stack_dir)
@@ -231,6 +232,11 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
         for warning in result.warnings.get(environment.stack_name, []):
             run.say(f"  warning: {warning}")
     config = result.configs[environment.stack_name]
+
+    with run.step("wait for the emulator"):
+        record.endpoint = wait_ready(process, ready, what="the emulator", log_file=log)["endpoint"]
+        run.save()
+    run.say(f"  emulator at {record.endpoint}")
 
     with run.step("terraform init"):
         terraform.init(stack_dir, backend=True)

@@ -10,6 +10,8 @@ signs with (emulator_admin), then writes the ready file atomically -- JSON
 SIGINT, or until the process named by ``--parent-pid`` is gone: exit 0, ready file removed. A
 port that cannot be bound: one line on stderr, exit 2. The fault rules of the run directory (the
 ready file's) apply to every call (fault_injection.py; ``payments-platform local fault``).
+``--endpoint-file`` gets the same JSON as soon as the port is bound, before moto is ready, so
+``local up`` can synthesize against the endpoint while moto starts.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
     parser.add_argument(
         "--ready-file", type=Path, required=True, help="where to write {pid, host, port, endpoint} once serving"
+    )
+    parser.add_argument(
+        "--endpoint-file",
+        type=Path,
+        help="where to write the same JSON as soon as the port is bound, before moto is ready (removed on exit)",
     )
     parser.add_argument("--log-file", type=Path, help="append the server's warnings and errors here (default: stderr)")
     parser.add_argument(
@@ -105,6 +112,13 @@ def prepare_moto(lambda_runtime_file: Path | None = None) -> None:
     emulator_admin.seed_administrator()
 
 
+def address(listener: socket.socket) -> dict[str, Any]:
+    """What the ready (and endpoint) file holds."""
+    host, port = listener.getsockname()[:2]
+    endpoint_host = f"[{host}]" if ":" in host else host
+    return {"pid": os.getpid(), "host": host, "port": port, "endpoint": f"http://{endpoint_host}:{port}"}
+
+
 def write_ready_file(path: Path, ready: dict[str, Any]) -> None:
     """Atomically: a reader sees no file or the whole JSON, never half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,6 +161,7 @@ def serve(
     from werkzeug.serving import make_server
 
     host, port = listener.getsockname()[:2]
+    ready = address(listener)
     from payments_platform.core.local.emulator.fault_injection import FaultInjectingApp
     from payments_platform.core.local.faults import FaultBook
 
@@ -169,11 +184,8 @@ def serve(
 
     thread = threading.Thread(target=server.serve_forever, name="emulator-server", daemon=True)
     thread.start()
-    endpoint_host = f"[{host}]" if ":" in host else host
     try:
-        write_ready_file(
-            ready_file, {"pid": os.getpid(), "host": host, "port": port, "endpoint": f"http://{endpoint_host}:{port}"}
-        )
+        write_ready_file(ready_file, ready)
         while not stop.wait(SHUTDOWN_POLL_SECONDS):
             if parent_pid is not None and not process_alive(parent_pid):
                 logging.getLogger(__name__).warning("parent process %d is gone: stopping", parent_pid)
@@ -200,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"emulator: cannot listen on {args.host}:{args.port}: {error.strerror or error}", file=sys.stderr)
         return EXIT_BIND_FAILED
     try:
+        if args.endpoint_file is not None:  # connections wait in the listen queue until moto serves
+            write_ready_file(args.endpoint_file, address(listener))
         configure_logging(args.log_file)
         prepare_moto(args.lambda_runtime_file)
         if stop.is_set():
@@ -210,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BIND_FAILED
     finally:
         listener.close()
+        if args.endpoint_file is not None:
+            args.endpoint_file.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

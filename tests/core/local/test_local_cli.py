@@ -100,6 +100,17 @@ def test_watch_with_keep_is_refused_in_one_line(workdir: Path):
     assert run_dir_entries(workdir) == []
 
 
+def test_a_synth_that_fails_stops_the_emulator_started_beside_it(workdir: Path):
+    config = workdir / "environments.toml"
+    local_messaging = "[environments.local.settings.messaging]\n"
+    config.write_text(config.read_text().replace(local_messaging, local_messaging + "audit_max_receive_count = 0\n"))
+    result = local(workdir, "up")
+    assert result.returncode == 2
+    assert "setting 'audit_max_receive_count'" in one_line_error(result)
+    assert "→ stop the emulator" in result.stdout
+    assert processes_under(workdir) == [] and run_dir_entries(workdir) == []
+
+
 def test_down_with_nothing_recorded_says_so(workdir: Path):
     result = local(workdir, "down")
     assert result.returncode == 0 and "nothing to clean up" in result.stdout

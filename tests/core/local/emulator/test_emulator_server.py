@@ -10,6 +10,8 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.request
 
 import boto3
@@ -35,6 +37,34 @@ def test_the_ready_file_names_the_process_and_its_endpoint(emulator):
         "port": emulator.port,
         "endpoint": f"http://127.0.0.1:{emulator.port}",
     }
+
+
+def wait_for(path, process, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, f"the emulator exited with {process.returncode}"
+        assert time.monotonic() < deadline, f"no {path.name} within {timeout:.0f} s"
+        time.sleep(0.01)
+
+
+def test_the_endpoint_file_names_the_endpoint_at_once_and_a_request_sent_to_it_waits_for_moto(tmp_path):
+    ready_file, endpoint_file = tmp_path / "ready.json", tmp_path / "endpoint.json"
+    command = emulator_command(ready_file, tmp_path / "log", extra_args=["--endpoint-file", str(endpoint_file)])
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(endpoint_file, process)
+        early = json.loads(endpoint_file.read_text())
+        try:  # `local up` synthesizes meanwhile; a request sent now waits in the listen queue, not refused
+            urllib.request.urlopen(f"{early['endpoint']}/moto-api/", timeout=60).close()
+        except urllib.error.HTTPError:
+            pass  # answered: that is all this asks
+        wait_for(ready_file, process)
+        assert json.loads(ready_file.read_text()) == early
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        assert not endpoint_file.exists() and not ready_file.exists()
+    finally:
+        stop_emulator(process)
 
 
 def test_iam_is_enforced_from_the_very_first_request(tmp_path):
