@@ -104,14 +104,19 @@ def security_group_rule_descriptions(original_init: Any, _description: Any) -> t
 def queue_redrive_policy_format(moto_attributes: property) -> property:
     """A queue's RedrivePolicy reads back as the compact JSON SQS returns (and the platform
     configures); moto re-serialized it with spaces, so every re-plan showed a whitespace-only update.
+    A queue without one (never set, or removed with an empty value) reports none, as SQS does --
+    not "null", which the provider's wait after deleting an aws_sqs_queue_redrive_policy never
+    accepts as empty.
 
     Upstream: moto/sqs/models.py ``Queue.attributes`` should return the stored policy compactly."""
 
     def attributes(self: Any) -> dict[str, Any]:
         assert moto_attributes.fget is not None
         result = moto_attributes.fget(self)
-        if "RedrivePolicy" in result:
+        if self.redrive_policy:
             result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        else:  # moto lists it with None, which its response then leaves out
+            result.pop("RedrivePolicy", None)
         return result
 
     return property(attributes)

@@ -79,3 +79,18 @@ def test_a_redrive_policy_reads_back_as_compact_json_like_sqs_returns_it(set_by)
 def test_an_outdated_tls_deny_does_not_refuse_the_emulators_tls_stand_in():
     s3 = _bucket_with(_deny(Condition={"NumericLessThan": {"s3:TlsVersion": "1.2"}}))
     s3.put_object(Bucket=BUCKET, Key="k", Body=b"x")
+
+
+def test_a_queue_whose_redrive_policy_was_removed_reports_none():
+    """What the provider waits for after deleting an aws_sqs_queue_redrive_policy (empty = absent)."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    dead_letter_url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dead_letter_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(QueueName="source")["QueueUrl"]
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 5})}
+    )
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": ""})
+    for queue_url in (url, dead_letter_url):  # removed, and never set
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+        assert "RedrivePolicy" not in attributes
