@@ -253,7 +253,13 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
             "-input=false",
             "-no-color",
             PARALLELISM,
-            watch=EmulatorWatch(run.run_dir / FAILURE_JOURNAL, config, environment.name, run.run_dir / "terraform.log"),
+            watch=EmulatorWatch(
+                run.run_dir / FAILURE_JOURNAL,
+                config,
+                environment.name,
+                run.run_dir / "terraform.log",
+                emulator_pid=record.emulator_pid,
+            ),
         )
 
     with run.step("read the deployed functions, check their code, give each its identity"):
@@ -414,15 +420,30 @@ def _remove(run_dir: Path) -> None:
 
 class EmulatorWatch:
     """Reads the emulator's failure journal while Terraform works: a NotImplemented, or the same
-    action failing REPEATED_FAILURES times, is a gap the provider's retries will never get past."""
+    action failing REPEATED_FAILURES times, is a gap the provider's retries will never get past.
+    An emulator that is gone is one too: the provider would retry its refused connections for
+    about a minute and a half before Terraform gave up."""
 
-    def __init__(self, journal: Path, config: dict[str, Any], environment: str, terraform_log: Path) -> None:
+    def __init__(
+        self,
+        journal: Path,
+        config: dict[str, Any],
+        environment: str,
+        terraform_log: Path,
+        emulator_pid: int | None = None,
+    ) -> None:
         self.journal, self.config, self.environment, self.terraform_log = journal, config, environment, terraform_log
+        self.emulator_pid = emulator_pid
         self._offset = 0
         self._counts: dict[tuple[str, str, int], int] = {}
         self.first_seen: float | None = None
 
     def problem(self) -> str | None:
+        if self.emulator_pid is not None and not alive(self.emulator_pid):
+            return (
+                f"terraform apply failed: the emulator (pid {self.emulator_pid}) stopped while Terraform was "
+                f"deploying into it (its log: {self.journal.parent / 'emulator.log'}); `local up` starts a new one"
+            )
         failures, self._offset = read_failures(self.journal, self._offset)
         for failure in failures:
             key = (failure.service, failure.action, failure.status)
