@@ -81,6 +81,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     wanted = any("deployment" in getattr(item, "fixturenames", ()) for item in session.items)
     if not wanted or session.config.option.collectonly:
         return
+    if hasattr(session.config, "workerinput"):
+        # An xdist worker does not know yet whether it gets the e2e tests: the one that does
+        # starts the deployment in the fixture, first of its work (tests/conftest.py).
+        return
     try:
         find_terraform()
     except TerraformError:
@@ -92,6 +96,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """A deployment no test took (deselected, or the session stopped early) is taken down here."""
+    if hasattr(session.config, "workeroutput") and TIMINGS:  # an xdist worker: the summary is the controller's
+        session.config.workeroutput["e2e_timings"] = json.dumps(TIMINGS)
     process = _BACKGROUND.pop("process", None)
     if process is None or _BACKGROUND.get("taken"):
         return
@@ -144,6 +150,12 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     with running_emulator(tmp_path_factory.mktemp("emulator")) as emulator:
         yield emulator.endpoint
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist's controller: the timings of the worker that ran the e2e tests."""
+    TIMINGS.update(json.loads(getattr(node, "workeroutput", {}).get("e2e_timings", "{}")))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
