@@ -55,7 +55,7 @@ def _unit(item: pytest.Item, on_the_deployment: set[str]) -> str | None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist turns each group into the test ids' "@group" suffix
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not hasattr(config, "workerinput") or config.option.dist != "loadgroup":
+    if not hasattr(config, "workerinput") or not config.getoption("loadgroup", False):
         return  # one process: collection order (the e2e conftest starts the deployment early instead)
     # A module with one test on the shared deployment goes along whole (its other tests may set up
     # or check what that test does).
