@@ -83,7 +83,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     if hasattr(session.config, "workerinput"):
         # An xdist worker does not know yet whether it gets the e2e tests: the one that does
-        # starts the deployment in the fixture, first of its work (tests/conftest.py).
+        # starts the deployment in the fixture, first of its work (tests/conftest.py groups them).
+        _BACKGROUND["ungrouped"] = any(
+            "deployment" in getattr(item, "fixturenames", ()) and not item.nodeid.endswith("@e2e-deployment")
+            for item in session.items
+        )
         return
     try:
         find_terraform()
@@ -108,6 +112,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def deployment() -> Iterator[LocalDeployment]:
     _terraform_or_skip()
+    if _BACKGROUND.get("ungrouped"):
+        # Ungrouped, xdist would run these modules on every worker, each with a deployment of its own.
+        pytest.fail(
+            "pytest-xdist did not keep the e2e modules together (tests/conftest.py groups them): this pytest "
+            "and pytest-xdist do not work together (pytest-dev/pytest-xdist#1386); install the versions "
+            "pyproject.toml pins"
+        )
     if "process" not in _BACKGROUND:  # collection did not start it (a plugin deselected later, ...)
         _start_deployment(Path(tempfile.mkdtemp(prefix="e2e-local-")) / ".payments-local")
     _BACKGROUND["taken"] = True
