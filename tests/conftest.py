@@ -1,9 +1,77 @@
-"""Suite-wide settings. Plugin fixtures come from the payments_platform pytest plugin."""
+"""Suite-wide settings. Plugin fixtures come from the payments_platform pytest plugin.
+
+`make test` runs the suite on three pytest-xdist workers (``--dist loadgroup
+--no-loadscope-reorder``): most of its wall time is Terraform and the AWS provider waiting, so
+while one worker waits another uses the CPU. How the tests are split is decided here, once per
+worker, identically (xdist checks that every worker collected the same list):
+
+* every module with a test on the shared e2e deployment (fixture ``deployment``) is part of one
+  unit of work, run in file order on one worker -- its modules change the deployment in turn and test_teardown.py
+  takes it down last;
+* a module whose tests share a module- or session-scoped fixture of this suite (a synthesized
+  stack, an emulator, a deployment of its own) is one unit, so the fixture is built once;
+* any other test is a unit of its own (a `local up` in its own directory, a pure function).
+
+The units go out longest first: the shared deployment, then every unit holding a
+``terraform`` test, then the rest in file order.
+"""
 
 import os
+
+import pytest
 
 # Tests never talk to real AWS; credentials are fake and regions fixed.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.pop("ENVIRONMENT_SUFFIX", None)
+
+SHARED_DEPLOYMENT_GROUP = "e2e-deployment"
+
+
+def _shares_a_fixture(item: pytest.Item) -> bool:
+    """A fixture of this suite (not a plugin's) wider than one test."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(
+        definition.scope != "function" and definition.baseid
+        for definitions in info.name2fixturedefs.values()
+        for definition in definitions
+    )
+
+
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
+def _unit(item: pytest.Item, on_the_deployment: set[str]) -> str | None:
+    if _module(item) in on_the_deployment:
+        return SHARED_DEPLOYMENT_GROUP
+    if _shares_a_fixture(item):
+        return _module(item)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist turns each group into the test ids' "@group" suffix
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput") or not config.getoption("loadgroup", False):
+        return  # one process: collection order (the e2e conftest starts the deployment early instead)
+    # A module with one test on the shared deployment goes along whole (its other tests may set up
+    # or check what that test does).
+    on_the_deployment = {_module(item) for item in items if "deployment" in getattr(item, "fixturenames", ())}
+    units: dict[pytest.Item, str | None] = {}
+    for item in items:
+        units[item] = unit = _unit(item, on_the_deployment)
+        if unit is not None:
+            item.add_marker(pytest.mark.xdist_group(unit))
+    slow_units = {units[item] or item.nodeid for item in items if item.get_closest_marker("terraform")}
+
+    def rank(indexed: tuple[int, pytest.Item]) -> tuple[int, int]:
+        index, item = indexed
+        unit = units[item]
+        if unit == SHARED_DEPLOYMENT_GROUP:
+            return (0, index)
+        return (1 if (unit or item.nodeid) in slow_units else 2, index)
+
+    items[:] = [item for _, item in sorted(enumerate(items), key=rank)]

@@ -81,6 +81,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     wanted = any("deployment" in getattr(item, "fixturenames", ()) for item in session.items)
     if not wanted or session.config.option.collectonly:
         return
+    if hasattr(session.config, "workerinput"):
+        # An xdist worker does not know yet whether it gets the e2e tests: the one that does
+        # starts the deployment in the fixture, first of its work (tests/conftest.py groups them).
+        _BACKGROUND["ungrouped"] = any(
+            "deployment" in getattr(item, "fixturenames", ()) and not item.nodeid.endswith("@e2e-deployment")
+            for item in session.items
+        )
+        return
     try:
         find_terraform()
     except TerraformError:
@@ -92,6 +100,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """A deployment no test took (deselected, or the session stopped early) is taken down here."""
+    if hasattr(session.config, "workeroutput") and TIMINGS:  # an xdist worker: the summary is the controller's
+        session.config.workeroutput["e2e_timings"] = json.dumps(TIMINGS)
     process = _BACKGROUND.pop("process", None)
     if process is None or _BACKGROUND.get("taken"):
         return
@@ -102,6 +112,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def deployment() -> Iterator[LocalDeployment]:
     _terraform_or_skip()
+    if _BACKGROUND.get("ungrouped"):
+        # Ungrouped, xdist would run these modules on every worker, each with a deployment of its own.
+        pytest.fail(
+            "pytest-xdist did not keep the e2e modules together (tests/conftest.py groups them): this pytest "
+            "and pytest-xdist do not work together (pytest-dev/pytest-xdist#1386); install the versions "
+            "pyproject.toml pins"
+        )
     if "process" not in _BACKGROUND:  # collection did not start it (a plugin deselected later, ...)
         _start_deployment(Path(tempfile.mkdtemp(prefix="e2e-local-")) / ".payments-local")
     _BACKGROUND["taken"] = True
@@ -144,6 +161,12 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     with running_emulator(tmp_path_factory.mktemp("emulator")) as emulator:
         yield emulator.endpoint
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist's controller: the timings of the worker that ran the e2e tests."""
+    TIMINGS.update(json.loads(getattr(node, "workeroutput", {}).get("e2e_timings", "{}")))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
