@@ -241,8 +241,10 @@ def test_the_scheduled_reconciler_completes_every_stranded_dispatch_exactly_once
     time.sleep(2)  # the topic's delivery to the subscribed queue
     counts = {name: deliveries.count(transaction_id) for name, transaction_id in ids.items()}
     # The crashed request's stalled SendMessage went through after its caller died; the
-    # reconciler's re-send with the same deduplication id is dropped by the FIFO queue.
-    assert counts["incomplete"] == (1, 1) and counts["crashed"] == (1, 1)
+    # reconciler's re-send with the same deduplication id is dropped by the FIFO queue. That
+    # request may still publish its event after the reconciler took it over (the lease ran out
+    # first on a busy machine): the event comes once or twice, always with the same event_id.
+    assert counts["incomplete"] == (1, 1) and counts["crashed"][0] == 1 and counts["crashed"][1] >= 1
     # The completion update failed after both were sent: the audit message is deduplicated, the
     # event is published again (SNS standard topics deliver at least once; same event_id).
     assert counts["unrecorded"][0] == 1 and counts["unrecorded"][1] >= 1
