@@ -29,6 +29,17 @@ os.environ.pop("ENVIRONMENT_SUFFIX", None)
 SHARED_DEPLOYMENT_GROUP = "e2e-deployment"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        # The controller, before any worker starts: jsii unpacks the provider bindings into its
+        # package cache on first use and fails a process that finds another one unpacking them
+        # ("modified while it was being extracted"), which the workers and their `local up`s all
+        # would on a fresh clone. Unpacked once here, they are only read after.
+        from payments_platform.core.cdktf_adapter import aws
+
+        aws.sqs_queue  # noqa: B018 -- the attribute loads the provider's jsii assembly
+
+
 def _shares_a_fixture(item: pytest.Item) -> bool:
     """A fixture of this suite (not a plugin's) wider than one test."""
     info = getattr(item, "_fixtureinfo", None)

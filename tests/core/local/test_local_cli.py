@@ -171,7 +171,7 @@ def start_up(workdir: Path) -> tuple[subprocess.Popen, dict]:
         start_new_session=True,
     )
     record_file = workdir / ".payments-local" / "run.json"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 300  # the synth and init before it take minutes under a parallel suite's load
     record: dict = {}
     while time.monotonic() < deadline:
         if record_file.exists():
