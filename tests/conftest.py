@@ -16,7 +16,9 @@ The units go out longest first: the shared deployment, then every unit holding a
 ``terraform`` test, then the rest in file order.
 """
 
+import json
 import os
+from typing import Any
 
 import pytest
 
@@ -27,6 +29,8 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.pop("ENVIRONMENT_SUFFIX", None)
 
 SHARED_DEPLOYMENT_GROUP = "e2e-deployment"
+# The e2e worker's timings (tests/e2e/conftest.py hands them over): the controller loads no conftest below this one.
+E2E_TIMINGS: dict[str, float] = {}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -86,3 +90,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return (1 if (unit or item.nodeid) in slow_units else 2, index)
 
     items[:] = [item for _, item in sorted(enumerate(items), key=rank)]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    E2E_TIMINGS.update(json.loads(getattr(node, "workeroutput", {}).get("e2e_timings", "{}")))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if E2E_TIMINGS:
+        measured = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in E2E_TIMINGS.items())
+        terminalreporter.write_line(f"e2e local deployment on the emulator: {measured}")

@@ -100,7 +100,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """A deployment no test took (deselected, or the session stopped early) is taken down here."""
-    if hasattr(session.config, "workeroutput") and TIMINGS:  # an xdist worker: the summary is the controller's
+    if hasattr(session.config, "workeroutput") and TIMINGS:  # an xdist worker: tests/conftest.py prints them
         session.config.workeroutput["e2e_timings"] = json.dumps(TIMINGS)
     process = _BACKGROUND.pop("process", None)
     if process is None or _BACKGROUND.get("taken"):
@@ -121,13 +121,15 @@ def deployment() -> Iterator[LocalDeployment]:
         )
     if "process" not in _BACKGROUND:  # collection did not start it (a plugin deselected later, ...)
         _start_deployment(Path(tempfile.mkdtemp(prefix="e2e-local-")) / ".payments-local")
+        _BACKGROUND["by_fixture"] = True
     _BACKGROUND["taken"] = True
     process: subprocess.Popen[str] = _BACKGROUND["process"]
     waiting = time.perf_counter()
     output, _ = process.communicate()
     if process.returncode != 0:
         pytest.fail(f"local up failed (exit {process.returncode}):\n{output[-6000:]}")
-    TIMINGS["local up (started at collection)"] = json.loads(output.strip().splitlines()[-1])["seconds"]
+    started = "by the first e2e test" if _BACKGROUND.get("by_fixture") else "at collection"
+    TIMINGS[f"local up (started {started})"] = json.loads(output.strip().splitlines()[-1])["seconds"]
     TIMINGS["e2e waited for it"] = time.perf_counter() - waiting
     run = LocalRun(_BACKGROUND["run_dir"], say=lambda line: None)
     record = RunRecord.load(run.record_file)
@@ -161,12 +163,6 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     with running_emulator(tmp_path_factory.mktemp("emulator")) as emulator:
         yield emulator.endpoint
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: object) -> None:
-    """xdist's controller: the timings of the worker that ran the e2e tests."""
-    TIMINGS.update(json.loads(getattr(node, "workeroutput", {}).get("e2e_timings", "{}")))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
