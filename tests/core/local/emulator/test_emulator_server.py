@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -18,6 +17,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from payments_platform.core.local.processes import wait_ready
 from payments_platform.core.testing.emulator import emulator_command, running_emulator, stop_emulator
 
 
@@ -39,27 +39,17 @@ def test_the_ready_file_names_the_process_and_its_endpoint(emulator):
     }
 
 
-def wait_for(path, process, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert process.poll() is None, f"the emulator exited with {process.returncode}"
-        assert time.monotonic() < deadline, f"no {path.name} within {timeout:.0f} s"
-        time.sleep(0.01)
-
-
 def test_the_endpoint_file_names_the_endpoint_at_once_and_a_request_sent_to_it_waits_for_moto(tmp_path):
     ready_file, endpoint_file = tmp_path / "ready.json", tmp_path / "endpoint.json"
     command = emulator_command(ready_file, tmp_path / "log", extra_args=["--endpoint-file", str(endpoint_file)])
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(endpoint_file, process)
-        early = json.loads(endpoint_file.read_text())
+        early = wait_ready(process, endpoint_file, what="the emulator", log_file=tmp_path / "log")
         try:  # `local up` synthesizes meanwhile; a request sent now waits in the listen queue, not refused
             urllib.request.urlopen(f"{early['endpoint']}/moto-api/", timeout=60).close()
         except urllib.error.HTTPError:
             pass  # answered: that is all this asks
-        wait_for(ready_file, process)
-        assert json.loads(ready_file.read_text()) == early
+        assert wait_ready(process, ready_file, what="the emulator", log_file=tmp_path / "log") == early
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
         assert not endpoint_file.exists() and not ready_file.exists()
