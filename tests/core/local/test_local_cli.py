@@ -169,6 +169,9 @@ def start_up(workdir: Path) -> tuple[subprocess.Popen, dict]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # A suite started in the background of a script inherits SIGINT ignored (POSIX job control
+        # off): what this test sends must reach the CLI as a terminal's Ctrl-C would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     record_file = workdir / ".payments-local" / "run.json"
     deadline = time.monotonic() + 300  # the synth and init before it take minutes under a parallel suite's load
