@@ -140,7 +140,7 @@ class LocalRun:
 def run_dir_for(config_path: Path | None = None) -> Path:
     from payments_platform.core.host.config import find_config_file
 
-    return find_config_file(config_path).parent / RUN_DIR_NAME
+    return find_config_file(config_path).resolve().parent / RUN_DIR_NAME  # recorded paths work from any cwd
 
 
 # --------------------------------------------------------------------------- up

@@ -88,7 +88,9 @@ class Terraform:
 
     @functools.cached_property
     def _cli_config_file(self) -> Path:
-        rc = self.config_dir / ".terraformrc"
+        # Absolute: terraform reads it from the stack directory, where a relative path (from a
+        # relative --config) would name no file and init would fall back to the registry.
+        rc = self.config_dir.resolve() / ".terraformrc"
         self.config_dir.mkdir(parents=True, exist_ok=True)
         rc.write_text(cli_config(self.mirror))
         return rc
