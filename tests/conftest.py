@@ -1,6 +1,6 @@
 """Suite-wide settings. Plugin fixtures come from the payments_platform pytest plugin.
 
-`make test` runs the suite on three pytest-xdist workers (``--dist loadgroup
+`make test` runs the suite on four pytest-xdist workers (``--dist loadgroup
 --no-loadscope-reorder``): most of its wall time is Terraform and the AWS provider waiting, so
 while one worker waits another uses the CPU. How the tests are split is decided here, once per
 worker, identically (xdist checks that every worker collected the same list):
@@ -8,7 +8,10 @@ worker, identically (xdist checks that every worker collected the same list):
 * every module with a test on the shared e2e deployment (fixture ``deployment``) is part of one
   unit of work, run in file order on one worker -- its modules change the deployment in turn and test_teardown.py
   takes it down last;
-* a module whose tests share a module- or session-scoped fixture of this suite (a synthesized
+* the modules of a directory whose conftest gives them a session-scoped fixture (the compliance
+  tests' synths and checkov scan, the emulator tests' emulator) are one unit, so it is built once
+  rather than once per worker;
+* a module whose tests share a module- or session-scoped fixture of its own (a synthesized
   stack, an emulator, a deployment of its own) is one unit, so the fixture is built once;
 * any other test is a unit of its own (a `local up` in its own directory, a pure function).
 
@@ -44,16 +47,22 @@ def pytest_configure(config: pytest.Config) -> None:
         aws.sqs_queue  # noqa: B018 -- the attribute loads the provider's jsii assembly
 
 
-def _shares_a_fixture(item: pytest.Item) -> bool:
-    """A fixture of this suite (not a plugin's) wider than one test."""
+def _shared_fixture_owner(item: pytest.Item) -> str | None:
+    """Where the widest fixture of this suite (not a plugin's) the test shares with others is
+    defined: a conftest's directory for a session-scoped one, else the module; None if none."""
     info = getattr(item, "_fixtureinfo", None)
     if info is None:
-        return False
-    return any(
-        definition.scope != "function" and definition.baseid
+        return None
+    shared = [
+        definition
         for definitions in info.name2fixturedefs.values()
         for definition in definitions
-    )
+        if definition.scope != "function" and definition.baseid
+    ]
+    directories = sorted(d.baseid for d in shared if d.scope in ("session", "package") and not d.baseid.endswith(".py"))
+    if directories:
+        return directories[0]  # the widest: a parent directory sorts before its children
+    return _module(item) if shared else None
 
 
 def _module(item: pytest.Item) -> str:
@@ -63,9 +72,7 @@ def _module(item: pytest.Item) -> str:
 def _unit(item: pytest.Item, on_the_deployment: set[str]) -> str | None:
     if _module(item) in on_the_deployment:
         return SHARED_DEPLOYMENT_GROUP
-    if _shares_a_fixture(item):
-        return _module(item)
-    return None
+    return _shared_fixture_owner(item)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist turns each group into the test ids' "@group" suffix
@@ -90,6 +97,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return (1 if (unit or item.nodeid) in slow_units else 2, index)
 
     items[:] = [item for _, item in sorted(enumerate(items), key=rank)]
+
+
+# The shared deployment's unit is the suite's critical path (a deployment, then its modules in
+# turn): a worker gives way to it once it runs anything else, so the e2e worker and the processes
+# it starts (emulator, gateway, terraform) get the CPU first. Nice only reorders: no CPU goes unused.
+NICE_OUTSIDE_THE_DEPLOYMENT = 5
+_NICED: list[bool] = []
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _NICED or not hasattr(item.config, "workerinput"):
+        return
+    marker = item.get_closest_marker("xdist_group")
+    if marker is None or marker.args[:1] != (SHARED_DEPLOYMENT_GROUP,):
+        os.nice(NICE_OUTSIDE_THE_DEPLOYMENT)
+        _NICED.append(True)
 
 
 @pytest.hookimpl(optionalhook=True)
