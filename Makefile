@@ -47,8 +47,8 @@ $(CHECKOV_VENV)/.installed: compliance/checkov-requirements.txt compliance/check
 	touch $@
 
 # Four workers on two cores: most of the suite's time is Terraform and the AWS provider waiting
-# (tests/conftest.py splits it, and lets the shared deployment's worker go first; BENCHMARKS.md
-# "Test suite" compares 3 and 4). PYTEST_WORKERS=0 runs it in this one process.
+# (tests/conftest.py splits it; BENCHMARKS.md "Test suite" compares 3 and 4). PYTEST_WORKERS=0 runs
+# it in this one process.
 PYTEST_WORKERS ?= 4
 test: $(BIN)/.installed $(CHECKOV_VENV)/.installed
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder

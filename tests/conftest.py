@@ -99,22 +99,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = [item for _, item in sorted(enumerate(items), key=rank)]
 
 
-# The shared deployment's unit is the suite's critical path (a deployment, then its modules in
-# turn): a worker gives way to it once it runs anything else, so the e2e worker and the processes
-# it starts (emulator, gateway, terraform) get the CPU first. Nice only reorders: no CPU goes unused.
-NICE_OUTSIDE_THE_DEPLOYMENT = 5
-_NICED: list[bool] = []
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    if _NICED or not hasattr(item.config, "workerinput"):
-        return
-    marker = item.get_closest_marker("xdist_group")
-    if marker is None or marker.args[:1] != (SHARED_DEPLOYMENT_GROUP,):
-        os.nice(NICE_OUTSIDE_THE_DEPLOYMENT)
-        _NICED.append(True)
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: object) -> None:
     E2E_TIMINGS.update(json.loads(getattr(node, "workeroutput", {}).get("e2e_timings", "{}")))
