@@ -1,6 +1,6 @@
 """Suite-wide settings. Plugin fixtures come from the payments_platform pytest plugin.
 
-`make test` runs the suite on four pytest-xdist workers (``--dist loadgroup
+`make test` runs the suite on three pytest-xdist workers (``--dist loadgroup
 --no-loadscope-reorder``): most of its wall time is Terraform and the AWS provider waiting, so
 while one worker waits another uses the CPU. How the tests are split is decided here, once per
 worker, identically (xdist checks that every worker collected the same list):

@@ -39,6 +39,7 @@ from payments_platform.core.local.lambdafn.deployed_functions import read_functi
 from payments_platform.core.local.processes import (
     LocalRunError,
     alive,
+    descendants,
     dies_with_parent,
     emulator_client,
     last_line,
@@ -544,14 +545,21 @@ def _terraform(
 
 def _stop_terraform(process: subprocess.Popen) -> None:
     """Interrupt terraform as Ctrl-C would (twice: the second stops it without waiting for calls in
-    flight), then kill what is left."""
+    flight), then kill what is left -- its provider processes too: a terraform killed under load
+    leaves them orphaned, still running in the stack directory."""
+    plugins = descendants(process.pid)
     for sig, wait in ((signal.SIGINT, 3.0), (signal.SIGINT, 5.0), (signal.SIGKILL, 5.0)):
         if process.poll() is not None:
-            return
+            break
+        plugins |= descendants(process.pid)
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(sig)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=wait)
+    for pid in plugins:
+        if alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _terraform_error(log_file: Path) -> str:

@@ -119,6 +119,26 @@ def last_line(log_file: Path) -> str:
     return lines[-1].strip() if lines else "(no output)"
 
 
+def descendants(pid: int) -> set[int]:
+    """Every living process below ``pid`` (Linux /proc; empty elsewhere)."""
+    found: set[int] = set()
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = {int(child) for child in (task / "children").read_text().split()}
+            except (OSError, ValueError):
+                continue
+            pending.extend(children - found)
+            found |= children
+    return found
+
+
 def alive(pid: int | None) -> bool:
     if not pid:
         return False
