@@ -547,7 +547,7 @@ def _stop_terraform(process: subprocess.Popen) -> None:
     """Interrupt terraform as Ctrl-C would (twice: the second stops it without waiting for calls in
     flight), then kill what is left -- its provider processes too: a terraform killed under load
     leaves them orphaned, still running in the stack directory."""
-    plugins = descendants(process.pid)
+    plugins: set[int] = set()
     for sig, wait in ((signal.SIGINT, 3.0), (signal.SIGINT, 5.0), (signal.SIGKILL, 5.0)):
         if process.poll() is not None:
             break
