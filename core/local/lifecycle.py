@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -39,8 +38,6 @@ from payments_platform.core.local.lambdafn.deployed_functions import read_functi
 from payments_platform.core.local.processes import (
     LocalRunError,
     alive,
-    descendants,
-    dies_with_parent,
     emulator_client,
     last_line,
     python_module,
@@ -49,6 +46,7 @@ from payments_platform.core.local.processes import (
     wait_ready,
     write_json_atomically,
 )
+from payments_platform.core.ops.plan_summary import summarize
 from payments_platform.core.ops.terraform import Terraform, last_error
 
 RUN_DIR_NAME = ".payments-local"
@@ -245,22 +243,19 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
     with run.step(f"terraform apply ({count} resources)"):
         record.applied = True  # from here on, down destroys
         run.save()
-        _terraform(
-            terraform,
+        watch = EmulatorWatch(
+            run.run_dir / FAILURE_JOURNAL,
+            config,
+            environment.name,
+            run.run_dir / "terraform.log",
+            emulator_pid=record.emulator_pid,
+        )
+        terraform.run_logged(
+            ["apply", "-auto-approve", "-input=false", "-no-color", PARALLELISM],
             stack_dir,
             run.run_dir / "terraform.log",
-            "apply",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            PARALLELISM,
-            watch=EmulatorWatch(
-                run.run_dir / FAILURE_JOURNAL,
-                config,
-                environment.name,
-                run.run_dir / "terraform.log",
-                emulator_pid=record.emulator_pid,
-            ),
+            timeout=APPLY_TIMEOUT_S,
+            check=watch.problem,
         )
 
     with run.step("read the deployed functions, check their code, give each its identity"):
@@ -367,15 +362,11 @@ def down(
                 if record.applied and record.stack_dir and Path(record.stack_dir).exists():
                     terraform = Terraform.locate(run.run_dir, binary=terraform_binary, mirror=provider_mirror)
                     with run.step(f"terraform destroy {record.stack}"):
-                        _terraform(
-                            terraform,
+                        terraform.run_logged(
+                            ["destroy", "-auto-approve", "-input=false", "-no-color", PARALLELISM],
                             Path(record.stack_dir),
                             run.run_dir / "terraform.log",
-                            "destroy",
-                            "-auto-approve",
-                            "-input=false",
-                            "-no-color",
-                            PARALLELISM,
+                            timeout=APPLY_TIMEOUT_S,
                         )
                 with run.step("delete the function identities"):
                     remove_all_function_identities(emulator_client("iam", record.endpoint, record.region))
@@ -504,66 +495,6 @@ def _in_progress(terraform_log: Path) -> set[str]:
         else:
             started.add(address)
     return started
-
-
-def _terraform(
-    terraform: Terraform, stack_dir: Path, log_file: Path, *args: str, watch: EmulatorWatch | None = None
-) -> None:
-    """Run terraform with its output in the run's log; one line about it when it fails -- or when
-    ``watch`` finds an emulator gap, which stops terraform at once rather than let it retry."""
-    with open(log_file, "a") as log:
-        log.write(f"\n$ terraform {' '.join(args)}\n")
-        log.flush()
-        # Not a new session: Ctrl-C reaches terraform too, which stops cleanly. Nor does it
-        # outlive us: killed, we leave it an interrupt (SIGTERM) rather than an emulator to retry.
-        process = subprocess.Popen(
-            [terraform.binary, *args],
-            cwd=stack_dir,
-            env=terraform.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=dies_with_parent(),
-        )
-        try:
-            deadline = time.monotonic() + APPLY_TIMEOUT_S
-            while process.poll() is None:
-                if time.monotonic() > deadline:
-                    _stop_terraform(process)
-                    raise TerraformError(f"terraform {args[0]} timed out after {APPLY_TIMEOUT_S} s (log: {log_file})")
-                gap = watch.problem() if watch is not None else None
-                if gap is not None:
-                    _stop_terraform(process)
-                    raise LocalRunError(gap)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=WATCH_POLL_S)
-        except BaseException:
-            _stop_terraform(process)
-            raise
-    if process.returncode != 0:
-        raise TerraformError(f"terraform {args[0]} failed: {_terraform_error(log_file)} (log: {log_file})")
-
-
-def _stop_terraform(process: subprocess.Popen) -> None:
-    """Interrupt terraform as Ctrl-C would (twice: the second stops it without waiting for calls in
-    flight), then kill what is left -- its provider processes too: a terraform killed under load
-    leaves them orphaned, still running in the stack directory."""
-    plugins: set[int] = set()
-    for sig, wait in ((signal.SIGINT, 3.0), (signal.SIGINT, 5.0), (signal.SIGKILL, 5.0)):
-        if process.poll() is not None:
-            break
-        plugins |= descendants(process.pid)
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=wait)
-    for pid in plugins:
-        if alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-
-def _terraform_error(log_file: Path) -> str:
-    return last_error(log_file.read_text(errors="replace")[-20000:])
 
 
 def _check_port_free(port: int) -> None:
@@ -698,13 +629,6 @@ def planned_changes(
     if result.returncode != 2:
         raise TerraformError(f"terraform plan failed: {last_error(result.stderr or result.stdout)}")
     shown = terraform.run(["show", "-json", "local.tfplan"], stack_dir, timeout=120)
-    plan = json.loads(shown.stdout)
-    changes = []
-    for change in plan.get("resource_changes", []):
-        actions = change["change"]["actions"]
-        if actions in (["no-op"], ["read"]):
-            continue
-        before, after = change["change"]["before"] or {}, change["change"]["after"] or {}
-        attributes = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-        changes.append(f"{change['address']}: {'/'.join(actions)} {', '.join(attributes)}".rstrip())
-    return changes
+    config = json.loads((stack_dir / "cdk.tf.json").read_text())
+    summary = summarize(json.loads(shown.stdout), config, record.stack, plugins=())
+    return [f"{c.address}: {c.kind} {', '.join(c.attributes)}".rstrip() for c in summary.changes]

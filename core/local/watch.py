@@ -79,7 +79,7 @@ class DevLoop:
     runtime_dir: Path = dataclasses.field(default_factory=runtime_source_dir)
     say: Say = print
     build_cache_dir: Path | None = None
-    _running_apply: subprocess.Popen[str] | None = None
+    _stop_apply: threading.Event = dataclasses.field(default_factory=threading.Event)
     # The package each function was last hot-swapped to: Terraform's state does not know it, so an
     # apply that leaves the function's code alone leaves this package deployed.
     _swapped: dict[str, Path] = dataclasses.field(default_factory=dict)
@@ -246,42 +246,28 @@ class DevLoop:
             raise ReloadFailed(f"synth failed: {lines[-1] if lines else f'exit {result.returncode}'}")
 
     def _apply(self) -> str:
-        from payments_platform.core.ops.terraform import last_error
+        from payments_platform.core.errors import TerraformError
 
-        log_file = self.run_dir / "terraform.log"
-        args = ["apply", "-auto-approve", "-input=false", "-no-color", "-refresh=false", "-parallelism=20"]
-        with open(log_file, "a") as log:
-            log.write(f"\n$ terraform {' '.join(args)}   (watch)\n")
-            log.flush()
-            start = log.tell()
-            self._running_apply = running = subprocess.Popen(
-                [self.terraform.binary, *args],
-                cwd=self.stack_dir,
-                env=self.terraform.env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                text=True,
+        try:
+            output = self.terraform.run_logged(
+                ["apply", "-auto-approve", "-input=false", "-no-color", "-refresh=false", "-parallelism=20"],
+                self.stack_dir,
+                self.run_dir / "terraform.log",
+                timeout=APPLY_TIMEOUT_S,
+                stop=self._stop_apply,
+                note="   (watch)",
             )
-            try:
-                code = running.wait(timeout=APPLY_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                running.kill()
-                raise ReloadFailed(f"terraform apply did not finish within {APPLY_TIMEOUT_S} s") from None
-            finally:
-                self._running_apply = None
-        output = log_file.read_text(errors="replace")[start:]
-        if code != 0:
-            raise ReloadFailed(f"terraform apply failed: {last_error(output)} (log: {log_file})")
+        except TerraformError as exc:
+            raise ReloadFailed(str(exc)) from None
         summary = re.search(r"Resources: (\d+) added, (\d+) changed, (\d+) destroyed", output)
         return (
             f"{summary[1]} added, {summary[2]} changed, {summary[3]} destroyed" if summary else "applied (no changes)"
         )
 
     def stop_apply(self) -> None:
-        """Ctrl-C reaches terraform through the terminal; SIGTERM does not: stop it here too."""
-        running = self._running_apply
-        if running is not None and running.poll() is None:
-            running.terminate()
+        """Ctrl-C reaches terraform through the terminal; SIGTERM does not: stop it here too (and its
+        provider processes with it: the runner stops the whole tree)."""
+        self._stop_apply.set()
 
     def _note_served_code(self) -> None:
         """The CodeSha256 each served function has before an apply changes anything."""

@@ -7,8 +7,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from payments_platform.core.local.lifecycle import _stop_terraform
-from payments_platform.core.local.processes import alive, descendants
+from payments_platform.core.ops.process_tree import alive, descendants, stop_tree
 
 # A "terraform" deaf to Ctrl-C, with a "provider" child just as deaf.
 STUBBORN = 'trap "" INT; sh -c \'trap "" INT; sleep 300\' & echo $! ; wait'
@@ -20,7 +19,7 @@ def test_a_terraform_killed_after_two_interrupts_leaves_no_provider_behind():
     provider = int(terraform.stdout.readline())
     assert provider in descendants(terraform.pid)
     started = time.monotonic()
-    _stop_terraform(terraform)
+    stop_tree(terraform)
     assert terraform.returncode is not None and time.monotonic() - started < 15
     deadline = time.monotonic() + 5
     while alive(provider) and time.monotonic() < deadline:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from payments_platform.core.local import watch
+from payments_platform.core.ops.process_tree import alive
+from payments_platform.core.ops.terraform import Terraform
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -106,3 +108,45 @@ def test_source_files_are_relevant(tmp_path: Path, name: str):
 @pytest.mark.parametrize("path", ["/x/__pycache__/a.py", "/x/.status.py.swp", "/x/notes.txt", "/x/a.pyc"])
 def test_caches_and_editor_files_are_not(tmp_path: Path, path: str):
     assert not dev_loop(tmp_path, [])._relevant(None, path)
+
+
+# A "terraform" deaf to Ctrl-C, with a "provider" child just as deaf, which says where it is.
+STUBBORN_TERRAFORM = """#!/bin/sh
+trap "" INT
+sh -c 'trap "" INT; sleep 300' &
+echo $! > provider.pid
+wait
+"""
+
+
+def test_stopping_the_watch_apply_stops_terraform_and_its_provider_processes(tmp_path: Path):
+    binary = tmp_path / "terraform"
+    binary.write_text(STUBBORN_TERRAFORM)
+    binary.chmod(0o755)
+    lines: list[str] = []
+    loop = dev_loop(tmp_path, lines, terraform=Terraform(str(binary), None, tmp_path / "tf"))
+    loop.run_dir.mkdir()
+    failures: list[BaseException] = []
+
+    def apply() -> None:
+        try:
+            loop._apply()
+        except BaseException as failure:
+            failures.append(failure)
+
+    applying = threading.Thread(target=apply)
+    applying.start()
+    pid_file = loop.stack_dir / "provider.pid"
+    deadline = time.monotonic() + 10
+    while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    provider = int(pid_file.read_text())
+    loop.stop_apply()
+    applying.join(timeout=20)
+    assert not applying.is_alive()
+    (failure,) = failures
+    assert isinstance(failure, watch.ReloadFailed) and "stopped" in str(failure)
+    deadline = time.monotonic() + 5
+    while alive(provider) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(provider)
