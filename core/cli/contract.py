@@ -52,7 +52,7 @@ def cmd_contract(args: argparse.Namespace) -> int:
 
 def local_target(config_path: str | None) -> tuple[str, str, str | None]:
     """The URL and two client keys (the second, if any, as peer) of a running `local up --keep`."""
-    from payments_platform.core.local.lifecycle import RunRecord, default_run
+    from payments_platform.core.local.run_record import RunRecord, default_run
     from payments_platform.core.local.processes import alive
 
     running = RunRecord.load(default_run(config_path).record_file)

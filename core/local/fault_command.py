@@ -111,7 +111,7 @@ def rule_from_args(args: argparse.Namespace) -> FaultRule:
 
 
 def cmd_fault(args: argparse.Namespace) -> int:
-    from payments_platform.core.local.lifecycle import default_run
+    from payments_platform.core.local.run_record import default_run
 
     return run_fault_command(args, default_run(args.config).run_dir, lambda line: print(line, flush=True))
 

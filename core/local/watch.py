@@ -37,9 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from payments_platform.core.errors import PlatformError
-from payments_platform.core.local.emulator.function_identities import function_identity, identity_matches_role
-from payments_platform.core.local.lambdafn.deployed_functions import code_sha256, read_function, spec_to_json
-from payments_platform.core.local.processes import emulator_client, write_json_atomically
+from payments_platform.core.local.deployed_stack import DeployedStack, Served
+from payments_platform.core.local.gateway_spec import GatewaySpec
+from payments_platform.core.local.lambdafn.deployed_functions import read_function
+from payments_platform.core.local.lambdafn.service import FunctionSpec
+from payments_platform.core.local.processes import emulator_client
 
 # watchfiles: yield once saves have settled for STEP_MS, at most DEBOUNCE_MS after the first.
 STEP_MS = 50
@@ -150,7 +152,7 @@ class DevLoop:
         except (OSError, ValueError) as exc:
             raise ReloadFailed(f"cannot package the runtime: {exc}") from None
         phases.done("package")
-        spec = json.loads(self.spec_file.read_text())
+        spec = GatewaySpec.read(self.spec_file)
         runtime_functions = self._runtime_functions(spec)
         lambda_client = emulator_client("lambda", self.endpoint, self.region)
         deployed = {
@@ -165,39 +167,31 @@ class DevLoop:
         _unpack_once(package.path, code_root, runtime_functions)
         data = package.path.read_bytes()
 
-        def deploy(name: str) -> dict[str, Any]:
+        def deploy(name: str) -> FunctionSpec:
             client = emulator_client("lambda", self.endpoint, self.region)  # one per thread
             client.update_function_code(FunctionName=name, ZipFile=data)
-            return spec_to_json(read_function(client, name, package.path, code_root))
+            return read_function(client, name, package.path, code_root)
 
         with ThreadPoolExecutor(max_workers=len(runtime_functions) or 1) as pool:
             deployed_specs = dict(zip(runtime_functions, pool.map(deploy, runtime_functions)))
         phases.done("UpdateFunctionCode")
-        functions = []
-        for entry in spec["functions"]:
-            if entry["name"] in deployed_specs:
-                entry = deployed_specs[entry["name"]]
-                self._swapped[entry["name"]] = package.path
-                self._served_code[entry["name"]] = package.source_code_hash
-            functions.append(entry)
-        spec["functions"] = functions
-        changed = self._tell_gateway(spec, api=False)
+        for name in deployed_specs:
+            self._swapped[name] = package.path
+            self._served_code[name] = package.source_code_hash
+        functions = tuple(deployed_specs.get(f.name, f) for f in spec.functions)
+        changed = self._tell_gateway(spec.with_functions(functions, spec.credentials), api=False)
         phases.done("gateway")
         return (
             f"{len(runtime_functions)} function(s) updated to CodeSha256 {package.source_code_hash[:12]}…, "
             f"new containers for {', '.join(changed) or 'none'} ({phases})"
         )
 
-    def _runtime_functions(self, spec: dict[str, Any]) -> list[str]:
+    def _runtime_functions(self, spec: GatewaySpec) -> list[str]:
         """The functions deployed from the runtime package (the zip holding payments_runtime/)."""
-        config = json.loads((self.stack_dir / "cdk.tf.json").read_text())
-        served = {f["name"] for f in spec["functions"]}
-        names = []
-        for body in (config.get("resource", {}).get("aws_lambda_function") or {}).values():
-            package = self.stack_dir / body.get("filename", "-")
-            if body["function_name"] in served and _holds_runtime(package):
-                names.append(body["function_name"])
-        return sorted(names)
+        packages = DeployedStack(self.endpoint, self.region, self.stack_dir).packages()
+        return sorted(
+            name for name, package in packages.items() if name in spec.function_names and _holds_runtime(package)
+        )
 
     # -- infrastructure ----------------------------------------------------------------------
     def reload_infrastructure(self) -> str:
@@ -214,11 +208,14 @@ class DevLoop:
         shutil.rmtree(staging, ignore_errors=True)
         applied = self._apply()
         phases.done("apply")
-        config = json.loads((self.stack_dir / "cdk.tf.json").read_text())
-        spec = json.loads(self.spec_file.read_text())
-        spec["functions"], spec["credentials"] = self._read_functions(config, spec)
+        spec = GatewaySpec.read(self.spec_file)
+        served = Served(spec.functions, spec.credentials, dict(self._served_code), dict(self._swapped))
+        deployed = DeployedStack(self.endpoint, self.region, self.stack_dir).functions(
+            self.run_dir / "functions", served
+        )
+        self._served_code.update(deployed.code)
         phases.done("read back")
-        changed = self._tell_gateway(spec, api=True)
+        changed = self._tell_gateway(spec.with_functions(deployed.functions, deployed.credentials), api=True)
         phases.done("gateway")
         functions = f"new containers for {', '.join(changed)}" if changed else "functions unchanged"
         return f"terraform {applied}; the gateway reloaded the deployed API, {functions} ({phases})"
@@ -272,47 +269,15 @@ class DevLoop:
     def _note_served_code(self) -> None:
         """The CodeSha256 each served function has before an apply changes anything."""
         lambda_client = emulator_client("lambda", self.endpoint, self.region)
-        for entry in json.loads(self.spec_file.read_text())["functions"]:
-            if entry["name"] not in self._served_code:
-                configuration = lambda_client.get_function_configuration(FunctionName=entry["name"])
-                self._served_code[entry["name"]] = configuration["CodeSha256"]
-
-    def _read_functions(
-        self, config: dict[str, Any], spec: dict[str, Any]
-    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
-        """Every deployed function read back. A function whose deployed code is the one served keeps
-        its unpacked code (and so its containers, when nothing else changed); an identity is rebuilt
-        only where its role changed (a new key would fail the requests in flight signed with the old)."""
-        lambda_client = emulator_client("lambda", self.endpoint, self.region)
-        iam = emulator_client("iam", self.endpoint, self.region)
-        credentials: dict[str, dict[str, str]] = spec["credentials"]
-        served = {f["name"]: Path(f["code_dir"]) for f in spec["functions"]}
-        functions, identities = [], {}
-        for body in sorted(
-            (config["resource"].get("aws_lambda_function") or {}).values(), key=lambda b: b["function_name"]
-        ):
-            name = body["function_name"]
-            deployed = lambda_client.get_function_configuration(FunctionName=name)["CodeSha256"]
-            package = self.stack_dir / body["filename"]
-            swapped = self._swapped.get(name)
-            if swapped is not None and code_sha256(package) != deployed and code_sha256(swapped) == deployed:
-                package = swapped  # the apply left the hot-swapped code deployed
-            code_root = self.run_dir / "functions" / deployed.replace("/", "_")[:12]
-            if name in served and self._served_code.get(name) == deployed:
-                code_root = served[name].parent  # the same code: the same unpacked directory
-            spec_of = read_function(lambda_client, name, package, code_root)
-            self._served_code[name] = deployed
-            functions.append(spec_to_json(spec_of))
-            if name in credentials and identity_matches_role(iam, name, spec_of.role_arn):
-                identities[name] = credentials[name]
-            else:
-                identities[name] = function_identity(iam, name, spec_of.role_arn).environment()
-        return functions, identities
+        for function in GatewaySpec.read(self.spec_file).functions:
+            if function.name not in self._served_code:
+                configuration = lambda_client.get_function_configuration(FunctionName=function.name)
+                self._served_code[function.name] = configuration["CodeSha256"]
 
     # -- the gateway --------------------------------------------------------------------------
-    def _tell_gateway(self, spec: dict[str, Any], *, api: bool) -> list[str]:
+    def _tell_gateway(self, spec: GatewaySpec, *, api: bool) -> list[str]:
         next_spec = self.spec_file.with_name("gateway-spec.next.json")
-        write_json_atomically(next_spec, spec)
+        spec.write(next_spec)
         request = json.dumps({"spec": str(next_spec), "api": api}).encode() + b"\n"
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as control:
