@@ -36,7 +36,8 @@ def main() -> int:
     parser.add_argument("--attach", action="store_true", help="use the running `local up --keep` deployment")
     args = parser.parse_args()
 
-    from payments_platform.core.local.lifecycle import LocalRun, RunRecord, default_run, down, up
+    from payments_platform.core.local.lifecycle import down, up
+    from payments_platform.core.local.run_record import LocalRun, RunRecord, default_run
     from payments_platform.core.testing.chaos import Experiment, run_experiment
 
     failed = False

@@ -29,7 +29,8 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def cycle(requests: int) -> dict[str, float]:
-    from payments_platform.core.local.lifecycle import LocalRun, down, up
+    from payments_platform.core.local.lifecycle import down, up
+    from payments_platform.core.local.run_record import LocalRun
     from payments_platform.core.local.smoke import payment_body, request
 
     figures: dict[str, float] = {}

@@ -2,10 +2,12 @@
 
 Two paths, chosen by what changed (watchfiles reports the saves):
 
-* **runtime code** (``runtime/``): compile every module (a syntax error stops here) → build the
-  package exactly as synth does → Lambda's UpdateFunctionCode on the emulator for each function
-  deployed from it → read each function back (its deployed CodeSha256 must be the new package's)
-  → the gateway swaps the function specs and recycles their containers. Seconds; no Terraform.
+* **code** (the source trees of the deployed zip packages -- ``runtime/`` -- found by content,
+  package_sources.py): compile every module (a syntax error stops here) → rebuild the package
+  exactly as synth wrote it, the saved files read anew → Lambda's UpdateFunctionCode on the
+  emulator for each function deployed from it → read each function back (its deployed CodeSha256
+  must be the new package's) → the gateway swaps the function specs and recycles their
+  containers. Seconds; no Terraform.
 * **infrastructure** (``plugins/``, ``extensions/``, ``environments.toml``): synthesize in a fresh
   process (changed plugin code is imported anew) → ``terraform apply`` of the difference, without a
   refresh (the emulator holds exactly what was applied) → the functions and the REST API read back
@@ -41,12 +43,12 @@ from payments_platform.core.local.deployed_stack import DeployedStack, Served
 from payments_platform.core.local.gateway_spec import GatewaySpec
 from payments_platform.core.local.lambdafn.deployed_functions import read_function
 from payments_platform.core.local.lambdafn.service import FunctionSpec
+from payments_platform.core.local.package_sources import PackageSource, find_sources
 from payments_platform.core.local.processes import emulator_client
 
 # watchfiles: yield once saves have settled for STEP_MS, at most DEBOUNCE_MS after the first.
 STEP_MS = 50
 DEBOUNCE_MS = 400
-RUNTIME_ARCHIVE_MARKER = "payments_runtime/__init__.py"
 INFRASTRUCTURE_SUFFIXES = (".py", ".toml", ".json")
 RELOAD_TIMEOUT_S = 30.0
 SYNTH_TIMEOUT_S = 300
@@ -60,13 +62,6 @@ class ReloadFailed(PlatformError):
     """One step of a reload failed; the message is the one line the developer sees."""
 
 
-def runtime_source_dir() -> Path:
-    """The runtime package as installed (an editable install: ``runtime/`` of the checkout)."""
-    from payments_platform.plugins.api.packaging import RUNTIME_PACKAGE, _package_dir
-
-    return _package_dir(RUNTIME_PACKAGE)
-
-
 @dataclasses.dataclass
 class DevLoop:
     """What a running ``local up`` needs to reload itself; ``watch`` runs until ``stop`` is set."""
@@ -78,9 +73,12 @@ class DevLoop:
     config_path: Path
     environment_name: str
     terraform: Any  # core.ops.terraform.Terraform
-    runtime_dir: Path = dataclasses.field(default_factory=runtime_source_dir)
+    # Where the deployed packages' source trees are looked for (package_sources.py); default: the
+    # directory of environments.toml -- the project.
+    search: tuple[Path, ...] = ()
     say: Say = print
     build_cache_dir: Path | None = None
+    _sources: list[PackageSource] | None = None
     _stop_apply: threading.Event = dataclasses.field(default_factory=threading.Event)
     # The package each function was last hot-swapped to: Terraform's state does not know it, so an
     # apply that leaves the function's code alone leaves this package deployed.
@@ -97,16 +95,30 @@ class DevLoop:
         root = self.config_path.parent
         return [p for p in (root / "plugins", root / "extensions", self.config_path) if p.exists()]
 
+    @property
+    def sources(self) -> list[PackageSource]:
+        """The source trees of the deployed zip packages, found once per deployed configuration."""
+        if self._sources is None:
+            search = list(self.search) or [self.config_path.parent]
+            packages = sorted(set(DeployedStack(self.endpoint, self.region, self.stack_dir).packages().values()))
+            self._sources = [find_sources(package, search) for package in packages]
+        return self._sources
+
+    @property
+    def code_dirs(self) -> list[Path]:
+        return sorted({tree for source in self.sources for tree in source.trees.values()})
+
     # -- the loop ---------------------------------------------------------------------------
     def watch(self, stop: threading.Event) -> None:
         import watchfiles
 
+        code = ", ".join(str(p) for p in self.code_dirs) or "no source tree of a deployed package"
         self.say(
-            f"watching {self.runtime_dir} (code: seconds) and "
+            f"watching {code} (code: seconds) and "
             f"{', '.join(str(p) for p in self.infrastructure_paths)} (infrastructure: terraform apply)"
         )
         for changes in watchfiles.watch(
-            self.runtime_dir,
+            *self.code_dirs,
             *self.infrastructure_paths,
             watch_filter=self._relevant,
             stop_event=stop,
@@ -125,14 +137,17 @@ class DevLoop:
 
     def reload(self, paths: set[Path], *, stop: threading.Event | None = None) -> bool:
         """One reload for a set of saved paths; False when it failed (and the last good version serves)."""
-        runtime = {p for p in paths if _under(p, self.runtime_dir)}
+        code = {p for p in paths if any(_under(p, tree) for tree in self.code_dirs)}
         started = time.perf_counter()
-        what = ", ".join(sorted(_shown(p, self.runtime_dir.parent, self.config_path.parent) for p in paths))
+        bases = [tree.parent for tree in self.code_dirs] + [self.config_path.parent]
+        what = ", ".join(sorted(_shown(p, *bases) for p in paths))
         try:
-            if paths - runtime:
+            if paths - code:
                 summary = self.reload_infrastructure()
             else:
-                summary = self.reload_runtime()
+                summary = "; ".join(
+                    self.reload_code(source) for source in self.sources if any(source.covers(p) for p in code)
+                )
         except Exception as failure:  # one line, and the watcher goes on watching
             if stop is None or not stop.is_set():
                 reason = str(failure) if isinstance(failure, ReloadFailed) else f"{type(failure).__name__}: {failure}"
@@ -141,30 +156,28 @@ class DevLoop:
         self.say(f"↻ {what}: {summary} in {time.perf_counter() - started:.1f} s")
         return True
 
-    # -- runtime code -----------------------------------------------------------------------
-    def reload_runtime(self) -> str:
-        from payments_platform.plugins.api.packaging import build_lambda_package
-
+    # -- code ---------------------------------------------------------------------------------
+    def reload_code(self, source: PackageSource) -> str:
+        """The package rebuilt from its saved sources, deployed to every function that runs it."""
         phases = _Phases()
-        _compile_all(self.runtime_dir)
+        for tree in source.trees.values():
+            _compile_all(tree)
         try:
-            package = build_lambda_package(self.build_cache_dir, runtime_dir=self.runtime_dir)
-        except (OSError, ValueError) as exc:
-            raise ReloadFailed(f"cannot package the runtime: {exc}") from None
+            package = source.rebuild(self.build_cache_dir or self.run_dir / "packages")
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise ReloadFailed(f"cannot package {', '.join(source.trees)}: {exc}") from None
         phases.done("package")
         spec = GatewaySpec.read(self.spec_file)
-        runtime_functions = self._runtime_functions(spec)
+        packages = DeployedStack(self.endpoint, self.region, self.stack_dir).packages()
+        names = sorted(n for n, path in packages.items() if path == source.package and n in spec.function_names)
         lambda_client = emulator_client("lambda", self.endpoint, self.region)
-        deployed = {
-            name: lambda_client.get_function_configuration(FunctionName=name)["CodeSha256"]
-            for name in runtime_functions
-        }
+        deployed = {n: lambda_client.get_function_configuration(FunctionName=n)["CodeSha256"] for n in names}
         for name, sha in deployed.items():
             self._served_code.setdefault(name, sha)  # what the gateway serves until this reload
         if set(deployed.values()) == {package.source_code_hash}:
             return "the package is unchanged (nothing to deploy)"
         code_root = self.run_dir / "functions" / package.sha256_hex[:12]
-        _unpack_once(package.path, code_root, runtime_functions)
+        _unpack_once(package.path, code_root, names)
         data = package.path.read_bytes()
 
         def deploy(name: str) -> FunctionSpec:
@@ -172,25 +185,18 @@ class DevLoop:
             client.update_function_code(FunctionName=name, ZipFile=data)
             return read_function(client, name, package.path, code_root)
 
-        with ThreadPoolExecutor(max_workers=len(runtime_functions) or 1) as pool:
-            deployed_specs = dict(zip(runtime_functions, pool.map(deploy, runtime_functions)))
+        with ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
+            updated = dict(zip(names, pool.map(deploy, names)))
         phases.done("UpdateFunctionCode")
-        for name in deployed_specs:
+        for name in updated:
             self._swapped[name] = package.path
             self._served_code[name] = package.source_code_hash
-        functions = tuple(deployed_specs.get(f.name, f) for f in spec.functions)
+        functions = tuple(updated.get(f.name, f) for f in spec.functions)
         changed = self._tell_gateway(spec.with_functions(functions, spec.credentials), api=False)
         phases.done("gateway")
         return (
-            f"{len(runtime_functions)} function(s) updated to CodeSha256 {package.source_code_hash[:12]}…, "
+            f"{len(names)} function(s) updated to CodeSha256 {package.source_code_hash[:12]}…, "
             f"new containers for {', '.join(changed) or 'none'} ({phases})"
-        )
-
-    def _runtime_functions(self, spec: GatewaySpec) -> list[str]:
-        """The functions deployed from the runtime package (the zip holding payments_runtime/)."""
-        packages = DeployedStack(self.endpoint, self.region, self.stack_dir).packages()
-        return sorted(
-            name for name, package in packages.items() if name in spec.function_names and _holds_runtime(package)
         )
 
     # -- infrastructure ----------------------------------------------------------------------
@@ -206,6 +212,7 @@ class DevLoop:
         self._note_served_code()
         _replace_configuration(self.stack_dir, new_stack)
         shutil.rmtree(staging, ignore_errors=True)
+        self._sources = None  # new packages: their sources are looked up again
         applied = self._apply()
         phases.done("apply")
         spec = GatewaySpec.read(self.spec_file)
@@ -293,15 +300,15 @@ class DevLoop:
         return list(answer.get("changed", []))
 
 
-def _compile_all(runtime_dir: Path) -> None:
-    """Every module of the runtime compiles, or ReloadFailed names the first that does not."""
-    for path in sorted(runtime_dir.rglob("*.py")):
+def _compile_all(tree: Path) -> None:
+    """Every module of a source tree compiles, or ReloadFailed names the first that does not."""
+    for path in sorted(tree.rglob("*.py")):
         if "__pycache__" in path.parts:
             continue
         try:
             compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
         except SyntaxError as exc:
-            where = f"{path.relative_to(runtime_dir.parent)}:{exc.lineno}"
+            where = f"{path.relative_to(tree.parent)}:{exc.lineno}"
             raise ReloadFailed(f"{where}: {type(exc).__name__}: {exc.msg}") from None
         except ValueError as exc:  # null bytes
             raise ReloadFailed(f"{path}: {exc}") from None
@@ -337,14 +344,6 @@ def _unpack_once(package: Path, code_root: Path, functions: list[str]) -> None:
         link = code_root / name
         if not link.exists():
             link.symlink_to("package", target_is_directory=True)
-
-
-def _holds_runtime(package: Path) -> bool:
-    try:
-        with zipfile.ZipFile(package) as archive:
-            return RUNTIME_ARCHIVE_MARKER in archive.namelist()
-    except (OSError, zipfile.BadZipFile):
-        return False
 
 
 def _replace_configuration(stack_dir: Path, new_stack: Path) -> None:
