@@ -31,7 +31,7 @@ class PackageSource:
     trees: Mapping[str, Path]  # top-level archive directory → the source tree its entries copy
 
     def covers(self, path: Path) -> bool:
-        return any(_under(path, tree) for tree in self.trees.values())
+        return any(is_under(path, tree) for tree in self.trees.values())
 
     def rebuild(self, out_dir: Path) -> BuiltPackage:
         """The package with every tree's files as they are now; written once per content."""
@@ -139,7 +139,7 @@ def _tree_files(tree: Path, suffixes: set[str]) -> Iterator[Path]:
             yield path
 
 
-def _under(path: Path, root: Path) -> bool:
+def is_under(path: Path, root: Path) -> bool:
     try:
         path.resolve().relative_to(root.resolve())
     except ValueError:

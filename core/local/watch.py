@@ -43,7 +43,7 @@ from payments_platform.core.local.deployed_stack import DeployedStack, Served
 from payments_platform.core.local.gateway_spec import GatewaySpec
 from payments_platform.core.local.lambdafn.deployed_functions import read_function
 from payments_platform.core.local.lambdafn.service import FunctionSpec
-from payments_platform.core.local.package_sources import PackageSource, find_sources
+from payments_platform.core.local.package_sources import PackageSource, find_sources, is_under
 from payments_platform.core.local.processes import emulator_client
 
 # watchfiles: yield once saves have settled for STEP_MS, at most DEBOUNCE_MS after the first.
@@ -137,7 +137,7 @@ class DevLoop:
 
     def reload(self, paths: set[Path], *, stop: threading.Event | None = None) -> bool:
         """One reload for a set of saved paths; False when it failed (and the last good version serves)."""
-        code = {p for p in paths if any(_under(p, tree) for tree in self.code_dirs)}
+        code = {p for p in paths if any(is_under(p, tree) for tree in self.code_dirs)}
         started = time.perf_counter()
         bases = [tree.parent for tree in self.code_dirs] + [self.config_path.parent]
         what = ", ".join(sorted(_shown(p, *bases) for p in paths))
@@ -358,17 +358,9 @@ def _replace_configuration(stack_dir: Path, new_stack: Path) -> None:
             entry.rename(stack_dir / entry.name)
 
 
-def _under(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
-
-
 def _shown(path: Path, *bases: Path) -> str:
     for base in bases:
-        if _under(path, base):
+        if is_under(path, base):
             return str(path.resolve().relative_to(base.resolve()))
     return str(path)
 
