@@ -8,7 +8,8 @@ write the ready file. The REST APIs (api_router.py), the schedules and the event
 read from the emulator here (deployed_stack.py), at start and on a reload.
 One uvicorn server listens on the gateway's port and on one port per container slot; the port
 a request arrives on says whether it is a client's request or a container's Runtime API call.
-The gateway's port also serves Lambda's Invoke API (invoke_api.py) for direct invocations.
+The gateway's port also serves Lambda's Invoke API (invoke_api.py) for direct invocations, to
+SigV4-signed requests by the deployment's keys only (invoke_auth.py).
 ``serve`` only composes these services.
 
 ``local up --watch`` (core/local/watch.py) reloads a running gateway through a Unix socket in the
@@ -44,7 +45,7 @@ from payments_platform.core.local.lambdafn.invoke_api import invoke_api, is_invo
 from payments_platform.core.local.lambdafn.runtime_api import RuntimeApi
 from payments_platform.core.local.lambdafn.schedules import run_schedule
 from payments_platform.core.local.lambdafn.service import INIT_TIMEOUT_S, FunctionSpec, LambdaService
-from payments_platform.core.local.processes import write_json_atomically
+from payments_platform.core.local.processes import ADMIN_CREDENTIALS, write_json_atomically
 
 # What a worker inherits from this machine; everything else comes from the deployed function.
 INHERITED_VARIABLES = ("PATH", "LANG", "HOME", "TMPDIR", "SYSTEMROOT")
@@ -83,6 +84,38 @@ def server_config(app: Any, functions: Iterable[FunctionSpec]) -> uvicorn.Config
         timeout_graceful_shutdown=2,
         timeout_keep_alive=max(MIN_KEEP_ALIVE_S, int(longest) + 1),
     )
+
+
+def invoke_keys(credentials: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """Access key id → secret of every identity the local deployment hands out: the emulator's
+    administrator (Terraform, `local` tooling, the emulator's rotation) and each function's."""
+    keys = {ADMIN_CREDENTIALS["AWS_ACCESS_KEY_ID"]: ADMIN_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+    keys.update({c["AWS_ACCESS_KEY_ID"]: c["AWS_SECRET_ACCESS_KEY"] for c in credentials.values()})
+    return keys
+
+
+def gateway_app(
+    *,
+    gateway_port: int,
+    runtime_api: Any,
+    service: LambdaService,
+    apis: Any,
+    credentials: Mapping[str, Mapping[str, str]],
+    region: str,
+) -> Any:
+    """The ASGI app on every port: a container slot's port serves the Runtime API; the gateway's
+    port serves the Invoke API and the deployed APIs (``apis``: api_router.py). ``credentials``
+    is read per request: a reload gives functions new keys."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["server"][1] != gateway_port:
+            await runtime_api(scope, receive, send)
+        elif is_invoke(scope):
+            await invoke_api(service, scope, receive, send, keys=invoke_keys(credentials), region=region)
+        else:
+            await apis(scope, receive, send)
+
+    return app
 
 
 def base_environment(spec: GatewaySpec) -> dict[str, str]:
@@ -258,14 +291,14 @@ async def serve(spec: GatewaySpec) -> None:
     router = ApiRouter(stack.apis(), new_gateway)
     runtime_api, gateway_port = RuntimeApi(service), gateway_socket.getsockname()[1]
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["server"][1] != gateway_port:
-            await runtime_api(scope, receive, send)
-        elif is_invoke(scope):
-            await invoke_api(service, scope, receive, send)
-        else:
-            await router(scope, receive, send)
-
+    app = gateway_app(
+        gateway_port=gateway_port,
+        runtime_api=runtime_api,
+        service=service,
+        apis=router,
+        credentials=clients.credentials,
+        region=spec.region,
+    )
     triggers = Triggers(stack, service, clients)
     reloads = Reloads(service, router, clients, triggers, len(runtime_sockets))
     control = await asyncio.start_unix_server(reloads.handle, path=spec.control_socket) if spec.control_socket else None
