@@ -100,7 +100,12 @@ class LocalSession:
     def down(self, *, destroy: bool = False) -> bool:
         """Stop whatever the run directory records; False when there was nothing."""
         with self.run.lock():
-            return lifecycle.down(self.run, destroy=destroy, **self._tools)
+            return lifecycle.down(
+                self.run,
+                destroy=destroy,
+                terraform_binary=self.terraform_binary,
+                provider_mirror=self.provider_mirror,
+            )
 
     def planned_changes(self) -> list[str]:
         return lifecycle.planned_changes(self.run, self.record, **self._tools)
