@@ -287,6 +287,7 @@ def _check_port_free(port: int) -> None:
 def describe(record: RunRecord) -> list[str]:
     """What a user needs to call the running API."""
     lines = [f"API: {record.url}"]
+    lines += [f"API {name}: {url}" for name, url in sorted(record.urls.items()) if url != record.url]
     for name, value in sorted(record.api_keys.items()):
         lines.append(f"API key: {value}   ({name})")
     key = next(iter(sorted(record.api_keys.values())), "<key>")
