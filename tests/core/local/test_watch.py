@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from local_support import stubborn_terraform
 
 from payments_platform.core.local import watch
 from payments_platform.core.local.package_sources import find_sources
 from payments_platform.core.ops.process_tree import alive
-from payments_platform.core.ops.terraform import Terraform
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -160,21 +160,10 @@ def test_a_package_whose_sources_are_not_under_the_searched_directories_has_no_t
     assert find_sources(package, [tmp_path / "stack"]).trees == {}
 
 
-# A "terraform" deaf to Ctrl-C, with a "provider" child just as deaf, which says where it is.
-STUBBORN_TERRAFORM = """#!/bin/sh
-trap "" INT
-sh -c 'trap "" INT; sleep 300' &
-echo $! > provider.pid
-wait
-"""
-
-
 def test_stopping_the_watch_apply_stops_terraform_and_its_provider_processes(tmp_path: Path):
-    binary = tmp_path / "terraform"
-    binary.write_text(STUBBORN_TERRAFORM)
-    binary.chmod(0o755)
+    (tmp_path / "bin").mkdir()
     lines: list[str] = []
-    loop = dev_loop(tmp_path, lines, terraform=Terraform(str(binary), None, tmp_path / "tf"))
+    loop = dev_loop(tmp_path, lines, terraform=stubborn_terraform(tmp_path / "bin"))
     loop.run_dir.mkdir()
     failures: list[BaseException] = []
 
