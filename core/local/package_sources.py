@@ -71,15 +71,19 @@ def find_sources(package: Path, search: Sequence[Path]) -> PackageSource:
 
 def _tree_holding(entries: Mapping[str, bytes], search: Sequence[Path]) -> Path | None:
     # Anchor on the entry whose name is rarest to look at few files; then every entry must match.
+    # Of several copies (a build/ directory, a vendored copy), the one nearest the searched root.
     anchor = max(entries, key=lambda name: (name.count("/"), len(entries[name])))
     depth = anchor.count("/")
     for root in search:
+        trees = []
         for candidate in _files_named(root, PurePosixPath(anchor).name):
             if candidate.stat().st_size != len(entries[anchor]) or candidate.read_bytes() != entries[anchor]:
                 continue
             tree = candidate.parents[depth]
             if all(_same(tree / name, data) for name, data in entries.items()):
-                return tree
+                trees.append(tree)
+        if trees:
+            return min(trees, key=lambda tree: (len(tree.parts), str(tree)))
     return None
 
 

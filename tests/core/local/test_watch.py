@@ -189,3 +189,10 @@ def test_stopping_the_watch_apply_stops_terraform_and_its_provider_processes(tmp
     while alive(provider) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(provider)
+
+
+def test_of_two_copies_of_a_source_tree_the_one_nearest_the_project_is_watched(tmp_path: Path):
+    loop = dev_loop(tmp_path, [])
+    (tree,) = loop.code_dirs
+    shutil.copytree(tree, tmp_path / "src" / "build" / "lib" / "runtime")
+    assert find_sources(loop.sources[0].package, [tmp_path / "src"]).trees == {"payments_runtime": tree}
