@@ -45,7 +45,7 @@ GATEWAY_MODULE = "payments_platform.core.local.apigw.server"
 GATEWAY_SPEC = "gateway-spec.json"
 CONTROL_SOCKET = "control.sock"
 APPLY_TIMEOUT_S = 900
-PARALLELISM = "-parallelism=10"
+PARALLELISM = 10
 
 
 # --------------------------------------------------------------------------- up
@@ -178,12 +178,8 @@ def _apply(run: LocalRun, terraform: Terraform, stack_dir: Path, config: dict[st
     watch = EmulatorWatch(
         run.file(FAILURE_JOURNAL), config, environment, run.file("terraform.log"), emulator_pid=run.record.emulator_pid
     )
-    terraform.run_logged(
-        ["apply", "-auto-approve", "-input=false", "-no-color", PARALLELISM],
-        stack_dir,
-        run.file("terraform.log"),
-        timeout=APPLY_TIMEOUT_S,
-        check=watch.problem,
+    terraform.apply(
+        stack_dir, run.file("terraform.log"), parallelism=PARALLELISM, timeout=APPLY_TIMEOUT_S, check=watch.problem
     )
 
 
@@ -233,10 +229,10 @@ def down(
                 if record.applied and record.stack_dir and Path(record.stack_dir).exists():
                     terraform = Terraform.locate(run.run_dir, binary=terraform_binary, mirror=provider_mirror)
                     with run.step(f"terraform destroy {record.stack}"):
-                        terraform.run_logged(
-                            ["destroy", "-auto-approve", "-input=false", "-no-color", PARALLELISM],
+                        terraform.destroy(
                             Path(record.stack_dir),
-                            run.run_dir / "terraform.log",
+                            run.file("terraform.log"),
+                            parallelism=PARALLELISM,
                             timeout=APPLY_TIMEOUT_S,
                         )
                 with run.step("delete the function identities"):
@@ -314,7 +310,7 @@ def planned_changes(
     terraform = Terraform.locate(run.run_dir, binary=terraform_binary, mirror=provider_mirror)
     stack_dir = Path(record.stack_dir)
     result = terraform.run(
-        ["plan", "-detailed-exitcode", "-input=false", "-no-color", "-out=local.tfplan", PARALLELISM],
+        ["plan", "-detailed-exitcode", "-input=false", "-no-color", "-out=local.tfplan", f"-parallelism={PARALLELISM}"],
         stack_dir,
         timeout=APPLY_TIMEOUT_S,
     )

@@ -253,10 +253,11 @@ class DevLoop:
         from payments_platform.core.errors import TerraformError
 
         try:
-            output = self.terraform.run_logged(
-                ["apply", "-auto-approve", "-input=false", "-no-color", "-refresh=false", "-parallelism=20"],
+            output = self.terraform.apply(
                 self.stack_dir,
                 self.run_dir / "terraform.log",
+                parallelism=20,
+                refresh=False,  # the emulator holds exactly what was applied
                 timeout=APPLY_TIMEOUT_S,
                 stop=self._stop_apply,
                 note="   (watch)",

@@ -201,6 +201,29 @@ class Terraform:
                 f"terraform {args[0]} failed in {cwd} (exit {process.returncode}); see its output above"
             )
 
+    def apply(
+        self,
+        stack_dir: Path,
+        log_file: Path,
+        *,
+        parallelism: int = 10,
+        refresh: bool = True,
+        timeout: float = 900,
+        check: Check | None = None,
+        stop: threading.Event | None = None,
+        note: str = "",
+    ) -> str:
+        """``terraform apply`` without a prompt, logged (run_logged); returns its output."""
+        args = ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={parallelism}"]
+        if not refresh:
+            args.append("-refresh=false")
+        return self.run_logged(args, stack_dir, log_file, timeout=timeout, check=check, stop=stop, note=note)
+
+    def destroy(self, stack_dir: Path, log_file: Path, *, parallelism: int = 10, timeout: float = 900) -> str:
+        """``terraform destroy`` without a prompt, logged (run_logged); returns its output."""
+        args = ["destroy", "-auto-approve", "-input=false", "-no-color", f"-parallelism={parallelism}"]
+        return self.run_logged(args, stack_dir, log_file, timeout=timeout)
+
     def init(
         self, stack_dir: Path, *, backend: bool = False, explain: Explain | None = None, extra: Sequence[str] = ()
     ) -> None:
