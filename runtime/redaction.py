@@ -95,17 +95,18 @@ def contains_pan(text: str) -> bool:
 # break ("4000.0566", "4000 - 0566", "4000a0566"). Wider gaps join unrelated numbers too often.
 _GROUP_GAP = 3
 _DIGIT_GROUP = re.compile(r"[0-9]+")
+_SHORT_GROUP = re.compile(r"(?<![0-9])[0-9]{1,2}(?![0-9])")
 _SHORTEST_PAN = 12
 _LONGEST_PAN = 19
 # An AWS account id inside an ARN (arn:aws:iam::123456789012:role/x) is 12 digits that may pass
 # Luhn; the ARN's shape says what it is.
 _ARN_ACCOUNT = re.compile(r"(arn:[a-z0-9-]+:[a-z0-9-]*:[a-z0-9-]*:)[0-9]{12}(?=:)")
-# Hex identifiers (UUIDs, digests, trace ids) mix digits and letters at random: read as digit
-# groups split by letters, one UUID in twelve would hold a "PAN". They are left to the
-# contiguous rule. 24+ hex characters: longer than a 16-19 digit PAN with a letter per gap.
-_HEX_IDENTIFIER = re.compile(
-    r"(?i)(?<![0-9a-z])(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{24,})(?![0-9a-z])"
-)
+# Hex identifiers mix digits and letters at random: read as digit groups split by letters, one
+# UUID in twelve would hold a "PAN". A canonical UUID (no group over 12 digits) cannot hold one
+# and is skipped; in a longer hex string (digests, trace ids: 24+ characters, longer than a
+# 16-19 digit PAN with a letter per gap) only a scheme's PAN counts, contiguous or as written.
+_UUID = re.compile(r"(?i)(?<![0-9a-z])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-z])")
+_HEX_IDENTIFIER = re.compile(r"(?i)(?<![0-9a-z])[0-9a-f]{24,}(?![0-9a-z])")
 
 
 def _ascii_digits(text: str) -> str:
@@ -130,11 +131,14 @@ def _chains(text: str) -> list[list[str]]:
     return chains
 
 
-def _chain_holds_pan(groups: list[str]) -> bool:
+def _chain_holds_pan(groups: list[str], *, written: bool = False) -> bool:
     """Whole consecutive groups that together are 12-19 digits, Luhn-valid and of a major
     scheme's BIN and length. The scheme is required (unlike a contiguous run): joining groups
-    across arbitrary noise would otherwise take one in ten numbers-with-punctuation for a PAN."""
+    across arbitrary noise would otherwise take one in ten numbers-with-punctuation for a PAN.
+    ``written``: only from a group of four, as card numbers are written (4-4-4-4, 4-6-5, 4-6-4)."""
     for first in range(len(groups)):
+        if written and len(groups[first]) != 4:
+            continue
         digits = ""
         for group in groups[first:]:
             digits += group
@@ -161,10 +165,16 @@ def contains_card_data(text: str) -> bool:
     text = _ARN_ACCOUNT.sub(r"\g<1>account", _ascii_digits(text))
     if _CVC_IN_TEXT.search(text) is not None:
         return True
+    text = _UUID.sub("\n", text)
     # Inside a hex identifier only a scheme's PAN counts (any 12-19 Luhn-valid digits would be
     # one identifier in two hundred).
     for identifier in _HEX_IDENTIFIER.finditer(text):
         if any(_holds_branded_pan(run) for run in _DIGIT_GROUP.findall(identifier.group(0))):
+            return True
+        # A PAN written in groups with letters between them ("4000abc0566def...") is a hex
+        # string too: there, only groups as PANs are written (three digits or more, from four).
+        chains = _chains(_SHORT_GROUP.sub("\n", identifier.group(0)))
+        if any(_chain_holds_pan(chain, written=True) for chain in chains):
             return True
     rest = _HEX_IDENTIFIER.sub("\n", text)
     return contains_pan(rest) or any(_chain_holds_pan(chain) for chain in _chains(rest) if len(chain) > 1)
