@@ -18,6 +18,10 @@ def _alias_runtime() -> None:
     for module in pkgutil.iter_modules(runtime.__path__):
         if not module.ispkg:
             sys.modules[f"payments_platform.runtime.{module.name}"] = importlib.import_module(f"runtime.{module.name}")
+    # The top-level name goes back to pytest: tests/runtime (no tests/__init__.py) is imported as
+    # the package "runtime". Every module above is imported already (no lazy relative imports).
+    for name in [name for name in sys.modules if name == "runtime" or name.startswith("runtime.")]:
+        del sys.modules[name]
 
 
 _alias_runtime()
