@@ -214,3 +214,20 @@ def redact(value: Any) -> Any:
     if isinstance(value, (list, tuple, set, frozenset)):
         return [redact(item) for item in value]
     return mask_text(str(value))
+
+
+def redact_for_log(value: Any) -> Any:
+    """``redact(value)``, then any string still holding card data by the refusing policy (a PAN
+    with other separators, a labelled CVC in another form) masked whole: a log line is the one
+    sink that takes text no validation has seen (exception messages, library output)."""
+    return _mask_remaining(redact(value))
+
+
+def _mask_remaining(value: Any) -> Any:
+    if isinstance(value, str):
+        return PAN_MASK if contains_card_data(value) else value
+    if isinstance(value, dict):
+        return {_mask_remaining(k): _mask_remaining(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_remaining(item) for item in value]
+    return value
