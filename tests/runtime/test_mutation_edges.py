@@ -287,3 +287,137 @@ def test_a_status_query_key_is_named_only_when_safe():
     with pytest.raises(InvalidRequestError) as raised:
         transaction_id_from_query({VISA: "x"})
     assert raised.value.param == "body"
+
+
+# --------------------------------------------------------------------- second mutation run's survivors
+
+HEX = "abcdef" * 5  # 30 hex letters: makes any text around it a hex identifier of 24+ characters
+
+
+def test_a_scheme_pan_inside_a_hex_identifier_is_found_at_its_start_middle_and_end():
+    assert contains_card_data(VISA + HEX) and contains_card_data(HEX + VISA13) and contains_card_data(HEX + VISA19)
+    assert contains_card_data(HEX[:10] + VISA + HEX[:10])
+
+
+def test_inside_a_hex_identifier_only_a_scheme_pan_counts():
+    unbranded = luhn_complete("1" * 15)  # 16 digits, Luhn-valid, no scheme
+    assert contains_pan(unbranded) and not contains_card_data(HEX + unbranded)
+    assert not contains_card_data(HEX + "4" + "0" * 19)  # scheme prefixes, no Luhn-valid window
+
+
+def test_a_pan_written_in_a_hex_identifier_counts_from_a_group_of_four():
+    assert contains_card_data("abc12345def4000abc0566abc5566abc5556")  # a 5-digit group first, then the PAN
+    assert not contains_card_data("40000abc566abc5566abc5556abcdef")  # 5-3-4-4: not as cards are written
+
+
+def test_two_groups_make_a_pan_and_line_breaks_end_a_number():
+    assert contains_card_data("40000566.55665556")
+    assert not contains_card_data("4000\r0566\r5566\r5556") and not contains_card_data("4000\n0566\n5566\n5556")
+
+
+def test_an_aws_account_id_in_an_arn_is_not_a_pan_but_the_same_digits_alone_are():
+    assert contains_card_data(TWELVE)
+    assert not contains_card_data(f"arn:aws:iam::{TWELVE}:role/payments")
+
+
+def test_a_nineteen_digit_luhn_run_of_no_scheme_is_a_pan_candidate():
+    unbranded19 = luhn_complete("1" * 18)
+    assert digit_run_contains_pan(unbranded19) and mask_text(unbranded19) == PAN_MASK
+
+
+def test_a_long_run_needs_a_window_both_luhn_valid_and_of_a_scheme():
+    assert not digit_run_contains_pan("4" + "0" * 19)
+
+
+def test_dashes_are_separators_of_a_masked_run():
+    assert mask_text("5555-5555-5555-4444") == PAN_MASK and mask_text("3782-822463-10005") == PAN_MASK
+
+
+def test_a_twelve_digit_integer_is_masked_only_when_it_is_a_pan_candidate():
+    assert redact(10**11) == 10**11 and redact(10**12) == 10**12
+
+
+def test_the_fingerprint_depends_on_the_pan():
+    assert card_fingerprint(b"k", VISA) != card_fingerprint(b"k", VISA19)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "accepted"),
+    [
+        ('application/json; charset="utf8"', True),
+        ("application/json; charset=UTF-8", True),
+        ("application/json;foo=1;charset=latin1", False),
+        ("application/json; charset=utf-8=x", False),
+    ],
+)
+def test_content_type_parameters_are_read_one_by_one(content_type, accepted):
+    from payments_platform.runtime.errors import UnsupportedMediaTypeError
+    from payments_platform.runtime.validation import require_json_content_type
+
+    if accepted:
+        require_json_content_type(content_type)
+    else:
+        with pytest.raises(UnsupportedMediaTypeError):
+            require_json_content_type(content_type)
+
+
+def _error(call, *args):
+    from payments_platform.runtime.errors import UnsupportedMediaTypeError
+
+    with pytest.raises((InvalidRequestError, UnsupportedMediaTypeError, CardError)) as raised:
+        call(*args)
+    return raised.value.code, raised.value.message, getattr(raised.value, "param", None)
+
+
+def test_error_messages_are_the_documented_fixed_strings():
+    """Clients read them (docs/RUNTIME.md); none carries the offending value."""
+    from payments_platform.runtime.validation import parse_json_body, require_json_content_type
+
+    cases = [
+        (_error(require_json_content_type, None), ("unsupported_media_type", "Content-Type must be application/json.")),
+        (
+            _error(require_json_content_type, "text/plain"),
+            ("unsupported_media_type", "Content-Type must be application/json."),
+        ),
+        (
+            _error(require_json_content_type, "application/json; charset=latin1"),
+            ("unsupported_media_type", "Only the utf-8 charset is accepted."),
+        ),
+        (_error(idempotency_key, None), ("idempotency_key_missing", "The Idempotency-Key header is required.")),
+        (
+            _error(idempotency_key, '""'),
+            ("idempotency_key_invalid", "The Idempotency-Key must be 1-255 printable ASCII characters."),
+        ),
+        (
+            _error(idempotency_key, "cvc 987"),
+            ("card_data_in_free_text", "The parameter appears to contain card data (a card number or CVC)."),
+        ),
+        (_error(parse_json_body, b"\xff"), ("invalid_encoding", "The request body is not valid UTF-8.")),
+        (_error(parse_json_body, b"  "), ("invalid_json", "The request body is empty.")),
+        (_error(parse_json_body, b"[" * 100_000), ("invalid_json", "The request body is nested too deeply.")),
+        (_error(parse_json_body, b"{"), ("invalid_json", "The request body is not valid JSON.")),
+        (
+            _error(transaction_id_from_query, {"x": "1"}),
+            ("parameter_unknown", "The query parameter is not recognised."),
+        ),
+        (
+            _error(transaction_id_from_query, {}),
+            ("parameter_missing", "The transaction_id query parameter is required."),
+        ),
+        (
+            _error(transaction_id_from_query, {"transaction_id": "t"}),
+            ("parameter_invalid", "The transaction_id is malformed."),
+        ),
+    ]
+    for (code, message, _), expected in cases:
+        assert (code, message) == expected
+    assert _error(transaction_id_from_query, {})[2] == "transaction_id"
+    assert _error(transaction_id_from_query, {"transaction_id": "t"})[2] == "transaction_id"
+    assert _error(idempotency_key, None)[2] == "Idempotency-Key"
+    assert _error(validate_create_transaction, valid_body(amount="1"), TODAY)[1] == (
+        "The parameter must be an integer number of minor units."
+    )
+
+
+def test_a_quoted_idempotency_key_unescapes_backslashes():
+    assert idempotency_key('"a\\\\b"') == "a\\b"
