@@ -421,3 +421,9 @@ def test_error_messages_are_the_documented_fixed_strings():
 
 def test_a_quoted_idempotency_key_unescapes_backslashes():
     assert idempotency_key('"a\\\\b"') == "a\\b"
+
+
+def test_a_log_event_is_masked_inside_lists_too():
+    from payments_platform.runtime.redaction import redact_for_log
+
+    assert redact_for_log({"a": ["4000.0566.5566.5556", "ok", 3]}) == {"a": [PAN_MASK, "ok", 3]}
