@@ -165,7 +165,8 @@ def contains_card_data(text: str) -> bool:
     text = _ARN_ACCOUNT.sub(r"\g<1>account", _ascii_digits(text))
     if _CVC_IN_TEXT.search(text) is not None:
         return True
-    text = _UUID.sub("\n", text)
+    # A UUID of digits only is read as digits: it can carry a PAN written 8-4-4.
+    text = _UUID.sub(lambda uuid: "\n" if re.search("[a-fA-F]", uuid.group(0)) else uuid.group(0), text)
     # Inside a hex identifier only a scheme's PAN counts (any 12-19 Luhn-valid digits would be
     # one identifier in two hundred).
     for identifier in _HEX_IDENTIFIER.finditer(text):

@@ -427,3 +427,8 @@ def test_a_log_event_is_masked_inside_lists_too():
     from payments_platform.runtime.redaction import redact_for_log
 
     assert redact_for_log({"a": ["4000.0566.5566.5556", "ok", 3]}) == {"a": [PAN_MASK, "ok", 3]}
+
+
+def test_a_uuid_of_digits_only_is_read_as_digits():
+    assert contains_card_data("40000566-5566-5556-0000-000000000000")
+    assert not contains_card_data("40000566-5566-5556-a000-000000000000".replace("0566", "0a66"))
