@@ -52,7 +52,9 @@ def _read_version(arn: str, stage: str, *, missing_ok: bool = False) -> KeyVersi
                 return None  # never rotated: no previous version
             get_logger().error("fingerprint_key.no_current_version", stage=stage)
             raise ServiceUnavailableError(
-                "service_unavailable", "The service is not ready yet; retry later.", retry_after=FIRST_KEY_RETRY_AFTER_SECONDS
+                "service_unavailable",
+                "The service is not ready yet; retry later.",
+                retry_after=FIRST_KEY_RETRY_AFTER_SECONDS,
             ) from None
         if is_retryable(error):
             raise ServiceUnavailableError(
