@@ -107,6 +107,24 @@ def test_no_key_value_is_in_a_terraform_log_plan_or_state_or_any_run_file(deploy
         assert all(value not in line for line in deployment.console)
 
 
+def test_no_key_value_is_in_a_log_group(deployment: LocalDeployment):
+    """The rotator made the first key; it logs the step and version id, never the value."""
+    values = set(secret_values(deployment, fingerprint_secret_arn(deployment)).values())
+    logs = deployment.client("logs")
+    groups = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+    rotator_group = next(g for g in groups if "card-fingerprint-rotator" in g)
+    first_key_lines = [
+        e["message"]
+        for e in logs.filter_log_events(logGroupName=rotator_group)["events"]
+        if "first_key" in e["message"]
+    ]
+    assert first_key_lines, "the rotator did not log making the first key"
+    for group in groups:
+        for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
+            for event in page["events"]:
+                assert not [v for v in values if v in event["message"]], f"a key version is in {group}"
+
+
 def test_api_keys_are_never_in_terraform_output(deployment: LocalDeployment, planned):
     _, plan_output = planned
     log = (deployment.run.run_dir / "terraform.log").read_text(errors="replace")
