@@ -99,6 +99,17 @@ class _ProviderModules:
 aws = _ProviderModules()
 
 
+def forget_in_state(scope: Construct, *addresses: str) -> None:
+    """``removed { from = ...; lifecycle { destroy = false } }`` (Terraform >= 1.7) for each address:
+    a resource a newer synth no longer declares leaves the state without being destroyed; a no-op
+    where it never existed. Every caller's addresses end up in the stack's one ``removed`` list
+    (an override replaces, it does not append)."""
+    stack = TerraformStack.of(scope)
+    forgotten: list[str] = stack.__dict__.setdefault("_payments_forgotten", [])
+    forgotten.extend(a for a in addresses if a not in forgotten)
+    stack.add_override("removed", [{"from": a, "lifecycle": {"destroy": False}} for a in forgotten])
+
+
 def implements_aspect(cls: type) -> type:
     """Class decorator making a Python class a cdktf ``IAspect``."""
     return jsii.implements(IAspect)(cls)
