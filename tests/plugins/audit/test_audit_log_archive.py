@@ -1,10 +1,10 @@
-"""CloudWatch Logs subscription → Firehose → archive bucket, for every registered log group."""
+"""CloudWatch Logs subscription → Firehose → archive bucket, for every log group of the stack."""
 
 from __future__ import annotations
 
 import json
 
-from audit_support import ref
+from audit_support import audit_synth, ref
 
 from payments_platform.core.testing import assert_resource
 
@@ -25,6 +25,28 @@ def test_every_registered_log_group_gets_a_stream_the_archivers_own_included(aud
         "audit-logs-app-test",
         "audit-logs-audit-archiver-test",
     ]
+
+
+def test_a_log_group_nobody_registered_is_archived_under_its_construct_id():
+    stack = audit_synth(plugins=("audit", "quietsource"))
+    s3 = _stream(stack, "quiet")["extended_s3_configuration"]
+    assert s3["prefix"] == "logs/quiet/"
+    (group_id,) = [i for i, b in stack.resources("aws_cloudwatch_log_group").items() if "quiet" in b["name"]]
+    assert_resource(
+        stack,
+        "aws_cloudwatch_log_subscription_filter",
+        {
+            "log_group_name": f"${{aws_cloudwatch_log_group.{group_id}.name}}",
+            "destination_arn": _stream_ref(stack, "quiet"),
+        },
+    )
+
+
+def test_every_log_group_of_the_stack_has_exactly_one_subscription_to_the_archive():
+    stack = audit_synth(plugins=("audit", "quietsource"))
+    groups = {f"${{aws_cloudwatch_log_group.{i}.name}}" for i in stack.resources("aws_cloudwatch_log_group")}
+    subscribed = [b["log_group_name"] for b in stack.resources("aws_cloudwatch_log_subscription_filter").values()]
+    assert sorted(subscribed) == sorted(groups) and len(groups) == 3
 
 
 def test_stream_writes_to_the_archive_bucket_under_a_prefix_per_log_group(audit_stack):
