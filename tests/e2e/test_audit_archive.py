@@ -122,12 +122,12 @@ def _ordinary_admin_s3(deployment: LocalDeployment) -> Any:
     """S3 as an assumed role holding Action * on Resource * -- an administrator who is not the
     teardown principal."""
     iam = deployment.client("iam")
-    account = deployment.client("sts").get_caller_identity()["Account"]
+    caller = deployment.client("sts").get_caller_identity()
+    account = caller["Account"]
+    # Trusting the administrator user itself: moto matches a trust's principal by exact ARN.
     trust = {
         "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}
-        ],
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": caller["Arn"]}, "Action": "sts:AssumeRole"}],
     }
     admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     try:
