@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
-from audit_support import audit_synth, ref
+import pytest
+from audit_support import LOG_SOURCE, STUBS, audit_synth, ref
 
-from payments_platform.core.testing import assert_resource
+from payments_platform.core import PluginDeclaration, RegistrationError, hookimpl, keys
+from payments_platform.core.cdktf_adapter import aws
+from payments_platform.core.testing import assert_resource, synth
 
 STREAM = "aws_kinesis_firehose_delivery_stream"
 
@@ -114,3 +117,25 @@ def test_the_services_may_assume_the_roles_only_for_this_account(audit_stack):
     assert trust["audit-log-delivery-role-test"] == {"StringEquals": {"sts:ExternalId": account}}
     (source_arn,) = trust["audit-log-subscription-role-test"]["StringLike"].values()
     assert source_arn.startswith("arn:${data.aws_partition.") and source_arn.endswith(f":logs:us-east-1:{account}:*")
+
+
+class _ShadowingLogSource:
+    """Makes an unregistered log group whose construct id gives the registered key 'app'."""
+
+    @hookimpl
+    def payments_declare(self) -> PluginDeclaration:
+        return PluginDeclaration(name="shadow", description="unregistered log group named like a registered one")
+
+    @hookimpl
+    def payments_resources(self, ctx) -> None:
+        aws.cloudwatch_log_group.CloudwatchLogGroup(
+            ctx.scope, "app_log_group", name="/aws/shadow/app", retention_in_days=30, kms_key_id=ctx[keys.KMS_KEY].arn
+        )
+
+
+def test_an_unregistered_log_group_whose_key_is_taken_fails_synth_naming_it():
+    with pytest.raises(RegistrationError, match="shadow/app_log_group.*register it"):
+        synth(
+            ["audit", "shadow"],
+            extra_plugins={"stubs": STUBS, "logsource": LOG_SOURCE, "shadow": _ShadowingLogSource()},
+        )
