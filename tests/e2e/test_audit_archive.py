@@ -12,12 +12,11 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from e2e_support import LocalDeployment, archived_audit_messages
 
+from payments_platform.core.local.processes import emulator_client
 from payments_platform.core.local.smoke import TEST_CVC, TEST_PAN, holds_card_data, payment_body, request
 
 pytestmark = pytest.mark.terraform
@@ -119,34 +118,15 @@ def _archived_key(deployment: LocalDeployment) -> str:
 
 
 def _ordinary_admin_s3(deployment: LocalDeployment) -> Any:
-    """S3 as an assumed role holding Action * on Resource * -- an administrator who is not the
-    teardown principal."""
+    """S3 as an IAM user holding Action * on Resource * -- an administrator who is not the teardown
+    principal. (An assumed admin role: tests/plugins/audit/test_audit_archive_immutability.py; on
+    this emulator AssumeRole by the administrator was refused, see the report of issue 26.)"""
     iam = deployment.client("iam")
-    caller = deployment.client("sts").get_caller_identity()
-    account = caller["Account"]
-    # Trusting the administrator user itself: moto matches a trust's principal by exact ARN.
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": caller["Arn"]}, "Action": "sts:AssumeRole"}],
-    }
     admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-    try:
-        iam.create_role(RoleName=ORDINARY_ADMIN, AssumeRolePolicyDocument=json.dumps(trust))
-    except iam.exceptions.EntityAlreadyExistsException:
-        pass
-    iam.put_role_policy(RoleName=ORDINARY_ADMIN, PolicyName="admin", PolicyDocument=json.dumps(admin))
-    session = deployment.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/{ORDINARY_ADMIN}", RoleSessionName="e2e"
-    )["Credentials"]
-    return boto3.client(
-        "s3",
-        endpoint_url=deployment.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=session["AccessKeyId"],
-        aws_secret_access_key=session["SecretAccessKey"],
-        aws_session_token=session["SessionToken"],
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    iam.create_user(UserName=ORDINARY_ADMIN)
+    iam.put_user_policy(UserName=ORDINARY_ADMIN, PolicyName="admin", PolicyDocument=json.dumps(admin))
+    key = iam.create_access_key(UserName=ORDINARY_ADMIN)["AccessKey"]
+    return emulator_client("s3", deployment.endpoint, "us-east-1", key["AccessKeyId"], key["SecretAccessKey"])
 
 
 @pytest.fixture(scope="module")
@@ -161,12 +141,14 @@ def principals(deployment: LocalDeployment) -> Iterator[dict[str, Any]]:
             "the archiver's identity": deployment.function_client(
                 deployment.outputs["audit_archiver_function_name"], "s3"
             ),
-            "an ordinary admin role": _ordinary_admin_s3(deployment),
+            "an ordinary administrator": _ordinary_admin_s3(deployment),
         }
     finally:  # local down removes everything Terraform made; this role it never knew
         iam = deployment.client("iam")
-        iam.delete_role_policy(RoleName=ORDINARY_ADMIN, PolicyName="admin")
-        iam.delete_role(RoleName=ORDINARY_ADMIN)
+        for key in iam.list_access_keys(UserName=ORDINARY_ADMIN)["AccessKeyMetadata"]:
+            iam.delete_access_key(UserName=ORDINARY_ADMIN, AccessKeyId=key["AccessKeyId"])
+        iam.delete_user_policy(UserName=ORDINARY_ADMIN, PolicyName="admin")
+        iam.delete_user(UserName=ORDINARY_ADMIN)
 
 
 def _encryption(deployment: LocalDeployment, bucket: str) -> dict[str, str]:
@@ -184,7 +166,7 @@ def _refused(call: Any) -> None:
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
-@pytest.mark.parametrize("who", ["the archiver's identity", "an ordinary admin role"])
+@pytest.mark.parametrize("who", ["the archiver's identity", "an ordinary administrator"])
 def test_an_archived_record_cannot_be_deleted_or_overwritten(
     deployment, archive_bucket, archived_record, principals, who
 ):
