@@ -139,3 +139,22 @@ def stop_jsii_runtime() -> None:
                     process.stop()
                 except (BrokenPipeError, OSError):
                     pass
+
+
+def terraform_resources(scope: Any, terraform_type: str) -> list[Any]:
+    """Every resource of ``terraform_type`` (e.g. ``"aws_cloudwatch_log_group"``) in ``scope``'s
+    stack, whichever plugin made it, sorted by construct path."""
+    found = [
+        c
+        for c in TerraformStack.of(scope).node.find_all()
+        if isinstance(c, TerraformResource) and c.terraform_resource_type == terraform_type
+    ]
+    return sorted(found, key=lambda c: c.node.path)
+
+
+def terraform_reference(scope: Any, token: str) -> str:
+    """What a reference token becomes in the synthesized JSON (``${type.id.attribute}``): two
+    reads of one attribute are different tokens but the same reference."""
+    from cdktf import DefaultTokenResolver, StringConcat, Tokenization
+
+    return str(Tokenization.resolve(token, scope=scope, preparing=False, resolver=DefaultTokenResolver(StringConcat())))

@@ -201,6 +201,11 @@ def _notifications_topic(ctx: PluginContext, settings: MessagingSettings, kms: k
             "Principal": {"Service": CLOUDWATCH},
             "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
             "Resource": "*",
+            # Confused-deputy guard, as on the topic policy: only this account's alarms.
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnLike": {"aws:SourceArn": ctx.aws.arn("cloudwatch", "alarm:*")},
+            },
         },
     )
     for email in settings.notification_emails:
