@@ -26,6 +26,7 @@ from payments_platform.core.local import DEFAULT_ENVIRONMENT
 from payments_platform.core.local.apply_watch import FAILURE_JOURNAL, EmulatorWatch
 from payments_platform.core.local.deployed_stack import DeployedStack
 from payments_platform.core.local.emulator.function_identities import remove_all_function_identities
+from payments_platform.core.local.first_rotations import immediately_rotated_secrets, wait_for_first_rotations
 from payments_platform.core.local.gateway_spec import GatewaySpec
 from payments_platform.core.local.processes import (
     LocalRunError,
@@ -133,6 +134,9 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
         _start_gateway(run, spec, die_with_parent)
         record.api_keys = stack.api_keys()
         run.save()
+    if immediately_rotated_secrets(config):
+        with run.step("wait for the secrets' first rotations (their first values)"):
+            wait_for_first_rotations(stack.client("secretsmanager"), config)
 
 
 def _start_emulator(run: LocalRun, die_with_parent: bool) -> tuple[Any, str]:
