@@ -9,7 +9,7 @@ from typing import Literal
 import pytest
 from pydantic import Field, model_validator
 
-from payments_platform.core import LogRetentionDays, PluginSettings, keys, policy
+from payments_platform.core import LogRetentionDays, PluginSettings, keys
 from payments_platform.core.authoring.reference import (
     REGENERATE,
     _facades,
@@ -20,6 +20,7 @@ from payments_platform.core.authoring.reference import (
 )
 from payments_platform.core.cli.main import main
 from payments_platform.core.context import AwsAccount, PluginContext
+from payments_platform.core.host import policy
 from payments_platform.core.host.plugin_manager import discover_plugins, hook_names
 from payments_platform.core.host.settings_schema import settings_fields
 from payments_platform.core.keys import Function
