@@ -69,7 +69,9 @@ from payments_platform.core.monitoring import (
 from payments_platform.core.roles import Role, grant_function_basics, grant_key_via_service
 
 # Loaded on first use: importing them starts the jsii runtime.
-_CDKTF_NAMES = frozenset({"aws", "Fn", "TerraformAsset", "AssetType", "TerraformResourceLifecycle", "TerraformStack"})
+_CDKTF_NAMES = frozenset(
+    {"aws", "Fn", "TerraformAsset", "AssetType", "TerraformResourceLifecycle", "TerraformStack", "forget_in_state"}
+)
 
 
 # Host names this package once exported. A plugin needs none of them (ctx.environment is an
@@ -123,6 +125,7 @@ __all__ = [
     "TerraformAsset",
     "TerraformResourceLifecycle",
     "TerraformStack",
+    "forget_in_state",
     "aws",
     "grant_function_basics",
     "grant_key_via_service",
