@@ -7,17 +7,17 @@ import contextlib
 import time
 from typing import Any
 
+from payments_platform.core.cli import local_fault
 from payments_platform.core.cli.options import env_option, terraform_options
 from payments_platform.core.cli.registry import Commands, Handler
 from payments_platform.core.errors import ConfigError
-from payments_platform.core.local import DEFAULT_ENVIRONMENT, fault_command
+from payments_platform.core.local import DEFAULT_ENVIRONMENT
 
 
 def register(commands: Commands) -> None:
-    local = commands.add(
-        "local", help="the whole platform on this machine: emulator, deployment, HTTP API", handler=cmd_local
+    _, actions = commands.add_group(
+        "local", help="the whole platform on this machine: emulator, deployment, HTTP API", dest="local_command"
     )
-    actions = commands.group(local, "local_command")
     start = actions.add(
         "up",
         help="start the emulator, deploy, serve the API (Ctrl-C: stop, and everything deployed with it)",
@@ -50,7 +50,7 @@ def register(commands: Commands) -> None:
         )
     for parser in (start, smoke, down_):
         terraform_options(parser)
-    fault_command.register(actions)
+    local_fault.register(actions)
 
 
 def _port(text: str) -> int:
@@ -88,10 +88,6 @@ def _interruptible(handler: Handler) -> Handler:
             return handler(args)
 
     return run
-
-
-def cmd_local(args: argparse.Namespace) -> int:
-    raise ConfigError("`payments-platform local` needs an action: up, down, smoke or fault")
 
 
 @_interruptible

@@ -6,7 +6,7 @@ lambdafn/  the functions, run as Lambda runs them (Runtime API, Invoke API, sche
 session: a local deployment, as the CLI drives it (up, serve, reloading, down, smoke) -- over
 lifecycle (the steps), run_record, deployed_stack (what the emulator holds), gateway_spec, apply_watch,
 terminal, signals, processes, leftovers, smoke; watch and package_sources: ``local up --watch``
-faults, fault_command: ``local fault`` -- faults injected into the running deployment
+faults: ``local fault`` -- faults injected into the running deployment (its command: core/cli/local_fault.py)
 """
 
 DEFAULT_ENVIRONMENT = "local"

@@ -74,8 +74,8 @@ class EmulatorWatch:
         )
 
     def _resources_calling(self, action: str) -> list[tuple[str, str]]:
+        from payments_platform.core.host.policy import iter_resources
         from payments_platform.core.local.emulator.coverage import types_calling
-        from payments_platform.core.policy import iter_resources
 
         types = set(types_calling(action))
         candidates = [r for r in iter_resources(self.config) if r.type in types]

@@ -164,9 +164,10 @@ def _start_emulator(run: LocalRun, die_with_parent: bool) -> tuple[Any, str]:
 
 def _synthesize(run: LocalRun, environment: EnvironmentConfig) -> tuple[Path, dict[str, Any]]:
     from payments_platform.core.host.synth import synthesize
+    from payments_platform.core.local.emulator.coverage import emulator_gaps
 
     assert run.record is not None
-    result = synthesize([environment], run.file("cdktf.out"))
+    result = synthesize([environment], run.file("cdktf.out"), stack_checks=[emulator_gaps])
     stack_dir = result.stacks[environment.stack_name]
     run.record.stack, run.record.stack_dir = environment.stack_name, str(stack_dir)
     run.save()
