@@ -41,14 +41,12 @@ class ArchiveBucket:
 
 
 def create_archive_bucket(ctx: PluginContext, settings: AuditSettings) -> ArchiveBucket:
-    scope = ctx.scope
     kms = ctx[keys.KMS_KEY]
     name = f"{ctx.aws.account_id}-{ctx.naming.name('payments-audit-archive', kind='s3_bucket')}"
     built = hardened_bucket(
-        scope,
+        ctx,
         "archive_bucket",
         name=name,
-        kms_key_arn=kms.arn,
         lifecycle=BucketLifecycle(
             "audit-trail-retention",
             noncurrent_version_days=settings.noncurrent_version_days,
