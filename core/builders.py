@@ -355,7 +355,9 @@ def platform_function(
     role: Role | None = None,
     name: str | None = None,
 ) -> keys.Function:
-    """The Lambda function ``<key>-<suffix>`` running ``package`` with ``handler``, complete:
+    """The Lambda function ``<key>-<suffix>`` running ``package`` with ``handler``, built whole:
+    its role with the basics, its encrypted log group, the seed's limits, its monitoring.
+
 
     * its execution role ``<key>-role-<suffix>`` (``role_description``; or ``role``, one of your
       own), granted the basics every platform function needs (``WriteOwnLogs`` on its log group,

@@ -22,7 +22,7 @@ from payments_platform.core.declaration import PluginDeclaration, PluginSettings
 from payments_platform.core.errors import ContextError, PluginDeprecationWarning, RegistrationError
 from payments_platform.core.evidence import ControlRegistry, PluginCompliance
 from payments_platform.core.host.config import EnvironmentConfig
-from payments_platform.core.keys import KMS_KEY, ContextKey
+from payments_platform.core.keys import KMS_KEY, ContextKey, Function
 from payments_platform.core.monitoring import (
     COMPARISONS,
     TREAT_MISSING_DATA,
@@ -251,7 +251,7 @@ class _PluginRoles:
 
     def grant(
         self,
-        role: str | Role | _keys.Function,
+        role: str | Role | Function,
         *,
         sid: str,
         actions: Sequence[str],
@@ -275,7 +275,7 @@ class _PluginRoles:
             any_resource_reason=any_resource_reason,
         )
 
-    def holds_grant_on(self, role: str | Role | _keys.Function, resource: str) -> bool:
+    def holds_grant_on(self, role: str | Role | Function, resource: str) -> bool:
         """Whether ``role`` (or a function's role) already holds a statement naming ``resource``
         (whoever granted it)."""
         grantee = role_of(role)

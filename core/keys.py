@@ -260,8 +260,9 @@ class Function:
     key: str = field(default="", kw_only=True)
     # The name as a plain string, known at synth time (dashboards, alarm texts, evidence notes).
     physical_name: str = field(default="", kw_only=True)
-    # The aws_lambda_function and aws_cloudwatch_log_group resources (None on a handle built by hand).
+    # The aws_lambda_function resource (None on a handle built by hand).
     resource: Any = field(default=None, kw_only=True, compare=False, repr=False)
+    # The aws_cloudwatch_log_group resource (None on a handle built by hand).
     log_group: Any = field(default=None, kw_only=True, compare=False, repr=False)
 
     @property
