@@ -8,11 +8,11 @@ provides ``keys.REST_API``, ``keys.RUNTIME_PACKAGE`` and a handle on each functi
 notes: README.md.
 
     resources  package the runtime (published for other plugins' functions), create the
-               HMAC-key secret, the functions (with their roles and log groups), the REST
-               API, stage, usage plan and API keys, the reconciler's schedule and alarms,
-               the key's rotation schedule;
-               register functions, API and the log groups of the audit trail for monitoring;
-               publish keys.REST_API and the functions' handles; outputs
+               HMAC-key secret, the functions (platform_function: each with its role and
+               its basics, its log group, its monitoring), the REST API, stage, usage plan
+               and API keys, the reconciler's schedule and alarms, the key's rotation schedule;
+               register the API and its access log group for monitoring;
+               publish keys.REST_API and the functions as built; outputs
     wiring     grant each role exactly what its handler calls (and the account
                CloudWatch role, when this environment owns it)
 """
