@@ -356,13 +356,12 @@ def platform_function(
     name: str | None = None,
 ) -> keys.Function:
     """The Lambda function ``<key>-<suffix>`` running ``package`` with ``handler``, built whole:
-    its role with the basics, its encrypted log group, the seed's limits, its monitoring.
-
+    its role with the basics, its encrypted log group, the seed's limits, its monitoring:
 
     * its execution role ``<key>-role-<suffix>`` (``role_description``; or ``role``, one of your
       own), granted the basics every platform function needs (``WriteOwnLogs`` on its log group,
       ``XRayTracing``, ``VpcNetworkInterfaces``);
-    * its log group ``/aws/lambda/<name>`` (construct ``<construct_id>_log_group``), created
+    * its log group ``/aws/lambda/<key>-<suffix>`` (construct ``<construct_id>_log_group``), created
       first, kept ``log_retention_days``, encrypted with the platform CMK -- so Lambda never
       creates one unencrypted and never expiring;
     * the seed's limits: X-Ray active, ``keys.NETWORK``'s private subnets behind its Lambda
