@@ -6,7 +6,7 @@ the community fork (CDK Terrain) a change to this file alone.
 Speed: the provider package's ``__init__`` imports all ~2,100 resource submodules
 (hashicorp/terraform-cdk#3753, ~20 s). We register the package as a bare namespace-like
 module instead, so ``aws.dynamodb_table`` imports that submodule (and the jsii assembly)
-only; the assembly itself loads with a lazy JavaScript index (``provider_assembly.py``).
+only; the assembly itself loads with a lazy JavaScript index (``_provider_assembly.py``).
 ``PAYMENTS_STOCK_PROVIDER_IMPORT=1`` restores the stock import and ``PAYMENTS_LAZY_JS_INDEX=0``
 the stock JavaScript index, for the benchmark.
 """
@@ -20,7 +20,7 @@ import sys
 import types
 from typing import Any
 
-from payments_platform.core.host.provider_assembly import PROVIDER_PACKAGE, install_lazy_assembly_module
+from payments_platform.core._provider_assembly import PROVIDER_PACKAGE, install_lazy_assembly_module
 
 
 def _use_wheel_node() -> None:
@@ -99,6 +99,17 @@ class _ProviderModules:
 aws = _ProviderModules()
 
 
+def forget_in_state(scope: Construct, *addresses: str) -> None:
+    """``removed { from = ...; lifecycle { destroy = false } }`` (Terraform >= 1.7) for each address:
+    a resource a newer synth no longer declares leaves the state without being destroyed; a no-op
+    where it never existed. Every caller's addresses end up in the stack's one ``removed`` list
+    (an override replaces, it does not append)."""
+    stack = TerraformStack.of(scope)
+    forgotten: list[str] = stack.__dict__.setdefault("_payments_forgotten", [])
+    forgotten.extend(a for a in addresses if a not in forgotten)
+    stack.add_override("removed", [{"from": a, "lifecycle": {"destroy": False}} for a in forgotten])
+
+
 def implements_aspect(cls: type) -> type:
     """Class decorator making a Python class a cdktf ``IAspect``."""
     return jsii.implements(IAspect)(cls)
@@ -128,3 +139,22 @@ def stop_jsii_runtime() -> None:
                     process.stop()
                 except (BrokenPipeError, OSError):
                     pass
+
+
+def terraform_resources(scope: Any, terraform_type: str) -> list[Any]:
+    """Every resource of ``terraform_type`` (e.g. ``"aws_cloudwatch_log_group"``) in ``scope``'s
+    stack, whichever plugin made it, sorted by construct path."""
+    found = [
+        c
+        for c in TerraformStack.of(scope).node.find_all()
+        if isinstance(c, TerraformResource) and c.terraform_resource_type == terraform_type
+    ]
+    return sorted(found, key=lambda c: c.node.path)
+
+
+def terraform_reference(scope: Any, token: str) -> str:
+    """What a reference token becomes in the synthesized JSON (``${type.id.attribute}``): two
+    reads of one attribute are different tokens but the same reference."""
+    from cdktf import DefaultTokenResolver, StringConcat, Tokenization
+
+    return str(Tokenization.resolve(token, scope=scope, preparing=False, resolver=DefaultTokenResolver(StringConcat())))

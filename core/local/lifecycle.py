@@ -35,6 +35,7 @@ from payments_platform.core.host.config import EnvironmentConfig, load_config
 from payments_platform.core.local import DEFAULT_ENVIRONMENT
 from payments_platform.core.local.emulator.failure_journal import Failure, read_failures
 from payments_platform.core.local.emulator.function_identities import function_identity, remove_all_function_identities
+from payments_platform.core.local.first_rotations import immediately_rotated_secrets, wait_for_first_rotations
 from payments_platform.core.local.lambdafn.deployed_functions import read_function, spec_to_json
 from payments_platform.core.local.processes import (
     LocalRunError,
@@ -191,6 +192,7 @@ def up(
 
 def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, port: int, die_with_parent: bool) -> None:
     from payments_platform.core.host.synth import synthesize
+    from payments_platform.core.local.emulator.coverage import emulator_gaps
 
     record = run.record
     assert record is not None
@@ -226,7 +228,7 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
 
     environment = dataclasses.replace(environment, aws_endpoint=endpoint)
     with run.step(f"synthesize {environment.name} (the emulator starts meanwhile)"):
-        result = synthesize([environment], run.run_dir / "cdktf.out")
+        result = synthesize([environment], run.run_dir / "cdktf.out", stack_checks=[emulator_gaps])
         stack_dir = result.stacks[environment.stack_name]
         record.stack, record.stack_dir = environment.stack_name, str(stack_dir)
         run.save()
@@ -290,6 +292,12 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
         record.url = info["url"]
         record.api_keys = _api_keys(record.endpoint, environment.regions.deploy, config)
         run.save()
+
+    if immediately_rotated_secrets(config):
+        with run.step("wait for the secrets' first rotations (their first values)"):
+            wait_for_first_rotations(
+                emulator_client("secretsmanager", record.endpoint, environment.regions.deploy), config
+            )
 
 
 def _prepare_functions(
@@ -472,8 +480,8 @@ class EmulatorWatch:
         )
 
     def _resources_calling(self, action: str) -> list[tuple[str, str]]:
+        from payments_platform.core.host.policy import iter_resources
         from payments_platform.core.local.emulator.coverage import types_calling
-        from payments_platform.core.policy import iter_resources
 
         types = set(types_calling(action))
         candidates = [r for r in iter_resources(self.config) if r.type in types]
