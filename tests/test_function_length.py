@@ -17,10 +17,6 @@ SOURCES = ("core", "plugins", "runtime", "extensions")
 # once its function fits: delete it then (the lead, after the merges).
 PENDING = {
     "core/testing/chaos.py::run_experiment": "domain: the chaos harness's domain checks from the api plugin",
-    "core/builders.py::hardened_bucket": "builders: the bucket builder as a construct",
-    "plugins/api/gateway.py::create_api": "builders",
-    "plugins/network/plugin.py::payments_foundation": "builders",
-    "plugins/observability/alarms.py::alarm_specs": "builders",
 }
 
 
