@@ -78,6 +78,12 @@ def contains_pan(text: str) -> bool:
     return any(digit_run_contains_pan(_digits_only(m.group(0))) for m in _DIGIT_RUN.finditer(text))
 
 
+def contains_card_data(text: str) -> bool:
+    """True when ``text`` holds a PAN candidate or a CVC-like value next to a CVC-like label: the one
+    check every scan for card data uses (smoke, chaos, the contract report, the tests)."""
+    return contains_pan(text) or _CVC_IN_TEXT.search(text) is not None
+
+
 def _mask_run(match: re.Match[str]) -> str:
     return PAN_MASK if digit_run_contains_pan(_digits_only(match.group(0))) else match.group(0)
 

@@ -123,3 +123,12 @@ def test_transaction_ids_are_never_mangled_by_the_masking(monkeypatch):
     monkeypatch.setattr(transaction_records.secrets, "token_bytes", lambda n: next(draws))
     assert mask_text("txn_4qsv7cvc234auwkyjsrlb4ph") != "txn_4qsv7cvc234auwkyjsrlb4ph"
     assert transaction_records.new_transaction_id() == "txn_abcdefghijklmnopqrstuvwx"
+
+
+def test_contains_card_data_finds_a_pan_or_a_labelled_cvc_and_nothing_in_innocent_text():
+    from payments_platform.runtime.redaction import contains_card_data
+
+    assert contains_card_data('{"number": "4242 4242 4242 4242"}')
+    assert contains_card_data('{"cvc": "737"}') and contains_card_data("CVC: 1234")
+    assert not contains_card_data('{"card": {"brand": "visa", "last4": "4242"}, "cvc": "[REDACTED]"}')
+    assert not contains_card_data("txn_cvcmq4f order-1001 2026-12-06T01:58:03.123Z")
