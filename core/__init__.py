@@ -38,6 +38,16 @@ from payments_platform.core.declaration import (
     PluginSettings,
     unique_strings,
 )
+from payments_platform.core.deployment_checks import (
+    CardDataDetector,
+    ChaosRequest,
+    ChaosScenario,
+    CheckFailed,
+    ExampleRequest,
+    HttpResponse,
+    LocalDeployment,
+    SmokeCheck,
+)
 from payments_platform.core.errors import (
     ConfigError,
     ContextError,
@@ -49,6 +59,7 @@ from payments_platform.core.errors import (
     RegistrationError,
     RequirementError,
 )
+from payments_platform.core.fault_rules import FUNCTION_SERVICE, FaultRule
 from payments_platform.core.hookspec import ENTRY_POINT_GROUP, hookimpl
 from payments_platform.core.host.config import EnvironmentConfig, PlatformConfig, RegionPlan, load_config
 from payments_platform.core.keys import ContextKey
@@ -78,6 +89,16 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CardDataDetector",
+    "ChaosRequest",
+    "ChaosScenario",
+    "CheckFailed",
+    "ExampleRequest",
+    "FUNCTION_SERVICE",
+    "FaultRule",
+    "HttpResponse",
+    "LocalDeployment",
+    "SmokeCheck",
     "AssetType",
     "BucketLifecycle",
     "HardenedBucket",

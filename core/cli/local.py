@@ -121,7 +121,9 @@ def _cmd_local(args: argparse.Namespace) -> int:
         )
     stop_jsii_runtime()  # synth is done; what follows must survive the terminal's Ctrl-C
     _say(f"up in {time.perf_counter() - started:.1f} s")
-    for line in describe(record):
+    from payments_platform.core.local.api_hooks import example_lines, example_requests
+
+    for line in describe(record, example_lines(example_requests(args.config, run.run_dir, record))):
         _say(line)
     if args.keep:
         _say("left running (--keep): `payments-platform local down` destroys and stops it")
