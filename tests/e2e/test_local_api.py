@@ -13,11 +13,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from e2e_support import LocalDeployment
+from e2e_support import REGION, LocalDeployment
 
 from payments_platform.core.deployment_checks import http_request as request
 from payments_platform.core.local.api_hooks import local_deployment
 from payments_platform.core.local.lambdafn.deployed_functions import code_sha256
+from payments_platform.core.local.processes import emulator_client
 from payments_platform.plugins.api.local_checks import PaymentSmoke, payment_body
 from payments_platform.runtime.redaction import contains_card_data
 
@@ -130,6 +131,28 @@ def test_oversized_body_is_413(deployment: LocalDeployment):
     body = b'{"amount": 1, "description": "' + b"x" * (11 * 1024 * 1024) + b'"}'
     response = post(deployment, keys(deployment)[0], body, str(uuid.uuid4()))
     assert response.status == 413
+
+
+def test_a_body_nested_100000_deep_is_400_and_the_gateway_keeps_serving(deployment: LocalDeployment):
+    key = keys(deployment)[0]
+    nested = post(deployment, key, b"[" * 100_000 + b"]" * 100_000, str(uuid.uuid4()))
+    assert nested.status == 400, nested.body
+    assert nested.json()["error"]["message"] == "Invalid request body"
+    assert post(deployment, key, payment_body("e2e-after-nested"), str(uuid.uuid4())).status == 201
+
+
+def test_the_invoke_api_runs_only_requests_signed_with_a_key_of_the_deployment(deployment: LocalDeployment):
+    base = deployment.url.rsplit("/", 1)[0]  # the Invoke API is on the gateway's port, beside the stage
+    status_checker = f"status-checker-{deployment.environment.suffix}"
+    invocations = f"{base}/2015-03-31/functions/{status_checker}/invocations"
+    unsigned = request("POST", invocations, body=b"{}", headers={"Content-Type": "application/json"})
+    assert unsigned.status == 403
+    from_a_page = request("POST", invocations, body=b"{}", headers={"Origin": "https://attacker.example"})
+    assert from_a_page.status == 403
+    signed = emulator_client("lambda", base, REGION).invoke(FunctionName=status_checker, Payload=b"{}")
+    assert signed["StatusCode"] == 200 and "FunctionError" not in signed
+    # The deployed function ran and answered the bare event itself: no client identity in it.
+    assert json.loads(signed["Payload"].read())["statusCode"] == 401
 
 
 def test_transaction_items_hold_only_documented_attributes(deployment: LocalDeployment):

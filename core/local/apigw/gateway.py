@@ -220,7 +220,18 @@ class LocalGateway:
                 raise GatewayError(
                     "BAD_REQUEST_BODY", "Invalid request body", validation_error="body is not JSON"
                 ) from None
-            errors = sorted(self._validators[model].iter_errors(document), key=lambda e: list(e.path))
+            except RecursionError:
+                # A body nested deeper than the parser goes ([[[[... 100,000 times) is one API Gateway's
+                # validator cannot parse either: the same 400, never a 500.
+                raise GatewayError(
+                    "BAD_REQUEST_BODY", "Invalid request body", validation_error="body is nested too deeply"
+                ) from None
+            try:
+                errors = sorted(self._validators[model].iter_errors(document), key=lambda e: list(e.path))
+            except RecursionError:  # a schema that descends into a body the parser could still read
+                raise GatewayError(
+                    "BAD_REQUEST_BODY", "Invalid request body", validation_error="body is nested too deeply"
+                ) from None
             if errors:
                 # The validator's detail names the offending value's location, never the value.
                 where = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"

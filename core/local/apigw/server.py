@@ -7,7 +7,8 @@ functions as read from the emulator with each one's credentials, where to listen
 write the ready file. The REST API and the schedules (schedules.py) are read from the emulator here, at start.
 One uvicorn server listens on the gateway's port and on one port per container slot; the port
 a request arrives on says whether it is a client's request or a container's Runtime API call.
-The gateway's port also serves Lambda's Invoke API (invoke_api.py) for direct invocations.
+The gateway's port also serves Lambda's Invoke API (invoke_api.py) for direct invocations, to
+SigV4-signed requests by the deployment's keys only (invoke_auth.py).
 
 ``local up --watch`` (core/local/watch.py) reloads a running gateway through a Unix socket in the
 run directory (SPEC's ``control_socket``): one JSON line ``{"spec": PATH, "api": bool}`` names a
@@ -23,7 +24,7 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from payments_platform.core.local.lambdafn.invoke_api import invoke_api, is_invo
 from payments_platform.core.local.lambdafn.runtime_api import RuntimeApi
 from payments_platform.core.local.lambdafn.schedules import read_schedules, run_schedule
 from payments_platform.core.local.lambdafn.service import INIT_TIMEOUT_S, FunctionSpec, LambdaService
-from payments_platform.core.local.processes import emulator_client, write_json_atomically
+from payments_platform.core.local.processes import ADMIN_CREDENTIALS, emulator_client, write_json_atomically
 
 # What a worker inherits from this machine; everything else comes from the deployed function.
 INHERITED_VARIABLES = ("PATH", "LANG", "HOME", "TMPDIR", "SYSTEMROOT")
@@ -78,6 +79,38 @@ def server_config(app: Any, functions: Iterable[FunctionSpec]) -> uvicorn.Config
         timeout_graceful_shutdown=2,
         timeout_keep_alive=max(MIN_KEEP_ALIVE_S, int(longest) + 1),
     )
+
+
+def invoke_keys(credentials: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """Access key id → secret of every identity the local deployment hands out: the emulator's
+    administrator (Terraform, `local` tooling, the emulator's rotation) and each function's."""
+    keys = {ADMIN_CREDENTIALS["AWS_ACCESS_KEY_ID"]: ADMIN_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+    keys.update({c["AWS_ACCESS_KEY_ID"]: c["AWS_SECRET_ACCESS_KEY"] for c in credentials.values()})
+    return keys
+
+
+def gateway_app(
+    *,
+    gateway_port: int,
+    runtime_api: Any,
+    service: LambdaService,
+    serving: Mapping[str, Any],
+    credentials: Mapping[str, Mapping[str, str]],
+    region: str,
+) -> Any:
+    """The ASGI app on every port: a container slot's port serves the Runtime API; the gateway's
+    port serves the Invoke API and the API (``serving["gateway"]``, swapped on reload). ``credentials``
+    is read per request: a reload gives functions new keys."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["server"][1] != gateway_port:
+            await runtime_api(scope, receive, send)
+        elif is_invoke(scope):
+            await invoke_api(service, scope, receive, send, keys=invoke_keys(credentials), region=region)
+        else:
+            await serving["gateway"](scope, receive, send)
+
+    return app
 
 
 async def serve(spec: dict[str, Any]) -> None:
@@ -142,13 +175,14 @@ async def serve(spec: dict[str, Any]) -> None:
     runtime_api = RuntimeApi(service)
     gateway_port = gateway_socket.getsockname()[1]
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["server"][1] != gateway_port:
-            await runtime_api(scope, receive, send)
-        elif is_invoke(scope):
-            await invoke_api(service, scope, receive, send)
-        else:
-            await serving["gateway"](scope, receive, send)
+    app = gateway_app(
+        gateway_port=gateway_port,
+        runtime_api=runtime_api,
+        service=service,
+        serving=serving,
+        credentials=credentials,
+        region=region,
+    )
 
     async def reload(request: dict[str, Any]) -> dict[str, Any]:
         new_spec = json.loads(Path(request["spec"]).read_text())

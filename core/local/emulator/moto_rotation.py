@@ -4,7 +4,8 @@ Lambda runtime, as AWS runs it on Lambda.
 moto's RotateSecret calls the rotation function's steps (createSecret, setSecret, testSecret,
 finishSecret) through moto's Lambda backend, which runs function code in Docker -- absent here, so
 every rotation failed. Patched: during a RotateSecret, each step is posted to Lambda's Invoke API
-as the local gateway process serves it (invoke_api.py): the deployed package, in its container,
+as the local gateway process serves it (invoke_api.py, signed as the emulator's administrator):
+the deployed package, in its container,
 under its own role's identity. A step the function fails stops the rotation with
 InvalidRequestException naming the step and the function's error type (AWS records the failed
 rotation and the secret keeps its current version; the steps' own logs say why).
@@ -42,6 +43,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from payments_platform.core.local.emulator.admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
 from payments_platform.core.local.emulator.patching import Patches
 
 # A whole rotation step: the function's timeout (at most the api's 29 s) plus a cold start.
@@ -72,16 +78,17 @@ def local_lambda_endpoint(runtime_file: Path | None) -> str | None:
     return f"{url.scheme}://{url.hostname}:{ready['port']}" if url.hostname and ready.get("port") else None
 
 
-def invoke_step(endpoint: str, function_arn: str, body: str | bytes) -> None:
+def invoke_step(endpoint: str, function_arn: str, body: str | bytes, region: str) -> None:
     """One rotation step through the Invoke API; LocalLambdaUnavailable or RuntimeError when it fails."""
     name = function_arn.rsplit(":function:", 1)[-1].split(":", 1)[0]
     step = json.loads(body).get("Step", "?")
-    request = urllib.request.Request(
-        f"{endpoint}/2015-03-31/functions/{name}/invocations",
-        data=body.encode() if isinstance(body, str) else body,
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
+    url = f"{endpoint}/2015-03-31/functions/{name}/invocations"
+    data = body.encode() if isinstance(body, str) else body
+    # The Invoke API runs signed requests only (invoke_auth.py). Secrets Manager invokes as its
+    # service principal on AWS; here the emulator signs as its administrator.
+    signed = AWSRequest(method="POST", url=url, data=data, headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY), "lambda", region).add_auth(signed)
+    request = urllib.request.Request(url, data=data, method="POST", headers=dict(signed.headers.items()))
     try:
         with urllib.request.urlopen(request, timeout=STEP_TIMEOUT_S) as response:
             payload = response.read()
@@ -98,7 +105,7 @@ def invoke_step(endpoint: str, function_arn: str, body: str | bytes) -> None:
         raise RuntimeError(f"{name} failed {step} ({kind}); its log group says why")
 
 
-def _wait_and_invoke(runtime_file: Path | None, function_arn: str, body: str | bytes) -> None:
+def _wait_and_invoke(runtime_file: Path | None, function_arn: str, body: str | bytes, region: str) -> None:
     deadline = time.monotonic() + DEFERRED_WAIT_S
     while (endpoint := local_lambda_endpoint(runtime_file)) is None:
         if time.monotonic() > deadline:
@@ -106,7 +113,7 @@ def _wait_and_invoke(runtime_file: Path | None, function_arn: str, body: str | b
             return
         time.sleep(1.0)
     try:
-        invoke_step(endpoint, function_arn, body)
+        invoke_step(endpoint, function_arn, body, region)
     except (RuntimeError, LocalLambdaUnavailable) as error:
         log.warning("deferred rotation step failed: %s", error)
 
@@ -176,7 +183,7 @@ def local_rotation_steps(original_invoke: Any) -> Any:
             if _rotation.may_wait:
                 threading.Thread(
                     target=_wait_and_invoke,
-                    args=(_runtime_file, function_name, body),
+                    args=(_runtime_file, function_name, body, self.region_name),
                     name="deferred-rotation-step",
                     daemon=True,
                 ).start()
@@ -185,7 +192,7 @@ def local_rotation_steps(original_invoke: Any) -> Any:
                 "the local Lambda runtime is not running: start it with `payments-platform local up`"
             )
         try:
-            invoke_step(endpoint, function_name, body)
+            invoke_step(endpoint, function_name, body, self.region_name)
         except (RuntimeError, LocalLambdaUnavailable) as error:
             raise InvalidRequestException(f"rotation failed: {error}") from None
         return b""

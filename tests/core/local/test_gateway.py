@@ -150,6 +150,26 @@ def test_body_the_model_rejects_is_400_invalid_body_without_echoing_it(body):
     assert invoker.events == []
 
 
+@pytest.mark.parametrize("depth", [100_000, 5_000])
+def test_a_body_nested_deeper_than_the_parser_goes_is_400_invalid_body(depth):
+    app, invoker = gateway()
+    response = call(app, "POST", "/prod/transactions", headers=JSON_HEADERS, body=b"[" * depth + b"]" * depth)
+    assert (response.status, error_code(response)) == (400, "bad_request_body")
+    assert response.json()["error"]["message"] == "Invalid request body"
+    assert invoker.events == []
+
+
+def test_a_body_the_parser_reads_but_a_recursive_model_cannot_descend_is_400_invalid_body():
+    # A model that refers to itself descends as deep as the body: jsonschema runs out of stack first.
+    recursive = {"type": "object", "properties": {"next": {"$ref": "#"}}}
+    app, invoker = gateway(models={"Create": recursive})
+    depth = 900  # within json.loads' reach, beyond the validator's
+    body = b'{"next":' * depth + b"{}" + b"}" * depth
+    response = call(app, "POST", "/prod/transactions", headers=JSON_HEADERS, body=body)
+    assert (response.status, error_code(response)) == (400, "bad_request_body")
+    assert invoker.events == []
+
+
 def test_body_of_another_media_type_is_not_validated():
     app, invoker = gateway()
     call(app, "POST", "/prod/transactions", headers={"x-api-key": KEY_VALUE, "content-type": "text/plain"}, body=b"hi")

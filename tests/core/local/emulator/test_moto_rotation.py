@@ -19,6 +19,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from payments_platform.core.local.emulator import moto_rotation
+from payments_platform.core.local.emulator.admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
+from payments_platform.core.local.lambdafn import invoke_auth
 from payments_platform.core.testing.moto_functions import placeholder_function
 from payments_platform.runtime import aws_clients, fingerprint_rotation
 
@@ -28,7 +30,8 @@ ROTATOR = "card-fingerprint-rotator-test"
 
 
 class InvokeApi(ThreadingHTTPServer):
-    """Lambda's Invoke API on loopback: runs the rotation handler, answers as Lambda does."""
+    """Lambda's Invoke API on loopback: checks the signature as the gateway's does, runs the rotation
+    handler, answers as Lambda does."""
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _InvokeHandler)
@@ -41,7 +44,22 @@ class _InvokeHandler(BaseHTTPRequestHandler):
     server: InvokeApi
 
     def do_POST(self) -> None:  # noqa: N802 -- http.server's naming
-        event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        payload = self.rfile.read(int(self.headers["Content-Length"]))
+        scope = {
+            "method": "POST",
+            "path": self.path,
+            "query_string": b"",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in self.headers.items()],
+        }
+        try:  # as the gateway's Invoke API does: the emulator must sign its steps
+            invoke_auth.authenticate(scope, payload, keys={ADMIN_ACCESS_KEY_ID: ADMIN_SECRET_ACCESS_KEY}, region=REGION)
+        except invoke_auth.InvokeRefused as refused:
+            self.server.failures.append(f"refused: {refused.error_type}")
+            self.send_response(refused.status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        event = json.loads(payload)
         name = self.path.split("/functions/", 1)[1].split("/", 1)[0]
         self.server.calls.append((name, event["Step"]))
         headers = {"Content-Type": "application/json"}
