@@ -132,3 +132,17 @@ def test_contains_card_data_finds_a_pan_or_a_labelled_cvc_and_nothing_in_innocen
     assert contains_card_data('{"cvc": "737"}') and contains_card_data("CVC: 1234")
     assert not contains_card_data('{"card": {"brand": "visa", "last4": "4242"}, "cvc": "[REDACTED]"}')
     assert not contains_card_data("txn_cvcmq4f order-1001 2026-12-06T01:58:03.123Z")
+
+
+def test_contains_card_data_skips_generated_identifiers_but_not_a_pan_beside_them():
+    import uuid
+
+    from payments_platform.runtime.redaction import contains_card_data
+
+    # Digit groups of a UUID, a trace id or a fingerprint pass Luhn by chance: not card data.
+    assert not contains_card_data("REPORT RequestId: 12345678-1234-4123-8123-424242424242 Duration: 3 ms")
+    assert not contains_card_data("Root=1-5759e988-424242424242424242424242")
+    assert not contains_card_data("cfp_4242424242424242" + "ab" * 24)
+    assert not any(contains_card_data(str(uuid.uuid4())) for _ in range(5000))
+    assert contains_card_data("12345678-1234-4123-8123-424242424242 card 4242424242424242")
+    assert contains_card_data("4242424242424242" + "9" * 20)  # a digit run is never an identifier
