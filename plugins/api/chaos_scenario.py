@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from payments_platform.core import FUNCTION_SERVICE, ChaosRequest, ChaosScenario, FaultRule, LocalDeployment
-from payments_platform.runtime.redaction import contains_card_data
+from payments_platform.runtime.redaction import contains_card_data, mask_text
 
 from .definition import TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
 from .local_checks import archive_bucket, item_strings, payment_body, queue_consumer
@@ -220,8 +220,7 @@ class PaymentsScenario(ChaosScenario):
             *self._delivery_failures(created),
             *self._read_back_failures(created),
         ]
-        if self._holds_card_data(requests):
-            failures.append("card data (PAN or CVC) in the table, a message, an event, a response or a log")
+        failures += [f"card data (PAN or CVC) in {where}" for where in self._card_data_found(requests)]
         reconciled = self.reconciled(set(created))
         # SNS standard topics deliver at least once: an event is published again only when the
         # reconciler re-sent a dispatch the request had finished but could not record (its completion
@@ -294,10 +293,25 @@ class PaymentsScenario(ChaosScenario):
                 failures.append(f"{transaction_id} reads back {answer.status}, not as its 201")
         return failures
 
-    def _holds_card_data(self, requests: Sequence[ChaosRequest]) -> bool:
-        texts = [*item_strings(self._items), *self.watch.bodies, *(r.response for r in requests)]
-        texts += self.deployment.service_logs().values()
-        return any(contains_card_data(text) for text in texts)
+    def _card_data_found(self, requests: Sequence[ChaosRequest]) -> list[str]:
+        """Where card data is: the table, a message or event, a response, a line of a log -- each
+        shown masked (mask_text), so the failure names the place without repeating the data."""
+        sources: list[tuple[str, list[str]]] = [
+            ("the table", list(item_strings(self._items))),
+            ("an audit message or event", self.watch.bodies),
+            ("a response", [r.response for r in requests]),
+            *((name, text.splitlines()) for name, text in sorted(self.deployment.service_logs().items())),
+        ]
+        found = []
+        for source, texts in sources:
+            for number, text in enumerate(texts, 1):
+                if contains_card_data(text):
+                    where = f"{source} line {number}" if source.endswith(".log") else source
+                    masked = mask_text(text)
+                    # Shown only where the mask took the card data out; else only the place.
+                    found.append(f"{where}: {masked[:300]}" if masked != text else where)
+                    break
+        return found
 
     def reconciled(self, transaction_ids: set[str]) -> set[str]:
         """Which of the experiment's transactions the reconciler completed (its log lines)."""

@@ -240,3 +240,18 @@ def test_the_core_local_tools_hold_no_payment_literal(literal):
         if literal in path.read_text()
     ]
     assert found == []
+
+
+def test_the_payments_scenario_says_where_card_data_is_without_repeating_it(api, tmp_path):
+    from payments_platform.plugins.api.chaos_scenario import DeliveryWatch, PaymentsScenario
+
+    scenario = PaymentsScenario(deployment(tmp_path))
+    scenario._watch = DeliveryWatch(None, "", "")
+    scenario._items = [{"transaction_id": {"S": "txn_1"}, "timestamp": {"N": "1765012345678"}}]
+    (tmp_path / "gateway.log").write_text(
+        "START RequestId: 12345678-1234-4123-8123-424242424242\nrefused card 4242424242424242\n"
+    )
+    found = scenario._card_data_found([])
+    assert found == ["gateway.log line 2: refused card [REDACTED_PAN]"]
+    scenario._items.append({"note": {"S": "cvc: 737"}})
+    assert scenario._card_data_found([])[0] == "the table"  # too short for the mask: not shown at all
