@@ -249,7 +249,7 @@ def test_the_payments_scenario_says_where_card_data_is_without_repeating_it(api,
     scenario._watch = DeliveryWatch(None, "", "")
     scenario._items = [{"transaction_id": {"S": "txn_1"}, "timestamp": {"N": "1765012345678"}}]
     (tmp_path / "gateway.log").write_text(
-        "START RequestId: 12345678-1234-4123-8123-424242424242\nrefused card 4242424242424242\n"
+        "START RequestId: 0f8e2d1c-1234-4123-8123-424242424242\nrefused card 4242424242424242\n"
     )
     found = scenario._card_data_found([])
     assert found == ["gateway.log line 2: refused card [REDACTED_PAN]"]
