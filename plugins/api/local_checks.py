@@ -43,10 +43,11 @@ def payment_body(reference: str, *, pan: str = TEST_PAN, cvc: str = TEST_CVC, am
     ).encode()
 
 
-# Ids the runtime derives by HMAC (idempotency records, card fingerprints): hex digests, which no
-# client input reaches, and in which a 16-digit run with a scheme's BIN turns up by chance (about one
-# digest in 300 for contains_card_data: a table of a chaos run's records never scans clean).
-_DERIVED_ID = re.compile(rf"(?:{re.escape(RECORD_ID_PREFIX)}|cfp_)[0-9a-f]{{64}}")
+# Values the runtime derives by HMAC-SHA-256 (idempotency record ids, card fingerprints, request
+# fingerprints): hex digests no client input reaches, in which a 16-digit run with a scheme's BIN
+# turns up by chance (about one digest in 300 for contains_card_data: a table of a chaos run's
+# records never scans clean). A client's own 64-hex value holding a PAN is refused at validation.
+_DERIVED_ID = re.compile(rf"(?:{re.escape(RECORD_ID_PREFIX)}|cfp_)?[0-9a-f]{{64}}")
 
 
 def item_strings(value: Any) -> Iterator[str]:

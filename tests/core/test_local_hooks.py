@@ -261,6 +261,9 @@ def test_table_scans_skip_numbers_and_hmac_derived_ids_but_not_what_a_client_wro
     from payments_platform.plugins.api.local_checks import items_hold_card_data
 
     digest = "247e53cdbd8ca8dc49ee5f7e4425c17168d" + "4242424242424242" + "f532249c46115"
-    derived = [{"transaction_id": {"S": f"idem_{digest}"}, "card_fingerprint": {"S": f"cfp_{digest}"}}]
+    derived = [
+        {"transaction_id": {"S": f"idem_{digest}"}, "card_fingerprint": {"S": f"cfp_{digest}"}},
+        {"request_fingerprint": {"S": digest}},
+    ]
     assert not items_hold_card_data([*derived, {"timestamp": {"N": "4242424242424242"}}])
     assert items_hold_card_data([*derived, {"description": {"S": f"idem_{digest} 4242 4242 4242 4242"}}])
