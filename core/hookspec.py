@@ -50,7 +50,7 @@ if TYPE_CHECKING:
         LocalDeployment,
         SmokeCheck,
     )
-    from payments_platform.core.host.config import EnvironmentConfig
+    from payments_platform.core.environment import EnvironmentConfig
 
 PROJECT_NAME = "payments_platform"
 ENTRY_POINT_GROUP = "payments_platform.plugins"

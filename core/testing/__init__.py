@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from payments_platform.core.declaration import PluginDeclaration
+from payments_platform.core.environment import EnvironmentConfig, RegionPlan
 from payments_platform.core.errors import ConfigError
 from payments_platform.core.hookspec import hookimpl
-from payments_platform.core.host.config import EnvironmentConfig, RegionPlan
 from payments_platform.core.keys import (
     AUDIT_QUEUE,
     CARD_FINGERPRINT_ROTATOR,
@@ -106,6 +106,8 @@ class StubProvider:
                     role=role,
                     log_group_name=value.log_group_name,
                     log_group_arn=value.log_group_arn,
+                    key=value.role_key,
+                    physical_name=value.name,
                 )
             ctx[key] = value
 

@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,10 +24,11 @@ from payments_platform.core.local.processes import alive
 from payments_platform.core.ops.terraform import find_mirror
 from payments_platform.plugins.api.local_checks import payment_body
 
+from cli_runner import CLI
+
 pytestmark = pytest.mark.terraform
 
 REPO = Path(__file__).resolve().parents[3]
-CLI = [sys.executable, "-m", "payments_platform.core.cli.main"]
 SERVING = "Ctrl-C stops everything"
 PARENT_DEATH_LIMIT_S = 5.0
 
