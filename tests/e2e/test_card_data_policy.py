@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from e2e_support import LocalDeployment, archived_audit_messages
 
-from payments_platform.core.local.smoke import payment_body, request
+from payments_platform.core.deployment_checks import http_request as request
+from payments_platform.plugins.api.local_checks import payment_body
 from payments_platform.runtime.redaction import contains_card_data
 
 pytestmark = pytest.mark.terraform
