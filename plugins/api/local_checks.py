@@ -50,13 +50,19 @@ def payment_body(reference: str, *, pan: str = TEST_PAN, cvc: str = TEST_CVC, am
 _DERIVED_ID = re.compile(rf"(?:{re.escape(RECORD_ID_PREFIX)}|cfp_)?[0-9a-f]{{64}}")
 
 
+def derived_identifier(text: str) -> bool:
+    """True for a whole value the runtime derived by HMAC (see :data:`_DERIVED_ID`): a scan for
+    card data skips it, wherever it was found (table, event, archive, log line field)."""
+    return _DERIVED_ID.fullmatch(text) is not None
+
+
 def item_strings(value: Any) -> Iterator[str]:
     """Every string a DynamoDB item (or a list of them) holds -- attribute names and S values, at
     any depth -- but not its numbers: those are the platform's own (epoch-millisecond timestamps,
     a tenth of which pass Luhn), and card data is only ever written as a string (the record codec);
     nor the HMAC-derived ids (:data:`_DERIVED_ID`)."""
     if isinstance(value, str):
-        if not _DERIVED_ID.fullmatch(value):
+        if not derived_identifier(value):
             yield value
         return
     if isinstance(value, dict):
