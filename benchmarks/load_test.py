@@ -112,7 +112,8 @@ def main() -> int:
     from payments_platform.core.local.lifecycle import down, up
     from payments_platform.core.local.processes import emulator_client
     from payments_platform.core.local.run_record import LocalRun
-    from payments_platform.core.local.smoke import holds_card_data
+    from payments_platform.plugins.api.local_checks import items_hold_card_data
+    from payments_platform.runtime.redaction import contains_card_data as holds_card_data
 
     failures: list[str] = []
     figures: dict[str, Any] = {}
@@ -234,7 +235,7 @@ def main() -> int:
             stranded = [i for i in items if "dispatch_pending" in i and int(i["lease_expires_at"]["N"]) < load_ended_ms]
             if stranded:
                 failures.append(f"{len(stranded)} dispatches still stranded after the reconciler ran")
-            if holds_card_data(json.dumps(items)):
+            if items_hold_card_data(items):
                 failures.append("the table holds card data")
 
             audit_bodies = drain(sqs, variables["AUDIT_QUEUE_URL"])

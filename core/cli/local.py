@@ -115,10 +115,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.watch and args.keep:
         raise ConfigError("--watch serves saved changes in the foreground: it cannot be combined with --keep")
     session, started = _session(args), time.perf_counter()
-    session.up(args.env, port=args.port, keep=args.keep)
+    record = session.up(args.env, port=args.port, keep=args.keep)
+    examples = _example_lines(args, session.run, record)  # before jsii stops: loading the plugins may start it
     stop_jsii_runtime()  # synth is done; what follows must survive the terminal's Ctrl-C
     _say(f"up in {time.perf_counter() - started:.1f} s")
-    for line in session.describe():
+    for line in session.describe(examples):
         _say(line)
     if args.keep:
         _say("left running (--keep): `payments-platform local down` destroys and stops it")
@@ -130,3 +131,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     session.down(destroy=args.destroy)
     _say("stopped; nothing left running")
     return 0 if reason in ("SIGINT", "SIGTERM", "SIGHUP") else 1
+
+
+def _example_lines(args: argparse.Namespace, run: Any, record: Any) -> list[str]:
+    """The enabled plugins' example requests (payments_local_examples), as curl lines; a plugin
+    failing there costs the examples, not the running deployment."""
+    from payments_platform.core.errors import PlatformError
+    from payments_platform.core.local.api_hooks import example_lines, example_requests
+
+    try:
+        return example_lines(example_requests(args.config, run.run_dir, record))
+    except PlatformError as exc:
+        return ["", f"(no example requests: {exc})"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from payments_platform.core.local import DEFAULT_ENVIRONMENT, lifecycle
@@ -63,8 +63,8 @@ class LocalSession:
                 **self._tools,
             )
 
-    def describe(self) -> list[str]:
-        return lifecycle.describe(self.record)
+    def describe(self, examples: Sequence[str] = ()) -> list[str]:
+        return lifecycle.describe(self.record, examples)
 
     def serve(self) -> str:
         """The gateway's output until a stop signal or a process dies; returns which."""

@@ -50,7 +50,9 @@ def test_the_groups_are_found():
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="pending: a parallel change of issue #27")) if n in PENDING else n
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="pending: a parallel change of issue #27"))
+        if n in PENDING
+        else n
         for n in sorted(ALL_GROUPS)
     ],
 )
