@@ -37,7 +37,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from payments_platform.core.local.api_hooks import local_deployment
-    from payments_platform.core.local.lifecycle import LocalRun, RunRecord, default_run, down, up
+    from payments_platform.core.local.lifecycle import down, up
+    from payments_platform.core.local.run_record import LocalRun, RunRecord, default_run
     from payments_platform.core.testing.chaos import Experiment, chaos_scenario, run_experiment
 
     failed = False

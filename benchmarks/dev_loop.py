@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.resources
 import json
 import os
 import re
@@ -90,7 +91,8 @@ def main() -> int:
 
     from payments_platform.core.deployment_checks import http_request as request
     from payments_platform.core.local import watch
-    from payments_platform.core.local.lifecycle import LocalRun, down, up
+    from payments_platform.core.local.lifecycle import down, up
+    from payments_platform.core.local.run_record import LocalRun
     from payments_platform.core.ops.terraform import Terraform
     from payments_platform.plugins.api.local_checks import payment_body
 
@@ -101,7 +103,8 @@ def main() -> int:
         config = scratch / "environments.toml"
         shutil.copy(REPO / "environments.toml", config)
         runtime = scratch / "runtime"
-        shutil.copytree(watch.runtime_source_dir(), runtime, ignore=shutil.ignore_patterns("__pycache__"))
+        runtime_source = Path(str(importlib.resources.files("payments_platform.runtime")))
+        shutil.copytree(runtime_source, runtime, ignore=shutil.ignore_patterns("__pycache__"))
         run = LocalRun(scratch / ".payments-local", say=lambda line: print(f"  | {line}", flush=True))
 
         # 1. cold up → first 201
@@ -138,7 +141,7 @@ def main() -> int:
             config_path=config,
             environment_name=record.environment,
             terraform=Terraform.locate(run.run_dir),
-            runtime_dir=runtime,
+            search=(runtime.parent,),  # the copy: the deployed package's entries are its files
             say=lambda line: (lines.append(line), print(f"  | {line}", flush=True)),
             build_cache_dir=scratch / "build",
         )

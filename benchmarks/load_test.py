@@ -109,8 +109,9 @@ def main() -> int:
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the run's logs (gateway, emulator, terraform) here")
     args = parser.parse_args()
 
-    from payments_platform.core.local.lifecycle import LocalRun, down, up
+    from payments_platform.core.local.lifecycle import down, up
     from payments_platform.core.local.processes import emulator_client
+    from payments_platform.core.local.run_record import LocalRun
     from payments_platform.plugins.api.local_checks import items_hold_card_data
     from payments_platform.runtime.redaction import contains_card_data as holds_card_data
 

@@ -67,8 +67,8 @@ def cmd_contract(args: argparse.Namespace) -> int:
 
 def local_target(config_path: str | None) -> tuple[str, str, str | None]:
     """The URL and two client keys (the second, if any, as peer) of a running `local up --keep`."""
-    from payments_platform.core.local.lifecycle import RunRecord, default_run
     from payments_platform.core.local.processes import alive
+    from payments_platform.core.local.run_record import RunRecord, default_run
 
     running = RunRecord.load(default_run(config_path).record_file)
     if running is None or not running.url or not running.gateway_pid or not alive(running.gateway_pid):

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
-from pathlib import Path
 from typing import Any
 
 from payments_platform.core.cli import local_fault
 from payments_platform.core.cli.options import env_option, terraform_options
-from payments_platform.core.cli.registry import Commands
+from payments_platform.core.cli.registry import Commands, Handler
+from payments_platform.core.errors import ConfigError
 from payments_platform.core.local import DEFAULT_ENVIRONMENT
 
 
 def register(commands: Commands) -> None:
-    local = commands.add(
-        "local", help="the whole platform on this machine: emulator, deployment, HTTP API", handler=cmd_local
+    _, actions = commands.add_group(
+        "local", help="the whole platform on this machine: emulator, deployment, HTTP API", dest="local_command"
     )
-    actions = commands.group(local, "local_command")
     start = actions.add(
         "up",
         help="start the emulator, deploy, serve the API (Ctrl-C: stop, and everything deployed with it)",
-        handler=cmd_local,
+        handler=cmd_up,
     )
     env_option(
         start, default=DEFAULT_ENVIRONMENT, help=f"an environment with aws_endpoint (default: {DEFAULT_ENVIRONMENT})"
@@ -36,11 +36,11 @@ def register(commands: Commands) -> None:
         help="serve saved changes: runtime/ code in seconds, plugins/, extensions/, environments.toml by terraform apply",
     )
     smoke = actions.add(
-        "smoke", help="up → take a payment end to end → check everything → down (exit 0/1)", handler=cmd_local
+        "smoke", help="up → take a payment end to end → check everything → down (exit 0/1)", handler=cmd_smoke
     )
     env_option(smoke, default=DEFAULT_ENVIRONMENT)
     down_ = actions.add(
-        "down", help="stop whatever a previous `local up` left running, and all it deployed", handler=cmd_local
+        "down", help="stop whatever a previous `local up` left running, and all it deployed", handler=cmd_down
     )
     for parser in (start, down_):
         parser.add_argument(
@@ -64,85 +64,71 @@ def _port(text: str) -> int:
 
 
 def _say(line: str) -> None:
-    """Never fails: the teardown must not depend on the terminal (lifecycle.console)."""
-    from payments_platform.core.local.lifecycle import console
+    """Never fails: the teardown must not depend on the terminal (terminal.console)."""
+    from payments_platform.core.local.terminal import console
 
     console(line)
 
 
-def cmd_local(args: argparse.Namespace) -> int:
-    from payments_platform.core.local.lifecycle import stop_signals_interrupt
+def _session(args: argparse.Namespace) -> Any:
+    from payments_platform.core.local.session import LocalSession
 
-    with stop_signals_interrupt():
-        return _cmd_local(args)
+    return LocalSession.for_config(
+        args.config, say=_say, terraform_binary=args.terraform, provider_mirror=args.provider_mirror
+    )
 
 
-def _cmd_local(args: argparse.Namespace) -> int:
+def _interruptible(handler: Handler) -> Handler:
+    """SIGTERM and SIGHUP interrupt a local command as Ctrl-C does: what it started is torn down."""
+
+    def run(args: argparse.Namespace) -> int:
+        from payments_platform.core.local.signals import stop_signals_interrupt
+
+        with stop_signals_interrupt():
+            return handler(args)
+
+    return run
+
+
+@_interruptible
+def cmd_down(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    if _session(args).down(destroy=args.destroy):
+        _say(f"local run stopped and cleaned up in {time.perf_counter() - started:.1f} s")
+    else:
+        _say("nothing to clean up: no local run is recorded")
+    return 0
+
+
+@_interruptible
+def cmd_smoke(args: argparse.Namespace) -> int:
+    passed = _session(args).smoke(args.env)
+    _say("smoke: passed" if passed else "smoke: FAILED")
+    return 0 if passed else 1
+
+
+@_interruptible
+def cmd_up(args: argparse.Namespace) -> int:
     # Loaded here, not at import: the other commands need neither the emulator nor jsii.
     from payments_platform.core.cdktf_adapter import stop_jsii_runtime
-    from payments_platform.core.local.lifecycle import default_run, describe, down, follow, up
-
-    run = default_run(args.config, say=_say)
-    tools = {"terraform_binary": args.terraform, "provider_mirror": args.provider_mirror}
-    if args.local_command == "down":
-        with run.lock():
-            started = time.perf_counter()
-            if down(run, **tools, destroy=args.destroy):
-                _say(f"local run stopped and cleaned up in {time.perf_counter() - started:.1f} s")
-            else:
-                _say("nothing to clean up: no local run is recorded")
-        return 0
-    if args.local_command == "smoke":
-        from payments_platform.core.local.smoke import run_smoke
-
-        with run.lock():
-            passed = run_smoke(
-                run,
-                plan_check=lambda record: _no_changes(run, record, tools),
-                config_path=args.config,
-                environment_name=args.env,
-                **tools,
-            )
-        _say("smoke: passed" if passed else "smoke: FAILED")
-        return 0 if passed else 1
 
     if args.watch and args.keep:
-        from payments_platform.core.local.processes import LocalRunError
-
-        raise LocalRunError("--watch serves saved changes in the foreground: it cannot be combined with --keep")
-    started = time.perf_counter()
-    with run.lock():
-        record = up(
-            run,
-            config_path=args.config,
-            environment_name=args.env,
-            port=args.port,
-            die_with_parent=not args.keep,
-            **tools,
-        )
-    examples = _example_lines(args, run, record)  # before jsii stops: loading the plugins may start it
+        raise ConfigError("--watch serves saved changes in the foreground: it cannot be combined with --keep")
+    session, started = _session(args), time.perf_counter()
+    record = session.up(args.env, port=args.port, keep=args.keep)
+    examples = _example_lines(args, session.run, record)  # before jsii stops: loading the plugins may start it
     stop_jsii_runtime()  # synth is done; what follows must survive the terminal's Ctrl-C
     _say(f"up in {time.perf_counter() - started:.1f} s")
-    for line in describe(record, examples):
+    for line in session.describe(examples):
         _say(line)
     if args.keep:
         _say("left running (--keep): `payments-platform local down` destroys and stops it")
         return 0
-    watching = _start_watch(run, record, args, tools) if args.watch else None
-    _say("Ctrl-C stops everything (and all it deployed).  Function output and requests:")
-    try:
-        reason = follow(run, record)
-    finally:
-        if watching is not None:
-            try:
-                from payments_platform.core.local import watch
-
-                watch.finish(*watching)
-            except Exception as exc:  # never in the way of the teardown below
-                _say(f"(the watcher did not stop cleanly: {exc})")
+    with session.reloading(args.env) if args.watch else contextlib.nullcontext():
+        _say("Ctrl-C stops everything (and all it deployed).  Function output and requests:")
+        reason = session.serve()
     _say(f"stopping ({reason}) …")
-    with run.lock():
-        down(run, **tools, destroy=args.destroy)
+    session.down(destroy=args.destroy)
     _say("stopped; nothing left running")
     return 0 if reason in ("SIGINT", "SIGTERM", "SIGHUP") else 1
 
@@ -157,31 +143,3 @@ def _example_lines(args: argparse.Namespace, run: Any, record: Any) -> list[str]
         return example_lines(example_requests(args.config, run.run_dir, record))
     except PlatformError as exc:
         return ["", f"(no example requests: {exc})"]
-
-
-def _start_watch(run: Any, record: Any, args: argparse.Namespace, tools: dict[str, Any]) -> Any:
-    from payments_platform.core.host.config import find_config_file
-    from payments_platform.core.local import watch
-    from payments_platform.core.ops.terraform import Terraform
-
-    loop = watch.DevLoop(
-        run_dir=run.run_dir,
-        endpoint=record.endpoint,
-        region=record.region,
-        stack_dir=Path(record.stack_dir),
-        config_path=find_config_file(Path(args.config) if args.config else None),
-        environment_name=args.env,
-        terraform=Terraform.locate(run.run_dir, binary=tools["terraform_binary"], mirror=tools["provider_mirror"]),
-        say=_say,
-    )
-    return (loop, *watch.start(loop))
-
-
-def _no_changes(run: Any, record: Any, tools: dict[str, Any]) -> str:
-    from payments_platform.core.local.lifecycle import planned_changes
-    from payments_platform.core.local.smoke import SmokeFailure
-
-    changes = planned_changes(run, record, **tools)
-    if changes:
-        raise SmokeFailure(f"{len(changes)} planned change(s): " + "; ".join(changes[:10]))
-    return "exit code 0"

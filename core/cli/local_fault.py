@@ -110,7 +110,7 @@ def rule_from_args(args: argparse.Namespace) -> FaultRule:
 
 
 def _run_dir(args: argparse.Namespace) -> Path:
-    from payments_platform.core.local.lifecycle import default_run
+    from payments_platform.core.local.run_record import default_run
 
     return default_run(args.config).run_dir
 

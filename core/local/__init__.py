@@ -3,7 +3,9 @@
 emulator/  the emulator process: moto's server with our patches (each with its "Upstream:" note)
 apigw/     the local API gateway, answering as the deployed REST API does
 lambdafn/  the functions, run as Lambda runs them (Runtime API, Invoke API, schedules)
-lifecycle, smoke, processes, leftovers: ``local up | down | smoke`` put together
+session: a local deployment, as the CLI drives it (up, serve, reloading, down, smoke) -- over
+lifecycle (the steps), run_record, deployed_stack (what the emulator holds), gateway_spec, apply_watch,
+terminal, signals, processes, leftovers, smoke; watch and package_sources: ``local up --watch``
 faults: ``local fault`` -- faults injected into the running deployment (its command: core/cli/local_fault.py)
 """
 

@@ -13,8 +13,8 @@ from payments_platform.core.deployment_checks import ExampleRequest, LocalDeploy
 from payments_platform.core.host.builder import environment_plugins
 from payments_platform.core.host.config import load_config
 from payments_platform.core.host.plugin_manager import PlatformPluginManager
-from payments_platform.core.local.lifecycle import RunRecord
 from payments_platform.core.local.processes import LocalRunError, emulator_client
+from payments_platform.core.local.run_record import RunRecord
 
 
 def local_deployment(run_dir: Path, record: RunRecord) -> LocalDeployment:

@@ -7,19 +7,20 @@ before anything else happens, so ``local down`` can always find it.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from payments_platform.core.errors import PlatformError
 from payments_platform.core.local.emulator.admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
+from payments_platform.core.ops.process_tree import alive as alive  # what callers of this module ask too
+from payments_platform.core.ops.process_tree import dies_with_parent
 
 # The administrator credentials the emulator is seeded with (emulator_server.py); the same
 # dummy pair the synthesized provider uses for an emulator endpoint (core/host/foundation.py).
@@ -55,26 +56,6 @@ def write_json_atomically(path: Path, data: Mapping[str, Any]) -> None:
     temporary.write_text(json.dumps(data, indent=2))
     os.chmod(temporary, 0o600)  # run files hold emulator credentials
     temporary.replace(path)
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def dies_with_parent(sig: signal.Signals = signal.SIGTERM) -> Callable[[], None]:
-    """A ``preexec_fn``: the child is sent ``sig`` when the process (thread) that started it dies
-    -- even by SIGKILL or the OOM killer, which leave no chance to clean up (Linux prctl). A child
-    whose parent died before the call ends at once rather than serve an orphaned run."""
-    parent = os.getpid()
-
-    def apply() -> None:
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, int(sig))
-        except OSError:
-            return  # not Linux: `local down` still cleans up from the run directory
-        if os.getppid() != parent:
-            os.kill(os.getpid(), sig)
-
-    return apply
 
 
 def spawn(
@@ -117,43 +98,6 @@ def last_line(log_file: Path) -> str:
     except OSError:
         return "(no log)"
     return lines[-1].strip() if lines else "(no output)"
-
-
-def descendants(pid: int) -> set[int]:
-    """Every living process below ``pid`` (Linux /proc; empty elsewhere)."""
-    found: set[int] = set()
-    pending = [pid]
-    while pending:
-        parent = pending.pop()
-        try:
-            tasks = list(Path(f"/proc/{parent}/task").iterdir())
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                children = {int(child) for child in (task / "children").read_text().split()}
-            except (OSError, ValueError):
-                continue
-            pending.extend(children - found)
-            found |= children
-    return found
-
-
-def alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours is dead for every purpose here.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def stop_group(pid: int | None, *, timeout: float = STOP_TIMEOUT_S) -> None:

@@ -2,10 +2,12 @@
 
 Two paths, chosen by what changed (watchfiles reports the saves):
 
-* **runtime code** (``runtime/``): compile every module (a syntax error stops here) → build the
-  package exactly as synth does → Lambda's UpdateFunctionCode on the emulator for each function
-  deployed from it → read each function back (its deployed CodeSha256 must be the new package's)
-  → the gateway swaps the function specs and recycles their containers. Seconds; no Terraform.
+* **code** (the source trees of the deployed zip packages -- ``runtime/`` -- found by content,
+  package_sources.py): compile every module (a syntax error stops here) → rebuild the package
+  exactly as synth wrote it, the saved files read anew → Lambda's UpdateFunctionCode on the
+  emulator for each function deployed from it → read each function back (its deployed CodeSha256
+  must be the new package's) → the gateway swaps the function specs and recycles their
+  containers. Seconds; no Terraform.
 * **infrastructure** (``plugins/``, ``extensions/``, ``environments.toml``): synthesize in a fresh
   process (changed plugin code is imported anew) → ``terraform apply`` of the difference, without a
   refresh (the emulator holds exactly what was applied) → the functions and the REST API read back
@@ -37,14 +39,16 @@ from pathlib import Path
 from typing import Any
 
 from payments_platform.core.errors import PlatformError
-from payments_platform.core.local.emulator.function_identities import function_identity, identity_matches_role
-from payments_platform.core.local.lambdafn.deployed_functions import code_sha256, read_function, spec_to_json
-from payments_platform.core.local.processes import emulator_client, write_json_atomically
+from payments_platform.core.local.deployed_stack import DeployedStack, Served
+from payments_platform.core.local.gateway_spec import GatewaySpec
+from payments_platform.core.local.lambdafn.deployed_functions import read_function
+from payments_platform.core.local.lambdafn.service import FunctionSpec
+from payments_platform.core.local.package_sources import PackageSource, find_sources, is_under
+from payments_platform.core.local.processes import emulator_client
 
 # watchfiles: yield once saves have settled for STEP_MS, at most DEBOUNCE_MS after the first.
 STEP_MS = 50
 DEBOUNCE_MS = 400
-RUNTIME_ARCHIVE_MARKER = "payments_runtime/__init__.py"
 INFRASTRUCTURE_SUFFIXES = (".py", ".toml", ".json")
 RELOAD_TIMEOUT_S = 30.0
 SYNTH_TIMEOUT_S = 300
@@ -58,13 +62,6 @@ class ReloadFailed(PlatformError):
     """One step of a reload failed; the message is the one line the developer sees."""
 
 
-def runtime_source_dir() -> Path:
-    """The runtime package as installed (an editable install: ``runtime/`` of the checkout)."""
-    from payments_platform.plugins.api.packaging import RUNTIME_PACKAGE, _package_dir
-
-    return _package_dir(RUNTIME_PACKAGE)
-
-
 @dataclasses.dataclass
 class DevLoop:
     """What a running ``local up`` needs to reload itself; ``watch`` runs until ``stop`` is set."""
@@ -76,10 +73,13 @@ class DevLoop:
     config_path: Path
     environment_name: str
     terraform: Any  # core.ops.terraform.Terraform
-    runtime_dir: Path = dataclasses.field(default_factory=runtime_source_dir)
+    # Where the deployed packages' source trees are looked for (package_sources.py); default: the
+    # directory of environments.toml -- the project.
+    search: tuple[Path, ...] = ()
     say: Say = print
     build_cache_dir: Path | None = None
-    _running_apply: subprocess.Popen[str] | None = None
+    _sources: list[PackageSource] | None = None
+    _stop_apply: threading.Event = dataclasses.field(default_factory=threading.Event)
     # The package each function was last hot-swapped to: Terraform's state does not know it, so an
     # apply that leaves the function's code alone leaves this package deployed.
     _swapped: dict[str, Path] = dataclasses.field(default_factory=dict)
@@ -95,16 +95,30 @@ class DevLoop:
         root = self.config_path.parent
         return [p for p in (root / "plugins", root / "extensions", self.config_path) if p.exists()]
 
+    @property
+    def sources(self) -> list[PackageSource]:
+        """The source trees of the deployed zip packages, found once per deployed configuration."""
+        if self._sources is None:
+            search = list(self.search) or [self.config_path.parent]
+            packages = sorted(set(DeployedStack(self.endpoint, self.region, self.stack_dir).packages().values()))
+            self._sources = [find_sources(package, search) for package in packages]
+        return self._sources
+
+    @property
+    def code_dirs(self) -> list[Path]:
+        return sorted({tree for source in self.sources for tree in source.trees.values()})
+
     # -- the loop ---------------------------------------------------------------------------
     def watch(self, stop: threading.Event) -> None:
         import watchfiles
 
+        code = ", ".join(str(p) for p in self.code_dirs) or "no source tree of a deployed package"
         self.say(
-            f"watching {self.runtime_dir} (code: seconds) and "
+            f"watching {code} (code: seconds) and "
             f"{', '.join(str(p) for p in self.infrastructure_paths)} (infrastructure: terraform apply)"
         )
         for changes in watchfiles.watch(
-            self.runtime_dir,
+            *self.code_dirs,
             *self.infrastructure_paths,
             watch_filter=self._relevant,
             stop_event=stop,
@@ -123,14 +137,17 @@ class DevLoop:
 
     def reload(self, paths: set[Path], *, stop: threading.Event | None = None) -> bool:
         """One reload for a set of saved paths; False when it failed (and the last good version serves)."""
-        runtime = {p for p in paths if _under(p, self.runtime_dir)}
+        code = {p for p in paths if any(is_under(p, tree) for tree in self.code_dirs)}
         started = time.perf_counter()
-        what = ", ".join(sorted(_shown(p, self.runtime_dir.parent, self.config_path.parent) for p in paths))
+        bases = [tree.parent for tree in self.code_dirs] + [self.config_path.parent]
+        what = ", ".join(sorted(_shown(p, *bases) for p in paths))
         try:
-            if paths - runtime:
+            if paths - code:
                 summary = self.reload_infrastructure()
             else:
-                summary = self.reload_runtime()
+                summary = "; ".join(
+                    self.reload_code(source) for source in self.sources if any(source.covers(p) for p in code)
+                )
         except Exception as failure:  # one line, and the watcher goes on watching
             if stop is None or not stop.is_set():
                 reason = str(failure) if isinstance(failure, ReloadFailed) else f"{type(failure).__name__}: {failure}"
@@ -139,65 +156,48 @@ class DevLoop:
         self.say(f"↻ {what}: {summary} in {time.perf_counter() - started:.1f} s")
         return True
 
-    # -- runtime code -----------------------------------------------------------------------
-    def reload_runtime(self) -> str:
-        from payments_platform.plugins.api.packaging import build_lambda_package
-
+    # -- code ---------------------------------------------------------------------------------
+    def reload_code(self, source: PackageSource) -> str:
+        """The package rebuilt from its saved sources, deployed to every function that runs it."""
         phases = _Phases()
-        _compile_all(self.runtime_dir)
+        for tree in source.trees.values():
+            _compile_all(tree)
         try:
-            package = build_lambda_package(self.build_cache_dir, runtime_dir=self.runtime_dir)
-        except (OSError, ValueError) as exc:
-            raise ReloadFailed(f"cannot package the runtime: {exc}") from None
+            package = source.rebuild(self.build_cache_dir or self.run_dir / "packages")
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise ReloadFailed(f"cannot package {', '.join(source.trees)}: {exc}") from None
         phases.done("package")
-        spec = json.loads(self.spec_file.read_text())
-        runtime_functions = self._runtime_functions(spec)
+        spec = GatewaySpec.read(self.spec_file)
+        packages = DeployedStack(self.endpoint, self.region, self.stack_dir).packages()
+        names = sorted(n for n, path in packages.items() if path == source.package and n in spec.function_names)
         lambda_client = emulator_client("lambda", self.endpoint, self.region)
-        deployed = {
-            name: lambda_client.get_function_configuration(FunctionName=name)["CodeSha256"]
-            for name in runtime_functions
-        }
+        deployed = {n: lambda_client.get_function_configuration(FunctionName=n)["CodeSha256"] for n in names}
         for name, sha in deployed.items():
             self._served_code.setdefault(name, sha)  # what the gateway serves until this reload
         if set(deployed.values()) == {package.source_code_hash}:
             return "the package is unchanged (nothing to deploy)"
         code_root = self.run_dir / "functions" / package.sha256_hex[:12]
-        _unpack_once(package.path, code_root, runtime_functions)
+        _unpack_once(package.path, code_root, names)
         data = package.path.read_bytes()
 
-        def deploy(name: str) -> dict[str, Any]:
+        def deploy(name: str) -> FunctionSpec:
             client = emulator_client("lambda", self.endpoint, self.region)  # one per thread
             client.update_function_code(FunctionName=name, ZipFile=data)
-            return spec_to_json(read_function(client, name, package.path, code_root))
+            return read_function(client, name, package.path, code_root)
 
-        with ThreadPoolExecutor(max_workers=len(runtime_functions) or 1) as pool:
-            deployed_specs = dict(zip(runtime_functions, pool.map(deploy, runtime_functions)))
+        with ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
+            updated = dict(zip(names, pool.map(deploy, names)))
         phases.done("UpdateFunctionCode")
-        functions = []
-        for entry in spec["functions"]:
-            if entry["name"] in deployed_specs:
-                entry = deployed_specs[entry["name"]]
-                self._swapped[entry["name"]] = package.path
-                self._served_code[entry["name"]] = package.source_code_hash
-            functions.append(entry)
-        spec["functions"] = functions
-        changed = self._tell_gateway(spec, api=False)
+        for name in updated:
+            self._swapped[name] = package.path
+            self._served_code[name] = package.source_code_hash
+        functions = tuple(updated.get(f.name, f) for f in spec.functions)
+        changed = self._tell_gateway(spec.with_functions(functions, spec.credentials), api=False)
         phases.done("gateway")
         return (
-            f"{len(runtime_functions)} function(s) updated to CodeSha256 {package.source_code_hash[:12]}…, "
+            f"{len(names)} function(s) updated to CodeSha256 {package.source_code_hash[:12]}…, "
             f"new containers for {', '.join(changed) or 'none'} ({phases})"
         )
-
-    def _runtime_functions(self, spec: dict[str, Any]) -> list[str]:
-        """The functions deployed from the runtime package (the zip holding payments_runtime/)."""
-        config = json.loads((self.stack_dir / "cdk.tf.json").read_text())
-        served = {f["name"] for f in spec["functions"]}
-        names = []
-        for body in (config.get("resource", {}).get("aws_lambda_function") or {}).values():
-            package = self.stack_dir / body.get("filename", "-")
-            if body["function_name"] in served and _holds_runtime(package):
-                names.append(body["function_name"])
-        return sorted(names)
 
     # -- infrastructure ----------------------------------------------------------------------
     def reload_infrastructure(self) -> str:
@@ -212,13 +212,17 @@ class DevLoop:
         self._note_served_code()
         _replace_configuration(self.stack_dir, new_stack)
         shutil.rmtree(staging, ignore_errors=True)
+        self._sources = None  # new packages: their sources are looked up again
         applied = self._apply()
         phases.done("apply")
-        config = json.loads((self.stack_dir / "cdk.tf.json").read_text())
-        spec = json.loads(self.spec_file.read_text())
-        spec["functions"], spec["credentials"] = self._read_functions(config, spec)
+        spec = GatewaySpec.read(self.spec_file)
+        served = Served(spec.functions, spec.credentials, dict(self._served_code), dict(self._swapped))
+        deployed = DeployedStack(self.endpoint, self.region, self.stack_dir).functions(
+            self.run_dir / "functions", served
+        )
+        self._served_code.update(deployed.code)
         phases.done("read back")
-        changed = self._tell_gateway(spec, api=True)
+        changed = self._tell_gateway(spec.with_functions(deployed.functions, deployed.credentials), api=True)
         phases.done("gateway")
         functions = f"new containers for {', '.join(changed)}" if changed else "functions unchanged"
         return f"terraform {applied}; the gateway reloaded the deployed API, {functions} ({phases})"
@@ -246,87 +250,42 @@ class DevLoop:
             raise ReloadFailed(f"synth failed: {lines[-1] if lines else f'exit {result.returncode}'}")
 
     def _apply(self) -> str:
-        from payments_platform.core.ops.terraform import last_error
+        from payments_platform.core.errors import TerraformError
 
-        log_file = self.run_dir / "terraform.log"
-        args = ["apply", "-auto-approve", "-input=false", "-no-color", "-refresh=false", "-parallelism=20"]
-        with open(log_file, "a") as log:
-            log.write(f"\n$ terraform {' '.join(args)}   (watch)\n")
-            log.flush()
-            start = log.tell()
-            self._running_apply = running = subprocess.Popen(
-                [self.terraform.binary, *args],
-                cwd=self.stack_dir,
-                env=self.terraform.env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                text=True,
+        try:
+            output = self.terraform.apply(
+                self.stack_dir,
+                self.run_dir / "terraform.log",
+                parallelism=20,
+                refresh=False,  # the emulator holds exactly what was applied
+                timeout=APPLY_TIMEOUT_S,
+                stop=self._stop_apply,
+                note="   (watch)",
             )
-            try:
-                code = running.wait(timeout=APPLY_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                running.kill()
-                raise ReloadFailed(f"terraform apply did not finish within {APPLY_TIMEOUT_S} s") from None
-            finally:
-                self._running_apply = None
-        output = log_file.read_text(errors="replace")[start:]
-        if code != 0:
-            raise ReloadFailed(f"terraform apply failed: {last_error(output)} (log: {log_file})")
+        except TerraformError as exc:
+            raise ReloadFailed(str(exc)) from None
         summary = re.search(r"Resources: (\d+) added, (\d+) changed, (\d+) destroyed", output)
         return (
             f"{summary[1]} added, {summary[2]} changed, {summary[3]} destroyed" if summary else "applied (no changes)"
         )
 
     def stop_apply(self) -> None:
-        """Ctrl-C reaches terraform through the terminal; SIGTERM does not: stop it here too."""
-        running = self._running_apply
-        if running is not None and running.poll() is None:
-            running.terminate()
+        """Ctrl-C reaches terraform through the terminal; SIGTERM does not: stop it here too (and its
+        provider processes with it: the runner stops the whole tree)."""
+        self._stop_apply.set()
 
     def _note_served_code(self) -> None:
         """The CodeSha256 each served function has before an apply changes anything."""
         lambda_client = emulator_client("lambda", self.endpoint, self.region)
-        for entry in json.loads(self.spec_file.read_text())["functions"]:
-            if entry["name"] not in self._served_code:
-                configuration = lambda_client.get_function_configuration(FunctionName=entry["name"])
-                self._served_code[entry["name"]] = configuration["CodeSha256"]
-
-    def _read_functions(
-        self, config: dict[str, Any], spec: dict[str, Any]
-    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
-        """Every deployed function read back. A function whose deployed code is the one served keeps
-        its unpacked code (and so its containers, when nothing else changed); an identity is rebuilt
-        only where its role changed (a new key would fail the requests in flight signed with the old)."""
-        lambda_client = emulator_client("lambda", self.endpoint, self.region)
-        iam = emulator_client("iam", self.endpoint, self.region)
-        credentials: dict[str, dict[str, str]] = spec["credentials"]
-        served = {f["name"]: Path(f["code_dir"]) for f in spec["functions"]}
-        functions, identities = [], {}
-        for body in sorted(
-            (config["resource"].get("aws_lambda_function") or {}).values(), key=lambda b: b["function_name"]
-        ):
-            name = body["function_name"]
-            deployed = lambda_client.get_function_configuration(FunctionName=name)["CodeSha256"]
-            package = self.stack_dir / body["filename"]
-            swapped = self._swapped.get(name)
-            if swapped is not None and code_sha256(package) != deployed and code_sha256(swapped) == deployed:
-                package = swapped  # the apply left the hot-swapped code deployed
-            code_root = self.run_dir / "functions" / deployed.replace("/", "_")[:12]
-            if name in served and self._served_code.get(name) == deployed:
-                code_root = served[name].parent  # the same code: the same unpacked directory
-            spec_of = read_function(lambda_client, name, package, code_root)
-            self._served_code[name] = deployed
-            functions.append(spec_to_json(spec_of))
-            if name in credentials and identity_matches_role(iam, name, spec_of.role_arn):
-                identities[name] = credentials[name]
-            else:
-                identities[name] = function_identity(iam, name, spec_of.role_arn).environment()
-        return functions, identities
+        for function in GatewaySpec.read(self.spec_file).functions:
+            if function.name not in self._served_code:
+                configuration = lambda_client.get_function_configuration(FunctionName=function.name)
+                self._served_code[function.name] = configuration["CodeSha256"]
 
     # -- the gateway --------------------------------------------------------------------------
-    def _tell_gateway(self, spec: dict[str, Any], *, api: bool) -> list[str]:
+    def _tell_gateway(self, spec: GatewaySpec, *, api: bool) -> list[str]:
         next_spec = self.spec_file.with_name("gateway-spec.next.json")
-        write_json_atomically(next_spec, spec)
+        spec.write(next_spec)
         request = json.dumps({"spec": str(next_spec), "api": api}).encode() + b"\n"
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as control:
@@ -342,15 +301,15 @@ class DevLoop:
         return list(answer.get("changed", []))
 
 
-def _compile_all(runtime_dir: Path) -> None:
-    """Every module of the runtime compiles, or ReloadFailed names the first that does not."""
-    for path in sorted(runtime_dir.rglob("*.py")):
+def _compile_all(tree: Path) -> None:
+    """Every module of a source tree compiles, or ReloadFailed names the first that does not."""
+    for path in sorted(tree.rglob("*.py")):
         if "__pycache__" in path.parts:
             continue
         try:
             compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
         except SyntaxError as exc:
-            where = f"{path.relative_to(runtime_dir.parent)}:{exc.lineno}"
+            where = f"{path.relative_to(tree.parent)}:{exc.lineno}"
             raise ReloadFailed(f"{where}: {type(exc).__name__}: {exc.msg}") from None
         except ValueError as exc:  # null bytes
             raise ReloadFailed(f"{path}: {exc}") from None
@@ -388,14 +347,6 @@ def _unpack_once(package: Path, code_root: Path, functions: list[str]) -> None:
             link.symlink_to("package", target_is_directory=True)
 
 
-def _holds_runtime(package: Path) -> bool:
-    try:
-        with zipfile.ZipFile(package) as archive:
-            return RUNTIME_ARCHIVE_MARKER in archive.namelist()
-    except (OSError, zipfile.BadZipFile):
-        return False
-
-
 def _replace_configuration(stack_dir: Path, new_stack: Path) -> None:
     """The new configuration and assets into the stack directory; Terraform's working files
     (.terraform, its lock file) stay, so no new ``init`` is needed."""
@@ -408,17 +359,9 @@ def _replace_configuration(stack_dir: Path, new_stack: Path) -> None:
             entry.rename(stack_dir / entry.name)
 
 
-def _under(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
-
-
 def _shown(path: Path, *bases: Path) -> str:
     for base in bases:
-        if _under(path, base):
+        if is_under(path, base):
             return str(path.resolve().relative_to(base.resolve()))
     return str(path)
 

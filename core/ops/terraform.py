@@ -1,5 +1,9 @@
 """Running the real terraform binary, offline through a provider mirror when one exists.
 
+One runner for every command that runs terraform (ops, ``local up``/``down``, ``--watch``):
+whatever stops a run early -- a timeout, a problem the caller watches for, a stop request,
+Ctrl-C -- stops terraform's whole process tree, its provider processes included.
+
 The mirror is found in this order: an explicit path (``--provider-mirror``), the
 ``PAYMENTS_TF_PROVIDER_MIRROR`` environment variable, then well-known locations that hold
 ``registry.terraform.io/hashicorp/aws``. Without a mirror terraform uses the registry as
@@ -14,11 +18,14 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from payments_platform.core.errors import ConfigError, TerraformError
+from payments_platform.core.ops.process_tree import dies_with_parent, stop_tree
 
 MIRROR_ENV_VAR = "PAYMENTS_TF_PROVIDER_MIRROR"
 TERRAFORM_ENV_VAR = "PAYMENTS_TERRAFORM"
@@ -34,6 +41,13 @@ PROVIDER_ADDRESS = "registry.terraform.io/hashicorp/aws"
 # Turns terraform's error output into one line with the fixing command, or None when it
 # does not recognise the failure (core/ops/backend_errors.py explains state-backend failures).
 Explain = Callable[[str], "str | None"]
+# Asked while a logged run works: a reason to stop it now (one line for the user), or None.
+Check = Callable[[], "str | None"]
+POLL_S = 0.5
+
+
+class TerraformStopped(TerraformError):
+    """A terraform run was stopped before it finished: timed out, a checked problem, a stop request."""
 
 
 def find_mirror(explicit: str | os.PathLike[str] | None = None) -> Path | None:
@@ -107,29 +121,108 @@ class Terraform:
         return env
 
     def run(self, args: Sequence[str], cwd: Path, *, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        """Run with its output captured."""
+        process = subprocess.Popen(
+            [self.binary, *args],
+            cwd=cwd,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
-            return subprocess.run(
-                [self.binary, *args], cwd=cwd, env=self.env(), capture_output=True, text=True, timeout=timeout
-            )
+            stdout, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise TerraformError(f"terraform {args[0]} timed out after {timeout:.0f} s in {cwd}") from None
+            stop_tree(process)
+            process.communicate()
+            raise TerraformStopped(f"terraform {args[0]} timed out after {timeout:.0f} s in {cwd}") from None
+        except BaseException:
+            stop_tree(process)
+            raise
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+    def run_logged(
+        self,
+        args: Sequence[str],
+        cwd: Path,
+        log_file: Path,
+        *,
+        timeout: float = 900,
+        check: Check | None = None,
+        stop: threading.Event | None = None,
+        note: str = "",
+    ) -> str:
+        """Run with its output appended to ``log_file`` (apply, destroy of a local run); returns
+        what this run wrote there. ``check`` is asked every POLL_S while it works, and ``stop``
+        looked at: either stops it at once (TerraformStopped), as a timeout does. Not a new session:
+        Ctrl-C reaches terraform too, which stops cleanly; killed, we leave it an interrupt
+        (SIGTERM) rather than an emulator to retry."""
+        with open(log_file, "ab") as log:
+            log.write(f"\n$ terraform {' '.join(args)}{note}\n".encode())
+            log.flush()
+            start = log.tell()
+            process = subprocess.Popen(
+                [self.binary, *args],
+                cwd=cwd,
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=dies_with_parent(),
+            )
+            try:
+                _wait(process, args[0], log_file, timeout, check, stop)
+            except BaseException:
+                stop_tree(process)
+                raise
+        output = log_file.read_bytes()[start:].decode(errors="replace")
+        if process.returncode != 0:
+            raise TerraformError(f"terraform {args[0]} failed: {last_error(output[-20000:])} (log: {log_file})")
+        return output
 
     def stream(
         self, args: Sequence[str], cwd: Path, *, interactive: bool = False, explain: Explain | None = None
     ) -> None:
         """Run with terraform's own output on this terminal (apply, destroy). Its error output is
         held back and replaced by one line when ``explain`` recognises the failure."""
-        result = subprocess.run(
+        process = subprocess.Popen(
             [self.binary, *args], cwd=cwd, env=self.env(interactive=interactive), stderr=subprocess.PIPE, text=True
         )
-        if result.returncode != 0:
-            known = explain(result.stderr) if explain else None
+        try:
+            _, stderr = process.communicate()
+        except BaseException:
+            stop_tree(process)
+            raise
+        if process.returncode != 0:
+            known = explain(stderr) if explain else None
             if known:
                 raise TerraformError(known)
-            sys.stderr.write(result.stderr)
+            sys.stderr.write(stderr)
             raise TerraformError(
-                f"terraform {args[0]} failed in {cwd} (exit {result.returncode}); see its output above"
+                f"terraform {args[0]} failed in {cwd} (exit {process.returncode}); see its output above"
             )
+
+    def apply(
+        self,
+        stack_dir: Path,
+        log_file: Path,
+        *,
+        parallelism: int = 10,
+        refresh: bool = True,
+        timeout: float = 900,
+        check: Check | None = None,
+        stop: threading.Event | None = None,
+        note: str = "",
+    ) -> str:
+        """``terraform apply`` without a prompt, logged (run_logged); returns its output."""
+        args = ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={parallelism}"]
+        if not refresh:
+            args.append("-refresh=false")
+        return self.run_logged(args, stack_dir, log_file, timeout=timeout, check=check, stop=stop, note=note)
+
+    def destroy(self, stack_dir: Path, log_file: Path, *, parallelism: int = 10, timeout: float = 900) -> str:
+        """``terraform destroy`` without a prompt, logged (run_logged); returns its output."""
+        args = ["destroy", "-auto-approve", "-input=false", "-no-color", f"-parallelism={parallelism}"]
+        return self.run_logged(args, stack_dir, log_file, timeout=timeout)
 
     def init(
         self, stack_dir: Path, *, backend: bool = False, explain: Explain | None = None, extra: Sequence[str] = ()
@@ -156,6 +249,29 @@ class Terraform:
             ]
             raise TerraformError(f"terraform validate rejected {stack_dir.name}: " + "; ".join(problems))
         return report
+
+
+def _wait(
+    process: subprocess.Popen,
+    command: str,
+    log_file: Path,
+    timeout: float,
+    check: Check | None,
+    stop: threading.Event | None,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while process.poll() is None:
+        if time.monotonic() > deadline:
+            raise TerraformStopped(f"terraform {command} timed out after {timeout:.0f} s (log: {log_file})")
+        problem = check() if check is not None else None
+        if problem is not None:
+            raise TerraformStopped(problem)
+        if stop is not None and stop.is_set():
+            raise TerraformStopped(f"terraform {command} was stopped (log: {log_file})")
+        try:
+            process.wait(timeout=POLL_S)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def last_error(text: str) -> str:

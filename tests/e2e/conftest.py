@@ -31,7 +31,8 @@ from e2e_support import ENVIRONMENT, REPO, TIMINGS, LocalDeployment
 
 from payments_platform.core.errors import TerraformError
 from payments_platform.core.host.config import load_config
-from payments_platform.core.local.lifecycle import LocalRun, RunRecord, down
+from payments_platform.core.local.lifecycle import down
+from payments_platform.core.local.run_record import LocalRun, RunRecord
 from payments_platform.core.ops.terraform import Terraform, find_mirror, find_terraform
 
 
@@ -52,7 +53,8 @@ _BACKGROUND: dict[str, Any] = {}
 UP_SCRIPT = """
 import json, sys, time
 from pathlib import Path
-from payments_platform.core.local.lifecycle import LocalRun, up
+from payments_platform.core.local.lifecycle import up
+from payments_platform.core.local.run_record import LocalRun
 lines = []
 run = LocalRun(Path(sys.argv[1]), say=lines.append)
 started = time.perf_counter()

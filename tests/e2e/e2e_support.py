@@ -14,8 +14,9 @@ import pytest
 from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.local.emulator.admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
 from payments_platform.core.local.leftovers import leftovers
-from payments_platform.core.local.lifecycle import LocalRun, RunRecord, down
+from payments_platform.core.local.lifecycle import down
 from payments_platform.core.local.processes import emulator_client
+from payments_platform.core.local.run_record import LocalRun, RunRecord
 from payments_platform.core.ops.terraform import Terraform
 
 REPO = Path(__file__).resolve().parents[2]

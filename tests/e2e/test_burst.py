@@ -14,8 +14,8 @@ import pytest
 from e2e_support import LocalDeployment
 
 from payments_platform.core.deployment_checks import http_request as request
-from payments_platform.core.local.apigw.deployed_api import read_deployed_api
 from payments_platform.core.local.apigw.gateway import LocalGateway
+from payments_platform.core.local.deployed_stack import DeployedStack
 from payments_platform.core.local.lambdafn.service import FunctionThrottled
 from payments_platform.plugins.api.local_checks import payment_body
 from payments_platform.runtime.redaction import contains_card_data
@@ -71,7 +71,7 @@ def test_no_burst_answer_holds_card_data(burst):
 
 
 def test_a_throttled_function_is_answered_as_the_deployed_gateway_response_says(deployment: LocalDeployment):
-    api = read_deployed_api(deployment.client("apigateway"), api_name=deployment.gateway_spec["api_name"])
+    (api,) = DeployedStack(deployment.endpoint, deployment.record.region, deployment.stack_dir).apis()
     deployed = api.gateway_responses["INTEGRATION_FAILURE"]
     assert (deployed.status_code, deployed.headers["Retry-After"]) == (503, "1")
 

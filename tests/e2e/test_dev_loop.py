@@ -8,6 +8,7 @@ CodeSha256 is the stack's package again for the modules that follow.
 
 from __future__ import annotations
 
+import importlib.resources
 import shutil
 import time
 from collections.abc import Iterator
@@ -65,7 +66,11 @@ class Watching:
 @pytest.fixture(scope="module")
 def watching(deployment: LocalDeployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watching]:
     runtime = tmp_path_factory.mktemp("dev-loop") / "runtime"
-    shutil.copytree(watch.runtime_source_dir(), runtime, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        Path(str(importlib.resources.files("payments_platform.runtime"))),
+        runtime,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     lines: list[str] = []
     loop = watch.DevLoop(
         run_dir=deployment.run.run_dir,
@@ -75,7 +80,7 @@ def watching(deployment: LocalDeployment, tmp_path_factory: pytest.TempPathFacto
         config_path=REPO / "environments.toml",
         environment_name="local",
         terraform=deployment.terraform,
-        runtime_dir=runtime,
+        search=(runtime.parent,),  # the copy: the deployed package's entries are its files
         say=lines.append,
         build_cache_dir=runtime.parent / "build",
     )

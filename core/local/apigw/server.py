@@ -2,13 +2,15 @@
 
     python -m payments_platform.core.local.apigw.server SPEC.json
 
-SPEC is written by ``local up`` (lifecycle.py): the emulator endpoint, the API's name, the
-functions as read from the emulator with each one's credentials, where to listen and where to
-write the ready file. The REST API and the schedules (schedules.py) are read from the emulator here, at start.
+SPEC (gateway_spec.py) is written by ``local up`` (lifecycle.py): the emulator endpoint, the stack,
+the functions as read from the emulator with each one's credentials, where to listen and where to
+write the ready file. The REST APIs (api_router.py), the schedules and the event source mappings are
+read from the emulator here (deployed_stack.py), at start and on a reload.
 One uvicorn server listens on the gateway's port and on one port per container slot; the port
 a request arrives on says whether it is a client's request or a container's Runtime API call.
 The gateway's port also serves Lambda's Invoke API (invoke_api.py) for direct invocations, to
 SigV4-signed requests by the deployment's keys only (invoke_auth.py).
+``serve`` only composes these services.
 
 ``local up --watch`` (core/local/watch.py) reloads a running gateway through a Unix socket in the
 run directory (SPEC's ``control_socket``): one JSON line ``{"spec": PATH, "api": bool}`` names a
@@ -20,6 +22,7 @@ Requests in flight finish on what they started with (LambdaService.replace_funct
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import socket
@@ -30,17 +33,19 @@ from typing import Any
 
 import uvicorn
 
-from payments_platform.core.local.apigw.deployed_api import read_deployed_api
+from payments_platform.core.local.apigw.api_router import ApiRouter
+from payments_platform.core.local.apigw.deployed_api import DeployedApi
 from payments_platform.core.local.apigw.gateway import LocalGateway
 from payments_platform.core.local.asgi import Receive, Scope, Send
+from payments_platform.core.local.deployed_stack import DeployedStack
 from payments_platform.core.local.faults import FaultBook
-from payments_platform.core.local.lambdafn.deployed_functions import spec_from_json
-from payments_platform.core.local.lambdafn.event_sources import poll, read_event_sources
+from payments_platform.core.local.gateway_spec import GatewaySpec
+from payments_platform.core.local.lambdafn.event_sources import poll
 from payments_platform.core.local.lambdafn.invoke_api import invoke_api, is_invoke
 from payments_platform.core.local.lambdafn.runtime_api import RuntimeApi
-from payments_platform.core.local.lambdafn.schedules import read_schedules, run_schedule
+from payments_platform.core.local.lambdafn.schedules import run_schedule
 from payments_platform.core.local.lambdafn.service import INIT_TIMEOUT_S, FunctionSpec, LambdaService
-from payments_platform.core.local.processes import ADMIN_CREDENTIALS, emulator_client, write_json_atomically
+from payments_platform.core.local.processes import ADMIN_CREDENTIALS, write_json_atomically
 
 # What a worker inherits from this machine; everything else comes from the deployed function.
 INHERITED_VARIABLES = ("PATH", "LANG", "HOME", "TMPDIR", "SYSTEMROOT")
@@ -94,12 +99,12 @@ def gateway_app(
     gateway_port: int,
     runtime_api: Any,
     service: LambdaService,
-    serving: Mapping[str, Any],
+    apis: Any,
     credentials: Mapping[str, Mapping[str, str]],
     region: str,
 ) -> Any:
     """The ASGI app on every port: a container slot's port serves the Runtime API; the gateway's
-    port serves the Invoke API and the API (``serving["gateway"]``, swapped on reload). ``credentials``
+    port serves the Invoke API and the deployed APIs (``apis``: api_router.py). ``credentials``
     is read per request: a reload gives functions new keys."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -108,33 +113,19 @@ def gateway_app(
         elif is_invoke(scope):
             await invoke_api(service, scope, receive, send, keys=invoke_keys(credentials), region=region)
         else:
-            await serving["gateway"](scope, receive, send)
+            await apis(scope, receive, send)
 
     return app
 
 
-async def serve(spec: dict[str, Any]) -> None:
-    endpoint, region = spec["endpoint"], spec["region"]
-    api = read_deployed_api(
-        emulator_client("apigateway", endpoint, region),
-        api_name=spec["api_name"],
-        wafv2=emulator_client("wafv2", endpoint, region),
-    )
-    functions: dict[str, FunctionSpec] = {f["name"]: spec_from_json(f) for f in spec["functions"]}
-    # Spare slots: during a reload (local up --watch) a retired container may still be answering
-    # while its replacement starts.
-    slots = sum(f.reserved_concurrency for f in functions.values()) + max(
-        (f.reserved_concurrency for f in functions.values()), default=0
-    )
-    gateway_socket = _listen(spec["host"], spec["port"])
-    runtime_sockets = [_listen("127.0.0.1", 0) for _ in range(slots)]
-    credentials = spec["credentials"]
-    base_environment = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
-    base_environment.update(
+def base_environment(spec: GatewaySpec) -> dict[str, str]:
+    """What every worker runs with besides its function's own variables and identity."""
+    environment = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
+    environment.update(
         {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_REGION": region,
-            "AWS_DEFAULT_REGION": region,
+            "AWS_ENDPOINT_URL": spec.endpoint,
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "TZ": ":UTC",
@@ -142,101 +133,130 @@ async def serve(spec: dict[str, Any]) -> None:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
-    clients: dict[str, Any] = {}
+    return environment
 
-    def cloudwatch(function: FunctionSpec) -> Any:
-        # Lambda writes a function's logs with its execution role: here, the function's identity.
-        if function.name not in clients:
-            creds = credentials[function.name]
-            clients[function.name] = emulator_client(
-                "logs", endpoint, region, creds["AWS_ACCESS_KEY_ID"], creds["AWS_SECRET_ACCESS_KEY"]
+
+def container_slots(functions: Iterable[FunctionSpec]) -> int:
+    # Spare slots: during a reload (local up --watch) a retired container may still be answering
+    # while its replacement starts.
+    reserved = [f.reserved_concurrency for f in functions]
+    return sum(reserved) + max(reserved, default=0)
+
+
+class FunctionClients:
+    """Emulator clients signed as a function's identity, as Lambda signs with its execution role:
+    its log writes (CloudWatch Logs), its queue polls (event source mappings)."""
+
+    def __init__(self, stack: DeployedStack, credentials: dict[str, dict[str, str]]) -> None:
+        self._stack, self.credentials = stack, credentials
+        self._logs: dict[str, Any] = {}
+
+    def logs(self, function: FunctionSpec) -> Any:
+        if function.name not in self._logs:
+            self._logs[function.name] = self._stack.client("logs", self.credentials[function.name])
+        return self._logs[function.name]
+
+    def sqs(self, function_name: str) -> Any:
+        return self._stack.client("sqs", self.credentials[function_name])
+
+    def replace(self, credentials: Mapping[str, Mapping[str, str]], changed: Iterable[str]) -> None:
+        self.credentials.clear()
+        self.credentials.update({name: dict(values) for name, values in credentials.items()})
+        for name in changed:
+            self._logs.pop(name, None)  # its identity may have a new key
+
+
+class Triggers:
+    """The deployed schedules and event source mappings, each running as a task that invokes."""
+
+    def __init__(self, stack: DeployedStack, service: LambdaService, clients: FunctionClients) -> None:
+        self._stack, self._service, self._clients = stack, service, clients
+        self._schedules: list[asyncio.Task] = []
+        self._pollers: list[asyncio.Task] = []
+
+    def _invoke(self, name: str, payload: bytes, trace: str) -> Any:
+        return self._service.invoke(name, payload, trace_id=trace)
+
+    def start_schedules(self) -> None:
+        say = functools.partial(_print, "scheduler")
+        for schedule in self._stack.schedules(set(self._service.functions), say):
+            self._schedules.append(asyncio.create_task(run_schedule(schedule, self._invoke, say)))
+
+    def restart_pollers(self) -> None:
+        for task in self._pollers:
+            task.cancel()
+        say = functools.partial(_print, "event-source")
+        admin_sqs, self._pollers = self._stack.client("sqs"), []
+        for source in self._stack.event_sources(set(self._service.functions)):
+            queue_name = source.queue_arn.rsplit(":", 1)[-1]
+            say(f"{queue_name} → {source.function_name}")
+            queue_url = admin_sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+            client = self._clients.sqs(source.function_name)
+            self._pollers.append(
+                asyncio.create_task(poll(source, client, queue_url, self._stack.region, self._invoke, say))
             )
-        return clients[function.name]
 
-    service = LambdaService(
-        functions,
-        runtime_ports=[s.getsockname()[1] for s in runtime_sockets],
-        base_environment=base_environment,
-        credentials=credentials,
-        log_sink=_print,
-        cloudwatch=cloudwatch,
-        faults=FaultBook(Path(spec["ready_file"]).parent, log=lambda line: _print("faults", line)),
-    )
+    def cancel(self) -> None:
+        for task in [*self._schedules, *self._pollers]:
+            task.cancel()
 
-    def new_gateway(api: Any) -> LocalGateway:
-        return LocalGateway(
-            api,
-            lambda name, payload, trace: service.invoke(name, payload, trace_id=trace),
-            access_log=lambda line: _print("gateway", line),
-        )
 
-    serving = {"gateway": new_gateway(api)}
-    gateway = serving["gateway"]
-    runtime_api = RuntimeApi(service)
-    gateway_port = gateway_socket.getsockname()[1]
+class Reloads:
+    """``local up --watch``'s control socket: a new spec swaps the functions (and, with ``api``,
+    the deployed APIs and event sources); a failed read leaves the last good version serving."""
 
-    app = gateway_app(
-        gateway_port=gateway_port,
-        runtime_api=runtime_api,
-        service=service,
-        serving=serving,
-        credentials=credentials,
-        region=region,
-    )
+    def __init__(
+        self, service: LambdaService, router: ApiRouter, clients: FunctionClients, triggers: Triggers, slots: int
+    ) -> None:
+        self._service, self._router, self._clients, self._triggers = service, router, clients, triggers
+        self._slots = slots
 
-    async def reload(request: dict[str, Any]) -> dict[str, Any]:
-        new_spec = json.loads(Path(request["spec"]).read_text())
-        new_functions = {f["name"]: spec_from_json(f) for f in new_spec["functions"]}
-        if request.get("api"):
-            # Read before anything is swapped: a failed read leaves the last good API serving.
-            new_api = await asyncio.to_thread(
-                read_deployed_api,
-                emulator_client("apigateway", endpoint, region),
-                api_name=new_spec["api_name"],
-                wafv2=emulator_client("wafv2", endpoint, region),
-            )
-            serving["gateway"] = new_gateway(new_api)
-        changed = service.replace_functions(new_functions, dict(new_spec["credentials"]))
-        credentials.clear()
-        credentials.update(new_spec["credentials"])
-        spare = len(runtime_sockets) - sum(f.reserved_concurrency for f in new_functions.values())
+    async def reload(self, request: dict[str, Any]) -> dict[str, Any]:
+        spec = GatewaySpec.read(Path(request["spec"]))
+        stack = DeployedStack(spec.endpoint, spec.region, spec.stack_dir)
+        apis = await asyncio.to_thread(stack.apis) if request.get("api") else None  # before anything is swapped
+        if apis is not None:
+            self._router.replace(apis)
+        functions = {f.name: f for f in spec.functions}
+        changed = self._service.replace_functions(functions, dict(spec.credentials))
+        self._clients.replace(spec.credentials, changed)
+        spare = self._slots - sum(f.reserved_concurrency for f in functions.values())
         if spare < 0:
             _print("gateway", f"{-spare} container slot(s) short of the new reserved concurrency: restart `local up`")
-        for name in changed:
-            clients.pop(name, None)  # its identity may have a new key
-        if request.get("api"):  # the deployment changed: its event source mappings may have too
-            for poller in pollers:
-                poller.cancel()
-            pollers[:] = start_pollers()
+        if apis is not None:  # the deployment changed: its event source mappings may have too
+            self._triggers.restart_pollers()
         return {"ok": True, "changed": changed}
 
-    async def control(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            answer = await reload(json.loads(await reader.readline()))
+            answer = await self.reload(json.loads(await reader.readline()))
         except Exception as exc:  # the last good version keeps serving; the caller says why
             answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         writer.write(json.dumps(answer).encode() + b"\n")
         await writer.drain()
         writer.close()
 
-    control_server = (
-        await asyncio.start_unix_server(control, path=spec["control_socket"]) if spec.get("control_socket") else None
-    )
 
-    class Server(uvicorn.Server):
-        async def shutdown(self, sockets: Any = None) -> None:
-            # Containers first: their pending /next calls end, so the server has nothing to wait for.
-            await service.close()
-            await super().shutdown(sockets)
+class GatewayServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, service: LambdaService) -> None:
+        super().__init__(config)
+        self._service = service
 
-    server = Server(server_config(app, functions.values()))
+    async def shutdown(self, sockets: Any = None) -> None:
+        # Containers first: their pending /next calls end, so the server has nothing to wait for.
+        await self._service.close()
+        await super().shutdown(sockets)
 
-    async def announce() -> None:
-        while not server.started:
-            await asyncio.sleep(0.02)
-        url = f"http://{spec['host']}:{gateway_port}/{api.stage}"
-        write_json_atomically(Path(spec["ready_file"]), {"pid": os.getpid(), "port": gateway_port, "url": url})
-        _print("gateway", f"serving {api.name} stage {api.stage} at {url}")
+
+async def announce(server: uvicorn.Server, spec: GatewaySpec, router: ApiRouter, port: int) -> None:
+    """The ready file once the server listens: what ``local up`` records and prints."""
+    while not server.started:
+        await asyncio.sleep(0.02)
+    urls = router.urls(f"http://{spec.host}:{port}")
+    url = next(iter(urls.values()), f"http://{spec.host}:{port}")
+    write_json_atomically(spec.ready_file, {"pid": os.getpid(), "port": port, "url": url, "urls": urls})
+    for gateway in router.gateways.values():
+        _print("gateway", f"serving {gateway.api.name} stage {gateway.api.stage} at {urls[gateway.api.name]}")
         if gateway.waf is not None:
             waf = gateway.waf.describe()
             _print(
@@ -245,59 +265,54 @@ async def serve(spec: dict[str, Any]) -> None:
                 f"not emulated (requests pass them) {', '.join(waf['not_emulated']) or 'nothing'}",
             )
 
-    schedules = read_schedules(
-        emulator_client("scheduler", endpoint, region), set(functions), lambda line: _print("scheduler", line)
+
+async def serve(spec: GatewaySpec) -> None:
+    stack = DeployedStack(spec.endpoint, spec.region, spec.stack_dir)
+    slots = container_slots(spec.functions)
+    gateway_socket = _listen(spec.host, spec.port)
+    runtime_sockets = [_listen("127.0.0.1", 0) for _ in range(slots)]
+    clients = FunctionClients(stack, {name: dict(values) for name, values in spec.credentials.items()})
+    service = LambdaService(
+        {f.name: f for f in spec.functions},
+        runtime_ports=[s.getsockname()[1] for s in runtime_sockets],
+        base_environment=base_environment(spec),
+        credentials=clients.credentials,
+        log_sink=_print,
+        cloudwatch=clients.logs,
+        faults=FaultBook(spec.ready_file.parent, log=functools.partial(_print, "faults")),
     )
-    runners = [
-        asyncio.create_task(
-            run_schedule(
-                schedule,
-                lambda name, payload, trace: service.invoke(name, payload, trace_id=trace),
-                lambda line: _print("scheduler", line),
-            )
-        )
-        for schedule in schedules
-    ]
 
     def invoke(name: str, payload: bytes, trace: str) -> Any:
         return service.invoke(name, payload, trace_id=trace)
 
-    def queue_client(function_name: str) -> Any:
-        # Lambda's poller signs with the function's execution role: here, its identity.
-        creds = credentials[function_name]
-        return emulator_client("sqs", endpoint, region, creds["AWS_ACCESS_KEY_ID"], creds["AWS_SECRET_ACCESS_KEY"])
+    def new_gateway(api: DeployedApi) -> LocalGateway:
+        return LocalGateway(api, invoke, access_log=functools.partial(_print, "gateway"))
 
-    def start_pollers() -> list[asyncio.Task]:
-        sources = read_event_sources(emulator_client("lambda", endpoint, region), set(service.functions))
-        admin_sqs = emulator_client("sqs", endpoint, region)
-        tasks = []
-        for source in sources:
-            queue_name = source.queue_arn.rsplit(":", 1)[-1]
-            _print("event-source", f"{queue_name} → {source.function_name}")
-            tasks.append(
-                asyncio.create_task(
-                    poll(
-                        source,
-                        queue_client(source.function_name),
-                        admin_sqs.get_queue_url(QueueName=queue_name)["QueueUrl"],
-                        region,
-                        invoke,
-                        lambda line: _print("event-source", line),
-                    )
-                )
-            )
-        return tasks
+    router = ApiRouter(stack.apis(), new_gateway)
+    runtime_api, gateway_port = RuntimeApi(service), gateway_socket.getsockname()[1]
 
-    pollers = start_pollers()
-    announcer = asyncio.create_task(announce())
+    app = gateway_app(
+        gateway_port=gateway_port,
+        runtime_api=runtime_api,
+        service=service,
+        apis=router,
+        credentials=clients.credentials,
+        region=spec.region,
+    )
+    triggers = Triggers(stack, service, clients)
+    reloads = Reloads(service, router, clients, triggers, len(runtime_sockets))
+    control = await asyncio.start_unix_server(reloads.handle, path=spec.control_socket) if spec.control_socket else None
+    server = GatewayServer(server_config(app, spec.functions), service)
+    triggers.start_schedules()
+    triggers.restart_pollers()
+    announcer = asyncio.create_task(announce(server, spec, router, gateway_port))
     try:
         await server.serve(sockets=[gateway_socket, *runtime_sockets])
     finally:
         announcer.cancel()
-        if control_server is not None:
-            control_server.close()
-        for runner in [*runners, *pollers]:
-            runner.cancel()
+        if control is not None:
+            control.close()
+        triggers.cancel()
         await service.close()
 
 
@@ -306,11 +321,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m payments_platform.core.local.apigw.server SPEC.json", file=sys.stderr)
         return 2
-    spec = json.loads(Path(args[0]).read_text())
+    spec = GatewaySpec.read(Path(args[0]))
     try:
         asyncio.run(serve(spec))
     except OSError as exc:  # the port is taken, most likely
-        print(f"gateway: cannot listen on {spec['host']}:{spec['port']}: {exc.strerror}", file=sys.stderr)
+        print(f"gateway: cannot listen on {spec.host}:{spec.port}: {exc.strerror}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         pass

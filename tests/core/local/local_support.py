@@ -164,3 +164,22 @@ def processes_under(directory: Path) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+# A "terraform" deaf to Ctrl-C, with a "provider" child just as deaf, which writes its pid to
+# provider.pid in the directory it runs in.
+STUBBORN_TERRAFORM = """#!/bin/sh
+trap "" INT
+sh -c 'trap "" INT; sleep 300' &
+echo $! > provider.pid
+wait
+"""
+
+
+def stubborn_terraform(directory: Path) -> Any:
+    from payments_platform.core.ops.terraform import Terraform
+
+    binary = directory / "terraform"
+    binary.write_text(STUBBORN_TERRAFORM)
+    binary.chmod(0o755)
+    return Terraform(str(binary), None, directory / "tf")

@@ -70,7 +70,7 @@ def served() -> Iterator[Served]:
         gateway_port=port,
         runtime_api=no_runtime_api,
         service=service,  # type: ignore[arg-type]
-        serving={"gateway": LocalGateway(deployed_api(), invoker)},
+        apis=LocalGateway(deployed_api(), invoker),
         credentials={FUNCTION: FUNCTION_KEY},
         region=REGION,
     )

@@ -72,7 +72,7 @@ def test_a_kept_child_outlives_its_launcher(tmp_path: Path):
 CONSOLE_SCRIPT = """
 import sys, time
 from pathlib import Path
-from payments_platform.core.local.lifecycle import console
+from payments_platform.core.local.terminal import console
 console("first line")
 sys.stdin.readline()  # the reader is gone once this returns
 for n in range(3):

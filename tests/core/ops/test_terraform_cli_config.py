@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from payments_platform.core.local.lifecycle import run_dir_for
+from payments_platform.core.local.run_record import run_dir_for
 from payments_platform.core.ops.terraform import Terraform, find_mirror
 
 REPO = Path(__file__).resolve().parents[3]
