@@ -7,15 +7,9 @@ import ast
 import functools
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 MAX_LINES = 80
 SOURCES = ("core", "plugins", "runtime", "extensions")
-
-# Being shortened in parallel branches of issue #27; each entry XPASSes -- and so fails, strict --
-# once its function fits: delete it then (the lead, after the merges).
-PENDING: dict[str, str] = {}
 
 
 @functools.cache
@@ -46,14 +40,8 @@ def _lengths(node: ast.AST, path: str, prefix: str) -> dict[str, int]:
 
 
 def test_no_function_is_longer_than_80_lines():
-    too_long = {name: lines for name, lines in function_lengths().items() if lines > MAX_LINES and name not in PENDING}
+    too_long = {name: lines for name, lines in function_lengths().items() if lines > MAX_LINES}
     assert too_long == {}
-
-
-@pytest.mark.parametrize("name", sorted(PENDING))
-@pytest.mark.xfail(strict=True, reason="being shortened in a parallel change of issue #27 (PENDING)")
-def test_a_function_being_shortened_fits(name):
-    assert function_lengths().get(name, 0) <= MAX_LINES
 
 
 def test_the_count_finds_nested_functions_and_methods(tmp_path):
