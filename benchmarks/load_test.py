@@ -10,11 +10,15 @@
    new payments, immediate replays, conflicting keys, status reads (benchmarks/load_locustfile.py);
 4. waits for a run of the transaction reconciler that started after the load (local schedule,
    every minute);
-5. checks: no unintended 5xx (a 500 that is API Gateway's answer to a throttled Lambda and a 503
+5. each API function's duration, p50 / p99, from its REPORT lines in /aws/lambda/<name> (the local
+   Lambda service writes ``Duration`` from the invoke handing the event to the container until its
+   runtime posts the result, as Lambda reports it: no gateway, no HTTP round trip, no init -- cold
+   starts are counted apart with their ``Init Duration``), printed under "function durations";
+6. checks: no unintended 5xx (a 500 that is API Gateway's answer to a throttled Lambda and a 503
    with Retry-After are counted apart), one transaction per idempotency key, every replay the
    original transaction, every 201 with exactly one audit message and one event id, nothing
    stranded, no PAN/CVC in responses, table, messages, events or function logs;
-6. `local down`, whatever happened (--keep-logs first copies the run's gateway, emulator and
+7. `local down`, whatever happened (--keep-logs first copies the run's gateway, emulator and
    terraform logs to DIR). Exit 0 when every check passes, 1 when one fails.
 
 Loopback only; bounded by --seconds (locust is killed 60 s after it should have stopped).
@@ -25,6 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import statistics
 import shutil
 import subprocess
 import sys
@@ -89,6 +95,35 @@ def log_messages(logs: Any, group: str, since_ms: int = 0) -> list[str]:
         token = page.get("nextToken")
         if not token or not page["events"]:
             return messages
+
+
+_REPORT = re.compile(r"^REPORT RequestId: \S+\tDuration: (?P<duration>[0-9.]+) ms\t.*?(?:Init Duration: (?P<init>[0-9.]+) ms)?$")
+API_FUNCTIONS = ("transaction-processor", "status-checker")
+
+
+def durations(messages: list[str]) -> dict[str, Any]:
+    """p50 / p99 of the Duration of a function's REPORT lines (Lambda's own measure of an invocation,
+    init excluded), with how many invocations and cold starts they cover."""
+    found, inits = [], []
+    for message in messages:
+        match = _REPORT.match(message.rstrip("\n"))
+        if match:
+            found.append(float(match["duration"]))
+            if match["init"]:
+                inits.append(float(match["init"]))
+    if len(found) < 2:
+        return {"invocations": len(found)}
+    cuts = statistics.quantiles(found, n=100, method="inclusive")
+    figures = {
+        "invocations": len(found),
+        "p50_ms": round(cuts[49], 1),
+        "p99_ms": round(cuts[98], 1),
+        "max_ms": round(max(found), 1),
+        "cold_starts": len(inits),
+    }
+    if inits:
+        figures["init_p50_ms"] = round(statistics.median(inits), 1)
+    return figures
 
 
 def wait_for_reconciler(logs: Any, group: str, after_ms: int) -> dict[str, Any] | None:
@@ -259,6 +294,10 @@ def main() -> int:
             for function in ("transaction-processor", "status-checker", "transaction-reconciler"):
                 group = f"/aws/lambda/{function}-{record.suffix}"
                 messages = log_messages(logs, group, started_ms)
+                if function in API_FUNCTIONS:
+                    figures.setdefault("function durations", {})[function] = durations(
+                        [m for m in messages if m.startswith("REPORT")]
+                    )
                 if any(holds_card_data(m) for m in messages):
                     failures.append(f"{group} holds card data")
                 errors = [m for m in messages if '"level":"error"' in m or '"level":"critical"' in m]

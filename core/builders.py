@@ -290,6 +290,8 @@ def platform_function(
     log_retention_days: int,
     memory_mb: int = MIN_FUNCTION_MEMORY_MB,
     timeout_seconds: int = 10,
+    planned_p99_ms: float | None = None,
+    planned_p99_source: str | None = None,
 ) -> PlatformFunction:
     """A Lambda function running ``package`` with ``handler``, with the seed's limits: its own
     log group (retention, CMK), X-Ray, private subnets, reserved concurrency, CMK-encrypted environment.
@@ -300,6 +302,9 @@ def platform_function(
     ``keys.NETWORK``'s private subnets behind its Lambda security group (so the plugin must
     declare ``keys.NETWORK`` in ``requires``); its environment is encrypted with the platform
     CMK; ``reserved_concurrency`` caps it (and keeps it from starving the account's others).
+    ``planned_p99_ms`` (with ``planned_p99_source``, where the figure comes from) is the service time
+    its capacity is planned with, tagged on the function (``PLANNED_P99_TAGS``): policy rule
+    PP-CAPACITY sizes a method in front of it as reserved concurrency ÷ that p99, else ÷ its timeout.
     The function waits for ``role``'s policy: AWS rejects a VPC function whose role may not
     yet create network interfaces. Grants stay the caller's: at least
     ``grant_function_basics(ctx.roles, role, fn.log_group.arn)``.
@@ -319,6 +324,9 @@ def platform_function(
         raise RegistrationError(
             f"{where}: timeout_seconds {timeout_seconds!r} is outside Lambda's 1..{MAX_FUNCTION_TIMEOUT_SECONDS}"
         )
+
+    if planned_p99_ms is not None and not 0 < planned_p99_ms <= timeout_seconds * 1000:
+        raise RegistrationError(f"{where}: planned_p99_ms {planned_p99_ms!r} must be within its {timeout_seconds} s timeout")
 
     kms = ctx[keys.KMS_KEY]
     network = ctx[keys.NETWORK]
@@ -351,6 +359,18 @@ def platform_function(
         environment={"variables": dict(environment)},
         kms_key_arn=kms.arn,
         logging_config={"log_format": "Text", "log_group": log_group.name},
+        tags=_planned_service_time_tags(planned_p99_ms, planned_p99_source),
         depends_on=[log_group, role.policy],
     )
     return PlatformFunction(name, function, log_group, role)
+
+
+# Where a function's planned service time travels to the capacity rule and table (core/policy.py).
+PLANNED_P99_TAGS = ("planned-p99-ms", "planned-p99-source")
+
+
+def _planned_service_time_tags(p99_ms: float | None, source: str | None) -> dict[str, str] | None:
+    if p99_ms is None:
+        return None
+    ms_tag, source_tag = PLANNED_P99_TAGS
+    return {ms_tag: f"{p99_ms:g}", **({source_tag: source} if source else {})}
