@@ -6,7 +6,9 @@
    raised to --reserved-concurrency through a temporary copy of environments.toml (the file is
    not touched): each container is a Python process, and this machine has 2 cores;
 2. a temporary queue subscribed to the notifications topic (the topic's own subscriber is e-mail);
-3. locust, headless, --users concurrent clients for --seconds against the loopback gateway:
+3. one sequential client first (core/local/smoke.py sequential_client: one keep-alive connection,
+   20 × a new payment, its replay and 8 invalid bodies): its answers and its request rate, as a
+   person or a black-box check would meet them -- a 429 fails the run; then locust, headless, --users concurrent clients for --seconds against the loopback gateway:
    new payments, immediate replays, conflicting keys, status reads (benchmarks/load_locustfile.py);
 4. waits for a run of the transaction reconciler that started after the load (local schedule,
    every minute);
@@ -30,8 +32,8 @@ import argparse
 import json
 import os
 import re
-import statistics
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -97,7 +99,9 @@ def log_messages(logs: Any, group: str, since_ms: int = 0) -> list[str]:
             return messages
 
 
-_REPORT = re.compile(r"^REPORT RequestId: \S+\tDuration: (?P<duration>[0-9.]+) ms\t.*?(?:Init Duration: (?P<init>[0-9.]+) ms)?$")
+_REPORT = re.compile(
+    r"^REPORT RequestId: \S+\tDuration: (?P<duration>[0-9.]+) ms\t.*?(?:Init Duration: (?P<init>[0-9.]+) ms)?$"
+)
 API_FUNCTIONS = ("transaction-processor", "status-checker")
 
 
@@ -126,6 +130,21 @@ def durations(messages: list[str]) -> dict[str, Any]:
     return figures
 
 
+def sequential_figures(answers: list[Any]) -> dict[str, Any]:
+    """Per kind of request: how many, the statuses, and the median time each took (one at a time)."""
+    figures: dict[str, Any] = {}
+    for kind in ("payment", "replay", "invalid"):
+        mine = [a for a in answers if a.kind == kind]
+        figures[kind] = {
+            "requests": len(mine),
+            "statuses": dict(Counter(a.status for a in mine)),
+            "median_ms": round(statistics.median(a.seconds for a in mine) * 1000, 1),
+            "rate_one_at_a_time_rps": round(len(mine) / sum(a.seconds for a in mine), 1),
+        }
+    figures["429"] = sum(1 for a in answers if a.status == 429)
+    return figures
+
+
 def wait_for_reconciler(logs: Any, group: str, after_ms: int) -> dict[str, Any] | None:
     deadline = time.monotonic() + RECONCILER_WAIT_S
     while time.monotonic() < deadline:
@@ -146,7 +165,7 @@ def main() -> int:
 
     from payments_platform.core.local.lifecycle import LocalRun, down, up
     from payments_platform.core.local.processes import emulator_client
-    from payments_platform.core.local.smoke import holds_card_data
+    from payments_platform.core.local.smoke import holds_card_data, sequential_client
 
     failures: list[str] = []
     figures: dict[str, Any] = {}
@@ -174,6 +193,11 @@ def main() -> int:
                 Endpoint=tap_arn,
                 Attributes={"RawMessageDelivery": "true"},
             )
+
+            sequential = sequential_client(record.url, sorted(record.api_keys.values())[0])
+            figures["sequential client"] = sequential_figures(sequential)
+            if any(answer.status == 429 for answer in sequential):
+                failures.append(f"a sequential client met 429: {figures['sequential client']}")
 
             results_file = scratch_dir / "locust-results.json"
             started_ms = int(time.time() * 1000)

@@ -326,7 +326,9 @@ def platform_function(
         )
 
     if planned_p99_ms is not None and not 0 < planned_p99_ms <= timeout_seconds * 1000:
-        raise RegistrationError(f"{where}: planned_p99_ms {planned_p99_ms!r} must be within its {timeout_seconds} s timeout")
+        raise RegistrationError(
+            f"{where}: planned_p99_ms {planned_p99_ms!r} must be within its {timeout_seconds} s timeout"
+        )
 
     kms = ctx[keys.KMS_KEY]
     network = ctx[keys.NETWORK]

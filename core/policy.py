@@ -345,7 +345,11 @@ class MethodCapacity:
 
     def served(self) -> str:
         n, p99 = self.reserved_concurrency, self.service_time_ms
-        at = f"its planned p99 of {_number(p99)} ms" if self.planned_p99_ms is not None else f"its {self.timeout_s} s timeout"
+        at = (
+            f"its planned p99 of {_number(p99)} ms"
+            if self.planned_p99_ms is not None
+            else f"its {self.timeout_s} s timeout"
+        )
         return f"{self.function} serves {n} at once and {_number(self.served_rate)} rps at {at} ({n} ÷ {_number(p99 / 1000)} s)"
 
     def describe(self) -> str:
@@ -398,7 +402,9 @@ def _client_throttle(by_type: Mapping[str, Mapping[str, Resource]]) -> tuple[Thr
         if plan_throttle.get("rate_limit") is None or not keys_per_plan.get(plan_id):
             continue
         clients += keys_per_plan[plan_id]
-        throttle = Throttle(float(plan_throttle["rate_limit"]), int(plan_throttle.get("burst_limit") or 0), "usage plan")
+        throttle = Throttle(
+            float(plan_throttle["rate_limit"]), int(plan_throttle.get("burst_limit") or 0), "usage plan"
+        )
         found = throttle if found is None or throttle.rate > found.rate else found  # the most generous client
     return found, clients
 

@@ -7,6 +7,7 @@ smoke test sees the payment event (the topic's real subscriber is an e-mail addr
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import time
@@ -16,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from payments_platform.core.local.leftovers import leftovers
 from payments_platform.core.local.lifecycle import LocalRun, RunRecord, down, up
@@ -58,6 +60,57 @@ def payment_body(reference: str) -> bytes:
             "card": {"number": TEST_PAN, "exp_month": 12, "exp_year": time.gmtime().tm_year + 3, "cvc": TEST_CVC},
         }
     ).encode()
+
+
+@dataclass(frozen=True)
+class SequentialAnswer:
+    kind: str  # "payment", "replay" or "invalid"
+    status: int
+    retry_after: str | None
+    seconds: float
+
+
+def sequential_client(
+    url: str, api_key: str, *, rounds: int = 20, invalid_per_round: int = 8, payments: bool = True
+) -> list[SequentialAnswer]:
+    """One client, one keep-alive connection, never more than one request in flight -- what a person,
+    a black-box check or a contract fuzzer's worker sends: per round a new payment, its immediate
+    replay, then invalid bodies the gateway's validator answers without running a function
+    (``payments=False``: the invalid bodies only)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=HTTP_TIMEOUT_S)
+    path = f"{parts.path.rstrip('/')}/transactions"
+    invalid = json.loads(payment_body("sequential-invalid"))
+    invalid["amount"] = "nineteen"
+    answers: list[SequentialAnswer] = []
+    try:
+        for round_ in range(rounds):
+            key = str(uuid.uuid4())
+            payment = payment_body(f"sequential-{uuid.uuid4().hex[:8]}-{round_}")
+            sends = [("payment", payment, key), ("replay", payment, key)] if payments else []
+            sends += [("invalid", json.dumps(invalid).encode(), str(uuid.uuid4()))] * invalid_per_round
+            for kind, body, idempotency_key in sends:
+                started = time.perf_counter()
+                connection.request(
+                    "POST",
+                    path,
+                    body=body,
+                    headers={
+                        "Content-Type": "application/json",
+                        "x-api-key": api_key,
+                        "Idempotency-Key": idempotency_key,
+                    },
+                )
+                response = connection.getresponse()
+                response.read()
+                answers.append(
+                    SequentialAnswer(
+                        kind, response.status, response.getheader("Retry-After"), time.perf_counter() - started
+                    )
+                )
+    finally:
+        connection.close()
+    return answers
 
 
 def holds_card_data(text: str) -> bool:

@@ -187,9 +187,7 @@ class LocalGateway:
         limits: list[tuple[dict, Any, Throttle | None]] = []
         if api_key is not None:
             limits.append((self._key_buckets, api_key.id, api_key.throttle))
-        limits.append(
-            (self._method_buckets, (method.resource_path, method.http_method), self.api.throttle_for(method))
-        )
+        limits.append((self._method_buckets, (method.resource_path, method.http_method), self.api.throttle_for(method)))
         for buckets, name, throttle in limits:
             if throttle is None:
                 continue
