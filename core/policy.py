@@ -519,7 +519,8 @@ def quota_warning(config: Mapping[str, Any], resources: list[Resource]) -> str |
     needed = concurrency_quota_needed(resources)
     if needed <= LAMBDA_DEFAULT_CONCURRENCY_QUOTA:
         return None
-    region = next(iter((config.get("provider") or {}).get("aws") or [{}]), {}).get("region") or "its region"
+    providers: list[Mapping[str, Any]] = (config.get("provider") or {}).get("aws") or [{}]
+    region = providers[0].get("region") or "its region"
     return (
         f"[PP-CAPACITY] needs a 'Lambda concurrent executions' quota of {needed:,} in {region} "
         f"({reserved_concurrency_total(resources):,} reserved + {LAMBDA_UNRESERVED_MINIMUM} AWS keeps unreserved; "
