@@ -66,7 +66,7 @@ def render_environment(name: str, description: str, config: Mapping[str, Any]) -
     client = next((c.client_throttle for c in capacities if c.client_throttle is not None), None)
     if client is not None and clients:
         lines.append(
-            f"Each of the {clients} client(s) (usage plan, per API key): {_n(client.rate)} rps, burst {client.burst:,}."
+            f"Per client (usage plan, each of {clients} API key(s)): {_n(client.rate)} rps, burst {client.burst:,}."
         )
     lines += [
         "",
