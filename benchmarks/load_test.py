@@ -89,6 +89,16 @@ def scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
             return items
 
 
+def archived_audits(s3: Any, bucket: str) -> list[tuple[str, str]]:
+    """(transaction id, body) of every archived audit message: ``audit/YYYY/MM/DD/<transaction_id>/...``."""
+    found = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="audit/"):
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
+            found.append((item["Key"].split("/")[4], body))
+    return found
+
+
 def log_messages(logs: Any, group: str, since_ms: int = 0) -> list[str]:
     messages, token = [], None
     while True:
@@ -298,9 +308,15 @@ def main() -> int:
             if holds_card_data(json.dumps(items)):
                 failures.append("the table holds card data")
 
+            # The audit archiver (audit plugin) moves the audit queue into the archive bucket as it fills:
+            # an audit message is an archived object, or one still queued.
+            archiver = client("lambda").get_function_configuration(FunctionName=f"audit-archiver-{record.suffix}")
+            archived = archived_audits(client("s3"), archiver["Environment"]["Variables"]["ARCHIVE_BUCKET_NAME"])
             audit_bodies = drain(sqs, variables["AUDIT_QUEUE_URL"])
             event_bodies = drain(sqs, tap)
             audits = Counter(json.loads(b)["transaction_id"] for b in audit_bodies)
+            audits.update(transaction_id for transaction_id, _ in archived)
+            audit_bodies += [body for _, body in archived]
             events = Counter(json.loads(b)["event_id"] for b in event_bodies)
             stored = {i["transaction_id"]["S"] for i in transactions}
             for transaction_id in set(created.values()) | stored:
