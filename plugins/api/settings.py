@@ -117,8 +117,10 @@ class ApiSettings(PluginSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> ApiSettings:
-        """clients non-empty with auth = "api_key"; at most one of manage_account_cloudwatch_role and
-        account_cloudwatch_role_exists; logging_level ERROR or INFO only with one of them"""
+        """clients non-empty with auth = "api_key"; service_time names only API functions, each p99 within
+        the timeout; peak_rps not with reserved_concurrency, and with a planned p99 for each API function; at
+        most one of manage_account_cloudwatch_role and account_cloudwatch_role_exists; logging_level ERROR or
+        INFO only with one of them"""
         if self.auth == "api_key" and not self.clients:
             raise ValueError("clients must name at least one client when auth = 'api_key'")
         unknown = sorted(set(self.service_time) - set(API_FUNCTIONS))
