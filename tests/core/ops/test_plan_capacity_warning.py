@@ -24,7 +24,7 @@ def test_synth_of_prod_names_the_lambda_quota_and_the_figure_in_one_line(tmp_pat
         main(["--config", str(REPO / "environments.toml"), "synth", "--env", "prod", "--synth-dir", str(tmp_path)]) == 0
     )
     (line,) = quota_lines(capsys.readouterr().out)
-    assert "quota of 4,104 in us-east-1" in line and "quota code L-B99A9384" in line
+    assert "quota of 4,354 in us-east-1" in line and "quota code L-B99A9384" in line
 
 
 def test_plan_of_prod_prints_the_same_line_before_the_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
@@ -38,4 +38,4 @@ def test_plan_of_prod_prints_the_same_line_before_the_plan(tmp_path: Path, monke
     monkeypatch.setattr(plan_command, "run_plan", planned)
     assert main(["--config", str(REPO / "environments.toml"), "plan", "--env", "prod"]) == 0
     (line,) = quota_lines(capsys.readouterr().out)
-    assert line.startswith("warning: [PP-CAPACITY] needs a 'Lambda concurrent executions' quota of 4,104")
+    assert line.startswith("warning: [PP-CAPACITY] needs a 'Lambda concurrent executions' quota of 4,354")
