@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 ENV ?= dev
 CHECKOV_VENV ?= .venv-checkov
 
-.PHONY: up down smoke synth test validate bench compliance compliance-docs capacity-docs reference clean
+.PHONY: up down smoke synth test validate bench compliance compliance-docs capacity-docs reference mutation clean
 
 # extensions/: separately versioned plugin distributions of this repository, installed beside
 # the platform as any third-party plugin would be (their tests run in `make test`).
@@ -78,5 +78,12 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/local_bench.py
 	$(BIN)/python benchmarks/dev_loop.py
 
+# Mutation testing of the card-data and validation modules ([tool.mutmut] in pyproject.toml says
+# which modules and tests); minutes on two cores, so not part of `make test`. Score: BENCHMARKS.md.
+mutation: $(BIN)/.installed
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf cdktf.out .pytest_cache .payments-local
+	rm -rf cdktf.out .pytest_cache .payments-local mutants

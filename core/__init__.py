@@ -66,7 +66,9 @@ from payments_platform.core.monitoring import (
 from payments_platform.core.roles import Role, grant_function_basics, grant_key_via_service
 
 # Loaded on first use: importing them starts the jsii runtime.
-_CDKTF_NAMES = frozenset({"aws", "Fn", "TerraformAsset", "AssetType", "TerraformResourceLifecycle", "TerraformStack"})
+_CDKTF_NAMES = frozenset(
+    {"aws", "Fn", "TerraformAsset", "AssetType", "TerraformResourceLifecycle", "TerraformStack", "forget_in_state"}
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -100,6 +102,7 @@ __all__ = [
     "TerraformAsset",
     "TerraformResourceLifecycle",
     "TerraformStack",
+    "forget_in_state",
     "aws",
     "grant_function_basics",
     "grant_key_via_service",

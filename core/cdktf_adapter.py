@@ -99,6 +99,17 @@ class _ProviderModules:
 aws = _ProviderModules()
 
 
+def forget_in_state(scope: Construct, *addresses: str) -> None:
+    """``removed { from = ...; lifecycle { destroy = false } }`` (Terraform >= 1.7) for each address:
+    a resource a newer synth no longer declares leaves the state without being destroyed; a no-op
+    where it never existed. Every caller's addresses end up in the stack's one ``removed`` list
+    (an override replaces, it does not append)."""
+    stack = TerraformStack.of(scope)
+    forgotten: list[str] = stack.__dict__.setdefault("_payments_forgotten", [])
+    forgotten.extend(a for a in addresses if a not in forgotten)
+    stack.add_override("removed", [{"from": a, "lifecycle": {"destroy": False}} for a in forgotten])
+
+
 def implements_aspect(cls: type) -> type:
     """Class decorator making a Python class a cdktf ``IAspect``."""
     return jsii.implements(IAspect)(cls)
@@ -128,3 +139,22 @@ def stop_jsii_runtime() -> None:
                     process.stop()
                 except (BrokenPipeError, OSError):
                     pass
+
+
+def terraform_resources(scope: Any, terraform_type: str) -> list[Any]:
+    """Every resource of ``terraform_type`` (e.g. ``"aws_cloudwatch_log_group"``) in ``scope``'s
+    stack, whichever plugin made it, sorted by construct path."""
+    found = [
+        c
+        for c in TerraformStack.of(scope).node.find_all()
+        if isinstance(c, TerraformResource) and c.terraform_resource_type == terraform_type
+    ]
+    return sorted(found, key=lambda c: c.node.path)
+
+
+def terraform_reference(scope: Any, token: str) -> str:
+    """What a reference token becomes in the synthesized JSON (``${type.id.attribute}``): two
+    reads of one attribute are different tokens but the same reference."""
+    from cdktf import DefaultTokenResolver, StringConcat, Tokenization
+
+    return str(Tokenization.resolve(token, scope=scope, preparing=False, resolver=DefaultTokenResolver(StringConcat())))

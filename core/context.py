@@ -60,6 +60,8 @@ class AwsAccount:
     region: str
     # the region API Gateway and CloudWatch configuration names
     service_region: str
+    # the ARN Terraform runs as (a reference to aws_caller_identity; an assumed role's session ARN)
+    caller_arn: str = ""
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         """An ARN in this account and region: ``arn("sqs", "my-queue")``; ``region=False`` / ``account=False``
@@ -133,7 +135,7 @@ class PluginContext:
         self.settings = settings
         self.scope = scope
         self.roles = _PluginRoles(build.roles, self)
-        self.monitoring = _PluginMonitoring(build.monitoring, self.name)
+        self.monitoring = _PluginMonitoring(build.monitoring, self.name, scope)
         self.policy = _PluginPolicy(build, self.name)
         self.outputs = _PluginOutputs(build, self.name)
         self.compliance = PluginCompliance(build.controls, self.name)
@@ -397,9 +399,10 @@ def _warn_from_plugin_code(message: str) -> None:
 
 
 class _PluginMonitoring:
-    def __init__(self, registry: MonitoringRegistry, plugin: str) -> None:
+    def __init__(self, registry: MonitoringRegistry, plugin: str, scope: Any = None) -> None:
         self._registry = registry
         self._plugin = plugin
+        self._scope = scope
 
     def function(self, key: str, *, function_name: str, log_group_name: str) -> MonitoredFunction:
         return self._registry.functions.add(MonitoredFunction(key, function_name, log_group_name, self._plugin))
@@ -512,7 +515,30 @@ class _PluginMonitoring:
 
     @property
     def log_groups(self) -> list[MonitoredLogGroup]:
-        return list(self._registry.log_groups.all())
+        """Every log group of the stack (PCI DSS 10.2: each belongs to the audit trail): the
+        registered ones under their keys, then any other ``aws_cloudwatch_log_group`` any plugin
+        made, under its construct id (``_log_group`` dropped, ``-`` for ``_``) and plugin ``""``
+        -- so a log group nobody registered is still archived. Complete only in ``finalize``."""
+        registered = list(self._registry.log_groups.all())
+        if self._scope is None:
+            return registered
+        from payments_platform.core.cdktf_adapter import terraform_reference, terraform_resources
+
+        known = {terraform_reference(self._scope, group.log_group_arn) for group in registered}
+        keys = {group.key for group in registered}
+        discovered = []
+        for resource in terraform_resources(self._scope, "aws_cloudwatch_log_group"):
+            if terraform_reference(self._scope, resource.arn) in known:
+                continue
+            key = resource.node.id.removesuffix("_log_group").replace("_", "-")
+            if key in keys:
+                raise RegistrationError(
+                    f"log group '{resource.node.path}': its key '{key}' is a registered log group's; "
+                    "register it with ctx.monitoring.log_group under a key of its own"
+                )
+            keys.add(key)
+            discovered.append(MonitoredLogGroup(key, resource.name, resource.arn, ""))
+        return registered + discovered
 
     @property
     def metric_widgets(self) -> list[MetricWidget]:

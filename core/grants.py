@@ -98,7 +98,15 @@ _CONSUME_KEY_ACTIONS = ("kms:Decrypt",)
 
 
 @_through_value
-def grant_table(roles: Grantor, role: Any, table: Table, *, actions: Sequence[str], sid: str) -> None:
+def grant_table(
+    roles: Grantor,
+    role: Any,
+    table: Table,
+    *,
+    actions: Sequence[str],
+    sid: str,
+    partition_key_patterns: Sequence[str] | None = None,
+) -> None:
     """Exactly ``actions`` on ``table`` (statement ``sid``) and the key use they need
     (``{sid}Kms``), only through DynamoDB in the table's region. Raises
     :class:`RegistrationError` for anything but an item-level action (``Scan``,
@@ -113,7 +121,13 @@ def grant_table(roles: Grantor, role: Any, table: Table, *, actions: Sequence[st
             f"table grant '{sid}': {', '.join(repr(a) for a in refused)} is not an item-level action allowed on "
             f"table grants (allowed: {', '.join(sorted(ITEM_LEVEL_ACTIONS))})"
         )
-    roles.grant(role, sid=sid, actions=list(actions), resources=[table.arn])
+    conditions = None
+    if partition_key_patterns is not None:
+        if isinstance(partition_key_patterns, str) or not partition_key_patterns:
+            raise RegistrationError(f"table grant '{sid}': partition_key_patterns must be a non-empty sequence")
+        # Every key the request touches must match (an item-level request always names its key).
+        conditions = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(partition_key_patterns)}}
+    roles.grant(role, sid=sid, actions=list(actions), resources=[table.arn], conditions=conditions)
     # DynamoDB decrypts the table key with the caller's credentials (cached per principal for a
     # few minutes): every reader and writer needs kms:Decrypt. Items are encrypted under that
     # table key, not under per-item KMS data keys, so AWS documents no GenerateDataKey call

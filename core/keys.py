@@ -116,13 +116,23 @@ class Table:
         """The ARN of one of this table's indexes (``<table arn>/index/<name>``)."""
         return f"{self.arn}/index/{index.name}"
 
-    def grant(self, roles: Grantor, role: Any, *, actions: Sequence[str], sid: str) -> None:
+    def grant(
+        self,
+        roles: Grantor,
+        role: Any,
+        *,
+        actions: Sequence[str],
+        sid: str,
+        partition_key_patterns: Sequence[str] | None = None,
+    ) -> None:
         """Grant ``role`` exactly ``actions`` on this table (statement ``sid``) and the key use
         they need (``{sid}Kms``: ``kms:Decrypt``, plus ``kms:GenerateDataKey`` for writers),
         only through DynamoDB. ``roles`` is ``ctx.roles``. Only item-level actions
         (:data:`~payments_platform.core.grants.ITEM_LEVEL_ACTIONS`) are accepted; anything else
-        (``Scan``, ``DeleteItem``, ``DeleteTable``, wildcards) raises ``RegistrationError``."""
-        grants.grant_table(roles, role, self, actions=actions, sid=sid)
+        (``Scan``, ``DeleteItem``, ``DeleteTable``, wildcards) raises ``RegistrationError``.
+        ``partition_key_patterns`` (e.g. ``["idem_*"]``) confines the actions to items whose
+        partition key matches one of them (``dynamodb:LeadingKeys``)."""
+        grants.grant_table(roles, role, self, actions=actions, sid=sid, partition_key_patterns=partition_key_patterns)
 
     def grant_read(self, roles: Grantor, role: Any, *, sid: str) -> None:
         """``GetItem`` and ``Query`` on this table, and ``kms:Decrypt`` through DynamoDB."""

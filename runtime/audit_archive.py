@@ -13,8 +13,9 @@ message that keeps failing moves to the dead-letter queue after maxReceiveCount 
   failure; nothing of its content is logged, only its message id and the reason.
 * FIFO order: once a message of a message group fails, the rest of that group in the batch is
   returned unprocessed, so the group is retried in order.
-* No card data in the archive (PCI DSS 3.3.1, 3.4.1): audit messages carry none, and the
-  message passes the runtime's redaction before it is written anyway.
+* No card data in the archive (PCI DSS 3.3.1, 3.4.1): audit messages carry none, the message
+  passes the runtime's redaction, and an object that still holds a PAN in any formatting or a
+  labelled CVC is not written (logged by field path, left for the dead-letter queue).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws_clients import client, error_code
 from .logging_config import bind_request_context, configure_logging, get_logger
+from .record_codec import CardDataRefused, refuse_card_data
 from .redaction import redact
 from .settings import archive_bucket_name, archive_kms_key_arn
 
@@ -172,6 +174,12 @@ class AuditArchiver:
         if archived.card_data_masked:
             # A sender put card data in an audit message: archived masked; the sender needs fixing.
             self._log.error("audit_message_card_data_masked", message_id=message_id, key=archived.key)
+        try:
+            refuse_card_data(json.loads(archived.body), "archive_object")
+        except CardDataRefused as refused:
+            # Card data the masking does not recognise: never written; the sender needs fixing.
+            self._log.error("audit_archive_refused_card_data", message_id=message_id, field=refused.path)
+            return False
         try:
             self._s3.put_object(
                 Bucket=self._bucket,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
+from .record_codec import refuse_card_data
 from .transaction_records import EVENT_TYPE_RECEIVED, Transaction
 
 
@@ -33,18 +35,22 @@ class TransactionDispatcher:
         self._environment = environment
 
     def send_audit(self, transaction: Transaction, request_id: str) -> None:
+        body = transaction.audit_message(request_id, self._environment)
+        refuse_card_data(json.loads(body), "audit_message")
         self._sqs.send_message(
             QueueUrl=self._queue_url,
-            MessageBody=transaction.audit_message(request_id, self._environment),
+            MessageBody=body,
             MessageGroupId=message_group_id(transaction.client_id),
             # FIFO deduplication (5-minute window) makes a resumed dispatch safe to repeat.
             MessageDeduplicationId=transaction.transaction_id,
         )
 
     def publish_event(self, transaction: Transaction) -> None:
+        message = transaction.payment_event(self._environment)
+        refuse_card_data(json.loads(message), "payment_event")
         self._sns.publish(
             TopicArn=self._topic_arn,
-            Message=transaction.payment_event(self._environment),
+            Message=message,
             MessageAttributes={
                 "event_type": {"DataType": "String", "StringValue": EVENT_TYPE_RECEIVED},
                 "currency": {"DataType": "String", "StringValue": transaction.currency},

@@ -5,14 +5,17 @@ cryptoperiod ends, a new key takes over).
 Secrets Manager calls it four times per rotation, with the new version's id as
 ``ClientRequestToken`` (https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_lambda-functions.html):
 
-* ``createSecret`` -- a new key from GetRandomPassword (64 alphanumeric characters, as the
-  platform's first key), stored as the version's AWSPENDING value; a retry finds it there;
+* ``createSecret`` -- a new key from GetRandomPassword (64 alphanumeric characters), stored as
+  the version's AWSPENDING value; a retry finds it there. The *first* key is made here too:
+  Terraform creates the secret with no value and configures rotation with
+  ``rotate_immediately = true`` (plugins/api/card_fingerprint_secret.py), so the first rotation
+  meets a secret with no AWSCURRENT version -- no plan, log or state ever holds a key;
 * ``setSecret`` -- nothing to do: the key is used by our functions only, which read it from
   Secrets Manager (fingerprint_keyring.py);
 * ``testSecret`` -- the pending value must make a usable fingerprint key;
 * ``finishSecret`` -- AWSCURRENT moves to the new version; Secrets Manager moves AWSPREVIOUS to
   the old one, which the keyring keeps checking, so requests first seen before the rotation
-  still replay.
+  still replay. On the first rotation there is no old version: AWSCURRENT is only attached.
 
 Logs name the step and the version ids, never a key value."""
 
@@ -92,7 +95,12 @@ class FingerprintKeyRotation:
         return list(versions[self._token])
 
     def create(self) -> None:
-        self._secrets.get_secret_value(SecretId=self._secret_id, VersionStage="AWSCURRENT")  # exists and readable
+        try:  # the current key exists and is readable -- unless this rotation makes the first one
+            self._secrets.get_secret_value(SecretId=self._secret_id, VersionStage="AWSCURRENT")
+        except ClientError as error:
+            if error_code(error) != "ResourceNotFoundException" or self._has_current():
+                raise
+            get_logger().info("rotation.first_key", version_id=self._token)
         try:
             self._secrets.get_secret_value(SecretId=self._secret_id, VersionId=self._token, VersionStage="AWSPENDING")
             return  # a retried step: the new key is already there
@@ -105,6 +113,10 @@ class FingerprintKeyRotation:
         self._secrets.put_secret_value(
             SecretId=self._secret_id, ClientRequestToken=self._token, SecretString=new_key, VersionStages=["AWSPENDING"]
         )
+
+    def _has_current(self) -> bool:
+        versions = self._secrets.describe_secret(SecretId=self._secret_id).get("VersionIdsToStages") or {}
+        return any("AWSCURRENT" in stages for stages in versions.values())
 
     def set(self) -> None:
         """Nothing outside Secrets Manager holds the key."""

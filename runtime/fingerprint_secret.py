@@ -5,6 +5,12 @@ rotatable) -- the AWSCURRENT and AWSPREVIOUS versions, read on a container's fir
 again every few minutes (fingerprint_keyring.py).
 Tests and local emulators: CARD_FINGERPRINT_KEY holds the secret itself and wins if both are set.
 The secret string is hex or base64 (the plugin's 64 alphanumeric characters read as base64).
+
+Fail closed before the first key: the secret is created with no value and its first rotation
+makes the first key (plugins/api/card_fingerprint_secret.py, seconds after deployment). Until
+then AWSCURRENT does not exist and every request that needs a fingerprint is a retryable 503 --
+never a request served with an absent, default or weak key (a key under 16 bytes is refused).
+The next request reads the secret again (KeyringSource keeps no failed load).
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .aws_clients import client, error_code, is_retryable
 from .errors import ConfigurationError, ServiceUnavailableError
 from .fingerprint_keyring import FingerprintKeyring, KeyVersion
+from .logging_config import get_logger
 from .settings import FingerprintKeys, decode_secret, fingerprint_key_env, fingerprint_secret_arn
+
+FIRST_KEY_RETRY_AFTER_SECONDS = 5  # the first rotation takes a few Lambda invocations
 
 
 def load_fingerprint_keyring() -> FingerprintKeyring:
@@ -38,8 +47,15 @@ def _read_version(arn: str, stage: str, *, missing_ok: bool = False) -> KeyVersi
     try:
         response = client("secretsmanager").get_secret_value(SecretId=arn, VersionStage=stage)
     except (ClientError, BotoCoreError) as error:
-        if missing_ok and error_code(error) == "ResourceNotFoundException":
-            return None  # never rotated: no previous version
+        if error_code(error) == "ResourceNotFoundException":
+            if missing_ok:
+                return None  # never rotated: no previous version
+            get_logger().error("fingerprint_key.no_current_version", stage=stage)
+            raise ServiceUnavailableError(
+                "service_unavailable",
+                "The service is not ready yet; retry later.",
+                retry_after=FIRST_KEY_RETRY_AFTER_SECONDS,
+            ) from None
         if is_retryable(error):
             raise ServiceUnavailableError(
                 "service_unavailable", "A dependency is temporarily unavailable; retry later.", retry_after=1

@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from .redaction import redact
+from .redaction import redact_for_log
 from .settings import environment_name, function_name
 
 SERVICE_NAME = "payments-api"
@@ -27,7 +27,7 @@ _configured = False
 
 def redact_card_data(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
     """structlog processor: masks PAN candidates and CVC-like fields anywhere in the event."""
-    redacted: dict[str, Any] = redact(dict(event_dict))
+    redacted: dict[str, Any] = redact_for_log(dict(event_dict))
     return redacted
 
 

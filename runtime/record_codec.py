@@ -3,13 +3,21 @@ idempotency record, and the values of the updates on them. Each field has one ty
 refused (RecordRefused) a value no reader could read back, and a reader that meets a value of the
 wrong shape raises RecordUnparseable naming the record, the field and why. Numbers are whole:
 milliseconds and amounts are ints, written with ``str(int)`` and read only when they are digits.
+
+Defence in depth for PCI DSS 3.3.1/3.4.1: validation refuses card data in what a client sends,
+and every writer -- this codec for the table, ``refuse_card_data`` for the audit queue, the topic
+and the archive -- refuses to write a string that holds a PAN (in any formatting) or a labelled
+CVC, naming the field and never the value.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from .redaction import contains_card_data
 
 _WHOLE_NUMBER = re.compile(r"^-?\d+$")
 _MISSING: Any = object()
@@ -17,6 +25,30 @@ _MISSING: Any = object()
 
 class RecordRefused(TypeError):
     """A writer tried to store a value its readers could not read back (a bug in the writer)."""
+
+
+class CardDataRefused(RecordRefused):
+    """A writer was about to store card data: the message names the field path, never the value."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} holds card data (a PAN or a labelled CVC); refused to write it")
+        self.path = path
+
+
+def refuse_card_data(value: Any, path: str) -> None:
+    """Raise CardDataRefused naming the first string (a value or a key) in ``value`` -- a str or
+    JSON-like dicts and lists -- that holds card data."""
+    if isinstance(value, str):
+        if contains_card_data(value):
+            raise CardDataRefused(path)
+    elif isinstance(value, Mapping):
+        for index, (key, item) in enumerate(value.items()):
+            if isinstance(key, str) and contains_card_data(key):
+                raise CardDataRefused(f"{path}.<key {index}>")
+            refuse_card_data(item, f"{path}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            refuse_card_data(item, f"{path}[{index}]")
 
 
 class RecordUnparseable(ValueError):
@@ -34,6 +66,26 @@ class RecordUnparseable(ValueError):
 
 
 def text_value(value: str, field: str = "value") -> dict[str, str]:
+    """Any text, screened for card data (CardDataRefused)."""
+    refuse_card_data(identifier_value(value, field)["S"], field)
+    return {"S": value}
+
+
+def json_text_value(value: str, field: str = "value") -> dict[str, str]:
+    """JSON text (a stored response), screened string by string as the queue and topic writers
+    screen theirs: the JSON punctuation between two strings is not read as a separator."""
+    text = identifier_value(value, field)["S"]
+    try:
+        document: Any = json.loads(text)
+    except ValueError:
+        document = text  # not JSON after all: screened as one text
+    refuse_card_data(document, field)
+    return {"S": value}
+
+
+def identifier_value(value: str, field: str = "value") -> dict[str, str]:
+    """A value the platform made itself -- a random id, an HMAC digest -- that no client text
+    reaches. Not screened: 64 random hex digits hold a scheme-valid run once in four hundred."""
     if not isinstance(value, str):
         raise RecordRefused(f"{field} must be a str, got {type(value).__name__}")
     return {"S": value}
@@ -61,6 +113,7 @@ def flag_value(value: bool, field: str = "value") -> dict[str, bool]:
 
 
 def text_map_value(value: Mapping[str, str], field: str = "value") -> dict[str, Any]:
+    refuse_card_data(dict(value), field)
     return {"M": {text_value(k, field)["S"]: text_value(v, f"{field}.{k}") for k, v in value.items()}}
 
 

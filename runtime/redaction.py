@@ -5,11 +5,17 @@ passes Luhn. A longer run (or a run with a PAN glued to other digits) is caught 
 inside it passes Luhn and matches a major scheme's BIN range and length; runs over 64 digits are
 masked without inspection. CVC-like values are masked by key name and,
 inside free text, when they follow a CVC-like label.
+
+``contains_card_data`` is the one policy for refusing text (validation of every string a request
+carries, and the writers of the table, queues, topic and archive): it finds a PAN whatever the
+separators or noise between its digit groups (``4000.0566.5566.5556``, ``4000a0566b...``, double
+spaces, unicode digits) and a CVC-like value after a CVC-like label (``cvc: 987``).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from .cards import card_brand, luhn_valid
@@ -19,8 +25,15 @@ SECRET_MASK = "[REDACTED]"
 
 # Digit runs of 12+ digits with optional single space/dash separators between digits.
 _DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[ -]?\d){11,}(?!\d)")
+# A CVC-like label, what may stand between it and the value (punctuation, spacing, a filler
+# word: "cvc: 987", "CVV2=987", "security code is 987"), then 3-4 digits not part of a longer run.
+_CVC_LABEL = (
+    r"cvc2?|cvv2?|cvn2?|cav2|cvd|cid|csc"
+    r"|card[\W_]{0,3}verification(?:[\W_]{0,3}(?:code|value|number))?"
+    r"|(?:card[\W_]{0,3})?security[\W_]{0,3}code"
+)
 _CVC_IN_TEXT = re.compile(
-    r"(?i)(?<![a-z])(cvc2?|cvv2?|cid|csc|card_?verification(?:_?code)?|security_?code)(\W{0,8})(\d{3,4})(?!\d)"
+    rf"(?i)(?<![a-z])({_CVC_LABEL})(?![a-z])([\W_]{{0,8}}(?:(?:is|was|code|number|no|value|of)[\W_]{{1,8}})?)(\d{{3,4}})(?!\d)"
 )
 # Runs longer than this are masked without inspecting every window (cost bound).
 _MAX_INSPECTED_RUN = 64
@@ -78,6 +91,96 @@ def contains_pan(text: str) -> bool:
     return any(digit_run_contains_pan(_digits_only(m.group(0))) for m in _DIGIT_RUN.finditer(text))
 
 
+# Between two digit groups of one written PAN: 1-3 characters of anything but a digit or a line
+# break ("4000.0566", "4000 - 0566", "4000a0566"). Wider gaps join unrelated numbers too often.
+_GROUP_GAP = 3
+_DIGIT_GROUP = re.compile(r"[0-9]+")
+_SHORT_GROUP = re.compile(r"(?<![0-9])[0-9]{1,2}(?![0-9])")
+_SHORTEST_PAN = 12
+_LONGEST_PAN = 19
+# An AWS account id inside an ARN (arn:aws:iam::123456789012:role/x) is 12 digits that may pass
+# Luhn; the ARN's shape says what it is.
+_ARN_ACCOUNT = re.compile(r"(arn:[a-z0-9-]+:[a-z0-9-]*:[a-z0-9-]*:)[0-9]{12}(?=:)")
+# Hex identifiers mix digits and letters at random: read as digit groups split by letters, one
+# UUID in twelve would hold a "PAN". A canonical UUID (no group over 12 digits) cannot hold one
+# and is skipped; in a longer hex string (digests, trace ids: 24+ characters, longer than a
+# 16-19 digit PAN with a letter per gap) only a scheme's PAN counts, contiguous or as written.
+_UUID = re.compile(r"(?i)(?<![0-9a-z])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-z])")
+_HEX_IDENTIFIER = re.compile(r"(?i)(?<![0-9a-z])[0-9a-f]{24,}(?![0-9a-z])")
+
+
+def _ascii_digits(text: str) -> str:
+    """``text`` with every decimal digit of any script as its ASCII digit (a PAN in fullwidth or
+    Arabic-Indic digits is still a PAN)."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+
+
+def _chains(text: str) -> list[list[str]]:
+    """Digit groups chained by short non-digit gaps, one list per chain."""
+    chains: list[list[str]] = []
+    previous_end = -_GROUP_GAP - 2
+    for match in _DIGIT_GROUP.finditer(text):
+        gap = text[previous_end : match.start()]
+        if chains and len(gap) <= _GROUP_GAP and "\n" not in gap and "\r" not in gap:
+            chains[-1].append(match.group(0))
+        else:
+            chains.append([match.group(0)])
+        previous_end = match.end()
+    return chains
+
+
+def _chain_holds_pan(groups: list[str], *, written: bool = False) -> bool:
+    """Whole consecutive groups that together are 12-19 digits, Luhn-valid and of a major
+    scheme's BIN and length. The scheme is required (unlike a contiguous run): joining groups
+    across arbitrary noise would otherwise take one in ten numbers-with-punctuation for a PAN.
+    ``written``: only from a group of four, as card numbers are written (4-4-4-4, 4-6-5, 4-6-4)."""
+    for first in range(len(groups)):
+        if written and len(groups[first]) != 4:
+            continue
+        digits = ""
+        for group in groups[first:]:
+            digits += group
+            if len(digits) > _LONGEST_PAN:
+                break
+            if len(digits) >= _SHORTEST_PAN and luhn_valid(digits) and card_brand(digits) is not None:
+                return True
+    return False
+
+
+def _holds_branded_pan(digits: str) -> bool:
+    return any(
+        luhn_valid(digits[start : start + size]) and card_brand(digits[start : start + size]) is not None
+        for start in range(len(digits) - 12)
+        for size in range(13, min(_LONGEST_PAN, len(digits) - start) + 1)
+    )
+
+
+def contains_card_data(text: str) -> bool:
+    """True when ``text`` holds a PAN in any formatting (contiguous, separated by anything short
+    between its digit groups, in any script's digits, inside other text) or a CVC-like value
+    after a CVC-like label. The one policy for refusing a string, at validation and at every
+    writer."""
+    text = _ARN_ACCOUNT.sub(r"\g<1>account", _ascii_digits(text))
+    if _CVC_IN_TEXT.search(text) is not None:
+        return True
+    # A UUID of digits only is read as digits: it can carry a PAN written 8-4-4.
+    text = _UUID.sub(lambda uuid: "\n" if re.search("[a-fA-F]", uuid.group(0)) else uuid.group(0), text)
+    # Inside a hex identifier only a scheme's PAN counts (any 12-19 Luhn-valid digits would be
+    # one identifier in two hundred).
+    for identifier in _HEX_IDENTIFIER.finditer(text):
+        if any(_holds_branded_pan(run) for run in _DIGIT_GROUP.findall(identifier.group(0))):
+            return True
+        # A PAN written in groups with letters between them ("4000abc0566def...") is a hex
+        # string too: there, only groups as PANs are written (three digits or more, from four).
+        chains = _chains(_SHORT_GROUP.sub("\n", identifier.group(0)))
+        if any(_chain_holds_pan(chain, written=True) for chain in chains):
+            return True
+    rest = _HEX_IDENTIFIER.sub("\n", text)
+    return contains_pan(rest) or any(_chain_holds_pan(chain) for chain in _chains(rest) if len(chain) > 1)
+
+
 def _mask_run(match: re.Match[str]) -> str:
     return PAN_MASK if digit_run_contains_pan(_digits_only(match.group(0))) else match.group(0)
 
@@ -112,3 +215,20 @@ def redact(value: Any) -> Any:
     if isinstance(value, (list, tuple, set, frozenset)):
         return [redact(item) for item in value]
     return mask_text(str(value))
+
+
+def redact_for_log(value: Any) -> Any:
+    """``redact(value)``, then any string still holding card data by the refusing policy (a PAN
+    with other separators, a labelled CVC in another form) masked whole: a log line is the one
+    sink that takes text no validation has seen (exception messages, library output)."""
+    return _mask_remaining(redact(value))
+
+
+def _mask_remaining(value: Any) -> Any:
+    if isinstance(value, str):
+        return PAN_MASK if contains_card_data(value) else value
+    if isinstance(value, dict):
+        return {_mask_remaining(k): _mask_remaining(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_remaining(item) for item in value]
+    return value

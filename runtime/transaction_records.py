@@ -22,11 +22,13 @@ from .record_codec import (
     ItemReader,
     epoch_ms_value,
     flag_value,
+    identifier_value,
+    json_text_value,
     text_map_value,
     text_value,
     whole_number,
 )
-from .redaction import mask_text
+from .redaction import contains_card_data, mask_text
 
 STATUS_RECEIVED = "received"
 # The lifecycle: this runtime only ever writes "received" (durably accepted, queued for
@@ -41,10 +43,11 @@ EVENT_TYPE_RECEIVED = "payment.transaction.received"
 def new_transaction_id() -> str:
     """``txn_`` + 24 base32 characters (120 random bits). Ids never contain what the masking that
     guards logs and responses would mask -- a PAN-like digit run, or digits after a CVC-like label
-    (``...7cvc234...``) -- so it can never mangle one (the contract test met a 201 whose id was)."""
+    (``...7cvc234...``) -- so it can never mangle one (the contract test met a 201 whose id was),
+    nor what the writers refuse as card data."""
     while True:
         candidate = "txn_" + base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
-        if mask_text(candidate) == candidate:
+        if mask_text(candidate) == candidate and not contains_card_data(candidate):
             return candidate
 
 
@@ -129,10 +132,10 @@ class Transaction:
             "merchant_reference": text_value(self.merchant_reference, "merchant_reference"),
             "card_brand": text_value(self.card_brand, "card_brand"),
             "card_last4": text_value(self.card_last4, "card_last4"),
-            "card_fingerprint": text_value(self.card_fingerprint, "card_fingerprint"),
-            "card_fingerprint_key_version": text_value(self.card_fingerprint_key_version, "key_version"),
+            "card_fingerprint": identifier_value(self.card_fingerprint, "card_fingerprint"),
+            "card_fingerprint_key_version": identifier_value(self.card_fingerprint_key_version, "key_version"),
             "created_at": {"S": rfc3339_utc(self.created_at_ms)},
-            "idempotency_record_id": text_value(self.idempotency_record_id, "idempotency_record_id"),
+            "idempotency_record_id": identifier_value(self.idempotency_record_id, "idempotency_record_id"),
         }
         if self.description is not None:
             item["description"] = text_value(self.description, "description")
@@ -164,21 +167,21 @@ class Transaction:
 
 def idempotency_item(record: IdempotencyRecord, created_at_ms: int) -> dict[str, Any]:
     item = {
-        "transaction_id": text_value(record.record_id, "record_id"),
+        "transaction_id": identifier_value(record.record_id, "record_id"),
         "timestamp": {"N": str(RECORD_SORT_KEY)},
         "record_type": {"S": RECORD_TYPE_IDEMPOTENCY},
         "client_id": text_value(record.client_id, "client_id"),
-        "request_fingerprint": text_value(record.request_fingerprint, "request_fingerprint"),
+        "request_fingerprint": identifier_value(record.request_fingerprint, "request_fingerprint"),
         "target_transaction_id": text_value(record.transaction_id, "target_transaction_id"),
         "target_timestamp": epoch_ms_value(record.transaction_timestamp, "target_timestamp"),
         "dispatch_state": text_value(DispatchState(record.dispatch_state).value, "dispatch_state"),
         "audit_sent": flag_value(record.audit_sent, "audit_sent"),
         "event_published": flag_value(record.event_published, "event_published"),
         "lease_expires_at": epoch_ms_value(record.lease_expires_at_ms, "lease_expires_at"),
-        "response_body": text_value(record.response_body, "response_body"),
+        "response_body": json_text_value(record.response_body, "response_body"),
         "expires_at": whole_number(epoch_seconds(created_at_ms) + RETENTION_SECONDS, "expires_at"),
         "request_id": text_value(record.request_id, "request_id"),
-        "key_version": text_value(record.key_version, "key_version"),
+        "key_version": identifier_value(record.key_version, "key_version"),
     }
     if record.reconcile_attempts:
         item["reconcile_attempts"] = whole_number(record.reconcile_attempts, "reconcile_attempts", minimum=0)

@@ -2,8 +2,9 @@
 
 The gateway's draft-04 model (schemas/create_transaction.schema.json) checks the same shape;
 this module is stricter where draft-04 cannot express a rule: Luhn, card brand, expiry against
-today, brand-specific CVC length, per-currency amount bounds and steps, PAN-like data smuggled
-into free text, duplicate JSON keys and non-finite numbers. Error messages are fixed strings and
+today, brand-specific CVC length, per-currency amount bounds and steps, card data smuggled into
+any other string (a PAN in any formatting or a labelled CVC: redaction.contains_card_data, the one
+policy), duplicate JSON keys and non-finite numbers. Error messages are fixed strings and
 never contain the offending value.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 from .cards import CVC_LENGTHS, card_brand, luhn_valid
 from .currencies import CURRENCIES, GLOBAL_MAX_AMOUNT
 from .errors import CardError, InvalidRequestError, UnsupportedMediaTypeError
-from .redaction import contains_pan
+from .redaction import SENSITIVE_KEYS, contains_card_data
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_MERCHANT_REFERENCE_LENGTH = 64
@@ -96,7 +97,17 @@ def idempotency_key(raw: str | None) -> str:
             "The Idempotency-Key must be 1-255 printable ASCII characters.",
             param="Idempotency-Key",
         )
+    if contains_card_data(value):
+        raise _card_data_error("Idempotency-Key")
     return value
+
+
+def _card_data_error(param: str) -> InvalidRequestError:
+    # PCI DSS 3.3.1/3.4: a card number or security code must not reach storage, a queue or a log
+    # through any other field. Refused, not masked: what is stored and echoed is what was sent.
+    return InvalidRequestError(
+        "card_data_in_free_text", "The parameter appears to contain card data (a card number or CVC).", param=param
+    )
 
 
 # ---------------------------------------------------------------- JSON
@@ -147,7 +158,7 @@ def _check_fields(value: dict[Any, Any], *, allowed: Any, required: Any, prefix:
 
 
 def _param_name(prefix: str, key: Any) -> str:
-    if isinstance(key, str) and _SAFE_PARAM_NAME.match(key) and not contains_pan(key):
+    if isinstance(key, str) and _SAFE_PARAM_NAME.match(key) and not contains_card_data(key):
         return prefix + key
     # Never echo an arbitrary key: it may be card data.
     return prefix.rstrip(".") or "body"
@@ -164,6 +175,9 @@ def _type_error(param: str, expected: str) -> InvalidRequestError:
 def _free_text(value: Any, param: str, max_length: int, *, min_length: int = 0) -> str:
     if not isinstance(value, str):
         raise _type_error(param, "a string")
+    # First, so card data is the same 400 whatever else is wrong with the text (unicode digits).
+    if contains_card_data(value):
+        raise _card_data_error(param)
     if not (min_length <= len(value) <= max_length):
         raise InvalidRequestError(
             "parameter_out_of_range", f"The parameter must be {min_length}-{max_length} characters.", param=param
@@ -171,11 +185,6 @@ def _free_text(value: Any, param: str, max_length: int, *, min_length: int = 0) 
     if not PRINTABLE_ASCII.match(value):
         raise InvalidRequestError(
             "parameter_invalid", "The parameter must contain printable ASCII characters only.", param=param
-        )
-    if contains_pan(value):
-        # PCI DSS 3.4: a card number must not reach storage through a free-text field.
-        raise InvalidRequestError(
-            "card_data_in_free_text", "The parameter appears to contain a card number.", param=param
         )
     return value
 
@@ -265,16 +274,26 @@ def _validate_metadata(value: Any) -> dict[str, str]:
             "parameter_out_of_range", f"Metadata may have at most {MAX_METADATA_KEYS} keys.", param="metadata"
         )
     for key, item in value.items():
+        if not isinstance(key, str) or contains_card_data(key):
+            raise _card_data_error("metadata")
         if not METADATA_KEY.match(key):
             raise InvalidRequestError(
                 "parameter_invalid", "Metadata keys must be 1-40 of A-Z a-z 0-9 _ . -", param="metadata"
             )
-        if contains_pan(key):
-            raise InvalidRequestError(
-                "card_data_in_free_text", "A metadata key appears to contain a card number.", param="metadata"
-            )
-        _free_text(item, _param_name("metadata.", key), MAX_METADATA_VALUE_LENGTH)
+        param = _param_name("metadata.", key)
+        if isinstance(item, str) and _is_card_data_entry(key, item):
+            raise _card_data_error(param)
+        _free_text(item, param, MAX_METADATA_VALUE_LENGTH)
     return dict(value)
+
+
+def _is_card_data_entry(key: str, item: str) -> bool:
+    """The key is the value's label: ``{"cvv": "987"}`` is ``cvv: 987``; a card-data key name
+    (``pan``, ``card_number``, ``pin``...) with any digit in its value is refused too. The line
+    break keeps digits of the key and of the value from reading as one number."""
+    if key.lower().replace("-", "_") in SENSITIVE_KEYS and any(c.isdigit() for c in item):
+        return True
+    return contains_card_data(f"{key}:\n{item}")
 
 
 def validate_create_transaction(payload: Any, today: date) -> NewTransaction:

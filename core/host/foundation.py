@@ -66,6 +66,7 @@ def account_facts(scope: Construct, env: EnvironmentConfig) -> AwsAccount:
         partition=partition.partition,
         region=env.regions.deploy,
         service_region=env.regions.service,
+        caller_arn=identity.arn,
     )
 
 

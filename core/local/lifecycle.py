@@ -35,6 +35,7 @@ from payments_platform.core.host.config import EnvironmentConfig, load_config
 from payments_platform.core.local import DEFAULT_ENVIRONMENT
 from payments_platform.core.local.emulator.failure_journal import Failure, read_failures
 from payments_platform.core.local.emulator.function_identities import function_identity, remove_all_function_identities
+from payments_platform.core.local.first_rotations import immediately_rotated_secrets, wait_for_first_rotations
 from payments_platform.core.local.lambdafn.deployed_functions import read_function, spec_to_json
 from payments_platform.core.local.processes import (
     LocalRunError,
@@ -290,6 +291,12 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
         record.url = info["url"]
         record.api_keys = _api_keys(record.endpoint, environment.regions.deploy, config)
         run.save()
+
+    if immediately_rotated_secrets(config):
+        with run.step("wait for the secrets' first rotations (their first values)"):
+            wait_for_first_rotations(
+                emulator_client("secretsmanager", record.endpoint, environment.regions.deploy), config
+            )
 
 
 def _prepare_functions(

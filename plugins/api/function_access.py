@@ -12,7 +12,8 @@ Transaction processor (runtime/transactions.py and what it calls):
 Status checker (runtime/status.py): DynamoDB ``Query`` only.
 
 Transaction reconciler (runtime/reconciler.py): ``Query`` on the table (the transaction) and on
-the dispatch-pending index only (never ``Scan``), ``UpdateItem`` (claim, completion, quarantine);
+the dispatch-pending index only (never ``Scan``), ``UpdateItem`` (claim, completion, quarantine) on
+idempotency records only (partition key ``idem_*``);
 SQS ``SendMessage`` and SNS ``Publish``. No secret: it never fingerprints anything.
 
 Both: CloudWatch Logs on their own log group, X-Ray segments, VPC network interfaces.
@@ -38,7 +39,11 @@ TRANSACTION_PROCESSOR_TABLE_ACTIONS = (
     "dynamodb:UpdateItem",
 )
 STATUS_CHECKER_TABLE_ACTIONS = ("dynamodb:Query",)
-TRANSACTION_RECONCILER_TABLE_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
+# The reconciler reads a transaction by Query, and updates idempotency records only: their
+# partition key is runtime/idempotency.py's RECORD_ID_PREFIX + an HMAC (tests pin the two equal).
+TRANSACTION_RECONCILER_READ_ACTIONS = ("dynamodb:Query",)
+TRANSACTION_RECONCILER_UPDATE_ACTIONS = ("dynamodb:UpdateItem",)
+IDEMPOTENCY_RECORD_KEY_PATTERN = "idem_*"
 
 
 def grant_function_access(ctx: PluginContext, functions: Mapping[str, BuiltFunction], secret_arn: str) -> None:
@@ -64,7 +69,16 @@ def grant_function_access(ctx: PluginContext, functions: Mapping[str, BuiltFunct
     )
 
     reconciler = functions[TRANSACTION_RECONCILER].role
-    table.grant(ctx.roles, reconciler, actions=TRANSACTION_RECONCILER_TABLE_ACTIONS, sid="TransactionsTableReconcile")
+    table.grant(
+        ctx.roles, reconciler, actions=TRANSACTION_RECONCILER_READ_ACTIONS, sid="TransactionsTableReconcileRead"
+    )
+    table.grant(
+        ctx.roles,
+        reconciler,
+        actions=TRANSACTION_RECONCILER_UPDATE_ACTIONS,
+        sid="TransactionsTableReconcile",
+        partition_key_patterns=[IDEMPOTENCY_RECORD_KEY_PATTERN],
+    )
     table.grant_index_query(ctx.roles, reconciler, dispatch_index(table), sid="DispatchPendingIndexQuery")
     queue.grant_send(ctx.roles, reconciler, sid="AuditQueueSend")
     topic.grant_publish(ctx.roles, reconciler, sid="NotificationsPublish")

@@ -4,9 +4,11 @@ end of its cryptoperiod; checkov CKV2_AWS_57).
 Secrets Manager runs ``card-fingerprint-rotator-{suffix}`` (runtime/fingerprint_rotation.py)
 every ``fingerprint_key_rotation_days``: a new generated key becomes AWSCURRENT, the old one
 AWSPREVIOUS, which the functions keep checking (runtime/fingerprint_keyring.py) so requests
-first seen before the rotation still replay. ``rotate_immediately = false``: deploying does not
-change the key; Secrets Manager only tests the rotation function, and the first rotation comes
-on schedule (or by ``aws secretsmanager rotate-secret``, docs/RUNTIME.md).
+first seen before the rotation still replay. ``rotate_immediately = true``: the secret is created
+with no value (card_fingerprint_secret.py), and this first rotation, run as soon as the rotation
+is configured, makes its first key -- inside AWS, where no plan, log or state sees it. Later
+applies rotate only if the rotation's configuration changes (period, function): the provider
+calls RotateSecret again then, a rotation the keyring absorbs like a scheduled one.
 
 The rotator's role may touch this secret only: read, describe, write the pending version, move
 its stages -- and draw a random key (GetRandomPassword has no resource). KMS only through
@@ -47,8 +49,8 @@ def rotate_card_fingerprint_key(
         secret_id=secret.secret.id,
         rotation_lambda_arn=rotator.function.arn,
         rotation_rules={"automatically_after_days": days},
-        rotate_immediately=False,
-        depends_on=[permission, rotator.role.policy, secret.version],
+        rotate_immediately=True,
+        depends_on=[permission, rotator.role.policy],
     )
     ctx.compliance.evidence(
         "3.7.4",

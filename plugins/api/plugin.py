@@ -104,6 +104,9 @@ def payments_resources(ctx: PluginContext) -> None:
     ctx.monitoring.log_group(
         "api-access", log_group_name=api.access_log_group.name, log_group_arn=api.access_log_group.arn
     )
+    ctx.monitoring.log_group(
+        "api-execution", log_group_name=api.execution_log_group.name, log_group_arn=api.execution_log_group.arn
+    )
 
     ctx[keys.REST_API] = keys.RestApi(
         name=api.name,

@@ -83,6 +83,12 @@ def schedule_reconciler(ctx: PluginContext, reconciler: BuiltFunction) -> Any:
         SCHEDULE_ROLE,
         service="scheduler.amazonaws.com",
         description="EventBridge Scheduler: invokes the transaction reconciler, nothing else",
+        # Confused-deputy guard (AWS's documented trust for Scheduler): only this account's
+        # schedules in the default group, where the reconciler's schedule lives.
+        trust_conditions={
+            "StringEquals": {"aws:SourceAccount": ctx.aws.account_id},
+            "ArnEquals": {"aws:SourceArn": ctx.aws.arn("scheduler", "schedule-group/default")},
+        },
     )
     ctx.roles.grant(
         role, sid="InvokeReconciler", actions=["lambda:InvokeFunction"], resources=[reconciler.function.arn]

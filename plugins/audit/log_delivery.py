@@ -1,5 +1,6 @@
-"""CloudWatch Logs → Firehose → the archive bucket, for every log group registered with
-``ctx.monitoring.log_group`` (function, API access and VPC flow logs; PCI DSS 10.2, 10.5.1).
+"""CloudWatch Logs → Firehose → the archive bucket, for every log group of the stack
+(``ctx.monitoring.log_groups``: the registered ones -- function, API access and execution, VPC
+flow logs -- and any other a plugin made without registering it; PCI DSS 10.2, 10.5.1).
 
 Log groups keep their 30-day retention (the specification's); the archive keeps the year.
 One delivery stream per log group, so each lands under its own prefix --
@@ -14,6 +15,7 @@ Firehose may write objects under ``logs/`` (and its error prefix) only.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from payments_platform.core import MonitoredLogGroup, PluginContext, aws, keys
@@ -31,14 +33,16 @@ FIREHOSE_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObj
 ALL_EVENTS = ""  # the empty filter pattern matches every log event
 
 
-def archive_log_groups(
-    ctx: PluginContext, settings: AuditSettings, bucket: ArchiveBucket, log_groups: Sequence[MonitoredLogGroup]
-) -> list[Any]:
-    """A delivery stream and a subscription filter per log group; returns the streams."""
-    if not log_groups:
-        return []
-    scope = ctx.scope
-    kms = ctx[keys.KMS_KEY]
+@dataclass(frozen=True)
+class DeliveryRoles:
+    # Firehose writes objects with it (the bucket policy lets it write without If-None-Match)
+    delivery: Any
+    # CloudWatch Logs puts subscribed events into the streams with it
+    subscription: Any
+
+
+def create_delivery_roles(ctx: PluginContext) -> DeliveryRoles:
+    """In ``resources``: the archive's bucket policy names the delivery role."""
     # Confused-deputy guards (AWS's documented trust conditions for each service): the services
     # may assume these roles only on this account's behalf.
     delivery_role = ctx.roles.role(
@@ -53,6 +57,22 @@ def archive_log_groups(
         description="CloudWatch Logs: sends subscribed log events to Firehose",
         trust_conditions={"StringLike": {"aws:SourceArn": ctx.aws.arn("logs", "*")}},
     )
+    return DeliveryRoles(delivery=delivery_role, subscription=subscription_role)
+
+
+def archive_log_groups(
+    ctx: PluginContext,
+    settings: AuditSettings,
+    bucket: ArchiveBucket,
+    roles: DeliveryRoles,
+    log_groups: Sequence[MonitoredLogGroup],
+) -> list[Any]:
+    """A delivery stream and a subscription filter per log group; returns the streams."""
+    if not log_groups:
+        return []
+    scope = ctx.scope
+    kms = ctx[keys.KMS_KEY]
+    delivery_role, subscription_role = roles.delivery, roles.subscription
     streams = []
     for group in log_groups:
         construct_id = group.key.replace("-", "_")

@@ -5,8 +5,8 @@ Requires the audit queue, the network and the runtime package; provides nothing.
     resources  the archive bucket (bucket.py); the audit queue's consumer function and its
                event source mapping (consumer.py); register the consumer for monitoring
     wiring     grant the consumer exactly what it calls
-    finalize   CloudWatch Logs subscription → Firehose → bucket for every log group
-               registered with ``ctx.monitoring.log_group`` (log_delivery.py)
+    finalize   CloudWatch Logs subscription → Firehose → bucket for every log group of the
+               stack, registered or not (``ctx.monitoring.log_groups``; log_delivery.py)
 
 Settings: settings.py. The consumer's code: runtime/audit_archive.py.
 """
@@ -17,7 +17,7 @@ from payments_platform.core import PluginContext, PluginDeclaration, hookimpl, k
 
 from .bucket import create_archive_bucket
 from .consumer import create_consumer, grant_consumer_access
-from .log_delivery import archive_log_groups
+from .log_delivery import archive_log_groups, create_delivery_roles
 from .settings import AuditSettings
 
 
@@ -35,13 +35,15 @@ def payments_declare() -> PluginDeclaration:
 @hookimpl
 def payments_resources(ctx: PluginContext) -> None:
     settings: AuditSettings = ctx.settings
-    bucket = create_archive_bucket(ctx, settings)
+    delivery_roles = create_delivery_roles(ctx)
+    bucket = create_archive_bucket(ctx, settings, delivery_role_arn=delivery_roles.delivery.arn)
     consumer = create_consumer(ctx, settings, bucket)
     ctx.outputs.add(
         "audit_archive_bucket_name", bucket.name, description="S3 bucket holding the 12-month audit archive"
     )
     ctx.stash["bucket"] = bucket
     ctx.stash["consumer"] = consumer
+    ctx.stash["delivery_roles"] = delivery_roles
 
 
 @hookimpl
@@ -51,5 +53,7 @@ def payments_wiring(ctx: PluginContext) -> None:
 
 @hookimpl
 def payments_finalize(ctx: PluginContext) -> None:
-    # In finalize: every plugin has registered its log groups by now.
-    archive_log_groups(ctx, ctx.settings, ctx.stash.pop("bucket"), ctx.monitoring.log_groups)
+    # In finalize: every plugin has made its log groups by now.
+    archive_log_groups(
+        ctx, ctx.settings, ctx.stash.pop("bucket"), ctx.stash.pop("delivery_roles"), ctx.monitoring.log_groups
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from payments_platform.core import PluginContext, PluginDeclaration, TerraformStack, aws, hookimpl, keys
+from payments_platform.core import PluginContext, PluginDeclaration, aws, forget_in_state, hookimpl, keys
 
 from .settings import MessagingSettings, subscription_id
 
@@ -58,9 +58,7 @@ SEPARATE_QUEUE_POLICIES = (
 
 
 def _forget_the_separate_queue_policies(ctx: PluginContext) -> None:
-    TerraformStack.of(ctx.scope).add_override(
-        "removed", [{"from": address, "lifecycle": {"destroy": False}} for address in SEPARATE_QUEUE_POLICIES]
-    )
+    forget_in_state(ctx.scope, *SEPARATE_QUEUE_POLICIES)
 
 
 def _audit_queue(ctx: PluginContext, settings: MessagingSettings, kms: keys.KmsKey) -> None:
@@ -203,6 +201,11 @@ def _notifications_topic(ctx: PluginContext, settings: MessagingSettings, kms: k
             "Principal": {"Service": CLOUDWATCH},
             "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
             "Resource": "*",
+            # Confused-deputy guard, as on the topic policy: only this account's alarms.
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnLike": {"aws:SourceArn": ctx.aws.arn("cloudwatch", "alarm:*")},
+            },
         },
     )
     for email in settings.notification_emails:

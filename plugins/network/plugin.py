@@ -242,7 +242,14 @@ def _flow_logs(ctx: PluginContext, vpc: Any, kms: keys.KmsKey, settings: Network
         kms_key_id=kms.arn,
     )
     role = ctx.roles.role(
-        "vpc-flow-logs", service="vpc-flow-logs.amazonaws.com", description="Delivers VPC flow logs to CloudWatch Logs"
+        "vpc-flow-logs",
+        service="vpc-flow-logs.amazonaws.com",
+        description="Delivers VPC flow logs to CloudWatch Logs",
+        # Confused-deputy guard (AWS's documented flow-log trust): this account's flow logs only.
+        trust_conditions={
+            "StringEquals": {"aws:SourceAccount": ctx.aws.account_id},
+            "ArnLike": {"aws:SourceArn": ctx.aws.arn("ec2", "vpc-flow-log/*")},
+        },
     )
     ctx.roles.grant(
         role,

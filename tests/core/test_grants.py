@@ -57,6 +57,19 @@ def test_table_write_grants_no_delete_and_adds_generate_data_key(roles):
     assert statements["TransactionsKms"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
 
 
+def test_table_grant_confined_to_partition_keys_carries_a_leading_keys_condition(roles):
+    TABLE.grant(roles, "fn", actions=["dynamodb:UpdateItem"], sid="Records", partition_key_patterns=["idem_*"])
+    assert roles.statements()["Records"]["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["idem_*"]}
+    }
+
+
+@pytest.mark.parametrize("patterns", [[], "idem_*"])
+def test_table_grant_with_no_partition_key_pattern_is_refused(roles, patterns):
+    with pytest.raises(RegistrationError, match="partition_key_patterns"):
+        TABLE.grant(roles, "fn", actions=["dynamodb:UpdateItem"], sid="Records", partition_key_patterns=patterns)
+
+
 def test_table_key_use_follows_the_key_the_table_is_published_with(roles):
     other_key = "arn:aws:kms:eu-west-1:210987654321:key/third-party"
     dataclasses.replace(TABLE, kms_key_arn=other_key).grant_read(roles, "fn", sid="Transactions")

@@ -62,7 +62,7 @@ try:
 except BaseException as failure:
     print(f"local up failed: {failure}", *lines[-30:], sep="\\n")
     sys.exit(1)
-print(json.dumps({"seconds": time.perf_counter() - started}))
+print(json.dumps({"seconds": time.perf_counter() - started, "console": lines}))
 """
 
 
@@ -129,7 +129,8 @@ def deployment() -> Iterator[LocalDeployment]:
     if process.returncode != 0:
         pytest.fail(f"local up failed (exit {process.returncode}):\n{output[-6000:]}")
     started = "by the first e2e test" if _BACKGROUND.get("by_fixture") else "at collection"
-    TIMINGS[f"local up (started {started})"] = json.loads(output.strip().splitlines()[-1])["seconds"]
+    result = json.loads(output.strip().splitlines()[-1])
+    TIMINGS[f"local up (started {started})"] = result["seconds"]
     TIMINGS["e2e waited for it"] = time.perf_counter() - waiting
     run = LocalRun(_BACKGROUND["run_dir"], say=lambda line: None)
     record = RunRecord.load(run.record_file)
@@ -142,6 +143,7 @@ def deployment() -> Iterator[LocalDeployment]:
         environment=environment,
         terraform=Terraform.locate(run.run_dir),
         config=json.loads((Path(record.stack_dir) / "cdk.tf.json").read_text()),
+        console=result["console"],
     )
     outputs = deployed.check("output", "-json", "-no-color", timeout=120)
     deployed.outputs = {name: body["value"] for name, body in json.loads(outputs.stdout).items()}

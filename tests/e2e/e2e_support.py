@@ -57,6 +57,7 @@ class LocalDeployment:
     terraform: Terraform
     config: dict[str, Any]  # the synthesized Terraform JSON of the stack
     outputs: dict[str, Any] = field(default_factory=dict)
+    console: list[str] = field(default_factory=list)  # what `local up` said
     teardown: Teardown | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from e2e_support import LocalDeployment, archived_audit_messages
 
+from payments_platform.core.local.processes import emulator_client
 from payments_platform.core.local.smoke import TEST_CVC, TEST_PAN, holds_card_data, payment_body, request
 
 pytestmark = pytest.mark.terraform
@@ -87,3 +91,114 @@ def test_a_poison_message_is_rejected_by_the_archiver_and_left_for_the_dead_lett
         QueueUrl=deployment.outputs["audit_queue_url"], AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     assert int(attributes["ApproximateNumberOfMessagesNotVisible"]) >= 1
+
+
+# ----------------------------------------------------------------- the archive holds (issue 26)
+
+ORDINARY_ADMIN = "e2e-ordinary-admin"
+
+
+def _archived_key(deployment: LocalDeployment) -> str:
+    """An audit record the archiver wrote for a payment made over HTTP."""
+    key = sorted(deployment.record.api_keys.values())[0]
+    created = request(
+        "POST",
+        f"{deployment.url}/transactions",
+        body=payment_body("e2e-archive-holds"),
+        headers={"Content-Type": "application/json", "x-api-key": key, "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert created.status == 201, created.body
+    transaction_id = created.json()["transaction_id"]
+    assert archived_audit_messages(deployment, transaction_id)
+    listed = deployment.client("s3").list_objects_v2(
+        Bucket=deployment.outputs["audit_archive_bucket_name"], Prefix="audit/"
+    )["Contents"]
+    (key,) = [o["Key"] for o in listed if f"/{transaction_id}/" in o["Key"]]
+    return key
+
+
+def _ordinary_admin_s3(deployment: LocalDeployment) -> Any:
+    """S3 as an IAM user holding Action * on Resource * -- an administrator who is not the teardown
+    principal. (An assumed admin role: tests/plugins/audit/test_audit_archive_immutability.py; on
+    this emulator AssumeRole by the administrator was refused, see the report of issue 26.)"""
+    iam = deployment.client("iam")
+    admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.create_user(UserName=ORDINARY_ADMIN)
+    iam.put_user_policy(UserName=ORDINARY_ADMIN, PolicyName="admin", PolicyDocument=json.dumps(admin))
+    key = iam.create_access_key(UserName=ORDINARY_ADMIN)["AccessKey"]
+    return emulator_client("s3", deployment.endpoint, "us-east-1", key["AccessKeyId"], key["SecretAccessKey"])
+
+
+@pytest.fixture(scope="module")
+def archived_record(deployment: LocalDeployment) -> str:
+    return _archived_key(deployment)
+
+
+@pytest.fixture(scope="module")
+def principals(deployment: LocalDeployment) -> Iterator[dict[str, Any]]:
+    try:
+        yield {
+            "the archiver's identity": deployment.function_client(
+                deployment.outputs["audit_archiver_function_name"], "s3"
+            ),
+            "an ordinary administrator": _ordinary_admin_s3(deployment),
+        }
+    finally:  # local down removes everything Terraform made; this role it never knew
+        iam = deployment.client("iam")
+        for key in iam.list_access_keys(UserName=ORDINARY_ADMIN)["AccessKeyMetadata"]:
+            iam.delete_access_key(UserName=ORDINARY_ADMIN, AccessKeyId=key["AccessKeyId"])
+        iam.delete_user_policy(UserName=ORDINARY_ADMIN, PolicyName="admin")
+        iam.delete_user(UserName=ORDINARY_ADMIN)
+
+
+def _encryption(deployment: LocalDeployment, bucket: str) -> dict[str, str]:
+    """What the bucket policy demands of every upload: SSE-KMS under the platform key."""
+    (rule,) = deployment.client("s3").get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    return {
+        "ServerSideEncryption": "aws:kms",
+        "SSEKMSKeyId": rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"],
+    }
+
+
+def _refused(call: Any) -> None:
+    with pytest.raises(ClientError) as refused:
+        call()
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+@pytest.mark.parametrize("who", ["the archiver's identity", "an ordinary administrator"])
+def test_an_archived_record_cannot_be_deleted_or_overwritten(
+    deployment, archive_bucket, archived_record, principals, who
+):
+    s3 = principals[who]
+    admin = deployment.client("s3")
+    before = admin.get_object(Bucket=archive_bucket, Key=archived_record)["Body"].read()
+    (version,) = admin.list_object_versions(Bucket=archive_bucket, Prefix=archived_record)["Versions"]
+    _refused(lambda: s3.delete_object(Bucket=archive_bucket, Key=archived_record))
+    _refused(lambda: s3.delete_object(Bucket=archive_bucket, Key=archived_record, VersionId=version["VersionId"]))
+    encryption = _encryption(deployment, archive_bucket)
+    _refused(lambda: s3.put_object(Bucket=archive_bucket, Key=archived_record, Body=b"rewritten", **encryption))
+    after = admin.list_object_versions(Bucket=archive_bucket, Prefix=archived_record)
+    assert [v["VersionId"] for v in after["Versions"]] == [version["VersionId"]] and not after.get("DeleteMarkers")
+    assert admin.get_object(Bucket=archive_bucket, Key=archived_record)["Body"].read() == before
+
+
+def test_the_teardown_principal_can_overwrite_and_delete_an_archived_object(deployment, archive_bucket):
+    s3 = deployment.client("s3")  # the emulator's administrator: the identity Terraform and local down use
+    key = f"e2e-teardown/{uuid.uuid4().hex}.json"
+    encryption = _encryption(deployment, archive_bucket)
+    s3.put_object(Bucket=archive_bucket, Key=key, Body=b"first", **encryption)
+    s3.put_object(Bucket=archive_bucket, Key=key, Body=b"second", **encryption)
+    for version in s3.list_object_versions(Bucket=archive_bucket, Prefix=key)["Versions"]:
+        s3.delete_object(Bucket=archive_bucket, Key=key, VersionId=version["VersionId"])
+    assert not s3.list_object_versions(Bucket=archive_bucket, Prefix=key).get("Versions")
+
+
+def test_the_api_execution_log_group_is_archived(deployment: LocalDeployment):
+    logs = deployment.client("logs")
+    groups = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+    execution = [g for g in groups if g.startswith("API-Gateway-Execution-Logs_")]
+    assert execution, groups
+    for group in groups:
+        filters = logs.describe_subscription_filters(logGroupName=group)["subscriptionFilters"]
+        assert [f["destinationArn"].split(":")[2] for f in filters] == ["firehose"], group

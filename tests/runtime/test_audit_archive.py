@@ -253,3 +253,24 @@ def test_a_redelivered_message_maps_to_the_same_object():
 def test_the_object_is_dated_by_the_transaction_in_utc():
     record = _record("txn_1", "g", "m", created_at="2026-12-31T23:30:00-02:00")
     assert archive_object(record).key.startswith("audit/2027/01/01/txn_1/transaction.created-")
+
+
+def test_card_data_the_masking_misses_is_not_written_to_the_archive(aws, archive, capsys):
+    """The writer's own refusal (record_codec.refuse_card_data): a PAN with dots between its groups
+    is not what the masking recognises, so the archiver refuses the object and names the field."""
+    leaked = {
+        "type": "transaction.created",
+        "transaction_id": "txn_leaky",
+        "created_at": "2026-11-26T10:00:00.000Z",
+        "merchant_reference": "4000.0566.5566.5556",
+    }
+    aws.sqs.send_message(QueueUrl=aws.audit_queue_url, MessageBody=json.dumps(leaked), MessageGroupId="g")
+
+    response = EventSource(aws.sqs, aws.audit_queue_url, audit_archive.handler).poll()
+
+    assert len(response["batchItemFailures"]) == 1
+    assert _versions(archive["s3"]) == []
+    logged = capsys.readouterr().out
+    (line,) = [json.loads(entry) for entry in logged.splitlines() if "audit_archive_refused_card_data" in entry]
+    assert line["field"] == "archive_object.message.merchant_reference"
+    assert "0566" not in logged

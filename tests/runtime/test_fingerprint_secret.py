@@ -41,11 +41,47 @@ def test_the_secret_versions_are_read_once_per_keyring_refresh_not_per_request(a
     assert calls.count("secretsmanager.GetSecretValue") == 2  # AWSCURRENT, AWSPREVIOUS (none yet)
 
 
-def test_an_unreadable_secret_is_a_500_and_the_next_request_retries(aws, monkeypatch):
+def test_a_secret_with_no_current_key_is_a_503_and_the_next_request_retries(aws, monkeypatch):
+    """A missing secret and a secret whose first key is not made yet look alike to GetSecretValue
+    (ResourceNotFoundException): both fail closed as a retryable 503 (was a 500 before the first key
+    came from the first rotation, issue #26)."""
     monkeypatch.delenv("CARD_FINGERPRINT_KEY")
     monkeypatch.setenv("CARD_FINGERPRINT_SECRET_ARN", f"arn:aws:secretsmanager:{REGION}:123456789012:secret:missing")
     transactions.transaction_creator.cache_clear()
     response = create(api_event(valid_body()))
-    assert response["statusCode"] == 500 and body_of(response)["error"]["code"] == "internal_error"
+    assert response["statusCode"] == 503 and body_of(response)["error"]["code"] == "service_unavailable"
     monkeypatch.setenv("CARD_FINGERPRINT_KEY", "11" * 32)
     assert create(api_event(valid_body()))["statusCode"] == 201
+
+
+def test_before_the_first_key_exists_requests_fail_closed_with_a_503_and_succeed_once_it_does(aws, monkeypatch):
+    """The secret is created with no value; its first rotation makes the key
+    (plugins/api/card_fingerprint_secret.py). In between: a retryable 503, no fingerprint."""
+    import boto3
+
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    arn = secrets.create_secret(Name="card-fingerprint-key")["ARN"]  # as Terraform leaves it: no version
+    monkeypatch.delenv("CARD_FINGERPRINT_KEY")
+    monkeypatch.setenv("CARD_FINGERPRINT_SECRET_ARN", arn)
+    transactions.transaction_creator.cache_clear()
+    for idempotency_key in ("a", "a", "b"):
+        response = create(api_event(valid_body(), idempotency_key=idempotency_key))
+        assert response["statusCode"] == 503, response
+        assert body_of(response)["error"]["code"] == "service_unavailable"
+        assert response["headers"]["Retry-After"] == "5"
+    assert aws.transaction_items() == []  # nothing written under an absent key
+    secrets.put_secret_value(SecretId=arn, SecretString=PLUGIN_STYLE_SECRET)  # the first rotation's key
+    assert create(api_event(valid_body(), idempotency_key="a"))["statusCode"] == 201
+
+
+def test_a_first_key_too_weak_to_use_is_a_500_never_a_fingerprint(aws, monkeypatch):
+    import boto3
+
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    arn = secrets.create_secret(Name="card-fingerprint-key", SecretString="00" * 15)["ARN"]
+    monkeypatch.delenv("CARD_FINGERPRINT_KEY")
+    monkeypatch.setenv("CARD_FINGERPRINT_SECRET_ARN", arn)
+    transactions.transaction_creator.cache_clear()
+    response = create(api_event(valid_body()))
+    assert response["statusCode"] == 500 and body_of(response)["error"]["code"] == "internal_error"
+    assert aws.transaction_items() == []

@@ -123,3 +123,21 @@ def test_transaction_ids_are_never_mangled_by_the_masking(monkeypatch):
     monkeypatch.setattr(transaction_records.secrets, "token_bytes", lambda n: next(draws))
     assert mask_text("txn_4qsv7cvc234auwkyjsrlb4ph") != "txn_4qsv7cvc234auwkyjsrlb4ph"
     assert transaction_records.new_transaction_id() == "txn_abcdefghijklmnopqrstuvwx"
+
+
+def test_card_data_the_masking_does_not_recognise_is_masked_whole_in_a_log_line(capsys):
+    log = logging_config.get_logger()
+    log.info("unexpected", note="card 4000.0566.5566.5556", detail={"text": "cvv was 987"}, order="ORD-2026-000123")
+    try:
+        raise ValueError("bad reference 4000 - 0566 - 5566 - 5556")
+    except ValueError:
+        log.exception("failed")
+    out = capsys.readouterr().out
+    assert "0566" not in out and "987" not in out
+    first, second = log_lines(out)
+    assert (first["note"], first["detail"], first["order"]) == (
+        "[REDACTED_PAN]",
+        {"text": "[REDACTED_PAN]"},
+        "ORD-2026-000123",
+    )
+    assert second["exception"] == "[REDACTED_PAN]"

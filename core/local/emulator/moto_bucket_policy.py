@@ -7,13 +7,18 @@ So the state bucket's ``Deny`` statements (``Bool aws:SecureTransport false``,
 the emulator, though S3 refuses only plain-HTTP and unencrypted uploads.
 
 ``apply()`` makes moto's object requests evaluate the policy with the request's condition
-keys: the server-side-encryption headers, and ``aws:SecureTransport`` = true — the emulator
-listens on loopback HTTP in place of AWS's TLS endpoints. Operators: Bool, String(Not)Equals,
-String(Not)Like, Numeric*, Null, each with IfExists (``s3:TlsVersion`` is 1.3); an operator it does not know still counts as
-holding (moto's own behaviour). Principals: as moto, only ``"*"`` statements are evaluated.
+keys: the server-side-encryption headers, ``s3:if-none-match`` (the header), ``aws:PrincipalArn``
+(the signing key's IAM user, or for an assumed role's session the role -- as AWS sets it), and
+``aws:SecureTransport`` = true — the emulator listens on loopback HTTP in place of AWS's TLS
+endpoints. Operators: Bool, String(Not)Equals, String(Not)Like, Arn(Not)Equals, Arn(Not)Like,
+Numeric*, Null, each with IfExists (``s3:TlsVersion`` is 1.3); an operator it does not know still
+counts as holding (moto's own behaviour). Principals: as moto, only ``"*"`` statements are
+evaluated. Bucket-level calls (PutBucketPolicy, PutLifecycleConfiguration, ...) are, as in moto,
+not checked against the bucket policy at all.
 
 Upstream: getmoto/moto — moto/iam/policy_conditions.py (CONDITION_OPERATIONS holds only
-StringEquals) and FakeBucket.get_permission (no request context is passed).
+StringEquals) and FakeBucket.get_permission (no request context is passed, so neither the
+request's headers nor its principal reach the policy).
 """
 
 from __future__ import annotations
@@ -28,7 +33,18 @@ from payments_platform.core.local.emulator.patching import Patches
 
 _REQUEST_KEYS: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("s3_policy_keys", default=None)
 _NEGATED = {"StringNotEquals", "StringNotLike"}
-_HEADER_KEYS = ("x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id")
+# ARNs compare as strings (case-sensitively, with * and ? wildcards for the Like forms).
+_ARN_OPERATORS = {
+    "ArnEquals": "StringEquals",
+    "ArnNotEquals": "StringNotEquals",
+    "ArnLike": "StringLike",
+    "ArnNotLike": "StringNotLike",
+}
+_HEADER_KEYS = (
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "if-none-match",
+)
 _NUMERIC = {
     "NumericEquals": float.__eq__,
     "NumericNotEquals": float.__ne__,
@@ -90,7 +106,33 @@ def request_condition_keys(headers: Mapping[str, str]) -> dict[str, str]:
     for header in _HEADER_KEYS:
         if header in lowered:
             keys[f"s3:{header}"] = lowered[header]
+    principal = principal_arn(lowered)
+    if principal is not None:
+        keys["aws:principalarn"] = principal
     return keys
+
+
+def principal_arn(lowered_headers: Mapping[str, str]) -> str | None:
+    """``aws:PrincipalArn`` of a SigV4-signed request: the IAM user owning the access key, or the
+    role an STS session was issued for; None for a key the emulator does not know."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
+    authorization = lowered_headers.get("authorization", "")
+    if "Credential=" not in authorization:
+        return None
+    access_key_id = authorization.split("Credential=", 1)[1].split("/", 1)[0]
+    if "x-amz-security-token" in lowered_headers:
+        for session in sts_backends[DEFAULT_ACCOUNT_ID]["aws"].assumed_roles:
+            if session.access_key_id == access_key_id:
+                return str(session.role_arn)
+        return None
+    key = iam_backends[DEFAULT_ACCOUNT_ID]["aws"].access_keys.get(access_key_id)
+    if key is None:
+        return None
+    user = iam_backends[DEFAULT_ACCOUNT_ID]["aws"].get_user(key.user_name)
+    return str(user.arn)
 
 
 def evaluate(policy: Mapping[str, Any], action: str, resource: str, keys: Mapping[str, str]) -> str:
@@ -121,6 +163,7 @@ def evaluate(policy: Mapping[str, Any], action: str, resource: str, keys: Mappin
 def condition_holds(operator: str, key: str, expected: Any, keys: Mapping[str, str]) -> bool:
     if_exists = operator.endswith("IfExists")
     base = operator.removesuffix("IfExists")
+    base = _ARN_OPERATORS.get(base, base)
     values = [str(v) for v in (expected if isinstance(expected, list) else [expected])]
     actual = keys.get(key.lower())
     if base == "Null":

@@ -13,9 +13,15 @@ rotation and the secret keeps its current version; the steps' own logs say why).
 The gateway starts after the emulator (Terraform deploys the functions first), so the emulator
 reads where it listens at call time from the gateway's ready file (``--lambda-runtime-file``;
 ``local up`` passes ``.payments-local/gateway.ready``). A rotation requested before the gateway
-is up -- Terraform's ``aws_secretsmanager_secret_rotation`` with ``rotate_immediately = false``
-during apply, when Secrets Manager only tests the function -- runs its steps once the gateway is
-ready, in the background: on AWS, too, RotateSecret returns before the function has run.
+is up -- Terraform's ``aws_secretsmanager_secret_rotation`` during apply: with
+``rotate_immediately = true`` the first rotation, which makes a value-less secret's first value,
+with ``false`` only the test step -- runs its steps in order once the gateway is ready, in the
+background: on AWS, too, RotateSecret returns before the function has run.
+
+A secret created with no value can be rotated, as on AWS: the rotation's AWSPENDING version is
+the first version, and finishSecret attaches AWSCURRENT to it with no RemoveFromVersionId (moto
+failed both: no pending version without a prior one, IndexError on the stage move). Moving
+AWSCURRENT makes the version the one GetSecretValue returns when no stage is named.
 
 A RotateSecret that names no function rotates with the one configured on the secret, as on AWS
 (``aws secretsmanager rotate-secret --secret-id ...``, the documented manual rotation); moto
@@ -28,7 +34,9 @@ Docker-based Lambda (an option to send Lambda invokes to an external Lambda endp
 this patch unnecessary), should keep ``rotation_lambda_arn`` when the request has none, and should
 accept AWSPENDING on the AWSCURRENT version as a finished rotation (it refused the next one), and
 should copy the current version's value, not the creation value, into a test-only rotation's
-pending version.
+pending version; rotate_secret should make the pending version of a secret with no versions, and
+update_secret_version_stage should attach AWSCURRENT when no version holds it and update the
+default version when AWSCURRENT moves.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -105,17 +114,21 @@ def invoke_step(endpoint: str, function_arn: str, body: str | bytes, region: str
         raise RuntimeError(f"{name} failed {step} ({kind}); its log group says why")
 
 
-def _wait_and_invoke(runtime_file: Path | None, function_arn: str, body: str | bytes, region: str) -> None:
+def _wait_and_invoke(runtime_file: Path | None, function_arn: str, bodies: list[str | bytes], region: str) -> None:
+    """A rotation's steps, in order, once the gateway is ready; the first failed step ends it (as on
+    AWS: the pending version stays, the next RotateSecret starts over)."""
     deadline = time.monotonic() + DEFERRED_WAIT_S
     while (endpoint := local_lambda_endpoint(runtime_file)) is None:
         if time.monotonic() > deadline:
-            log.warning("rotation step for %s dropped: the local Lambda runtime never started", function_arn)
+            log.warning("rotation steps for %s dropped: the local Lambda runtime never started", function_arn)
             return
-        time.sleep(1.0)
-    try:
-        invoke_step(endpoint, function_arn, body, region)
-    except (RuntimeError, LocalLambdaUnavailable) as error:
-        log.warning("deferred rotation step failed: %s", error)
+        time.sleep(0.2)
+    for body in bodies:
+        try:
+            invoke_step(endpoint, function_arn, body, region)
+        except (RuntimeError, LocalLambdaUnavailable) as error:
+            log.warning("deferred rotation step failed: %s", error)
+            return
 
 
 def _give_pending_the_current_value(secret: Any, token: str | None) -> None:
@@ -156,14 +169,68 @@ def rotation_with_the_configured_function(original_rotate: Any) -> Any:
                 # moto took it for one in progress and refused every later rotation.
                 if {"AWSPENDING", "AWSCURRENT"} <= set(version["version_stages"]):
                     version["version_stages"].remove("AWSPENDING")
-        _rotation.may_wait = not kwargs.get("rotate_immediately", True)
+            if not secret.versions:
+                # A secret created with no value: its first rotation makes the first version (AWS
+                # does; moto made no pending version and then failed on the missing version id).
+                token = kwargs.get("client_request_token") or str(uuid.uuid4())
+                kwargs["client_request_token"] = token
+                secret.versions[token] = {
+                    "createdate": int(time.time()),
+                    "version_id": token,
+                    "version_stages": ["AWSPENDING"],
+                }
+        immediate = kwargs.get("rotate_immediately", True)
+        _rotation.test_only = not immediate
         _rotation.secret = secret
+        _rotation.deferred = []
+        default_version = getattr(secret, "default_version_id", None)
         try:
-            return original_rotate(self, secret_id, *args, **kwargs)
+            result = original_rotate(self, secret_id, *args, **kwargs)
         finally:
-            del _rotation.may_wait, _rotation.secret
+            deferred, function_arn = _rotation.deferred, getattr(secret, "rotation_lambda_arn", "")
+            del _rotation.test_only, _rotation.secret, _rotation.deferred
+        if deferred:
+            # moto made the pending version the default as if its steps had run; they have not yet.
+            secret.default_version_id = default_version
+            threading.Thread(
+                target=_wait_and_invoke,
+                args=(_runtime_file, function_arn, deferred, self.region_name),
+                name="deferred-rotation-steps",
+                daemon=True,
+            ).start()
+        return result
 
     return rotate_secret
+
+
+@PATCHES.replaces("moto.secretsmanager.models:SecretsManagerBackend", "update_secret_version_stage")
+def first_current_version(original_update: Any) -> Any:
+    """AWSCURRENT may be attached with no RemoveFromVersionId when no version holds it (a rotation
+    making a value-less secret's first value), and the version it moves to is the secret's default.
+
+    Upstream: moto.secretsmanager.models.SecretsManagerBackend.update_secret_version_stage raises
+    IndexError in that case and never updates ``default_version_id``."""
+
+    def update_secret_version_stage(
+        self: Any, secret_id: str, version_stage: str, remove_from_version_id: str, move_to_version_id: str
+    ) -> Any:
+        secret = self.secrets[secret_id] if secret_id in self.secrets else None
+        if (
+            secret is not None
+            and version_stage == "AWSCURRENT"
+            and not remove_from_version_id
+            and move_to_version_id in secret.versions
+            and not any("AWSCURRENT" in v["version_stages"] for v in secret.versions.values())
+        ):
+            secret.versions[move_to_version_id]["version_stages"].append("AWSCURRENT")
+            secret.default_version_id = move_to_version_id
+            return secret.arn, secret.name
+        result = original_update(self, secret_id, version_stage, remove_from_version_id, move_to_version_id)
+        if secret is not None and version_stage == "AWSCURRENT" and move_to_version_id:
+            secret.default_version_id = move_to_version_id
+        return result
+
+    return update_secret_version_stage
 
 
 @PATCHES.replaces("moto.awslambda.models:LambdaBackend", "invoke")
@@ -174,23 +241,18 @@ def local_rotation_steps(original_invoke: Any) -> Any:
     from moto.secretsmanager.exceptions import InvalidRequestException
 
     def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> Any:
-        if not hasattr(_rotation, "may_wait"):
+        if not hasattr(_rotation, "test_only"):
             return original_invoke(self, function_name, qualifier, body, headers, response_headers)
-        if _rotation.may_wait and _rotation.secret is not None:
+        if _rotation.test_only and _rotation.secret is not None:
             _give_pending_the_current_value(_rotation.secret, json.loads(body).get("ClientRequestToken"))
         endpoint = local_lambda_endpoint(_runtime_file)
         if endpoint is None:
-            if _rotation.may_wait:
-                threading.Thread(
-                    target=_wait_and_invoke,
-                    args=(_runtime_file, function_name, body, self.region_name),
-                    name="deferred-rotation-step",
-                    daemon=True,
-                ).start()
-                return b""
-            raise InvalidRequestException(
-                "the local Lambda runtime is not running: start it with `payments-platform local up`"
-            )
+            if _runtime_file is None:
+                raise InvalidRequestException(
+                    "the local Lambda runtime is not running: start it with `payments-platform local up`"
+                )
+            _rotation.deferred.append(body)  # run in order once the gateway is up (rotate_secret)
+            return b""
         try:
             invoke_step(endpoint, function_name, body, self.region_name)
         except (RuntimeError, LocalLambdaUnavailable) as error:

@@ -207,13 +207,25 @@ def test_card_fingerprint_secret_is_encrypted_and_destroyable(api_key_stack):
     assert api_key_stack.one("aws_secretsmanager_secret")["kms_key_id"].startswith("${aws_kms_key.")
 
 
-def test_card_fingerprint_value_is_generated_once_and_then_kept(api_key_stack):
-    ((data_id, data),) = api_key_stack.data_sources("aws_secretsmanager_random_password").items()
-    assert (data["password_length"], data["exclude_punctuation"]) == (64, True)
-    version = api_key_stack.one("aws_secretsmanager_secret_version")
-    assert version["secret_string"] == f"${{data.aws_secretsmanager_random_password.{data_id}.random_password}}"
-    assert version["lifecycle"] == {"ignore_changes": ["secret_string"]}
-    assert version["secret_id"] == ref(api_key_stack, "aws_secretsmanager_secret", "/card_fingerprint_key", "id")
+def test_no_card_fingerprint_key_value_passes_through_terraform(api_key_stack):
+    """Issue #26: the first key comes from the secret's first rotation (inside AWS), so no plan,
+    log or state holds it -- no random-password data source, no version, no secret_string."""
+    assert api_key_stack.data_sources("aws_secretsmanager_random_password") == {}
+    assert "aws_secretsmanager_secret_version" not in api_key_stack.config.get("resource", {})
+    text = json.dumps(api_key_stack.config)
+    for needle in ("random_password", "secret_string", "secret_binary"):
+        assert needle not in text
+    rotation = api_key_stack.one("aws_secretsmanager_secret_rotation")
+    assert rotation["rotate_immediately"] is True  # the first rotation makes the first key
+
+
+def test_the_former_first_version_leaves_the_state_without_being_destroyed(api_key_stack):
+    """Upgrading a deployment made before issue #26: destroying the version Terraform created would
+    strip AWSPREVIOUS from a key the runtime still checks; `removed` only forgets it."""
+    assert {
+        "from": "aws_secretsmanager_secret_version.api_card_fingerprint_key_version_B39ECA77",
+        "lifecycle": {"destroy": False},
+    } in api_key_stack.config["removed"]
 
 
 def test_synthesized_config_is_json_serialisable_without_local_paths(api_key_stack):

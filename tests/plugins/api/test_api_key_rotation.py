@@ -32,12 +32,19 @@ def test_rotator_runs_the_rotation_handler_in_the_private_subnets_with_tracing_a
     assert body["environment"]["variables"] == {"LOG_LEVEL": "INFO", "ENVIRONMENT": "test"}
 
 
-def test_the_secret_rotates_every_90_days_by_default_and_deploying_does_not_rotate_it(api_key_stack):
+def test_the_secret_rotates_every_90_days_by_default_and_its_first_rotation_makes_the_first_key(api_key_stack):
     rotation = api_key_stack.one("aws_secretsmanager_secret_rotation")
     assert rotation["secret_id"] == ref(api_key_stack, "aws_secretsmanager_secret", "/card_fingerprint_key", "id")
     assert rotation["rotation_lambda_arn"] == rotator_arn(api_key_stack)
     assert rotation["rotation_rules"] == {"automatically_after_days": 90}
-    assert rotation["rotate_immediately"] is False
+    assert rotation["rotate_immediately"] is True
+    # Secrets Manager invokes the rotator at once: it must exist and may already act.
+    (permission_id,) = (
+        logical_id
+        for logical_id, body in api_key_stack.resources("aws_lambda_permission").items()
+        if body["statement_id"] == "AllowSecretsManagerRotation"
+    )
+    assert f"aws_lambda_permission.{permission_id}" in rotation["depends_on"]
 
 
 def test_the_rotation_period_comes_from_the_api_settings():

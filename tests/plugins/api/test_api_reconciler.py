@@ -11,6 +11,8 @@ from api_support import API_KEY_SETTINGS, STUB_VALUES, STUBS, actions_of, ref
 
 from payments_platform.core import RegistrationError, keys
 from payments_platform.core.testing import StubProvider, synth
+from payments_platform.plugins.api.function_access import IDEMPOTENCY_RECORD_KEY_PATTERN
+from payments_platform.runtime.idempotency import RECORD_ID_PREFIX
 
 TABLE = STUB_VALUES[keys.TRANSACTIONS_TABLE]
 QUEUE = STUB_VALUES[keys.AUDIT_QUEUE]
@@ -68,10 +70,36 @@ def test_schedule_role_is_trusted_by_scheduler_and_may_only_invoke_the_reconcile
     assert statement["Resource"] == ref(api_key_stack, "aws_lambda_function", "/transaction_reconciler", "arn")
 
 
+def test_scheduler_may_assume_the_schedule_role_only_for_this_accounts_schedules(api_key_stack):
+    role = api_key_stack.one("aws_iam_role", name="transaction-reconciler-schedule-role-test")
+    condition = json.loads(role["assume_role_policy"])["Statement"][0]["Condition"]
+    (account,) = condition["StringEquals"].values()
+    assert list(condition["StringEquals"]) == ["aws:SourceAccount"] and account.startswith(
+        "${data.aws_caller_identity."
+    )
+    (source_arn,) = condition["ArnEquals"].values()
+    assert source_arn.endswith(f":scheduler:us-east-1:{account}:schedule-group/default")
+
+
+def test_reconciler_updates_idempotency_records_only(api_key_stack):
+    statements = {s["Sid"]: s for s in api_key_stack.iam_statements("transaction-reconciler")}
+    assert statements["TransactionsTableReconcile"]["Action"] == ["dynamodb:UpdateItem"]
+    assert statements["TransactionsTableReconcile"]["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["idem_*"]}
+    }
+    updates = [s for s in statements.values() if "dynamodb:UpdateItem" in s["Action"]]
+    assert len(updates) == 1
+
+
+def test_the_idempotency_key_pattern_is_the_runtimes_record_prefix():
+    assert IDEMPOTENCY_RECORD_KEY_PATTERN == f"{RECORD_ID_PREFIX}*"
+
+
 def test_reconciler_reads_through_the_index_and_never_scans(api_key_stack):
     statements = {s["Sid"]: s for s in api_key_stack.iam_statements("transaction-reconciler")}
-    assert statements["TransactionsTableReconcile"]["Action"] == ["dynamodb:Query", "dynamodb:UpdateItem"]
-    assert statements["TransactionsTableReconcile"]["Resource"] == TABLE.arn
+    assert statements["TransactionsTableReconcileRead"]["Action"] == ["dynamodb:Query"]
+    assert statements["TransactionsTableReconcileRead"]["Resource"] == TABLE.arn
+    assert "Condition" not in statements["TransactionsTableReconcileRead"]
     assert statements["DispatchPendingIndexQuery"]["Action"] == ["dynamodb:Query"]
     assert statements["DispatchPendingIndexQuery"]["Resource"] == f"{TABLE.arn}/index/dispatch-pending"
     assert statements["AuditQueueSend"]["Resource"] == QUEUE.arn

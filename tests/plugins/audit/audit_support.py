@@ -31,14 +31,35 @@ class LogSource:
         ctx.monitoring.log_group("app", log_group_name=group.name, log_group_arn=group.arn)
 
 
+class UnregisteredLogSource:
+    """A plugin that makes a log group and never registers it (as the API's execution log group
+    once was): the archive must take it all the same."""
+
+    @hookimpl
+    def payments_declare(self) -> PluginDeclaration:
+        return PluginDeclaration(name="quietsource", description="test log group nobody registered")
+
+    @hookimpl
+    def payments_resources(self, ctx: Any) -> None:
+        aws.cloudwatch_log_group.CloudwatchLogGroup(
+            ctx.scope,
+            "quiet_log_group",
+            name=f"/aws/quiet/{ctx.naming.name('quiet')}",
+            retention_in_days=30,
+            kms_key_id=ctx[keys.KMS_KEY].arn,
+        )
+
+
 STUBS = stub_provider("stubs", STUB_KEYS)
 LOG_SOURCE = LogSource()
+UNREGISTERED_LOG_SOURCE = UnregisteredLogSource()
 
 
 def audit_synth(settings: dict[str, Any] | None = None, *, plugins: tuple[str, ...] = ("audit",)) -> SynthesizedStack:
     return synth(
-        list(plugins),
-        extra_plugins={"stubs": STUBS, "logsource": LOG_SOURCE},
+        [p for p in plugins if p != "quietsource"],
+        extra_plugins={"stubs": STUBS, "logsource": LOG_SOURCE}
+        | ({"quietsource": UNREGISTERED_LOG_SOURCE} if "quietsource" in plugins else {}),
         settings={"audit": settings} if settings else None,
     )
 

@@ -75,13 +75,16 @@ def test_bucket_disables_acls(audit_stack):
     )
 
 
-def test_lifecycle_moves_to_glacier_instant_retrieval_then_expires_after_400_days(audit_stack):
+def test_lifecycle_moves_to_glacier_instant_retrieval_then_expires_after_400_days_keeping_old_versions_as_long(
+    audit_stack,
+):
     (body,) = audit_stack.resources("aws_s3_bucket_lifecycle_configuration").values()
     (rule,) = body["rule"]
     assert rule["status"] == "Enabled" and rule["filter"] == [{"prefix": ""}]
     assert rule["transition"] == [{"days": 90, "storage_class": "GLACIER_IR"}]
     assert rule["expiration"] == [{"days": 400}]
-    assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": 30}]
+    # PCI DSS 10.5.1: a deleted or overwritten record stays recoverable for the year too.
+    assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": 400}]
 
 
 def test_lifecycle_follows_the_settings():
@@ -122,3 +125,62 @@ def test_policy_denies_uploads_that_do_not_name_the_platform_key(audit_stack):
 
 def test_bucket_name_is_an_output(audit_stack):
     assert audit_stack.outputs()["audit_archive_bucket_name"]["value"].endswith("-payments-audit-archive-test")
+
+
+TEARDOWN = "arn:aws:iam::111122223333:role/payments-deployer"
+
+
+def _deployer_ref(stack) -> str:
+    (logical_id,) = stack.data_sources("aws_iam_session_context")
+    return f"${{data.aws_iam_session_context.{logical_id}.issuer_arn}}"
+
+
+def test_policy_denies_deleting_archived_objects_and_versions_to_all_but_the_deploying_principal(audit_stack):
+    statement = _policy(audit_stack)["DenyArchiveDeletion"]
+    assert (statement["Effect"], statement["Principal"]) == ("Deny", "*")
+    assert statement["Action"] == ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+    assert statement["Resource"] == f"{_bucket_ref(audit_stack, 'arn')}/*"
+    assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [_deployer_ref(audit_stack)]}}
+
+
+def test_the_deploying_principal_is_the_role_behind_terraforms_session(audit_stack):
+    (session,) = audit_stack.data_sources("aws_iam_session_context").values()
+    (caller,) = audit_stack.data_sources("aws_caller_identity")
+    assert session["arn"] == f"${{data.aws_caller_identity.{caller}.arn}}"
+
+
+def test_policy_denies_overwrites_to_all_but_teardown_and_firehose(audit_stack):
+    statement = _policy(audit_stack)["DenyArchiveOverwrite"]
+    assert (statement["Effect"], statement["Action"]) == ("Deny", "s3:PutObject")
+    delivery_role = next(
+        f"${{aws_iam_role.{logical_id}.arn}}"
+        for logical_id, body in audit_stack.resources("aws_iam_role").items()
+        if "firehose.amazonaws.com" in body["assume_role_policy"]
+    )
+    assert statement["Condition"] == {
+        "Null": {"s3:if-none-match": "true"},
+        "ArnNotEquals": {"aws:PrincipalArn": [_deployer_ref(audit_stack), delivery_role]},
+    }
+
+
+def test_policy_denies_changing_policy_lifecycle_versioning_and_object_lock(audit_stack):
+    statement = _policy(audit_stack)["DenyArchiveReconfiguration"]
+    assert statement["Resource"] == _bucket_ref(audit_stack, "arn")
+    assert {
+        "s3:PutBucketPolicy",
+        "s3:DeleteBucketPolicy",
+        "s3:PutLifecycleConfiguration",
+        "s3:PutBucketVersioning",
+        "s3:PutBucketObjectLockConfiguration",
+        "s3:DeleteBucket",
+    } <= set(statement["Action"])
+    assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [_deployer_ref(audit_stack)]}}
+
+
+def test_named_teardown_principals_replace_the_deploying_one():
+    stack = audit_synth({"teardown_principal_arns": [TEARDOWN]})
+    assert not stack.data_sources("aws_iam_session_context")
+    policy = _policy(stack)
+    for sid in ("DenyArchiveDeletion", "DenyArchiveReconfiguration"):
+        assert policy[sid]["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [TEARDOWN]}}
+    assert policy["DenyArchiveOverwrite"]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"][0] == TEARDOWN

@@ -1,12 +1,15 @@
-"""CloudWatch Logs subscription → Firehose → archive bucket, for every registered log group."""
+"""CloudWatch Logs subscription → Firehose → archive bucket, for every log group of the stack."""
 
 from __future__ import annotations
 
 import json
 
-from audit_support import ref
+import pytest
+from audit_support import LOG_SOURCE, STUBS, audit_synth, ref
 
-from payments_platform.core.testing import assert_resource
+from payments_platform.core import PluginDeclaration, RegistrationError, hookimpl, keys
+from payments_platform.core.cdktf_adapter import aws
+from payments_platform.core.testing import assert_resource, synth
 
 STREAM = "aws_kinesis_firehose_delivery_stream"
 
@@ -25,6 +28,28 @@ def test_every_registered_log_group_gets_a_stream_the_archivers_own_included(aud
         "audit-logs-app-test",
         "audit-logs-audit-archiver-test",
     ]
+
+
+def test_a_log_group_nobody_registered_is_archived_under_its_construct_id():
+    stack = audit_synth(plugins=("audit", "quietsource"))
+    s3 = _stream(stack, "quiet")["extended_s3_configuration"]
+    assert s3["prefix"] == "logs/quiet/"
+    (group_id,) = [i for i, b in stack.resources("aws_cloudwatch_log_group").items() if "quiet" in b["name"]]
+    assert_resource(
+        stack,
+        "aws_cloudwatch_log_subscription_filter",
+        {
+            "log_group_name": f"${{aws_cloudwatch_log_group.{group_id}.name}}",
+            "destination_arn": _stream_ref(stack, "quiet"),
+        },
+    )
+
+
+def test_every_log_group_of_the_stack_has_exactly_one_subscription_to_the_archive():
+    stack = audit_synth(plugins=("audit", "quietsource"))
+    groups = {f"${{aws_cloudwatch_log_group.{i}.name}}" for i in stack.resources("aws_cloudwatch_log_group")}
+    subscribed = [b["log_group_name"] for b in stack.resources("aws_cloudwatch_log_subscription_filter").values()]
+    assert sorted(subscribed) == sorted(groups) and len(groups) == 3
 
 
 def test_stream_writes_to_the_archive_bucket_under_a_prefix_per_log_group(audit_stack):
@@ -92,3 +117,25 @@ def test_the_services_may_assume_the_roles_only_for_this_account(audit_stack):
     assert trust["audit-log-delivery-role-test"] == {"StringEquals": {"sts:ExternalId": account}}
     (source_arn,) = trust["audit-log-subscription-role-test"]["StringLike"].values()
     assert source_arn.startswith("arn:${data.aws_partition.") and source_arn.endswith(f":logs:us-east-1:{account}:*")
+
+
+class _ShadowingLogSource:
+    """Makes an unregistered log group whose construct id gives the registered key 'app'."""
+
+    @hookimpl
+    def payments_declare(self) -> PluginDeclaration:
+        return PluginDeclaration(name="shadow", description="unregistered log group named like a registered one")
+
+    @hookimpl
+    def payments_resources(self, ctx) -> None:
+        aws.cloudwatch_log_group.CloudwatchLogGroup(
+            ctx.scope, "app_log_group", name="/aws/shadow/app", retention_in_days=30, kms_key_id=ctx[keys.KMS_KEY].arn
+        )
+
+
+def test_an_unregistered_log_group_whose_key_is_taken_fails_synth_naming_it():
+    with pytest.raises(RegistrationError, match="shadow/app_log_group.*register it"):
+        synth(
+            ["audit", "shadow"],
+            extra_plugins={"stubs": STUBS, "logsource": LOG_SOURCE, "shadow": _ShadowingLogSource()},
+        )

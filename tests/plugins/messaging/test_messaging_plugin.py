@@ -182,16 +182,21 @@ def test_topic_policy_lets_only_this_accounts_cloudwatch_alarms_publish(messagin
     )
 
 
-def test_cloudwatch_may_use_the_cmk_to_publish_alarms(messaging_stack):
+def test_cloudwatch_may_use_the_cmk_only_for_this_accounts_alarms(messaging_stack):
     (key,) = messaging_stack.resources("aws_kms_key").values()
+    (caller_id,) = messaging_stack.data_sources("aws_caller_identity")
+    account = f"${{data.aws_caller_identity.{caller_id}.account_id}}"
     statements = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}
-    assert statements["AllowCloudWatchAlarmsToUseKey"] == {
-        "Sid": "AllowCloudWatchAlarmsToUseKey",
-        "Effect": "Allow",
-        "Principal": {"Service": "cloudwatch.amazonaws.com"},
-        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-        "Resource": "*",
-    }
+    statement = statements["AllowCloudWatchAlarmsToUseKey"]
+    assert (statement["Principal"], statement["Action"], statement["Resource"]) == (
+        {"Service": "cloudwatch.amazonaws.com"},
+        ["kms:Decrypt", "kms:GenerateDataKey"],
+        "*",
+    )
+    # Confused-deputy guard: no other account's alarm (or other CloudWatch use) gets the key.
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": account}
+    (source_arn,) = statement["Condition"]["ArnLike"].values()
+    assert source_arn.endswith(f":cloudwatch:us-east-1:{account}:alarm:*")
 
 
 def test_every_configured_address_gets_an_email_subscription(messaging_stack, topic_logical_id, notification_emails):

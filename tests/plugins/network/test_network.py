@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from payments_platform.core import keys
@@ -90,6 +92,17 @@ def test_flow_logs_go_to_an_encrypted_log_group(stack):
     (group,) = stack.resources("aws_cloudwatch_log_group").values()
     assert group["name"] == "/aws/vpc/flow-logs-test"
     assert group["kms_key_id"].startswith("${aws_kms_key.") and group["retention_in_days"] == 30
+
+
+def test_flow_logs_may_assume_their_role_only_for_this_accounts_flow_logs(stack):
+    (caller_id,) = stack.data_sources("aws_caller_identity")
+    account = f"${{data.aws_caller_identity.{caller_id}.account_id}}"
+    role = stack.one("aws_iam_role", name="vpc-flow-logs-role-test")
+    (trust,) = json.loads(role["assume_role_policy"])["Statement"]
+    assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": account}
+    (source_arn,) = trust["Condition"]["ArnLike"].values()
+    assert source_arn.endswith(f":ec2:us-east-1:{account}:vpc-flow-log/*")
 
 
 def test_flow_log_role_may_only_write_its_log_group(stack):

@@ -94,3 +94,22 @@ def test_a_queue_whose_redrive_policy_was_removed_reports_none():
     for queue_url in (url, dead_letter_url):  # removed, and never set
         attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
         assert "RedrivePolicy" not in attributes
+
+
+@pytest.mark.parametrize(
+    ("operator", "expected", "holds"),
+    [
+        ("ArnEquals", "arn:aws:iam::123456789012:role/deployer", True),
+        ("ArnNotEquals", "arn:aws:iam::123456789012:role/deployer", False),
+        ("ArnLike", "arn:aws:iam::123456789012:role/*", True),
+        ("ArnNotLike", "arn:aws:iam::123456789012:user/*", True),
+    ],
+)
+def test_arn_operators_compare_the_principal_arn(operator, expected, holds):
+    keys = {"aws:principalarn": "arn:aws:iam::123456789012:role/deployer"}
+    assert moto_bucket_policy.condition_holds(operator, "aws:PrincipalArn", [expected], keys) is holds
+
+
+def test_a_request_signed_by_an_unknown_key_has_no_principal_arn():
+    headers = {"authorization": "AWS4-HMAC-SHA256 Credential=NOSUCHKEY/20261206/us-east-1/s3/aws4_request, ..."}
+    assert moto_bucket_policy.principal_arn(headers) is None

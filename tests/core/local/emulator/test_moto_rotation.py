@@ -156,8 +156,8 @@ def test_a_step_the_function_fails_stops_the_rotation_naming_the_step_and_the_cu
     assert secrets.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"] == FIRST_KEY
 
 
-def test_an_immediate_rotation_without_a_running_lambda_runtime_is_refused_clearly(secrets, tmp_path):
-    moto_rotation.install(tmp_path / "gateway.ready")  # no gateway yet
+def test_an_immediate_rotation_without_a_local_lambda_runtime_is_refused_clearly(secrets):
+    moto_rotation.install(None)  # an emulator started with no gateway to run functions
     arn, function_arn = deployed_rotation(secrets)
     with pytest.raises(ClientError, match="local Lambda runtime is not running"):
         secrets.rotate_secret(
@@ -195,3 +195,55 @@ def test_a_rotation_naming_no_function_uses_the_one_configured_on_the_secret(sec
     current = secrets.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
     assert current["VersionId"] == second and current["SecretString"] not in (FIRST_KEY, "")
     assert secrets.describe_secret(SecretId=arn)["RotationLambdaARN"] == function_arn
+
+
+def wait_for_steps(server: InvokeApi, count: int) -> None:
+    deadline = time.monotonic() + 15
+    while len(server.calls) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def test_a_secret_created_with_no_value_gets_its_first_key_from_its_first_rotation(secrets, invoke_api, tmp_path):
+    """Terraform creates the card-fingerprint secret with no version and configures rotation with
+    rotate_immediately = true during apply, before the gateway runs: the four steps run in order
+    once it is ready, createSecret makes the first key, finishSecret makes it AWSCURRENT."""
+    runtime_file = tmp_path / "gateway.ready"
+    moto_rotation.install(runtime_file)
+    arn = secrets.create_secret(Name="card-fingerprint-key-test")["ARN"]
+    function_arn = placeholder_function(ROTATOR, region=REGION)
+    version = secrets.rotate_secret(
+        SecretId=arn, RotationLambdaARN=function_arn, RotationRules={"AutomaticallyAfterDays": 90}
+    )["VersionId"]
+    assert invoke_api.calls == []
+    with pytest.raises(ClientError) as before:  # no key yet: the runtime answers 503 in this window
+        secrets.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
+    assert before.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    ready_file(runtime_file, invoke_api)
+    wait_for_steps(invoke_api, 4)
+    assert invoke_api.calls == [(ROTATOR, s) for s in ("createSecret", "setSecret", "testSecret", "finishSecret")]
+    assert invoke_api.failures == []
+    current = secrets.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
+    first_key = current["SecretString"]
+    assert current["VersionId"] == version and len(first_key) == 64 and first_key.isalnum()
+    assert secrets.get_secret_value(SecretId=arn)["VersionId"] == version  # the default version too
+    # The scheduled rotations go on from there: the first key becomes AWSPREVIOUS.
+    second = secrets.rotate_secret(SecretId=arn)["VersionId"]
+    assert secrets.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")["SecretString"] == first_key
+    assert secrets.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["VersionId"] == second
+
+
+def test_a_failed_first_rotation_leaves_no_key_and_the_next_rotation_makes_it(secrets, invoke_api, tmp_path):
+    moto_rotation.install(ready_file(tmp_path / "gateway.ready", invoke_api))
+    invoke_api.fail_step = "testSecret"
+    arn = secrets.create_secret(Name="card-fingerprint-key-test")["ARN"]
+    function_arn = placeholder_function(ROTATOR, region=REGION)
+    with pytest.raises(ClientError, match="failed testSecret"):
+        secrets.rotate_secret(
+            SecretId=arn, RotationLambdaARN=function_arn, RotationRules={"AutomaticallyAfterDays": 90}
+        )
+    with pytest.raises(ClientError):
+        secrets.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
+    invoke_api.fail_step = None
+    version = secrets.rotate_secret(SecretId=arn)["VersionId"]
+    current = secrets.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
+    assert current["VersionId"] == version and len(current["SecretString"]) == 64
