@@ -2,22 +2,25 @@
 
     from payments_platform.core import hookimpl, keys, PluginContext, PluginDeclaration, aws
 
-The contract's modules sit at this package's top (hook spec, declaration, context, keys, grants,
-roles, monitoring, naming, policy, errors, evidence, API version, the secure-default builders,
-the cdktf adapter); everything
-else lives in a subpackage named for its concern, which no plugin imports:
+The contract's modules sit at this package's top (hook spec, declaration, context, environment,
+keys, grants, roles, monitoring, naming, errors, evidence, API version, the secure-default builders,
+the cdktf adapter); everything else lives in a subpackage named for its concern, which no plugin
+imports. Each imports only what is below it (the layers contract in pyproject.toml, checked by
+import-linter in the test suite):
 
-    host/       discovers plugins, runs their phases, synthesizes
+    cli/        the ``payments-platform`` command, one module per command group
+    testing/    helpers for plugin tests (public, like the contract)
+    local/      the platform on this machine: emulator/, apigw/, lambdafn/ and the orchestration
     ops/        Terraform operations: state, plans, drift, the checkov gate, the API contract check
     authoring/  tools for plugin authors: scaffold, reference, settings report
-    cli/        the ``payments-platform`` command, one module per command group
-    local/      the platform on this machine: emulator/, apigw/, lambdafn/ and the orchestration
-    testing/    helpers for plugin tests (public, like the contract)
+    host/       discovers plugins, runs their phases, checks the policy rules, synthesizes
 
 Everything here is lightweight to import; cdktf and the provider bindings (``aws``, ``Fn``,
 ``TerraformAsset``...) load on first use, through :mod:`payments_platform.core.cdktf_adapter`.
 """
 
+import importlib
+import warnings
 from typing import Any
 
 from payments_platform.core import keys
@@ -38,6 +41,7 @@ from payments_platform.core.declaration import (
     PluginSettings,
     unique_strings,
 )
+from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.errors import (
     ConfigError,
     ContextError,
@@ -50,7 +54,6 @@ from payments_platform.core.errors import (
     RequirementError,
 )
 from payments_platform.core.hookspec import ENTRY_POINT_GROUP, hookimpl
-from payments_platform.core.host.config import EnvironmentConfig, PlatformConfig, RegionPlan, load_config
 from payments_platform.core.keys import ContextKey
 from payments_platform.core.monitoring import (
     STATISTICS,
@@ -71,11 +74,31 @@ _CDKTF_NAMES = frozenset(
 )
 
 
+# Host names this package once exported. A plugin needs none of them (ctx.environment is an
+# EnvironmentConfig; its regions a payments_platform.core.environment.RegionPlan); they resolve,
+# with a PluginDeprecationWarning, until plugin API 2.0 removes them. Imported by name on that
+# path only, so importing the contract never loads the host (tests/core/test_contract_exports.py).
+_MOVED_OUT = {
+    "load_config": "payments_platform.core.host.config",
+    "PlatformConfig": "payments_platform.core.host.config",
+    "RegionPlan": "payments_platform.core.environment",
+}
+
+
 def __getattr__(name: str) -> Any:
     if name in _CDKTF_NAMES:
         from payments_platform.core import cdktf_adapter
 
         return getattr(cdktf_adapter, name)
+    if name in _MOVED_OUT:
+        module = _MOVED_OUT[name]
+        warnings.warn(
+            f"payments_platform.core.{name} is not part of the plugin contract: import it from {module} "
+            "(the name goes in plugin API 2.0)",
+            PluginDeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(module), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -114,7 +137,6 @@ __all__ = [
     "Metric",
     "NoSettings",
     "PLUGIN_API_VERSION",
-    "PlatformConfig",
     "PlatformError",
     "PluginDeclaration",
     "PluginDeprecationWarning",
@@ -122,11 +144,9 @@ __all__ = [
     "PluginLoadError",
     "PluginSettings",
     "PolicyViolation",
-    "RegionPlan",
     "RegistrationError",
     "RequirementError",
     "hookimpl",
     "keys",
-    "load_config",
     "unique_strings",
 ]

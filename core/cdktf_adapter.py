@@ -6,7 +6,7 @@ the community fork (CDK Terrain) a change to this file alone.
 Speed: the provider package's ``__init__`` imports all ~2,100 resource submodules
 (hashicorp/terraform-cdk#3753, ~20 s). We register the package as a bare namespace-like
 module instead, so ``aws.dynamodb_table`` imports that submodule (and the jsii assembly)
-only; the assembly itself loads with a lazy JavaScript index (``provider_assembly.py``).
+only; the assembly itself loads with a lazy JavaScript index (``_provider_assembly.py``).
 ``PAYMENTS_STOCK_PROVIDER_IMPORT=1`` restores the stock import and ``PAYMENTS_LAZY_JS_INDEX=0``
 the stock JavaScript index, for the benchmark.
 """
@@ -20,7 +20,7 @@ import sys
 import types
 from typing import Any
 
-from payments_platform.core.host.provider_assembly import PROVIDER_PACKAGE, install_lazy_assembly_module
+from payments_platform.core._provider_assembly import PROVIDER_PACKAGE, install_lazy_assembly_module
 
 
 def _use_wheel_node() -> None:

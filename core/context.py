@@ -19,9 +19,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from payments_platform.core import keys as _keys
 from payments_platform.core.declaration import PluginDeclaration, PluginSettings
+from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.errors import ContextError, PluginDeprecationWarning, RegistrationError
 from payments_platform.core.evidence import ControlRegistry, PluginCompliance
-from payments_platform.core.host.config import EnvironmentConfig
 from payments_platform.core.keys import KMS_KEY, ContextKey
 from payments_platform.core.monitoring import (
     COMPARISONS,

@@ -36,7 +36,7 @@ import pluggy
 if TYPE_CHECKING:
     from payments_platform.core.context import PluginContext
     from payments_platform.core.declaration import PluginDeclaration, PluginSettings
-    from payments_platform.core.host.config import EnvironmentConfig
+    from payments_platform.core.environment import EnvironmentConfig
 
 PROJECT_NAME = "payments_platform"
 ENTRY_POINT_GROUP = "payments_platform.plugins"

@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from payments_platform.core import context, evidence, hookspec, keys, naming, policy, roles
+from payments_platform.core import context, environment, evidence, hookspec, keys, naming, roles
 from payments_platform.core.api_version import PLUGIN_API_VERSION
-from payments_platform.core.authoring.source_comments import attribute_comments
+from payments_platform.core.host import policy
 from payments_platform.core.host.plugin_manager import PlatformPluginManager, PluginSource, discover_plugins, hook_names
 from payments_platform.core.host.settings_schema import model_checks, settings_fields
+from payments_platform.core.host.source_comments import attribute_comments
 
 DEFAULT_PATH = Path("docs/REFERENCE.md")
 REGENERATE = "make reference"
@@ -170,7 +171,13 @@ def _context_keys() -> str:
 
 
 # Values ``ctx`` hands out that ``payments_platform.core`` does not export by name.
-RECEIVED_TYPES: tuple[type, ...] = (context.AwsAccount, naming.Naming, roles.Statement, evidence.Evidence)
+RECEIVED_TYPES: tuple[type, ...] = (
+    context.AwsAccount,
+    environment.RegionPlan,
+    naming.Naming,
+    roles.Statement,
+    evidence.Evidence,
+)
 
 
 def public_types() -> list[type]:
@@ -246,7 +253,7 @@ def _policy_rules() -> str:
     rows = [(f"`{rule_id}`", _first_paragraph(rules[rule_id])) for rule_id in sorted(rules)]
     return (
         "## Policy rules\n\n"
-        "Checked on the synthesized Terraform JSON (core/policy.py); a violation fails synth naming the rule, "
+        "Checked on the synthesized Terraform JSON (core/host/policy.py); a violation fails synth naming the rule, "
         "resource and plugin. Exempt one resource from one rule with `ctx.policy.suppress(construct, rule, reason)`.\n\n"
         + _table(("rule", "what it requires"), rows)
     )

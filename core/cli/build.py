@@ -58,10 +58,11 @@ def register(commands: Commands) -> None:
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from payments_platform.core.host.synth import synthesize
+    from payments_platform.core.local.emulator.coverage import emulator_gaps
 
     config = load_config(args.config)
     environments = selected_environments(args, config)
-    result = synthesize(environments, args.synth_dir)
+    result = synthesize(environments, args.synth_dir, stack_checks=[emulator_gaps])
     for name, path in result.stacks.items():
         count = sum(len(v) for v in (result.configs[name].get("resource") or {}).values())
         print(f"synthesized {name}: {count} resources → {_rel(path)}/cdk.tf.json")

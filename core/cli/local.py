@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from payments_platform.core.cli import local_fault
 from payments_platform.core.cli.options import env_option, terraform_options
 from payments_platform.core.cli.registry import Commands
-from payments_platform.core.local import DEFAULT_ENVIRONMENT, fault_command
+from payments_platform.core.local import DEFAULT_ENVIRONMENT
 
 
 def register(commands: Commands) -> None:
@@ -49,7 +50,7 @@ def register(commands: Commands) -> None:
         )
     for parser in (start, smoke, down_):
         terraform_options(parser)
-    fault_command.register(actions)
+    local_fault.register(actions)
 
 
 def _port(text: str) -> int:

@@ -34,16 +34,15 @@ def register(commands: Commands) -> None:
         synth_dir_option(command, retired=("--synth-out",))
         terraform_options(command)
 
-    state = commands.add(
-        "state", help="remote state: bootstrap the bucket, migrate local state, release a lock", handler=cmd_state
+    _, actions = commands.add_group(
+        "state", help="remote state: bootstrap the bucket, migrate local state, release a lock", dest="state_command"
     )
-    actions = commands.group(state, "state_command")
-    for name, help_ in (
-        ("bootstrap", "create the environment's state bucket and KMS key (idempotent)"),
-        ("migrate", "move the environment's local state into its S3 backend"),
-        ("unlock", "show who holds the state lock; with --lock-id, release it"),
+    for name, help_, handler in (
+        ("bootstrap", "create the environment's state bucket and KMS key (idempotent)", cmd_state_bootstrap),
+        ("migrate", "move the environment's local state into its S3 backend", cmd_state_migrate),
+        ("unlock", "show who holds the state lock; with --lock-id, release it", cmd_state_unlock),
     ):
-        action = actions.add(name, help=help_, handler=cmd_state)
+        action = actions.add(name, help=help_, handler=handler)
         env_option(action)
         synth_dir_option(action, retired=("--synth-out",))
         terraform_options(action)
@@ -89,17 +88,30 @@ def cmd_drift(args: argparse.Namespace) -> int:
     return cmd_plan(args, drift=True)
 
 
-def cmd_state(args: argparse.Namespace) -> int:
+def _terraform(args: argparse.Namespace) -> dict[str, Any]:
+    return {"binary": args.terraform, "mirror": args.provider_mirror}
+
+
+def cmd_state_bootstrap(args: argparse.Namespace) -> int:
+    from payments_platform.core.ops import state_commands
+
+    print(state_commands.bootstrap(_environment(args), args.synth_dir, **_terraform(args)))
+    return 0
+
+
+def cmd_state_migrate(args: argparse.Namespace) -> int:
+    from payments_platform.core.ops import state_commands
+
+    print(state_commands.migrate(_environment(args), args.synth_dir, **_terraform(args)))
+    return 0
+
+
+def cmd_state_unlock(args: argparse.Namespace) -> int:
     from payments_platform.core.ops import state_commands
 
     environment = _environment(args)
-    options = {"binary": args.terraform, "mirror": args.provider_mirror}
-    if args.state_command == "bootstrap":
-        print(state_commands.bootstrap(environment, args.synth_dir, **options))
-    elif args.state_command == "migrate":
-        print(state_commands.migrate(environment, args.synth_dir, **options))
-    elif args.lock_id:
-        print(state_commands.unlock(environment, args.lock_id, args.synth_dir, **options))
+    if args.lock_id:
+        print(state_commands.unlock(environment, args.lock_id, args.synth_dir, **_terraform(args)))
     else:
         print(state_commands.describe_lock(environment))
     return 0

@@ -16,10 +16,10 @@ from pydantic import ValidationError
 from payments_platform.core.cdktf_adapter import Aspects, Construct, TerraformStack
 from payments_platform.core.context import CORE, BuildContext, PluginContext, platform_tags
 from payments_platform.core.declaration import PluginDeclaration, PluginSettings
+from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.errors import ConfigError, ContextError, RequirementError
 from payments_platform.core.hookspec import BUILD_PHASES
 from payments_platform.core.host import foundation
-from payments_platform.core.host.config import EnvironmentConfig
 from payments_platform.core.host.plugin_manager import (
     PlatformPluginManager,
     PluginSource,

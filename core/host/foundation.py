@@ -12,11 +12,11 @@ from typing import Any
 
 from payments_platform.core.cdktf_adapter import Construct, TerraformOutput, aws
 from payments_platform.core.context import CORE, AwsAccount, BuildContext, KeyPolicyStatement
+from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.evidence import PluginCompliance
-from payments_platform.core.host.config import EnvironmentConfig
+from payments_platform.core.host.emulator_identity import EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY
+from payments_platform.core.host.state_backend import add_state_backend
 from payments_platform.core.keys import KmsKey
-from payments_platform.core.local.emulator.admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
-from payments_platform.core.ops.state_backend import add_state_backend
 
 # AWS caps the pending-deletion window at 7..30 days; the platform must be destroyable fast.
 KMS_DELETION_WINDOW_DAYS = 7
@@ -47,8 +47,8 @@ def aws_provider(
             stack,
             "aws",
             region=region,
-            access_key=ADMIN_ACCESS_KEY_ID,
-            secret_key=ADMIN_SECRET_ACCESS_KEY,
+            access_key=EMULATOR_ACCESS_KEY_ID,
+            secret_key=EMULATOR_SECRET_ACCESS_KEY,
             skip_credentials_validation=True,
             skip_metadata_api_check="true",
             skip_region_validation=True,

@@ -12,7 +12,7 @@ import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
-from payments_platform.core.host.provider_assembly import PROVIDER_PACKAGE
+from payments_platform.core._provider_assembly import PROVIDER_PACKAGE
 
 ENDPOINTS_CLASS = "AwsProviderEndpoints"
 

@@ -17,8 +17,8 @@ import annotated_types
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from payments_platform.core.authoring.source_comments import attribute_comments
 from payments_platform.core.declaration import PluginSettings
+from payments_platform.core.host.source_comments import attribute_comments
 
 BOUNDS = {annotated_types.Ge: "≥", annotated_types.Gt: ">", annotated_types.Le: "≤", annotated_types.Lt: "<"}
 

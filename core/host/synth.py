@@ -10,20 +10,24 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from payments_platform.core import keys, policy
+from payments_platform.core import keys
 from payments_platform.core.cdktf_adapter import App
 from payments_platform.core.context import platform_tags
+from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.errors import PolicyViolation
+from payments_platform.core.host import policy
 from payments_platform.core.host.builder import BuiltStack, build_stack, plugin_sources
-from payments_platform.core.host.config import EnvironmentConfig
 
 # cdktf feature flags, as `cdktf init` sets them for new projects: logical ids without the
 # stack id, so the same plugin yields the same ids in every environment.
+# A warning source synthesize() does not own: (environment, synthesized config) -> warnings.
+StackCheck = Callable[[EnvironmentConfig, Mapping[str, Any]], list[str]]
+
 APP_CONTEXT = {"excludeStackIdFromLogicalIds": "true", "allowSepCharsInLogicalIds": "true"}
 
 
@@ -35,7 +39,8 @@ class SynthResult:
     built: list[BuiltStack] = field(default_factory=list)
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     # What synth reports without failing, per stack: capacity above what a function serves
-    # (PP-CAPACITY), and for an emulator environment what the emulator does not implement.
+    # (PP-CAPACITY), and what the caller's stack checks found (for an emulator environment, what
+    # the emulator does not implement).
     warnings: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -72,7 +77,10 @@ def synthesize(
     outdir: str | Path,
     *,
     extra_plugins: Mapping[str, Any] | None = None,
+    stack_checks: Sequence[StackCheck] = (),
 ) -> SynthResult:
+    """Synthesize ``environments`` into ``outdir``; a policy violation fails it whole. ``stack_checks``
+    add warnings per stack from the layers above the host (e.g. the local emulator's coverage)."""
     started = time.perf_counter()
     outdir = Path(outdir).resolve()
     outdir.parent.mkdir(parents=True, exist_ok=True)
@@ -91,11 +99,8 @@ def synthesize(
             found = policy.check(configs[item.name], policy_input(item), item.build.suppressions)
             violations.extend(f"{item.name}: {v}" for v in found)
             warnings[item.name] = policy.warnings(configs[item.name], item.build.suppressions)
-            if item.environment.aws_endpoint:
-                # An emulator environment: what moto cannot deploy, named before terraform hangs on it.
-                from payments_platform.core.local.emulator.coverage import coverage_warnings
-
-                warnings[item.name] += coverage_warnings(configs[item.name])
+            for stack_check in stack_checks:
+                warnings[item.name] += stack_check(item.environment, configs[item.name])
         if violations:
             raise PolicyViolation(violations)
         _replace_dir(scratch, outdir)

@@ -4,7 +4,7 @@ emulator/  the emulator process: moto's server with our patches (each with its "
 apigw/     the local API gateway, answering as the deployed REST API does
 lambdafn/  the functions, run as Lambda runs them (Runtime API, Invoke API, schedules)
 lifecycle, smoke, processes, leftovers: ``local up | down | smoke`` put together
-faults, fault_command: ``local fault`` -- faults injected into the running deployment
+faults: ``local fault`` -- faults injected into the running deployment (its command: core/cli/local_fault.py)
 """
 
 DEFAULT_ENVIRONMENT = "local"

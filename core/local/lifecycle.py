@@ -192,6 +192,7 @@ def up(
 
 def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, port: int, die_with_parent: bool) -> None:
     from payments_platform.core.host.synth import synthesize
+    from payments_platform.core.local.emulator.coverage import emulator_gaps
 
     record = run.record
     assert record is not None
@@ -227,7 +228,7 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
 
     environment = dataclasses.replace(environment, aws_endpoint=endpoint)
     with run.step(f"synthesize {environment.name} (the emulator starts meanwhile)"):
-        result = synthesize([environment], run.run_dir / "cdktf.out")
+        result = synthesize([environment], run.run_dir / "cdktf.out", stack_checks=[emulator_gaps])
         stack_dir = result.stacks[environment.stack_name]
         record.stack, record.stack_dir = environment.stack_name, str(stack_dir)
         run.save()
@@ -479,8 +480,8 @@ class EmulatorWatch:
         )
 
     def _resources_calling(self, action: str) -> list[tuple[str, str]]:
+        from payments_platform.core.host.policy import iter_resources
         from payments_platform.core.local.emulator.coverage import types_calling
-        from payments_platform.core.policy import iter_resources
 
         types = set(types_calling(action))
         candidates = [r for r in iter_resources(self.config) if r.type in types]

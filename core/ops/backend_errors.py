@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from payments_platform.core.host.config import EnvironmentConfig
+from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.ops.terraform import Explain
 
 # Terraform's colours and the box it draws around a diagnostic when not run with -no-color.

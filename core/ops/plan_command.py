@@ -14,8 +14,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.errors import TerraformError
-from payments_platform.core.host.config import EnvironmentConfig
 from payments_platform.core.ops.plan_summary import PlanSummary, summarize
 from payments_platform.core.ops.stack_workspace import StackWorkspace
 

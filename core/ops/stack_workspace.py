@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.errors import TerraformError
-from payments_platform.core.host.config import EnvironmentConfig
 from payments_platform.core.host.synth import SynthResult, synthesize
 from payments_platform.core.ops.backend_errors import explain_backend_failure
 from payments_platform.core.ops.terraform import Terraform, last_error

@@ -13,8 +13,8 @@ from typing import Any
 
 from payments_platform.core.builders import BucketLifecycle, deny_unencrypted_uploads, hardened_bucket
 from payments_platform.core.cdktf_adapter import LocalBackend, TerraformOutput, TerraformStack, aws
+from payments_platform.core.environment import EnvironmentConfig, StateBackendConfig
 from payments_platform.core.host import foundation
-from payments_platform.core.host.config import EnvironmentConfig, StateBackendConfig
 
 # The state keeps every earlier version (restorable after a bad apply) for this long.
 NONCURRENT_VERSION_DAYS = 90

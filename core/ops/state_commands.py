@@ -12,11 +12,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.errors import ConfigError, TerraformError
-from payments_platform.core.host.config import EnvironmentConfig
+from payments_platform.core.host.state_backend import lock_key, state_s3_client
 from payments_platform.core.host.synth import new_app
 from payments_platform.core.ops.stack_workspace import StackWorkspace
-from payments_platform.core.ops.state_backend import lock_key, state_s3_client
 from payments_platform.core.ops.state_bucket import build_state_bucket_stack, stack_name
 from payments_platform.core.ops.terraform import Terraform, last_error
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from payments_platform.core.declaration import PluginDeclaration
+from payments_platform.core.environment import EnvironmentConfig, RegionPlan
 from payments_platform.core.errors import ConfigError
 from payments_platform.core.hookspec import hookimpl
-from payments_platform.core.host.config import EnvironmentConfig, RegionPlan
 from payments_platform.core.keys import (
     AUDIT_QUEUE,
     CARD_FINGERPRINT_ROTATOR,

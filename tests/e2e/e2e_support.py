@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from payments_platform.core.host.config import EnvironmentConfig
+from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.local.emulator.admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
 from payments_platform.core.local.leftovers import leftovers
 from payments_platform.core.local.lifecycle import LocalRun, RunRecord, down

@@ -17,7 +17,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,8 @@ from e2e_support import DUMMY_CREDENTIALS, REGION, TIMINGS
 
 from payments_platform.core.host.config import load_config
 from payments_platform.core.ops.stack_workspace import StackWorkspace
+
+from cli_runner import CLI
 
 pytestmark = pytest.mark.terraform
 
@@ -54,7 +55,7 @@ class Bench:
 
     def command(self, *args: str, remote: bool = True) -> list[str]:
         config = self.remote_config if remote else self.local_config
-        return [sys.executable, "-m", "payments_platform.core.cli.main", "--config", str(config), *args]
+        return [*CLI, "--config", str(config), *args]
 
     def cli(self, *args: str, remote: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

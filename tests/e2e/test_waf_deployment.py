@@ -22,7 +22,7 @@ import pytest
 from e2e_support import DUMMY_CREDENTIALS, REGION, TIMINGS, output_tail
 
 from payments_platform.core import PluginDeclaration, hookimpl, keys
-from payments_platform.core.host.config import EnvironmentConfig, RegionPlan
+from payments_platform.core.environment import EnvironmentConfig, RegionPlan
 from payments_platform.core.host.synth import synthesize
 from payments_platform.core.local.apigw.deployed_api import read_deployed_api
 from payments_platform.core.local.apigw.gateway import LocalGateway

@@ -1,7 +1,7 @@
 """The emulator's administrator: the identity Terraform and the local tooling use.
 
 The provider synthesized for an emulator endpoint signs with the access key ``emulator`` /
-``emulator`` (core/host/foundation.py). With IAM enforcement on, that key must belong to a user who may
+``emulator`` (core/host/emulator_identity.py). With IAM enforcement on, that key must belong to a user who may
 do everything -- so it is seeded here, in the emulator's own account, before the first request and
 again after every ``/moto-api/reset`` (which wipes every backend, users included).
 """
@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from payments_platform.core.host.emulator_identity import EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY
 from payments_platform.core.local.emulator.patching import Patches
 
 ACCOUNT_ID = "123456789012"  # moto's default account: where requests signed with an unknown key land
 ADMIN_USER_NAME = "emulator-admin"
-ADMIN_ACCESS_KEY_ID = "emulator"
-ADMIN_SECRET_ACCESS_KEY = "emulator"
+ADMIN_ACCESS_KEY_ID = EMULATOR_ACCESS_KEY_ID
+ADMIN_SECRET_ACCESS_KEY = EMULATOR_SECRET_ACCESS_KEY
 ADMIN_POLICY_NAME = "AdministratorAccess"
 ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 

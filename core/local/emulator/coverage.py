@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from payments_platform.core.environment import EnvironmentConfig
+
 # resource type → (moto service module, the provider's create / read / delete actions for it).
 # Actions as the AWS API names them (hashicorp/aws 5.x: internal/service/<service>/<resource>.go).
 PROVIDER_ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -255,6 +257,12 @@ def coverage_warnings(config: Mapping[str, Any]) -> list[str]:
             "(`disable = [...]`) or teach the emulator (a moto patch in core/local/emulator)"
         )
     return lines
+
+
+def emulator_gaps(environment: EnvironmentConfig, config: Mapping[str, Any]) -> list[str]:
+    """A stack check for ``synthesize(stack_checks=...)``: in an emulator environment, what the
+    emulator cannot deploy, named before terraform hangs on it."""
+    return coverage_warnings(config) if environment.aws_endpoint else []
 
 
 def markdown_table(resource_types: Iterable[str]) -> str:

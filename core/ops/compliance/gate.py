@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.errors import ComplianceError, ConfigError
-from payments_platform.core.host.config import EnvironmentConfig, PlatformConfig
+from payments_platform.core.host.config import PlatformConfig
 from payments_platform.core.ops.compliance.baseline import BASELINE_FILE, Verdict, judge, load_baseline, updated
 from payments_platform.core.ops.compliance.checkov import CheckovReport, CheckResult, locate_checkov, run_checkov
 from payments_platform.core.ops.compliance.control_map import (

@@ -16,16 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from payments_platform.core.cli.main import main
+from cli_runner import run_cli
 
 NAME = "ledger_probe"
 REPO = Path(__file__).resolve().parents[3]
 
 
-def new_plugin(capsys, *args):
-    code = main(["new-plugin", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+def new_plugin(*args):
+    result = run_cli("new-plugin", *args)
+    return result.returncode, result.stdout, result.stderr
 
 
 @pytest.mark.parametrize(
@@ -38,15 +37,15 @@ def new_plugin(capsys, *args):
         ("platform", "a Python package named payments_platform is already importable"),
     ],
 )
-def test_refused_name_is_one_line_and_writes_nothing(tmp_path, capsys, name, message):
-    code, out, err = new_plugin(capsys, name, "--dir", str(tmp_path / "plugin"))
+def test_refused_name_is_one_line_and_writes_nothing(tmp_path, name, message):
+    code, out, err = new_plugin(name, "--dir", str(tmp_path / "plugin"))
     assert (code, out, list(tmp_path.iterdir())) == (2, "", [])
     assert err.startswith(f"payments-platform: error: {message}") and err.count("\n") == 1
 
 
-def test_existing_directory_is_refused_and_left_untouched(tmp_path, capsys):
+def test_existing_directory_is_refused_and_left_untouched(tmp_path):
     (tmp_path / "plugin").mkdir()
-    code, _, err = new_plugin(capsys, NAME, "--dir", str(tmp_path / "plugin"))
+    code, _, err = new_plugin(NAME, "--dir", str(tmp_path / "plugin"))
     assert (
         code == 2
         and err == f"payments-platform: error: {tmp_path / 'plugin'} already exists; pass --dir with a new directory\n"
@@ -54,15 +53,15 @@ def test_existing_directory_is_refused_and_left_untouched(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == [tmp_path / "plugin"] and not any((tmp_path / "plugin").iterdir())
 
 
-def test_directory_that_cannot_be_created_is_one_line(tmp_path, capsys):
+def test_directory_that_cannot_be_created_is_one_line(tmp_path):
     (tmp_path / "file").write_text("")
-    code, _, err = new_plugin(capsys, NAME, "--dir", str(tmp_path / "file" / "plugin"))
+    code, _, err = new_plugin(NAME, "--dir", str(tmp_path / "file" / "plugin"))
     assert code == 2 and err.startswith(f"payments-platform: error: cannot create {tmp_path / 'file' / 'plugin'}: ")
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
 
 
-def test_scaffold_lists_what_it_wrote(tmp_path, capsys):
-    code, out, _ = new_plugin(capsys, NAME, "--dir", str(tmp_path / "plugin"))
+def test_scaffold_lists_what_it_wrote(tmp_path):
+    code, out, _ = new_plugin(NAME, "--dir", str(tmp_path / "plugin"))
     written = sorted(str(p.relative_to(tmp_path / "plugin")) for p in (tmp_path / "plugin").rglob("*") if p.is_file())
     assert code == 0 and written == [
         "README.md",
@@ -76,20 +75,20 @@ def test_scaffold_lists_what_it_wrote(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["plugin"]  # no staging directory left
 
 
-def test_scaffold_imports_nothing_of_another_plugin(tmp_path, capsys):
-    new_plugin(capsys, NAME, "--dir", str(tmp_path / "plugin"))
+def test_scaffold_imports_nothing_of_another_plugin(tmp_path):
+    new_plugin(NAME, "--dir", str(tmp_path / "plugin"))
     sources = "".join(p.read_text() for p in (tmp_path / "plugin").rglob("*.py"))
     assert "payments_platform.plugins" not in sources and "import cdktf" not in sources
 
 
-def test_hint_enables_the_plugin_as_environments_do(tmp_path, capsys):
-    _, out, _ = new_plugin(capsys, NAME, "--dir", str(tmp_path / "plugin"))
+def test_hint_enables_the_plugin_as_environments_do(tmp_path):
+    _, out, _ = new_plugin(NAME, "--dir", str(tmp_path / "plugin"))
     assert f'enable = ["{NAME}"]' in out
     assert f'enable = ["{NAME}"]' in (tmp_path / "plugin" / "README.md").read_text()
 
 
-def test_scaffold_shows_the_whole_contract(tmp_path, capsys):
-    new_plugin(capsys, NAME, "--dir", str(tmp_path / "plugin"))
+def test_scaffold_shows_the_whole_contract(tmp_path):
+    new_plugin(NAME, "--dir", str(tmp_path / "plugin"))
     plugin = (tmp_path / "plugin" / f"payments_{NAME}" / "plugin.py").read_text()
     tests = (tmp_path / "plugin" / "tests" / "test_plugin.py").read_text()
     assert "def payments_resources(ctx: PluginContext) -> None:" in plugin
@@ -99,8 +98,8 @@ def test_scaffold_shows_the_whole_contract(tmp_path, capsys):
     assert 'stub_provider("api", [keys.TRANSACTION_PROCESSOR])' in tests
 
 
-def test_scaffold_passes_static_checks(tmp_path, capsys):
-    new_plugin(capsys, NAME, "--dir", str(tmp_path / "plugin"))
+def test_scaffold_passes_static_checks(tmp_path):
+    new_plugin(NAME, "--dir", str(tmp_path / "plugin"))
     ruff = Path(sys.executable).parent / "ruff"
     for command in (["check", "--select", "F,E,W,I,UP,B"], ["format", "--check"]):
         result = subprocess.run(
@@ -118,7 +117,7 @@ def installed_scaffold():
     packages through a .pth file; the venv, the scaffold and its synth vanish afterwards."""
     with tempfile.TemporaryDirectory(prefix="payments-new-plugin-") as tmp:
         root = Path(tmp)
-        assert main(["new-plugin", NAME, "--dir", str(root / "plugin")]) == 0
+        assert run_cli("new-plugin", NAME, "--dir", root / "plugin").returncode == 0
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
         python = root / "venv" / "bin" / "python"
         venv_site = subprocess.run(
@@ -169,7 +168,7 @@ def test_scaffold_passes_its_own_tests_once_installed(installed_scaffold):
 def prod_with_scaffold(installed_scaffold):
     """prod as environments.toml has it, plus the scaffold (``enable``) with a settings table,
     synthesized by the throwaway venv's ``payments-platform``."""
-    root, python, env = installed_scaffold
+    root, python, _ = installed_scaffold
     config = (REPO / "environments.toml").read_text()
     config, enabled = re.subn(
         r'(\[environments\.prod\]\n(?:[^\[]*\n)*?)enable = \["waf"\]', rf'\1enable = ["waf", "{NAME}"]', config
@@ -177,12 +176,9 @@ def prod_with_scaffold(installed_scaffold):
     assert enabled == 1, "prod's enable line moved: update this test"
     config += f"\n[environments.prod.settings.{NAME}]\nmessage_retention_seconds = 1209600\n"
     (root / "environments.toml").write_text(config)
-    result = subprocess.run(
-        [python, "-m", "payments_platform.core.cli.main", "synth", "--env", "prod", "--synth-dir", str(root / "out")],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
+    outside_this_venv = {"PYTHONPATH": None, "VIRTUAL_ENV": None}
+    result = run_cli(
+        "synth", "--env", "prod", "--synth-dir", root / "out", cwd=root, python=python, env=outside_this_venv
     )
     assert result.returncode == 0, result.stderr
     assert "Warning" not in result.stderr, result.stderr

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 
-from payments_platform.core.cli.main import main
 from payments_platform.core.host.config import load_config
 
-
-def run(capsys, *args):
-    code = main(["plugins", "--settings", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_runner import run_cli
 
 
-def test_text_lists_each_setting_with_type_default_constraints_and_comment(capsys):
-    code, out, _ = run(capsys, "api", "--env", "dev")
+def run(*args):
+    result = run_cli("plugins", "--settings", *args)
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_text_lists_each_setting_with_type_default_constraints_and_comment():
+    code, out, _ = run("api", "--env", "dev")
     assert code == 0
     assert (
         "  throttle_rate: int, default 10000\n      constraints: > 0\n      requests per second, steady state\n" in out
@@ -23,8 +23,8 @@ def test_text_lists_each_setting_with_type_default_constraints_and_comment(capsy
     assert '  auth: "api_key" | "iam", default "api_key"\n' in out
 
 
-def test_text_shows_what_the_environment_sets(capsys):
-    _, out, _ = run(capsys, "api", "--env", "dev")
+def test_text_shows_what_the_environment_sets():
+    _, out, _ = run("api", "--env", "dev")
     assert out.endswith(
         "environment dev (enabled), set in environments.toml:\n"
         '  clients = ["dev-client"]\n  manage_account_cloudwatch_role = true\n  reserved_concurrency = 5\n'
@@ -36,8 +36,8 @@ def test_text_shows_what_the_environment_sets(capsys):
     )
 
 
-def test_json_gives_defaults_as_values_and_every_environments_effective_settings(capsys):
-    code, out, _ = run(capsys, "network", "--json")
+def test_json_gives_defaults_as_values_and_every_environments_effective_settings():
+    code, out, _ = run("network", "--json")
     report = json.loads(out)
     fields = {f["name"]: f for f in report["fields"]}
     assert code == 0 and report["model"] == "NetworkSettings"
@@ -55,12 +55,12 @@ def test_json_gives_defaults_as_values_and_every_environments_effective_settings
     assert report["environments"]["prod"]["values"]["flow_log_retention_days"] == 30  # the model's default
 
 
-def test_unknown_plugin_is_one_line_with_a_suggestion(capsys):
-    code, out, err = run(capsys, "observabilty")
+def test_unknown_plugin_is_one_line_with_a_suggestion():
+    code, out, err = run("observabilty")
     assert (code, out) == (2, "")
     assert err == "payments-platform: error: no plugin 'observabilty' is installed (did you mean 'observability'?)\n"
 
 
-def test_unknown_environment_is_one_line(capsys):
-    code, _, err = run(capsys, "api", "--env", "qa")
+def test_unknown_environment_is_one_line():
+    code, _, err = run("api", "--env", "qa")
     assert code == 2 and err.startswith("payments-platform: error: unknown environment 'qa'")

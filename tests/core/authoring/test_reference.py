@@ -9,7 +9,7 @@ from typing import Literal
 import pytest
 from pydantic import Field, model_validator
 
-from payments_platform.core import LogRetentionDays, PluginSettings, keys, policy
+from payments_platform.core import LogRetentionDays, PluginSettings, keys
 from payments_platform.core.authoring.reference import (
     REGENERATE,
     _facades,
@@ -18,13 +18,15 @@ from payments_platform.core.authoring.reference import (
     settings_section,
     undescribed,
 )
-from payments_platform.core.cli.main import main
 from payments_platform.core.context import AwsAccount, PluginContext
+from payments_platform.core.host import policy
 from payments_platform.core.host.plugin_manager import discover_plugins, hook_names
 from payments_platform.core.host.settings_schema import settings_fields
 from payments_platform.core.keys import Function
 from payments_platform.core.naming import MAX_LENGTH, Naming
 from payments_platform.core.roles import Role, Statement
+
+from cli_runner import run_cli
 
 REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "REFERENCE.md"
 
@@ -108,27 +110,27 @@ def test_settings_section_is_a_table_with_cross_field_checks():
     assert section.endswith("Checked across settings: batch_size ≤ retention_days.\n")
 
 
-def test_docs_check_fails_on_a_stale_file_naming_the_command(tmp_path, capsys):
+def test_docs_check_fails_on_a_stale_file_naming_the_command(tmp_path):
     stale = tmp_path / "REFERENCE.md"
     stale.write_text("# old\n")
-    assert main(["docs", "--out", str(stale), "--check"]) == 1
-    assert capsys.readouterr().out == f"{stale} is stale: run `make reference`\n"
+    result = run_cli("docs", "--out", stale, "--check")
+    assert (result.returncode, result.stdout) == (1, f"{stale} is stale: run `make reference`\n")
     assert stale.read_text() == "# old\n"
 
 
-def test_docs_writes_the_reference(tmp_path, capsys, reference):
+def test_docs_writes_the_reference(tmp_path, reference):
     out = tmp_path / "docs" / "REFERENCE.md"
-    assert main(["docs", "--out", str(out)]) == 0
+    result = run_cli("docs", "--out", out)
+    assert result.returncode == 0
     assert out.read_text(encoding="utf-8") == reference
-    assert capsys.readouterr().out == f"wrote {out}\n"
+    assert result.stdout == f"wrote {out}\n"
 
 
-def test_docs_that_cannot_be_written_is_one_line(tmp_path, capsys):
+def test_docs_that_cannot_be_written_is_one_line(tmp_path):
     (tmp_path / "file").write_text("")
-    assert main(["docs", "--out", str(tmp_path / "file" / "REFERENCE.md")]) == 2
-    assert capsys.readouterr().err.startswith(
-        f"payments-platform: error: cannot write {tmp_path / 'file' / 'REFERENCE.md'}: "
-    )
+    result = run_cli("docs", "--out", tmp_path / "file" / "REFERENCE.md")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"payments-platform: error: cannot write {tmp_path / 'file' / 'REFERENCE.md'}: ")
 
 
 @pytest.mark.parametrize("cls", documented_types(), ids=lambda cls: cls.__name__)

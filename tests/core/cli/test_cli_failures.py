@@ -4,11 +4,13 @@ traceback with --debug or PAYMENTS_DEBUG=1, and a closed stdout pipe ends quietl
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from cli_runner import CLI, run_cli
 
 REPO = Path(__file__).resolve().parents[3]
 # The one-line expectations hold only when the developer's shell is not asking for tracebacks.
@@ -70,16 +72,10 @@ def install_plugin(site: Path, source: str) -> None:
     (info / "entry_points.txt").write_text("[payments_platform.plugins]\nfraud = payments_fraud_plugin\n")
 
 
-def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None, stdout=subprocess.PIPE):
-    return subprocess.run(
-        [sys.executable, "-m", "payments_platform.core.cli.main", *args],
-        cwd=tmp_path,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=120,
-        env={**WITHOUT_DEBUG, "PYTHONPATH": str(tmp_path / "site"), **(env or {})},
-    )
+def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """In a process of its own: the plugin is installed on that interpreter's path."""
+    site = {"PYTHONPATH": str(tmp_path / "site"), "PAYMENTS_DEBUG": None}
+    return run_cli(*args, cwd=tmp_path, env={**site, **(env or {})}, process=True)
 
 
 @pytest.fixture
@@ -140,7 +136,7 @@ def test_stdout_closed_before_any_output_exits_141_quietly():
     os.close(read_end)  # the reader is gone before the first byte: every write fails with EPIPE
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "payments_platform.core.cli.main", "plugins", "--json"],
+            [*CLI, "plugins", "--json"],
             cwd=REPO,
             stdout=write_end,
             stderr=subprocess.PIPE,
@@ -154,38 +150,37 @@ def test_stdout_closed_before_any_output_exits_141_quietly():
 
 
 def test_plugins_json_piped_into_head_shows_no_traceback():
-    command = f"{sys.executable} -m payments_platform.core.cli.main plugins --json | head -1"
+    command = f"{shlex.join(CLI)} plugins --json | head -1"
     result = subprocess.run(
         ["bash", "-c", command], cwd=REPO, capture_output=True, text=True, timeout=120, env=WITHOUT_DEBUG
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "{\n", "")
 
 
-def test_broken_pipe_from_elsewhere_is_still_an_internal_error(monkeypatch, capsys):
+def test_broken_pipe_from_elsewhere_is_still_an_internal_error(monkeypatch):
     from payments_platform.core.cli import authoring
-    from payments_platform.core.cli import main as cli
 
     def failing(args):
         raise BrokenPipeError(32, "Broken pipe")
 
     monkeypatch.setattr(authoring, "cmd_plugins", failing)
-    monkeypatch.delenv("PAYMENTS_DEBUG", raising=False)
-    assert cli.main(["plugins"]) == 70
-    assert capsys.readouterr().err == (
+    result = run_cli("plugins", env={"PAYMENTS_DEBUG": None})
+    assert result.returncode == 70
+    assert result.stderr == (
         "payments-platform: internal error: BrokenPipeError: [Errno 32] Broken pipe "
         "(run with --debug or PAYMENTS_DEBUG=1 for the traceback)\n"
     )
 
 
-def test_internal_error_with_debug_shows_the_traceback_and_no_hint(monkeypatch, capsys):
+def test_internal_error_with_debug_shows_the_traceback_and_no_hint(monkeypatch):
     from payments_platform.core.cli import authoring
-    from payments_platform.core.cli import main as cli
 
     def failing(args):
         raise KeyError("bug")
 
     monkeypatch.setattr(authoring, "cmd_plugins", failing)
-    assert cli.main(["plugins", "--debug"]) == 70
-    err = capsys.readouterr().err
+    result = run_cli("plugins", "--debug")
+    assert result.returncode == 70
+    err = result.stderr
     assert "Traceback (most recent call last)" in err and 'raise KeyError("bug")' in err
     assert err.endswith("payments-platform: internal error: KeyError: 'bug'\n")

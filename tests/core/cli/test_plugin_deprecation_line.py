@@ -6,11 +6,12 @@ import os
 import warnings
 
 from payments_platform.core.cli import authoring
-from payments_platform.core.cli.main import main
 from payments_platform.core.errors import PluginDeprecationWarning
 
+from cli_runner import run_cli
 
-def test_plugin_deprecation_is_one_line_with_the_plugins_location(monkeypatch, capsys, tmp_path):
+
+def test_plugin_deprecation_is_one_line_with_the_plugins_location(monkeypatch, tmp_path):
     plugin_file = tmp_path / "payments_fraud" / "plugin.py"
 
     def command(args):
@@ -20,8 +21,9 @@ def test_plugin_deprecation_is_one_line_with_the_plugins_location(monkeypatch, c
         return 0
 
     monkeypatch.setattr(authoring, "cmd_docs", command)
-    assert main(["docs"]) == 0
-    assert capsys.readouterr().err == (
+    result = run_cli("docs", cwd=os.getcwd())
+    assert result.returncode == 0
+    assert result.stderr == (
         "payments-platform: warning: plugin 'fraud' granted 'X' by name: use the key "
         f"(at {os.path.relpath(plugin_file)}:12)\n"
     )

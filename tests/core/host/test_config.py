@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from payments_platform.core.environment import RegionPlan
 from payments_platform.core.errors import ConfigError
-from payments_platform.core.host.config import RegionPlan, load_config, parse_config
+from payments_platform.core.host.config import load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,8 @@ from payments_platform.core.host.config import load_config, parse_config
 from payments_platform.core.host.plugin_manager import PlatformPluginManager, PluginSource, in_process_source
 from payments_platform.core.host.synth import new_app
 from payments_platform.core.testing import make_environment
+
+from cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULTS = ["network", "storage", "audit"]
@@ -235,18 +236,12 @@ def test_disabled_plugin_with_settings_that_fails_to_import_is_an_error():
         )
 
 
-# -- the CLI, as a process ---------------------------------------------------------------
+# -- the CLI ------------------------------------------------------------------------------
 
 
 def cli(tmp_path: Path, config: str, *args: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "environments.toml").write_text(config)
-    return subprocess.run(
-        [sys.executable, "-m", "payments_platform.core.cli.main", *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, cwd=tmp_path)
 
 
 def test_plugins_command_shows_enable_and_disable_applied(tmp_path):

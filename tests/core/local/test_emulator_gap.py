@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,9 +18,10 @@ from local_support import processes_under
 from payments_platform.core.local.processes import alive
 from payments_platform.core.ops.terraform import find_mirror
 
+from cli_runner import CLI
+
 REPO = Path(__file__).resolve().parents[3]
 FIXTURE = Path(__file__).parent / "backup_plugin" / "payments_backup_fixture.py"
-CLI = [sys.executable, "-m", "payments_platform.core.cli.main"]
 FAIL_WITHIN_S = 60.0
 GAP_ENVIRONMENT = """
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from payments_platform.core.local.faults import FaultError, FaultRule, read_rules
 
+from cli_runner import run_cli
+
 REPO = Path(__file__).resolve().parents[3]
-CLI = [sys.executable, "-m", "payments_platform.core.cli.main"]
 
 
 @pytest.fixture
@@ -24,13 +24,7 @@ def workdir(tmp_path: Path) -> Path:
 
 
 def fault(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, "--config", str(workdir / "environments.toml"), "local", "fault", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=workdir,
-    )
+    return run_cli("--config", workdir / "environments.toml", "local", "fault", *args, cwd=workdir)
 
 
 def test_add_list_clear_round_trip(workdir):

@@ -13,7 +13,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,8 +22,9 @@ from local_support import processes_under
 from payments_platform.core.local.processes import alive
 from payments_platform.core.ops.terraform import find_mirror
 
+from cli_runner import CLI, run_cli
+
 REPO = Path(__file__).resolve().parents[3]
-CLI = [sys.executable, "-m", "payments_platform.core.cli.main"]
 
 
 @pytest.fixture
@@ -34,13 +34,9 @@ def workdir(tmp_path: Path) -> Path:
 
 
 def local(workdir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, "--config", str(workdir / "environments.toml"), "local", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=workdir,
-    )
+    """In a process of its own: `local` takes over the signals and starts processes, as for a user."""
+    config = workdir / "environments.toml"
+    return run_cli("--config", config, "local", *args, cwd=workdir, process=True, timeout=timeout)
 
 
 def run_dir_entries(workdir: Path) -> list[str]:

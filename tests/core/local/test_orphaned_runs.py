@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,10 +23,11 @@ from payments_platform.core.local.processes import alive
 from payments_platform.core.local.smoke import payment_body, request
 from payments_platform.core.ops.terraform import find_mirror
 
+from cli_runner import CLI
+
 pytestmark = pytest.mark.terraform
 
 REPO = Path(__file__).resolve().parents[3]
-CLI = [sys.executable, "-m", "payments_platform.core.cli.main"]
 SERVING = "Ctrl-C stops everything"
 PARENT_DEATH_LIMIT_S = 5.0
 

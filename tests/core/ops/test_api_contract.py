@@ -4,7 +4,6 @@ scan of its HTTP log, and the check that keeps the one relaxation of positive_da
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,6 +13,8 @@ from payments_platform.core.errors import ConfigError
 from payments_platform.core.ops.api_contract import check_base_url, run_contract
 from payments_platform.core.ops.api_contract.checks import schema_valid_rejection_is_documented
 from payments_platform.core.ops.api_contract.report import card_data_echoes
+
+from cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parents[3]
 PAN = "4242424242424242"
@@ -78,15 +79,8 @@ def test_a_run_without_an_api_key_is_refused_before_schemathesis_starts(tmp_path
         run_contract("http://127.0.0.1:1/prod", "", root=REPO, report_dir=tmp_path)
 
 
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "payments_platform.core.cli.main", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, cwd=REPO)
 
 
 def test_cli_bad_url_is_one_line_and_exit_2():

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parents[3]
 STATE = (
@@ -15,13 +16,7 @@ STATE = (
 
 
 def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "payments_platform.core.cli.main", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, cwd=cwd)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], contains: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from payments_platform.core.host.config import StateBackendConfig
+from payments_platform.core.environment import StateBackendConfig
 from payments_platform.core.host.synth import new_app
 from payments_platform.core.ops.state_bucket import build_state_bucket_stack, stack_name
 from payments_platform.core.testing import make_environment, synth

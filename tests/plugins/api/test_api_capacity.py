@@ -9,7 +9,7 @@ import json
 import pytest
 from api_support import API_KEY_SETTINGS, synth_api
 
-from payments_platform.core.policy import iter_resources, method_capacities, warnings
+from payments_platform.core.host.policy import iter_resources, method_capacities, warnings
 
 
 def gateway_response(stack, response_type):

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from payments_platform.core import Metric, PluginDeclaration, hookimpl, keys
-from payments_platform.core.cdktf_adapter import aws
-from payments_platform.core.context import PluginContext
+from payments_platform.core import Metric, PluginContext, PluginDeclaration, aws, hookimpl, keys
 
 from .settings import WafSettings
 

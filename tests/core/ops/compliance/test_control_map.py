@@ -9,7 +9,6 @@ import pytest
 
 from payments_platform.core import PluginDeclaration, hookimpl, keys
 from payments_platform.core.cdktf_adapter import aws
-from payments_platform.core.cli.main import main
 from payments_platform.core.errors import RegistrationError
 from payments_platform.core.ops.compliance.baseline import Baseline, BaselineEntry
 from payments_platform.core.ops.compliance.checkov import CheckovReport, CheckResult
@@ -24,6 +23,8 @@ from payments_platform.core.ops.compliance.control_map import (
 from payments_platform.core.ops.compliance.gate import control_map
 from payments_platform.core.pci_requirements import requirement_ids
 from payments_platform.core.testing import synth
+
+from cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parents[4]
 COMPLIANCE_DOC = REPO / "docs" / "COMPLIANCE.md"
@@ -164,15 +165,17 @@ def test_compliance_doc_is_generated_from_the_current_prod_synth(prod_map):
     )
 
 
-def test_control_map_for_two_environments_is_refused_in_one_line(capsys):
-    assert main(["compliance", "--env", "dev", "--env", "prod"]) == 2
-    err = capsys.readouterr().err
+def test_control_map_for_two_environments_is_refused_in_one_line():
+    result = run_cli("compliance", "--env", "dev", "--env", "prod")
+    err = result.stderr
+    assert result.returncode == 2
     assert err.count("\n") == 1 and "name exactly one with --env" in err
 
 
-def test_update_baseline_without_the_gate_is_refused_in_one_line(capsys):
-    assert main(["compliance", "--env", "dev", "--update-baseline"]) == 2
-    assert "--update-baseline goes with --gate" in capsys.readouterr().err
+def test_update_baseline_without_the_gate_is_refused_in_one_line():
+    result = run_cli("compliance", "--env", "dev", "--update-baseline")
+    assert result.returncode == 2
+    assert "--update-baseline goes with --gate" in result.stderr
 
 
 def test_every_enabled_plugin_and_the_core_contribute_prod_evidence(prod_map, platform_config):

@@ -31,11 +31,10 @@ from payments_platform.core.local.faults import (
 
 def register(actions: Commands) -> None:
     """``local fault`` and its verbs, under ``local``'s actions."""
-    fault = actions.add(
-        "fault", help="make the running deployment's AWS calls or containers fail, on purpose", handler=cmd_fault
+    _, verbs = actions.add_group(
+        "fault", help="make the running deployment's AWS calls or containers fail, on purpose", dest="fault_command"
     )
-    verbs = actions.group(fault, "fault_command")
-    add = verbs.add("add", help="add a fault rule (takes effect at the next matching call)", handler=cmd_fault)
+    add = verbs.add("add", help="add a fault rule (takes effect at the next matching call)", handler=cmd_fault_add)
     add.add_argument("target", help="SERVICE:ACTION (dynamodb:TransactWriteItems, sqs:*) or function:NAME (a glob)")
     effect = add.add_mutually_exclusive_group(required=True)
     effect.add_argument(
@@ -57,9 +56,9 @@ def register(actions: Commands) -> None:
     )
     add.add_argument("--count", type=int, help="apply to this many matching calls (default: all)")
     add.add_argument("--probability", type=float, default=1.0, help="apply to each matching call with this probability")
-    listing = verbs.add("list", help="the rules and how often each has hit", handler=cmd_fault)
+    listing = verbs.add("list", help="the rules and how often each has hit", handler=cmd_fault_list)
     listing.add_argument("--json", action="store_true", help="machine-readable")
-    clear = verbs.add("clear", help="remove rules (all unless IDs are named)", handler=cmd_fault)
+    clear = verbs.add("clear", help="remove rules (all unless IDs are named)", handler=cmd_fault_clear)
     clear.add_argument("ids", nargs="*", metavar="ID")
 
 
@@ -110,23 +109,43 @@ def rule_from_args(args: argparse.Namespace) -> FaultRule:
     )
 
 
-def cmd_fault(args: argparse.Namespace) -> int:
+def _run_dir(args: argparse.Namespace) -> Path:
     from payments_platform.core.local.lifecycle import default_run
 
-    return run_fault_command(args, default_run(args.config).run_dir, lambda line: print(line, flush=True))
+    return default_run(args.config).run_dir
 
 
-def run_fault_command(args: argparse.Namespace, run_dir: Path, say: Callable[[str], None]) -> int:
-    if args.fault_command == "add":
-        rule = add_fault(run_dir, rule_from_args(args))
-        say(f"{rule.id}  {rule.describe()}")
-        if not (run_dir / "run.json").exists():
-            say("no local run is up: the rule applies once `payments-platform local up` serves")
-        return 0
-    if args.fault_command == "clear":
-        removed = clear_faults(run_dir, args.ids or None)
-        say(f"cleared {len(removed)} fault rule(s)" + (f": {', '.join(r.id for r in removed)}" if removed else ""))
-        return 0
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def cmd_fault_add(args: argparse.Namespace) -> int:
+    return add_rule(args, _run_dir(args), _say)
+
+
+def cmd_fault_list(args: argparse.Namespace) -> int:
+    return list_rules(args, _run_dir(args), _say)
+
+
+def cmd_fault_clear(args: argparse.Namespace) -> int:
+    return clear_rules(args, _run_dir(args), _say)
+
+
+def add_rule(args: argparse.Namespace, run_dir: Path, say: Callable[[str], None]) -> int:
+    rule = add_fault(run_dir, rule_from_args(args))
+    say(f"{rule.id}  {rule.describe()}")
+    if not (run_dir / "run.json").exists():
+        say("no local run is up: the rule applies once `payments-platform local up` serves")
+    return 0
+
+
+def clear_rules(args: argparse.Namespace, run_dir: Path, say: Callable[[str], None]) -> int:
+    removed = clear_faults(run_dir, args.ids or None)
+    say(f"cleared {len(removed)} fault rule(s)" + (f": {', '.join(r.id for r in removed)}" if removed else ""))
+    return 0
+
+
+def list_rules(args: argparse.Namespace, run_dir: Path, say: Callable[[str], None]) -> int:
     rules, hits = read_rules(run_dir), hits_by_rule(run_dir)
     if args.json:
         say(json.dumps([{**asdict(rule), "hits": hits[rule.id]} for rule in rules], indent=2))

@@ -8,7 +8,7 @@ import pytest
 from payments_platform.core import PluginDeclaration, hookimpl, keys
 from payments_platform.core.cdktf_adapter import aws
 from payments_platform.core.errors import PolicyViolation
-from payments_platform.core.policy import PolicyInput, check
+from payments_platform.core.host.policy import PolicyInput, check
 from payments_platform.core.testing import synth
 
 TAGS = {"platform": "payments-platform", "environment": "test"}

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from payments_platform.core.cdktf_adapter import LocalBackend, S3Backend
-from payments_platform.core.host.config import EnvironmentConfig
-from payments_platform.core.local.emulator.admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
+from payments_platform.core.environment import EnvironmentConfig
+from payments_platform.core.host.emulator_identity import EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY
 
 # Services the S3 backend calls: the bucket, and the caller identity it checks.
 _EMULATED_BACKEND_SERVICES = ("s3", "sts", "iam")
-EMULATOR_CREDENTIALS = {"access_key": ADMIN_ACCESS_KEY_ID, "secret_key": ADMIN_SECRET_ACCESS_KEY}
+EMULATOR_CREDENTIALS = {"access_key": EMULATOR_ACCESS_KEY_ID, "secret_key": EMULATOR_SECRET_ACCESS_KEY}
 
 
 def add_state_backend(stack: Any, env: EnvironmentConfig) -> None:

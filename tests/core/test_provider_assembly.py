@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from payments_platform.core.host.provider_assembly import lazy_index
+from payments_platform.core._provider_assembly import lazy_index
 
 STOCK = """"use strict";
 /**
