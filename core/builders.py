@@ -311,25 +311,14 @@ def platform_function(
     """
     from payments_platform.core.cdktf_adapter import aws
 
-    where = f"plugin '{ctx.name}' function '{name}'"
-    if isinstance(reserved_concurrency, bool) or not isinstance(reserved_concurrency, int) or reserved_concurrency < 1:
-        raise RegistrationError(f"{where}: reserved_concurrency {reserved_concurrency!r} must be a positive integer")
-    if log_retention_days not in LOG_RETENTION_DAYS:
-        raise RegistrationError(
-            f"{where}: log_retention_days {log_retention_days!r} is not a CloudWatch Logs retention period"
-        )
-    if not 128 <= memory_mb <= MAX_FUNCTION_MEMORY_MB:
-        raise RegistrationError(f"{where}: memory_mb {memory_mb!r} is outside Lambda's 128..{MAX_FUNCTION_MEMORY_MB}")
-    if not 1 <= timeout_seconds <= MAX_FUNCTION_TIMEOUT_SECONDS:
-        raise RegistrationError(
-            f"{where}: timeout_seconds {timeout_seconds!r} is outside Lambda's 1..{MAX_FUNCTION_TIMEOUT_SECONDS}"
-        )
-
-    if planned_p99_ms is not None and not 0 < planned_p99_ms <= timeout_seconds * 1000:
-        raise RegistrationError(
-            f"{where}: planned_p99_ms {planned_p99_ms!r} must be within its {timeout_seconds} s timeout"
-        )
-
+    _check_function_limits(
+        f"plugin '{ctx.name}' function '{name}'",
+        reserved_concurrency=reserved_concurrency,
+        log_retention_days=log_retention_days,
+        memory_mb=memory_mb,
+        timeout_seconds=timeout_seconds,
+        planned_p99_ms=planned_p99_ms,
+    )
     kms = ctx[keys.KMS_KEY]
     network = ctx[keys.NETWORK]
     log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
@@ -367,7 +356,34 @@ def platform_function(
     return PlatformFunction(name, function, log_group, role)
 
 
-# Where a function's planned service time travels to the capacity rule and table (core/policy.py).
+def _check_function_limits(
+    where: str,
+    *,
+    reserved_concurrency: int,
+    log_retention_days: int,
+    memory_mb: int,
+    timeout_seconds: int,
+    planned_p99_ms: float | None,
+) -> None:
+    if isinstance(reserved_concurrency, bool) or not isinstance(reserved_concurrency, int) or reserved_concurrency < 1:
+        raise RegistrationError(f"{where}: reserved_concurrency {reserved_concurrency!r} must be a positive integer")
+    if log_retention_days not in LOG_RETENTION_DAYS:
+        raise RegistrationError(
+            f"{where}: log_retention_days {log_retention_days!r} is not a CloudWatch Logs retention period"
+        )
+    if not 128 <= memory_mb <= MAX_FUNCTION_MEMORY_MB:
+        raise RegistrationError(f"{where}: memory_mb {memory_mb!r} is outside Lambda's 128..{MAX_FUNCTION_MEMORY_MB}")
+    if not 1 <= timeout_seconds <= MAX_FUNCTION_TIMEOUT_SECONDS:
+        raise RegistrationError(
+            f"{where}: timeout_seconds {timeout_seconds!r} is outside Lambda's 1..{MAX_FUNCTION_TIMEOUT_SECONDS}"
+        )
+    if planned_p99_ms is not None and not 0 < planned_p99_ms <= timeout_seconds * 1000:
+        raise RegistrationError(
+            f"{where}: planned_p99_ms {planned_p99_ms!r} must be within its {timeout_seconds} s timeout"
+        )
+
+
+# Where a function's planned service time travels to the capacity rule and table (core/host/policy.py).
 PLANNED_P99_TAGS = ("planned-p99-ms", "planned-p99-source")
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from payments_platform.core import policy
 from payments_platform.core.errors import RequirementError
+from payments_platform.core.host import policy
 from payments_platform.core.host.config import load_config
 from payments_platform.core.host.synth import synthesize
 from payments_platform.core.ops import capacity_table

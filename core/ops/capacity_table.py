@@ -4,7 +4,7 @@ Per Lambda-backed method: the function's reserved concurrency N, the p99 it is p
 ``planned-p99-ms`` tag, and where the figure comes from), the capacity that gives (Little's law:
 N ÷ p99 requests per second), what the method, the stage and each client's usage plan admit, and
 what the stack needs of the account's Lambda concurrency quota. Every figure is the synthesized
-Terraform's, computed by the rules of core/policy.py (PP-CAPACITY), so the table cannot say what
+Terraform's, computed by the rules of core/host/policy.py (PP-CAPACITY), so the table cannot say what
 the deployment does not.
 
     python -m payments_platform.core.ops.capacity_table [--config environments.toml] [--write docs/CAPACITY.md]
@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from payments_platform.core import policy
+from payments_platform.core.host import policy
 
 HEADER = """# Capacity per environment
 
