@@ -28,7 +28,7 @@ from payments_platform.core.api_version import PLUGIN_API_VERSION
 from payments_platform.core.builders import (
     BucketLifecycle,
     HardenedBucket,
-    PlatformFunction,
+    PlatformFunction,  # noqa: F401 -- the deprecated name of keys.Function, kept for plugins that import it
     deny_unencrypted_uploads,
     hardened_bucket,
     platform_function,
@@ -106,7 +106,6 @@ __all__ = [
     "AssetType",
     "BucketLifecycle",
     "HardenedBucket",
-    "PlatformFunction",
     "deny_unencrypted_uploads",
     "hardened_bucket",
     "platform_function",

@@ -23,6 +23,12 @@ History (each minor version only adds):
   ``Table.grant_index_query/grant_backup/grant_export/grant_stream_read``, ``Table.stream_arn``,
   ``Function.grant_invoke``;
   ``ctx.roles.holds_grant_on``; ``stub_provider`` publishing any key, function handles included.
+- **1.2** (in progress; ``PLUGIN_API_VERSION`` moves when it is complete) a ``keys.Function`` as the
+  grantee of every grant (value grants, ``ctx.roles.grant``, ``Function.grant_invoke``); the
+  keyword-only ``Function`` fields ``key``, ``physical_name``, ``resource``, ``log_group``;
+  ``platform_function(ctx, id, key=..., role_description=...)`` returning the ``keys.Function`` with
+  its role's basics granted and its monitoring registered, ``hardened_bucket(ctx, id, ...)``
+  (the scope / ``name=``+``role=`` shapes still work, with a ``PluginDeprecationWarning``).
 """
 
 from __future__ import annotations

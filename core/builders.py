@@ -6,25 +6,31 @@ these by hand, and cannot forget a part:
 * :func:`hardened_bucket` — versioned, encrypted with a KMS CMK (bucket key on), ACLs off
   (``BucketOwnerEnforced``), every public access blocked, a TLS-only bucket policy, a lifecycle
   that expires old versions and abandoned multipart uploads.
-* :func:`platform_function` — the seed's limits on every function: its own log group created
-  first (retention, CMK), X-Ray active, in the platform's private subnets behind the Lambda
-  security group, reserved concurrency, environment encrypted with the CMK.
+* :func:`platform_function` — the seed's limits on every function: its own role with the basics,
+  its own log group created first (retention, CMK), X-Ray active, in the platform's private
+  subnets behind the Lambda security group, reserved concurrency, environment encrypted with
+  the CMK, registered for monitoring and the audit trail.
 
-Both take the scope and construct ids from the caller: an id is a Terraform address, and a
-changed address replaces a stateful resource.
+Both are called alike -- the plugin's ``ctx``, the construct id, then keywords -- like CDK's
+``new s3.Bucket(scope, id, props)``: an id is a Terraform address, and a changed address
+replaces a stateful resource. A function is built whole (its role with the basics, its
+monitoring, its audit-trail log group) and is itself the grantee: ``table.grant_read(ctx.roles,
+fn, sid=...)``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from payments_platform.core import keys
 from payments_platform.core.declaration import LOG_RETENTION_DAYS
-from payments_platform.core.errors import RegistrationError
-from payments_platform.core.roles import Role
+from payments_platform.core.errors import PluginDeprecationWarning, RegistrationError
+from payments_platform.core.roles import Role, grant_function_basics
 
 if TYPE_CHECKING:
     from payments_platform.core.context import PluginContext
@@ -126,6 +132,66 @@ BUCKET_PARTS = ("ownership", "public_access", "versioning", "encryption", "lifec
 
 
 def hardened_bucket(
+    ctx: PluginContext,
+    construct_id: str,
+    *,
+    name: str,
+    lifecycle: BucketLifecycle,
+    kms_key_arn: str | None = None,
+    policy_statements: Callable[[str], Sequence[Mapping[str, Any]]] | None = None,
+    tags: Mapping[str, str] | None = None,
+    force_destroy: bool = False,
+    prevent_destroy: bool = False,
+    part_ids: Mapping[str, str] | None = None,
+    policy_waits_for_public_access_block: bool = True,
+) -> HardenedBucket:
+    """An S3 bucket named ``name`` in the plugin's stack: versioned, SSE-KMS (bucket key on) under
+    ``kms_key_arn`` -- the platform CMK when not given --, ACLs disabled, every public access
+    blocked, a TLS-only policy, one lifecycle rule. Called like :func:`platform_function`: the
+    plugin's ``ctx``, then the construct id.
+
+    ``policy_statements(bucket_arn)`` returns the policy's statements after the TLS-only one
+    (the ARN is a reference to the bucket). Construct ids are
+    ``construct_id`` for the bucket and ``<construct_id>_<part>`` for each of
+    :data:`BUCKET_PARTS`; ``part_ids`` keeps the ids of a bucket built before this helper.
+    ``force_destroy`` keeps an environment destroyable (destroy empties the bucket);
+    ``prevent_destroy`` protects a bucket that must outlive any plan. The policy waits for the
+    public access block (S3 rejects a bucket policy while that block is being applied);
+    ``policy_waits_for_public_access_block=False`` only keeps an older bucket's synth as it was.
+
+    Passing a construct scope instead of ``ctx`` (the shape before this one, with
+    ``kms_key_arn`` required) still works, deprecated.
+    """
+    from payments_platform.core.context import PluginContext
+
+    if isinstance(ctx, PluginContext):
+        scope, key_arn = ctx.scope, kms_key_arn or ctx[keys.KMS_KEY].arn
+    else:
+        warnings.warn(
+            f"hardened_bucket({construct_id!r}): pass the plugin's ctx, not a scope (kms_key_arn then defaults "
+            "to the platform CMK)",
+            PluginDeprecationWarning,
+            stacklevel=2,
+        )
+        if kms_key_arn is None:
+            raise RegistrationError(f"bucket '{construct_id}': built in a scope, it needs kms_key_arn")
+        scope, key_arn = ctx, kms_key_arn
+    return bucket_in_scope(
+        scope,
+        construct_id,
+        name=name,
+        kms_key_arn=key_arn,
+        lifecycle=lifecycle,
+        policy_statements=policy_statements,
+        tags=tags,
+        force_destroy=force_destroy,
+        prevent_destroy=prevent_destroy,
+        part_ids=part_ids,
+        policy_waits_for_public_access_block=policy_waits_for_public_access_block,
+    )
+
+
+def bucket_in_scope(
     scope: Any,
     construct_id: str,
     *,
@@ -139,18 +205,8 @@ def hardened_bucket(
     part_ids: Mapping[str, str] | None = None,
     policy_waits_for_public_access_block: bool = True,
 ) -> HardenedBucket:
-    """An S3 bucket named ``name``: versioned, SSE-KMS under ``kms_key_arn`` (bucket key on),
-    ACLs disabled, every public access blocked, a TLS-only policy, one lifecycle rule.
-
-    ``policy_statements(bucket_arn)`` returns the policy's statements after the TLS-only one
-    (the ARN is a reference to the bucket). Construct ids are
-    ``construct_id`` for the bucket and ``<construct_id>_<part>`` for each of
-    :data:`BUCKET_PARTS`; ``part_ids`` keeps the ids of a bucket built before this helper.
-    ``force_destroy`` keeps an environment destroyable (destroy empties the bucket);
-    ``prevent_destroy`` protects a bucket that must outlive any plan. The policy waits for the
-    public access block (S3 rejects a bucket policy while that block is being applied);
-    ``policy_waits_for_public_access_block=False`` only keeps an older bucket's synth as it was.
-    """
+    """:func:`hardened_bucket` in a construct scope outside any plugin's build (the core's own
+    Terraform state bucket stack); not part of the plugin contract."""
     from payments_platform.core.cdktf_adapter import aws
 
     unknown = set(part_ids or ()) - set(BUCKET_PARTS)
@@ -166,12 +222,29 @@ def hardened_bucket(
         tags=dict(tags) if tags else None,
         lifecycle={"prevent_destroy": True} if prevent_destroy else None,
     )
-    ownership_controls = aws.s3_bucket_ownership_controls
-    ownership = ownership_controls.S3BucketOwnershipControls(
+    ownership, public_access, versioning = _private_and_versioned(scope, ids, bucket)
+    encryption = _encryption(scope, ids["encryption"], bucket, kms_key_arn)
+    expiry = _lifecycle(scope, ids["lifecycle"], bucket, lifecycle, versioning)
+    policy = aws.s3_bucket_policy.S3BucketPolicy(
+        scope,
+        ids["policy"],
+        bucket=bucket.id,
+        policy=bucket_policy(bucket.arn, policy_statements(bucket.arn) if policy_statements else ()),
+        depends_on=[public_access] if policy_waits_for_public_access_block else None,
+    )
+    return HardenedBucket(bucket, ownership, public_access, versioning, encryption, expiry, policy)
+
+
+def _private_and_versioned(scope: Any, ids: Mapping[str, str], bucket: Any) -> tuple[Any, Any, Any]:
+    """Ownership controls (ACLs off), the public access block (all four on), versioning (on)."""
+    from payments_platform.core.cdktf_adapter import aws
+
+    controls = aws.s3_bucket_ownership_controls
+    ownership = controls.S3BucketOwnershipControls(
         scope,
         ids["ownership"],
         bucket=bucket.id,
-        rule=ownership_controls.S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
+        rule=controls.S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
     )
     public_access = aws.s3_bucket_public_access_block.S3BucketPublicAccessBlock(
         scope,
@@ -189,11 +262,17 @@ def hardened_bucket(
         bucket=bucket.id,
         versioning_configuration=bucket_versioning.S3BucketVersioningVersioningConfiguration(status="Enabled"),
     )
+    return ownership, public_access, versioning
+
+
+def _encryption(scope: Any, construct_id: str, bucket: Any, kms_key_arn: str) -> Any:
+    from payments_platform.core.cdktf_adapter import aws
+
     # Blocks inside lists need their struct classes: a plain dict there is synthesized empty.
     sse = aws.s3_bucket_server_side_encryption_configuration
-    encryption = sse.S3BucketServerSideEncryptionConfigurationA(
+    return sse.S3BucketServerSideEncryptionConfigurationA(
         scope,
-        ids["encryption"],
+        construct_id,
         bucket=bucket.id,
         rule=[
             sse.S3BucketServerSideEncryptionConfigurationRuleA(
@@ -205,30 +284,37 @@ def hardened_bucket(
             )
         ],
     )
+
+
+def _lifecycle(scope: Any, construct_id: str, bucket: Any, lifecycle: BucketLifecycle, versioning: Any) -> Any:
+    from payments_platform.core.cdktf_adapter import aws
+
     rules = aws.s3_bucket_lifecycle_configuration
-    expiry = rules.S3BucketLifecycleConfiguration(
+    transition = (
+        [
+            rules.S3BucketLifecycleConfigurationRuleTransition(
+                days=lifecycle.transition_days, storage_class=lifecycle.transition_storage_class
+            )
+        ]
+        if lifecycle.transition_days is not None
+        else None
+    )
+    expiration = (
+        [rules.S3BucketLifecycleConfigurationRuleExpiration(days=lifecycle.expiration_days)]
+        if lifecycle.expiration_days is not None
+        else None
+    )
+    return rules.S3BucketLifecycleConfiguration(
         scope,
-        ids["lifecycle"],
+        construct_id,
         bucket=bucket.id,
         rule=[
             rules.S3BucketLifecycleConfigurationRule(
                 id=lifecycle.rule_id,
                 status="Enabled",
                 filter=[rules.S3BucketLifecycleConfigurationRuleFilter(prefix="")],  # every object
-                transition=(
-                    [
-                        rules.S3BucketLifecycleConfigurationRuleTransition(
-                            days=lifecycle.transition_days, storage_class=lifecycle.transition_storage_class
-                        )
-                    ]
-                    if lifecycle.transition_days is not None
-                    else None
-                ),
-                expiration=(
-                    [rules.S3BucketLifecycleConfigurationRuleExpiration(days=lifecycle.expiration_days)]
-                    if lifecycle.expiration_days is not None
-                    else None
-                ),
+                transition=transition,
+                expiration=expiration,
                 noncurrent_version_expiration=[
                     rules.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
                         noncurrent_days=lifecycle.noncurrent_version_days
@@ -244,45 +330,20 @@ def hardened_bucket(
         # Noncurrent-version rules act on a versioned bucket.
         depends_on=[versioning],
     )
-    policy = aws.s3_bucket_policy.S3BucketPolicy(
-        scope,
-        ids["policy"],
-        bucket=bucket.id,
-        policy=bucket_policy(bucket.arn, policy_statements(bucket.arn) if policy_statements else ()),
-        depends_on=[public_access] if policy_waits_for_public_access_block else None,
-    )
-    return HardenedBucket(bucket, ownership, public_access, versioning, encryption, expiry, policy)
 
 
 # --------------------------------------------------------------------------- functions
 
-
-@dataclass(frozen=True)
-class PlatformFunction:
-    """A function built by :func:`platform_function`, with its log group and role."""
-
-    # the function's name
-    name: str
-    # the aws_lambda_function
-    function: Any
-    # its aws_cloudwatch_log_group (retention, CMK)
-    log_group: Any
-    # the role it runs with
-    role: Role
-
-    @property
-    def log_group_name(self) -> str:
-        """``/aws/lambda/<name>``, the log group Lambda writes to."""
-        return f"/aws/lambda/{self.name}"
+# Deprecated name of the one function representation (what platform_function returned before).
+PlatformFunction = keys.Function
 
 
 def platform_function(
     ctx: PluginContext,
     construct_id: str,
     *,
-    name: str,
+    key: str | None = None,
     description: str,
-    role: Role,
     package: keys.FunctionPackage,
     handler: str,
     environment: Mapping[str, str],
@@ -290,42 +351,152 @@ def platform_function(
     log_retention_days: int,
     memory_mb: int = MIN_FUNCTION_MEMORY_MB,
     timeout_seconds: int = 10,
+    role_description: str | None = None,
+    role: Role | None = None,
+    name: str | None = None,
     planned_p99_ms: float | None = None,
     planned_p99_source: str | None = None,
-) -> PlatformFunction:
-    """A Lambda function running ``package`` with ``handler``, with the seed's limits: its own
-    log group (retention, CMK), X-Ray, private subnets, reserved concurrency, CMK-encrypted environment.
+) -> keys.Function:
+    """The Lambda function ``<key>-<suffix>`` running ``package`` with ``handler``, built whole:
+    its role with the basics, its encrypted log group, the seed's limits, its monitoring:
 
-    Its log group ``/aws/lambda/<name>`` (construct ``<construct_id>_log_group``) is created
-    first, kept ``log_retention_days`` and encrypted with the platform CMK, so Lambda never
-    creates one unencrypted and never expiring. X-Ray tracing is active; the function runs in
-    ``keys.NETWORK``'s private subnets behind its Lambda security group (so the plugin must
-    declare ``keys.NETWORK`` in ``requires``); its environment is encrypted with the platform
-    CMK; ``reserved_concurrency`` caps it (and keeps it from starving the account's others).
-    ``planned_p99_ms`` (with ``planned_p99_source``, where the figure comes from) is the service time
-    its capacity is planned with, tagged on the function (``PLANNED_P99_TAGS``): policy rule
-    PP-CAPACITY sizes a method in front of it as reserved concurrency ÷ that p99, else ÷ its timeout.
-    The function waits for ``role``'s policy: AWS rejects a VPC function whose role may not
-    yet create network interfaces. Grants stay the caller's: at least
-    ``grant_function_basics(ctx.roles, role, fn.log_group.arn)``.
+    * its execution role ``<key>-role-<suffix>`` (``role_description``; or ``role``, one of your
+      own), granted the basics every platform function needs (``WriteOwnLogs`` on its log group,
+      ``XRayTracing``, ``VpcNetworkInterfaces``);
+    * its log group ``/aws/lambda/<key>-<suffix>`` (construct ``<construct_id>_log_group``), created
+      first, kept ``log_retention_days``, encrypted with the platform CMK -- so Lambda never
+      creates one unencrypted and never expiring;
+    * the seed's limits: X-Ray active, ``keys.NETWORK``'s private subnets behind its Lambda
+      security group (declare ``keys.NETWORK`` in ``requires``), ``reserved_concurrency``,
+      environment encrypted with the platform CMK; it waits for the role's policy (AWS rejects
+      a VPC function whose role may not yet create network interfaces);
+    * registered with ``ctx.monitoring`` under ``key``: graphed and alarmed on errors and
+      throttles, its log group archived with the audit trail (PCI DSS 10.2);
+    * ``planned_p99_ms`` (and ``planned_p99_source``, where the figure comes from): the service time
+      its capacity is planned with, tagged on it (``PLANNED_P99_TAGS``) for rule PP-CAPACITY, which
+      sizes a method in front of it as reserved concurrency ÷ that p99 (else ÷ its timeout).
+
+    Returns the :class:`~payments_platform.core.keys.Function`: publish it under a function key
+    (``ctx[MY_FUNCTION] = fn``) and pass it to grants (``table.grant_read(ctx.roles, fn, sid=...)``).
+
+    The shape before this one -- ``name=`` and ``role=`` instead of ``key=`` (no basics, no
+    monitoring: the caller did both) -- still works, deprecated.
     """
+    limits = _Limits(
+        reserved_concurrency, log_retention_days, memory_mb, timeout_seconds, planned_p99_ms, planned_p99_source
+    )
+    build = functools.partial(
+        _build_function,
+        ctx,
+        construct_id,
+        description=description,
+        package=package,
+        handler=handler,
+        environment=environment,
+        limits=limits,
+    )
+    if name is not None and key is None:
+        limits.check(ctx, name)
+        return build(name, _role_of_the_old_shape(ctx, construct_id, name, role))
+    if key is None or (role is None) == (role_description is None):
+        raise RegistrationError(
+            f"plugin '{ctx.name}' function '{construct_id}': give key= and either role_description= (a role is "
+            "created) or role= (one of your own)"
+        )
+    function_name = ctx.naming.name(key, kind="lambda")
+    # Checked before the role exists: a refused function leaves nothing half-built.
+    limits.check(ctx, function_name)
+    if role is None:
+        role = ctx.roles.role(key, description=str(role_description))
+    function = build(function_name, role, key=key)
+    grant_function_basics(ctx.roles, role, function.log_group_arn)
+    ctx.monitoring.function(key, function_name=function_name, log_group_name=function.physical_log_group_name)
+    ctx.monitoring.log_group(key, log_group_name=function.log_group_name, log_group_arn=function.log_group_arn)
+    return function
+
+
+def _role_of_the_old_shape(ctx: PluginContext, construct_id: str, name: str, role: Role | None) -> Role:
+    if role is None:
+        raise RegistrationError(f"plugin '{ctx.name}' function '{name}': name= needs role= (or give key=)")
+    warnings.warn(
+        f"platform_function({construct_id!r}, name=..., role=...): give key= instead of name=; the function then "
+        "gets its role's basics and its monitoring itself (drop your grant_function_basics and ctx.monitoring calls)",
+        PluginDeprecationWarning,
+        stacklevel=3,
+    )
+    return role
+
+
+# A function's planned service time, as tags: the p99 in ms, and where that figure comes from.
+PLANNED_P99_TAGS = ("planned-p99-ms", "planned-p99-source")
+
+
+@dataclass(frozen=True)
+class _Limits:
+    reserved_concurrency: int
+    log_retention_days: int
+    memory_mb: int
+    timeout_seconds: int
+    planned_p99_ms: float | None = None
+    planned_p99_source: str | None = None
+
+    def check(self, ctx: PluginContext, name: str) -> None:
+        where = f"plugin '{ctx.name}' function '{name}'"
+        concurrency = self.reserved_concurrency
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise RegistrationError(f"{where}: reserved_concurrency {concurrency!r} must be a positive integer")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise RegistrationError(
+                f"{where}: log_retention_days {self.log_retention_days!r} is not a CloudWatch Logs retention period"
+            )
+        if not 128 <= self.memory_mb <= MAX_FUNCTION_MEMORY_MB:
+            raise RegistrationError(
+                f"{where}: memory_mb {self.memory_mb!r} is outside Lambda's 128..{MAX_FUNCTION_MEMORY_MB}"
+            )
+        if not 1 <= self.timeout_seconds <= MAX_FUNCTION_TIMEOUT_SECONDS:
+            raise RegistrationError(
+                f"{where}: timeout_seconds {self.timeout_seconds!r} is outside Lambda's 1..{MAX_FUNCTION_TIMEOUT_SECONDS}"
+            )
+        if self.planned_p99_ms is not None and not 0 < self.planned_p99_ms <= self.timeout_seconds * 1000:
+            raise RegistrationError(
+                f"{where}: planned_p99_ms {self.planned_p99_ms!r} must be within its {self.timeout_seconds} s timeout"
+            )
+
+    @property
+    def tags(self) -> dict[str, str] | None:
+        """Where the planned service time travels to the capacity rule and table (core/host/policy.py)."""
+        if self.planned_p99_ms is None:
+            return None
+        ms_tag, source_tag = PLANNED_P99_TAGS
+        return {
+            ms_tag: f"{self.planned_p99_ms:g}",
+            **({source_tag: self.planned_p99_source} if self.planned_p99_source else {}),
+        }
+
+
+def _build_function(
+    ctx: PluginContext,
+    construct_id: str,
+    name: str,
+    role: Role,
+    *,
+    description: str,
+    package: keys.FunctionPackage,
+    handler: str,
+    environment: Mapping[str, str],
+    limits: _Limits,
+    key: str = "",
+) -> keys.Function:
+    """The log group, then the function."""
     from payments_platform.core.cdktf_adapter import aws
 
-    _check_function_limits(
-        f"plugin '{ctx.name}' function '{name}'",
-        reserved_concurrency=reserved_concurrency,
-        log_retention_days=log_retention_days,
-        memory_mb=memory_mb,
-        timeout_seconds=timeout_seconds,
-        planned_p99_ms=planned_p99_ms,
-    )
     kms = ctx[keys.KMS_KEY]
     network = ctx[keys.NETWORK]
     log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
         ctx.scope,
         f"{construct_id}_log_group",
         name=f"/aws/lambda/{name}",
-        retention_in_days=log_retention_days,
+        retention_in_days=limits.log_retention_days,
         kms_key_id=kms.arn,
     )
     function = aws.lambda_function.LambdaFunction(
@@ -339,9 +510,9 @@ def platform_function(
         handler=handler,
         runtime=package.runtime,
         architectures=[package.architecture],
-        memory_size=memory_mb,
-        timeout=timeout_seconds,
-        reserved_concurrent_executions=reserved_concurrency,
+        memory_size=limits.memory_mb,
+        timeout=limits.timeout_seconds,
+        reserved_concurrent_executions=limits.reserved_concurrency,
         tracing_config={"mode": "Active"},
         vpc_config={
             "subnet_ids": list(network.private_subnet_ids),
@@ -350,45 +521,17 @@ def platform_function(
         environment={"variables": dict(environment)},
         kms_key_arn=kms.arn,
         logging_config={"log_format": "Text", "log_group": log_group.name},
-        tags=_planned_service_time_tags(planned_p99_ms, planned_p99_source),
+        tags=limits.tags,
         depends_on=[log_group, role.policy],
     )
-    return PlatformFunction(name, function, log_group, role)
-
-
-def _check_function_limits(
-    where: str,
-    *,
-    reserved_concurrency: int,
-    log_retention_days: int,
-    memory_mb: int,
-    timeout_seconds: int,
-    planned_p99_ms: float | None,
-) -> None:
-    if isinstance(reserved_concurrency, bool) or not isinstance(reserved_concurrency, int) or reserved_concurrency < 1:
-        raise RegistrationError(f"{where}: reserved_concurrency {reserved_concurrency!r} must be a positive integer")
-    if log_retention_days not in LOG_RETENTION_DAYS:
-        raise RegistrationError(
-            f"{where}: log_retention_days {log_retention_days!r} is not a CloudWatch Logs retention period"
-        )
-    if not 128 <= memory_mb <= MAX_FUNCTION_MEMORY_MB:
-        raise RegistrationError(f"{where}: memory_mb {memory_mb!r} is outside Lambda's 128..{MAX_FUNCTION_MEMORY_MB}")
-    if not 1 <= timeout_seconds <= MAX_FUNCTION_TIMEOUT_SECONDS:
-        raise RegistrationError(
-            f"{where}: timeout_seconds {timeout_seconds!r} is outside Lambda's 1..{MAX_FUNCTION_TIMEOUT_SECONDS}"
-        )
-    if planned_p99_ms is not None and not 0 < planned_p99_ms <= timeout_seconds * 1000:
-        raise RegistrationError(
-            f"{where}: planned_p99_ms {planned_p99_ms!r} must be within its {timeout_seconds} s timeout"
-        )
-
-
-# Where a function's planned service time travels to the capacity rule and table (core/host/policy.py).
-PLANNED_P99_TAGS = ("planned-p99-ms", "planned-p99-source")
-
-
-def _planned_service_time_tags(p99_ms: float | None, source: str | None) -> dict[str, str] | None:
-    if p99_ms is None:
-        return None
-    ms_tag, source_tag = PLANNED_P99_TAGS
-    return {ms_tag: f"{p99_ms:g}", **({source_tag: source} if source else {})}
+    return keys.Function(
+        name=function.function_name,
+        arn=function.arn,
+        role=role,
+        log_group_name=log_group.name,
+        log_group_arn=log_group.arn,
+        key=key,
+        physical_name=name,
+        resource=function,
+        log_group=log_group,
+    )

@@ -22,7 +22,7 @@ from payments_platform.core.declaration import PluginDeclaration, PluginSettings
 from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.errors import ContextError, PluginDeprecationWarning, RegistrationError
 from payments_platform.core.evidence import ControlRegistry, PluginCompliance
-from payments_platform.core.keys import KMS_KEY, ContextKey
+from payments_platform.core.keys import KMS_KEY, ContextKey, Function
 from payments_platform.core.monitoring import (
     COMPARISONS,
     TREAT_MISSING_DATA,
@@ -41,7 +41,7 @@ from payments_platform.core.monitoring import (
     check_period,
 )
 from payments_platform.core.naming import Naming
-from payments_platform.core.roles import Role, RoleRegistry, Statement, in_value_grant
+from payments_platform.core.roles import Role, RoleRegistry, Statement, in_value_grant, role_of
 
 T = TypeVar("T")
 
@@ -253,7 +253,7 @@ class _PluginRoles:
 
     def grant(
         self,
-        role: str | Role,
+        role: str | Role | Function,
         *,
         sid: str,
         actions: Sequence[str],
@@ -261,11 +261,12 @@ class _PluginRoles:
         conditions: Mapping[str, Any] | None = None,
         any_resource_reason: str | None = None,
     ) -> Statement:
-        """Add a least-privilege statement to ``role``: specific actions on specific resources
-        (``*`` only with ``any_resource_reason``). For your own resources; a published table,
-        queue, topic or key is reached through its value's grants."""
-        target = self._registry.get(role if isinstance(role, str) else role.key)
-        self._check_grant(role, target, sid, resources)
+        """Add a least-privilege statement to ``role`` (a role, or a function: its execution role):
+        specific actions on specific resources (``*`` only with ``any_resource_reason``). For your
+        own resources; a published table, queue, topic or key is reached through its value's grants."""
+        grantee = role_of(role)
+        target = self._registry.get(grantee if isinstance(grantee, str) else grantee.key)
+        self._check_grant(grantee, target, sid, resources)
         return self._registry.grant(
             target,
             sid=sid,
@@ -276,9 +277,11 @@ class _PluginRoles:
             any_resource_reason=any_resource_reason,
         )
 
-    def holds_grant_on(self, role: str | Role, resource: str) -> bool:
-        """Whether ``role`` already holds a statement naming ``resource`` (whoever granted it)."""
-        target = self._registry.get(role if isinstance(role, str) else role.key)
+    def holds_grant_on(self, role: str | Role | Function, resource: str) -> bool:
+        """Whether ``role`` (or a function's role) already holds a statement naming ``resource``
+        (whoever granted it)."""
+        grantee = role_of(role)
+        target = self._registry.get(grantee if isinstance(grantee, str) else grantee.key)
         return any(resource in statement.resources for statement in target.statements)
 
     def all(self) -> list[Role]:

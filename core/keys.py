@@ -90,7 +90,9 @@ class TableIndex:
 @dataclass(frozen=True)
 class Table:
     """A DynamoDB table. Consumers get access through the table itself (``grant_read``,
-    ``grant_write``, ``grant``), never by writing IAM statements for it."""
+    ``grant_write``, ``grant``), never by writing IAM statements for it. In every grant of a
+    published value, ``role`` is the grantee: a :class:`Function` (its execution role gets the
+    statements) or a role."""
 
     # the table name (reference), as the SDK's TableName takes it
     name: str
@@ -245,23 +247,44 @@ class RestApi:
 
 @dataclass(frozen=True)
 class Function:
-    """A Lambda function a plugin runs, published so other plugins can give it access to what
-    *they* own: ``queue.grant_send(ctx.roles, ctx[keys.TRANSACTION_PROCESSOR].role, sid=...)``.
+    """A Lambda function of the platform -- the one representation of it: what
+    :func:`~payments_platform.core.builders.platform_function` builds and returns, what a plugin
+    publishes under a function key, and what a grant takes (like CDK's ``lambda.Function``, the
+    function is the grantee): ``queue.grant_send(ctx.roles, ctx[keys.TRANSACTION_PROCESSOR], sid=...)``.
 
     ``role`` is the function's execution role. Its owner (the publishing plugin) grants it what
     its handler calls; another plugin adds statements to it only through a value's grant on its
     own resource or on a published one (``Queue.grant_send``, ``Table.grant_read``, ...), having
-    declared this key in ``requires`` or ``uses`` (core/roles.py states the rules)."""
+    declared this key in ``requires`` or ``uses`` (core/roles.py states the rules).
+
+    ``name``, ``arn`` and the log group's are references to the resources (what another plugin
+    builds from them is ordered after them). A handle built by hand (a stub, a function made
+    without ``platform_function``) may leave the keyword-only fields at their defaults."""
 
     name: str  # the function's name (reference to the resource), e.g. transaction-processor-prod
     arn: str  # the function's ARN (reference), for lambda:InvokeFunction grants and event sources
-    role: Role  # its execution role: pass it to a value's grant
-    log_group_name: str  # /aws/lambda/<name>, the group the function logs to
+    role: Role  # its execution role (a grant given the function uses it)
+    log_group_name: str  # /aws/lambda/<name>, the group the function logs to (reference)
     log_group_arn: str  # that group's ARN (reference)
+    # The key it was built under: base of its name, its role's key, its monitoring key ("": not given).
+    key: str = field(default="", kw_only=True)
+    # The name as a plain string, known at synth time (dashboards, alarm texts, evidence notes).
+    physical_name: str = field(default="", kw_only=True)
+    # The aws_lambda_function resource (None on a handle built by hand).
+    resource: Any = field(default=None, kw_only=True, compare=False, repr=False)
+    # The aws_cloudwatch_log_group resource (None on a handle built by hand).
+    log_group: Any = field(default=None, kw_only=True, compare=False, repr=False)
+
+    @property
+    def physical_log_group_name(self) -> str:
+        """``/aws/lambda/<physical_name>`` as a plain string (``log_group_name`` is the reference)."""
+        return f"/aws/lambda/{self.physical_name}"
 
     def grant_invoke(self, roles: Grantor, role: Any, *, sid: str) -> None:
-        """Let ``role`` invoke this function (``lambda:InvokeFunction`` on its ARN and its
-        versions/aliases; statement ``sid``). ``roles`` is ``ctx.roles``."""
+        """Let ``role`` -- another :class:`Function`, or a role -- invoke this function
+        (``lambda:InvokeFunction`` on its ARN and its versions/aliases; statement ``sid``):
+        ``connector.grant_invoke(ctx.roles, ctx[keys.TRANSACTION_PROCESSOR], sid="InvokeConnector")``.
+        ``roles`` is ``ctx.roles``."""
         grants.grant_function_invoke(roles, role, self, sid=sid)
 
 

@@ -115,6 +115,17 @@ class Role:
         return json.dumps({"Version": "2012-10-17", "Statement": [s.render() for s in statements]}, sort_keys=False)
 
 
+def role_of(grantee: Any) -> str | Role:
+    """The role a grant goes to: ``grantee`` itself (a :class:`Role`, or a role key), or the
+    execution role of a function (anything carrying a ``role``, e.g. ``keys.Function``)."""
+    if isinstance(grantee, (str, Role)):
+        return grantee
+    role = getattr(grantee, "role", None)
+    if isinstance(role, Role):
+        return role
+    raise RegistrationError(f"{grantee!r} is neither a role nor a function carrying one: grants go to either")
+
+
 class RoleRegistry:
     """Shared by all plugins; ``create_role`` is supplied by the host: it builds the IAM role and
     its (still empty) inline policy and returns both."""
@@ -156,7 +167,7 @@ class RoleRegistry:
 
     def grant(
         self,
-        role: str | Role,
+        role: Any,
         *,
         sid: str,
         actions: Sequence[str],
@@ -165,7 +176,8 @@ class RoleRegistry:
         conditions: Mapping[str, Any] | None = None,
         any_resource_reason: str | None = None,
     ) -> Statement:
-        target = self.get(role if isinstance(role, str) else role.key)
+        grantee = role_of(role)
+        target = self.get(grantee if isinstance(grantee, str) else grantee.key)
         where = f"plugin '{plugin}' granting '{sid}' to role '{target.key}'"
         if not _SID.match(sid):
             raise RegistrationError(f"{where}: Sid must be alphanumeric")
@@ -236,7 +248,9 @@ XRAY_REASON = "X-Ray's PutTraceSegments and PutTelemetryRecords support no resou
 
 def grant_function_basics(roles: Any, role: Any, log_group_arn: str) -> None:
     """What every platform Lambda (VPC, X-Ray tracing, its own log group) needs, whatever its
-    handler does: ``WriteOwnLogs``, ``XRayTracing``, ``VpcNetworkInterfaces``. ``roles`` is ``ctx.roles``."""
+    handler does: ``WriteOwnLogs``, ``XRayTracing``, ``VpcNetworkInterfaces``. ``roles`` is ``ctx.roles``.
+    :func:`~payments_platform.core.builders.platform_function` grants them itself; this stays for
+    a function built another way (and for plugins written before it did)."""
     roles.grant(
         role,
         sid="WriteOwnLogs",

@@ -19,10 +19,6 @@ PENDING = {
     "core/local/apigw/server.py::serve": "localowner: the gateway entry point only composes its services",
     "core/local/lifecycle.py::_up": "localowner: lifecycle split by concern",
     "core/testing/chaos.py::run_experiment": "domain: the chaos harness's domain checks from the api plugin",
-    "core/builders.py::hardened_bucket": "builders: the bucket builder as a construct",
-    "plugins/api/gateway.py::create_api": "builders",
-    "plugins/network/plugin.py::payments_foundation": "builders",
-    "plugins/observability/alarms.py::alarm_specs": "builders",
 }
 
 

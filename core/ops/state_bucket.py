@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from payments_platform.core.builders import BucketLifecycle, deny_unencrypted_uploads, hardened_bucket
+from payments_platform.core.builders import BucketLifecycle, bucket_in_scope, deny_unencrypted_uploads
 from payments_platform.core.cdktf_adapter import LocalBackend, TerraformOutput, TerraformStack, aws
 from payments_platform.core.environment import EnvironmentConfig, StateBackendConfig
 from payments_platform.core.host import foundation
@@ -59,7 +59,8 @@ def build_state_bucket_stack(app: Any, env: EnvironmentConfig) -> Any:
     )
     aws.kms_alias.KmsAlias(stack, "state_key_alias", name=state.kms_key_id, target_key_id=key.key_id)
 
-    bucket = hardened_bucket(
+    # Outside any plugin's build: the builder's scope form.
+    bucket = bucket_in_scope(
         stack,
         "state_bucket",
         name=state.bucket,

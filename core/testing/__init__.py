@@ -106,6 +106,8 @@ class StubProvider:
                     role=role,
                     log_group_name=value.log_group_name,
                     log_group_arn=value.log_group_arn,
+                    key=value.role_key,
+                    physical_name=value.name,
                 )
             ctx[key] = value
 

@@ -95,10 +95,9 @@ def create_signed_code(ctx: PluginContext, asset_path: str, package: LambdaPacka
 def _artifacts_bucket(ctx: PluginContext) -> HardenedBucket:
     # Bucket names are global: the account id keeps two accounts' dev environments apart.
     return hardened_bucket(
-        ctx.scope,
+        ctx,
         "artifacts_bucket",
         name=f"{ctx.naming.name('payments-artifacts')}-{ctx.aws.account_id}",
-        kms_key_arn=ctx[keys.KMS_KEY].arn,
         lifecycle=BucketLifecycle("expire-superseded-packages", noncurrent_version_days=NONCURRENT_VERSION_DAYS),
         force_destroy=True,
         # The ids this bucket had before the builder: a changed id would replace it.

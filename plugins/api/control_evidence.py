@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from payments_platform.core import PluginContext
+from payments_platform.core import PluginContext, keys
 
 from .definition import ROUTES
-from .functions import BuiltFunction
 from .gateway import BuiltApi
 
 
-def register_evidence(ctx: PluginContext, functions: Mapping[str, BuiltFunction], api: BuiltApi, secret: Any) -> None:
+def register_evidence(
+    ctx: PluginContext, functions: Mapping[str, keys.Function], api: BuiltApi, secret: Any, signed: Any = None
+) -> None:
+    """``signed``: the code-signing resources (code_signing.SignedCode), where the environment signs its code."""
     evidence = ctx.compliance.evidence
     evidence(
         "3.3.1",
@@ -73,7 +75,6 @@ def register_evidence(ctx: PluginContext, functions: Mapping[str, BuiltFunction]
             attributes=("kms_key_id", "retention_in_days"),
             note="log events are encrypted under the platform CMK; nothing but the platform's roles writes them",
         )
-    signed = next((f.signed_code for f in functions.values() if f.signed_code is not None), None)
     if signed is not None:
         evidence(
             "6.5.1",
@@ -81,10 +82,10 @@ def register_evidence(ctx: PluginContext, functions: Mapping[str, BuiltFunction]
             expect={"policies.untrusted_artifact_on_deployment": "Enforce"},
             note="Lambda refuses any package not signed by this environment's AWS Signer profile",
         )
-        for built in functions.values():
+        for key, function in functions.items():
             evidence(
                 "6.5.1",
-                built.function,
+                function.resource,
                 attributes=("code_signing_config_arn", "s3_key"),
-                note=f"{built.spec.key} runs the signed package from the artifacts bucket",
+                note=f"{key} runs the signed package from the artifacts bucket",
             )

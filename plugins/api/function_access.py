@@ -16,18 +16,18 @@ the dispatch-pending index only (never ``Scan``), ``UpdateItem`` (claim, complet
 idempotency records only (partition key ``idem_*``);
 SQS ``SendMessage`` and SNS ``Publish``. No secret: it never fingerprints anything.
 
-Both: CloudWatch Logs on their own log group, X-Ray segments, VPC network interfaces.
-Granted in ``wiring``, when every other plugin's resources exist.
+Each function's basics (its own log group, X-Ray, VPC network interfaces) come with the function
+(core/builders.py). Granted in ``wiring``, when every other plugin's resources exist.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from payments_platform.core import PluginContext, grant_function_basics, keys
+from payments_platform.core import PluginContext, keys
 
 from .definition import STATUS_CHECKER, TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
-from .functions import BuiltFunction, dispatch_index
+from .functions import dispatch_index
 
 # ConditionCheckItem: once the fingerprint key has been rotated, the TransactWriteItems checks that
 # the key has no record under the other key version (runtime/fingerprint_keyring.py).
@@ -46,13 +46,13 @@ TRANSACTION_RECONCILER_UPDATE_ACTIONS = ("dynamodb:UpdateItem",)
 IDEMPOTENCY_RECORD_KEY_PATTERN = "idem_*"
 
 
-def grant_function_access(ctx: PluginContext, functions: Mapping[str, BuiltFunction], secret_arn: str) -> None:
+def grant_function_access(ctx: PluginContext, functions: Mapping[str, keys.Function], secret_arn: str) -> None:
     kms = ctx[keys.KMS_KEY]
     table = ctx[keys.TRANSACTIONS_TABLE]
     queue = ctx[keys.AUDIT_QUEUE]
     topic = ctx[keys.NOTIFICATIONS_TOPIC]
 
-    processor = functions[TRANSACTION_PROCESSOR].role
+    processor = functions[TRANSACTION_PROCESSOR]
     table.grant(ctx.roles, processor, actions=TRANSACTION_PROCESSOR_TABLE_ACTIONS, sid="TransactionsTableWrite")
     queue.grant_send(ctx.roles, processor, sid="AuditQueueSend")
     topic.grant_publish(ctx.roles, processor, sid="NotificationsPublish")
@@ -64,11 +64,9 @@ def grant_function_access(ctx: PluginContext, functions: Mapping[str, BuiltFunct
         ctx.roles, processor, sid="CardFingerprintKeyDecrypt", actions=["kms:Decrypt"], service="secretsmanager"
     )
 
-    table.grant(
-        ctx.roles, functions[STATUS_CHECKER].role, actions=STATUS_CHECKER_TABLE_ACTIONS, sid="TransactionsTableRead"
-    )
+    table.grant(ctx.roles, functions[STATUS_CHECKER], actions=STATUS_CHECKER_TABLE_ACTIONS, sid="TransactionsTableRead")
 
-    reconciler = functions[TRANSACTION_RECONCILER].role
+    reconciler = functions[TRANSACTION_RECONCILER]
     table.grant(
         ctx.roles, reconciler, actions=TRANSACTION_RECONCILER_READ_ACTIONS, sid="TransactionsTableReconcileRead"
     )
@@ -82,6 +80,3 @@ def grant_function_access(ctx: PluginContext, functions: Mapping[str, BuiltFunct
     table.grant_index_query(ctx.roles, reconciler, dispatch_index(table), sid="DispatchPendingIndexQuery")
     queue.grant_send(ctx.roles, reconciler, sid="AuditQueueSend")
     topic.grant_publish(ctx.roles, reconciler, sid="NotificationsPublish")
-
-    for function in functions.values():
-        grant_function_basics(ctx.roles, function.role, function.log_group.arn)

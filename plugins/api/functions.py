@@ -17,7 +17,6 @@ from payments_platform.core import (
     AssetType,
     PluginContext,
     RegistrationError,
-    Role,
     TerraformAsset,
     aws,
     keys,
@@ -34,7 +33,9 @@ LAMBDA_RUNTIME = "python3.12"
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    key: str  # also the role key and the function's base name
+    """What to build for one function (platform_function builds it; keys.Function is the result)."""
+
+    key: str  # the function's key: its base name, its role's key, its monitoring key
     handler: str
     description: str
     role_description: str
@@ -98,20 +99,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
 DISPATCH_INDEX_KEYS = ("dispatch_pending", "lease_expires_at")
 
 
-@dataclass
-class BuiltFunction:
-    spec: FunctionSpec
-    name: str
-    function: Any
-    log_group: Any
-    role: Role
-    signed_code: Any = None  # code_signing.SignedCode, when the environment signs packages
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.name}"
-
-
 def dispatch_index(table: keys.Table) -> keys.TableIndex:
     index = table.index_on(*DISPATCH_INDEX_KEYS)
     if index is None:
@@ -158,24 +145,18 @@ def package_asset(
 
 
 def create_functions(
-    ctx: PluginContext,
-    settings: ApiSettings,
-    package: keys.FunctionPackage,
-    secret_arn: str,
-    signed: SignedCode | None = None,
-) -> dict[str, BuiltFunction]:
+    ctx: PluginContext, settings: ApiSettings, package: keys.FunctionPackage, secret_arn: str
+) -> dict[str, keys.Function]:
+    """Each function whole (core/builders.py): its role with the basics, its log group, its
+    monitoring; what each handler calls is granted in wiring (function_access.py)."""
     environment = function_environment(ctx, settings, secret_arn)
-    names = function_names(ctx)
-    built: dict[str, BuiltFunction] = {}
-    for spec in FUNCTIONS:
-        name = names[spec.key]
-        role = ctx.roles.role(spec.key, description=spec.role_description)
-        function = platform_function(
+    return {
+        spec.key: platform_function(
             ctx,
             spec.key.replace("-", "_"),
-            name=name,
+            key=spec.key,
             description=spec.description,
-            role=role,
+            role_description=spec.role_description,
             package=package,
             handler=spec.handler,
             environment={k: environment[k] for k in spec.environment},
@@ -185,8 +166,8 @@ def create_functions(
             log_retention_days=settings.log_retention_days,
             **planned_service_time(settings, spec.key),
         )
-        built[spec.key] = BuiltFunction(spec, name, function.function, function.log_group, role, signed)
-    return built
+        for spec in FUNCTIONS
+    }
 
 
 def function_reserved_concurrency(settings: ApiSettings, spec: FunctionSpec) -> int:
@@ -201,7 +182,7 @@ def planned_service_time(settings: ApiSettings, function_key: str) -> dict[str, 
 
 
 def allow_api_invoke(
-    ctx: PluginContext, functions: Mapping[str, BuiltFunction], execution_arn: str, stage_name: str, routes: Any
+    ctx: PluginContext, functions: Mapping[str, keys.Function], execution_arn: str, stage_name: str, routes: Any
 ) -> None:
     """Each function may be invoked by this API's stage, on its own method and path only."""
     for route in routes:
@@ -211,7 +192,7 @@ def allow_api_invoke(
             f"{route.function.replace('-', '_')}_invoke_permission",
             statement_id="AllowPaymentsApiInvoke",
             action="lambda:InvokeFunction",
-            function_name=function.function.function_name,
+            function_name=function.name,
             principal="apigateway.amazonaws.com",
             source_arn=f"{execution_arn}/{stage_name}/{route.http_method}/{route.path}",
         )

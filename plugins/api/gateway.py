@@ -81,20 +81,14 @@ class BuiltApi:
 
 
 def create_api(
-    ctx: PluginContext,
-    settings: ApiSettings,
-    functions: Mapping[str, Any],
-    function_names: Mapping[str, str],
-    schema: Mapping[str, Any],
+    ctx: PluginContext, settings: ApiSettings, functions: Mapping[str, keys.Function], schema: Mapping[str, Any]
 ) -> BuiltApi:
-    """The REST API with its routes to ``functions`` (function key → aws_lambda_function,
-    whose literal names are ``function_names``)."""
-    scope = ctx.scope
-    kms = ctx[keys.KMS_KEY]
+    """The REST API with its routes to ``functions`` (function key → the function), deployed to
+    its logged, traced and throttled stage, with the clients' usage plan and API keys."""
     name = ctx.naming.name("payments-api")
-    definition = api_definition(settings, schema, function_names)
+    definition = api_definition(settings, schema, {key: f.physical_name for key, f in functions.items()})
     api = aws.api_gateway_rest_api.ApiGatewayRestApi(
-        scope,
+        ctx.scope,
         "rest_api",
         name=name,
         description=f"Payments card-transaction API ({ctx.environment.name})",
@@ -104,6 +98,52 @@ def create_api(
         # be moved over rather than facing a gap (checkov CKV_AWS_237).
         lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
     )
+    routes = _routes(ctx.scope, settings, api, functions, schema)
+    digest = redeployment_hash(definition)
+    deployment = aws.api_gateway_deployment.ApiGatewayDeployment(
+        ctx.scope,
+        "deployment",
+        rest_api_id=api.id,
+        description="Managed by the api plugin; replaced whenever the API definition changes",
+        triggers={"redeployment": digest},
+        lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+        depends_on=routes.parts,
+    )
+    account = _account_cloudwatch_role(ctx) if settings.manage_account_cloudwatch_role else None
+    stage = _stage(ctx, settings, api, deployment, account)
+    usage_plan, api_keys = _usage_plan(ctx, settings, api, stage.stage)
+    return BuiltApi(
+        rest_api=api,
+        stage=stage.stage,
+        deployment=deployment,
+        name=name,
+        invoke_url=f"https://{api.id}.execute-api.{ctx.aws.service_region}.amazonaws.com/{settings.stage_name}",
+        redeployment_hash=digest,
+        api_keys=api_keys,
+        usage_plan=usage_plan,
+        access_log_group=stage.access_log_group,
+        execution_log_group=stage.execution_log_group,
+        account=account,
+        method_settings=stage.method_settings,
+        method_throttles=stage.method_throttles,
+        methods=routes.methods,
+        validators=routes.validators,
+    )
+
+
+@dataclass
+class _Routes:
+    # everything the deployment must wait for (validators, model, methods, integrations, ...)
+    parts: list[Any]
+    methods: dict[str, Any]  # "<path> <METHOD>" → aws_api_gateway_method
+    validators: dict[str, Any]  # validator key → aws_api_gateway_request_validator
+
+
+def _routes(
+    scope: Any, settings: ApiSettings, api: Any, functions: Mapping[str, keys.Function], schema: Mapping[str, Any]
+) -> _Routes:
+    """Resources, validators, the body model, each route's method and Lambda proxy integration,
+    the CORS preflights and the gateway responses."""
     resources = {
         path: aws.api_gateway_resource.ApiGatewayResource(
             scope, f"resource_{path}", rest_api_id=api.id, parent_id=api.root_resource_id, path_part=path
@@ -130,9 +170,7 @@ def create_api(
         content_type=JSON,
         schema=json.dumps(dict(schema), separators=(",", ":")),
     )
-
-    api_parts: list[Any] = [*validators.values(), model]
-    route_methods: dict[str, Any] = {}
+    routes = _Routes(parts=[*validators.values(), model], methods={}, validators=validators)
     auth = method_auth(settings)
     for route in ROUTES:
         construct_id = f"{route.path}_{route.http_method.lower()}"
@@ -148,34 +186,36 @@ def create_api(
             depends_on=[model] if route.request_models else None,
             **auth,
         )
-        route_methods[f"{route.path} {route.http_method}"] = method
+        routes.methods[f"{route.path} {route.http_method}"] = method
         integration = aws.api_gateway_integration.ApiGatewayIntegration(
             scope,
             f"{construct_id}_integration",
             rest_api_id=api.id,
             resource_id=resources[route.path].id,
             http_method=method.http_method,
-            uri=functions[route.function].invoke_arn,
+            uri=functions[route.function].resource.invoke_arn,
             **PROXY_INTEGRATION,
         )
-        api_parts += [method, integration]
+        routes.parts += [method, integration]
     for path, methods in paths().items():
-        api_parts += _preflight(scope, api, path, resources[path], methods, validators[PREFLIGHT_VALIDATOR])
-    api_parts += _gateway_responses(scope, api)
+        routes.parts += _preflight(scope, api, path, resources[path], methods, validators[PREFLIGHT_VALIDATOR])
+    routes.parts += _gateway_responses(scope, api)
+    return routes
 
-    digest = redeployment_hash(definition)
-    deployment = aws.api_gateway_deployment.ApiGatewayDeployment(
-        scope,
-        "deployment",
-        rest_api_id=api.id,
-        description="Managed by the api plugin; replaced whenever the API definition changes",
-        triggers={"redeployment": digest},
-        lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
-        depends_on=api_parts,
-    )
 
-    account = _account_cloudwatch_role(ctx) if settings.manage_account_cloudwatch_role else None
-    logging_available = settings.execution_logging_available
+@dataclass
+class _Stage:
+    stage: Any
+    access_log_group: Any
+    execution_log_group: Any
+    method_settings: Any
+    method_throttles: dict[str, Any]
+
+
+def _stage(ctx: PluginContext, settings: ApiSettings, api: Any, deployment: Any, account: Any) -> _Stage:
+    """The stage with its log groups (created first, under the platform CMK), traced, and its
+    method settings: throttled, metrics on, never full request/response logging."""
+    scope, kms = ctx.scope, ctx[keys.KMS_KEY]
     access_log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
         scope,
         "access_log_group",
@@ -191,9 +231,6 @@ def create_api(
         retention_in_days=settings.log_retention_days,
         kms_key_id=kms.arn,
     )
-    stage_dependencies: list[Any] = [execution_log_group, access_log_group]
-    if account is not None:
-        stage_dependencies.append(account)
     stage = aws.api_gateway_stage.ApiGatewayStage(
         scope,
         "stage",
@@ -207,9 +244,11 @@ def create_api(
         # API Gateway refuses any CloudWatch logging (access logs too) until the account
         # and region have a CloudWatch role: see README.md "Account CloudWatch role".
         access_log_settings=(
-            {"destination_arn": access_log_group.arn, "format": ACCESS_LOG_FORMAT} if logging_available else None
+            {"destination_arn": access_log_group.arn, "format": ACCESS_LOG_FORMAT}
+            if settings.execution_logging_available
+            else None
         ),
-        depends_on=stage_dependencies,
+        depends_on=[execution_log_group, access_log_group, *([account] if account is not None else [])],
     )
     method_settings = aws.api_gateway_method_settings.ApiGatewayMethodSettings(
         scope,
@@ -228,26 +267,8 @@ def create_api(
         },
         depends_on=[account] if account is not None else None,
     )
-    method_throttles = _method_throttles(ctx, settings, api, stage, account)
-    usage_plan, api_keys = _usage_plan(ctx, settings, api, stage)
-    invoke_url = f"https://{api.id}.execute-api.{ctx.aws.service_region}.amazonaws.com/{settings.stage_name}"
-    return BuiltApi(
-        rest_api=api,
-        stage=stage,
-        deployment=deployment,
-        name=name,
-        invoke_url=invoke_url,
-        redeployment_hash=digest,
-        api_keys=api_keys,
-        usage_plan=usage_plan,
-        access_log_group=access_log_group,
-        execution_log_group=execution_log_group,
-        account=account,
-        method_settings=method_settings,
-        method_throttles=method_throttles,
-        methods=route_methods,
-        validators=validators,
-    )
+    throttles = _method_throttles(ctx, settings, api, stage, account)
+    return _Stage(stage, access_log_group, execution_log_group, method_settings, throttles)
 
 
 def _preflight(scope: Any, api: Any, path: str, resource: Any, methods: tuple[str, ...], validator: Any) -> list[Any]:

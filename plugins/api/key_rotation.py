@@ -21,7 +21,6 @@ from typing import Any
 from payments_platform.core import PluginContext, aws, grant_key_via_service, keys
 
 from .card_fingerprint_secret import CardFingerprintSecret
-from .functions import BuiltFunction
 
 ROTATOR_SECRET_ACTIONS = (
     "secretsmanager:DescribeSecret",
@@ -32,14 +31,14 @@ ROTATOR_SECRET_ACTIONS = (
 
 
 def rotate_card_fingerprint_key(
-    ctx: PluginContext, secret: CardFingerprintSecret, rotator: BuiltFunction, days: int
+    ctx: PluginContext, secret: CardFingerprintSecret, rotator: keys.Function, days: int
 ) -> Any:
     permission = aws.lambda_permission.LambdaPermission(
         ctx.scope,
         "card_fingerprint_rotator_invoke_permission",
         statement_id="AllowSecretsManagerRotation",
         action="lambda:InvokeFunction",
-        function_name=rotator.function.function_name,
+        function_name=rotator.name,
         principal="secretsmanager.amazonaws.com",
         source_arn=secret.arn,
     )
@@ -47,7 +46,7 @@ def rotate_card_fingerprint_key(
         ctx.scope,
         "card_fingerprint_key_rotation",
         secret_id=secret.secret.id,
-        rotation_lambda_arn=rotator.function.arn,
+        rotation_lambda_arn=rotator.arn,
         rotation_rules={"automatically_after_days": days},
         rotate_immediately=True,
         depends_on=[permission, rotator.role.policy],
@@ -57,24 +56,24 @@ def rotate_card_fingerprint_key(
         rotation,
         expect={"rotation_rules.automatically_after_days": days},
         attributes=("rotation_lambda_arn",),
-        note=f"Secrets Manager replaces the card-fingerprint key every {days} days through {rotator.name}; "
+        note=f"Secrets Manager replaces the card-fingerprint key every {days} days through {rotator.physical_name}; "
         "records made under the previous key still compare correctly",
     )
     ctx.compliance.evidence(
         "7.2",
         permission,
         attributes=("principal", "source_arn"),
-        note=f"{rotator.name} may be invoked by Secrets Manager for the card-fingerprint secret only",
+        note=f"{rotator.physical_name} may be invoked by Secrets Manager for the card-fingerprint secret only",
     )
     return rotation
 
 
-def grant_rotator_access(ctx: PluginContext, rotator: BuiltFunction, secret_arn: str) -> None:
+def grant_rotator_access(ctx: PluginContext, rotator: keys.Function, secret_arn: str) -> None:
     ctx.roles.grant(
-        rotator.role, sid="CardFingerprintKeyRotate", actions=list(ROTATOR_SECRET_ACTIONS), resources=[secret_arn]
+        rotator, sid="CardFingerprintKeyRotate", actions=list(ROTATOR_SECRET_ACTIONS), resources=[secret_arn]
     )
     ctx.roles.grant(
-        rotator.role,
+        rotator,
         sid="RandomKey",
         actions=["secretsmanager:GetRandomPassword"],
         resources=["*"],
@@ -82,7 +81,7 @@ def grant_rotator_access(ctx: PluginContext, rotator: BuiltFunction, secret_arn:
     )
     grant_key_via_service(
         ctx.roles,
-        rotator.role,
+        rotator,
         ctx[keys.KMS_KEY].arn,
         sid="CardFingerprintKeyEncrypt",
         actions=["kms:Decrypt", "kms:GenerateDataKey"],

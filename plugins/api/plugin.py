@@ -8,11 +8,11 @@ provides ``keys.REST_API``, ``keys.RUNTIME_PACKAGE`` and a handle on each functi
 notes: README.md.
 
     resources  package the runtime (published for other plugins' functions), create the
-               HMAC-key secret, the functions (with their roles and log groups), the REST
-               API, stage, usage plan and API keys, the reconciler's schedule and alarms,
-               the key's rotation schedule;
-               register functions, API and the log groups of the audit trail for monitoring;
-               publish keys.REST_API and the functions' handles; outputs
+               HMAC-key secret, the functions (platform_function: each with its role and
+               its basics, its log group, its monitoring), the REST API, stage, usage plan
+               and API keys, the reconciler's schedule and alarms, the key's rotation schedule;
+               register the API and its access log group for monitoring;
+               publish keys.REST_API and the functions as built; outputs
     wiring     grant each role exactly what its handler calls (and the account
                CloudWatch role, when this environment owns it)
 """
@@ -27,7 +27,7 @@ from .card_fingerprint_secret import create_card_fingerprint_secret
 from .control_evidence import register_evidence
 from .definition import CARD_FINGERPRINT_ROTATOR, ROUTES, TRANSACTION_RECONCILER, load_create_transaction_schema
 from .function_access import grant_function_access
-from .functions import BuiltFunction, allow_api_invoke, create_functions, function_names, package_asset
+from .functions import allow_api_invoke, create_functions, package_asset
 from .gateway import BuiltApi, create_api, grant_account_cloudwatch_role
 from .key_rotation import grant_rotator_access, rotate_card_fingerprint_key
 from .packaging import build_lambda_package
@@ -40,7 +40,7 @@ MONITORING_API_KEY = "payments"
 
 @dataclass
 class _Build:
-    functions: dict[str, BuiltFunction]
+    functions: dict[str, keys.Function]
     api: BuiltApi
     secret_arn: str
 
@@ -75,32 +75,23 @@ def payments_resources(ctx: PluginContext) -> None:
     package, signed = package_asset(ctx, settings, build_lambda_package(settings.build_cache_dir))
     ctx[keys.RUNTIME_PACKAGE] = package
     secret = create_card_fingerprint_secret(ctx)
-    functions = create_functions(ctx, settings, package, secret.arn, signed)
+    functions = create_functions(ctx, settings, package, secret.arn)
     publish_functions(ctx, functions)
-    api = create_api(
-        ctx,
-        settings,
-        {route.function: functions[route.function].function for route in ROUTES},
-        function_names(ctx),
-        load_create_transaction_schema(),
-    )
+    api = create_api(ctx, settings, functions, load_create_transaction_schema())
     allow_api_invoke(ctx, functions, api.rest_api.execution_arn, settings.stage_name, ROUTES)
-    register_evidence(ctx, functions, api, secret.secret)
+    register_evidence(ctx, functions, api, secret.secret, signed)
     schedule_reconciler(ctx, functions[TRANSACTION_RECONCILER])
     rotate_card_fingerprint_key(
         ctx, secret, functions[CARD_FINGERPRINT_ROTATOR], settings.fingerprint_key_rotation_days
     )
     register_reconciler_alarms(ctx, functions[TRANSACTION_RECONCILER])
     register_unparseable_record_alarm(
-        ctx, [built.name for key, built in functions.items() if key != CARD_FINGERPRINT_ROTATOR]
+        ctx, [function.physical_name for key, function in functions.items() if key != CARD_FINGERPRINT_ROTATOR]
     )
 
-    for key, built in sorted(functions.items()):
-        ctx.monitoring.function(key, function_name=built.name, log_group_name=built.log_group_name)
+    # Each function registered itself (core/builders.py); PCI DSS 10.2: who called the API belongs
+    # to the audit trail too.
     ctx.monitoring.api(MONITORING_API_KEY, api_name=api.name, stage_name=settings.stage_name)
-    # PCI DSS 10.2: who called the API and what each function did belong to the audit trail.
-    for key, built in sorted(functions.items()):
-        ctx.monitoring.log_group(key, log_group_name=built.log_group.name, log_group_arn=built.log_group.arn)
     ctx.monitoring.log_group(
         "api-access", log_group_name=api.access_log_group.name, log_group_arn=api.access_log_group.arn
     )
@@ -124,10 +115,10 @@ def payments_resources(ctx: PluginContext) -> None:
         [api.api_keys[client].id for client in sorted(api.api_keys)],
         description="IDs of the clients' API keys (values: aws apigateway get-api-key --include-value)",
     )
-    for key, built in sorted(functions.items()):
+    for key, function in sorted(functions.items()):
         ctx.outputs.add(
             f"{key.replace('-', '_')}_function_name",
-            built.function.function_name,
+            function.name,
             description=f"Name of the {key} Lambda function",
         )
     ctx.stash["build"] = _Build(functions=functions, api=api, secret_arn=secret.arn)  # for wiring

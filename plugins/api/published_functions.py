@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from payments_platform.core import ContextKey, PluginContext, keys
 
 from .definition import CARD_FINGERPRINT_ROTATOR, STATUS_CHECKER, TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
-from .functions import BuiltFunction
 
 FUNCTION_KEYS: Mapping[str, ContextKey[keys.Function]] = {
     TRANSACTION_PROCESSOR: keys.TRANSACTION_PROCESSOR,
@@ -19,15 +18,8 @@ FUNCTION_KEYS: Mapping[str, ContextKey[keys.Function]] = {
 }
 
 
-def publish_functions(ctx: PluginContext, functions: Mapping[str, BuiltFunction]) -> None:
-    """Publish each function's handle: references, so what another plugin builds from them is
-    ordered after the function."""
+def publish_functions(ctx: PluginContext, functions: Mapping[str, keys.Function]) -> None:
+    """Publish each function as built: its names and ARNs are references, so what another plugin
+    builds from them is ordered after the function."""
     for function_key, context_key in FUNCTION_KEYS.items():
-        built = functions[function_key]
-        ctx[context_key] = keys.Function(
-            name=built.function.function_name,
-            arn=built.function.arn,
-            role=built.role,
-            log_group_name=built.log_group.name,
-            log_group_arn=built.log_group.arn,
-        )
+        ctx[context_key] = functions[function_key]

@@ -15,7 +15,6 @@ from typing import Any
 from payments_platform.core import Metric, PluginContext, aws, keys
 
 from .definition import TRANSACTION_RECONCILER
-from .functions import BuiltFunction
 
 SCHEDULE_EXPRESSION = "rate(1 minute)"
 SCHEDULE_ROLE = f"{TRANSACTION_RECONCILER}-schedule"
@@ -77,7 +76,7 @@ def reconciler_alarms(function_name: str, log_group_name: str) -> tuple[Reconcil
     )
 
 
-def schedule_reconciler(ctx: PluginContext, reconciler: BuiltFunction) -> Any:
+def schedule_reconciler(ctx: PluginContext, reconciler: keys.Function) -> Any:
     """Every minute, without flexible window; a missed run is not retried (the next one comes)."""
     role = ctx.roles.role(
         SCHEDULE_ROLE,
@@ -90,9 +89,7 @@ def schedule_reconciler(ctx: PluginContext, reconciler: BuiltFunction) -> Any:
             "ArnEquals": {"aws:SourceArn": ctx.aws.arn("scheduler", "schedule-group/default")},
         },
     )
-    ctx.roles.grant(
-        role, sid="InvokeReconciler", actions=["lambda:InvokeFunction"], resources=[reconciler.function.arn]
-    )
+    ctx.roles.grant(role, sid="InvokeReconciler", actions=["lambda:InvokeFunction"], resources=[reconciler.arn])
     return aws.scheduler_schedule.SchedulerSchedule(
         ctx.scope,
         "transaction_reconciler_schedule",
@@ -103,7 +100,7 @@ def schedule_reconciler(ctx: PluginContext, reconciler: BuiltFunction) -> Any:
         # The schedule (and its target input) encrypted under the platform CMK, like everything else.
         kms_key_arn=ctx[keys.KMS_KEY].arn,
         target={
-            "arn": reconciler.function.arn,
+            "arn": reconciler.arn,
             "role_arn": role.arn,
             "retry_policy": {"maximum_event_age_in_seconds": 60, "maximum_retry_attempts": 0},
         },
@@ -111,11 +108,11 @@ def schedule_reconciler(ctx: PluginContext, reconciler: BuiltFunction) -> Any:
     )
 
 
-def register_reconciler_alarms(ctx: PluginContext, reconciler: BuiltFunction) -> None:
+def register_reconciler_alarms(ctx: PluginContext, reconciler: keys.Function) -> None:
     """Both alarms through ``ctx.monitoring`` (the observability plugin creates them and notifies
     the topic). This plugin built them itself before: ``moved_from`` keeps each one where
     Terraform has it instead of replacing it (removable once every environment has applied)."""
-    for alarm in reconciler_alarms(reconciler.name, reconciler.log_group_name):
+    for alarm in reconciler_alarms(reconciler.physical_name, reconciler.physical_log_group_name):
         ctx.monitoring.alarm(
             alarm.base_name,
             metric=Metric(

@@ -65,14 +65,12 @@ class ArchiveBucket:
 def create_archive_bucket(ctx: PluginContext, settings: AuditSettings, *, delivery_role_arn: str) -> ArchiveBucket:
     """``delivery_role_arn``: the role Firehose writes log objects with (they carry no
     ``If-None-Match``, and Firehose names every object afresh)."""
-    scope = ctx.scope
     kms = ctx[keys.KMS_KEY]
     name = f"{ctx.aws.account_id}-{ctx.naming.name('payments-audit-archive', kind='s3_bucket')}"
     built = hardened_bucket(
-        scope,
+        ctx,
         "archive_bucket",
         name=name,
-        kms_key_arn=kms.arn,
         lifecycle=BucketLifecycle(
             "audit-trail-retention",
             noncurrent_version_days=settings.noncurrent_version_days,

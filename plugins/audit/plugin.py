@@ -3,7 +3,7 @@
 Requires the audit queue, the network and the runtime package; provides nothing.
 
     resources  the archive bucket (bucket.py); the audit queue's consumer function and its
-               event source mapping (consumer.py); register the consumer for monitoring
+               event source mapping (consumer.py), registered for monitoring as it is built
     wiring     grant the consumer exactly what it calls
     finalize   CloudWatch Logs subscription → Firehose → bucket for every log group of the
                stack, registered or not (``ctx.monitoring.log_groups``; log_delivery.py)

@@ -8,6 +8,7 @@ describes (the gateway endpoints are associated with it too), but nothing runs t
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from payments_platform.core import Fn, PluginContext, PluginDeclaration, aws, hookimpl, keys
@@ -31,11 +32,8 @@ def payments_declare() -> PluginDeclaration:
 @hookimpl
 def payments_foundation(ctx: PluginContext) -> None:
     settings: NetworkSettings = ctx.settings
-    scope = ctx.scope
-    kms = ctx[keys.KMS_KEY]
-
     vpc = aws.vpc.Vpc(
-        scope,
+        ctx.scope,
         "vpc",
         cidr_block=settings.vpc_cidr,
         enable_dns_support=True,
@@ -44,8 +42,38 @@ def payments_foundation(ctx: PluginContext) -> None:
     )
     # Lock down the default security group: nothing may use it by accident (CIS 5.4).
     default_sg = aws.default_security_group.DefaultSecurityGroup(
-        scope, "default_sg", vpc_id=vpc.id, ingress=[], egress=[], tags={"Name": ctx.naming.name("default-sg")}
+        ctx.scope, "default_sg", vpc_id=vpc.id, ingress=[], egress=[], tags={"Name": ctx.naming.name("default-sg")}
     )
+    subnets = _subnets(ctx, settings, vpc)
+    groups = _security_groups(ctx, vpc)
+    egress_rules = [groups.lambda_to_endpoints, *_endpoints(ctx, settings, vpc, subnets, groups)]
+    _flow_logs(ctx, vpc, ctx[keys.KMS_KEY], settings)
+    _register_evidence(ctx, default_sg, subnets.private, groups.endpoint_in, egress_rules)
+
+    ctx[keys.NETWORK] = keys.Network(
+        vpc_id=vpc.id,
+        vpc_cidr=settings.vpc_cidr,
+        private_subnet_ids=tuple(s.id for s in subnets.private),
+        public_subnet_ids=tuple(s.id for s in subnets.public),
+        lambda_security_group_id=groups.lambda_sg.id,
+        private_route_table_ids=tuple(rt.id for rt in subnets.private_route_tables),
+        endpoint_security_group_id=groups.endpoint_sg.id,
+    )
+    ctx.outputs.add("vpc_id", vpc.id, description="VPC the payment Lambdas run in")
+
+
+@dataclass
+class _Subnets:
+    private: list[Any] = field(default_factory=list)
+    public: list[Any] = field(default_factory=list)
+    private_route_tables: list[Any] = field(default_factory=list)
+    public_route_table: Any = None
+
+
+def _subnets(ctx: PluginContext, settings: NetworkSettings, vpc: Any) -> _Subnets:
+    """A private and a public subnet per availability zone; the public ones share a route table
+    to the internet gateway, each private one has its own route table (no default route)."""
+    scope = ctx.scope
     azs = aws.data_aws_availability_zones.DataAwsAvailabilityZones(
         scope,
         "azs",
@@ -53,7 +81,6 @@ def payments_foundation(ctx: PluginContext) -> None:
         filter=[{"name": "zone-id", "values": list(settings.zone_ids)}] if settings.zone_ids else None,
     )
     private_cidrs, public_cidrs = settings.subnet_cidrs()
-
     igw = aws.internet_gateway.InternetGateway(scope, "igw", vpc_id=vpc.id, tags={"Name": ctx.naming.name("igw")})
     public_rt = aws.route_table.RouteTable(
         scope, "public_rt", vpc_id=vpc.id, tags={"Name": ctx.naming.name("public-rt")}
@@ -65,28 +92,21 @@ def payments_foundation(ctx: PluginContext) -> None:
         destination_cidr_block="0.0.0.0/0",
         gateway_id=igw.id,
     )
-
-    private_subnets, public_subnets, private_rts = [], [], []
+    subnets = _Subnets(public_route_table=public_rt)
     for index, (private_cidr, public_cidr) in enumerate(zip(private_cidrs, public_cidrs)):
         az = Fn.element(azs.names, index)
         letter = "abcd"[index]
-        private = aws.subnet.Subnet(
-            scope,
-            f"private_subnet_{letter}",
-            vpc_id=vpc.id,
-            cidr_block=private_cidr,
-            availability_zone=az,
-            map_public_ip_on_launch=False,
-            tags={"Name": ctx.naming.name(f"private-{letter}"), "tier": "private"},
-        )
-        public = aws.subnet.Subnet(
-            scope,
-            f"public_subnet_{letter}",
-            vpc_id=vpc.id,
-            cidr_block=public_cidr,
-            availability_zone=az,
-            map_public_ip_on_launch=False,
-            tags={"Name": ctx.naming.name(f"public-{letter}"), "tier": "public"},
+        private, public = (
+            aws.subnet.Subnet(
+                scope,
+                f"{tier}_subnet_{letter}",
+                vpc_id=vpc.id,
+                cidr_block=cidr,
+                availability_zone=az,
+                map_public_ip_on_launch=False,
+                tags={"Name": ctx.naming.name(f"{tier}-{letter}"), "tier": tier},
+            )
+            for tier, cidr in (("private", private_cidr), ("public", public_cidr))
         )
         route_table = aws.route_table.RouteTable(
             scope, f"private_rt_{letter}", vpc_id=vpc.id, tags={"Name": ctx.naming.name(f"private-rt-{letter}")}
@@ -97,27 +117,37 @@ def payments_foundation(ctx: PluginContext) -> None:
         aws.route_table_association.RouteTableAssociation(
             scope, f"public_rta_{letter}", subnet_id=public.id, route_table_id=public_rt.id
         )
-        private_subnets.append(private)
-        public_subnets.append(public)
-        private_rts.append(route_table)
+        subnets.private.append(private)
+        subnets.public.append(public)
+        subnets.private_route_tables.append(route_table)
+    return subnets
 
-    lambda_sg = aws.security_group.SecurityGroup(
-        scope,
-        "lambda_sg",
-        name=ctx.naming.name("payments-lambda-sg"),
-        vpc_id=vpc.id,
-        description="Payment Lambdas: HTTPS egress to VPC endpoints only",
-        tags={"Name": ctx.naming.name("payments-lambda-sg")},
-        revoke_rules_on_delete=True,
-    )
-    endpoint_sg = aws.security_group.SecurityGroup(
-        scope,
-        "endpoint_sg",
-        name=ctx.naming.name("vpc-endpoints-sg"),
-        vpc_id=vpc.id,
-        description="Interface VPC endpoints: HTTPS from the payment Lambdas only",
-        tags={"Name": ctx.naming.name("vpc-endpoints-sg")},
-        revoke_rules_on_delete=True,
+
+@dataclass
+class _SecurityGroups:
+    lambda_sg: Any
+    endpoint_sg: Any
+    endpoint_in: Any  # the endpoints' one ingress rule: HTTPS from the functions
+    lambda_to_endpoints: Any  # the functions' egress rule to the interface endpoints
+
+
+def _security_groups(ctx: PluginContext, vpc: Any) -> _SecurityGroups:
+    """The functions' and the interface endpoints' groups: HTTPS between them, nothing else."""
+    scope = ctx.scope
+    lambda_sg, endpoint_sg = (
+        aws.security_group.SecurityGroup(
+            scope,
+            construct_id,
+            name=ctx.naming.name(base_name),
+            vpc_id=vpc.id,
+            description=description,
+            tags={"Name": ctx.naming.name(base_name)},
+            revoke_rules_on_delete=True,
+        )
+        for construct_id, base_name, description in (
+            ("lambda_sg", "payments-lambda-sg", "Payment Lambdas: HTTPS egress to VPC endpoints only"),
+            ("endpoint_sg", "vpc-endpoints-sg", "Interface VPC endpoints: HTTPS from the payment Lambdas only"),
+        )
     )
     endpoint_in = aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
         scope,
@@ -129,21 +159,27 @@ def payments_foundation(ctx: PluginContext) -> None:
         to_port=HTTPS,
         description="HTTPS from the payment Lambdas",
     )
-    egress_rules = []
-    egress_rules.append(
-        aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
-            scope,
-            "lambda_sg_out_endpoints",
-            security_group_id=lambda_sg.id,
-            referenced_security_group_id=endpoint_sg.id,
-            ip_protocol="tcp",
-            from_port=HTTPS,
-            to_port=HTTPS,
-            description="HTTPS to interface VPC endpoints (SQS, SNS, X-Ray, Secrets Manager)",
-        )
+    lambda_out = aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
+        scope,
+        "lambda_sg_out_endpoints",
+        security_group_id=lambda_sg.id,
+        referenced_security_group_id=endpoint_sg.id,
+        ip_protocol="tcp",
+        from_port=HTTPS,
+        to_port=HTTPS,
+        description="HTTPS to interface VPC endpoints (SQS, SNS, X-Ray, Secrets Manager)",
     )
+    return _SecurityGroups(lambda_sg, endpoint_sg, endpoint_in, lambda_out)
 
-    all_route_tables = [public_rt.id, *[rt.id for rt in private_rts]]
+
+def _endpoints(
+    ctx: PluginContext, settings: NetworkSettings, vpc: Any, subnets: _Subnets, groups: _SecurityGroups
+) -> list[Any]:
+    """The gateway endpoints (with the functions' egress rule to each one's prefix list) and the
+    interface endpoints with private DNS; returns those egress rules."""
+    scope = ctx.scope
+    egress_rules = []
+    all_route_tables = [subnets.public_route_table.id, *[rt.id for rt in subnets.private_route_tables]]
     for service in GATEWAY_ENDPOINTS:
         # Associated with the public route table (as the seed asks) AND the private ones:
         # without the latter the Lambdas in private subnets would have no route.
@@ -160,7 +196,7 @@ def payments_foundation(ctx: PluginContext) -> None:
             aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
                 scope,
                 f"lambda_sg_out_{service}",
-                security_group_id=lambda_sg.id,
+                security_group_id=groups.lambda_sg.id,
                 prefix_list_id=endpoint.prefix_list_id,
                 ip_protocol="tcp",
                 from_port=HTTPS,
@@ -176,24 +212,11 @@ def payments_foundation(ctx: PluginContext) -> None:
             service_name=f"com.amazonaws.{ctx.aws.region}.{service}",
             vpc_endpoint_type="Interface",
             private_dns_enabled=True,
-            subnet_ids=[s.id for s in private_subnets],
-            security_group_ids=[endpoint_sg.id],
+            subnet_ids=[s.id for s in subnets.private],
+            security_group_ids=[groups.endpoint_sg.id],
             tags={"Name": ctx.naming.name(f"{service}-endpoint")},
         )
-
-    _flow_logs(ctx, vpc, kms, settings)
-    _register_evidence(ctx, default_sg, private_subnets, endpoint_in, egress_rules)
-
-    ctx[keys.NETWORK] = keys.Network(
-        vpc_id=vpc.id,
-        vpc_cidr=settings.vpc_cidr,
-        private_subnet_ids=tuple(s.id for s in private_subnets),
-        public_subnet_ids=tuple(s.id for s in public_subnets),
-        lambda_security_group_id=lambda_sg.id,
-        private_route_table_ids=tuple(rt.id for rt in private_rts),
-        endpoint_security_group_id=endpoint_sg.id,
-    )
-    ctx.outputs.add("vpc_id", vpc.id, description="VPC the payment Lambdas run in")
+    return egress_rules
 
 
 def _register_evidence(

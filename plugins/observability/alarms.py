@@ -70,84 +70,83 @@ def alarm_specs(
 ) -> list[AlarmSpec]:
     """Errors and throttles per function, 5XX errors per API, messages in each dead-letter
     queue, and every alarm registered with ``ctx.monitoring.alarm``; sorted by name."""
-    specs: list[AlarmSpec] = []
-    for function in functions:
-        dimensions = {"FunctionName": function.function_name}
-        specs.append(
-            AlarmSpec(
-                base_name=f"{function.key}-errors",
-                namespace="AWS/Lambda",
-                metric_name="Errors",
-                dimensions=dimensions,
-                threshold=error_threshold,
-                period=period,
-                plugin=function.plugin,
-                description=(
-                    f"Lambda {function.function_name} reported errors (at least {error_threshold} in "
-                    f"{period} s): payment requests are failing. Find the failing requests in log group "
-                    f"{function.log_group_name} and their X-Ray traces; if the errors started with a "
-                    f"deployment, roll it back. Registered by plugin '{function.plugin}'."
-                ),
-            )
-        )
-        specs.append(
-            AlarmSpec(
-                base_name=f"{function.key}-throttles",
-                namespace="AWS/Lambda",
-                metric_name="Throttles",
-                dimensions=dimensions,
-                threshold=THROTTLE_THRESHOLD,
-                period=period,
-                plugin=function.plugin,
-                description=(
-                    f"Lambda {function.function_name} was throttled in the last {period} s: its concurrency "
-                    f"is used up and payment requests were rejected. Compare ConcurrentExecutions on the "
-                    f"payments dashboard with the function's reserved concurrency; raise it in the settings "
-                    f"of plugin '{function.plugin}' or find the source of the traffic spike."
-                ),
-            )
-        )
-    for api in apis:
-        specs.append(
-            AlarmSpec(
-                base_name=f"{api.key}-5xx-errors",
-                namespace="AWS/ApiGateway",
-                metric_name="5XXError",
-                dimensions={"ApiName": api.api_name, "Stage": api.stage_name},
-                threshold=error_threshold,
-                period=period,
-                plugin=api.plugin,
-                description=(
-                    f"API {api.api_name} (stage {api.stage_name}) returned 5XX responses (at least "
-                    f"{error_threshold} in {period} s): clients saw server errors. Check the Lambda error and "
-                    f"throttle alarms and the API's access logs to find the failing integration. "
-                    f"Registered by plugin '{api.plugin}'."
-                ),
-            )
-        )
-    for queue in queues:
-        if queue.dead_letter_for is None:
-            continue
-        specs.append(
-            AlarmSpec(
-                base_name=f"{queue.key}-messages",
-                namespace="AWS/SQS",
-                metric_name="ApproximateNumberOfMessagesVisible",
-                dimensions={"QueueName": queue.queue_name},
-                threshold=DEAD_LETTER_THRESHOLD,
-                period=period,
-                plugin=queue.plugin,
-                description=(
-                    f"Dead-letter queue {queue.queue_name} holds messages: their consumer failed on them "
-                    f"repeatedly and gave up, so they were not processed from {queue.dead_letter_for}. Read "
-                    f"the consumer's log for the failure, fix it, then redrive the messages (SQS "
-                    f"StartMessageMoveTask) before they expire. Registered by plugin '{queue.plugin}'."
-                ),
-            )
-        )
+    specs = [spec for function in functions for spec in _function_specs(function, error_threshold, period)]
+    specs += [_api_spec(api, error_threshold, period) for api in apis]
+    specs += [_dead_letter_spec(queue, period) for queue in queues if queue.dead_letter_for is not None]
     specs.extend(_registered_spec(alarm) for alarm in registered)
     _reject_duplicates(specs)
     return sorted(specs, key=lambda spec: spec.base_name)
+
+
+def _function_specs(function: MonitoredFunction, error_threshold: int, period: int) -> tuple[AlarmSpec, AlarmSpec]:
+    dimensions = {"FunctionName": function.function_name}
+    errors = AlarmSpec(
+        base_name=f"{function.key}-errors",
+        namespace="AWS/Lambda",
+        metric_name="Errors",
+        dimensions=dimensions,
+        threshold=error_threshold,
+        period=period,
+        plugin=function.plugin,
+        description=(
+            f"Lambda {function.function_name} reported errors (at least {error_threshold} in "
+            f"{period} s): payment requests are failing. Find the failing requests in log group "
+            f"{function.log_group_name} and their X-Ray traces; if the errors started with a "
+            f"deployment, roll it back. Registered by plugin '{function.plugin}'."
+        ),
+    )
+    throttles = AlarmSpec(
+        base_name=f"{function.key}-throttles",
+        namespace="AWS/Lambda",
+        metric_name="Throttles",
+        dimensions=dimensions,
+        threshold=THROTTLE_THRESHOLD,
+        period=period,
+        plugin=function.plugin,
+        description=(
+            f"Lambda {function.function_name} was throttled in the last {period} s: its concurrency "
+            f"is used up and payment requests were rejected. Compare ConcurrentExecutions on the "
+            f"payments dashboard with the function's reserved concurrency; raise it in the settings "
+            f"of plugin '{function.plugin}' or find the source of the traffic spike."
+        ),
+    )
+    return errors, throttles
+
+
+def _api_spec(api: MonitoredApi, error_threshold: int, period: int) -> AlarmSpec:
+    return AlarmSpec(
+        base_name=f"{api.key}-5xx-errors",
+        namespace="AWS/ApiGateway",
+        metric_name="5XXError",
+        dimensions={"ApiName": api.api_name, "Stage": api.stage_name},
+        threshold=error_threshold,
+        period=period,
+        plugin=api.plugin,
+        description=(
+            f"API {api.api_name} (stage {api.stage_name}) returned 5XX responses (at least "
+            f"{error_threshold} in {period} s): clients saw server errors. Check the Lambda error and "
+            f"throttle alarms and the API's access logs to find the failing integration. "
+            f"Registered by plugin '{api.plugin}'."
+        ),
+    )
+
+
+def _dead_letter_spec(queue: MonitoredQueue, period: int) -> AlarmSpec:
+    return AlarmSpec(
+        base_name=f"{queue.key}-messages",
+        namespace="AWS/SQS",
+        metric_name="ApproximateNumberOfMessagesVisible",
+        dimensions={"QueueName": queue.queue_name},
+        threshold=DEAD_LETTER_THRESHOLD,
+        period=period,
+        plugin=queue.plugin,
+        description=(
+            f"Dead-letter queue {queue.queue_name} holds messages: their consumer failed on them "
+            f"repeatedly and gave up, so they were not processed from {queue.dead_letter_for}. Read "
+            f"the consumer's log for the failure, fix it, then redrive the messages (SQS "
+            f"StartMessageMoveTask) before they expire. Registered by plugin '{queue.plugin}'."
+        ),
+    )
 
 
 def create_alarms(ctx: PluginContext, specs: Sequence[AlarmSpec], *, actions: Sequence[str]) -> list[Any]:

@@ -83,6 +83,33 @@ def test_role_received_in_a_declared_key_takes_a_grant_on_the_plugins_own_queue(
     }
 
 
+def test_function_received_in_a_declared_key_is_itself_the_grantee():
+    build = build_with_processor()
+    ctx = fraud(build)
+    processor = ctx[keys.TRANSACTION_PROCESSOR]
+    FRAUD_QUEUE.grant_send(ctx.roles, processor, sid="FraudScreenSend")
+    ctx.roles.grant(processor, sid="FraudRulesRead", actions=["s3:GetObject"], resources=[QUEUE_ARN + "-rules"])
+    assert statements(build) == {
+        "FraudScreenSend": ("fraud", (QUEUE_ARN,)),
+        "FraudScreenSendKms": ("fraud", (TABLE.kms_key_arn,)),
+        "FraudRulesRead": ("fraud", (QUEUE_ARN + "-rules",)),
+    }
+    assert ctx.roles.holds_grant_on(processor, QUEUE_ARN)
+
+
+def test_function_not_received_in_a_declared_key_is_refused_as_its_role_is():
+    build = build_with_processor()
+    (function, _) = build.values[keys.TRANSACTION_PROCESSOR.name]
+    with pytest.raises(RegistrationError, match="without receiving it in a declared key"):
+        FRAUD_QUEUE.grant_send(fraud(build, requires=()).roles, function, sid="FraudScreenSend")
+    assert statements(build) == {}
+
+
+def test_a_grantee_that_is_neither_a_role_nor_a_function_is_refused():
+    with pytest.raises(RegistrationError, match="is neither a role nor a function carrying one"):
+        FRAUD_QUEUE.grant_send(fraud(build_with_processor()).roles, object(), sid="FraudScreenSend")
+
+
 def test_granting_to_another_plugins_role_by_name_is_refused_naming_the_key():
     build = build_with_processor()
     with pytest.raises(RegistrationError) as refused:

@@ -9,6 +9,7 @@ again after every ``/moto-api/reset`` (which wipes every backend, users included
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from payments_platform.core.host.emulator_identity import EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY
@@ -58,3 +59,25 @@ def administrator_survives_reset(original_reset: Any) -> Any:
         seed_administrator()
 
     return reset
+
+
+_CREDENTIAL = re.compile(r"Credential=(?P<access_key>[^/,\s]+)/")
+
+
+@PATCHES.replaces("moto.core.responses:BaseResponse", "get_access_key")
+def signed_access_key(original_get_access_key: Any) -> Any:
+    """The access key a SigV4 request was signed with, whatever its format -- so GetCallerIdentity
+    (and IAM's GetUser) name the administrator, ``arn:aws:iam::…:user/emulator-admin``, as they name
+    a user on AWS. Terraform reads the deploying principal from GetCallerIdentity and the emulator's
+    bucket-policy check (moto_bucket_policy.principal_arn) resolves the same key through IAM: both
+    must see the same ARN, or a policy naming the deployer refuses the deployer.
+
+    Upstream: moto.core.responses.BaseResponse.access_key_regex accepts only 20-character
+    upper-case ids (``[A-Z0-9]{20}``) and falls back to ``AKIAEXAMPLE`` (the anonymous
+    ``user/moto``) for any other; it should take the id from SigV4's ``Credential=`` field."""
+
+    def get_access_key(self: Any) -> str:
+        match = _CREDENTIAL.search(self.headers.get("Authorization") or "")
+        return match.group("access_key") if match else original_get_access_key(self)
+
+    return get_access_key

@@ -58,7 +58,7 @@ def test_reference_documents_every_public_method_of_every_ctx_facade(reference, 
 
 
 def test_reference_shows_keyword_only_arguments_as_python_does(reference):
-    assert "- `ctx.roles.grant(role: str | Role, *, sid: str," in reference
+    assert "- `ctx.roles.grant(role: str | Role | Function, *, sid: str," in reference
 
 
 @pytest.mark.parametrize("key", keys.WELL_KNOWN_KEYS, ids=lambda key: key.name)
