@@ -4,7 +4,7 @@
 
 1. `local up` (its own code) of the `local` environment in a scratch directory -- or, with
    --attach, the run `payments-platform local up --keep` left running beside environments.toml;
-2. per run: core/testing/chaos.py -- SDK-like clients (one Idempotency-Key per payment, reused on
+2. per run: core/testing/chaos.py with the api plugin's scenario (plugins/api/chaos_scenario.py) -- SDK-like clients (one Idempotency-Key per payment, reused on
    every retry of a 409/429/5xx/timeout; exponential back-off with full jitter) pay while the
    default faults hit TransactWriteItems (before and after commit, and a timeout after commit),
    SendMessage, Publish, the completion update and the processor's containers; then the
@@ -36,8 +36,9 @@ def main() -> int:
     parser.add_argument("--attach", action="store_true", help="use the running `local up --keep` deployment")
     args = parser.parse_args()
 
+    from payments_platform.core.local.api_hooks import local_deployment
     from payments_platform.core.local.lifecycle import LocalRun, RunRecord, default_run, down, up
-    from payments_platform.core.testing.chaos import Experiment, run_experiment
+    from payments_platform.core.testing.chaos import Experiment, chaos_scenario, run_experiment
 
     failed = False
     with tempfile.TemporaryDirectory(prefix="chaos-bench-") as scratch:
@@ -50,15 +51,12 @@ def main() -> int:
                 raise SystemExit(f"--attach: no running local deployment recorded in {run.run_dir}")
             record = attached or up(run, config_path=str(REPO / "environments.toml"))
             for number in range(args.runs):
+                running = local_deployment(run.run_dir, record)
                 report = run_experiment(
                     Experiment(
-                        url=record.url,
-                        endpoint=record.endpoint,
-                        region=record.region,
-                        run_dir=run.run_dir,
-                        suffix=record.suffix,
-                        api_keys=dict(record.api_keys),
-                        payments=args.payments,
+                        running,
+                        chaos_scenario(running, REPO / "environments.toml"),
+                        requests=args.payments,
                         threads_per_client=args.threads_per_client,
                         seed=None if args.seed is None else args.seed + number,
                     ),

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 
 def main() -> int:
-    from payments_platform.core.cli.contract import local_target
+    from payments_platform.core.cli.contract import card_data_check, local_target
     from payments_platform.core.ops.api_contract import run_contract
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -36,7 +36,13 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="contract-bench-") as scratch:
             started = time.perf_counter()
             report = run_contract(
-                url, key, peer_api_key=peer, root=REPO, report_dir=Path(scratch), output=subprocess.DEVNULL
+                url,
+                key,
+                holds_card_data=card_data_check(str(REPO / "environments.toml"), "local"),
+                peer_api_key=peer,
+                root=REPO,
+                report_dir=Path(scratch),
+                output=subprocess.DEVNULL,
             )
             wall = time.perf_counter() - started
         walls.append(wall)

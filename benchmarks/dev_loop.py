@@ -88,10 +88,11 @@ def main() -> int:
     parser.add_argument("--keep-logs", type=Path, help="copy the run's logs here before teardown")
     args = parser.parse_args()
 
+    from payments_platform.core.deployment_checks import http_request as request
     from payments_platform.core.local import watch
     from payments_platform.core.local.lifecycle import LocalRun, down, up
-    from payments_platform.core.local.smoke import payment_body, request
     from payments_platform.core.ops.terraform import Terraform
+    from payments_platform.plugins.api.local_checks import payment_body
 
     figures: list[tuple[str, float, float | None]] = []  # what, seconds, target
     print(f"start: {load()}, {os.cpu_count()} CPUs", flush=True)

@@ -6,7 +6,7 @@
    raised to --reserved-concurrency through a temporary copy of environments.toml (the file is
    not touched): each container is a Python process, and this machine has 2 cores;
 2. a temporary queue subscribed to the notifications topic (the topic's own subscriber is e-mail);
-3. one sequential client first (core/local/smoke.py sequential_client: one keep-alive connection,
+3. one sequential client first (plugins/api/local_checks.py sequential_client: one keep-alive connection,
    20 × a new payment, its replay and 8 invalid bodies): its answers and its request rate, as a
    person or a black-box check would meet them -- a 429 fails the run; then locust, headless, --users concurrent clients for --seconds against the loopback gateway:
    new payments, immediate replays, conflicting keys, status reads (benchmarks/load_locustfile.py);
@@ -175,7 +175,8 @@ def main() -> int:
 
     from payments_platform.core.local.lifecycle import LocalRun, down, up
     from payments_platform.core.local.processes import emulator_client
-    from payments_platform.core.local.smoke import holds_card_data, sequential_client
+    from payments_platform.plugins.api.local_checks import items_hold_card_data, sequential_client
+    from payments_platform.runtime.redaction import contains_card_data as holds_card_data
 
     failures: list[str] = []
     figures: dict[str, Any] = {}
@@ -305,7 +306,7 @@ def main() -> int:
             stranded = [i for i in items if "dispatch_pending" in i and int(i["lease_expires_at"]["N"]) < load_ended_ms]
             if stranded:
                 failures.append(f"{len(stranded)} dispatches still stranded after the reconciler ran")
-            if holds_card_data(json.dumps(items)):
+            if items_hold_card_data(items):
                 failures.append("the table holds card data")
 
             # The audit archiver (audit plugin) moves the audit queue into the archive bucket as it fills:

@@ -29,8 +29,9 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def cycle(requests: int) -> dict[str, float]:
+    from payments_platform.core.deployment_checks import http_request as request
     from payments_platform.core.local.lifecycle import LocalRun, down, up
-    from payments_platform.core.local.smoke import payment_body, request
+    from payments_platform.plugins.api.local_checks import payment_body
 
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="local-bench-") as scratch:

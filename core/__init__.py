@@ -41,6 +41,16 @@ from payments_platform.core.declaration import (
     PluginSettings,
     unique_strings,
 )
+from payments_platform.core.deployment_checks import (
+    CardDataDetector,
+    ChaosRequest,
+    ChaosScenario,
+    CheckFailed,
+    ExampleRequest,
+    HttpResponse,
+    LocalDeployment,
+    SmokeCheck,
+)
 from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.errors import (
     ConfigError,
@@ -53,6 +63,7 @@ from payments_platform.core.errors import (
     RegistrationError,
     RequirementError,
 )
+from payments_platform.core.fault_rules import FUNCTION_SERVICE, FaultRule
 from payments_platform.core.hookspec import ENTRY_POINT_GROUP, hookimpl
 from payments_platform.core.keys import ContextKey
 from payments_platform.core.monitoring import (
@@ -103,6 +114,16 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CardDataDetector",
+    "ChaosRequest",
+    "ChaosScenario",
+    "CheckFailed",
+    "ExampleRequest",
+    "FUNCTION_SERVICE",
+    "FaultRule",
+    "HttpResponse",
+    "LocalDeployment",
+    "SmokeCheck",
     "AssetType",
     "BucketLifecycle",
     "HardenedBucket",

@@ -9,6 +9,12 @@ next phase starts, so anything registered in ``resources`` is visible in ``wirin
 
     declare → configure → foundation → resources → wiring → finalize → (core) policy & synth
 
+Once deployed on this machine (``payments-platform local up``), the core's local tools ask the
+same plugins what to do with the API they deployed -- the core itself knows no payment detail:
+
+    local_examples (printed at ``local up``) · smoke_checks (``local smoke``) ·
+    chaos_scenarios (core/testing/chaos.py) · card_data (what the scans of answers and logs look for)
+
 Example::
 
     from payments_platform.core import PluginDeclaration, PluginSettings, hookimpl, keys
@@ -29,6 +35,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -36,6 +43,13 @@ import pluggy
 if TYPE_CHECKING:
     from payments_platform.core.context import PluginContext
     from payments_platform.core.declaration import PluginDeclaration, PluginSettings
+    from payments_platform.core.deployment_checks import (
+        CardDataDetector,
+        ChaosScenario,
+        ExampleRequest,
+        LocalDeployment,
+        SmokeCheck,
+    )
     from payments_platform.core.environment import EnvironmentConfig
 
 PROJECT_NAME = "payments_platform"
@@ -131,4 +145,64 @@ def payments_finalize(ctx: PluginContext) -> None:
     or reports. Do not publish context keys here. After every plugin's finalize, the core
     renders one IAM policy per role, applies platform tags and runs the policy rules.
     Return value ignored.
+    """
+
+
+# ---------------------------------------------------------------------------
+# local: what the core's tools run against the deployed API (all optional)
+# ---------------------------------------------------------------------------
+# Called with a running local deployment, never during a build: they contribute nothing to the
+# synthesized stack. Each hook registers through ``register``; the host checks the type of what
+# is registered, refuses a name registered twice and names the plugin in every error. Plugins are
+# called in name order, each plugin's registrations kept in the order it made them. Types:
+# core/deployment_checks.py (``payments_platform.core.deployment_checks``).
+
+
+@hookspec
+def payments_local_examples(deployment: LocalDeployment, register: Callable[[ExampleRequest], None]) -> None:
+    """Register the requests ``payments-platform local up`` prints for the user to try.
+
+    ``deployment`` is the running deployment (its ``url``, ``api_keys``, ``suffix``, ...);
+    call ``register(ExampleRequest(method, url, headers, body, note))`` once per request, ``url``
+    absolute (``deployment.url + "/orders"``). The core prints each as a curl command line, the
+    ``note`` above it. Called once, after the deployment is up. Return value ignored.
+    """
+
+
+@hookspec
+def payments_smoke_checks(deployment: LocalDeployment, register: Callable[[SmokeCheck], None]) -> None:
+    """Register the checks ``payments-platform local smoke`` runs against the deployed API.
+
+    Call ``register(SmokeCheck(name, run, cleanup=None))`` per check, in the order they must run
+    (a later check may use what an earlier one created: keep that state in your own object).
+    ``run()`` makes real requests (``deployment.request(method, path, ...)``, boto3 clients from
+    ``deployment.client(service)``) and returns a one-line outcome, or raises ``CheckFailed`` with
+    what it found; the first failing check ends the run. ``cleanup()`` runs afterwards whatever
+    happened. Check names must be unique across plugins. After every plugin's checks, the core
+    adds its own (``terraform plan`` shows no changes, nothing left after ``local down``).
+    Called once per smoke run, after ``local up``. Return value ignored.
+    """
+
+
+@hookspec
+def payments_chaos_scenarios(deployment: LocalDeployment, register: Callable[[ChaosScenario], None]) -> None:
+    """Register chaos experiments for core/testing/chaos.py (and benchmarks/chaos_bench.py).
+
+    Call ``register(scenario)`` with a :class:`ChaosScenario` subclass instance bound to
+    ``deployment``: it declares the faults (``FaultRule``), builds each request, says when the
+    deployment has converged and which steady-state checks failed; the core runs SDK-like
+    clients (one idempotency key per request, retried with back-off), injects and clears the
+    faults, waits for convergence and reports. Scenario names must be unique across plugins.
+    Called once per experiment run. Return value ignored.
+    """
+
+
+@hookspec
+def payments_card_data(register: Callable[[CardDataDetector], None]) -> None:
+    """Register what counts as card data in text, for the core's scans of what a deployed API
+    answers (e.g. the ``contract`` command's check of every recorded exchange).
+
+    Call ``register(CardDataDetector(name, found))``: ``found(text)`` is true when ``text`` holds
+    card data. The core reports text any registered detector finds. Called when a scan needs it,
+    outside any build. Return value ignored.
     """

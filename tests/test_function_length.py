@@ -18,7 +18,6 @@ SOURCES = ("core", "plugins", "runtime", "extensions")
 PENDING = {
     "core/local/apigw/server.py::serve": "localowner: the gateway entry point only composes its services",
     "core/local/lifecycle.py::_up": "localowner: lifecycle split by concern",
-    "core/testing/chaos.py::run_experiment": "domain: the chaos harness's domain checks from the api plugin",
 }
 
 

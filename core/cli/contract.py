@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+from payments_platform.core.cli.options import env_option
 from payments_platform.core.cli.registry import Commands
 from payments_platform.core.errors import ConfigError
 from payments_platform.core.host.config import find_config_file
+from payments_platform.core.local import DEFAULT_ENVIRONMENT
 from payments_platform.core.ops.api_contract import API_KEY_ENV, PEER_API_KEY_ENV
 
 DEFAULT_REPORT_DIR = "schemathesis-report"
@@ -24,6 +27,11 @@ def register(commands: Commands) -> None:
         "--url",
         help=f"the API's base URL, stage included (key from ${API_KEY_ENV}, optionally another client's from "
         f"${PEER_API_KEY_ENV}); default: the running `local up --keep`",
+    )
+    env_option(
+        contract,
+        default=DEFAULT_ENVIRONMENT,
+        help=f"the environment whose plugins say what card data is (default: {DEFAULT_ENVIRONMENT})",
     )
     contract.add_argument(
         "--report-dir",
@@ -44,7 +52,14 @@ def cmd_contract(args: argparse.Namespace) -> int:
         )
     from payments_platform.core.ops.api_contract import run_contract
 
-    report = run_contract(url, api_key, root=root, report_dir=Path(args.report_dir), peer_api_key=peer_api_key)
+    report = run_contract(
+        url,
+        api_key,
+        holds_card_data=card_data_check(args.config, args.env),
+        root=root,
+        report_dir=Path(args.report_dir),
+        peer_api_key=peer_api_key,
+    )
     print(report.summary())
     print(f"report: {report.report_path}")
     return 0 if report.passed else 1
@@ -62,3 +77,19 @@ def local_target(config_path: str | None) -> tuple[str, str, str | None]:
         )
     keys = [running.api_keys[client] for client in sorted(running.api_keys)]
     return running.url, (keys[0] if keys else ""), (keys[1] if len(keys) > 1 else None)
+
+
+def card_data_check(config_path: str | None, environment: str) -> Callable[[str], bool]:
+    """Card data as the environment's plugins define it (``payments_card_data``): found when any
+    registered detector finds it. None registered is an error: the scan could not fail."""
+    from payments_platform.core.host.builder import environment_plugins
+    from payments_platform.core.host.config import load_config
+
+    plugins = environment_plugins(load_config(config_path).environment(environment))
+    detectors = [detector for _, detector in plugins.card_data_detectors()]
+    if not detectors:
+        raise ConfigError(
+            f"no plugin enabled in environment '{environment}' registers a card-data detector (payments_card_data): "
+            "the contract run could not check its responses for card data"
+        )
+    return lambda text: any(detector.found(text) for detector in detectors)

@@ -120,9 +120,10 @@ def _cmd_local(args: argparse.Namespace) -> int:
             die_with_parent=not args.keep,
             **tools,
         )
+    examples = _example_lines(args, run, record)  # before jsii stops: loading the plugins may start it
     stop_jsii_runtime()  # synth is done; what follows must survive the terminal's Ctrl-C
     _say(f"up in {time.perf_counter() - started:.1f} s")
-    for line in describe(record):
+    for line in describe(record, examples):
         _say(line)
     if args.keep:
         _say("left running (--keep): `payments-platform local down` destroys and stops it")
@@ -144,6 +145,18 @@ def _cmd_local(args: argparse.Namespace) -> int:
         down(run, **tools, destroy=args.destroy)
     _say("stopped; nothing left running")
     return 0 if reason in ("SIGINT", "SIGTERM", "SIGHUP") else 1
+
+
+def _example_lines(args: argparse.Namespace, run: Any, record: Any) -> list[str]:
+    """The enabled plugins' example requests (payments_local_examples), as curl lines; a plugin
+    failing there costs the examples, not the running deployment."""
+    from payments_platform.core.errors import PlatformError
+    from payments_platform.core.local.api_hooks import example_lines, example_requests
+
+    try:
+        return example_lines(example_requests(args.config, run.run_dir, record))
+    except PlatformError as exc:
+        return ["", f"(no example requests: {exc})"]
 
 
 def _start_watch(run: Any, record: Any, args: argparse.Namespace, tools: dict[str, Any]) -> Any:

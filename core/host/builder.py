@@ -56,6 +56,19 @@ def plugin_sources(extra_plugins: Mapping[str, Any] | None = None) -> dict[str, 
     return sources
 
 
+def environment_plugins(
+    env: EnvironmentConfig, sources: Mapping[str, PluginSource] | None = None
+) -> PlatformPluginManager:
+    """The plugins ``env`` enables, loaded (and the disabled ones it configures, declared): for a
+    build, or for the local tools' hooks against what the environment deployed."""
+    return PlatformPluginManager(
+        env.plugins,
+        sources if sources is not None else plugin_sources(),
+        environment=env.name,
+        configured={name: env.settings_table(name) for name in env.settings},
+    )
+
+
 def validate_settings(env: EnvironmentConfig, declaration: PluginDeclaration) -> PluginSettings:
     raw = env.plugin_settings(declaration.name)
     try:
@@ -144,12 +157,7 @@ def build_stack(
     extra_plugins: Mapping[str, Any] | None = None,
 ) -> BuiltStack:
     all_sources = dict(sources) if sources is not None else plugin_sources(extra_plugins)
-    manager = PlatformPluginManager(
-        env.plugins,
-        all_sources,
-        environment=env.name,
-        configured={name: env.settings_table(name) for name in env.settings},
-    )
+    manager = environment_plugins(env, all_sources)
     declarations = {name: manager.declaration(name) for name in manager.enabled}
 
     # configure: every plugin's settings validate before any construct exists; a disabled

@@ -24,6 +24,13 @@ import pluggy
 from payments_platform.core import hookspec
 from payments_platform.core.api_version import check_requires_api
 from payments_platform.core.declaration import PluginDeclaration, PluginSettings
+from payments_platform.core.deployment_checks import (
+    CardDataDetector,
+    ChaosScenario,
+    ExampleRequest,
+    LocalDeployment,
+    SmokeCheck,
+)
 from payments_platform.core.errors import ConfigError, PlatformError, PluginHookError, PluginLoadError, did_you_mean
 from payments_platform.core.host.hookimpl_checks import failure_site, registration_problems
 from payments_platform.core.host.provider_endpoints import provider_endpoint_services
@@ -223,6 +230,50 @@ class PlatformPluginManager:
 
     def finalize(self, name: str, ctx: Any) -> None:
         self._call(name, "payments_finalize", {"ctx": ctx})
+
+    # -- local: what the core's tools run against a deployed API ---------------------------
+    def example_requests(self, deployment: LocalDeployment) -> list[ExampleRequest]:
+        registered = self._collect("payments_local_examples", ExampleRequest, {"deployment": deployment})
+        return [example for _, example in registered]
+
+    def smoke_checks(self, deployment: LocalDeployment) -> list[tuple[str, SmokeCheck]]:
+        """(plugin, check) in run order: plugins by name, each plugin's checks as registered."""
+        return self._collect("payments_smoke_checks", SmokeCheck, {"deployment": deployment}, unique="name")
+
+    def chaos_scenarios(self, deployment: LocalDeployment) -> dict[str, ChaosScenario]:
+        registered = self._collect("payments_chaos_scenarios", ChaosScenario, {"deployment": deployment}, unique="name")
+        return {scenario.name: scenario for _, scenario in registered}
+
+    def card_data_detectors(self) -> list[tuple[str, CardDataDetector]]:
+        return self._collect("payments_card_data", CardDataDetector, {}, unique="name")
+
+    def _collect(self, hook: str, kind: type[Any], kwargs: Mapping[str, Any], *, unique: str = "") -> list[Any]:
+        """llm-style registration: each enabled plugin (by name) calls ``register(item)``; the
+        host checks the type, refuses a name registered twice and remembers who registered what."""
+        registered: list[tuple[str, Any]] = []
+        owners: dict[str, str] = {}
+        for name in self.enabled:
+            label = self._sources[name].label
+
+            def register(item: Any, *, _plugin: str = name, _label: str = label) -> None:
+                if not isinstance(item, kind):
+                    raise PluginHookError(
+                        f"{_label} registered {type(item).__name__} in {hook}; expected {kind.__name__}"
+                    )
+                key = getattr(item, unique, "") if unique else ""
+                if unique and not (isinstance(key, str) and key):
+                    raise PluginHookError(f"{_label} registered a {kind.__name__} without a {unique} in {hook}")
+                if key in owners:
+                    raise PluginHookError(
+                        f"{_label} registered the {kind.__name__} {key!r} in {hook}, already registered by "
+                        f"{self._sources[owners[key]].label}"
+                    )
+                if unique:
+                    owners[key] = _plugin
+                registered.append((_plugin, item))
+
+            self._call(name, hook, {**kwargs, "register": register})
+        return registered
 
     def run_phase(self, phase: str, name: str, ctx: Any) -> None:
         {

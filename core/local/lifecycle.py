@@ -24,8 +24,7 @@ import shutil
 import signal
 import subprocess
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -589,24 +588,13 @@ def _check_port_free(port: int) -> None:
             ) from None
 
 
-def describe(record: RunRecord) -> list[str]:
-    """What a user needs to call the running API."""
+def describe(record: RunRecord, examples: Sequence[str] = ()) -> list[str]:
+    """What a user needs to call the running API; ``examples``: the enabled plugins' example
+    requests, rendered (core/local/api_hooks.py)."""
     lines = [f"API: {record.url}"]
     for name, value in sorted(record.api_keys.items()):
         lines.append(f"API key: {value}   ({name})")
-    key = next(iter(sorted(record.api_keys.values())), "<key>")
-    # A fixed key, so running the line twice shows an idempotent replay.
-    idempotency_key = uuid.uuid4()
-    lines += [
-        "",
-        "Try it (run the POST twice: the second answer is the stored 201, Idempotent-Replayed: true):",
-        f"  curl -si -X POST {record.url}/transactions -H 'x-api-key: {key}' -H 'Content-Type: application/json' \\",
-        f"       -H 'Idempotency-Key: {idempotency_key}' \\",
-        '       -d \'{"amount": 1999, "currency": "EUR", "merchant_reference": "order-1", '
-        f'"card": {{"number": "4242424242424242", "exp_month": 12, "exp_year": {time.gmtime().tm_year + 3}, "cvc": "123"}}}}\'',
-        f"  curl -si '{record.url}/status?transaction_id=<transaction_id from the POST>' -H 'x-api-key: {key}'",
-    ]
-    return lines
+    return lines + list(examples)
 
 
 def follow(run: LocalRun, record: RunRecord, *, poll_s: float = 0.2) -> str:

@@ -225,12 +225,13 @@ def stub_provider(
 ) -> StubProvider:
     """A stub plugin called ``name`` providing ``keys``: with ``values[key]`` where given (any key,
     your own plugin's included), else with :func:`stub_values`. A function key
-    (``keys.TRANSACTION_PROCESSOR``, ...) is published with a role the stub creates, keyed as the
-    real one (``transaction-processor``), so a test can grant to it and read the policy::
+    (:data:`FUNCTION_KEYS`) is published with a role the stub creates, keyed as the real one: the
+    key's name after the plugin's prefix, dashed (``api.status_checker`` → ``status-checker``), so a
+    test can grant to it and read the policy::
 
-        stubs = stub_provider("api", [keys.TRANSACTION_PROCESSOR])
+        stubs = stub_provider("api", [keys.STATUS_CHECKER])
         stack = synth(["fraud_screen"], extra_plugins={"api": stubs})
-        stack.iam_statements("transaction-processor")
+        stack.iam_statements("status-checker")
     """
     given = dict(values or {})
     defaults = stub_values(suffix)

@@ -15,13 +15,27 @@ notes: README.md.
                publish keys.REST_API and the functions as built; outputs
     wiring     grant each role exactly what its handler calls (and the account
                CloudWatch role, when this environment owns it)
+    local      the example requests printed at `local up`, the checks of `local smoke`, the
+               chaos scenario (local_checks.py, chaos_scenario.py) and the card-data detector
+               (runtime/redaction.py) the core's scans use
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from payments_platform.core import PluginContext, PluginDeclaration, hookimpl, keys
+from payments_platform.core import (
+    CardDataDetector,
+    ChaosScenario,
+    ExampleRequest,
+    LocalDeployment,
+    PluginContext,
+    PluginDeclaration,
+    SmokeCheck,
+    hookimpl,
+    keys,
+)
 
 from .card_fingerprint_secret import create_card_fingerprint_secret
 from .control_evidence import register_evidence
@@ -131,3 +145,36 @@ def payments_wiring(ctx: PluginContext) -> None:
     grant_rotator_access(ctx, build.functions[CARD_FINGERPRINT_ROTATOR], build.secret_arn)
     if build.api.account is not None:
         grant_account_cloudwatch_role(ctx)
+
+
+# -- local: what the core's tools run against this API once deployed ----------------------------
+
+
+@hookimpl
+def payments_local_examples(deployment: LocalDeployment, register: Callable[[ExampleRequest], None]) -> None:
+    from .local_checks import example_requests
+
+    for example in example_requests(deployment):
+        register(example)
+
+
+@hookimpl
+def payments_smoke_checks(deployment: LocalDeployment, register: Callable[[SmokeCheck], None]) -> None:
+    from .local_checks import PaymentSmoke
+
+    for check in PaymentSmoke(deployment).checks():
+        register(check)
+
+
+@hookimpl
+def payments_chaos_scenarios(deployment: LocalDeployment, register: Callable[[ChaosScenario], None]) -> None:
+    from .chaos_scenario import PaymentsScenario
+
+    register(PaymentsScenario(deployment))
+
+
+@hookimpl
+def payments_card_data(register: Callable[[CardDataDetector], None]) -> None:
+    from payments_platform.runtime.redaction import contains_card_data
+
+    register(CardDataDetector("PAN or labelled CVC (runtime/redaction.py)", contains_card_data))

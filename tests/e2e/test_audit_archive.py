@@ -16,8 +16,10 @@ import pytest
 from botocore.exceptions import ClientError
 from e2e_support import LocalDeployment, archived_audit_messages
 
+from payments_platform.core.deployment_checks import http_request as request
 from payments_platform.core.local.processes import emulator_client
-from payments_platform.core.local.smoke import TEST_CVC, TEST_PAN, holds_card_data, payment_body, request
+from payments_platform.plugins.api.local_checks import TEST_CVC, TEST_PAN, payment_body
+from payments_platform.runtime.redaction import contains_card_data
 
 pytestmark = pytest.mark.terraform
 
@@ -62,7 +64,7 @@ def test_a_payment_over_http_is_archived_once_without_card_data(deployment: Loca
     transaction_id = created.json()["transaction_id"]
     (archived,) = archived_audit_messages(deployment, transaction_id)
     assert archived["transaction_id"] == transaction_id
-    assert not holds_card_data(json.dumps(archived)) and TEST_PAN not in json.dumps(archived)
+    assert not contains_card_data(json.dumps(archived)) and TEST_PAN not in json.dumps(archived)
     assert TEST_CVC not in json.dumps(archived)
 
 

@@ -19,10 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from e2e_support import LocalDeployment
 
+from payments_platform.core.deployment_checks import http_request as request
 from payments_platform.core.local.apigw.deployed_api import read_deployed_api
 from payments_platform.core.local.apigw.gateway import LocalGateway
 from payments_platform.core.local.lambdafn.service import FunctionThrottled
-from payments_platform.core.local.smoke import holds_card_data, payment_body, request, sequential_client
+from payments_platform.plugins.api.local_checks import payment_body, sequential_client
+from payments_platform.runtime.redaction import contains_card_data
 
 pytestmark = pytest.mark.terraform
 
@@ -72,7 +74,7 @@ def test_local_reserves_enough_for_the_burst_so_lambda_throttles_none(burst):
 
 
 def test_no_burst_answer_holds_card_data(burst):
-    assert not any(holds_card_data(r.body.decode(errors="replace")) for r in burst)
+    assert not any(contains_card_data(r.body.decode(errors="replace")) for r in burst)
 
 
 def test_a_throttled_function_is_answered_as_the_deployed_gateway_response_says(deployment: LocalDeployment):
@@ -163,7 +165,7 @@ def test_a_burst_of_32_distinct_keys_gets_201s_and_retryable_answers_only(deploy
     assert set(statuses) <= {201, *RETRYABLE}, statuses  # never a 500
     assert statuses[201] >= 1, statuses
     assert_retryable_with_retry_after(responses)
-    assert not any(holds_card_data(r.body.decode(errors="replace")) for r in responses)
+    assert not any(contains_card_data(r.body.decode(errors="replace")) for r in responses)
 
 
 def test_each_clients_deployed_usage_plan_is_half_of_the_method(deployment: LocalDeployment):

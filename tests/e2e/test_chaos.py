@@ -1,31 +1,30 @@
 """Nothing lost, proven by faults injected into the running platform (issue #16): 200 payments from
 two SDK-like clients while TransactWriteItems (before and after it commits), SendMessage, Publish
 and the completion update fail or stall and processor containers are killed mid-invocation; then
-the reconciler on its deployed schedule. core/testing/chaos.py runs the experiment and checks the
-steady state; benchmarks/chaos_bench.py records the same experiment's figures."""
+the reconciler on its deployed schedule. core/testing/chaos.py runs the experiment, the api plugin's
+scenario (plugins/api/chaos_scenario.py, through payments_chaos_scenarios) checks the steady state;
+benchmarks/chaos_bench.py records the same experiment's figures."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from e2e_support import REGION, TIMINGS, LocalDeployment
+from e2e_support import REPO, TIMINGS, LocalDeployment
 
-from payments_platform.core.testing.chaos import Experiment, run_experiment
+from payments_platform.core.local.api_hooks import local_deployment
+from payments_platform.core.testing.chaos import Experiment, chaos_scenario, run_experiment
 
 pytestmark = pytest.mark.terraform
 
 
 @pytest.fixture(scope="module")
 def report(deployment: LocalDeployment):
+    running = local_deployment(deployment.run.run_dir, deployment.record)
     experiment = Experiment(
-        url=deployment.url,
-        endpoint=deployment.endpoint,
-        region=REGION,
-        run_dir=deployment.run.run_dir,
-        suffix=deployment.environment.suffix,
-        api_keys=dict(deployment.record.api_keys),
-        payments=200,
+        running,
+        chaos_scenario(running, REPO / "environments.toml"),
+        requests=200,
         converge_timeout_s=130,
     )
     result = run_experiment(experiment, say=print)
@@ -36,7 +35,7 @@ def report(deployment: LocalDeployment):
 
 
 def test_the_experiment_ran_with_at_least_two_clients_and_every_kind_of_fault(report):
-    assert len({p.client for p in report.payments}) >= 2 and len(report.payments) >= 200
+    assert len({r.client for r in report.requests}) >= 2 and len(report.requests) >= 200
     # A cold start happens only when no warm container is idle: on the shared, already warm deployment
     # the load may never need one, so the cold-start rule may go unhit here. Its fault is proven on a
     # real container in tests/core/local/test_lambda_service.py and hit in the benchmark runs.

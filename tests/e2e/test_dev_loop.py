@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from e2e_support import REGION, REPO, TIMINGS, LocalDeployment
 
+from payments_platform.core.deployment_checks import http_request as request
 from payments_platform.core.local import watch
 from payments_platform.core.local.lambdafn.deployed_functions import code_sha256
-from payments_platform.core.local.smoke import request
 
 pytestmark = pytest.mark.terraform
 

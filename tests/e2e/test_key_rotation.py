@@ -12,7 +12,8 @@ import uuid
 import pytest
 from e2e_support import REGION, LocalDeployment
 
-from payments_platform.core.local.smoke import payment_body, request
+from payments_platform.core.deployment_checks import http_request as request
+from payments_platform.plugins.api.local_checks import payment_body
 from payments_platform.runtime import aws_clients, transactions
 from payments_platform.runtime.dispatch import TransactionDispatcher
 from payments_platform.runtime.fingerprint_keyring import (

@@ -1,6 +1,6 @@
 """End to end over HTTP: a payment through the local gateway, run by the deployed functions.
 
-The checks are `payments-platform local smoke`'s own (core/local/smoke.py), one test each, in
+The checks are `payments-platform local smoke`'s own (the api plugin's, plugins/api/local_checks.py), one test each, in
 its order; more follow that the smoke run does not make (tenant isolation, 422, the deployed
 package, the event shape the gateway built).
 """
@@ -15,9 +15,12 @@ from pathlib import Path
 import pytest
 from e2e_support import REGION, LocalDeployment
 
+from payments_platform.core.deployment_checks import http_request as request
+from payments_platform.core.local.api_hooks import local_deployment
 from payments_platform.core.local.lambdafn.deployed_functions import code_sha256
 from payments_platform.core.local.processes import emulator_client
-from payments_platform.core.local.smoke import Smoke, holds_card_data, payment_body, request
+from payments_platform.plugins.api.local_checks import PaymentSmoke, payment_body
+from payments_platform.runtime.redaction import contains_card_data
 
 pytestmark = pytest.mark.terraform
 
@@ -44,7 +47,7 @@ TRANSACTION_ITEM_ATTRIBUTES = {
 
 @pytest.fixture(scope="module")
 def smoke(deployment: LocalDeployment):
-    checks = Smoke(deployment.record)
+    checks = PaymentSmoke(local_deployment(deployment.run.run_dir, deployment.record))
     checks.subscribe_to_events()
     yield checks
     checks.cleanup_subscription()
@@ -65,7 +68,7 @@ SMOKE_STEPS = [
 
 
 @pytest.mark.parametrize("step", SMOKE_STEPS)
-def test_smoke_step(smoke: Smoke, step: str):
+def test_smoke_step(smoke: PaymentSmoke, step: str):
     if step != "post_payment" and not smoke.transaction:
         pytest.skip("POST /transactions failed")
     getattr(smoke, step)()
@@ -93,7 +96,7 @@ def test_the_same_key_with_another_body_is_422(deployment: LocalDeployment):
     assert post(deployment, key, payment_body("e2e-a"), idempotency_key).status == 201
     reused = post(deployment, key, payment_body("e2e-b"), idempotency_key)
     assert reused.status == 422, reused.body
-    assert not holds_card_data(reused.body.decode())
+    assert not contains_card_data(reused.body.decode())
 
 
 def test_another_clients_transaction_is_404(deployment: LocalDeployment):
@@ -194,4 +197,4 @@ def test_function_logs_are_written_with_each_functions_own_identity(deployment: 
         events = deployment.client("logs").filter_log_events(logGroupName=group)["events"]
         audits = [json.loads(e["message"]) for e in events if e["message"].startswith("{")]
         assert any(a.get("audit") is True for a in audits), f"no audit line in {group}"
-        assert not any(holds_card_data(e["message"]) for e in events)
+        assert not any(contains_card_data(e["message"]) for e in events)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from e2e_support import REPO, TIMINGS, LocalDeployment
 
+from payments_platform.core.cli.contract import card_data_check
 from payments_platform.core.ops.api_contract import HAR_FILE, run_contract
 from payments_platform.core.ops.api_contract.report import ContractReport
 
@@ -39,6 +40,7 @@ def contract(deployment: LocalDeployment, tmp_path_factory: pytest.TempPathFacto
         report = run_contract(
             deployment.url,
             client,
+            holds_card_data=card_data_check(str(REPO / "environments.toml"), deployment.environment.name),
             peer_api_key=peer,
             root=REPO,
             report_dir=report_dir,

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from e2e_support import ARCHIVE_WAIT_S, LocalDeployment
 
+from payments_platform.core.deployment_checks import http_request as request
 from payments_platform.core.local.faults import FUNCTION_SERVICE, FaultRule, add_fault, clear_faults, read_hits
-from payments_platform.core.local.smoke import holds_card_data, payment_body, request
+from payments_platform.plugins.api.local_checks import payment_body
+from payments_platform.runtime.redaction import contains_card_data
 
 pytestmark = pytest.mark.terraform
 # The schedule's minute, the processor's lease (its 10 s timeout + 1 s) and the run itself.
@@ -250,7 +252,7 @@ def test_the_scheduled_reconciler_completes_every_stranded_dispatch_exactly_once
     assert counts["unrecorded"][0] == 1 and counts["unrecorded"][1] >= 1
     [message] = [m for m in deliveries.audit if m.get("transaction_id") == ids["incomplete"]]
     assert message["request_id"] != "reconciler"  # the creating request's id, as the request would have sent it
-    assert not any(holds_card_data(raw) for raw in deliveries.raw)
+    assert not any(contains_card_data(raw) for raw in deliveries.raw)
 
 
 def test_a_retry_after_reconciliation_gets_the_original_201(deployment, stranded):

@@ -6,7 +6,6 @@ import base64
 import contextlib
 import json
 import random
-import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -352,12 +351,3 @@ def creator_with_clock(aws: AwsResources, clock: FakeClock) -> Any:
         keyring=KeyringSource(load_fingerprint_keyring, clock),
         clock=clock,
     )
-
-
-# "cvc" as a word of its own -- a key (`"cvc"`, `card_cvc`) or text (`CVC: 123`) -- but not inside a
-# random identifier (`txn_cvcmq…`, a fingerprint), where the letters turn up by chance.
-_CVC_WORD = re.compile(r"(?<![a-z0-9])cvc(?![a-z0-9])", re.IGNORECASE)
-
-
-def mentions_cvc(text: str) -> bool:
-    return _CVC_WORD.search(text) is not None

@@ -37,7 +37,7 @@ class Throttle:
 
 @dataclass(frozen=True)
 class Method:
-    resource_path: str  # "/transactions"
+    resource_path: str  # "/orders/{id}"
     http_method: str
     api_key_required: bool
     authorization: str

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from payments_platform.core.errors import ConfigError, PlatformError
 from payments_platform.core.ops.api_contract.identities import config_with_peers, identities_document
-from payments_platform.core.ops.api_contract.report import ContractReport
+from payments_platform.core.ops.api_contract.report import CardDataCheck, ContractReport
 
 API_KEY_ENV = "PAYMENTS_API_KEY"
 PEER_API_KEY_ENV = "PAYMENTS_PEER_API_KEY"
@@ -77,6 +77,7 @@ def run_contract(
     url: str,
     api_key: str,
     *,
+    holds_card_data: CardDataCheck,
     root: Path,
     report_dir: Path,
     peer_api_key: str | None = None,
@@ -84,7 +85,8 @@ def run_contract(
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> ContractReport:
     """Run schemathesis against ``url`` and return its report; its output goes to ``output``
-    (inherited when None). With ``peer_api_key`` (another client's key) the two clients are peers
+    (inherited when None). ``holds_card_data`` is the check every recorded response is read with
+    (the enabled plugins' ``payments_card_data``). With ``peer_api_key`` (another client's key) the two clients are peers
     and object_level_authorization checks tenant isolation. The process (and anything it started)
     is gone when this returns."""
     url = check_base_url(url)
@@ -111,7 +113,7 @@ def run_contract(
             f"schemathesis exited with status {exit_code} after {seconds:.0f} s without a report "
             "(a configuration or schema error: see its output above)"
         )
-    return ContractReport.read(report_path, har_path, exit_code)
+    return ContractReport.read(report_path, har_path, exit_code, holds_card_data)
 
 
 def _run(argv: list[str], root: Path, api_key: str, output: Any, timeout_s: float) -> tuple[int, float]:

@@ -1,21 +1,20 @@
 """What a contract run found: schemathesis' JSON report, and its HAR log read for card data.
 
-PCI DSS 3.3.1 / 3.4.1: whatever the fuzzer sends, no response may carry the card number it sent,
-nor any ``number`` / ``cvc`` field -- checked on every recorded exchange, not on a sample.
+PCI DSS 3.3.1 / 3.4.1: whatever the fuzzer sends, no response (body or header) may carry card data
+-- checked on every recorded exchange, not on a sample, by what the enabled plugins say card data
+is (``payments_card_data``: the api plugin's detector, runtime/redaction.py).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# A PAN-length digit run: shorter generated "numbers" are not card numbers and could appear by chance.
-PAN_CANDIDATE = re.compile(r"\A[0-9]{12,19}\Z")
-CARD_FIELDS = frozenset({"number", "cvc"})
+# True when a text holds card data.
+CardDataCheck = Callable[[str], bool]
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ class ContractReport:
         )
 
     @classmethod
-    def read(cls, json_report: Path, har: Path, exit_code: int) -> ContractReport:
+    def read(cls, json_report: Path, har: Path, exit_code: int, holds_card_data: CardDataCheck) -> ContractReport:
         report: dict[str, Any] = json.loads(json_report.read_text())
         cases = report.get("test_cases") or {}
         entries = json.loads(har.read_text())["log"]["entries"] if har.is_file() else []
@@ -65,46 +64,15 @@ class ContractReport:
             phases={name: (phase or {}).get("status", "?") for name, phase in (report.get("phases") or {}).items()},
             report_path=json_report,
             exchanges=len(entries),
-            card_data_echoes=list(card_data_echoes(entries)),
+            card_data_echoes=list(card_data_echoes(entries, holds_card_data)),
         )
 
 
-def card_data_echoes(entries: list[dict[str, Any]]) -> Iterator[str]:
-    """``METHOD url → status`` of every HAR entry whose response holds the card number its request
-    sent, or a ``number`` / ``cvc`` field."""
+def card_data_echoes(entries: list[dict[str, Any]], holds_card_data: CardDataCheck) -> Iterator[str]:
+    """``METHOD url → status`` of every HAR entry whose response body or headers hold card data."""
     for entry in entries:
         request, response = entry["request"], entry["response"]
         body = (response.get("content") or {}).get("text") or ""
-        headers = "\n".join(str(header.get("value")) for header in response.get("headers") or [])
-        sent = _card_values(_json((request.get("postData") or {}).get("text")), "number")
-        numbers = [number for number in sent if PAN_CANDIDATE.match(number)]
-        if any(number in body or number in headers for number in numbers) or any(_has_card_field(_json(body))):
+        headers = "\n".join(f"{header.get('name')}: {header.get('value')}" for header in response.get("headers") or [])
+        if holds_card_data(body) or holds_card_data(headers):
             yield f"{request['method']} {request['url']} → {response['status']}"
-
-
-def _json(text: str | None) -> Any:
-    try:
-        return json.loads(text) if text else None
-    except ValueError:
-        return None
-
-
-def _card_values(document: Any, name: str) -> Iterator[str]:
-    if isinstance(document, dict):
-        for key, value in document.items():
-            if key == name and isinstance(value, str):
-                yield value
-            yield from _card_values(value, name)
-    elif isinstance(document, list):
-        for item in document:
-            yield from _card_values(item, name)
-
-
-def _has_card_field(document: Any) -> Iterator[bool]:
-    if isinstance(document, dict):
-        for key, value in document.items():
-            yield key in CARD_FIELDS
-            yield from _has_card_field(value)
-    elif isinstance(document, list):
-        for item in document:
-            yield from _has_card_field(item)

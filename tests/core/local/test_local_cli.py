@@ -215,7 +215,8 @@ def test_up_in_the_foreground_serves_prints_requests_and_cleans_up_on_ctrl_c(wor
     """What `make up` does: up, the URL and key lines, every request printed, Ctrl-C → stop everything (the
     deployment goes with the emulator that holds it)."""
     needs_terraform()
-    from payments_platform.core.local.smoke import payment_body, request
+    from payments_platform.core.deployment_checks import http_request as request
+    from payments_platform.plugins.api.local_checks import payment_body
 
     process = subprocess.Popen(
         [*CLI, "--config", str(workdir / "environments.toml"), "local", "up"],

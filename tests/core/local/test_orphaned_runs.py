@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 from local_support import processes_under
 
+from payments_platform.core.deployment_checks import http_request as request
 from payments_platform.core.local.processes import alive
-from payments_platform.core.local.smoke import payment_body, request
 from payments_platform.core.ops.terraform import find_mirror
+from payments_platform.plugins.api.local_checks import payment_body
 
 from cli_runner import CLI
 

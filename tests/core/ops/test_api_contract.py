@@ -12,12 +12,17 @@ import pytest
 from payments_platform.core.errors import ConfigError
 from payments_platform.core.ops.api_contract import check_base_url, run_contract
 from payments_platform.core.ops.api_contract.checks import schema_valid_rejection_is_documented
-from payments_platform.core.ops.api_contract.report import card_data_echoes
+from payments_platform.core.ops.api_contract.report import card_data_echoes as echoes
+from payments_platform.runtime.redaction import contains_card_data
 
 from cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parents[3]
 PAN = "4242424242424242"
+
+
+def card_data_echoes(entries: list[dict]) -> list[str]:
+    return list(echoes(entries, contains_card_data))
 
 
 def exchange(request_body: str | None, response_body: str, headers: dict[str, str] | None = None) -> dict:
@@ -76,7 +81,7 @@ def test_the_base_url_keeps_its_stage_and_loses_a_trailing_slash():
 
 def test_a_run_without_an_api_key_is_refused_before_schemathesis_starts(tmp_path):
     with pytest.raises(ConfigError, match="PAYMENTS_API_KEY"):
-        run_contract("http://127.0.0.1:1/prod", "", root=REPO, report_dir=tmp_path)
+        run_contract("http://127.0.0.1:1/prod", "", holds_card_data=contains_card_data, root=REPO, report_dir=tmp_path)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,363 @@
+"""The payments chaos scenario (issue #16) for core/testing/chaos.py: payments while
+TransactWriteItems (before and after it commits), SendMessage, Publish and the completion update
+fail or stall and processor containers are killed mid-invocation; then the reconciler at its
+deployed rate -- and the steady state checked, not assumed.
+
+Steady state: exactly one transaction per idempotency key; every 201 reads back through
+GET /status as it was answered; exactly one audit message per transaction in the FIFO queue (or
+one archived object, where the audit archiver consumes the queue) and one distinct event on the
+topic (counted through a queue subscribed for the experiment); no record left dispatching or
+quarantined; no PAN or CVC in responses, table, messages, events, logs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from payments_platform.core import FUNCTION_SERVICE, ChaosRequest, ChaosScenario, FaultRule, LocalDeployment
+from payments_platform.runtime.redaction import contains_card_data, mask_text
+
+from .definition import TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
+from .local_checks import archive_bucket, item_strings, payment_body, queue_consumer
+
+# Card data of the experiment: never to be found anywhere but in the requests.
+CARDS = (("4242424242424242", "737"), ("5555555555554444", "906"), ("378282246310005", "4071"))
+READ_BACK_ATTEMPTS = 8
+
+
+def default_faults(processor: str) -> list[FaultRule]:
+    """The faults of issue #16: TransactWriteItems failing before and after it commits (an error,
+    and a timeout), SendMessage, Publish and the completion update failing or stalling, processor
+    containers killed mid-invocation, one cold start failing."""
+    return [
+        FaultRule("error", "dynamodb", "TransactWriteItems", error="throttling", probability=0.08),
+        FaultRule("error_after", "dynamodb", "TransactWriteItems", error="internal", probability=0.08),
+        FaultRule("error_after", "dynamodb", "TransactWriteItems", error="internal", delay_ms=4_000, count=3),
+        FaultRule("error", "sqs", "SendMessage", error="internal", probability=0.3),
+        FaultRule("stall", "sqs", "SendMessage", delay_ms=3_500, count=2),
+        FaultRule("error", "sns", "Publish", error="throttling", probability=0.3),
+        # The completion update (TransactionStore.mark_dispatch_complete), and only it.
+        FaultRule("error", "dynamodb", "UpdateItem", contains="audit_sent = :t", error="internal", probability=0.3),
+        FaultRule("kill", FUNCTION_SERVICE, resource=processor, delay_ms=40, probability=0.02, count=3),
+        FaultRule("kill", FUNCTION_SERVICE, resource=processor, delay_ms=120, probability=0.02, count=3),
+        FaultRule("cold_start", FUNCTION_SERVICE, resource=processor, count=1),
+    ]
+
+
+class DeliveryWatch:
+    """Reads the audit FIFO queue (or, when the audit plugin archives it, the archive bucket) and a
+    queue subscribed to the topic while the experiment runs: each transaction's messages counted,
+    and when the first of each arrived."""
+
+    def __init__(
+        self, sqs: Any, audit_queue_url: str, events_queue_url: str, s3: Any = None, archive_bucket: str | None = None
+    ) -> None:
+        self._sqs = sqs
+        self._s3 = s3
+        self.archive_bucket = archive_bucket
+        self._queues = {"audit": audit_queue_url, "event": events_queue_url}
+        self.counts: dict[str, Counter[str]] = {"audit": Counter(), "event": Counter()}
+        self.first_seen: dict[str, dict[str, float]] = {"audit": {}, "event": {}}
+        self.bodies: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="delivery-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        self._stop.set()
+        self._thread.join(timeout=30)
+        for kind in self._queues:  # what arrived since the last poll
+            while self.drain_once(kind):
+                pass
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            busy = any([self.drain_once(kind) for kind in self._queues])
+            if not busy:
+                self._stop.wait(0.2)
+
+    def drain_once(self, kind: str) -> bool:
+        if kind == "audit" and self.archive_bucket is not None:
+            return self._read_archive()
+        url = self._queues[kind]
+        try:
+            batch = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
+        except Exception:  # the emulator is busy: the next poll reads it
+            return False
+        now = time.monotonic()
+        for message in batch:
+            body = message["Body"]
+            self.bodies.append(body)
+            data = json.loads(body)
+            transaction_id = data.get("transaction_id") if kind == "audit" else data.get("event_id")
+            if transaction_id:
+                self.counts[kind][transaction_id] += 1
+                self.first_seen[kind].setdefault(transaction_id, now)
+            self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return bool(batch)
+
+    def _read_archive(self) -> bool:
+        """The archiver consumes the queue: count its objects (``audit/Y/M/D/<transaction>/…``)."""
+        counts: Counter[str] = Counter()
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.archive_bucket, Prefix="audit/"):
+                counts.update(obj["Key"].split("/")[4] for obj in page.get("Contents", []))
+        except Exception:
+            return False
+        now = time.monotonic()
+        for transaction_id in counts:
+            self.first_seen["audit"].setdefault(transaction_id, now)
+        self.counts["audit"] = counts
+        return False
+
+    def forget_earlier_work(self) -> None:
+        """Whatever earlier work left in the audit queue (or archive) is not this experiment's."""
+        while self.archive_bucket is None and self.drain_once("audit"):
+            pass
+        self.counts["audit"].clear()
+        self.first_seen["audit"].clear()
+        self.bodies.clear()
+
+
+def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    start = None
+    while True:
+        page = dynamodb.scan(TableName=table, ConsistentRead=True, **({"ExclusiveStartKey": start} if start else {}))
+        items += page["Items"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return items
+
+
+def _ours(items: list[dict[str, Any]], transaction_ids: set[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(every transaction item, the idempotency records of ``transaction_ids``)."""
+    records = [i for i in items if i.get("target_transaction_id", {}).get("S") in transaction_ids]
+    return [i for i in items if i.get("record_type", {}).get("S") == "transaction"], records
+
+
+def _created(requests: Sequence[ChaosRequest]) -> dict[str, ChaosRequest]:
+    """The answered payments by the transaction their 201 named."""
+    return {json.loads(r.response)["transaction_id"]: r for r in requests if r.status == 201}
+
+
+class PaymentsScenario(ChaosScenario):
+    name = "payments"
+    success_status = 201
+
+    def __init__(self, deployment: LocalDeployment) -> None:
+        self.deployment = deployment
+        self.run_id = uuid.uuid4().hex[:8]
+        self.processor = deployment.resource_name(TRANSACTION_PROCESSOR)
+        self._watch: DeliveryWatch | None = None
+        self._tap: str | None = None
+        self._subscription: str | None = None
+        self._items: list[dict[str, Any]] = []
+
+    # -- set-up -------------------------------------------------------------------------------
+    def faults(self) -> list[FaultRule]:
+        return default_faults(self.processor)
+
+    def start(self) -> None:
+        client = self.deployment.client
+        variables = client("lambda").get_function_configuration(FunctionName=self.processor)["Environment"]["Variables"]
+        self.table = variables["TRANSACTIONS_TABLE_NAME"]
+        sqs, sns = client("sqs"), client("sns")
+        self._tap = sqs.create_queue(QueueName=f"chaos-events-{self.run_id}")["QueueUrl"]
+        tap_arn = sqs.get_queue_attributes(QueueUrl=self._tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self._subscription = sns.subscribe(
+            TopicArn=variables["NOTIFICATIONS_TOPIC_ARN"],
+            Protocol="sqs",
+            Endpoint=tap_arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )["SubscriptionArn"]
+        archiver = queue_consumer(self.deployment, variables["AUDIT_QUEUE_URL"])
+        archive = archive_bucket(self.deployment, archiver) if archiver else None
+        self._watch = DeliveryWatch(sqs, variables["AUDIT_QUEUE_URL"], self._tap, client("s3"), archive)
+        self._watch.forget_earlier_work()
+        self._watch.start()
+
+    def request(self, number: int, client: str) -> ChaosRequest:
+        pan, cvc = CARDS[number % len(CARDS)]
+        reference = f"chaos-{self.run_id}-{number}"
+        body = payment_body(reference, pan=pan, cvc=cvc, amount=100 + number)
+        return ChaosRequest(client, "POST", "/transactions", body, str(uuid.uuid4()), reference)
+
+    # -- the steady state ---------------------------------------------------------------------
+    @property
+    def watch(self) -> DeliveryWatch:
+        assert self._watch is not None, "start() first"
+        return self._watch
+
+    def converged(self, requests: Sequence[ChaosRequest]) -> bool:
+        transaction_ids = set(_created(requests))
+        seen = self.watch.first_seen
+        if not (transaction_ids <= set(seen["audit"]) and transaction_ids <= set(seen["event"])):
+            return False
+        _, records = _ours(_scan(self.deployment.client("dynamodb"), self.table), transaction_ids)
+        return all("dispatch_pending" not in r and r["dispatch_state"]["S"] == "complete" for r in records)
+
+    def failures(self, requests: Sequence[ChaosRequest]) -> list[str]:
+        self.watch.stop()
+        created = _created(requests)
+        self._items = _scan(self.deployment.client("dynamodb"), self.table)
+        failures = [
+            *self._table_failures(requests, created),
+            *self._delivery_failures(created),
+            *self._read_back_failures(created),
+        ]
+        failures += [f"card data (PAN or CVC) in {where}" for where in self._card_data_found(requests)]
+        reconciled = self.reconciled(set(created))
+        # SNS standard topics deliver at least once: an event is published again only when the
+        # reconciler re-sent a dispatch the request had finished but could not record (its completion
+        # update failed, or its container died after the publish). Anything else is a bug.
+        events = self.watch.counts["event"]
+        unexplained = [t for t, n in events.items() if t in created and n > 1 and t not in reconciled]
+        if unexplained:
+            failures.append(
+                f"{len(unexplained)} duplicate events not explained by a reconciled dispatch: {unexplained[:5]}"
+            )
+        return failures
+
+    def _table_failures(self, requests: Sequence[ChaosRequest], created: dict[str, ChaosRequest]) -> list[str]:
+        failures = []
+        transactions, records = _ours(self._items, set(created))
+        mine = [t for t in transactions if t["merchant_reference"]["S"].startswith(f"chaos-{self.run_id}-")]
+        per_reference = Counter(t["merchant_reference"]["S"] for t in mine)
+        doubled = {ref: n for ref, n in per_reference.items() if n > 1}
+        if doubled:
+            failures.append(f"{len(doubled)} keys with more than one transaction: {sorted(doubled)[:5]}")
+        stored = {t["merchant_reference"]["S"]: t["transaction_id"]["S"] for t in mine}
+        answered = {request.reference: transaction_id for transaction_id, request in created.items()}
+        for request in requests:
+            if request.reference in answered and stored.get(request.reference) != answered[request.reference]:
+                failures.append(
+                    f"{request.reference}: 201 named {answered[request.reference]}, "
+                    f"the table {stored.get(request.reference)}"
+                )
+        unfinished = [
+            r["transaction_id"]["S"]
+            for r in records
+            if "dispatch_pending" in r or r["dispatch_state"]["S"] != "complete" or "dispatch_quarantined" in r
+        ]
+        if unfinished:
+            failures.append(f"{len(unfinished)} idempotency records not complete (dispatching/quarantined)")
+        quarantined = [i["transaction_id"]["S"] for i in self._items if "dispatch_quarantined" in i]
+        if quarantined:
+            failures.append(f"{len(quarantined)} records quarantined anywhere in the table")
+        return failures
+
+    def _delivery_failures(self, created: dict[str, ChaosRequest]) -> list[str]:
+        failures = []
+        watch = self.watch
+        audit_label = "archived audit objects" if watch.archive_bucket else "audit messages"
+        for kind, label in (("audit", audit_label), ("event", "distinct events")):
+            missing = [t for t in created if watch.counts[kind][t] == 0]
+            if missing:
+                failures.append(f"{len(missing)} transactions without {label}: {missing[:5]}")
+        doubled_audit = {t: n for t, n in watch.counts["audit"].items() if t in created and n > 1}
+        if doubled_audit:
+            failures.append(f"{len(doubled_audit)} transactions with more than one of their {audit_label}")
+        strangers = [t for t in watch.counts["audit"] if t not in created and not watch.archive_bucket]
+        if strangers:
+            failures.append(f"{len(strangers)} audit messages for transactions no client was told of: {strangers[:5]}")
+        return failures
+
+    def _read_back_failures(self, created: dict[str, ChaosRequest]) -> list[str]:
+        failures = []
+        keys = self.deployment.api_keys
+        for transaction_id, request in created.items():
+            # Read back as an SDK would: a 429/503 (the method throttle, a busy function) is retried.
+            for attempt in range(READ_BACK_ATTEMPTS):
+                answer = self.deployment.request(
+                    "GET", f"/status?transaction_id={transaction_id}", headers={"x-api-key": keys[request.client]}
+                )
+                if answer.status not in (429, 503):
+                    break
+                time.sleep(min(2.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.0))
+            if answer.status != 200 or answer.json() != json.loads(request.response):
+                failures.append(f"{transaction_id} reads back {answer.status}, not as its 201")
+        return failures
+
+    def _card_data_found(self, requests: Sequence[ChaosRequest]) -> list[str]:
+        """Where card data is: the table, a message or event, a response, a line of a log -- each
+        shown masked (mask_text), so the failure names the place without repeating the data."""
+        sources: list[tuple[str, list[str]]] = [
+            ("the table", list(item_strings(self._items))),
+            ("an audit message or event", self.watch.bodies),
+            ("a response", [r.response for r in requests]),
+            *((name, text.splitlines()) for name, text in sorted(self.deployment.service_logs().items())),
+        ]
+        found = []
+        for source, texts in sources:
+            for number, text in enumerate(texts, 1):
+                if contains_card_data(text):
+                    where = f"{source} line {number}" if source.endswith(".log") else source
+                    masked = mask_text(text)
+                    # Shown only where the mask took the card data out; else only the place.
+                    found.append(f"{where}: {masked[:300]}" if masked != text else where)
+                    break
+        return found
+
+    def reconciled(self, transaction_ids: set[str]) -> set[str]:
+        """Which of the experiment's transactions the reconciler completed (its log lines)."""
+        group = f"/aws/lambda/{self.deployment.resource_name(TRANSACTION_RECONCILER)}"
+        logs = self.deployment.client("logs")
+        done: set[str] = set()
+        token = None
+        while True:
+            page = logs.filter_log_events(logGroupName=group, **({"nextToken": token} if token else {}))
+            for event in page["events"]:
+                if '"reconciler.dispatch_completed"' in event["message"]:
+                    transaction_id = json.loads(event["message"]).get("transaction_id")
+                    if transaction_id in transaction_ids:
+                        done.add(transaction_id)
+            token = page.get("nextToken")
+            if not token or not page["events"]:
+                return done
+
+    # -- figures ------------------------------------------------------------------------------
+    def figures(self, requests: Sequence[ChaosRequest]) -> dict[str, Any]:
+        created = _created(requests)
+        seen = self.watch.first_seen
+        converge = sorted(
+            max(seen["audit"][t], seen["event"][t]) - created[t].started
+            for t in created
+            if t in seen["audit"] and t in seen["event"]
+        )
+        events = Counter({t: self.watch.counts["event"][t] for t in created})
+        return {
+            "converge_p50_s": round(statistics.median(converge), 2) if converge else None,
+            "converge_max_s": round(converge[-1], 2) if converge else None,
+            "audit_messages": sum(self.watch.counts["audit"][t] for t in created),
+            "events": sum(events.values()),
+            "duplicate_events": sum(n - 1 for n in events.values() if n > 1),
+            "reconciled_by_reconciler": len(self.reconciled(set(created))),
+            "audit_counted_in": (
+                f"archive bucket {self.watch.archive_bucket}" if self.watch.archive_bucket else "audit FIFO queue"
+            ),
+        }
+
+    def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+        if self._subscription:
+            self.deployment.client("sns").unsubscribe(SubscriptionArn=self._subscription)
+            self._subscription = None
+        if self._tap:
+            self.deployment.client("sqs").delete_queue(QueueUrl=self._tap)
+            self._tap = None
