@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 ENV ?= dev
 CHECKOV_VENV ?= .venv-checkov
 
-.PHONY: up down smoke synth test validate bench compliance compliance-docs reference mutation clean
+.PHONY: up down smoke synth test validate bench compliance compliance-docs capacity-docs reference mutation clean
 
 # extensions/: separately versioned plugin distributions of this repository, installed beside
 # the platform as any third-party plugin would be (their tests run in `make test`).
@@ -60,6 +60,11 @@ compliance: $(BIN)/.installed $(CHECKOV_VENV)/.installed
 # Regenerate docs/COMPLIANCE.md (the PCI DSS control map of prod); a test fails while it is stale.
 compliance-docs: $(BIN)/.installed $(CHECKOV_VENV)/.installed
 	$(BIN)/payments-platform compliance --env prod --format md --out docs/COMPLIANCE.md
+
+# Regenerate docs/CAPACITY.md (rate, burst, reserved concurrency, planned p99 and capacity per environment,
+# from the synth); a test fails while it is stale.
+capacity-docs: $(BIN)/.installed
+	$(BIN)/python -m payments_platform.core.ops.capacity_table --write docs/CAPACITY.md
 
 # Regenerate docs/REFERENCE.md (hooks, context keys, policy rules, plugin settings); a test fails while it is stale.
 reference: $(BIN)/.installed

@@ -55,6 +55,9 @@ def classify(response) -> str:
         return "500 throttled"
     if status == 503 and response.headers.get("Retry-After"):
         return "503 retry-after"
+    if status == 429 and response.headers.get("Retry-After"):
+        # More of one client's requests at once than its usage plan's burst (docs/CAPACITY.md).
+        return "429 retry-after"
     return str(status)
 
 

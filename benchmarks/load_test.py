@@ -6,15 +6,21 @@
    raised to --reserved-concurrency through a temporary copy of environments.toml (the file is
    not touched): each container is a Python process, and this machine has 2 cores;
 2. a temporary queue subscribed to the notifications topic (the topic's own subscriber is e-mail);
-3. locust, headless, --users concurrent clients for --seconds against the loopback gateway:
+3. one sequential client first (plugins/api/local_checks.py sequential_client: one keep-alive connection,
+   20 × a new payment, its replay and 8 invalid bodies): its answers and its request rate, as a
+   person or a black-box check would meet them -- a 429 fails the run; then locust, headless, --users concurrent clients for --seconds against the loopback gateway:
    new payments, immediate replays, conflicting keys, status reads (benchmarks/load_locustfile.py);
 4. waits for a run of the transaction reconciler that started after the load (local schedule,
    every minute);
-5. checks: no unintended 5xx (a 500 that is API Gateway's answer to a throttled Lambda and a 503
+5. each API function's duration, p50 / p99, from its REPORT lines in /aws/lambda/<name> (the local
+   Lambda service writes ``Duration`` from the invoke handing the event to the container until its
+   runtime posts the result, as Lambda reports it: no gateway, no HTTP round trip, no init -- cold
+   starts are counted apart with their ``Init Duration``), printed under "function durations";
+6. checks: no unintended 5xx (a 500 that is API Gateway's answer to a throttled Lambda and a 503
    with Retry-After are counted apart), one transaction per idempotency key, every replay the
    original transaction, every 201 with exactly one audit message and one event id, nothing
    stranded, no PAN/CVC in responses, table, messages, events or function logs;
-6. `local down`, whatever happened (--keep-logs first copies the run's gateway, emulator and
+7. `local down`, whatever happened (--keep-logs first copies the run's gateway, emulator and
    terraform logs to DIR). Exit 0 when every check passes, 1 when one fails.
 
 Loopback only; bounded by --seconds (locust is killed 60 s after it should have stopped).
@@ -25,7 +31,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -81,6 +89,16 @@ def scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
             return items
 
 
+def archived_audits(s3: Any, bucket: str) -> list[tuple[str, str]]:
+    """(transaction id, body) of every archived audit message: ``audit/YYYY/MM/DD/<transaction_id>/...``."""
+    found = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="audit/"):
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
+            found.append((item["Key"].split("/")[4], body))
+    return found
+
+
 def log_messages(logs: Any, group: str, since_ms: int = 0) -> list[str]:
     messages, token = [], None
     while True:
@@ -89,6 +107,52 @@ def log_messages(logs: Any, group: str, since_ms: int = 0) -> list[str]:
         token = page.get("nextToken")
         if not token or not page["events"]:
             return messages
+
+
+_REPORT = re.compile(
+    r"^REPORT RequestId: \S+\tDuration: (?P<duration>[0-9.]+) ms\t.*?(?:Init Duration: (?P<init>[0-9.]+) ms)?$"
+)
+API_FUNCTIONS = ("transaction-processor", "status-checker")
+
+
+def durations(messages: list[str]) -> dict[str, Any]:
+    """p50 / p99 of the Duration of a function's REPORT lines (Lambda's own measure of an invocation,
+    init excluded), with how many invocations and cold starts they cover."""
+    found, inits = [], []
+    for message in messages:
+        match = _REPORT.match(message.rstrip("\n"))
+        if match:
+            found.append(float(match["duration"]))
+            if match["init"]:
+                inits.append(float(match["init"]))
+    if len(found) < 2:
+        return {"invocations": len(found)}
+    cuts = statistics.quantiles(found, n=100, method="inclusive")
+    figures = {
+        "invocations": len(found),
+        "p50_ms": round(cuts[49], 1),
+        "p99_ms": round(cuts[98], 1),
+        "max_ms": round(max(found), 1),
+        "cold_starts": len(inits),
+    }
+    if inits:
+        figures["init_p50_ms"] = round(statistics.median(inits), 1)
+    return figures
+
+
+def sequential_figures(answers: list[Any]) -> dict[str, Any]:
+    """Per kind of request: how many, the statuses, and the median time each took (one at a time)."""
+    figures: dict[str, Any] = {}
+    for kind in ("payment", "replay", "invalid"):
+        mine = [a for a in answers if a.kind == kind]
+        figures[kind] = {
+            "requests": len(mine),
+            "statuses": dict(Counter(a.status for a in mine)),
+            "median_ms": round(statistics.median(a.seconds for a in mine) * 1000, 1),
+            "rate_one_at_a_time_rps": round(len(mine) / sum(a.seconds for a in mine), 1),
+        }
+    figures["429"] = sum(1 for a in answers if a.status == 429)
+    return figures
 
 
 def wait_for_reconciler(logs: Any, group: str, after_ms: int) -> dict[str, Any] | None:
@@ -112,7 +176,7 @@ def main() -> int:
     from payments_platform.core.local.lifecycle import down, up
     from payments_platform.core.local.processes import emulator_client
     from payments_platform.core.local.run_record import LocalRun
-    from payments_platform.plugins.api.local_checks import items_hold_card_data
+    from payments_platform.plugins.api.local_checks import items_hold_card_data, sequential_client
     from payments_platform.runtime.redaction import contains_card_data as holds_card_data
 
     failures: list[str] = []
@@ -141,6 +205,11 @@ def main() -> int:
                 Endpoint=tap_arn,
                 Attributes={"RawMessageDelivery": "true"},
             )
+
+            sequential = sequential_client(record.url, sorted(record.api_keys.values())[0])
+            figures["sequential client"] = sequential_figures(sequential)
+            if any(answer.status == 429 for answer in sequential):
+                failures.append(f"a sequential client met 429: {figures['sequential client']}")
 
             results_file = scratch_dir / "locust-results.json"
             started_ms = int(time.time() * 1000)
@@ -209,11 +278,14 @@ def main() -> int:
             }
             if unintended:
                 failures.append(f"unintended 5xx or connection failures: {unintended}")
+            # Capacity answers (429/503 with Retry-After) are expected: 100 users are far more at once than
+            # 8 containers, or a client's usage-plan burst of 4.
+            capacity = {"503 retry-after", "429 retry-after", "500 throttled"}
             expected = {
-                "new payment": {"201", "503 retry-after", "500 throttled"},
-                "immediate replay": {"201", "409", "503 retry-after", "500 throttled"},
-                "conflicting key": {"422", "409", "503 retry-after", "500 throttled"},
-                "status read": {"200", "503 retry-after", "500 throttled"},
+                "new payment": {"201", *capacity},
+                "immediate replay": {"201", "409", *capacity},
+                "conflicting key": {"422", "409", *capacity},
+                "status read": {"200", *capacity},
             }
             unexpected = {k: v for k, v in outcomes.items() if k.split("|")[1] not in expected[k.split("|")[0]]}
             if unexpected:
@@ -238,9 +310,15 @@ def main() -> int:
             if items_hold_card_data(items):
                 failures.append("the table holds card data")
 
+            # The audit archiver (audit plugin) moves the audit queue into the archive bucket as it fills:
+            # an audit message is an archived object, or one still queued.
+            archiver = client("lambda").get_function_configuration(FunctionName=f"audit-archiver-{record.suffix}")
+            archived = archived_audits(client("s3"), archiver["Environment"]["Variables"]["ARCHIVE_BUCKET_NAME"])
             audit_bodies = drain(sqs, variables["AUDIT_QUEUE_URL"])
             event_bodies = drain(sqs, tap)
             audits = Counter(json.loads(b)["transaction_id"] for b in audit_bodies)
+            audits.update(transaction_id for transaction_id, _ in archived)
+            audit_bodies += [body for _, body in archived]
             events = Counter(json.loads(b)["event_id"] for b in event_bodies)
             stored = {i["transaction_id"]["S"] for i in transactions}
             for transaction_id in set(created.values()) | stored:
@@ -261,6 +339,10 @@ def main() -> int:
             for function in ("transaction-processor", "status-checker", "transaction-reconciler"):
                 group = f"/aws/lambda/{function}-{record.suffix}"
                 messages = log_messages(logs, group, started_ms)
+                if function in API_FUNCTIONS:
+                    figures.setdefault("function durations", {})[function] = durations(
+                        [m for m in messages if m.startswith("REPORT")]
+                    )
                 if any(holds_card_data(m) for m in messages):
                     failures.append(f"{group} holds card data")
                 errors = [m for m in messages if '"level":"error"' in m or '"level":"critical"' in m]

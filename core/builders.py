@@ -354,6 +354,8 @@ def platform_function(
     role_description: str | None = None,
     role: Role | None = None,
     name: str | None = None,
+    planned_p99_ms: float | None = None,
+    planned_p99_source: str | None = None,
 ) -> keys.Function:
     """The Lambda function ``<key>-<suffix>`` running ``package`` with ``handler``, built whole:
     its role with the basics, its encrypted log group, the seed's limits, its monitoring:
@@ -369,7 +371,10 @@ def platform_function(
       environment encrypted with the platform CMK; it waits for the role's policy (AWS rejects
       a VPC function whose role may not yet create network interfaces);
     * registered with ``ctx.monitoring`` under ``key``: graphed and alarmed on errors and
-      throttles, its log group archived with the audit trail (PCI DSS 10.2).
+      throttles, its log group archived with the audit trail (PCI DSS 10.2);
+    * ``planned_p99_ms`` (and ``planned_p99_source``, where the figure comes from): the service time
+      its capacity is planned with, tagged on it (``PLANNED_P99_TAGS``) for rule PP-CAPACITY, which
+      sizes a method in front of it as reserved concurrency ÷ that p99 (else ÷ its timeout).
 
     Returns the :class:`~payments_platform.core.keys.Function`: publish it under a function key
     (``ctx[MY_FUNCTION] = fn``) and pass it to grants (``table.grant_read(ctx.roles, fn, sid=...)``).
@@ -377,7 +382,9 @@ def platform_function(
     The shape before this one -- ``name=`` and ``role=`` instead of ``key=`` (no basics, no
     monitoring: the caller did both) -- still works, deprecated.
     """
-    limits = _Limits(reserved_concurrency, log_retention_days, memory_mb, timeout_seconds)
+    limits = _Limits(
+        reserved_concurrency, log_retention_days, memory_mb, timeout_seconds, planned_p99_ms, planned_p99_source
+    )
     build = functools.partial(
         _build_function,
         ctx,
@@ -420,12 +427,18 @@ def _role_of_the_old_shape(ctx: PluginContext, construct_id: str, name: str, rol
     return role
 
 
+# A function's planned service time, as tags: the p99 in ms, and where that figure comes from.
+PLANNED_P99_TAGS = ("planned-p99-ms", "planned-p99-source")
+
+
 @dataclass(frozen=True)
 class _Limits:
     reserved_concurrency: int
     log_retention_days: int
     memory_mb: int
     timeout_seconds: int
+    planned_p99_ms: float | None = None
+    planned_p99_source: str | None = None
 
     def check(self, ctx: PluginContext, name: str) -> None:
         where = f"plugin '{ctx.name}' function '{name}'"
@@ -444,6 +457,21 @@ class _Limits:
             raise RegistrationError(
                 f"{where}: timeout_seconds {self.timeout_seconds!r} is outside Lambda's 1..{MAX_FUNCTION_TIMEOUT_SECONDS}"
             )
+        if self.planned_p99_ms is not None and not 0 < self.planned_p99_ms <= self.timeout_seconds * 1000:
+            raise RegistrationError(
+                f"{where}: planned_p99_ms {self.planned_p99_ms!r} must be within its {self.timeout_seconds} s timeout"
+            )
+
+    @property
+    def tags(self) -> dict[str, str] | None:
+        """Where the planned service time travels to the capacity rule and table (core/host/policy.py)."""
+        if self.planned_p99_ms is None:
+            return None
+        ms_tag, source_tag = PLANNED_P99_TAGS
+        return {
+            ms_tag: f"{self.planned_p99_ms:g}",
+            **({source_tag: self.planned_p99_source} if self.planned_p99_source else {}),
+        }
 
 
 def _build_function(
@@ -493,6 +521,7 @@ def _build_function(
         environment={"variables": dict(environment)},
         kms_key_arn=kms.arn,
         logging_config={"log_format": "Text", "log_group": log_group.name},
+        tags=limits.tags,
         depends_on=[log_group, role.policy],
     )
     return keys.Function(

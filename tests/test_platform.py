@@ -10,13 +10,16 @@ from pathlib import Path
 import pytest
 
 from payments_platform.core.errors import RequirementError
+from payments_platform.core.host import policy
 from payments_platform.core.host.config import load_config
 from payments_platform.core.host.synth import synthesize
+from payments_platform.core.ops import capacity_table
 from payments_platform.core.ops.terraform import Terraform
 from payments_platform.core.testing import synth
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOTS = Path(__file__).parent / "snapshots"
+CAPACITY_DOC = REPO / "docs" / "CAPACITY.md"
 ALL = ["api", "audit", "messaging", "network", "observability", "storage"]
 
 
@@ -85,6 +88,41 @@ def test_snapshot_matches(every_synth, stack):
 
 def test_every_environment_synthesizes(every_synth):
     assert sorted(every_synth.stacks) == ["payments-dev", "payments-local", "payments-prod", "payments-staging"]
+
+
+def test_prod_stage_throttles_at_the_seeds_10000_rps_burst_5000(every_synth):
+    resources = policy.iter_resources(every_synth.configs["payments-prod"])
+    stage = policy.stage_throttle(resources)
+    assert (stage.rate, stage.burst) == (10000.0, 5000)
+
+
+def test_no_prod_method_is_throttled_below_the_capacity_its_function_is_sized_for(every_synth):
+    capacities = policy.method_capacities(policy.iter_resources(every_synth.configs["payments-prod"]))
+    assert {c.route for c in capacities} == {"POST /transactions", "GET /status"}
+    for c in capacities:
+        # Sized for the seed's peak: the capacity (N ÷ planned p99) is at least 10,000 rps, and the method
+        # admits all of it, bursts of its N.
+        assert c.planned_p99_ms is not None and c.served_rate >= 10000, c.describe()
+        assert c.method_throttle.rate >= c.served_rate and c.method_throttle.burst == c.reserved_concurrency
+        assert c.admitted_rate >= 10000, c.describe()
+
+
+def test_prod_says_in_one_line_which_lambda_quota_it_needs(every_synth):
+    (line,) = [w for w in every_synth.warnings["payments-prod"] if "quota" in w]
+    needed = policy.concurrency_quota_needed(policy.iter_resources(every_synth.configs["payments-prod"]))
+    assert needed > policy.LAMBDA_DEFAULT_CONCURRENCY_QUOTA
+    assert f"'Lambda concurrent executions' quota of {needed:,}" in line and "L-B99A9384" in line
+    assert every_synth.warnings["payments-prod"] == [line]  # and nothing else is incoherent in prod
+
+
+def test_the_capacity_table_in_docs_is_generated_from_the_current_synth(config, every_synth):
+    environments = config.select(sorted(config.environments))
+    current = capacity_table.render_markdown(
+        [(env.name, env.description, every_synth.configs[env.stack_name]) for env in environments]
+    )
+    assert CAPACITY_DOC.read_text() == current, (
+        "docs/CAPACITY.md is stale: run `make capacity-docs` and review the diff"
+    )
 
 
 @pytest.mark.parametrize("stack", ["payments-staging", "payments-prod"])

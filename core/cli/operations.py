@@ -73,6 +73,9 @@ def cmd_plan(args: argparse.Namespace, *, drift: bool = False) -> int:
             exc.exit_code = 1  # terraform's convention; 2 means "changes" here
         raise
     print(f"state: {outcome.workspace.state_location}")
+    # What synth warns about (e.g. a Lambda concurrency quota to request first) belongs in the review too.
+    for warning in outcome.workspace.synth.warnings.get(outcome.workspace.environment.stack_name, []):
+        print(f"warning: {warning}")
     print(outcome.summary.render())
     if outcome.plan_file:
         print(

@@ -8,11 +8,13 @@ exempted from one rule with ``ctx.policy.suppress(construct, rule, reason)``.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from payments_platform.core.builders import PLANNED_P99_TAGS
 from payments_platform.core.context import Suppression
 from payments_platform.core.declaration import LOG_RETENTION_DAYS
 
@@ -277,7 +279,21 @@ def s3_buckets_encrypted(resources: list[Resource], suppressed: set[tuple[str, s
 # (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
 ACCOUNT_THROTTLE = (10000.0, 5000)
 LAMBDA_DEFAULT_TIMEOUT_S = 3
+# Lambda's concurrent executions per account and region: the default quota, the part AWS keeps
+# unreserved whatever functions reserve, and the Service Quotas code to raise it
+# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+LAMBDA_DEFAULT_CONCURRENCY_QUOTA = 1000
+LAMBDA_UNRESERVED_MINIMUM = 100
+LAMBDA_CONCURRENCY_QUOTA_CODE = "L-B99A9384"
+PLANNED_P99_MS_TAG, PLANNED_P99_SOURCE_TAG = PLANNED_P99_TAGS
 _REFERENCE = re.compile(r"^\$\{(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)\}$")
+
+
+@dataclass(frozen=True)
+class Throttle:
+    rate: float  # requests per second, steady state
+    burst: int
+    by: str  # which setting it comes from
 
 
 @dataclass(frozen=True)
@@ -287,34 +303,110 @@ class MethodCapacity:
     method: Resource  # aws_api_gateway_method
     route: str  # "POST /transactions"
     function: str  # function_name
-    admitted_rate: float  # requests per second, steady state (the tightest of stage/method, usage plans)
-    admitted_burst: int
-    admitted_by: str  # which throttle sets it
+    method_throttle: Throttle  # the method's own, else the stage's */*, else the account's
+    client_throttle: Throttle | None  # one client's usage-plan throttle (API-key methods)
+    clients: int  # API keys in the usage plans of the method
     reserved_concurrency: int | None
     timeout_s: int
+    planned_p99_ms: float | None  # the function's planned service time (its planned-p99-ms tag)
+    planned_source: str = ""
+
+    @property
+    def admitted(self) -> Throttle:
+        """What all clients together get through: the method's throttle, or every client at its plan's."""
+        if self.client_throttle is not None and self.clients:
+            together = Throttle(
+                self.client_throttle.rate * self.clients,
+                self.client_throttle.burst * self.clients,
+                f"usage plan, {self.clients} client(s)",
+            )
+            if together.rate < self.method_throttle.rate:
+                return Throttle(together.rate, min(together.burst, self.method_throttle.burst), together.by)
+        return self.method_throttle
+
+    @property
+    def admitted_rate(self) -> float:
+        return self.admitted.rate
+
+    @property
+    def admitted_burst(self) -> int:
+        return min(self.method_throttle.burst, self.admitted.burst)
+
+    @property
+    def service_time_ms(self) -> float:
+        """The planned p99, else the timeout (every call running to it: the worst case)."""
+        return self.planned_p99_ms if self.planned_p99_ms is not None else self.timeout_s * 1000.0
 
     @property
     def served_rate(self) -> float:
-        """Little's law (in flight = rate × duration): the rate its reserved concurrency serves
-        when every call runs to its timeout."""
-        return (self.reserved_concurrency or 0) / self.timeout_s
+        """Little's law (in flight = rate × duration): the rate its reserved concurrency serves at the
+        planned service time."""
+        return round((self.reserved_concurrency or 0) * 1000 / self.service_time_ms, 2)
+
+    def served(self) -> str:
+        n, p99 = self.reserved_concurrency, self.service_time_ms
+        at = (
+            f"its planned p99 of {_number(p99)} ms"
+            if self.planned_p99_ms is not None
+            else f"its {self.timeout_s} s timeout"
+        )
+        return f"{self.function} serves {n} at once and {_number(self.served_rate)} rps at {at} ({n} ÷ {_number(p99 / 1000)} s)"
 
     def describe(self) -> str:
         return (
             f"{self.route} admits {_number(self.admitted_rate)} rps, bursts of {self.admitted_burst} "
-            f"({self.admitted_by}); {self.function} serves {self.reserved_concurrency} at once and "
-            f"{_number(self.served_rate)} rps when every call runs to its {self.timeout_s} s timeout "
-            f"(reserved concurrency {self.reserved_concurrency} ÷ {self.timeout_s} s)"
+            f"({self.admitted.by}); {self.served()}"
         )
 
 
 def _number(value: float) -> str:
-    return f"{value:g}"
+    return f"{value:,g}" if value < 1e6 else f"{value:,.0f}"
 
 
 def _referenced(value: Any, rtype: str) -> str | None:
     match = _REFERENCE.match(value) if isinstance(value, str) else None
     return match[2] if match and match[1] == rtype else None
+
+
+def _method_throttle(settings: list[Mapping[str, Any]], path: str, verb: str) -> Throttle:
+    found = Throttle(*ACCOUNT_THROTTLE, "the account's default")
+    for level in ("*/*", f"{path}/{verb}"):
+        for body in settings:
+            throttle = body.get("settings") or {}
+            if body.get("method_path") == level and throttle.get("throttling_rate_limit") is not None:
+                # A method's own settings replace the stage's for it.
+                found = Throttle(
+                    float(throttle["throttling_rate_limit"]),
+                    int(throttle["throttling_burst_limit"]),
+                    "stage throttle" if level == "*/*" else "method throttle",
+                )
+    return found
+
+
+def stage_throttle(resources: list[Resource]) -> Throttle:
+    """The stage-wide ``*/*`` throttle (every method without its own), else the account's."""
+    settings = [r.body for r in resources if r.type == "aws_api_gateway_method_settings"]
+    return _method_throttle(settings, "*", "*")
+
+
+def _client_throttle(by_type: Mapping[str, Mapping[str, Resource]]) -> tuple[Throttle | None, int]:
+    keys_per_plan: dict[str, int] = {}
+    for member in by_type.get("aws_api_gateway_usage_plan_key", {}).values():
+        plan_key = _referenced(member.body.get("usage_plan_id"), "aws_api_gateway_usage_plan")
+        if plan_key is not None:
+            keys_per_plan[plan_key] = keys_per_plan.get(plan_key, 0) + 1
+    found: Throttle | None = None
+    clients = 0
+    for plan_id, usage_plan in by_type.get("aws_api_gateway_usage_plan", {}).items():
+        plan_throttle = usage_plan.body.get("throttle_settings") or {}
+        if plan_throttle.get("rate_limit") is None or not keys_per_plan.get(plan_id):
+            continue
+        clients += keys_per_plan[plan_id]
+        throttle = Throttle(
+            float(plan_throttle["rate_limit"]), int(plan_throttle.get("burst_limit") or 0), "usage plan"
+        )
+        found = throttle if found is None or throttle.rate > found.rate else found  # the most generous client
+    return found, clients
 
 
 def method_capacities(resources: list[Resource]) -> list[MethodCapacity]:
@@ -333,11 +425,7 @@ def method_capacities(resources: list[Resource]) -> list[MethodCapacity]:
         return "/".join(parts)
 
     settings = [r.body for r in by_type.get("aws_api_gateway_method_settings", {}).values()]
-    keys_per_plan: dict[str, int] = {}
-    for member in by_type.get("aws_api_gateway_usage_plan_key", {}).values():
-        plan_key = _referenced(member.body.get("usage_plan_id"), "aws_api_gateway_usage_plan")
-        if plan_key is not None:
-            keys_per_plan[plan_key] = keys_per_plan.get(plan_key, 0) + 1
+    client_throttle, clients = _client_throttle(by_type)
     found = []
     for integration in by_type.get("aws_api_gateway_integration", {}).values():
         function_id = _referenced(integration.body.get("uri"), "aws_lambda_function")
@@ -347,43 +435,32 @@ def method_capacities(resources: list[Resource]) -> list[MethodCapacity]:
         method, function = by_type["aws_api_gateway_method"][method_id], by_type["aws_lambda_function"][function_id]
         path = resource_path(_referenced(method.body.get("resource_id"), "aws_api_gateway_resource"))
         verb = str(method.body.get("http_method"))
-        limits = [(*ACCOUNT_THROTTLE, "the account's default")]
-        for level in ("*/*", f"{path}/{verb}"):
-            for body in settings:
-                throttle = body.get("settings") or {}
-                if body.get("method_path") == level and throttle.get("throttling_rate_limit") is not None:
-                    where = "stage throttle" if level == "*/*" else "method throttle"
-                    # A method's own settings replace the stage's for it.
-                    limits = [
-                        (float(throttle["throttling_rate_limit"]), int(throttle["throttling_burst_limit"]), where)
-                    ]
-        if method.body.get("api_key_required"):
-            for plan_id, usage_plan in by_type.get("aws_api_gateway_usage_plan", {}).items():
-                plan_throttle = usage_plan.body.get("throttle_settings") or {}
-                clients = keys_per_plan.get(plan_id, 0)
-                if plan_throttle.get("rate_limit") is not None and clients:
-                    limits.append(
-                        (
-                            float(plan_throttle["rate_limit"]) * clients,
-                            int(plan_throttle.get("burst_limit") or 0) * clients,
-                            f"usage plan, {clients} client(s)",
-                        )
-                    )
-        rate, burst, by = min(limits)
         reserved = function.body.get("reserved_concurrent_executions")
+        tags = function.body.get("tags") or {}
+        keyed = bool(method.body.get("api_key_required"))
         found.append(
             MethodCapacity(
                 method=method,
                 route=f"{verb} /{path}",
                 function=str(function.body.get("function_name")),
-                admitted_rate=rate,
-                admitted_burst=min(b for _, b, _ in limits),
-                admitted_by=by,
+                method_throttle=_method_throttle(settings, path, verb),
+                client_throttle=client_throttle if keyed else None,
+                clients=clients if keyed else 0,
                 reserved_concurrency=reserved if isinstance(reserved, int) and reserved > 0 else None,
                 timeout_s=int(function.body.get("timeout") or LAMBDA_DEFAULT_TIMEOUT_S),
+                planned_p99_ms=_planned_p99(tags.get(PLANNED_P99_MS_TAG)),
+                planned_source=str(tags.get(PLANNED_P99_SOURCE_TAG) or ""),
             )
         )
     return sorted(found, key=lambda c: c.route)
+
+
+def _planned_p99(value: Any) -> float | None:
+    try:
+        p99 = float(value)
+    except (TypeError, ValueError):
+        return None
+    return p99 if p99 > 0 else None
 
 
 def capacity_violations(resources: list[Resource], suppressed: set[tuple[str, str]]) -> list[str]:
@@ -398,15 +475,75 @@ def capacity_violations(resources: list[Resource], suppressed: set[tuple[str, st
     ]
 
 
+def capacity_warnings(c: MethodCapacity) -> Iterator[str]:
+    """Where a method's sizing is incoherent, with what to change."""
+    if c.planned_p99_ms is None:
+        yield (
+            f"{c.route}: {c.function} states no planned p99 (tag {PLANNED_P99_MS_TAG}), so it is planned at its "
+            f"{c.timeout_s} s timeout, {_number(c.served_rate)} rps; state the p99 it is planned with"
+        )
+    if c.admitted_rate > c.served_rate + 1e-9:
+        needed = math.ceil(round(c.admitted_rate * c.service_time_ms / 1000, 6))
+        yield (
+            f"{c.describe()}: above {_number(c.served_rate)} rps Lambda answers 503 + Retry-After; "
+            f"reserve {needed:,} concurrent executions to serve {_number(c.admitted_rate)} rps, "
+            f"or throttle the method at {_number(c.served_rate)} rps"
+        )
+    client = c.client_throttle
+    if client is not None and c.clients > 1:
+        method = c.method_throttle
+        if client.rate >= method.rate or client.burst >= method.burst:
+            yield (
+                f"{c.route}: one client's usage plan admits {_number(client.rate)} rps, bursts of {client.burst} -- "
+                f"the whole method's {_number(method.rate)} rps, bursts of {method.burst} ({method.by}): one client can "
+                f"take the other {c.clients - 1} client(s)' capacity; give each a share, at most "
+                f"{_number(round(method.rate / c.clients, 2))} rps and bursts of {max(1, method.burst // c.clients)}"
+            )
+
+
+def reserved_concurrency_total(resources: list[Resource]) -> int:
+    return sum(
+        r.body["reserved_concurrent_executions"]
+        for r in resources
+        if r.type == "aws_lambda_function" and isinstance(r.body.get("reserved_concurrent_executions"), int)
+    )
+
+
+def concurrency_quota_needed(resources: list[Resource]) -> int:
+    """The account's concurrent executions this stack needs: what it reserves, plus what AWS keeps unreserved."""
+    return reserved_concurrency_total(resources) + LAMBDA_UNRESERVED_MINIMUM
+
+
+def quota_warning(config: Mapping[str, Any], resources: list[Resource]) -> str | None:
+    """One line when the stack reserves more than an account's default Lambda quota leaves it."""
+    needed = concurrency_quota_needed(resources)
+    if needed <= LAMBDA_DEFAULT_CONCURRENCY_QUOTA:
+        return None
+    providers: list[Mapping[str, Any]] = (config.get("provider") or {}).get("aws") or [{}]
+    region = providers[0].get("region") or "its region"
+    return (
+        f"[PP-CAPACITY] needs a 'Lambda concurrent executions' quota of {needed:,} in {region} "
+        f"({reserved_concurrency_total(resources):,} reserved + {LAMBDA_UNRESERVED_MINIMUM} AWS keeps unreserved; "
+        f"the default is {LAMBDA_DEFAULT_CONCURRENCY_QUOTA:,}): request it in Service Quotas, quota code "
+        f"{LAMBDA_CONCURRENCY_QUOTA_CODE}, before deploying (docs/CAPACITY.md)"
+    )
+
+
 def warnings(config: Mapping[str, Any], suppressions: Iterable[Suppression] = ()) -> list[str]:
-    """What synth reports without failing: a method that admits a steadier rate than its function
-    serves when every call runs to its timeout (PP-CAPACITY; the excess is answered 503 + Retry-After)."""
+    """What synth reports without failing (PP-CAPACITY): a method sized against a function without
+    a planned p99, a method admitting more than its function serves (the excess is answered 503 +
+    Retry-After), one client able to take the others' capacity; and a stack reserving more Lambda
+    concurrency than an account's default quota allows."""
     suppressed = {(s.path, s.rule) for s in suppressions}
-    return [
-        f"[PP-CAPACITY] {c.method.address} (plugin '{c.method.plugin}'): {c.describe()}"
-        for c in method_capacities(iter_resources(config))
-        if (c.method.path, "PP-CAPACITY") not in suppressed and c.admitted_rate > c.served_rate + 1e-9
+    resources = iter_resources(config)
+    found = [
+        f"[PP-CAPACITY] {c.method.address} (plugin '{c.method.plugin}'): {warning}"
+        for c in method_capacities(resources)
+        if (c.method.path, "PP-CAPACITY") not in suppressed
+        for warning in capacity_warnings(c)
     ]
+    quota = quota_warning(config, resources)
+    return [*found, *([quota] if quota else [])]
 
 
 # Rules over the whole stack rather than one resource at a time (documented with RULES).

@@ -162,11 +162,23 @@ def create_functions(
             environment={k: environment[k] for k in spec.environment},
             memory_mb=settings.memory_mb,
             timeout_seconds=settings.timeout_seconds,
-            reserved_concurrency=spec.reserved_concurrency or settings.reserved_concurrency,
+            reserved_concurrency=function_reserved_concurrency(settings, spec),
             log_retention_days=settings.log_retention_days,
+            **planned_service_time(settings, spec.key),
         )
         for spec in FUNCTIONS
     }
+
+
+def function_reserved_concurrency(settings: ApiSettings, spec: FunctionSpec) -> int:
+    return spec.reserved_concurrency or settings.function_reserved_concurrency(spec.key)
+
+
+def planned_service_time(settings: ApiSettings, function_key: str) -> dict[str, Any]:
+    planned = settings.service_time.get(function_key)
+    if planned is None:
+        return {}
+    return {"planned_p99_ms": planned.p99_ms, "planned_p99_source": planned.source}
 
 
 def allow_api_invoke(

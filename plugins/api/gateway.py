@@ -8,6 +8,7 @@ trigger is the hash of that description, so any change to the API's shape redepl
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ from .definition import (
     paths,
     redeployment_hash,
 )
-from .functions import FUNCTIONS
+from .functions import FUNCTIONS, function_reserved_concurrency
 from .responses import GATEWAY_ERRORS, JSON, preflight_headers, quoted
 from .settings import ApiSettings
 
@@ -324,14 +325,24 @@ class MethodThrottle:
 
 def method_throttle(settings: ApiSettings, function_key: str) -> MethodThrottle:
     """What a Lambda-backed method admits, sized from what its function serves (core policy
-    PP-CAPACITY): a burst no larger than its reserved concurrency N (more at once is certain to be
-    throttled by Lambda), and -- Little's law, in flight = rate × duration -- at most N ÷ timeout
-    requests per second, the rate it serves even when every call runs to its timeout
-    (``method_throttle_rate`` admits more, reported at synth)."""
+    PP-CAPACITY). Little's law, in flight = rate × duration: N reserved executions each busy for the
+    planned p99 serve N ÷ p99 requests per second -- the method's steady rate (``method_throttle_rate``
+    admits more, reported at synth); its burst is N, what can be in flight at once."""
     spec = next(spec for spec in FUNCTIONS if spec.key == function_key)
-    reserved = spec.reserved_concurrency or settings.reserved_concurrency
-    rate = settings.method_throttle_rate or round(reserved / settings.timeout_seconds, 2)
-    return MethodThrottle(rate=rate, burst=reserved)
+    reserved = function_reserved_concurrency(settings, spec)
+    capacity = round(reserved * 1000 / settings.planned_p99_ms(function_key), 2)
+    return MethodThrottle(rate=settings.method_throttle_rate or capacity, burst=reserved)
+
+
+def client_throttle(settings: ApiSettings) -> MethodThrottle:
+    """Each client's usage-plan throttle: its share of the tightest Lambda-backed method's rate and
+    burst (``client_share``, by default 1 ÷ the number of clients), so that one client, however
+    fast, leaves every other client its share of every method."""
+    share = settings.client_share_of_capacity
+    methods = [method_throttle(settings, route.function) for route in ROUTES]
+    rate = min(m.rate for m in methods)
+    burst = min(m.burst for m in methods)
+    return MethodThrottle(rate=round(share * rate, 2), burst=max(1, math.floor(round(share * burst, 6))))
 
 
 def _method_throttles(ctx: PluginContext, settings: ApiSettings, api: Any, stage: Any, account: Any) -> dict[str, Any]:
@@ -380,15 +391,16 @@ def _gateway_responses(scope: Any, api: Any) -> list[Any]:
 
 
 def _usage_plan(ctx: PluginContext, settings: ApiSettings, api: Any, stage: Any) -> tuple[Any, dict[str, Any]]:
-    """Per-client throttling (always), and one API key per client (with API-key auth)."""
+    """Per-client throttling (always: ``client_throttle``), and one API key per client (with API-key auth)."""
     scope = ctx.scope
+    per_client = client_throttle(settings)
     plan = aws.api_gateway_usage_plan.ApiGatewayUsagePlan(
         scope,
         "usage_plan",
         name=ctx.naming.name("payments-usage-plan"),
         description="Per-client throttling of the payments API",
         api_stages=[aws.api_gateway_usage_plan.ApiGatewayUsagePlanApiStages(api_id=api.id, stage=stage.stage_name)],
-        throttle_settings={"rate_limit": settings.throttle_rate, "burst_limit": settings.throttle_burst},
+        throttle_settings={"rate_limit": per_client.rate, "burst_limit": per_client.burst},
     )
     api_keys: dict[str, Any] = {}
     for client in settings.api_clients:

@@ -9,6 +9,7 @@ topic's real subscriber is an e-mail address) and the functions' logs -- none ho
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import time
@@ -16,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from payments_platform.core import CheckFailed, ExampleRequest, HttpResponse, LocalDeployment, SmokeCheck
 from payments_platform.runtime.idempotency import RECORD_ID_PREFIX
@@ -48,6 +50,46 @@ def payment_body(reference: str, *, pan: str = TEST_PAN, cvc: str = TEST_CVC, am
 # turns up by chance (about one digest in 300 for contains_card_data: a table of a chaos run's
 # records never scans clean). A client's own 64-hex value holding a PAN is refused at validation.
 _DERIVED_ID = re.compile(rf"(?:{re.escape(RECORD_ID_PREFIX)}|cfp_)?[0-9a-f]{{64}}")
+
+
+@dataclass(frozen=True)
+class SequentialAnswer:
+    kind: str  # "payment", "replay" or "invalid"
+    status: int
+    retry_after: str | None
+    seconds: float
+
+
+def sequential_client(
+    url: str, api_key: str, *, rounds: int = 20, invalid_per_round: int = 8, payments: bool = True
+) -> list[SequentialAnswer]:
+    """One client, one keep-alive connection, never more than one request in flight -- what a person,
+    a black-box check or a contract fuzzer's worker sends: per round a new payment, its immediate
+    replay, then invalid bodies the gateway's validator answers without running a function
+    (``payments=False``: the invalid bodies only). Issue #30: such a client never meets a 429."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    path = f"{parts.path.rstrip('/')}/transactions"
+    invalid = json.loads(payment_body("sequential-invalid"))
+    invalid["amount"] = "nineteen"
+    answers: list[SequentialAnswer] = []
+    try:
+        for round_ in range(rounds):
+            key = str(uuid.uuid4())
+            payment = payment_body(f"sequential-{uuid.uuid4().hex[:8]}-{round_}")
+            sends = [("payment", payment, key), ("replay", payment, key)] if payments else []
+            sends += [("invalid", json.dumps(invalid).encode(), str(uuid.uuid4()))] * invalid_per_round
+            for kind, body, idempotency_key in sends:
+                started = time.perf_counter()
+                headers = {"Content-Type": "application/json", "x-api-key": api_key, "Idempotency-Key": idempotency_key}
+                connection.request("POST", path, body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                seconds = time.perf_counter() - started
+                answers.append(SequentialAnswer(kind, response.status, response.getheader("Retry-After"), seconds))
+    finally:
+        connection.close()
+    return answers
 
 
 def derived_identifier(text: str) -> bool:

@@ -15,10 +15,11 @@ See README.md in this folder for what each choice means in AWS; the short versio
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from payments_platform.core import LogRetentionDays, PluginSettings, unique_strings
 
@@ -33,6 +34,30 @@ MAX_TIMEOUT_SECONDS = 29
 # Payments functions run in a VPC with X-Ray and botocore: below 512 MB cold starts
 # (CPU scales with memory) push p99 latency past the API's budget.
 MIN_MEMORY_MB = 512
+# The functions behind the API's methods (definition.py), the ones a capacity plan is about.
+API_FUNCTIONS = ("transaction-processor", "status-checker")
+# A planned service time's source lands on its function as a tag: what a Lambda tag value may hold.
+TAG_VALUE = re.compile(r"^[\w +=.:/@-]{1,256}$")
+
+
+class PlannedServiceTime(BaseModel):
+    """The p99 duration a function is planned with, and where that figure comes from (a
+    measurement: BENCHMARKS.md, CloudWatch's Duration p99 of the deployed function, ...)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    p99_ms: float = Field(gt=0)
+    source: str
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        """1-256 letters, digits, spaces or _ + = . : / @ - (it is tagged on the function)"""
+        if not TAG_VALUE.match(value):
+            raise ValueError(
+                f"source {value!r} must be 1-256 letters, digits, spaces or _ + = . : / @ - (a Lambda tag value)"
+            )
+        return value
 
 
 class ApiSettings(PluginSettings):
@@ -45,10 +70,20 @@ class ApiSettings(PluginSettings):
 
     throttle_rate: int = Field(default=10000, gt=0)  # requests per second, steady state
     throttle_burst: int = Field(default=5000, gt=0)
-    # Each Lambda-backed method's own steady rate; None: its function's reserved concurrency ÷ timeout
-    # (what it serves when every call runs to its timeout). Its burst is always the reserved concurrency.
-    # A higher rate is allowed and reported at synth (PP-CAPACITY warning), never hidden.
+    # The p99 duration each API function is planned with (function key → p99_ms and its source).
+    # A method's capacity is its function's reserved concurrency ÷ this p99 (Little's law); a function
+    # without one is planned at its timeout, the worst case, and synth says so (PP-CAPACITY).
+    service_time: dict[str, PlannedServiceTime] = Field(default_factory=dict)
+    # The peak the API must serve, in requests per second per method: each API function then reserves
+    # ⌈peak_rps × planned p99⌉ concurrent executions (instead of ``reserved_concurrency``).
+    peak_rps: int | None = Field(default=None, gt=0)
+    # Each Lambda-backed method's own steady rate; None: its capacity, reserved concurrency ÷ planned
+    # p99. Its burst is always the reserved concurrency. A higher rate is allowed and reported at synth
+    # (PP-CAPACITY warning), never hidden: what Lambda cannot take is answered 503 + Retry-After.
     method_throttle_rate: float | None = Field(default=None, gt=0)
+    # The share of each method's admitted rate and burst one client's usage plan allows; None: an even
+    # split, 1 ÷ the number of clients -- so no client can take another's capacity.
+    client_share: float | None = Field(default=None, gt=0, le=1)
     logging_level: Literal["OFF", "ERROR", "INFO"] | None = None
     manage_account_cloudwatch_role: bool = False
     account_cloudwatch_role_exists: bool = False
@@ -82,10 +117,30 @@ class ApiSettings(PluginSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> ApiSettings:
-        """clients non-empty with auth = "api_key"; at most one of manage_account_cloudwatch_role and
-        account_cloudwatch_role_exists; logging_level ERROR or INFO only with one of them"""
+        """clients non-empty with auth = "api_key"; service_time names only API functions, each p99 within
+        the timeout; peak_rps not with reserved_concurrency, and with a planned p99 for each API function; at
+        most one of manage_account_cloudwatch_role and account_cloudwatch_role_exists; logging_level ERROR or
+        INFO only with one of them"""
         if self.auth == "api_key" and not self.clients:
             raise ValueError("clients must name at least one client when auth = 'api_key'")
+        unknown = sorted(set(self.service_time) - set(API_FUNCTIONS))
+        if unknown:
+            raise ValueError(f"service_time names {unknown}: the API's functions are {list(API_FUNCTIONS)}")
+        for key, planned in self.service_time.items():
+            if planned.p99_ms > self.timeout_seconds * 1000:
+                raise ValueError(
+                    f"service_time.{key}.p99_ms = {planned.p99_ms:g} is longer than the {self.timeout_seconds} s "
+                    "timeout: every such call would be cut off"
+                )
+        if self.peak_rps is not None:
+            if "reserved_concurrency" in self.model_fields_set:
+                raise ValueError(
+                    "peak_rps and reserved_concurrency are exclusive: with peak_rps each API function reserves "
+                    "⌈peak_rps × planned p99⌉ concurrent executions"
+                )
+            missing = [key for key in API_FUNCTIONS if key not in self.service_time]
+            if missing:
+                raise ValueError(f"peak_rps needs a planned p99 (service_time) for {missing}")
         if self.manage_account_cloudwatch_role and self.account_cloudwatch_role_exists:
             raise ValueError(
                 "manage_account_cloudwatch_role and account_cloudwatch_role_exists are exclusive: "
@@ -109,6 +164,26 @@ class ApiSettings(PluginSettings):
         if self.logging_level is not None:
             return self.logging_level
         return "INFO" if self.execution_logging_available else "OFF"
+
+    def planned_p99_ms(self, function_key: str) -> float:
+        """The service time a function is planned with: its stated p99, else its timeout."""
+        planned = self.service_time.get(function_key)
+        return planned.p99_ms if planned is not None else self.timeout_seconds * 1000.0
+
+    def function_reserved_concurrency(self, function_key: str) -> int:
+        """An API function's reserved concurrency: for ``peak_rps``, Little's law (in flight = rate ×
+        duration) at its planned p99, else the ``reserved_concurrency`` setting."""
+        if self.peak_rps is not None and function_key in API_FUNCTIONS:
+            # round() first: 10,000 × 0.25 s is 2,500 in decimal, 2,500.0000000000005 in binary.
+            return math.ceil(round(self.peak_rps * self.planned_p99_ms(function_key) / 1000, 6))
+        return self.reserved_concurrency
+
+    @property
+    def client_share_of_capacity(self) -> float:
+        """One client's share of each method's capacity (1 without API-key clients)."""
+        if self.client_share is not None:
+            return self.client_share
+        return 1 / len(self.api_clients) if self.api_clients else 1.0
 
     @property
     def api_clients(self) -> tuple[str, ...]:

@@ -180,11 +180,14 @@ class LocalGateway:
         return key
 
     def _throttle(self, method: Method, api_key: Any) -> None:
-        limits: list[tuple[dict, Any, Throttle | None]] = [
-            (self._method_buckets, (method.resource_path, method.http_method), self.api.throttle_for(method)),
-        ]
+        # API Gateway's order: the client's usage-plan limit, then the method's (then the account's):
+        # a request its client's plan refuses spends none of the method's capacity, which is what
+        # keeps one client from taking the others' (https://docs.aws.amazon.com/apigateway/latest/
+        # developerguide/api-gateway-request-throttling.html, "order in which limits are applied").
+        limits: list[tuple[dict, Any, Throttle | None]] = []
         if api_key is not None:
             limits.append((self._key_buckets, api_key.id, api_key.throttle))
+        limits.append((self._method_buckets, (method.resource_path, method.http_method), self.api.throttle_for(method)))
         for buckets, name, throttle in limits:
             if throttle is None:
                 continue

@@ -28,6 +28,10 @@ def test_text_shows_what_the_environment_sets():
     assert out.endswith(
         "environment dev (enabled), set in environments.toml:\n"
         '  clients = ["dev-client"]\n  manage_account_cloudwatch_role = true\n  reserved_concurrency = 5\n'
+        "  service_time = {transaction-processor = {p99_ms = 250.0, source = "
+        '"BENCHMARKS.md Capacity: load_test.py REPORT Duration p99 247 and 170 ms in two runs 2026-12-06"}, '
+        "status-checker = {p99_ms = 175.0, source = "
+        '"BENCHMARKS.md Capacity: load_test.py REPORT Duration p99 135 and 171 ms in two runs 2026-12-06"}}\n'
         "  the rest at their defaults\n"
     )
 

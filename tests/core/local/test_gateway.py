@@ -251,6 +251,22 @@ def test_usage_plan_throttle_is_per_key():
     assert first == [200, 429] and other.status == 200
 
 
+def test_a_request_its_clients_plan_refuses_spends_none_of_the_methods_throttle():
+    from payments_platform.core.local.apigw.deployed_api import ApiKey
+
+    # Each client half of the method (burst 2 of 4): however many requests one sends, the other still gets
+    # its two, because the client's plan is applied before the method's throttle (API Gateway's order).
+    keys = {
+        KEY_VALUE: ApiKey("key1", "one", KEY_VALUE, Throttle(1.0, 2)),
+        OTHER_KEY_VALUE: ApiKey("key2", "two", OTHER_KEY_VALUE, Throttle(1.0, 2)),
+    }
+    app = LocalGateway(deployed_api(api_keys=keys, stage_throttle=Throttle(2.0, 4)), RecordingInvoker(), clock=Clock())
+    flood = [call(app, "POST", "/prod/transactions", headers=JSON_HEADERS, body=GOOD).status for _ in range(10)]
+    other_headers = {**JSON_HEADERS, "x-api-key": OTHER_KEY_VALUE}
+    other = [call(app, "POST", "/prod/transactions", headers=other_headers, body=GOOD).status for _ in range(2)]
+    assert flood == [200, 200] + [429] * 8 and other == [200, 200]
+
+
 # --------------------------------------------------------------------------- function failures
 
 

@@ -13,9 +13,14 @@ REQUIRED = [keys.NETWORK, keys.TRANSACTIONS_TABLE, keys.AUDIT_QUEUE, keys.NOTIFI
 STUBS = stub_provider("stubs", REQUIRED)
 STUB_VALUES = stub_values()
 
+PLANNED_SERVICE_TIME = {
+    "transaction-processor": {"p99_ms": 250, "source": "test: BENCHMARKS.md"},
+    "status-checker": {"p99_ms": 100, "source": "test: BENCHMARKS.md"},
+}
 API_KEY_SETTINGS = {
     "clients": ["checkout-web", "checkout-mobile"],
     "reserved_concurrency": 7,
+    "service_time": PLANNED_SERVICE_TIME,
     "manage_account_cloudwatch_role": True,
 }
 IAM_SETTINGS = {"auth": "iam", "memory_mb": 1024, "reserved_concurrency": 3}

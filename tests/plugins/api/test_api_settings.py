@@ -88,3 +88,23 @@ def test_defaults_match_the_platform_contract():
         5000,
     )
     assert settings.manage_account_cloudwatch_role is False
+
+
+PLANNED = {"p99_ms": 250, "source": "BENCHMARKS.md"}
+
+
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        ({"service_time": {"archiver": PLANNED}}, "service_time names ['archiver']"),
+        ({"service_time": {"status-checker": {"p99_ms": 11000, "source": "x"}}}, "longer than the 10 s timeout"),
+        ({"service_time": {"status-checker": {"p99_ms": 0, "source": "x"}}}, "service_time"),
+        ({"service_time": {"status-checker": {"p99_ms": 100, "source": "a (b)"}}}, "a Lambda tag value"),
+        ({"peak_rps": 10000, "reserved_concurrency": 5}, "peak_rps and reserved_concurrency are exclusive"),
+        ({"peak_rps": 10000, "service_time": {"status-checker": PLANNED}}, "needs a planned p99 (service_time) for"),
+        ({"client_share": 1.5}, "client_share"),
+    ],
+)
+def test_an_incoherent_capacity_plan_is_refused_saying_why(settings, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        synth_api(settings, cache=False)
