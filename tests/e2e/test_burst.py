@@ -169,7 +169,7 @@ def test_a_burst_of_32_distinct_keys_gets_201s_and_retryable_answers_only(deploy
 
 
 def test_each_clients_deployed_usage_plan_is_half_of_the_method(deployment: LocalDeployment):
-    api = read_deployed_api(deployment.client("apigateway"), api_name=deployment.gateway_spec["api_name"])
+    (api,) = DeployedStack(deployment.endpoint, deployment.record.region, deployment.stack_dir).apis()
     method = api.throttle_for(api.methods[("/transactions", "POST")])
     assert len(api.api_keys) == 2
     for key in api.api_keys.values():
