@@ -115,7 +115,9 @@ class LocalDeployment:
                 captured["leftovers"] = leftovers(self.client, record.suffix)
 
             down(self.run, before_stop=inspect)
-            self.teardown = Teardown(captured.get("state", ["(destroy did not finish)"]), captured.get("leftovers", {}))
+            # A destroy that failed says why (the run directory, its logs included, is gone after down).
+            unfinished = f"(destroy did not finish: {self.run.teardown_error or 'no error recorded'})"
+            self.teardown = Teardown(captured.get("state", [unfinished]), captured.get("leftovers", {}))
         return self.teardown
 
 
