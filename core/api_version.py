@@ -32,6 +32,8 @@ History (each minor version only adds):
   ``Topic.subscribe_queue/subscribe_function`` and the ``Topic`` fields ``physical_arn``,
   ``event_type_attribute``, ``event_types``; a key-policy statement naming a resource that depends
   on the key refused at synth (core/host/key_policy_cycles.py).
+  ``PluginDeclaration.checkov_baseline`` (a distribution's reviewed checkov findings, capped per
+  distribution; exemption rules by construction in core/ops/compliance/rules.py).
 """
 
 from __future__ import annotations
