@@ -64,6 +64,7 @@ from payments_platform.core.errors import (
     RequirementError,
 )
 from payments_platform.core.fault_rules import FUNCTION_SERVICE, FaultRule
+from payments_platform.core.function_packages import BuiltZip, function_package, sign_package, store_zip, tree_entries
 from payments_platform.core.hookspec import ENTRY_POINT_GROUP, hookimpl
 from payments_platform.core.keys import ContextKey
 from payments_platform.core.monitoring import (
@@ -126,6 +127,11 @@ __all__ = [
     "SmokeCheck",
     "AssetType",
     "BucketLifecycle",
+    "BuiltZip",
+    "function_package",
+    "sign_package",
+    "store_zip",
+    "tree_entries",
     "HardenedBucket",
     "deny_unencrypted_uploads",
     "hardened_bucket",
