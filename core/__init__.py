@@ -78,6 +78,7 @@ from payments_platform.core.monitoring import (
     MonitoredQueue,
     MonitoredTable,
 )
+from payments_platform.core.network_needs import Egress
 from payments_platform.core.roles import Role, grant_function_basics, grant_key_via_service
 
 # Loaded on first use: importing them starts the jsii runtime.
@@ -128,6 +129,7 @@ __all__ = [
     "AssetType",
     "BucketLifecycle",
     "BuiltZip",
+    "Egress",
     "function_package",
     "sign_package",
     "store_zip",

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from payments_platform.core import grants
 from payments_platform.core.grants import Grantor
+from payments_platform.core.network_needs import Egress, NetworkNeeds
 from payments_platform.core.roles import Role, grant_key_via_service
 
 T = TypeVar("T")
@@ -73,6 +74,23 @@ class Network:
     private_route_table_ids: tuple[str, ...] = ()
     # the interface endpoints' security group ("" when the provider has none)
     endpoint_security_group_id: str = ""
+    # What plugins ask of the network (plugin API 1.2): read by its provider in finalize.
+    needs: NetworkNeeds = field(default_factory=NetworkNeeds, kw_only=True, compare=False, repr=False)
+
+    def require_service(self, ctx: Any, service: str) -> None:
+        """Say that functions in this environment call AWS ``service`` (e.g. ``"lambda"``): the
+        provider builds its interface endpoint in the private subnets (private DNS, HTTPS from the
+        functions' security group) unless the environment has it already. Call it in resources or
+        wiring with your ``ctx``; an environment where nobody asks synthesizes without it."""
+        self.needs.require_service(ctx, service)
+
+    def require_egress(self, ctx: Any, function: Any, egress: Egress) -> None:
+        """Say that ``function`` (a :class:`Function` you built) reaches the internet as ``egress``
+        says; ``platform_function(..., egress=...)`` calls it for you. The provider places that
+        function alone where it has a route out (the platform's network: dedicated private egress
+        subnets behind a NAT gateway per availability zone) and lets it connect to ``egress.ports``
+        only; every other function keeps no route to the internet."""
+        self.needs.require_egress(ctx, function, egress)
 
 
 @dataclass(frozen=True)

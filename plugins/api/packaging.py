@@ -23,14 +23,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from payments_platform.core import BuiltZip, keys, store_zip, tree_entries
-from payments_platform.core.function_packages import (  # noqa: F401 -- the zip's pinned fields, re-exported
-    DEFAULT_CACHE_DIR_NAME,
-    FILE_MODE,
-    FIXED_TIMESTAMP,
-    UNIX_CREATOR,
-    default_cache_dir,
-    zip_bytes,
-)
 
 RUNTIME_PACKAGE = "payments_platform.runtime"
 RUNTIME_ARCHIVE_DIR = "payments_runtime"
@@ -78,5 +70,5 @@ def package_entries(
 
 
 def build_lambda_package(cache_dir: str | Path | None = None, *, runtime_dir: Path | None = None) -> LambdaPackage:
-    """Build the package into ``cache_dir`` (default :func:`default_cache_dir`) and return it."""
+    """Build the package into ``cache_dir`` (default ``<tmp>/payments-platform-build``) and return it."""
     return store_zip(package_entries(runtime_dir), cache_dir)
