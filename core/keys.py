@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from payments_platform.core import grants, subscriptions
 from payments_platform.core.grants import Grantor
+from payments_platform.core.network_needs import Egress, NetworkNeeds
 from payments_platform.core.roles import Role, grant_key_via_service
 
 T = TypeVar("T")
@@ -73,6 +74,23 @@ class Network:
     private_route_table_ids: tuple[str, ...] = ()
     # the interface endpoints' security group ("" when the provider has none)
     endpoint_security_group_id: str = ""
+    # What plugins ask of the network (plugin API 1.2): read by its provider in finalize.
+    needs: NetworkNeeds = field(default_factory=NetworkNeeds, kw_only=True, compare=False, repr=False)
+
+    def require_service(self, ctx: Any, service: str) -> None:
+        """Say that functions in this environment call AWS ``service`` (e.g. ``"lambda"``): the
+        provider builds its interface endpoint in the private subnets (private DNS, HTTPS from the
+        functions' security group) unless the environment has it already. Call it in resources or
+        wiring with your ``ctx``; an environment where nobody asks synthesizes without it."""
+        self.needs.require_service(ctx, service)
+
+    def require_egress(self, ctx: Any, function: Any, egress: Egress) -> None:
+        """Say that ``function`` (a :class:`Function` you built) reaches the internet as ``egress``
+        says; ``platform_function(..., egress=...)`` calls it for you. The provider places that
+        function alone where it has a route out (the platform's network: dedicated private egress
+        subnets behind a NAT gateway per availability zone) and lets it connect to ``egress.ports``
+        only; every other function keeps no route to the internet."""
+        self.needs.require_egress(ctx, function, egress)
 
 
 @dataclass(frozen=True)
@@ -322,9 +340,42 @@ class Function:
 
 
 @dataclass(frozen=True)
+class PackageTree:
+    """A source directory a Lambda package copies under one top-level archive directory."""
+
+    # the directory inside the zip, e.g. payments_runtime (what the handler imports)
+    archive_dir: str
+    # the source directory on this machine
+    path: str
+    # the file suffixes copied, e.g. (".py", ".json")
+    suffixes: tuple[str, ...] = (".py",)
+
+
+@dataclass(frozen=True)
+class CodeSigner:
+    """Where an environment signs its Lambda code (PCI DSS 6.5.1): the versioned artifacts bucket
+    unsigned packages are uploaded to, the AWS Signer profile that signs them, and the code signing
+    config that makes Lambda refuse anything else. :func:`~payments_platform.core.function_package`
+    uses it; a plugin never builds signing resources of its own."""
+
+    # the artifacts bucket's name (reference)
+    bucket_name: str
+    # the Signer profile's name (reference)
+    profile_name: str
+    # the enforcing aws_lambda_code_signing_config's ARN (reference)
+    code_signing_config_arn: str
+    # the key uploads are encrypted with
+    kms_key_arn: str
+    # resources an upload waits for (the bucket's versioning and encryption)
+    bucket_ready: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class FunctionPackage:
-    """The runtime's Lambda deployment package: every function of the platform runs it, each
-    with its own handler (``payments_runtime.<module>.handler``)."""
+    """A Lambda deployment package. ``keys.RUNTIME_PACKAGE`` is the runtime's: every function of
+    the platform runs it, each with its own handler (``payments_runtime.<module>.handler``). A
+    plugin's own handler code is packaged by :func:`~payments_platform.core.function_package`
+    (plugin API 1.2), signed where the runtime's package is."""
 
     # The aws_lambda_function code arguments: {"filename": <synth asset path>}, or, where the
     # environment signs its code, {"s3_bucket", "s3_key", "code_signing_config_arn"} of the signed copy.
@@ -332,6 +383,11 @@ class FunctionPackage:
     source_code_hash: str  # base64 SHA-256 of the unsigned zip, what aws_lambda_function expects
     runtime: str  # e.g. python3.12
     architecture: str  # arm64 or x86_64
+    # Where this environment signs code (None: it deploys unsigned packages, e.g. the emulator).
+    signer: CodeSigner | None = field(default=None, kw_only=True)
+    # The runtime support library (structlog configuration, card-data redaction) a plugin's
+    # package may bundle (function_package(..., runtime_support=True)); () when none is offered.
+    support: tuple[PackageTree, ...] = field(default=(), kw_only=True)
 
 
 # Provided by the core itself, before any plugin runs.
