@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,15 @@ def test_without_the_distributions_entry_the_gate_fails_naming_the_finding(prod_
     assert judge(without, found.failed()).problems == [
         f"prod: new checkov finding CKV2_AWS_57 on {SECRET}: fix it, or add a reviewed baseline entry with its reason"
     ]
+
+
+def test_updating_the_platform_baseline_leaves_out_what_rules_and_distributions_decide(prod_with_webhooks, tmp_path):
+    config, found = prod_with_webhooks
+    (tmp_path / "compliance").mkdir()
+    platform_file = tmp_path / "compliance" / "checkov-baseline.toml"
+    platform_file.write_text((REPO / "compliance" / "checkov-baseline.toml").read_text())
+    before = platform_file.read_text()
+    _gate(dataclasses.replace(config, path=tmp_path / "environments.toml"), found, update=True)
+    after = platform_file.read_text()
+    assert "CKV_AWS_338" not in after and SECRET not in after and SENDER not in after
+    assert tomllib.loads(after) == tomllib.loads(before)
