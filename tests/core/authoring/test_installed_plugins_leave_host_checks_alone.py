@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from plugin_distributions import install_distribution
 
 from payments_platform.core.authoring.reference import (
     render_reference,
@@ -42,10 +43,7 @@ def payments_declare():
 
 def install(site: Path, distribution: str, plugin: str, module: str, source: str) -> None:
     (site / f"{module}.py").write_text(source)
-    info = site / f"{distribution.replace('-', '_')}-0.2.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: 0.2.0\n")
-    (info / "entry_points.txt").write_text(f"[payments_platform.plugins]\n{plugin} = {module}\n")
+    install_distribution(site, distribution, "0.2.0", {plugin: module})
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from plugin_distributions import install_distribution
 
 from payments_platform.core.host.emulator_identity import EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY
 from payments_platform.core.ops.terraform import find_mirror
@@ -37,12 +38,7 @@ RECEIVED = "payment.transaction.received"
 def install_subscriber(site: Path) -> None:
     site.mkdir()
     shutil.copy(FIXTURE, site / FIXTURE.name)
-    info = site / "payments_webhook_queue-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: payments-webhook-queue\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(
-        "[payments_platform.plugins]\nwebhook-queue = payments_webhook_queue_fixture\n"
-    )
+    install_distribution(site, "payments-webhook-queue", "0.1", {"webhook-queue": FIXTURE.stem})
 
 
 def publish(sns, topic_arn: str, body: dict, event_type: str | None = None) -> None:
