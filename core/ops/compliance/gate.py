@@ -125,8 +125,8 @@ def plugin_entries(config: PlatformConfig, found: Scan) -> list[BaselineEntry]:
                 label, where = shipped.setdefault((name, str(path)), (built.manager.source(name).label, set()))
                 where.add(env.name)
     entries = []
-    for (_, path), (label, where) in sorted(shipped.items()):
-        entries += load_plugin_baseline(Path(path), label, where, config.environments)
+    for (plugin, path), (label, where) in sorted(shipped.items()):
+        entries += load_plugin_baseline(Path(path), label, where, config.environments, plugin=plugin)
     return entries
 
 

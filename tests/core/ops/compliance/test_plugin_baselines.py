@@ -139,8 +139,14 @@ def test_a_distributions_entry_holds_wherever_the_plugin_is_enabled(tmp_path):
         OWNER,
         ["prod", "staging"],
         ["dev", "prod", "staging"],
+        plugin="merchant-webhooks",
     )
-    assert (entry.owner, entry.environments, entry.resources) == (OWNER, ("prod", "staging"), (SECRET,))
+    assert (entry.owner, entry.plugin, entry.environments, entry.resources) == (
+        OWNER,
+        "merchant-webhooks",
+        ("prod", "staging"),
+        (SECRET,),
+    )
     assert entry.label == f"{OWNER} baseline entry 1 (CKV2_AWS_57)"
 
 
@@ -149,7 +155,7 @@ def test_more_entries_than_a_distributions_cap_are_refused_naming_it(tmp_path):
     with pytest.raises(
         ComplianceError, match=rf"^{re.escape(OWNER)}: 6 baseline entries in checkov-baseline.toml, at most 5"
     ):
-        load_plugin_baseline(plugin_file(tmp_path, text), OWNER, ["prod"], ["prod"])
+        load_plugin_baseline(plugin_file(tmp_path, text), OWNER, ["prod"], ["prod"], plugin="merchant-webhooks")
 
 
 def test_a_distributions_entry_without_a_reason_is_refused_naming_the_plugin(tmp_path):
@@ -157,11 +163,20 @@ def test_a_distributions_entry_without_a_reason_is_refused_naming_the_plugin(tmp
     with pytest.raises(
         ComplianceError, match=rf"^{re.escape(OWNER)} checkov baseline checkov-baseline.toml entry 1 .* has no reason"
     ):
-        load_plugin_baseline(plugin_file(tmp_path, text), OWNER, ["prod"], ["prod"])
+        load_plugin_baseline(plugin_file(tmp_path, text), OWNER, ["prod"], ["prod"], plugin="merchant-webhooks")
 
 
 def test_a_distributions_entry_on_another_plugins_resource_is_a_problem_naming_both():
-    entry = BaselineEntry(1, "CKV_AWS_116", ("aws_lambda_function.api_x",), ("prod",), "r" * 20, "req", owner=OWNER)
+    entry = BaselineEntry(
+        1,
+        "CKV_AWS_116",
+        ("aws_lambda_function.api_x",),
+        ("prod",),
+        "r" * 20,
+        "req",
+        owner=OWNER,
+        plugin="merchant-webhooks",
+    )
     config = {"resource": {"aws_lambda_function": {"api_x": {"//": {"metadata": {"path": "payments-prod/api/x"}}}}}}
     assert foreign_resources([entry], {"prod": config}) == [
         f"prod: {OWNER} baseline entry 1 (CKV_AWS_116) names aws_lambda_function.api_x, built by plugin 'api': "
