@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from payments_platform.core import grants, subscriptions
 from payments_platform.core.grants import Grantor
 from payments_platform.core.network_needs import Egress, NetworkNeeds
 from payments_platform.core.roles import Role, grant_key_via_service
+
+if TYPE_CHECKING:
+    from payments_platform.core.context import PluginContext
 
 T = TypeVar("T")
 
@@ -253,7 +256,13 @@ class Topic:
         grants.grant_topic_publish(roles, role, self, sid=sid)
 
     def subscribe_queue(
-        self, ctx: Any, queue: Queue, *, sid: str, event_types: Sequence[str] = (), raw_message_delivery: bool = True
+        self,
+        ctx: PluginContext,
+        queue: Queue,
+        *,
+        sid: str,
+        event_types: Sequence[str] = (),
+        raw_message_delivery: bool = True,
     ) -> Any:
         """Deliver this topic's events (those of ``event_types``, or every type; never an alarm)
         to ``queue``, a standard SQS queue of the subscribing plugin (``ctx`` is its context).
@@ -268,7 +277,9 @@ class Topic:
             ctx, self, queue, sid=sid, event_types=event_types, raw_message_delivery=raw_message_delivery
         )
 
-    def subscribe_function(self, ctx: Any, function: Function, *, sid: str, event_types: Sequence[str] = ()) -> Any:
+    def subscribe_function(
+        self, ctx: PluginContext, function: Function, *, sid: str, event_types: Sequence[str] = ()
+    ) -> Any:
         """Invoke ``function`` with this topic's events (of ``event_types``, or every type;
         never an alarm): the subscription with its filter policy and the function's
         ``lambda:InvokeFunction`` permission for SNS from this topic alone (statement ``sid``).
