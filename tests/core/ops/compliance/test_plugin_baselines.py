@@ -40,7 +40,9 @@ def failed(check: str, address: str, stack: str = "payments-prod") -> CheckResul
 # -- rules that hold by construction ----------------------------------------------------------
 
 
-def log_group_config(*, filter_pattern: str = "", retention: int = 30, to: str = "stream") -> dict:
+def log_group_config(
+    *, filter_pattern: str = "", retention: int = 30, to: str = "stream", archive_days: int = 400
+) -> dict:
     destination = {
         "stream": "${aws_kinesis_firehose_delivery_stream.archive.arn}",
         "lambda": "${aws_lambda_function.f.arn}",
@@ -48,6 +50,12 @@ def log_group_config(*, filter_pattern: str = "", retention: int = 30, to: str =
     return {
         "resource": {
             "aws_s3_bucket": {"archive": {}},
+            "aws_s3_bucket_lifecycle_configuration": {
+                "archive": {
+                    "bucket": "${aws_s3_bucket.archive.id}",
+                    "rule": [{"status": "Enabled", "expiration": [{"days": archive_days}]}],
+                }
+            },
             "aws_kinesis_firehose_delivery_stream": {
                 "archive": {"extended_s3_configuration": {"bucket_arn": "${aws_s3_bucket.archive.arn}"}}
             },
@@ -73,8 +81,9 @@ def test_a_log_group_archived_whole_through_firehose_is_excused_whoever_built_it
         log_group_config(filter_pattern="ERROR"),
         log_group_config(retention=7),
         log_group_config(to="lambda"),
+        log_group_config(archive_days=90),
     ],
-    ids=["only-some-events", "under-30-days", "not-to-an-archive"],
+    ids=["only-some-events", "under-30-days", "not-to-an-archive", "archive-kept-under-a-year"],
 )
 def test_a_log_group_not_archived_whole_for_30_days_at_least_is_not_excused(config):
     assert rules.archived_log_groups(config["resource"]) == set()
