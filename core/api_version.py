@@ -35,7 +35,12 @@ History (each minor version only adds):
   ``support`` (:class:`~payments_platform.core.keys.PackageTree`), ``BuiltZip``, ``store_zip``,
   ``tree_entries``, ``sign_package``; ``Network.require_service`` (an interface endpoint for a service
   the functions call) and ``Network.require_egress`` / ``platform_function(..., egress=Egress(...))``
-  (internet egress for that function alone), ``Network.needs``; the PP-EGRESS synth warning.
+  (internet egress for that function alone), ``Network.needs``; the PP-EGRESS synth warning;
+  ``Topic.subscribe_queue/subscribe_function`` and the ``Topic`` fields ``physical_arn``,
+  ``event_type_attribute``, ``event_types``; a key-policy statement naming a resource that depends
+  on the key refused at synth (core/host/key_policy_cycles.py).
+  ``PluginDeclaration.checkov_baseline`` (a distribution's reviewed checkov findings, capped per
+  distribution; exemption rules by construction in core/ops/compliance/rules.py).
 """
 
 from __future__ import annotations

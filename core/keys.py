@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from payments_platform.core import grants
+from payments_platform.core import grants, subscriptions
 from payments_platform.core.grants import Grantor
 from payments_platform.core.network_needs import Egress, NetworkNeeds
 from payments_platform.core.roles import Role, grant_key_via_service
@@ -226,7 +226,9 @@ class Queue:
 
 @dataclass(frozen=True)
 class Topic:
-    """An SNS topic. Consumers get access through the topic (``grant_publish``)."""
+    """An SNS topic. Publishers get access through the topic (``grant_publish``); subscribers
+    subscribe through it (``subscribe_queue``, ``subscribe_function``), never by writing the
+    subscription, queue policy or key statement themselves."""
 
     # the topic name
     name: str
@@ -236,11 +238,42 @@ class Topic:
     kms_key_arn: str = field(kw_only=True)
     # where the topic lives (confines key use to SNS there)
     region: str = field(kw_only=True)
+    # The ARN built from the literal name, no reference to the topic: what the platform key's policy
+    # may name (the topic is encrypted under the key; naming the resource there is a dependency cycle).
+    physical_arn: str = field(default="", kw_only=True)
+    # The message attribute every event published here carries (its type), and nothing else does
+    # (CloudWatch alarms publish none): what every subscription's filter policy matches on.
+    event_type_attribute: str = field(default="", kw_only=True)
+    # The event types published here (each has a versioned JSON Schema in docs/events/); () = not declared.
+    event_types: tuple[str, ...] = field(default=(), kw_only=True)
 
     def grant_publish(self, roles: Grantor, role: Any, *, sid: str) -> None:
         """``sns:Publish`` on this topic (statement ``sid``) and the key use SNS makes for the
         publisher (``{sid}Kms``). ``roles`` is ``ctx.roles``."""
         grants.grant_topic_publish(roles, role, self, sid=sid)
+
+    def subscribe_queue(
+        self, ctx: Any, queue: Queue, *, sid: str, event_types: Sequence[str] = (), raw_message_delivery: bool = True
+    ) -> Any:
+        """Deliver this topic's events (those of ``event_types``, or every type; never an alarm)
+        to ``queue``, a standard SQS queue of the subscribing plugin (``ctx`` is its context).
+        Builds in ``ctx.scope``: the subscription with its filter policy, the queue's policy
+        (TLS only; ``sqs:SendMessage`` for SNS from this topic alone, ``aws:SourceArn``; the
+        queue must carry no policy of its own) and, for a queue under the platform CMK, the
+        key-policy statement ``{sid}SnsDelivery`` letting SNS encrypt for it on this topic's
+        behalf. ``raw_message_delivery`` (default) delivers the event body as published.
+        Returns the ``aws_sns_topic_subscription``; raises ``RegistrationError`` for an
+        unknown event type, a FIFO queue or a queue under another key."""
+        return subscriptions.subscribe_queue(
+            ctx, self, queue, sid=sid, event_types=event_types, raw_message_delivery=raw_message_delivery
+        )
+
+    def subscribe_function(self, ctx: Any, function: Function, *, sid: str, event_types: Sequence[str] = ()) -> Any:
+        """Invoke ``function`` with this topic's events (of ``event_types``, or every type;
+        never an alarm): the subscription with its filter policy and the function's
+        ``lambda:InvokeFunction`` permission for SNS from this topic alone (statement ``sid``).
+        Returns the ``aws_sns_topic_subscription``."""
+        return subscriptions.subscribe_function(ctx, self, function, sid=sid, event_types=event_types)
 
 
 @dataclass(frozen=True)
@@ -369,7 +402,9 @@ TRANSACTIONS_TABLE: ContextKey[Table] = ContextKey(
 )
 AUDIT_QUEUE: ContextKey[Queue] = ContextKey("messaging.audit_queue", Queue, "The SQS FIFO audit trail queue.")
 NOTIFICATIONS_TOPIC: ContextKey[Topic] = ContextKey(
-    "messaging.notifications_topic", Topic, "The SNS topic for payment notifications and alarms."
+    "messaging.notifications_topic",
+    Topic,
+    "The SNS topic for payment events and alarms; a subscription through it receives the events alone.",
 )
 REST_API: ContextKey[RestApi] = ContextKey("api.rest_api", RestApi, "The API Gateway REST API and its stage.")
 RUNTIME_PACKAGE: ContextKey[FunctionPackage] = ContextKey(
