@@ -28,7 +28,12 @@ History (each minor version only adds):
   keyword-only ``Function`` fields ``key``, ``physical_name``, ``resource``, ``log_group``;
   ``platform_function(ctx, id, key=..., role_description=...)`` returning the ``keys.Function`` with
   its role's basics granted and its monitoring registered, ``hardened_bucket(ctx, id, ...)``
-  (the scope / ``name=``+``role=`` shapes still work, with a ``PluginDeprecationWarning``).
+  (the scope / ``name=``+``role=`` shapes still work, with a ``PluginDeprecationWarning``);
+  ``keys.PAYMENT_CONNECTOR`` (a ``keys.Connector``: the function that authorizes payments, its
+  invocation contract in ``payments_platform.runtime.connector_protocol``; at most one per
+  environment, none: intake only); ``ctx.note`` (one line printed at synth); a ``uses`` that
+  would close a cycle with a ``requires`` the other way yields to it (the user reads the key in a
+  later phase).
 """
 
 from __future__ import annotations
