@@ -42,6 +42,10 @@ RECORD_TYPE_IDEMPOTENCY = "idempotency_key"
 EVENT_TYPE_RECEIVED = "payment.transaction.received"
 
 
+# The only moves a transaction makes: forward, one step, once.
+TRANSITIONS = frozenset({("received", "processing")} | {("processing", outcome) for outcome in FINAL_STATUSES})
+
+
 def event_type(status: str) -> str:
     """The type of the payment event of a transaction entering ``status``."""
     return f"payment.transaction.{status}"

@@ -15,6 +15,7 @@ from .idempotency import DISPATCH_PENDING_ATTRIBUTE, RECORD_SORT_KEY, DispatchSt
 from .record_codec import epoch_ms_value, json_text_value, text_value
 from .transaction_records import (
     RECORD_TYPE_TRANSACTION,
+    TRANSITIONS,
     Transaction,
     idempotency_item,
     idempotency_record_from_item,
@@ -211,7 +212,10 @@ class TransactionStore:
         """Move ``transaction`` from its status to ``moved``'s in one conditional write (a status
         never moves backwards, never gets two outcomes), with its idempotency record: the reply a
         retry replays becomes ``moved``'s view, and the audit message and event sent so far are
-        those of the new status (none yet). False when the transaction had already left its status."""
+        those of the new status (none yet). False when the transaction had already left its status;
+        ValueError for a move the lifecycle does not make (backwards, or from an outcome)."""
+        if (transaction.status, moved.status) not in TRANSITIONS:
+            raise ValueError(f"no transition from {transaction.status!r} to {moved.status!r}")
         values: dict[str, Any] = {
             ":from": {"S": transaction.status},
             ":to": {"S": moved.status},
