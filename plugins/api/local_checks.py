@@ -98,6 +98,12 @@ def derived_identifier(text: str) -> bool:
     return _DERIVED_ID.fullmatch(text) is not None
 
 
+def _event_of(body: str) -> dict[str, Any]:
+    """A payment event as a queue subscribed to the topic holds it: raw, or in SNS's envelope."""
+    data = json.loads(body)
+    return json.loads(data["Message"]) if isinstance(data, dict) and "Message" in data else data
+
+
 def item_strings(value: Any) -> Iterator[str]:
     """Every string a DynamoDB item (or a list of them) holds -- attribute names and S values, at
     any depth -- but not its numbers: those are the platform's own (epoch-millisecond timestamps,
@@ -325,7 +331,7 @@ class PaymentSmoke:
         messages = self._drain(self.events_queue)
         mine = [m for m in messages if self.transaction["transaction_id"] in m]
         expected = self.transitions()
-        ids = {json.loads(m)["event_id"] for m in mine}
+        ids = {_event_of(m).get("event_id") for m in mine}
         expect(len(ids) == expected, f"{len(ids)} distinct events for the transaction's {expected} transitions")
         expect(not any(contains_card_data(m) for m in messages), "an event holds card data")
         return f"{expected} event(s), one per transition, no card data"
