@@ -388,15 +388,8 @@ def platform_function(
     The shape before this one -- ``name=`` and ``role=`` instead of ``key=`` (no basics, no
     monitoring: the caller did both) -- still works, deprecated.
     """
-    limits = _Limits(
-        reserved_concurrency,
-        log_retention_days,
-        memory_mb,
-        timeout_seconds,
-        planned_p99_ms,
-        planned_p99_source,
-        egress,
-    )
+    planned = (planned_p99_ms, planned_p99_source)
+    limits = _Limits(reserved_concurrency, log_retention_days, memory_mb, timeout_seconds, *planned, egress)
     build = functools.partial(
         _build_function,
         ctx,
@@ -420,12 +413,18 @@ def platform_function(
     limits.check(ctx, function_name)
     if role is None:
         role = ctx.roles.role(key, description=str(role_description))
-    function = build(function_name, role, key=key)
+    return _completed(ctx, build(function_name, role, key=key), egress)
+
+
+def _completed(ctx: PluginContext, function: keys.Function, egress: Egress | None) -> keys.Function:
+    """The function's role basics, its monitoring, and its egress asked of the network."""
     if egress is not None:
         ctx[keys.NETWORK].require_egress(ctx, function, egress)
-    grant_function_basics(ctx.roles, role, function.log_group_arn)
-    ctx.monitoring.function(key, function_name=function_name, log_group_name=function.physical_log_group_name)
-    ctx.monitoring.log_group(key, log_group_name=function.log_group_name, log_group_arn=function.log_group_arn)
+    grant_function_basics(ctx.roles, function.role, function.log_group_arn)
+    ctx.monitoring.function(
+        function.key, function_name=function.physical_name, log_group_name=function.physical_log_group_name
+    )
+    ctx.monitoring.log_group(function.key, log_group_name=function.log_group_name, log_group_arn=function.log_group_arn)
     return function
 
 
