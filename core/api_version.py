@@ -38,9 +38,14 @@ History (each minor version only adds):
   (internet egress for that function alone), ``Network.needs``; the PP-EGRESS synth warning;
   ``Topic.subscribe_queue/subscribe_function`` and the ``Topic`` fields ``physical_arn``,
   ``event_type_attribute``, ``event_types``; a key-policy statement naming a resource that depends
-  on the key refused at synth (core/host/key_policy_cycles.py).
+  on the key refused at synth (core/host/key_policy_cycles.py);
   ``PluginDeclaration.checkov_baseline`` (a distribution's reviewed checkov findings, capped per
-  distribution; exemption rules by construction in core/ops/compliance/rules.py).
+  distribution; exemption rules by construction in core/ops/compliance/rules.py);
+  ``keys.PAYMENT_CONNECTOR`` (a ``keys.Connector``: the function that authorizes payments, its
+  invocation contract in ``payments_platform.runtime.connector_protocol``; at most one per
+  environment, none: intake only); ``ctx.note`` (one line printed at synth); a ``uses`` that
+  would close a cycle with a ``requires`` the other way yields to it (the user reads the key in a
+  later phase).
 """
 
 from __future__ import annotations
