@@ -159,6 +159,8 @@ def _restore(
         except SnapshotRefused as refused:
             run.say(f"  snapshot {snapshot.key[:12]} refused: {refused}; cold start")
             return None
+    run.record.applied = True  # deployed as much as after an apply: down destroys from here on
+    run.save()
     return warm_start.Restored(snapshot, same_stack=snapshot.key == identity.key)
 
 
