@@ -163,7 +163,7 @@ def _read_answer(stream: IO[str], timeout_s: float) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the warm process
 
 
-def forget_modulesis_under(roots: Sequence[Path]) -> list[str]:
+def forget_modules_under(roots: Sequence[Path]) -> list[str]:
     """Drop every loaded module whose file is under one of ``roots``: the next import reads it anew."""
     resolved = [root.resolve() for root in roots]
     gone = []
@@ -192,7 +192,7 @@ def _serve(roots: Sequence[Path], stdin: IO[str], stdout: IO[str]) -> int:
     stdout.flush()
     for line in stdin:
         request = json.loads(line)
-        forget_modulesis_under(roots)
+        forget_modules_under(roots)
         error = synthesize_one(request["config"], request["env"], request["endpoint"], Path(request["out"]))
         stdout.write(json.dumps({"ok": True} if error is None else {"error": error}) + "\n")
         stdout.flush()
