@@ -156,10 +156,10 @@ class SnapshotStore:
         """The snapshot to start from, and why (one line): the same stack, else the nearest one
         of the same compatibility, else None."""
         candidates = self.snapshots()
-        for snapshot in candidates:
+        compatible = [s for s in candidates if s.manifest.get("compatibility_key") == identity.compatibility_key]
+        for snapshot in compatible:
             if snapshot.key == identity.key:
                 return snapshot, "the same stack"
-        compatible = [s for s in candidates if s.manifest.get("compatibility_key") == identity.compatibility_key]
         if not compatible:
             if candidates:
                 return None, _incompatibility(candidates[0], identity)

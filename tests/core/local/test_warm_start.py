@@ -22,7 +22,13 @@ from suite_snapshots import store as suite_store
 from suite_snapshots import wait_for_the_seed
 
 from payments_platform.core.deployment_checks import http_request as request
-from payments_platform.core.local.snapshots import EMULATOR_STATE, MANIFEST, SNAPSHOTS_ENV_VAR, SnapshotStore
+from payments_platform.core.local.snapshots import (
+    EMULATOR_STATE,
+    MANIFEST,
+    SNAPSHOTS_ENV_VAR,
+    SnapshotStore,
+    StackIdentity,
+)
 from payments_platform.core.ops.terraform import Terraform, find_mirror
 from payments_platform.plugins.api.local_checks import payment_body
 
@@ -111,10 +117,18 @@ def test_a_damaged_snapshot_is_refused_in_one_line_and_the_cold_path_deploys_the
 def test_a_snapshot_of_another_moto_is_refused_in_one_line_and_the_cold_path_runs(workdir: Path):
     mine = copy_of_a_snapshot(workdir)
     (snapshot,) = SnapshotStore(mine).snapshots()
+    # Rewritten as the same stack's snapshot made with another moto: its key and directory follow.
     manifest = json.loads(snapshot.file(MANIFEST).read_text())
-    manifest["compatibility"]["moto"] = "0.0.1"  # as a moto upgrade leaves it
-    manifest["compatibility_key"] = "made-by-another-moto"
+    made_by = StackIdentity(
+        manifest["environment"],
+        {**manifest["compatibility"], "moto": "0.0.1"},
+        manifest["stack_sha256"],
+        frozenset(manifest["resources"]),
+    )
+    manifest.update(key=made_by.key, compatibility=dict(made_by.compatibility))
+    manifest["compatibility_key"] = made_by.compatibility_key
     snapshot.file(MANIFEST).write_text(json.dumps(manifest))
+    snapshot.directory.rename(mine / made_by.key)
     process = subprocess.Popen(
         [*CLI, "--config", str(workdir / "environments.toml"), "local", "up"],
         cwd=workdir,
@@ -131,6 +145,7 @@ def test_a_snapshot_of_another_moto_is_refused_in_one_line_and_the_cold_path_run
         while not any(line.startswith("→ terraform apply") for line in printed):  # the cold path's apply
             line = process.stdout.readline()
             assert line, "".join(printed[-20:]) + process.stderr.read()
+            assert not line.startswith(("→ restore", "→ start the local API")), "".join(printed) + line
             printed.append(line)
         time.sleep(2)
         os.killpg(process.pid, signal.SIGINT)  # enough seen: the apply that follows is the cold path's
