@@ -64,6 +64,7 @@ from payments_platform.core.errors import (
     RequirementError,
 )
 from payments_platform.core.fault_rules import FUNCTION_SERVICE, FaultRule
+from payments_platform.core.function_packages import BuiltZip, function_package, sign_package, store_zip, tree_entries
 from payments_platform.core.hookspec import ENTRY_POINT_GROUP, hookimpl
 from payments_platform.core.keys import ContextKey
 from payments_platform.core.monitoring import (
@@ -77,6 +78,7 @@ from payments_platform.core.monitoring import (
     MonitoredQueue,
     MonitoredTable,
 )
+from payments_platform.core.network_needs import Egress
 from payments_platform.core.roles import Role, grant_function_basics, grant_key_via_service
 
 # Loaded on first use: importing them starts the jsii runtime.
@@ -126,6 +128,12 @@ __all__ = [
     "SmokeCheck",
     "AssetType",
     "BucketLifecycle",
+    "BuiltZip",
+    "Egress",
+    "function_package",
+    "sign_package",
+    "store_zip",
+    "tree_entries",
     "HardenedBucket",
     "deny_unencrypted_uploads",
     "hardened_bucket",

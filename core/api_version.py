@@ -28,7 +28,12 @@ History (each minor version only adds):
   keyword-only ``Function`` fields ``key``, ``physical_name``, ``resource``, ``log_group``;
   ``platform_function(ctx, id, key=..., role_description=...)`` returning the ``keys.Function`` with
   its role's basics granted and its monitoring registered, ``hardened_bucket(ctx, id, ...)``
-  (the scope / ``name=``+``role=`` shapes still work, with a ``PluginDeprecationWarning``).
+  (the scope / ``name=``+``role=`` shapes still work, with a ``PluginDeprecationWarning``);
+  ``Topic.subscribe_queue/subscribe_function`` and the ``Topic`` fields ``physical_arn``,
+  ``event_type_attribute``, ``event_types``; a key-policy statement naming a resource that depends
+  on the key refused at synth (core/host/key_policy_cycles.py).
+  ``PluginDeclaration.checkov_baseline`` (a distribution's reviewed checkov findings, capped per
+  distribution; exemption rules by construction in core/ops/compliance/rules.py).
 """
 
 from __future__ import annotations

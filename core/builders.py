@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from payments_platform.core import keys
 from payments_platform.core.declaration import LOG_RETENTION_DAYS
 from payments_platform.core.errors import PluginDeprecationWarning, RegistrationError
+from payments_platform.core.network_needs import Egress
 from payments_platform.core.roles import Role, grant_function_basics
 
 if TYPE_CHECKING:
@@ -356,6 +357,7 @@ def platform_function(
     name: str | None = None,
     planned_p99_ms: float | None = None,
     planned_p99_source: str | None = None,
+    egress: Egress | None = None,
 ) -> keys.Function:
     """The Lambda function ``<key>-<suffix>`` running ``package`` with ``handler``, built whole:
     its role with the basics, its encrypted log group, the seed's limits, its monitoring:
@@ -374,7 +376,11 @@ def platform_function(
       throttles, its log group archived with the audit trail (PCI DSS 10.2);
     * ``planned_p99_ms`` (and ``planned_p99_source``, where the figure comes from): the service time
       its capacity is planned with, tagged on it (``PLANNED_P99_TAGS``) for rule PP-CAPACITY, which
-      sizes a method in front of it as reserved concurrency ÷ that p99 (else ÷ its timeout).
+      sizes a method in front of it as reserved concurrency ÷ that p99 (else ÷ its timeout);
+    * ``egress`` (an :class:`~payments_platform.core.Egress`): this function reaches the internet on
+      those ports -- asked of ``keys.NETWORK`` (``require_egress``), whose provider places it where it
+      has a route out; tagged ``egress-ports`` / ``egress-hosts``. Without it the function has no
+      route to the internet, and a URL in its environment is reported at synth (PP-EGRESS).
 
     Returns the :class:`~payments_platform.core.keys.Function`: publish it under a function key
     (``ctx[MY_FUNCTION] = fn``) and pass it to grants (``table.grant_read(ctx.roles, fn, sid=...)``).
@@ -383,7 +389,13 @@ def platform_function(
     monitoring: the caller did both) -- still works, deprecated.
     """
     limits = _Limits(
-        reserved_concurrency, log_retention_days, memory_mb, timeout_seconds, planned_p99_ms, planned_p99_source
+        reserved_concurrency,
+        log_retention_days,
+        memory_mb,
+        timeout_seconds,
+        planned_p99_ms,
+        planned_p99_source,
+        egress,
     )
     build = functools.partial(
         _build_function,
@@ -409,6 +421,8 @@ def platform_function(
     if role is None:
         role = ctx.roles.role(key, description=str(role_description))
     function = build(function_name, role, key=key)
+    if egress is not None:
+        ctx[keys.NETWORK].require_egress(ctx, function, egress)
     grant_function_basics(ctx.roles, role, function.log_group_arn)
     ctx.monitoring.function(key, function_name=function_name, log_group_name=function.physical_log_group_name)
     ctx.monitoring.log_group(key, log_group_name=function.log_group_name, log_group_arn=function.log_group_arn)
@@ -439,6 +453,7 @@ class _Limits:
     timeout_seconds: int
     planned_p99_ms: float | None = None
     planned_p99_source: str | None = None
+    egress: Egress | None = None
 
     def check(self, ctx: PluginContext, name: str) -> None:
         where = f"plugin '{ctx.name}' function '{name}'"
@@ -464,14 +479,15 @@ class _Limits:
 
     @property
     def tags(self) -> dict[str, str] | None:
-        """Where the planned service time travels to the capacity rule and table (core/host/policy.py)."""
-        if self.planned_p99_ms is None:
-            return None
-        ms_tag, source_tag = PLANNED_P99_TAGS
-        return {
-            ms_tag: f"{self.planned_p99_ms:g}",
-            **({source_tag: self.planned_p99_source} if self.planned_p99_source else {}),
-        }
+        """Where the planned service time travels to the capacity rule and table (core/host/policy.py),
+        and the declared egress to the synth check and the local Lambda service."""
+        tags = self.egress.tags() if self.egress is not None else {}
+        if self.planned_p99_ms is not None:
+            ms_tag, source_tag = PLANNED_P99_TAGS
+            tags[ms_tag] = f"{self.planned_p99_ms:g}"
+            if self.planned_p99_source:
+                tags[source_tag] = self.planned_p99_source
+        return tags or None
 
 
 def _build_function(

@@ -64,12 +64,10 @@ import jsii  # noqa: E402
 from cdktf import (  # noqa: E402,F401
     App,
     Aspects,
-    AssetType,
     Fn,
     IAspect,
     LocalBackend,
     S3Backend,
-    TerraformAsset,
     TerraformDataSource,
     TerraformElement,
     TerraformOutput,
@@ -80,6 +78,10 @@ from cdktf import (  # noqa: E402,F401
     Testing,
     Token,
 )
+
+# Named for the contract's own modules (function_packages builds a synth asset).
+from cdktf import AssetType as AssetType  # noqa: E402
+from cdktf import TerraformAsset as TerraformAsset  # noqa: E402
 from constructs import Construct, IConstruct  # noqa: E402,F401
 
 

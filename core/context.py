@@ -351,7 +351,7 @@ _GRANTS_OF: dict[type, str] = {
     _keys.Table: "grant / grant_read / grant_write / grant_index_query / grant_backup / grant_export / "
     "grant_stream_read",
     _keys.Queue: "grant_send / grant_consume",
-    _keys.Topic: "grant_publish",
+    _keys.Topic: "grant_publish / subscribe_queue / subscribe_function",
     _keys.KmsKey: "grant_use",
     _keys.Function: "grant_invoke",
 }

@@ -79,6 +79,11 @@ class PluginDeclaration:
     ``requires_api`` is the range of plugin API versions the plugin was written for (a PEP 440
     specifier such as ``">=1.0,<2"``; empty accepts any): the host refuses to load it when
     ``PLUGIN_API_VERSION`` is outside (core/api_version.py says what bumps which part).
+    ``checkov_baseline`` is the path of a TOML file the distribution ships with its reviewed
+    checkov findings (``str(Path(__file__).with_name("checkov-baseline.toml"))``): entries as in
+    compliance/checkov-baseline.toml, ``environments`` optional (default: wherever the plugin is
+    enabled), at most 5, each naming only resources the plugin builds; the gate says whose entry
+    excused what.
     """
 
     # the entry-point name environments enable
@@ -97,3 +102,6 @@ class PluginDeclaration:
     emulated_services: tuple[str, ...] = ()
     # the plugin API range it was written for, e.g. ">=1.1,<2"
     requires_api: str = ""
+    # the distribution's reviewed checkov findings (a TOML file it ships, as the platform's
+    # compliance/checkov-baseline.toml; at most 5 entries, each on its own resources)
+    checkov_baseline: str = ""

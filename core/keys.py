@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from payments_platform.core import grants
+from payments_platform.core import grants, subscriptions
 from payments_platform.core.grants import Grantor
+from payments_platform.core.network_needs import Egress, NetworkNeeds
 from payments_platform.core.roles import Role, grant_key_via_service
 
 T = TypeVar("T")
@@ -73,6 +74,23 @@ class Network:
     private_route_table_ids: tuple[str, ...] = ()
     # the interface endpoints' security group ("" when the provider has none)
     endpoint_security_group_id: str = ""
+    # What plugins ask of the network (plugin API 1.2): read by its provider in finalize.
+    needs: NetworkNeeds = field(default_factory=NetworkNeeds, kw_only=True, compare=False, repr=False)
+
+    def require_service(self, ctx: Any, service: str) -> None:
+        """Say that functions in this environment call AWS ``service`` (e.g. ``"lambda"``): the
+        provider builds its interface endpoint in the private subnets (private DNS, HTTPS from the
+        functions' security group) unless the environment has it already. Call it in resources or
+        wiring with your ``ctx``; an environment where nobody asks synthesizes without it."""
+        self.needs.require_service(ctx, service)
+
+    def require_egress(self, ctx: Any, function: Any, egress: Egress) -> None:
+        """Say that ``function`` (a :class:`Function` you built) reaches the internet as ``egress``
+        says; ``platform_function(..., egress=...)`` calls it for you. The provider places that
+        function alone where it has a route out (the platform's network: dedicated private egress
+        subnets behind a NAT gateway per availability zone) and lets it connect to ``egress.ports``
+        only; every other function keeps no route to the internet."""
+        self.needs.require_egress(ctx, function, egress)
 
 
 @dataclass(frozen=True)
@@ -208,7 +226,9 @@ class Queue:
 
 @dataclass(frozen=True)
 class Topic:
-    """An SNS topic. Consumers get access through the topic (``grant_publish``)."""
+    """An SNS topic. Publishers get access through the topic (``grant_publish``); subscribers
+    subscribe through it (``subscribe_queue``, ``subscribe_function``), never by writing the
+    subscription, queue policy or key statement themselves."""
 
     # the topic name
     name: str
@@ -218,11 +238,42 @@ class Topic:
     kms_key_arn: str = field(kw_only=True)
     # where the topic lives (confines key use to SNS there)
     region: str = field(kw_only=True)
+    # The ARN built from the literal name, no reference to the topic: what the platform key's policy
+    # may name (the topic is encrypted under the key; naming the resource there is a dependency cycle).
+    physical_arn: str = field(default="", kw_only=True)
+    # The message attribute every event published here carries (its type), and nothing else does
+    # (CloudWatch alarms publish none): what every subscription's filter policy matches on.
+    event_type_attribute: str = field(default="", kw_only=True)
+    # The event types published here (each has a versioned JSON Schema in docs/events/); () = not declared.
+    event_types: tuple[str, ...] = field(default=(), kw_only=True)
 
     def grant_publish(self, roles: Grantor, role: Any, *, sid: str) -> None:
         """``sns:Publish`` on this topic (statement ``sid``) and the key use SNS makes for the
         publisher (``{sid}Kms``). ``roles`` is ``ctx.roles``."""
         grants.grant_topic_publish(roles, role, self, sid=sid)
+
+    def subscribe_queue(
+        self, ctx: Any, queue: Queue, *, sid: str, event_types: Sequence[str] = (), raw_message_delivery: bool = True
+    ) -> Any:
+        """Deliver this topic's events (those of ``event_types``, or every type; never an alarm)
+        to ``queue``, a standard SQS queue of the subscribing plugin (``ctx`` is its context).
+        Builds in ``ctx.scope``: the subscription with its filter policy, the queue's policy
+        (TLS only; ``sqs:SendMessage`` for SNS from this topic alone, ``aws:SourceArn``; the
+        queue must carry no policy of its own) and, for a queue under the platform CMK, the
+        key-policy statement ``{sid}SnsDelivery`` letting SNS encrypt for it on this topic's
+        behalf. ``raw_message_delivery`` (default) delivers the event body as published.
+        Returns the ``aws_sns_topic_subscription``; raises ``RegistrationError`` for an
+        unknown event type, a FIFO queue or a queue under another key."""
+        return subscriptions.subscribe_queue(
+            ctx, self, queue, sid=sid, event_types=event_types, raw_message_delivery=raw_message_delivery
+        )
+
+    def subscribe_function(self, ctx: Any, function: Function, *, sid: str, event_types: Sequence[str] = ()) -> Any:
+        """Invoke ``function`` with this topic's events (of ``event_types``, or every type;
+        never an alarm): the subscription with its filter policy and the function's
+        ``lambda:InvokeFunction`` permission for SNS from this topic alone (statement ``sid``).
+        Returns the ``aws_sns_topic_subscription``."""
+        return subscriptions.subscribe_function(ctx, self, function, sid=sid, event_types=event_types)
 
 
 @dataclass(frozen=True)
@@ -289,9 +340,42 @@ class Function:
 
 
 @dataclass(frozen=True)
+class PackageTree:
+    """A source directory a Lambda package copies under one top-level archive directory."""
+
+    # the directory inside the zip, e.g. payments_runtime (what the handler imports)
+    archive_dir: str
+    # the source directory on this machine
+    path: str
+    # the file suffixes copied, e.g. (".py", ".json")
+    suffixes: tuple[str, ...] = (".py",)
+
+
+@dataclass(frozen=True)
+class CodeSigner:
+    """Where an environment signs its Lambda code (PCI DSS 6.5.1): the versioned artifacts bucket
+    unsigned packages are uploaded to, the AWS Signer profile that signs them, and the code signing
+    config that makes Lambda refuse anything else. :func:`~payments_platform.core.function_package`
+    uses it; a plugin never builds signing resources of its own."""
+
+    # the artifacts bucket's name (reference)
+    bucket_name: str
+    # the Signer profile's name (reference)
+    profile_name: str
+    # the enforcing aws_lambda_code_signing_config's ARN (reference)
+    code_signing_config_arn: str
+    # the key uploads are encrypted with
+    kms_key_arn: str
+    # resources an upload waits for (the bucket's versioning and encryption)
+    bucket_ready: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class FunctionPackage:
-    """The runtime's Lambda deployment package: every function of the platform runs it, each
-    with its own handler (``payments_runtime.<module>.handler``)."""
+    """A Lambda deployment package. ``keys.RUNTIME_PACKAGE`` is the runtime's: every function of
+    the platform runs it, each with its own handler (``payments_runtime.<module>.handler``). A
+    plugin's own handler code is packaged by :func:`~payments_platform.core.function_package`
+    (plugin API 1.2), signed where the runtime's package is."""
 
     # The aws_lambda_function code arguments: {"filename": <synth asset path>}, or, where the
     # environment signs its code, {"s3_bucket", "s3_key", "code_signing_config_arn"} of the signed copy.
@@ -299,6 +383,11 @@ class FunctionPackage:
     source_code_hash: str  # base64 SHA-256 of the unsigned zip, what aws_lambda_function expects
     runtime: str  # e.g. python3.12
     architecture: str  # arm64 or x86_64
+    # Where this environment signs code (None: it deploys unsigned packages, e.g. the emulator).
+    signer: CodeSigner | None = field(default=None, kw_only=True)
+    # The runtime support library (structlog configuration, card-data redaction) a plugin's
+    # package may bundle (function_package(..., runtime_support=True)); () when none is offered.
+    support: tuple[PackageTree, ...] = field(default=(), kw_only=True)
 
 
 # Provided by the core itself, before any plugin runs.
@@ -313,7 +402,9 @@ TRANSACTIONS_TABLE: ContextKey[Table] = ContextKey(
 )
 AUDIT_QUEUE: ContextKey[Queue] = ContextKey("messaging.audit_queue", Queue, "The SQS FIFO audit trail queue.")
 NOTIFICATIONS_TOPIC: ContextKey[Topic] = ContextKey(
-    "messaging.notifications_topic", Topic, "The SNS topic for payment notifications and alarms."
+    "messaging.notifications_topic",
+    Topic,
+    "The SNS topic for payment events and alarms; a subscription through it receives the events alone.",
 )
 REST_API: ContextKey[RestApi] = ContextKey("api.rest_api", RestApi, "The API Gateway REST API and its stage.")
 RUNTIME_PACKAGE: ContextKey[FunctionPackage] = ContextKey(

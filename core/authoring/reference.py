@@ -213,7 +213,7 @@ def _types(title: str, intro: str, classes: Iterable[type]) -> str:
 
 
 def _builders() -> str:
-    from payments_platform.core import builders
+    from payments_platform.core import builders, function_packages
 
     lines = [
         "## Builders",
@@ -221,7 +221,12 @@ def _builders() -> str:
         _markdown((inspect.getdoc(builders) or "").split("\n\n")[0].replace("\n", " ")),
         "",
     ]
-    for fn in (builders.hardened_bucket, builders.platform_function, builders.deny_unencrypted_uploads):
+    for fn in (
+        builders.hardened_bucket,
+        builders.platform_function,
+        function_packages.function_package,
+        builders.deny_unencrypted_uploads,
+    ):
         lines.append(f"- `{fn.__name__}{_signature(fn)}`: {_first_paragraph(fn)}")
     return "\n".join(lines) + "\n"
 

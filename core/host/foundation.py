@@ -10,11 +10,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from payments_platform.core.cdktf_adapter import Construct, TerraformOutput, aws
+from payments_platform.core.cdktf_adapter import Construct, TerraformOutput, aws, terraform_reference
 from payments_platform.core.context import CORE, AwsAccount, BuildContext, KeyPolicyStatement
 from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.evidence import PluginCompliance
 from payments_platform.core.host.emulator_identity import EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY
+from payments_platform.core.host.key_policy_cycles import refuse_key_policy_cycles
 from payments_platform.core.host.state_backend import add_state_backend
 from payments_platform.core.keys import KmsKey
 
@@ -130,6 +131,12 @@ def default_key_policy(build: BuildContext) -> list[KeyPolicyStatement]:
 
 
 def render_key_policy(key: Any, build: BuildContext) -> None:
+    refuse_key_policy_cycles(
+        build.stack.to_terraform(),
+        f"{key.terraform_resource_type}.{key.friendly_unique_id}",
+        build.key_policy,
+        lambda text: terraform_reference(build.stack, text),
+    )
     statements = default_key_policy(build) + sorted(build.key_policy, key=lambda s: s.sid)
     key.policy = json.dumps({"Version": "2012-10-17", "Statement": [s.statement for s in statements]})
     evidence = PluginCompliance(build.controls, CORE)

@@ -17,6 +17,7 @@ from typing import Any
 from payments_platform.core.builders import PLANNED_P99_TAGS
 from payments_platform.core.context import Suppression
 from payments_platform.core.declaration import LOG_RETENTION_DAYS
+from payments_platform.core.host.egress_check import egress_warnings
 
 NAME_ATTRIBUTES = ("name", "function_name", "dashboard_name", "alarm_name")
 
@@ -530,7 +531,8 @@ def quota_warning(config: Mapping[str, Any], resources: list[Resource]) -> str |
 
 
 def warnings(config: Mapping[str, Any], suppressions: Iterable[Suppression] = ()) -> list[str]:
-    """What synth reports without failing (PP-CAPACITY): a method sized against a function without
+    """What synth reports without failing. PP-EGRESS: a function whose environment holds a URL it
+    has not declared egress to (core/host/egress_check.py). PP-CAPACITY: a method sized against a function without
     a planned p99, a method admitting more than its function serves (the excess is answered 503 +
     Retry-After), one client able to take the others' capacity; and a stack reserving more Lambda
     concurrency than an account's default quota allows."""
@@ -543,7 +545,8 @@ def warnings(config: Mapping[str, Any], suppressions: Iterable[Suppression] = ()
         for warning in capacity_warnings(c)
     ]
     quota = quota_warning(config, resources)
-    return [*found, *([quota] if quota else [])]
+    egress = [w for w, path in egress_warnings(resources) if (path, "PP-EGRESS") not in suppressed]
+    return [*found, *([quota] if quota else []), *egress]
 
 
 # Rules over the whole stack rather than one resource at a time (documented with RULES).

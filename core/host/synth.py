@@ -66,10 +66,10 @@ def _private_subnet_ids(built: BuiltStack) -> frozenset[str]:
     from cdktf import DefaultTokenResolver, StringConcat, Tokenization
 
     resolver = DefaultTokenResolver(StringConcat())
-    return frozenset(
-        str(Tokenization.resolve(subnet, scope=built.stack, resolver=resolver))
-        for subnet in published[0].private_subnet_ids
-    )
+    network = published[0]
+    # The egress subnets its provider placed functions that declared egress in are private too.
+    subnets = (*network.private_subnet_ids, *network.needs.egress_subnet_ids)
+    return frozenset(str(Tokenization.resolve(subnet, scope=built.stack, resolver=resolver)) for subnet in subnets)
 
 
 def synthesize(

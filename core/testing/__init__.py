@@ -150,6 +150,8 @@ def stub_values(suffix: str = "test", region: str = "us-east-1") -> dict[Context
             arn=arn.format("sns", f"payment-notifications-{suffix}"),
             kms_key_arn=kms_key_arn,
             region=region,
+            physical_arn=arn.format("sns", f"payment-notifications-{suffix}"),
+            event_type_attribute="event_type",
         ),
         REST_API: RestApi(
             name=f"payments-api-{suffix}",

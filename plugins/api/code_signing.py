@@ -22,49 +22,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from payments_platform.core import BucketLifecycle, HardenedBucket, PluginContext, aws, hardened_bucket, keys
-
-from .packaging import LambdaPackage
+from payments_platform.core import (
+    BucketLifecycle,
+    BuiltZip,
+    HardenedBucket,
+    PluginContext,
+    aws,
+    hardened_bucket,
+    keys,
+    sign_package,
+)
 
 SIGNING_PLATFORM = "AWSLambda-SHA384-ECDSA"
 # A signature older than this cannot be deployed: a leaked signed package stops being useful.
 SIGNATURE_VALIDITY_MONTHS = 12
 NONCURRENT_VERSION_DAYS = 30
-UNSIGNED_PREFIX = "unsigned/"
-SIGNED_PREFIX = "signed/"
 
 
 @dataclass
 class SignedCode:
-    """What a function needs to run the signed package: pass as ``**function_code()``."""
+    """What a function needs to run the signed package (``code``), and the signer published with
+    the runtime package so plugins' own packages are signed alike (core function_package)."""
 
     bucket: Any
-    signing_job: Any
+    code: dict[str, Any]
     code_signing_config: Any
     profile: Any
+    signer: keys.CodeSigner
 
     def function_code(self) -> dict[str, Any]:
-        signed = self.signing_job.signed_object.get(0).s3.get(0)
-        return {
-            "s3_bucket": signed.bucket,
-            "s3_key": signed.key,
-            "code_signing_config_arn": self.code_signing_config.arn,
-        }
+        return dict(self.code)
 
 
-def create_signed_code(ctx: PluginContext, asset_path: str, package: LambdaPackage) -> SignedCode:
+def create_signed_code(ctx: PluginContext, asset_path: str, package: BuiltZip) -> SignedCode:
     scope = ctx.scope
     bucket = _artifacts_bucket(ctx)
-    unsigned = aws.s3_object.S3Object(
-        scope,
-        "lambda_package_unsigned",
-        bucket=bucket.id,
-        key=f"{UNSIGNED_PREFIX}{package.sha256_hex}.zip",
-        source=asset_path,
-        source_hash=package.sha256_hex,
-        kms_key_id=ctx[keys.KMS_KEY].arn,
-        depends_on=[bucket.versioning, bucket.encryption],
-    )
     # Signer profile names allow letters, digits and underscores only; a prefix, because a
     # cancelled profile's name cannot be used again (destroy, then deploy again).
     profile = aws.signer_signing_profile.SignerSigningProfile(
@@ -74,14 +66,6 @@ def create_signed_code(ctx: PluginContext, asset_path: str, package: LambdaPacka
         platform_id=SIGNING_PLATFORM,
         signature_validity_period={"value": SIGNATURE_VALIDITY_MONTHS, "type": "MONTHS"},
     )
-    job = aws.signer_signing_job.SignerSigningJob(
-        scope,
-        "signing_job",
-        profile_name=profile.name,
-        source={"s3": {"bucket": bucket.bucket.id, "key": unsigned.key, "version": unsigned.version_id}},
-        destination={"s3": {"bucket": bucket.bucket.id, "prefix": SIGNED_PREFIX}},
-        ignore_signing_job_failure=False,
-    )
     config = aws.lambda_code_signing_config.LambdaCodeSigningConfig(
         scope,
         "code_signing_config",
@@ -89,7 +73,24 @@ def create_signed_code(ctx: PluginContext, asset_path: str, package: LambdaPacka
         allowed_publishers={"signing_profile_version_arns": [profile.version_arn]},
         policies={"untrusted_artifact_on_deployment": "Enforce"},
     )
-    return SignedCode(bucket.bucket, job, config, profile)
+    signer = keys.CodeSigner(
+        bucket_name=bucket.id,
+        profile_name=profile.name,
+        code_signing_config_arn=config.arn,
+        kms_key_arn=ctx[keys.KMS_KEY].arn,
+        bucket_ready=(bucket.versioning, bucket.encryption),
+    )
+    # The construct ids the runtime's package had before core's sign_package: a new id would replace them.
+    code = sign_package(
+        ctx,
+        "lambda_package",
+        signer,
+        asset_path,
+        package.sha256_hex,
+        unsigned_id="lambda_package_unsigned",
+        job_id="signing_job",
+    )
+    return SignedCode(bucket.bucket, code, config, profile, signer)
 
 
 def _artifacts_bucket(ctx: PluginContext) -> HardenedBucket:

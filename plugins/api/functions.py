@@ -25,7 +25,7 @@ from payments_platform.core import (
 
 from .code_signing import SignedCode, create_signed_code
 from .definition import CARD_FINGERPRINT_ROTATOR, STATUS_CHECKER, TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
-from .packaging import LambdaPackage
+from .packaging import LambdaPackage, support_trees
 from .settings import ApiSettings
 
 LAMBDA_RUNTIME = "python3.12"
@@ -141,6 +141,8 @@ def package_asset(
         source_code_hash=package.source_code_hash,
         runtime=LAMBDA_RUNTIME,
         architecture=settings.architecture,
+        signer=signed.signer if signed is not None else None,
+        support=support_trees(),
     ), signed
 
 

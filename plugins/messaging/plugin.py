@@ -4,9 +4,10 @@ Provides ``keys.AUDIT_QUEUE`` and ``keys.NOTIFICATIONS_TOPIC``. Both are encrypt
 platform CMK and refuse anything but TLS. The queue is the ordered audit trail, kept for SQS's
 maximum 14 days, with a FIFO dead-letter queue for messages its consumer (the audit plugin,
 when enabled) cannot process; the consumer archives the trail for a year. The topic carries payment events
-and CloudWatch alarms to the environment's notification addresses. Senders and consumers get
-access through the published values (``queue.grant_send`` / ``grant_consume``,
-``topic.grant_publish``, core/grants.py).
+and CloudWatch alarms to the environment's notification addresses; a plugin subscribing through
+the published topic (``subscribe_queue`` / ``subscribe_function``) receives the events alone, by
+their ``event_type`` message attribute. Senders and consumers get access through the published
+values (``queue.grant_send`` / ``grant_consume``, ``topic.grant_publish``, core/grants.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ AUDIT_RETENTION_SECONDS = 14 * 24 * 60 * 60
 # consumer can check its function timeout against it.
 AUDIT_VISIBILITY_TIMEOUT_SECONDS = 30
 CLOUDWATCH = "cloudwatch.amazonaws.com"
+# The message attribute the runtime publishes every payment event with (its `type`); CloudWatch
+# alarms on the same topic carry none, so a subscription filtering on it never receives an alarm.
+EVENT_TYPE_ATTRIBUTE = "event_type"
+# The payment events published on the topic; each has a versioned JSON Schema in docs/events/.
+PAYMENT_EVENT_TYPES = (
+    "payment.transaction.received",
+    "payment.transaction.processing",
+    "payment.transaction.authorized",
+    "payment.transaction.declined",
+    "payment.transaction.failed",
+)
 
 
 @hookimpl
@@ -219,7 +231,13 @@ def _notifications_topic(ctx: PluginContext, settings: MessagingSettings, kms: k
             note="alarms published to the notifications topic reach this responder",
         )
     ctx[keys.NOTIFICATIONS_TOPIC] = keys.Topic(
-        name=topic.name, arn=topic.arn, kms_key_arn=kms.arn, region=ctx.aws.region
+        name=topic.name,
+        arn=topic.arn,
+        kms_key_arn=kms.arn,
+        region=ctx.aws.region,
+        physical_arn=ctx.aws.arn("sns", name),
+        event_type_attribute=EVENT_TYPE_ATTRIBUTE,
+        event_types=PAYMENT_EVENT_TYPES,
     )
     ctx.outputs.add("notifications_topic_arn", topic.arn, description="ARN of the SNS payment notifications topic")
 

@@ -2,8 +2,15 @@
 
 Provides ``keys.NETWORK``. Private subnets in ≥ 2 AZs route to DynamoDB and S3 through
 gateway endpoints, and reach SQS, SNS, X-Ray and Secrets Manager through interface endpoints with private
-DNS; there is no NAT gateway. Public subnets and their route table exist as the seed
-describes (the gateway endpoints are associated with it too), but nothing runs there.
+DNS. Public subnets and their route table exist as the seed describes (the gateway endpoints are
+associated with it too); nothing of the platform's runs there.
+
+    foundation  VPC, subnets, security groups, gateway and configured interface endpoints, flow
+                logs; publishes keys.NETWORK (with its NetworkNeeds: what plugins will ask)
+    finalize    what plugins asked through keys.NETWORK (egress.py): the interface endpoint of each
+                service functions call, and for functions that declared egress -- and only then --
+                a NAT gateway per AZ in the public subnets, private egress subnets routed to them,
+                and each such function's own security group allowing its declared ports only.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from typing import Any
 
 from payments_platform.core import Fn, PluginContext, PluginDeclaration, aws, hookimpl, keys
 
+from .requested import FoundationParts, build_requested, interface_endpoint
 from .settings import GATEWAY_ENDPOINTS, NetworkSettings
 
 HTTPS = 443
@@ -46,11 +54,12 @@ def payments_foundation(ctx: PluginContext) -> None:
     )
     subnets = _subnets(ctx, settings, vpc)
     groups = _security_groups(ctx, vpc)
-    egress_rules = [groups.lambda_to_endpoints, *_endpoints(ctx, settings, vpc, subnets, groups)]
+    gateway_endpoints, endpoint_egress = _endpoints(ctx, settings, vpc, subnets, groups)
+    egress_rules = [groups.lambda_to_endpoints, *endpoint_egress]
     _flow_logs(ctx, vpc, ctx[keys.KMS_KEY], settings)
     _register_evidence(ctx, default_sg, subnets.private, groups.endpoint_in, egress_rules)
 
-    ctx[keys.NETWORK] = keys.Network(
+    network = keys.Network(
         vpc_id=vpc.id,
         vpc_cidr=settings.vpc_cidr,
         private_subnet_ids=tuple(s.id for s in subnets.private),
@@ -59,7 +68,24 @@ def payments_foundation(ctx: PluginContext) -> None:
         private_route_table_ids=tuple(rt.id for rt in subnets.private_route_tables),
         endpoint_security_group_id=groups.endpoint_sg.id,
     )
+    ctx[keys.NETWORK] = network
     ctx.outputs.add("vpc_id", vpc.id, description="VPC the payment Lambdas run in")
+    ctx.stash["parts"] = FoundationParts(
+        network=network,
+        vpc=vpc,
+        azs=subnets.azs,
+        public_subnets=subnets.public,
+        internet_gateway=subnets.internet_gateway,
+        gateway_endpoints=gateway_endpoints,
+        gateway_route_table_ids=[subnets.public_route_table.id, *[rt.id for rt in subnets.private_route_tables]],
+        lambda_sg=groups.lambda_sg,
+        endpoint_sg=groups.endpoint_sg,
+    )
+
+
+@hookimpl
+def payments_finalize(ctx: PluginContext) -> None:
+    build_requested(ctx, ctx.settings, ctx.stash.pop("parts"))
 
 
 @dataclass
@@ -68,6 +94,8 @@ class _Subnets:
     public: list[Any] = field(default_factory=list)
     private_route_tables: list[Any] = field(default_factory=list)
     public_route_table: Any = None
+    azs: Any = None  # the availability zones data source (names in subnet order)
+    internet_gateway: Any = None
 
 
 def _subnets(ctx: PluginContext, settings: NetworkSettings, vpc: Any) -> _Subnets:
@@ -92,7 +120,7 @@ def _subnets(ctx: PluginContext, settings: NetworkSettings, vpc: Any) -> _Subnet
         destination_cidr_block="0.0.0.0/0",
         gateway_id=igw.id,
     )
-    subnets = _Subnets(public_route_table=public_rt)
+    subnets = _Subnets(public_route_table=public_rt, azs=azs, internet_gateway=igw)
     for index, (private_cidr, public_cidr) in enumerate(zip(private_cidrs, public_cidrs)):
         az = Fn.element(azs.names, index)
         letter = "abcd"[index]
@@ -174,11 +202,12 @@ def _security_groups(ctx: PluginContext, vpc: Any) -> _SecurityGroups:
 
 def _endpoints(
     ctx: PluginContext, settings: NetworkSettings, vpc: Any, subnets: _Subnets, groups: _SecurityGroups
-) -> list[Any]:
+) -> tuple[dict[str, Any], list[Any]]:
     """The gateway endpoints (with the functions' egress rule to each one's prefix list) and the
-    interface endpoints with private DNS; returns those egress rules."""
+    interface endpoints with private DNS; returns the gateway endpoints and those egress rules."""
     scope = ctx.scope
     egress_rules = []
+    gateways = {}
     all_route_tables = [subnets.public_route_table.id, *[rt.id for rt in subnets.private_route_tables]]
     for service in GATEWAY_ENDPOINTS:
         # Associated with the public route table (as the seed asks) AND the private ones:
@@ -192,6 +221,7 @@ def _endpoints(
             route_table_ids=all_route_tables,
             tags={"Name": ctx.naming.name(f"{service}-endpoint")},
         )
+        gateways[service] = endpoint
         egress_rules.append(
             aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
                 scope,
@@ -205,18 +235,8 @@ def _endpoints(
             )
         )
     for service in sorted(settings.interface_endpoints):
-        aws.vpc_endpoint.VpcEndpoint(
-            scope,
-            f"{service}_interface_endpoint",
-            vpc_id=vpc.id,
-            service_name=f"com.amazonaws.{ctx.aws.region}.{service}",
-            vpc_endpoint_type="Interface",
-            private_dns_enabled=True,
-            subnet_ids=[s.id for s in subnets.private],
-            security_group_ids=[groups.endpoint_sg.id],
-            tags={"Name": ctx.naming.name(f"{service}-endpoint")},
-        )
-    return egress_rules
+        interface_endpoint(ctx, service, vpc.id, [s.id for s in subnets.private], groups.endpoint_sg.id)
+    return gateways, egress_rules
 
 
 def _register_evidence(

@@ -53,3 +53,11 @@ class NetworkSettings(PluginSettings):
         half = len(subnets) // 2
         n = self.availability_zones
         return [str(s) for s in subnets[:n]], [str(s) for s in subnets[half : half + n]]
+
+    def egress_subnet_cidrs(self) -> list[str]:
+        """The private egress subnets' CIDRs (built only when a function declares egress): the
+        blocks right after the private ones, below the public half."""
+        network = ipaddress.IPv4Network(self.vpc_cidr)
+        subnets = list(network.subnets(new_prefix=network.prefixlen + 4))
+        n = self.availability_zones
+        return [str(s) for s in subnets[n : 2 * n]]

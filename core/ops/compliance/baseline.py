@@ -13,6 +13,7 @@ with an empty reason -- which fails the gate until someone reviews them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import tomllib
@@ -29,6 +30,9 @@ BASELINE_FILE = Path("compliance") / "checkov-baseline.toml"
 # 12: local carries the AWS environments' reviewed decisions (the audit archive's three with them)
 # plus three emulator-only entries (no Signer, no account CloudWatch role on moto).
 MAX_ENTRIES_PER_ENVIRONMENT = 12
+# A plugin distribution's own reviewed findings (PluginDeclaration.checkov_baseline), counted apart
+# from the platform's: a third-party plugin neither uses up nor overflows the platform's cap.
+MAX_ENTRIES_PER_DISTRIBUTION = 5
 MIN_REASON = 20
 CHECK_ID = re.compile(r"^CKV2?_[A-Z0-9]+_\d+$")
 FIELDS = {"check", "resources", "environments", "reason", "requirement", "pci"}
@@ -51,10 +55,20 @@ class BaselineEntry:
     reason: str
     requirement: str
     pci: tuple[str, ...] = ()
+    # whose decision it is: "" the platform's file; a plugin's label for its distribution's entries
+    owner: str = ""
+    # the exemption rule's name (rules.py) when the entry holds by construction rather than review
+    rule: str = ""
 
     @property
     def label(self) -> str:
-        return f"baseline entry {self.index} ({self.check})"
+        if self.rule:
+            return f"rule '{self.rule}' ({self.check})"
+        return f"{self.owner + ' ' if self.owner else ''}baseline entry {self.index} ({self.check})"
+
+    @property
+    def reviewed_in_platform_file(self) -> bool:
+        return not self.owner and not self.rule
 
     def covers(self, environment: str, check: str, address: str) -> bool:
         return environment in self.environments and check == self.check and address in self.resources
@@ -91,9 +105,68 @@ def load_baseline(path: Path, environments: Iterable[str]) -> Baseline:
     return Baseline(entries, path)
 
 
-def _entry(index: int, item: Mapping[str, Any], environments: set[str], path: Path) -> BaselineEntry:
+def load_plugin_baseline(
+    path: Path, owner: str, enabled_in: Iterable[str], environments: Iterable[str]
+) -> list[BaselineEntry]:
+    """A plugin distribution's reviewed findings (the file its declaration names), owned by
+    ``owner`` (the plugin's label): each entry holds in the environments it lists, else in every
+    one of ``enabled_in`` (where the plugin is enabled); more than
+    :data:`MAX_ENTRIES_PER_DISTRIBUTION` entries are refused."""
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ComplianceError(
+            f"{owner}: its checkov baseline {path} is not there (PluginDeclaration.checkov_baseline)"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ComplianceError(f"{owner}: checkov baseline {path}: invalid TOML: {exc}") from None
+    if unknown_tables := set(raw) - {"finding"}:
+        raise ComplianceError(f"{owner}: checkov baseline {path}: unknown table(s) {', '.join(sorted(unknown_tables))}")
+    items = raw.get("finding", [])
+    if len(items) > MAX_ENTRIES_PER_DISTRIBUTION:
+        raise ComplianceError(
+            f"{owner}: {len(items)} baseline entries in {Path(path).name}, at most {MAX_ENTRIES_PER_DISTRIBUTION} per "
+            "distribution: fix rather than baseline"
+        )
+    enabled = tuple(sorted(enabled_in))
+    entries = []
+    for index, item in enumerate(items, start=1):
+        entry = _entry(index, {"environments": list(enabled), **item}, set(environments), Path(path), owner=owner)
+        # listed environments where the plugin is not enabled build nothing of it: nothing to excuse there
+        entries.append(dataclasses.replace(entry, environments=tuple(e for e in entry.environments if e in enabled)))
+    return entries
+
+
+def foreign_resources(entries: Iterable[BaselineEntry], configs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One line per address a plugin's entry names that the plugin did not build (in the
+    environment → Terraform JSON ``configs``): a distribution excuses only its own resources."""
+    problems = []
+    for entry in entries:
+        if not entry.owner:
+            continue
+        plugin = entry.owner.split("'")[1]
+        for environment in entry.environments:
+            resources = (configs.get(environment) or {}).get("resource") or {}
+            for address in entry.resources:
+                resource_type, _, name = address.partition(".")
+                body = (resources.get(resource_type) or {}).get(name)
+                if body is None:
+                    continue  # not built there: the stale check reports it
+                path = str(body.get("//", {}).get("metadata", {}).get("path", ""))
+                builder = path.split("/")[1] if path.count("/") >= 2 else ""
+                if builder != plugin:
+                    problems.append(
+                        f"{environment}: {entry.label} names {address}, built by "
+                        f"{'plugin ' + repr(builder) if builder else 'the core'}: a distribution excuses only its own resources"
+                    )
+    return sorted(set(problems))
+
+
+def _entry(
+    index: int, item: Mapping[str, Any], environments: set[str], path: Path, *, owner: str = ""
+) -> BaselineEntry:
     check = item.get("check")
-    label = f"checkov baseline {path.name} entry {index} ({check or 'no check'})"
+    label = f"{owner + ' ' if owner else ''}checkov baseline {path.name} entry {index} ({check or 'no check'})"
     unknown = sorted(set(item) - FIELDS)
     if unknown:
         raise ComplianceError(f"{label}: unknown field(s) {', '.join(unknown)}")
@@ -111,10 +184,12 @@ def _entry(index: int, item: Mapping[str, Any], environments: set[str], path: Pa
     pci = _strings(item.get("pci", []), label, "pci", allow_empty=True)
     if unknown_pci := sorted(set(pci) - set(REQUIREMENTS)):
         raise ComplianceError(f"{label}: unknown {STANDARD} requirement(s) {', '.join(unknown_pci)}")
-    return BaselineEntry(index, check, resources, envs, reason.strip(), requirement.strip(), pci)
+    return BaselineEntry(index, check, resources, envs, reason.strip(), requirement.strip(), pci, owner=owner)
 
 
 def _strings(value: Any, label: str, name: str, *, allow_empty: bool = False) -> tuple[str, ...]:
+    if isinstance(value, tuple):
+        value = list(value)
     if (
         not isinstance(value, list)
         or not all(isinstance(v, str) and v for v in value)
@@ -133,11 +208,15 @@ class Verdict:
     new_findings: list[str] = field(default_factory=list)
     stale_entries: list[str] = field(default_factory=list)
     over_limit: list[str] = field(default_factory=list)
+    # a plugin's entry naming a resource another plugin (or the core) built
+    foreign: list[str] = field(default_factory=list)
     baselined: dict[str, int] = field(default_factory=dict)  # environment → findings covered
+    # environment → entry label → the addresses it excused there: whose decision excused what
+    excused: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     @property
     def problems(self) -> list[str]:
-        return [*self.new_findings, *self.stale_entries, *self.over_limit]
+        return [*self.new_findings, *self.stale_entries, *self.over_limit, *self.foreign]
 
     @property
     def passed(self) -> bool:
@@ -151,38 +230,52 @@ def judge(baseline: Baseline, failed: Mapping[str, list[CheckResult]]) -> Verdic
     # code unsigned, so it has no artifacts bucket): an address is stale when it fails in none of
     # the entry's environments, an environment when none of the entry's addresses fails there.
     matched: dict[int, dict[str, set[str]]] = {}  # entry index → address → environments it fails in
+    ruled: dict[tuple[str, str], str] = {}  # (check, address) → the rule that excused it somewhere
     for environment in sorted(failed):
         findings = {(r.check_id, r.address) for r in failed[environment]}
         covered = 0
+        excused = verdict.excused.setdefault(environment, {})
+        by_rule: set[tuple[str, str]] = set()
         for check, address in sorted(findings):
-            if baseline.entry_for(environment, check, address) is None:
+            entry = baseline.entry_for(environment, check, address)
+            if entry is None:
                 verdict.new_findings.append(
                     f"{environment}: new checkov finding {check} on {address}: fix it, or add a reviewed "
                     f"baseline entry with its reason"
                 )
             else:
                 covered += 1
+                excused.setdefault(entry.label, []).append(address)
+                if entry.rule:
+                    by_rule.add((check, address))
+                    ruled[(check, address)] = entry.label
         verdict.baselined[environment] = covered
-        entries = baseline.for_environment(environment)
+        # What a rule excuses by construction needs no reviewed entry: one naming it is stale.
+        findings -= by_rule
+        entries = [e for e in baseline.for_environment(environment) if not e.rule]
         for entry in entries:
             hits = matched.setdefault(id(entry), {address: set() for address in entry.resources})
             for address in entry.resources:
                 if (entry.check, address) in findings:
                     hits[address].add(environment)
-        if len(entries) > MAX_ENTRIES_PER_ENVIRONMENT:
+        platform_entries = [e for e in entries if e.reviewed_in_platform_file]
+        if len(platform_entries) > MAX_ENTRIES_PER_ENVIRONMENT:
             verdict.over_limit.append(
-                f"{environment}: {len(entries)} baseline entries, at most {MAX_ENTRIES_PER_ENVIRONMENT}: fix rather than baseline"
+                f"{environment}: {len(platform_entries)} baseline entries, at most {MAX_ENTRIES_PER_ENVIRONMENT}: "
+                "fix rather than baseline"
             )
     for entry in baseline.entries:
+        if entry.rule:
+            continue
         hits = matched.get(id(entry))
         if hits is None:
             continue  # none of its environments was judged
         evaluated = sorted(e for e in entry.environments if e in failed)
         never = [address for address, where in hits.items() if not where]
         for address in never:
-            verdict.stale_entries.append(
-                f"{', '.join(evaluated)}: stale {entry.label}: {address} no longer fails {entry.check}; remove it"
-            )
+            rule = ruled.get((entry.check, address))
+            why = f"is excused by {rule} by construction" if rule else f"no longer fails {entry.check}"
+            verdict.stale_entries.append(f"{', '.join(evaluated)}: stale {entry.label}: {address} {why}; remove it")
         if not never:
             for environment in evaluated:
                 if not any(environment in where for where in hits.values()):

@@ -103,6 +103,8 @@ def _baseline_row(entry: BaselineEntry) -> dict[str, Any]:
         "resources": list(entry.resources),
         "reason": entry.reason,
         "requirement": entry.requirement,
+        # whose decision: the platform's file, a plugin distribution's, or a rule of construction
+        "excused_by": entry.label,
     }
 
 
@@ -215,8 +217,8 @@ def render_markdown(control_map: ControlMap) -> str:
             lines += ["", "Reviewed findings (baseline):", ""]
             for entry in row.baseline:
                 lines.append(
-                    f"- {entry['check']} on {len(entry['resources'])} resource(s): {entry['reason']} "
-                    f"(behind it: {entry['requirement']})"
+                    f"- {entry['check']} on {len(entry['resources'])} resource(s), {entry['excused_by']}: "
+                    f"{entry['reason']} (behind it: {entry['requirement']})"
                 )
     return "\n".join(lines) + "\n"
 

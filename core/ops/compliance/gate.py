@@ -17,7 +17,18 @@ from typing import Any
 from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.errors import ComplianceError, ConfigError
 from payments_platform.core.host.config import PlatformConfig
-from payments_platform.core.ops.compliance.baseline import BASELINE_FILE, Verdict, judge, load_baseline, updated
+from payments_platform.core.ops.compliance import rules
+from payments_platform.core.ops.compliance.baseline import (
+    BASELINE_FILE,
+    Baseline,
+    BaselineEntry,
+    Verdict,
+    foreign_resources,
+    judge,
+    load_baseline,
+    load_plugin_baseline,
+    updated,
+)
 from payments_platform.core.ops.compliance.checkov import CheckovReport, CheckResult, locate_checkov, run_checkov
 from payments_platform.core.ops.compliance.control_map import (
     ControlMap,
@@ -75,13 +86,60 @@ def scan(config: PlatformConfig, environments: Sequence[EnvironmentConfig]) -> S
     return scan_configs(environments, result.configs, built, config.path.parent, result.seconds)
 
 
+def full_baseline(config: PlatformConfig, found: Scan) -> Baseline:
+    """Every decision the gate judges by, in the order it credits them: the rules that hold by
+    construction (rules.py), then each enabled plugin distribution's reviewed entries
+    (``PluginDeclaration.checkov_baseline``), then the platform's own file."""
+    platform = load_baseline(baseline_path(config), config.environments)
+    return Baseline([*rule_entries(found), *plugin_entries(config, found), *platform.entries], platform.path)
+
+
+def rule_entries(found: Scan) -> list[BaselineEntry]:
+    """One entry per rule and environment, naming what the rule excuses in that environment's synth."""
+    entries = []
+    for env in found.environments:
+        for rule, addresses in rules.excused(found.configs[env.stack_name]).items():
+            entries.append(
+                BaselineEntry(
+                    0,
+                    rule.check,
+                    tuple(sorted(addresses)),
+                    (env.name,),
+                    rule.reason,
+                    rule.requirement,
+                    rule.pci,
+                    rule=rule.name,
+                )
+            )
+    return entries
+
+
+def plugin_entries(config: PlatformConfig, found: Scan) -> list[BaselineEntry]:
+    """The reviewed findings each enabled plugin's distribution ships, wherever it is enabled."""
+    shipped: dict[tuple[str, str], tuple[str, set[str]]] = {}  # (plugin, file) → (label, environments)
+    for env in found.environments:
+        built = found.built[env.stack_name]
+        for name in built.order:
+            path = built.manager.declaration(name).checkov_baseline
+            if path:
+                label, where = shipped.setdefault((name, str(path)), (built.manager.source(name).label, set()))
+                where.add(env.name)
+    entries = []
+    for (_, path), (label, where) in sorted(shipped.items()):
+        entries += load_plugin_baseline(Path(path), label, where, config.environments)
+    return entries
+
+
 def verdict_of(config: PlatformConfig, found: Scan) -> Verdict:
-    baseline = load_baseline(baseline_path(config), config.environments)
-    return judge(baseline, found.failed())
+    baseline = full_baseline(config, found)
+    verdict = judge(baseline, found.failed())
+    configs = {env.name: found.configs[env.stack_name] for env in found.environments}
+    verdict.foreign = foreign_resources(baseline.entries, configs)
+    return verdict
 
 
 def control_map(config: PlatformConfig, environment: EnvironmentConfig, found: Scan) -> ControlMap:
-    baseline = load_baseline(baseline_path(config), config.environments)
+    baseline = full_baseline(config, found)
     stack = environment.stack_name
     return build_control_map(
         environment.name, stack, found.configs[stack], found.built[stack].build.controls, found.report, baseline
@@ -121,8 +179,10 @@ def _gate(config: PlatformConfig, found: Scan, *, update: bool) -> int:
         passed = sum(1 for r in found.report.results if r.stack == env.stack_name and r.passed)
         print(
             f"{env.name}: checkov {found.report.version}: {passed} passed, {len(failed)} failed, "
-            f"{verdict.baselined.get(env.name, 0)} of them in the reviewed baseline"
+            f"{verdict.baselined.get(env.name, 0)} of them excused"
         )
+        for label, addresses in sorted(verdict.excused.get(env.name, {}).items()):
+            print(f"  {env.name}: {label} excused {len(addresses)}: {', '.join(addresses)}")
     for stack, check, address in found.report.not_evaluated:
         print(f"{stack}: checkov could not evaluate {check} on {address} (the check crashed; see checkov's log)")
     print(f"synth {found.synth_seconds:.1f} s, checkov {found.checkov_seconds:.1f} s")

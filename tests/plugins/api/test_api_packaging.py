@@ -8,7 +8,8 @@ import zipfile
 
 from api_support import IAM_SETTINGS, synth_api
 
-from payments_platform.plugins.api.packaging import FIXED_TIMESTAMP, build_lambda_package
+from payments_platform.core.function_packages import FIXED_TIMESTAMP
+from payments_platform.plugins.api.packaging import build_lambda_package
 
 
 def test_two_builds_are_byte_identical(tmp_path):

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from payments_platform.core.host.config import load_config
-from payments_platform.core.ops.compliance.baseline import MAX_ENTRIES_PER_ENVIRONMENT, judge, load_baseline
+from payments_platform.core.ops.compliance.baseline import MAX_ENTRIES_PER_ENVIRONMENT, load_baseline
 from payments_platform.core.ops.compliance.checkov import CHECKOV_VERSION, locate_checkov, run_checkov
-from payments_platform.core.ops.compliance.gate import baseline_path
+from payments_platform.core.ops.compliance.gate import baseline_path, verdict_of
 
 REPO = Path(__file__).resolve().parents[4]
 ENVIRONMENTS = sorted(load_config(REPO / "environments.toml").environments)
@@ -19,7 +19,7 @@ ENVIRONMENTS = sorted(load_config(REPO / "environments.toml").environments)
 
 @pytest.fixture(scope="module")
 def verdict(platform_config, checkov_scan):
-    return judge(load_baseline(baseline_path(platform_config), platform_config.environments), checkov_scan.failed())
+    return verdict_of(platform_config, checkov_scan)
 
 
 def test_checkov_is_the_pinned_version(checkov_scan):
