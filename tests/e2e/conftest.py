@@ -62,7 +62,8 @@ run = LocalRun(Path(sys.argv[1]), say=lines.append)
 started = time.perf_counter()
 try:
     # This process ends once the run is up (like `local up --keep`): the run must outlive it.
-    up(run, config_path=sys.argv[2], environment_name=sys.argv[3], die_with_parent=False)
+    # --fresh: the suite's one proof of the cold path end to end (tests/e2e/test_cold_path.py).
+    up(run, config_path=sys.argv[2], environment_name=sys.argv[3], die_with_parent=False, fresh=True)
 except BaseException as failure:
     print(f"local up failed: {failure}", *lines[-30:], sep="\\n")
     sys.exit(1)
