@@ -23,17 +23,29 @@ History (each minor version only adds):
   ``Table.grant_index_query/grant_backup/grant_export/grant_stream_read``, ``Table.stream_arn``,
   ``Function.grant_invoke``;
   ``ctx.roles.holds_grant_on``; ``stub_provider`` publishing any key, function handles included.
-- **1.2** (in progress; ``PLUGIN_API_VERSION`` moves when it is complete) a ``keys.Function`` as the
+- **1.2** a ``keys.Function`` as the
   grantee of every grant (value grants, ``ctx.roles.grant``, ``Function.grant_invoke``); the
   keyword-only ``Function`` fields ``key``, ``physical_name``, ``resource``, ``log_group``;
   ``platform_function(ctx, id, key=..., role_description=...)`` returning the ``keys.Function`` with
   its role's basics granted and its monitoring registered, ``hardened_bucket(ctx, id, ...)``
   (the scope / ``name=``+``role=`` shapes still work, with a ``PluginDeprecationWarning``);
+  ``function_package(ctx, id, source=..., runtime_support=..., vendor=...)`` packaging a plugin's own
+  handler as the runtime's package is (reproducible, signed where the environment signs), with the
+  ``FunctionPackage`` fields ``signer`` (:class:`~payments_platform.core.keys.CodeSigner`) and
+  ``support`` (:class:`~payments_platform.core.keys.PackageTree`), ``BuiltZip``, ``store_zip``,
+  ``tree_entries``, ``sign_package``; ``Network.require_service`` (an interface endpoint for a service
+  the functions call) and ``Network.require_egress`` / ``platform_function(..., egress=Egress(...))``
+  (internet egress for that function alone), ``Network.needs``; the PP-EGRESS synth warning;
   ``Topic.subscribe_queue/subscribe_function`` and the ``Topic`` fields ``physical_arn``,
   ``event_type_attribute``, ``event_types``; a key-policy statement naming a resource that depends
-  on the key refused at synth (core/host/key_policy_cycles.py).
+  on the key refused at synth (core/host/key_policy_cycles.py);
   ``PluginDeclaration.checkov_baseline`` (a distribution's reviewed checkov findings, capped per
-  distribution; exemption rules by construction in core/ops/compliance/rules.py).
+  distribution; exemption rules by construction in core/ops/compliance/rules.py);
+  ``keys.PAYMENT_CONNECTOR`` (a ``keys.Connector``: the function that authorizes payments, its
+  invocation contract in ``payments_platform.runtime.connector_protocol``; at most one per
+  environment, none: intake only); ``ctx.note`` (one line printed at synth); a ``uses`` that
+  would close a cycle with a ``requires`` the other way yields to it (the user reads the key in a
+  later phase).
 """
 
 from __future__ import annotations
@@ -43,7 +55,7 @@ from packaging.version import Version
 
 from payments_platform.core.errors import PluginLoadError
 
-PLUGIN_API_VERSION = "1.1"
+PLUGIN_API_VERSION = "1.2"
 
 
 def check_requires_api(plugin_label: str, requires_api: str) -> None:

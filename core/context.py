@@ -111,6 +111,8 @@ class BuildContext:
     values: dict[str, tuple[Any, str]] = field(default_factory=dict)
     # key name → plugin that declared it provides it (enabled plugins only)
     providers: dict[str, str] = field(default_factory=dict)
+    # (plugin, text): what plugins said about this build, printed once at synth
+    notes: list[tuple[str, str]] = field(default_factory=list)
     phase: str = "configure"
 
     def publish(self, key: ContextKey[T], value: T, plugin: str) -> None:
@@ -159,6 +161,12 @@ class PluginContext:
     @property
     def phase(self) -> str:
         return self._build.phase
+
+    def note(self, text: str) -> None:
+        """Say one line about this environment's build, printed once by ``synth`` (and ``plan``)
+        as ``note: [<plugin>] <text>`` -- what the environment does, not a problem (e.g. the api
+        plugin's "intake only: no payment connector is enabled")."""
+        self._build.notes.append((self.name, text))
 
     def tags(self, **extra: str) -> dict[str, str]:
         """Platform tags (applied to every taggable resource anyway) plus ``extra``."""

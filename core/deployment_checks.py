@@ -175,6 +175,9 @@ class ChaosScenario(ABC):
     retried_statuses: frozenset[int] = frozenset({409, 429, 500, 502, 503, 504})
     #: the status of a request the scenario considers done
     success_status: int = 200
+    #: every status the scenario considers done (a payment answered 202 "processing" is done too:
+    #: its outcome follows); default: ``success_status`` alone
+    success_statuses: frozenset[int] = frozenset()
 
     @abstractmethod
     def faults(self) -> Sequence[FaultRule]:
@@ -196,7 +199,7 @@ class ChaosScenario(ABC):
     def failures(self, requests: Sequence[ChaosRequest]) -> list[str]:
         """What of the steady state does not hold, one line each (empty: it holds). Called after
         convergence or the timeout; the core adds a line per request never answered with
-        ``success_status``."""
+        ``success_status`` (or one of ``success_statuses``)."""
 
     def figures(self, requests: Sequence[ChaosRequest]) -> dict[str, Any]:
         """The scenario's own figures for the report (e.g. deliveries counted, time to converge)."""

@@ -154,13 +154,16 @@ def package_entries(
     source: str, *, support: Sequence[keys.PackageTree] = (), vendor: Sequence[str] = ()
 ) -> list[tuple[str, Path]]:
     """Every (archive name, file) of a plugin function's package: ``source`` under its dotted path
-    (its parent packages become namespace directories, so their ``__init__`` -- the plugin's
-    registration code -- stays out), then ``support`` trees and ``vendor`` packages."""
+    with the ``__init__.py`` of each parent package (and nothing else of them: the plugin's
+    registration code stays out), then ``support`` trees and ``vendor`` packages. The parents stay
+    regular packages, so the zip's copy is what imports -- locally too, where the distribution is
+    also installed."""
     found = module_tree(source)
     if isinstance(found, Path):
         entries = [(f"{source.replace('.', '/')}.py", found)]
     else:
         entries = tree_entries(found)
+    entries += _parent_inits(source)
     for tree in support:
         entries += tree_entries(tree)
     for package in vendor:
@@ -169,6 +172,18 @@ def package_entries(
             raise RegistrationError(f"vendored {package!r} must be a top-level package (a directory)")
         entries += tree_entries(vendored)
     return sorted(entries, key=lambda item: item[0])
+
+
+def _parent_inits(source: str) -> list[tuple[str, Path]]:
+    parts = source.split(".")
+    inits = []
+    for depth in range(1, len(parts)):
+        parent = ".".join(parts[:depth])
+        found = module_tree(parent)
+        init = Path(found.path) / "__init__.py" if isinstance(found, keys.PackageTree) else None
+        if init is not None and init.is_file():
+            inits.append((f"{parent.replace('.', '/')}/__init__.py", init))
+    return inits
 
 
 def function_package(
@@ -184,8 +199,9 @@ def function_package(
 
     * ``source``: the importable module or package holding the handler (e.g.
       ``"merchant_webhooks.function"``), archived under its dotted path, so the handler is named as
-      you import it (``handler="merchant_webhooks.function.handler.handle"``). Keep it apart from
-      the plugin's registration module: Lambda has no ``payments_platform.core``.
+      you import it (``handler="merchant_webhooks.function.handler.handle"``); of its parent packages
+      only their ``__init__.py`` come along. Keep it apart from the plugin's registration module,
+      and keep the parents' ``__init__.py`` free of imports of it: Lambda has no ``payments_platform.core``.
     * ``runtime_support``: bundle the platform's runtime support library (the trees
       ``keys.RUNTIME_PACKAGE`` lists as ``support``: ``payments_runtime`` with its structlog
       configuration and card-data redaction, and structlog itself), so the handler logs as the

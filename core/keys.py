@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from payments_platform.core import grants, subscriptions
 from payments_platform.core.grants import Grantor
 from payments_platform.core.network_needs import Egress, NetworkNeeds
 from payments_platform.core.roles import Role, grant_key_via_service
+
+if TYPE_CHECKING:
+    from payments_platform.core.context import PluginContext
 
 T = TypeVar("T")
 
@@ -253,7 +256,13 @@ class Topic:
         grants.grant_topic_publish(roles, role, self, sid=sid)
 
     def subscribe_queue(
-        self, ctx: Any, queue: Queue, *, sid: str, event_types: Sequence[str] = (), raw_message_delivery: bool = True
+        self,
+        ctx: PluginContext,
+        queue: Queue,
+        *,
+        sid: str,
+        event_types: Sequence[str] = (),
+        raw_message_delivery: bool = True,
     ) -> Any:
         """Deliver this topic's events (those of ``event_types``, or every type; never an alarm)
         to ``queue``, a standard SQS queue of the subscribing plugin (``ctx`` is its context).
@@ -268,7 +277,9 @@ class Topic:
             ctx, self, queue, sid=sid, event_types=event_types, raw_message_delivery=raw_message_delivery
         )
 
-    def subscribe_function(self, ctx: Any, function: Function, *, sid: str, event_types: Sequence[str] = ()) -> Any:
+    def subscribe_function(
+        self, ctx: PluginContext, function: Function, *, sid: str, event_types: Sequence[str] = ()
+    ) -> Any:
         """Invoke ``function`` with this topic's events (of ``event_types``, or every type;
         never an alarm): the subscription with its filter policy and the function's
         ``lambda:InvokeFunction`` permission for SNS from this topic alone (statement ``sid``).
@@ -371,6 +382,23 @@ class CodeSigner:
 
 
 @dataclass(frozen=True)
+class Connector:
+    """The payment connector of the environment (plugin API 1.2): the function that authorizes a
+    card with an acquirer, published by the connector plugin under :data:`PAYMENT_CONNECTOR`.
+
+    The connector runs with its own role (it holds the acquirer's credentials; the processor never
+    does): the consumer of this value only invokes it, through ``function.grant_invoke``. What it
+    is invoked with and answers is the invocation contract of ``payments_platform.runtime.
+    connector_protocol`` (an ``authorize`` and a ``status`` query for an idempotency key, the JSON
+    schema ``connector_protocol.schema.json``): a third-party connector implements that module's
+    request and answer shapes. At most one plugin provides it per environment; without one the
+    environment is *intake only* (transactions stay ``received``)."""
+
+    function: Function  # the connector's Lambda function (its own role, invoked synchronously)
+    display_name: str  # who authorizes, for people: "Acquirer simulator (Stripe test cards)"
+
+
+@dataclass(frozen=True)
 class FunctionPackage:
     """A Lambda deployment package. ``keys.RUNTIME_PACKAGE`` is the runtime's: every function of
     the platform runs it, each with its own handler (``payments_runtime.<module>.handler``). A
@@ -429,6 +457,12 @@ CARD_FINGERPRINT_ROTATOR: ContextKey[Function] = ContextKey(
     Function,
     "Run by Secrets Manager: rotates the card-fingerprint HMAC key.",
 )
+# The connector that authorizes payments (plugin API 1.2); at most one plugin provides it.
+PAYMENT_CONNECTOR: ContextKey[Connector] = ContextKey(
+    "payments.connector",
+    Connector,
+    "The payment connector: the function the processor invokes to authorize a card (absent: intake only).",
+)
 
 WELL_KNOWN_KEYS: tuple[ContextKey[Any], ...] = (
     KMS_KEY,
@@ -442,4 +476,5 @@ WELL_KNOWN_KEYS: tuple[ContextKey[Any], ...] = (
     STATUS_CHECKER,
     TRANSACTION_RECONCILER,
     CARD_FINGERPRINT_ROTATOR,
+    PAYMENT_CONNECTOR,
 )

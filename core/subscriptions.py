@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from payments_platform.core.errors import RegistrationError
 
 if TYPE_CHECKING:
+    from payments_platform.core.context import PluginContext
     from payments_platform.core.keys import Function, Queue, Topic
 
 SNS = "sns.amazonaws.com"
@@ -33,7 +34,7 @@ _SID = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
 
 
 def subscribe_queue(
-    ctx: Any,
+    ctx: PluginContext,
     topic: Topic,
     queue: Queue,
     *,
@@ -68,7 +69,9 @@ def subscribe_queue(
     )
 
 
-def subscribe_function(ctx: Any, topic: Topic, function: Function, *, sid: str, event_types: Sequence[str] = ()) -> Any:
+def subscribe_function(
+    ctx: PluginContext, topic: Topic, function: Function, *, sid: str, event_types: Sequence[str] = ()
+) -> Any:
     """Subscribe ``function`` to ``topic``'s events (of ``event_types``, or all); returns the
     ``aws_sns_topic_subscription``. SNS may invoke the function for this topic alone."""
     types = _checked(ctx, topic, sid, event_types)
@@ -89,7 +92,7 @@ def subscribe_function(ctx: Any, topic: Topic, function: Function, *, sid: str, 
     )
 
 
-def _checked(ctx: Any, topic: Topic, sid: str, event_types: Sequence[str]) -> tuple[str, ...]:
+def _checked(ctx: PluginContext, topic: Topic, sid: str, event_types: Sequence[str]) -> tuple[str, ...]:
     where = f"plugin '{ctx.name}' subscription '{sid}'"
     if not isinstance(sid, str) or not _SID.match(sid):
         raise RegistrationError(f"{where}: the sid must be letters and digits, starting with a letter")
@@ -147,7 +150,7 @@ def _queue_policy(topic: Topic, queue: Queue, sid: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-def _allow_sns_to_use_the_queue_key(ctx: Any, topic: Topic, queue: Queue, sid: str) -> None:
+def _allow_sns_to_use_the_queue_key(ctx: PluginContext, topic: Topic, queue: Queue, sid: str) -> None:
     """SNS encrypts what it delivers to an encrypted queue with the queue's key: on the platform
     CMK that is a key-policy statement, conditioned on this topic. It names the topic by the ARN
     built from its literal name (``physical_arn``): the topic itself is encrypted under the key,

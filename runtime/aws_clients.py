@@ -94,22 +94,48 @@ def client(service: str) -> Any:
     """The container's client for ``service`` (dynamodb, sqs, sns, secretsmanager). Its timeouts
     are sized from the invocation that first asks for it (every invocation of a function has the
     same timeout); each attempt and each retry is then checked against the current deadline."""
-    existing = _clients.get(service)
+
+    def create(session: Any, config_class: Any) -> Any:
+        timeouts = CallTimeouts.for_invocation(invocation_budget_ms())
+        created = session.create_client(service, config=config_class(**timeouts.config_settings()))
+        _bound_by_deadline(created, timeouts)
+        return created
+
+    return _cached(service, create)
+
+
+def invoke_client(read_timeout_ms: int) -> Any:
+    """A Lambda client for synchronous invokes answering within ``read_timeout_ms`` (one per
+    timeout, cached): one attempt, never retried by botocore -- the caller decides what a call
+    without an answer means (a payment connector's: ask its status later)."""
+
+    def create(session: Any, config_class: Any) -> Any:
+        seconds = read_timeout_ms / 1000
+        config = config_class(
+            connect_timeout=min(MAX_CONNECT_SECONDS, seconds),
+            read_timeout=seconds,
+            retries={"mode": "standard", "total_max_attempts": 1},
+            tcp_keepalive=True,
+        )
+        return session.create_client("lambda", config=config)
+
+    return _cached(f"lambda-invoke-{read_timeout_ms}", create)
+
+
+def _cached(name: str, create: Any) -> Any:
+    existing = _clients.get(name)
     if existing is not None:
         return existing
     global _session
     with _lock:
-        if service not in _clients:
+        if name not in _clients:
             import botocore.session
             from botocore.config import Config
 
             if _session is None:
                 _session = botocore.session.get_session()
-            timeouts = CallTimeouts.for_invocation(invocation_budget_ms())
-            created = _session.create_client(service, config=Config(**timeouts.config_settings()))
-            _bound_by_deadline(created, timeouts)
-            _clients[service] = created
-        return _clients[service]
+            _clients[name] = create(_session, Config)
+        return _clients[name]
 
 
 def _bound_by_deadline(aws_client: Any, timeouts: CallTimeouts) -> None:

@@ -1,4 +1,5 @@
-"""Sending a new transaction's audit message (SQS FIFO) and payment event (SNS)."""
+"""Sending the audit message (SQS FIFO) and payment event (SNS) of a transaction's transition
+(its creation, ``received``, or a later status: transaction_lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from typing import Any
 
 from .record_codec import refuse_card_data
-from .transaction_records import EVENT_TYPE_RECEIVED, Transaction
+from .transaction_records import Transaction, event_type, transition_id
 
 
 def message_group_id(client_id: str) -> str:
@@ -41,8 +42,9 @@ class TransactionDispatcher:
             QueueUrl=self._queue_url,
             MessageBody=body,
             MessageGroupId=message_group_id(transaction.client_id),
-            # FIFO deduplication (5-minute window) makes a resumed dispatch safe to repeat.
-            MessageDeduplicationId=transaction.transaction_id,
+            # FIFO deduplication (5-minute window) makes a resumed dispatch safe to repeat; one id
+            # per transition.
+            MessageDeduplicationId=transition_id(transaction.transaction_id, transaction.status),
         )
 
     def publish_event(self, transaction: Transaction) -> None:
@@ -52,7 +54,7 @@ class TransactionDispatcher:
             TopicArn=self._topic_arn,
             Message=message,
             MessageAttributes={
-                "event_type": {"DataType": "String", "StringValue": EVENT_TYPE_RECEIVED},
+                "event_type": {"DataType": "String", "StringValue": event_type(transaction.status)},
                 "currency": {"DataType": "String", "StringValue": transaction.currency},
             },
         )

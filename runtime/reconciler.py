@@ -30,22 +30,26 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws_clients import client, error_code, is_retryable
+from .aws_clients import client, error_code, invoke_client, is_retryable
+from .connector_client import ConnectorClient
 from .deadline import InvocationDeadlineExceeded, invocation_deadline, remaining_ms
 from .dispatch import DispatchFailed, TransactionDispatcher
-from .idempotency import dispatch_shards, lease_ms_for
+from .idempotency import IdempotencyRecord, dispatch_shards, lease_ms_for
 from .logging_config import bind_request_context, configure_logging, get_logger
 from .metrics import put_metrics, report_unparseable_record
 from .record_codec import RecordUnparseable
 from .settings import (
     audit_queue_url,
+    authorization_budget_ms,
+    connector_function_name,
     dispatch_index_name,
     environment_name,
     function_name,
     notifications_topic_arn,
     transactions_table_name,
 )
-from .transaction_records import idempotency_record_from_item
+from .transaction_lifecycle import TransactionLifecycle
+from .transaction_records import FINAL_STATUSES, Transaction, idempotency_record_from_item
 from .transaction_store import TransactionStore
 
 configure_logging()
@@ -69,6 +73,8 @@ class ReconciliationReport:
     quarantined: int = 0
     unparseable: int = 0  # quarantined because a record did not read back (also alarmed on its own)
     deferred: int = 0  # left for the next run (record bound or invocation time)
+    resolved: int = 0  # processing transactions given their outcome by the connector's status query
+    unresolved: int = 0  # processing transactions the connector did not answer for (asked again next run)
     reconciled_transaction_ids: list[str] = field(default_factory=list)
 
 
@@ -80,9 +86,11 @@ class TransactionReconciler:
         index_name: str,
         clock: Callable[[], float] = time.time,
         max_records: int = MAX_RECORDS_PER_RUN,
+        lifecycle: TransactionLifecycle | None = None,
     ):
         self._store = store
         self._dispatcher = dispatcher
+        self._lifecycle = lifecycle  # None: intake only
         self._index = index_name
         self._clock = clock
         self._max_records = max_records
@@ -146,13 +154,13 @@ class TransactionReconciler:
         if transaction is None:
             self._quarantine(key, record_key, "transaction_missing", report)
             return
+        request_id = record.request_id or "reconciler"
         try:
             self._dispatcher.send_missing(
-                transaction,
-                record.request_id or "reconciler",
-                audit_sent=record.audit_sent,
-                event_published=record.event_published,
+                transaction, request_id, audit_sent=record.audit_sent, event_published=record.event_published
             )
+            if self._lifecycle is not None and not self._resolve(transaction, record, request_id, report):
+                return
         except DispatchFailed as failed:
             report.failed += 1
             log.error(
@@ -184,6 +192,25 @@ class TransactionReconciler:
             event_was_published=record.event_published,
         )
 
+    def _resolve(
+        self, transaction: Transaction, record: IdempotencyRecord, request_id: str, report: ReconciliationReport
+    ) -> bool:
+        """Ask the connector for the outcome of the transaction's key (transaction_lifecycle.py: a
+        status query, never an authorize -- this function holds no card data). True when it has its
+        outcome; otherwise it stays in the index (lease 0) and the next run asks again."""
+        if transaction.status in FINAL_STATUSES:
+            return True
+        lifecycle = self._lifecycle
+        assert lifecycle is not None
+        resolved = lifecycle.advance(transaction, record.record_id, request_id)
+        if resolved.status in FINAL_STATUSES:
+            report.resolved += 1
+            return True
+        report.unresolved += 1
+        get_logger().warning("reconciler.outcome_unknown", transaction_id=transaction.transaction_id)
+        self._store.mark_dispatch_incomplete(record.record_id, audit_sent=True, event_published=True)
+        return False
+
     def _quarantine(self, key: dict[str, Any], record_key: str, reason: str, report: ReconciliationReport) -> None:
         report.quarantined += 1
         get_logger().error("reconciler.record_quarantined", idempotency_record=record_key, reason=reason)
@@ -199,13 +226,19 @@ def _number(entry: dict[str, Any], name: str) -> int:
 
 @functools.lru_cache(maxsize=1)
 def transaction_reconciler() -> TransactionReconciler:
-    return TransactionReconciler(
-        store=TransactionStore(client("dynamodb"), transactions_table_name()),
-        dispatcher=TransactionDispatcher(
-            client("sqs"), client("sns"), audit_queue_url(), notifications_topic_arn(), environment_name()
-        ),
-        index_name=dispatch_index_name(),
+    store = TransactionStore(client("dynamodb"), transactions_table_name())
+    dispatcher = TransactionDispatcher(
+        client("sqs"), client("sns"), audit_queue_url(), notifications_topic_arn(), environment_name()
     )
+    connector = connector_function_name()
+    lifecycle = (
+        None
+        if connector is None
+        else TransactionLifecycle(
+            store, dispatcher, ConnectorClient(invoke_client, connector), authorization_budget_ms()
+        )
+    )
+    return TransactionReconciler(store, dispatcher, dispatch_index_name(), lifecycle=lifecycle)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -250,6 +283,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         "quarantined": report.quarantined,
         "unparseable": report.unparseable,
         "deferred": report.deferred,
+        "resolved": report.resolved,
+        "unresolved": report.unresolved,
         "duration_ms": round((time.perf_counter() - started) * 1000, 3),
     }
     get_logger().info("reconciler.summary", **summary)

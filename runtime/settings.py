@@ -109,3 +109,24 @@ def fingerprint_key_env() -> str | None:
 def fingerprint_secret_arn() -> str | None:
     """CARD_FINGERPRINT_SECRET_ARN: where the api plugin keeps the secret (Secrets Manager)."""
     return os.environ.get("CARD_FINGERPRINT_SECRET_ARN", "").strip() or None
+
+
+# The processor's wait for a connector's answer when its setting is absent (api plugin setting
+# authorization_budget_ms; the plugin checks it against the function's timeout).
+DEFAULT_AUTHORIZATION_BUDGET_MS = 3000
+
+
+def connector_function_name() -> str | None:
+    """CONNECTOR_FUNCTION_NAME: the payment connector's function (plugin API 1.2); unset in an
+    intake-only environment, where transactions stay ``received``."""
+    return os.environ.get("CONNECTOR_FUNCTION_NAME", "").strip() or None
+
+
+def authorization_budget_ms() -> int:
+    """AUTHORIZATION_BUDGET_MS: the longest the processor waits for a connector's answer."""
+    raw = os.environ.get("AUTHORIZATION_BUDGET_MS", "").strip()
+    if not raw:
+        return DEFAULT_AUTHORIZATION_BUDGET_MS
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigurationError("AUTHORIZATION_BUDGET_MS must be a positive whole number of milliseconds")
+    return int(raw)

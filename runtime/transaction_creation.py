@@ -9,11 +9,13 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws_clients import error_code, is_retryable
 from .cards import card_fingerprint
+from .connector_protocol import CardDetails
 from .dispatch import DispatchFailed, TransactionDispatcher
 from .errors import IdempotencyInProgressError, IdempotencyKeyReusedError, InternalError, ServiceUnavailableError
 from .fingerprint_keyring import FingerprintKeyring
@@ -28,7 +30,8 @@ from .idempotency import (
 )
 from .logging_config import get_logger
 from .settings import FingerprintKeys
-from .transaction_records import STATUS_RECEIVED, Transaction, new_transaction_id
+from .transaction_lifecycle import TransactionLifecycle
+from .transaction_records import FINAL_STATUSES, STATUS_RECEIVED, Transaction, new_transaction_id
 from .transaction_store import IdempotencyKeyTaken, TransactionStore
 from .validation import NewTransaction
 
@@ -78,11 +81,13 @@ class TransactionCreator:
         dispatcher: TransactionDispatcher,
         keyring: Callable[[], FingerprintKeyring],
         clock: Callable[[], float] = time.time,
+        lifecycle: TransactionLifecycle | None = None,
     ):
         self._store = store
         self._dispatcher = dispatcher
         self._keyring = keyring
         self._clock = clock
+        self._lifecycle = lifecycle  # None: intake only (no payment connector enabled)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -149,7 +154,10 @@ class TransactionCreator:
                 raise unavailable(error) from None
             raise
         self._dispatch(transaction, record, request_id)
-        self._record_completion(transaction, record)
+        card = CardDetails(request.card.number, request.card.cvc, request.card.exp_month, request.card.exp_year)
+        transaction = self._process(transaction, record, request_id, card)
+        if transaction.status != STATUS_RECEIVED:
+            response_body = json.dumps(transaction.public_view(), separators=(",", ":"))
         return CreationResult(transaction.transaction_id, response_body, replayed=False, outcome="created")
 
     def _existing(
@@ -192,14 +200,14 @@ class TransactionCreator:
                 return CreationResult(
                     existing.transaction_id, existing.response_body, replayed=True, outcome="replayed"
                 )
-            return self._resume_dispatch(existing, now_ms, request_id, lease_ms_for(remaining_time_ms))
+            return self._resume_dispatch(existing, now_ms, request_id, lease_ms_for(remaining_time_ms), request)
         except (ClientError, BotoCoreError) as error:
             if is_retryable(error):
                 raise unavailable(error) from None
             raise
 
     def _resume_dispatch(
-        self, existing: IdempotencyRecord, now_ms: int, request_id: str, lease_ms: int
+        self, existing: IdempotencyRecord, now_ms: int, request_id: str, lease_ms: int, request: NewTransaction
     ) -> CreationResult:
         claimed = self._store.claim_dispatch_resume(existing.record_id, now_ms, lease_ms)
         if claimed is None:
@@ -210,10 +218,43 @@ class TransactionCreator:
         if transaction is None:  # cannot happen: both items are written in one transaction
             raise RuntimeError("idempotency record points at a missing transaction")
         self._dispatch(transaction, claimed, request_id)
-        self._record_completion(transaction, claimed)
-        return CreationResult(
-            claimed.transaction_id, claimed.response_body, replayed=True, outcome="dispatch_completed"
-        )
+        card = CardDetails(request.card.number, request.card.cvc, request.card.exp_month, request.card.exp_year)
+        processed = self._process(transaction, claimed, request_id, card)
+        body = claimed.response_body
+        if processed != transaction:
+            body = json.dumps(processed.public_view(), separators=(",", ":"))
+        return CreationResult(claimed.transaction_id, body, replayed=True, outcome="dispatch_completed")
+
+    def _process(
+        self, transaction: Transaction, record: IdempotencyRecord, request_id: str, card: CardDetails
+    ) -> Transaction:
+        """Authorize through the connector (transaction_lifecycle.py) and record how far it got: the
+        outcome completes the record; ``processing`` leaves it to a retry or the reconciler, which
+        ask the connector for the outcome. Intake only (no connector): the record completes."""
+        if self._lifecycle is not None:
+            try:
+                transaction = self._lifecycle.advance(transaction, record.record_id, request_id, card)
+            except DispatchFailed as failed:
+                self._dispatch_failed(transaction, record, failed)
+            if transaction.status not in FINAL_STATUSES:
+                self._await_outcome(transaction, record)
+                return transaction
+        self._record_completion(transaction, record)
+        return transaction
+
+    def _await_outcome(self, transaction: Transaction, record: IdempotencyRecord) -> None:
+        """The transition's messages are sent; its outcome is unknown. Left in the reconciler's
+        index (lease 0): a retry or the next reconciler run asks the connector."""
+        try:
+            self._store.mark_dispatch_incomplete(record.record_id, audit_sent=True, event_published=True)
+        except Exception as error:
+            # The record stays "dispatching" and in the index: the reconciler asks once its lease ends.
+            get_logger().warning(
+                "transaction.outcome_wait_unrecorded",
+                transaction_id=transaction.transaction_id,
+                aws_error_code=error_code(error),
+                error_class=type(error).__name__,
+            )
 
     def _record_completion(self, transaction: Transaction, record: IdempotencyRecord) -> None:
         """Mark the dispatch complete so an immediate retry is a replay, not a 409. The payment is
@@ -235,32 +276,35 @@ class TransactionCreator:
                 transaction, request_id, audit_sent=record.audit_sent, event_published=record.event_published
             )
         except DispatchFailed as failed:
-            log = get_logger()
-            log.error(
-                "transaction.dispatch_failed",
-                transaction_id=transaction.transaction_id,
-                audit_sent=failed.audit_sent,
-                event_published=failed.event_published,
-                aws_error_code=error_code(failed.cause),
-                error_class=type(failed.cause).__name__,
+            self._dispatch_failed(transaction, record, failed)
+
+    def _dispatch_failed(self, transaction: Transaction, record: IdempotencyRecord, failed: DispatchFailed) -> NoReturn:
+        log = get_logger()
+        log.error(
+            "transaction.dispatch_failed",
+            transaction_id=transaction.transaction_id,
+            audit_sent=failed.audit_sent,
+            event_published=failed.event_published,
+            aws_error_code=error_code(failed.cause),
+            error_class=type(failed.cause).__name__,
+        )
+        try:
+            self._store.mark_dispatch_incomplete(
+                record.record_id, audit_sent=failed.audit_sent, event_published=failed.event_published
             )
-            try:
-                self._store.mark_dispatch_incomplete(
-                    record.record_id, audit_sent=failed.audit_sent, event_published=failed.event_published
-                )
-            except Exception as mark_error:
-                # The record stays "dispatching" (and in the reconciler's index): the reconciler
-                # completes it once its lease expires.
-                log.critical(
-                    "transaction.dispatch_state_unrecorded",
-                    transaction_id=transaction.transaction_id,
-                    aws_error_code=error_code(mark_error),
-                    error_class=type(mark_error).__name__,
-                )
-            if isinstance(failed.cause, (ClientError, BotoCoreError)):
-                raise ServiceUnavailableError(
-                    "dispatch_incomplete",
-                    "The transaction was recorded but not fully dispatched; retry with the same Idempotency-Key.",
-                    retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
-                ) from None
-            raise failed.cause from None
+        except Exception as mark_error:
+            # The record stays "dispatching" (and in the reconciler's index): the reconciler
+            # completes it once its lease expires.
+            log.critical(
+                "transaction.dispatch_state_unrecorded",
+                transaction_id=transaction.transaction_id,
+                aws_error_code=error_code(mark_error),
+                error_class=type(mark_error).__name__,
+            )
+        if isinstance(failed.cause, (ClientError, BotoCoreError)):
+            raise ServiceUnavailableError(
+                "dispatch_incomplete",
+                "The transaction was recorded but not fully dispatched; retry with the same Idempotency-Key.",
+                retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
+            ) from None
+        raise failed.cause from None

@@ -31,13 +31,30 @@ from .record_codec import (
 from .redaction import contains_card_data, mask_text
 
 STATUS_RECEIVED = "received"
-# The lifecycle: this runtime only ever writes "received" (durably accepted, queued for
-# downstream processing -- there is no card-network connection here). Downstream processors
-# move a transaction on to the others.
+STATUS_PROCESSING = "processing"
+# The lifecycle (transaction_lifecycle.py): received -> processing -> authorized | declined |
+# failed, where a payment connector is enabled; without one (intake only) a transaction stays
+# "received". The outcomes are final.
 TRANSACTION_STATUSES = ("received", "processing", "authorized", "declined", "failed")
+FINAL_STATUSES = ("authorized", "declined", "failed")
 RECORD_TYPE_TRANSACTION = "transaction"
 RECORD_TYPE_IDEMPOTENCY = "idempotency_key"
 EVENT_TYPE_RECEIVED = "payment.transaction.received"
+
+
+# The only moves a transaction makes: forward, one step, once.
+TRANSITIONS = frozenset({("received", "processing")} | {("processing", outcome) for outcome in FINAL_STATUSES})
+
+
+def event_type(status: str) -> str:
+    """The type of the payment event of a transaction entering ``status``."""
+    return f"payment.transaction.{status}"
+
+
+def transition_id(transaction_id: str, status: str) -> str:
+    """One id per transition: the audit message's deduplication id and the event's id. The
+    ``received`` transition keeps the transaction id alone (what it always was)."""
+    return transaction_id if status == STATUS_RECEIVED else f"{transaction_id}.{status}"
 
 
 def new_transaction_id() -> str:
@@ -72,6 +89,10 @@ class Transaction:
     description: str | None = None
     metadata: dict[str, str] | None = None
     card_fingerprint_key_version: str = ""
+    # Set with the outcome: declined and failed carry a machine-readable code, any outcome the
+    # acquirer's reference (runtime/connector_protocol.py).
+    decline_code: str | None = None
+    acquirer_reference: str | None = None
 
     def public_view(self) -> dict[str, Any]:
         view: dict[str, Any] = {
@@ -87,12 +108,16 @@ class Transaction:
             view["description"] = self.description
         if self.metadata:
             view["metadata"] = dict(self.metadata)
+        if self.decline_code is not None:
+            view["decline_code"] = self.decline_code
+        if self.acquirer_reference is not None:
+            view["acquirer_reference"] = self.acquirer_reference
         return view
 
     def audit_message(self, request_id: str, environment: str) -> str:
         return json.dumps(
             {
-                "type": "transaction.created",
+                "type": "transaction.created" if self.status == STATUS_RECEIVED else f"transaction.{self.status}",
                 "transaction_id": self.transaction_id,
                 "client_id": self.client_id,
                 "request_id": request_id,
@@ -103,6 +128,8 @@ class Transaction:
                 "currency": self.currency,
                 "merchant_reference": self.merchant_reference,
                 "card": {"brand": self.card_brand, "last4": self.card_last4},
+                **({"decline_code": self.decline_code} if self.decline_code is not None else {}),
+                **({"acquirer_reference": self.acquirer_reference} if self.acquirer_reference is not None else {}),
             },
             separators=(",", ":"),
         )
@@ -110,9 +137,9 @@ class Transaction:
     def payment_event(self, environment: str) -> str:
         return json.dumps(
             {
-                "event_type": EVENT_TYPE_RECEIVED,
+                "event_type": event_type(self.status),
                 # Subscribers deduplicate on event_id: SNS standard topics deliver at least once.
-                "event_id": self.transaction_id,
+                "event_id": transition_id(self.transaction_id, self.status),
                 "client_id": self.client_id,
                 "environment": environment,
                 "transaction": self.public_view(),
@@ -141,6 +168,10 @@ class Transaction:
             item["description"] = text_value(self.description, "description")
         if self.metadata:
             item["metadata"] = text_map_value(self.metadata, "metadata")
+        if self.decline_code is not None:
+            item["decline_code"] = text_value(self.decline_code, "decline_code")
+        if self.acquirer_reference is not None:
+            item["acquirer_reference"] = text_value(self.acquirer_reference, "acquirer_reference")
         return item
 
     @classmethod
@@ -162,6 +193,8 @@ class Transaction:
             description=read.text("description", None),
             metadata=read.text_map("metadata") or None,
             card_fingerprint_key_version=read.text("card_fingerprint_key_version", ""),
+            decline_code=read.text("decline_code", None),
+            acquirer_reference=read.text("acquirer_reference", None),
         )
 
 

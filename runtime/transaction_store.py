@@ -4,6 +4,7 @@ reads the sparse dispatch-pending index)."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,9 +12,10 @@ from botocore.exceptions import ClientError
 
 from .aws_clients import error_code
 from .idempotency import DISPATCH_PENDING_ATTRIBUTE, RECORD_SORT_KEY, DispatchState, IdempotencyRecord
-from .record_codec import epoch_ms_value
+from .record_codec import epoch_ms_value, json_text_value, text_value
 from .transaction_records import (
     RECORD_TYPE_TRANSACTION,
+    TRANSITIONS,
     Transaction,
     idempotency_item,
     idempotency_record_from_item,
@@ -205,6 +207,66 @@ class TransactionStore:
             ConditionExpression="attribute_exists(transaction_id)",
             ExpressionAttributeValues={":reason": {"S": reason}, ":now": epoch_ms_value(now_ms)},
         )
+
+    def transition(self, transaction: Transaction, moved: Transaction, record_id: str, now_ms: int) -> bool:
+        """Move ``transaction`` from its status to ``moved``'s in one conditional write (a status
+        never moves backwards, never gets two outcomes), with its idempotency record: the reply a
+        retry replays becomes ``moved``'s view, and the audit message and event sent so far are
+        those of the new status (none yet). False when the transaction had already left its status;
+        ValueError for a move the lifecycle does not make (backwards, or from an outcome)."""
+        if (transaction.status, moved.status) not in TRANSITIONS:
+            raise ValueError(f"no transition from {transaction.status!r} to {moved.status!r}")
+        values: dict[str, Any] = {
+            ":from": {"S": transaction.status},
+            ":to": {"S": moved.status},
+            ":now": epoch_ms_value(now_ms),
+        }
+        sets = ["#status = :to", "status_changed_at = :now"]
+        for name in ("decline_code", "acquirer_reference"):
+            value = getattr(moved, name)
+            if value is not None:
+                values[f":{name}"] = text_value(value, name)
+                sets.append(f"{name} = :{name}")
+        try:
+            self._dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {
+                                "transaction_id": {"S": transaction.transaction_id},
+                                "timestamp": epoch_ms_value(transaction.created_at_ms),
+                            },
+                            "UpdateExpression": "SET " + ", ".join(sets),
+                            "ConditionExpression": "#status = :from",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._key(record_id),
+                            "UpdateExpression": "SET response_body = :body, audit_sent = :f, event_published = :f",
+                            "ConditionExpression": "attribute_exists(transaction_id)",
+                            "ExpressionAttributeValues": {
+                                ":body": json_text_value(json.dumps(moved.public_view(), separators=(",", ":"))),
+                                ":f": {"BOOL": False},
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            reasons = error.response.get("CancellationReasons") or []
+            if (
+                error_code(error) == "TransactionCanceledException"
+                and reasons[:1]
+                and (reasons[0].get("Code") == "ConditionalCheckFailed")
+            ):
+                return False
+            raise
+        return True
 
     def find_transaction(self, transaction_id: str) -> Transaction | None:
         response = self._dynamodb.query(

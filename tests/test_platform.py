@@ -48,7 +48,25 @@ def _addresses(config: dict) -> dict[str, str]:
 
 def test_dev_stack_contains_every_plugins_resources(every_synth):
     plugins = set(_addresses(every_synth.configs["payments-dev"]).values())
-    assert plugins == {"platform", *ALL}
+    assert plugins == {"platform", *ALL, "acquirer-simulator"}
+
+
+def test_prod_has_no_payment_connector_and_is_intake_only(every_synth):
+    """Prod enables no connector: its processor gets no connector name, no invoke grant, and the
+    network no Lambda endpoint (the snapshot pins the rest unchanged)."""
+    config = every_synth.configs["payments-prod"]
+    assert "acquirer-simulator" not in set(_addresses(config).values())
+    processor = next(
+        f
+        for f in config["resource"]["aws_lambda_function"].values()
+        if f["function_name"] == "transaction-processor-prod"
+    )
+    assert "CONNECTOR_FUNCTION_NAME" not in processor["environment"]["variables"]
+    assert not any("lambda_interface_endpoint" in name for name in config["resource"]["aws_vpc_endpoint"])
+    prod = next(b for b in every_synth.built if b.name == "payments-prod")
+    assert [text for plugin, text in prod.build.notes if plugin == "api"] == [
+        "intake only: no payment connector is enabled; transactions stay 'received'"
+    ]
 
 
 def test_disabling_a_plugin_removes_exactly_its_resources():

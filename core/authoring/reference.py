@@ -12,7 +12,8 @@ import dataclasses
 import inspect
 import re
 import textwrap
-from collections.abc import Callable, Iterable
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,38 @@ DEFAULT_PATH = Path("docs/REFERENCE.md")
 REGENERATE = "make reference"
 
 
+# The repository this module is part of (core/authoring/ -> the root), when run from a checkout.
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+
+
+def repository_distributions(root: Path = REPOSITORY_ROOT) -> frozenset[str]:
+    """The plugin distributions of this repository -- its own project and each one under
+    extensions/ -- whose plugins the reference documents (normalised names). Whatever else is
+    installed documents itself: installing a third-party plugin changes neither the reference
+    nor the checks on it. Outside a checkout (an installed wheel), the platform's own only."""
+    names = set()
+    for pyproject in [root / "pyproject.toml", *sorted(root.glob("extensions/*/pyproject.toml"))]:
+        if pyproject.is_file():
+            name = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("name")
+            if name:
+                names.add(_normalised(name))
+    return frozenset(names or {"payments-platform"})
+
+
+def repository_plugins(sources: Mapping[str, PluginSource], root: Path = REPOSITORY_ROOT) -> dict[str, PluginSource]:
+    """The plugins of ``sources`` (installed ones: ``discover_plugins()``) that this repository's
+    distributions provide."""
+    own = repository_distributions(root)
+    return {name: source for name, source in sources.items() if _normalised(source.distribution) in own}
+
+
+def _normalised(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()  # PEP 503
+
+
 def render_reference(sources: dict[str, PluginSource] | None = None) -> str:
-    """The whole reference as Markdown, for the installed plugins (or ``sources``)."""
-    sources = discover_plugins() if sources is None else sources
+    """The whole reference as Markdown, for this repository's plugins (or ``sources``)."""
+    sources = repository_plugins(discover_plugins()) if sources is None else sources
     sections = [
         _header(),
         _hooks(),
@@ -267,7 +297,9 @@ def _policy_rules() -> str:
 def _plugin_settings(sources: dict[str, PluginSource]) -> str:
     parts = [
         "## Plugin settings\n",
-        "Per installed plugin: `[defaults.settings.<plugin>]` and `[environments.<env>.settings.<plugin>]` in "
+        "Per plugin of this repository's distributions (a plugin installed from another one documents its own "
+        "settings; `payments-platform plugins --settings NAME` shows any installed plugin's): "
+        "`[defaults.settings.<plugin>]` and `[environments.<env>.settings.<plugin>]` in "
         "environments.toml (an environment's table is merged over the defaults). Unknown keys and wrong types are "
         "errors. `payments-platform plugins --settings NAME` shows the same, with each environment's values.\n",
     ]

@@ -66,6 +66,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     for name, path in result.stacks.items():
         count = sum(len(v) for v in (result.configs[name].get("resource") or {}).values())
         print(f"synthesized {name}: {count} resources → {_rel(path)}/cdk.tf.json")
+        for note in result.notes(name):
+            print(f"  note: {note}")
         for warning in result.warnings.get(name, []):
             print(f"  warning: {warning}")
     print(f"synth took {result.seconds:.1f} s")

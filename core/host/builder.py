@@ -113,7 +113,8 @@ def resolve_order(
         for key in declarations[name].provides:
             if key.name in providers:
                 raise RequirementError(
-                    f"plugins '{providers[key.name]}' and '{name}' both provide '{key.name}' in environment '{env.name}'"
+                    f"plugins '{providers[key.name]}' and '{name}' both provide '{key.name}' in environment '{env.name}': "
+                    "one plugin provides a key (disable the other)"
                 )
             providers[key.name] = name
     edges: dict[str, set[str]] = {name: set() for name in declarations}
@@ -133,9 +134,12 @@ def resolve_order(
                 )
             if provider not in (CORE, name):
                 edges[name].add(provider)
-        for key in declaration.uses:
+    for name in sorted(declarations):
+        for key in declarations[name].uses:
             provider = providers.get(key.name)
-            if provider not in (None, CORE, name):
+            # A use yields to a requirement the other way (the provider requires what this plugin
+            # provides): this plugin then reads the key in a later phase than it is published in.
+            if provider not in (None, CORE, name) and not _depends_on(edges, provider, name):
                 edges[name].add(provider)
     order: list[str] = []
     remaining = dict(edges)
@@ -147,6 +151,19 @@ def resolve_order(
         order.append(ready[0])
         del remaining[ready[0]]
     return order
+
+
+def _depends_on(edges: Mapping[str, set[str]], plugin: str, other: str) -> bool:
+    """Whether ``plugin`` runs after ``other`` through the edges so far."""
+    seen, todo = set(), [plugin]
+    while todo:
+        current = todo.pop()
+        if current == other:
+            return True
+        if current not in seen:
+            seen.add(current)
+            todo.extend(edges.get(current, ()))
+    return False
 
 
 def build_stack(

@@ -43,6 +43,11 @@ class SynthResult:
     # the emulator does not implement).
     warnings: dict[str, list[str]] = field(default_factory=dict)
 
+    def notes(self, stack_name: str) -> list[str]:
+        """What the plugins said about this stack's build (``ctx.note``), ``[plugin] text`` each."""
+        item = next((b for b in self.built if b.name == stack_name), None)
+        return [] if item is None else [f"[{plugin}] {text}" for plugin, text in item.build.notes]
+
 
 def new_app(outdir: str | Path) -> Any:
     return App(outdir=str(outdir), stack_traces=False, context=dict(APP_CONTEXT))

@@ -195,8 +195,10 @@ def _wait_for_convergence(experiment: Experiment, requests: list[ChaosRequest]) 
 
 
 def _unanswered(experiment: Experiment, requests: list[ChaosRequest]) -> list[str]:
-    success = experiment.scenario.success_status
-    unanswered = Counter(str(r.status) for r in requests if r.status != success)
+    scenario = experiment.scenario
+    success = scenario.success_statuses or frozenset({scenario.success_status})
+    unanswered = Counter(str(r.status) for r in requests if r.status not in success)
     if not unanswered:
         return []
-    return [f"requests without a {success} after {experiment.max_attempts} attempts: {dict(unanswered)}"]
+    named = " or ".join(str(s) for s in sorted(success))
+    return [f"requests without a {named} after {experiment.max_attempts} attempts: {dict(unanswered)}"]

@@ -103,10 +103,10 @@ class DeliveryWatch:
             body = message["Body"]
             self.bodies.append(body)
             data = json.loads(body)
-            transaction_id = data.get("transaction_id") if kind == "audit" else data.get("event_id")
-            if transaction_id:
-                self.counts[kind][transaction_id] += 1
-                self.first_seen[kind].setdefault(transaction_id, now)
+            transition = _audit_transition(data) if kind == "audit" else data.get("event_id")
+            if transition:
+                self.counts[kind][transition] += 1
+                self.first_seen[kind].setdefault(transition, now)
             self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return bool(batch)
 
@@ -115,7 +115,7 @@ class DeliveryWatch:
         counts: Counter[str] = Counter()
         try:
             for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.archive_bucket, Prefix="audit/"):
-                counts.update(obj["Key"].split("/")[4] for obj in page.get("Contents", []))
+                counts.update(_archived_transition(obj["Key"]) for obj in page.get("Contents", []))
         except Exception:
             return False
         now = time.monotonic()
@@ -131,6 +131,34 @@ class DeliveryWatch:
         self.counts["audit"].clear()
         self.first_seen["audit"].clear()
         self.bodies.clear()
+
+
+def _audit_transition(message: dict[str, Any]) -> str | None:
+    """The transition an audit message is about: its transaction id, then ``.<status>`` for every
+    status after ``received`` (runtime/transaction_records.py transition_id)."""
+    transaction_id = message.get("transaction_id")
+    if not transaction_id:
+        return None
+    kind = str(message.get("type", ""))
+    return transaction_id if kind == "transaction.created" else f"{transaction_id}.{kind.removeprefix('transaction.')}"
+
+
+def _archived_transition(key: str) -> str:
+    """The same for an archived object, ``audit/Y/M/D/<transaction>/<type>-<digest>.json``."""
+    parts = key.split("/")
+    kind = parts[5].rsplit("-", 1)[0] if len(parts) > 5 else "transaction.created"
+    return _audit_transition({"transaction_id": parts[4], "type": kind}) or parts[4]
+
+
+def _transitions(transaction_id: str, status: str) -> list[str]:
+    """The transitions a transaction now ``status`` went through, as transition ids."""
+    if status == "received":
+        return [transaction_id]
+    return [
+        transaction_id,
+        f"{transaction_id}.processing",
+        *([f"{transaction_id}.{status}"] if status != "processing" else []),
+    ]
 
 
 def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
@@ -151,13 +179,16 @@ def _ours(items: list[dict[str, Any]], transaction_ids: set[str]) -> tuple[list[
 
 
 def _created(requests: Sequence[ChaosRequest]) -> dict[str, ChaosRequest]:
-    """The answered payments by the transaction their 201 named."""
-    return {json.loads(r.response)["transaction_id"]: r for r in requests if r.status == 201}
+    """The answered payments by the transaction their 201 (or 202 processing) named."""
+    return {json.loads(r.response)["transaction_id"]: r for r in requests if r.status in (201, 202)}
 
 
 class PaymentsScenario(ChaosScenario):
     name = "payments"
     success_status = 201
+    # Where a connector authorizes payments, an answer whose outcome is not known yet is 202
+    # ("processing"): done for the client, its outcome follows (GET /status, the event).
+    success_statuses = frozenset({201, 202})
 
     def __init__(self, deployment: LocalDeployment) -> None:
         self.deployment = deployment
@@ -208,7 +239,16 @@ class PaymentsScenario(ChaosScenario):
         seen = self.watch.first_seen
         if not (transaction_ids <= set(seen["audit"]) and transaction_ids <= set(seen["event"])):
             return False
-        _, records = _ours(_scan(self.deployment.client("dynamodb"), self.table), transaction_ids)
+        items = _scan(self.deployment.client("dynamodb"), self.table)
+        transactions, records = _ours(items, transaction_ids)
+        expected = {
+            transition
+            for t in transactions
+            if t["transaction_id"]["S"] in transaction_ids
+            for transition in _transitions(t["transaction_id"]["S"], t["status"]["S"])
+        }
+        if not (expected <= set(seen["audit"]) and expected <= set(seen["event"])):
+            return False
         return all("dispatch_pending" not in r and r["dispatch_state"]["S"] == "complete" for r in records)
 
     def failures(self, requests: Sequence[ChaosRequest]) -> list[str]:
@@ -226,7 +266,7 @@ class PaymentsScenario(ChaosScenario):
         # reconciler re-sent a dispatch the request had finished but could not record (its completion
         # update failed, or its container died after the publish). Anything else is a bug.
         events = self.watch.counts["event"]
-        unexplained = [t for t, n in events.items() if t in created and n > 1 and t not in reconciled]
+        unexplained = [t for t, n in events.items() if n > 1 and t.split(".", 1)[0] in set(created) - reconciled]
         if unexplained:
             failures.append(
                 f"{len(unexplained)} duplicate events not explained by a reconciled dispatch: {unexplained[:5]}"
@@ -265,14 +305,24 @@ class PaymentsScenario(ChaosScenario):
         failures = []
         watch = self.watch
         audit_label = "archived audit objects" if watch.archive_bucket else "audit messages"
+        statuses = {
+            t["transaction_id"]["S"]: t["status"]["S"]
+            for t in self._items
+            if t.get("record_type", {}).get("S") == "transaction" and t["transaction_id"]["S"] in created
+        }
+        # One audit message and one distinct event per transition the transaction went through.
+        transitions = [x for t in created for x in _transitions(t, statuses.get(t, "received"))]
+        unsettled = [t for t, status in statuses.items() if status == "processing"]
+        if unsettled:
+            failures.append(f"{len(unsettled)} transactions left processing: {unsettled[:5]}")
         for kind, label in (("audit", audit_label), ("event", "distinct events")):
-            missing = [t for t in created if watch.counts[kind][t] == 0]
+            missing = [t for t in transitions if watch.counts[kind][t] == 0]
             if missing:
-                failures.append(f"{len(missing)} transactions without {label}: {missing[:5]}")
-        doubled_audit = {t: n for t, n in watch.counts["audit"].items() if t in created and n > 1}
+                failures.append(f"{len(missing)} transitions without {label}: {missing[:5]}")
+        doubled_audit = {t: n for t, n in watch.counts["audit"].items() if t in transitions and n > 1}
         if doubled_audit:
-            failures.append(f"{len(doubled_audit)} transactions with more than one of their {audit_label}")
-        strangers = [t for t in watch.counts["audit"] if t not in created and not watch.archive_bucket]
+            failures.append(f"{len(doubled_audit)} transitions with more than one of their {audit_label}")
+        strangers = [t for t in watch.counts["audit"] if t.split(".", 1)[0] not in created and not watch.archive_bucket]
         if strangers:
             failures.append(f"{len(strangers)} audit messages for transactions no client was told of: {strangers[:5]}")
         return failures
@@ -289,7 +339,11 @@ class PaymentsScenario(ChaosScenario):
                 if answer.status not in (429, 503):
                     break
                 time.sleep(min(2.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.0))
-            if answer.status != 200 or answer.json() != json.loads(request.response):
+            answered = json.loads(request.response)
+            if answered.get("status") == "processing" and answer.status == 200:
+                # Answered before its outcome: it reads back with the outcome, the rest as answered.
+                answered = answer.json() | {k: v for k, v in answered.items() if k != "status"}
+            if answer.status != 200 or answer.json() != answered:
                 failures.append(f"{transaction_id} reads back {answer.status}, not as its 201")
         return failures
 
@@ -339,11 +393,11 @@ class PaymentsScenario(ChaosScenario):
             for t in created
             if t in seen["audit"] and t in seen["event"]
         )
-        events = Counter({t: self.watch.counts["event"][t] for t in created})
+        events = Counter({t: n for t, n in self.watch.counts["event"].items() if t.split(".", 1)[0] in created})
         return {
             "converge_p50_s": round(statistics.median(converge), 2) if converge else None,
             "converge_max_s": round(converge[-1], 2) if converge else None,
-            "audit_messages": sum(self.watch.counts["audit"][t] for t in created),
+            "audit_messages": sum(n for t, n in self.watch.counts["audit"].items() if t.split(".", 1)[0] in created),
             "events": sum(events.values()),
             "duplicate_events": sum(n - 1 for n in events.values() if n > 1),
             "reconciled_by_reconciler": len(self.reconciled(set(created))),

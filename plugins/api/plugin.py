@@ -14,7 +14,9 @@ notes: README.md.
                register the API and its access log group for monitoring;
                publish keys.REST_API and the functions as built; outputs
     wiring     grant each role exactly what its handler calls (and the account
-               CloudWatch role, when this environment owns it)
+               CloudWatch role, when this environment owns it); where a payment connector
+               is enabled (keys.PAYMENT_CONNECTOR), let the processor and the reconciler
+               invoke it and tell them its name (payment_connector.py); else: intake only
     local      the example requests printed at `local up`, the checks of `local smoke`, the
                chaos scenario (local_checks.py, chaos_scenario.py) and the card-data detector
                (runtime/redaction.py) the core's scans use
@@ -45,6 +47,7 @@ from .functions import allow_api_invoke, create_functions, package_asset
 from .gateway import BuiltApi, create_api, grant_account_cloudwatch_role
 from .key_rotation import grant_rotator_access, rotate_card_fingerprint_key
 from .packaging import build_lambda_package
+from .payment_connector import connect_payment_connector
 from .published_functions import FUNCTION_KEYS, publish_functions
 from .reconciliation import register_reconciler_alarms, register_unparseable_record_alarm, schedule_reconciler
 from .settings import ApiSettings
@@ -68,6 +71,8 @@ def payments_declare() -> PluginDeclaration:
             "and the scheduled transaction reconciler"
         ),
         requires=(keys.NETWORK, keys.TRANSACTIONS_TABLE, keys.AUDIT_QUEUE, keys.NOTIFICATIONS_TOPIC),
+        # Plugin API 1.2: the connector that authorizes payments (payment_connector.py); none: intake only.
+        uses=(keys.PAYMENT_CONNECTOR,),
         provides=(keys.REST_API, keys.RUNTIME_PACKAGE, *FUNCTION_KEYS.values()),
         settings=ApiSettings,
         # s3 and signer: only where the environment signs its code (settings.py).
@@ -142,6 +147,7 @@ def payments_resources(ctx: PluginContext) -> None:
 def payments_wiring(ctx: PluginContext) -> None:
     build: _Build = ctx.stash.pop("build")
     grant_function_access(ctx, build.functions, build.secret_arn)
+    connect_payment_connector(ctx, build.functions, build.secret_arn)
     grant_rotator_access(ctx, build.functions[CARD_FINGERPRINT_ROTATOR], build.secret_arn)
     if build.api.account is not None:
         grant_account_cloudwatch_role(ctx)

@@ -31,6 +31,10 @@ CLIENT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 # AWS Lambda's ceiling for a function's timeout is 900 s, but API Gateway gives up on an
 # integration after 29 s: a longer function timeout only wastes concurrency.
 MAX_TIMEOUT_SECONDS = 29
+# Of the processor's timeout, what the connector's budget must leave: the transaction's write and
+# its received/processing messages before the call, the outcome's write, messages and completion
+# after it (each bounded by runtime/aws_clients.py's per-attempt timeouts), and the response.
+AUTHORIZATION_RESERVE_MS = 4000
 # Payments functions run in a VPC with X-Ray and botocore: below 512 MB cold starts
 # (CPU scales with memory) push p99 latency past the API's budget.
 MIN_MEMORY_MB = 512
@@ -100,6 +104,12 @@ class ApiSettings(PluginSettings):
     # this often (key_rotation.py). At most a year.
     fingerprint_key_rotation_days: int = Field(default=90, ge=1, le=365)
 
+    # Where a payment connector is enabled: the longest POST /transactions waits for its answer
+    # before answering 202 "processing" (the outcome then follows through GET /status, the event
+    # and the reconciler's status query). It must leave AUTHORIZATION_RESERVE_MS of the timeout for
+    # the writes and messages around the call.
+    authorization_budget_ms: int = Field(default=3000, ge=100)
+
     # Deploy only packages signed by the environment's AWS Signer profile (code_signing.py).
     # Off only where the target cannot do it: the emulator has no Signer jobs or signing configs.
     code_signing: bool = True
@@ -117,10 +127,15 @@ class ApiSettings(PluginSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> ApiSettings:
-        """clients non-empty with auth = "api_key"; service_time names only API functions, each p99 within
+        """authorization_budget_ms leaves AUTHORIZATION_RESERVE_MS of timeout_seconds; clients non-empty with auth = "api_key"; service_time names only API functions, each p99 within
         the timeout; peak_rps not with reserved_concurrency, and with a planned p99 for each API function; at
         most one of manage_account_cloudwatch_role and account_cloudwatch_role_exists; logging_level ERROR or
         INFO only with one of them"""
+        if self.authorization_budget_ms + AUTHORIZATION_RESERVE_MS > self.timeout_seconds * 1000:
+            raise ValueError(
+                f"authorization_budget_ms = {self.authorization_budget_ms} leaves less than {AUTHORIZATION_RESERVE_MS} ms "
+                f"of the {self.timeout_seconds} s timeout_seconds for the writes and messages around the connector call"
+            )
         if self.auth == "api_key" and not self.clients:
             raise ValueError("clients must name at least one client when auth = 'api_key'")
         unknown = sorted(set(self.service_time) - set(API_FUNCTIONS))

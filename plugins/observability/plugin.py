@@ -11,6 +11,9 @@ Uses, when an enabled plugin provides them:
   disabled) the alarms are still created, change state and show on the console, but have
   no actions: nobody is notified. The topic's provider lets CloudWatch publish to it and
   use its encryption key (messaging does both); this plugin does not touch either policy.
+  Alarms publish no message attributes, so a plugin subscribed through the topic
+  (``subscribe_queue`` / ``subscribe_function``, filtering on the events' type) never
+  receives one; the environment's email subscriptions receive both.
 * ``keys.REST_API`` — not read; declared so observability runs after the API plugin.
 
 Function log groups belong to the plugin that creates the function (PP-LAMBDA-LOG-GROUP

@@ -52,9 +52,9 @@ def test_requirement_that_is_not_a_version_range_is_refused_with_an_example():
 
 
 def test_a_plugin_written_for_1_0_still_loads_on_this_minor_version():
-    """1.1 only added: extensions/payments-waf, written for >=1.0,<2, loads unchanged."""
+    """1.1 and 1.2 only added: extensions/payments-waf, written for >=1.0,<2, loads unchanged."""
     from payments_platform.core.host.plugin_manager import discover_plugins
 
     sources = discover_plugins()
     waf = PlatformPluginManager(["waf"], sources, environment="test").declaration("waf")
-    assert (waf.requires_api, PLUGIN_API_VERSION) == (">=1.0,<2", "1.1")
+    assert (waf.requires_api, PLUGIN_API_VERSION) == (">=1.0,<2", "1.2")

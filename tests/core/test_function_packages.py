@@ -76,9 +76,10 @@ def support() -> tuple[keys.PackageTree, ...]:
 # --------------------------------------------------------------------------- the zip
 
 
-def test_only_the_function_subpackage_is_archived_under_its_dotted_path(plugin_source):
+def test_only_the_function_subpackage_and_its_parents_init_are_archived_under_its_dotted_path(plugin_source):
     names = [name for name, _ in package_entries("pp_test_hooks.function")]
     assert names == [
+        "pp_test_hooks/__init__.py",
         "pp_test_hooks/function/__init__.py",
         "pp_test_hooks/function/event.schema.json",
         "pp_test_hooks/function/handler.py",

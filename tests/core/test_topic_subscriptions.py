@@ -92,6 +92,11 @@ def test_function_subscription_without_types_takes_every_event_and_no_alarm(stac
     assert subscription["endpoint"] == "arn:aws:lambda:us-east-1:123456789012:function:webhook-sender-test"
 
 
+def test_the_specs_email_subscription_still_receives_everything_the_topic_carries(stack):
+    email = stack.one("aws_sns_topic_subscription", protocol="email")
+    assert email["endpoint"] == "admin@example.com" and "filter_policy" not in email
+
+
 def test_function_may_be_invoked_by_sns_for_this_topic_alone(stack):
     permission = stack.one("aws_lambda_permission", statement_id="WebhookSender")
     assert permission["principal"] == "sns.amazonaws.com"

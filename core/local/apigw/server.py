@@ -118,9 +118,15 @@ def gateway_app(
     return app
 
 
-def base_environment(spec: GatewaySpec) -> dict[str, str]:
+def base_environment(spec: GatewaySpec, gateway_port: int | None = None) -> dict[str, str]:
     """What every worker runs with besides its function's own variables and identity."""
     environment = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
+    if gateway_port is not None:
+        # A function invoking another (the processor its payment connector) reaches the local
+        # Lambda service's Invoke API here, signing as itself, as it reaches Lambda's endpoint in
+        # AWS. Upstream: moto's Invoke runs functions in Docker, which the local deployment does not use.
+        host = "127.0.0.1" if spec.host in ("", "0.0.0.0", "::") else spec.host
+        environment["AWS_ENDPOINT_URL_LAMBDA"] = f"http://{host}:{gateway_port}"
     environment.update(
         {
             "AWS_ENDPOINT_URL": spec.endpoint,
@@ -270,12 +276,13 @@ async def serve(spec: GatewaySpec) -> None:
     stack = DeployedStack(spec.endpoint, spec.region, spec.stack_dir)
     slots = container_slots(spec.functions)
     gateway_socket = _listen(spec.host, spec.port)
+    gateway_port = gateway_socket.getsockname()[1]
     runtime_sockets = [_listen("127.0.0.1", 0) for _ in range(slots)]
     clients = FunctionClients(stack, {name: dict(values) for name, values in spec.credentials.items()})
     service = LambdaService(
         {f.name: f for f in spec.functions},
         runtime_ports=[s.getsockname()[1] for s in runtime_sockets],
-        base_environment=base_environment(spec),
+        base_environment=base_environment(spec, gateway_port),
         credentials=clients.credentials,
         log_sink=_print,
         cloudwatch=clients.logs,
@@ -289,7 +296,7 @@ async def serve(spec: GatewaySpec) -> None:
         return LocalGateway(api, invoke, access_log=functools.partial(_print, "gateway"))
 
     router = ApiRouter(stack.apis(), new_gateway)
-    runtime_api, gateway_port = RuntimeApi(service), gateway_socket.getsockname()[1]
+    runtime_api = RuntimeApi(service)
 
     app = gateway_app(
         gateway_port=gateway_port,

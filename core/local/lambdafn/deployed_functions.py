@@ -15,6 +15,7 @@ from typing import Any
 
 from payments_platform.core.errors import PlatformError
 from payments_platform.core.local.lambdafn.service import FunctionSpec
+from payments_platform.core.network_needs import EGRESS_PORTS_TAG
 
 
 class DeployedFunctionError(PlatformError):
@@ -45,6 +46,7 @@ def read_function(lambda_client: Any, name: str, package: Path, code_root: Path)
             archive.extractall(staging)
         staging.rename(code_dir)
     logging_config = config.get("LoggingConfig") or {}
+    tags = lambda_client.list_tags(Resource=config["FunctionArn"]).get("Tags") or {}
     return FunctionSpec(
         name=name,
         arn=config["FunctionArn"],
@@ -58,7 +60,20 @@ def read_function(lambda_client: Any, name: str, package: Path, code_root: Path)
         log_group=logging_config.get("LogGroup") or f"/aws/lambda/{name}",
         runtime=config.get("Runtime", "python3.12"),
         role_arn=config["Role"],
+        egress_ports=declared_egress_ports(tags),
     )
+
+
+def declared_egress_ports(tags: Mapping[str, str]) -> tuple[int, ...] | None:
+    """The ports of the deployed function's ``egress-ports`` tag (platform_function(..., egress=...));
+    None when it declared no egress."""
+    value = tags.get(EGRESS_PORTS_TAG)
+    if value is None:
+        return None
+    try:
+        return tuple(sorted(int(port) for port in value.split()))
+    except ValueError:
+        raise DeployedFunctionError(f"tag {EGRESS_PORTS_TAG}={value!r} is not a list of ports") from None
 
 
 def spec_to_json(spec: FunctionSpec) -> dict[str, Any]:
@@ -68,4 +83,7 @@ def spec_to_json(spec: FunctionSpec) -> dict[str, Any]:
 
 
 def spec_from_json(data: Mapping[str, Any]) -> FunctionSpec:
-    return FunctionSpec(**{**data, "code_dir": Path(data["code_dir"])})
+    ports = data.get("egress_ports")
+    return FunctionSpec(
+        **{**data, "code_dir": Path(data["code_dir"]), "egress_ports": tuple(ports) if ports is not None else None}
+    )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import json
+import os
 import resource
 import signal
 import sys
@@ -38,6 +39,8 @@ from typing import Any
 from payments_platform.core.local.faults import FUNCTION_SERVICE, FaultBook, FaultRule
 
 RUNTIME_API_PREFIX = "/2018-06-01/runtime"
+EGRESS_GUARD_DIR = Path(__file__).with_name("egress_guard")
+EGRESS_GUARD_SETTING = "PAYMENTS_LOCAL_EGRESS_GUARD"
 # Lambda gives a cold start at most 10 s of init; ours also pays the interpreter start.
 INIT_TIMEOUT_S = 10.0
 LOG_FLUSH_INTERVAL_S = 0.5
@@ -79,6 +82,9 @@ class FunctionSpec:
     log_group: str
     runtime: str = "python3.12"
     role_arn: str = ""  # its execution role (function_identities.py gives the worker its policies)
+    # TCP ports it declared internet egress to (its egress-ports tag); None: it declared none, and
+    # reaches nothing but the emulated AWS services (egress_guard/sitecustomize.py)
+    egress_ports: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -367,9 +373,15 @@ class LambdaService:
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
                 "LAMBDA_TASK_ROOT": str(function.code_dir),
                 "_HANDLER": function.handler,
-                # The package root first, as on Lambda (/var/task): its vendored libraries win.
-                "PYTHONPATH": str(function.code_dir),
+                # The package root first, as on Lambda (/var/task): its vendored libraries win; then
+                # the egress guard, which Python's site imports at start-up (sitecustomize).
+                "PYTHONPATH": os.pathsep.join((str(function.code_dir), str(EGRESS_GUARD_DIR))),
             }
+        )
+        # From the service's own environment, never the function's variables: a function cannot
+        # widen what it may reach by setting AWS_ENDPOINT_URL_* itself.
+        environment[EGRESS_GUARD_SETTING] = egress_guard_setting(
+            function, {**self._base_environment, "AWS_LAMBDA_RUNTIME_API": environment["AWS_LAMBDA_RUNTIME_API"]}
         )
         return environment
 
@@ -454,3 +466,16 @@ def error_payload(body: bytes) -> dict[str, Any]:
     except ValueError:
         data = {}
     return data if isinstance(data, dict) else {}
+
+
+def egress_guard_setting(function: FunctionSpec, environment: Mapping[str, str]) -> str:
+    """What the function's guard lets through, as AWS would: the emulated AWS services (each
+    ``AWS_ENDPOINT_URL*`` the container has) and its Runtime API, plus its declared egress ports."""
+    endpoints = [environment["AWS_LAMBDA_RUNTIME_API"]]
+    for name, value in sorted(environment.items()):
+        if name.startswith("AWS_ENDPOINT_URL") and "://" in value:
+            location = value.split("://", 1)[1].split("/", 1)[0]
+            default = "443" if value.startswith("https") else "80"
+            endpoints.append(location if ":" in location.rsplit("]", 1)[-1] else f"{location}:{default}")
+    ports = list(function.egress_ports) if function.egress_ports is not None else None
+    return json.dumps({"function": function.name, "endpoints": endpoints, "egress_ports": ports})

@@ -57,6 +57,8 @@ class BaselineEntry:
     pci: tuple[str, ...] = ()
     # whose decision it is: "" the platform's file; a plugin's label for its distribution's entries
     owner: str = ""
+    # the plugin whose distribution ships the entry ("" for the platform's file and for rules)
+    plugin: str = ""
     # the exemption rule's name (rules.py) when the entry holds by construction rather than review
     rule: str = ""
 
@@ -106,7 +108,7 @@ def load_baseline(path: Path, environments: Iterable[str]) -> Baseline:
 
 
 def load_plugin_baseline(
-    path: Path, owner: str, enabled_in: Iterable[str], environments: Iterable[str]
+    path: Path, owner: str, enabled_in: Iterable[str], environments: Iterable[str], *, plugin: str
 ) -> list[BaselineEntry]:
     """A plugin distribution's reviewed findings (the file its declaration names), owned by
     ``owner`` (the plugin's label): each entry holds in the environments it lists, else in every
@@ -133,7 +135,9 @@ def load_plugin_baseline(
     for index, item in enumerate(items, start=1):
         entry = _entry(index, {"environments": list(enabled), **item}, set(environments), Path(path), owner=owner)
         # listed environments where the plugin is not enabled build nothing of it: nothing to excuse there
-        entries.append(dataclasses.replace(entry, environments=tuple(e for e in entry.environments if e in enabled)))
+        entries.append(
+            dataclasses.replace(entry, environments=tuple(e for e in entry.environments if e in enabled), plugin=plugin)
+        )
     return entries
 
 
@@ -142,9 +146,8 @@ def foreign_resources(entries: Iterable[BaselineEntry], configs: Mapping[str, Ma
     environment → Terraform JSON ``configs``): a distribution excuses only its own resources."""
     problems = []
     for entry in entries:
-        if not entry.owner:
+        if not entry.plugin:
             continue
-        plugin = entry.owner.split("'")[1]
         for environment in entry.environments:
             resources = (configs.get(environment) or {}).get("resource") or {}
             for address in entry.resources:
@@ -154,7 +157,7 @@ def foreign_resources(entries: Iterable[BaselineEntry], configs: Mapping[str, Ma
                     continue  # not built there: the stale check reports it
                 path = str(body.get("//", {}).get("metadata", {}).get("path", ""))
                 builder = path.split("/")[1] if path.count("/") >= 2 else ""
-                if builder != plugin:
+                if builder != entry.plugin:
                     problems.append(
                         f"{environment}: {entry.label} names {address}, built by "
                         f"{'plugin ' + repr(builder) if builder else 'the core'}: a distribution excuses only its own resources"

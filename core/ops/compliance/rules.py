@@ -39,14 +39,19 @@ def _blocks(resources: Resources, resource_type: str) -> Iterator[tuple[str, Map
         yield f"{resource_type}.{name}", body
 
 
+# PCI DSS 10.5.1: audit log history is retained for at least 12 months.
+ARCHIVE_DAYS = 365
+
+
 def archived_log_groups(resources: Resources) -> set[str]:
     """Log groups whose every event (empty filter pattern) a subscription filter sends to a
-    Firehose delivery stream writing to an S3 bucket -- the audit plugin's archive -- and which
-    keep at least the specification's 30 days themselves."""
+    Firehose delivery stream writing to an S3 bucket that keeps objects 12 months at least -- the
+    audit plugin's archive -- and which keep the specification's 30 days themselves."""
+    archives = _year_long_buckets(resources)
     archiving_streams = {
         address
         for address, body in _blocks(resources, "aws_kinesis_firehose_delivery_stream")
-        if any(ref.startswith("aws_s3_bucket.") for ref in _references(body.get("extended_s3_configuration")))
+        if _references(body.get("extended_s3_configuration")) & archives
     }
     groups = {address: body for address, body in _blocks(resources, "aws_cloudwatch_log_group")}
     archived: set[str] = set()
@@ -59,6 +64,22 @@ def archived_log_groups(resources: Resources) -> set[str]:
             if int(groups[address].get("retention_in_days") or 0) >= 30:
                 archived.add(address)
     return archived
+
+
+def _year_long_buckets(resources: Resources) -> set[str]:
+    """Buckets no lifecycle rule expires (current or noncurrent objects) before ``ARCHIVE_DAYS``."""
+    buckets = {address for address, _ in _blocks(resources, "aws_s3_bucket")}
+    for _, lifecycle in _blocks(resources, "aws_s3_bucket_lifecycle_configuration"):
+        days = [
+            int(expiry.get(field) or ARCHIVE_DAYS)
+            for rule in lifecycle.get("rule") or ()
+            if rule.get("status") == "Enabled"
+            for key, field in (("expiration", "days"), ("noncurrent_version_expiration", "noncurrent_days"))
+            for expiry in rule.get(key) or ()
+        ]
+        if any(d < ARCHIVE_DAYS for d in days):
+            buckets -= _references(lifecycle.get("bucket"))
+    return buckets
 
 
 def sqs_fed_functions(resources: Resources) -> set[str]:

@@ -75,6 +75,7 @@ def run_service(
     scenario: Callable[[LambdaService, list[tuple[str, str]]], Awaitable[Any]],
     cloudwatch: Any = None,
     faults: Any = None,
+    endpoint: str = "http://127.0.0.1:9",
 ) -> Any:
     """Serve the Runtime API on loopback ports, run ``scenario``, close everything."""
     lines: list[tuple[str, str]] = []
@@ -91,7 +92,7 @@ def run_service(
         service = LambdaService(
             {f.name: f for f in functions},
             runtime_ports=[s.getsockname()[1] for s in sockets],
-            base_environment={"PATH": os.environ["PATH"], "AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
+            base_environment={"PATH": os.environ["PATH"], "AWS_ENDPOINT_URL": endpoint},
             credentials={
                 f.name: {"AWS_ACCESS_KEY_ID": f"key-of-{f.name}", "AWS_SECRET_ACCESS_KEY": "s"} for f in functions
             },

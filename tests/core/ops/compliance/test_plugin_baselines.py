@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,9 @@ def failed(check: str, address: str, stack: str = "payments-prod") -> CheckResul
 # -- rules that hold by construction ----------------------------------------------------------
 
 
-def log_group_config(*, filter_pattern: str = "", retention: int = 30, to: str = "stream") -> dict:
+def log_group_config(
+    *, filter_pattern: str = "", retention: int = 30, to: str = "stream", archive_days: int = 400
+) -> dict:
     destination = {
         "stream": "${aws_kinesis_firehose_delivery_stream.archive.arn}",
         "lambda": "${aws_lambda_function.f.arn}",
@@ -47,6 +50,12 @@ def log_group_config(*, filter_pattern: str = "", retention: int = 30, to: str =
     return {
         "resource": {
             "aws_s3_bucket": {"archive": {}},
+            "aws_s3_bucket_lifecycle_configuration": {
+                "archive": {
+                    "bucket": "${aws_s3_bucket.archive.id}",
+                    "rule": [{"status": "Enabled", "expiration": [{"days": archive_days}]}],
+                }
+            },
             "aws_kinesis_firehose_delivery_stream": {
                 "archive": {"extended_s3_configuration": {"bucket_arn": "${aws_s3_bucket.archive.arn}"}}
             },
@@ -72,8 +81,9 @@ def test_a_log_group_archived_whole_through_firehose_is_excused_whoever_built_it
         log_group_config(filter_pattern="ERROR"),
         log_group_config(retention=7),
         log_group_config(to="lambda"),
+        log_group_config(archive_days=90),
     ],
-    ids=["only-some-events", "under-30-days", "not-to-an-archive"],
+    ids=["only-some-events", "under-30-days", "not-to-an-archive", "archive-kept-under-a-year"],
 )
 def test_a_log_group_not_archived_whole_for_30_days_at_least_is_not_excused(config):
     assert rules.archived_log_groups(config["resource"]) == set()
@@ -138,8 +148,14 @@ def test_a_distributions_entry_holds_wherever_the_plugin_is_enabled(tmp_path):
         OWNER,
         ["prod", "staging"],
         ["dev", "prod", "staging"],
+        plugin="merchant-webhooks",
     )
-    assert (entry.owner, entry.environments, entry.resources) == (OWNER, ("prod", "staging"), (SECRET,))
+    assert (entry.owner, entry.plugin, entry.environments, entry.resources) == (
+        OWNER,
+        "merchant-webhooks",
+        ("prod", "staging"),
+        (SECRET,),
+    )
     assert entry.label == f"{OWNER} baseline entry 1 (CKV2_AWS_57)"
 
 
@@ -148,7 +164,7 @@ def test_more_entries_than_a_distributions_cap_are_refused_naming_it(tmp_path):
     with pytest.raises(
         ComplianceError, match=rf"^{re.escape(OWNER)}: 6 baseline entries in checkov-baseline.toml, at most 5"
     ):
-        load_plugin_baseline(plugin_file(tmp_path, text), OWNER, ["prod"], ["prod"])
+        load_plugin_baseline(plugin_file(tmp_path, text), OWNER, ["prod"], ["prod"], plugin="merchant-webhooks")
 
 
 def test_a_distributions_entry_without_a_reason_is_refused_naming_the_plugin(tmp_path):
@@ -156,11 +172,20 @@ def test_a_distributions_entry_without_a_reason_is_refused_naming_the_plugin(tmp
     with pytest.raises(
         ComplianceError, match=rf"^{re.escape(OWNER)} checkov baseline checkov-baseline.toml entry 1 .* has no reason"
     ):
-        load_plugin_baseline(plugin_file(tmp_path, text), OWNER, ["prod"], ["prod"])
+        load_plugin_baseline(plugin_file(tmp_path, text), OWNER, ["prod"], ["prod"], plugin="merchant-webhooks")
 
 
 def test_a_distributions_entry_on_another_plugins_resource_is_a_problem_naming_both():
-    entry = BaselineEntry(1, "CKV_AWS_116", ("aws_lambda_function.api_x",), ("prod",), "r" * 20, "req", owner=OWNER)
+    entry = BaselineEntry(
+        1,
+        "CKV_AWS_116",
+        ("aws_lambda_function.api_x",),
+        ("prod",),
+        "r" * 20,
+        "req",
+        owner=OWNER,
+        plugin="merchant-webhooks",
+    )
     config = {"resource": {"aws_lambda_function": {"api_x": {"//": {"metadata": {"path": "payments-prod/api/x"}}}}}}
     assert foreign_resources([entry], {"prod": config}) == [
         f"prod: {OWNER} baseline entry 1 (CKV_AWS_116) names aws_lambda_function.api_x, built by plugin 'api': "
@@ -232,3 +257,15 @@ def test_without_the_distributions_entry_the_gate_fails_naming_the_finding(prod_
     assert judge(without, found.failed()).problems == [
         f"prod: new checkov finding CKV2_AWS_57 on {SECRET}: fix it, or add a reviewed baseline entry with its reason"
     ]
+
+
+def test_updating_the_platform_baseline_leaves_out_what_rules_and_distributions_decide(prod_with_webhooks, tmp_path):
+    config, found = prod_with_webhooks
+    (tmp_path / "compliance").mkdir()
+    platform_file = tmp_path / "compliance" / "checkov-baseline.toml"
+    platform_file.write_text((REPO / "compliance" / "checkov-baseline.toml").read_text())
+    before = platform_file.read_text()
+    _gate(dataclasses.replace(config, path=tmp_path / "environments.toml"), found, update=True)
+    after = platform_file.read_text()
+    assert "CKV_AWS_338" not in after and SECRET not in after and SENDER not in after
+    assert tomllib.loads(after) == tomllib.loads(before)
