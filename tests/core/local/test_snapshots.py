@@ -5,6 +5,7 @@ found, secrets kept 0600, ``local down`` keeping them and ``local forget`` remov
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from payments_platform.core.local.snapshots import (
     StackIdentity,
     stack_identity,
 )
+
+from cli_runner import REPO, run_cli
 
 TOOLS = {"terraform": "1.10.5", "provider registry.terraform.io/hashicorp/aws": "5.100.0"}
 
@@ -125,3 +128,17 @@ def test_cleaning_the_run_directory_keeps_the_snapshots_and_forget_removes_them(
     assert sorted(p.name for p in run.run_dir.iterdir()) == ["snapshots"]
     assert store.forget() == 1
     assert not store.directory.exists()
+
+
+def test_local_forget_removes_the_snapshots_and_says_how_many(tmp_path: Path) -> None:
+    shutil.copy(REPO / "environments.toml", tmp_path / "environments.toml")
+    store = SnapshotStore(tmp_path / ".payments-local" / "snapshots")
+    _save(store, _identity("a"), tmp_path)
+    _save(store, _identity("b"), tmp_path)
+    env = {SNAPSHOTS_ENV_VAR: None}  # this run directory's own store, not the suite's
+    forgotten = run_cli("--config", tmp_path / "environments.toml", "local", "forget", cwd=tmp_path, env=env)
+    assert forgotten.returncode == 0, forgotten.stderr
+    assert forgotten.stdout.strip() == "2 snapshot(s) forgotten"
+    assert not store.directory.exists()
+    again = run_cli("--config", tmp_path / "environments.toml", "local", "forget", cwd=tmp_path, env=env)
+    assert again.stdout.strip() == "no snapshots to forget"
