@@ -1,7 +1,8 @@
 """Fixtures of the end-to-end tests: the `local` environment brought up exactly as
 `payments-platform local up` does it (core/local/lifecycle.py) -- the emulator with IAM enforced,
 real terraform and the real hashicorp/aws provider, the local API gateway and Lambda containers --
-once per test session, and taken down by `local down`'s code in tests/e2e/test_teardown.py (or at
+once per test session -- the suite's seed: it starts cold and keeps the snapshot the `warm_start` tests
+restore (tests/suite_snapshots.py) -- and taken down by `local down`'s code in tests/e2e/test_teardown.py (or at
 session end when those tests did not run).
 
 One deployment serves every e2e module: a module needing it takes the session fixture
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import suite_snapshots
 from e2e_support import ENVIRONMENT, REPO, TIMINGS, LocalDeployment
 
 from payments_platform.core.errors import TerraformError
@@ -60,7 +62,8 @@ run = LocalRun(Path(sys.argv[1]), say=lines.append)
 started = time.perf_counter()
 try:
     # This process ends once the run is up (like `local up --keep`): the run must outlive it.
-    up(run, config_path=sys.argv[2], environment_name=sys.argv[3], die_with_parent=False)
+    # --fresh: the suite's one proof of the cold path end to end (tests/e2e/test_cold_path.py).
+    up(run, config_path=sys.argv[2], environment_name=sys.argv[3], die_with_parent=False, fresh=True)
 except BaseException as failure:
     print(f"local up failed: {failure}", *lines[-30:], sep="\\n")
     sys.exit(1)
@@ -71,12 +74,14 @@ print(json.dumps({"seconds": time.perf_counter() - started, "console": lines}))
 def _start_deployment(run_dir: Path) -> None:
     _BACKGROUND["run_dir"] = run_dir
     _BACKGROUND["started"] = time.perf_counter()
-    _BACKGROUND["process"] = subprocess.Popen(
-        [sys.executable, "-c", UP_SCRIPT, str(run_dir), str(REPO / "environments.toml"), ENVIRONMENT],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    with suite_snapshots.seeding() as seed_lock:  # held by the child until it ends: it seeds the suite's store
+        _BACKGROUND["process"] = subprocess.Popen(
+            [sys.executable, "-c", UP_SCRIPT, str(run_dir), str(REPO / "environments.toml"), ENVIRONMENT],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            pass_fds=seed_lock,
+        )
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
