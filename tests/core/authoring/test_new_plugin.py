@@ -6,15 +6,14 @@ transaction processor least-privilege send rights on its own queue through the t
 from __future__ import annotations
 
 import json
-import os
 import re
-import site
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from plugin_distributions import install_in_throwaway_venv
 
 from cli_runner import run_cli
 
@@ -113,30 +112,10 @@ def test_scaffold_passes_static_checks(tmp_path, kind):
 
 
 def install_scaffold(root: Path, name: str, *kind: str):
-    """`new-plugin name [--kind K]` installed (not editable) into a throwaway venv in ``root`` that
-    sees this environment's packages through a .pth file. Returns (python, environment)."""
+    """`new-plugin name [--kind K]` installed (not editable) into a throwaway venv in ``root``.
+    Returns (python, environment)."""
     assert run_cli("new-plugin", name, "--dir", root / "plugin", *kind).returncode == 0
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
-    python = root / "venv" / "bin" / "python"
-    venv_site = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    # addsitedir (not a bare path) so this environment's own .pth files, the editable install's too, apply.
-    lines = [f"import site; site.addsitedir({path!r})" for path in site.getsitepackages()]
-    Path(venv_site, "payments_platform_host.pth").write_text("\n".join(lines) + "\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", str(root / "plugin")],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=root,
-    )
-    return python, env
+    return install_in_throwaway_venv(root, root / "plugin")
 
 
 def run_own_tests(root: Path, python: Path, env: dict) -> subprocess.CompletedProcess:
