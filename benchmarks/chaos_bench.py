@@ -7,8 +7,11 @@
 2. per run: core/testing/chaos.py with the api plugin's scenario (plugins/api/chaos_scenario.py) -- SDK-like clients (one Idempotency-Key per payment, reused on
    every retry of a 409/429/5xx/timeout; exponential back-off with full jitter) pay while the
    default faults hit TransactWriteItems (before and after commit, and a timeout after commit),
-   SendMessage, Publish, the completion update and the processor's containers; then the
-   reconciler on its deployed schedule; then the steady state is checked;
+   SendMessage, Publish, the completion update and the processor's containers -- and, where the
+   acquirer simulator is the connector (issue #28), a mix of its test cards while its ledger write
+   fails after committing and stalls past the budget, processors are killed waiting on it and its
+   containers mid-call; then the reconciler on its deployed schedule; then the steady state is
+   checked (with the connector: each status the card's, at most one authorization per payment);
 3. prints each run's figures as JSON (faults by kind and target, client retries, time to converge
    p50/max, outcomes, audit messages, events, duplicates, reconciled) and exits 1 if a check failed;
 4. `local down`, whatever happened (not with --attach).
