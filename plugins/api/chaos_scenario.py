@@ -383,18 +383,25 @@ class PaymentsScenario(ChaosScenario):
         connector = self.connector
         if connector is None or connector.ledger_table is None:
             return None
-        if not self._ledger:
-            items = scan(self.deployment.client("dynamodb"), connector.ledger_table)
-            self._ledger = [i for i in items if i.get("recorded_at", {}).get("S", "") >= self._started_at]
         transactions = {
             t["transaction_id"]["S"]: t
             for t in self._items
             if t.get("record_type", {}).get("S") == "transaction" and t["transaction_id"]["S"] in created
         }
+        amounts = {int(t["amount"]["N"]): transaction_id for transaction_id, t in transactions.items()}
+        if not self._ledger:
+            # The run's entries: under its transactions' keys, or for its payments' amounts (a
+            # second authorization under another key) -- not what earlier payments' settling wrote.
+            self._ledger = [
+                i
+                for i in scan(self.deployment.client("dynamodb"), connector.ledger_table)
+                if i.get("recorded_at", {}).get("S", "") >= self._started_at
+                and (i["idempotency_key"]["S"] in transactions or int(i.get("amount", {}).get("N", -1)) in amounts)
+            ]
         return LedgerCheck(
             transactions=transactions,
             cards={t: self._cards[created[t].reference] for t in transactions},
-            amounts={int(t["amount"]["N"]): transaction_id for transaction_id, t in transactions.items()},
+            amounts=amounts,
             ledger=self._ledger,
         )
 
