@@ -222,9 +222,13 @@ class PaymentsScenario(ChaosScenario):
         return self.connector is not None and self.connector.is_simulator
 
     def faults(self) -> list[FaultRule]:
+        return default_faults(self.processor) + self.connector_faults()
+
+    def connector_faults(self) -> list[FaultRule]:
+        """The connector's faults alone (none intake only): an experiment can run them apart from
+        intake's, to tell which faults a finding needs."""
         connector = self.connector
-        aimed = connector.faults(self.processor, f"chaos-{self.run_id}-") if connector else []
-        return default_faults(self.processor) + aimed
+        return connector.faults(self.processor, f"chaos-{self.run_id}-") if connector else []
 
     def start(self) -> None:
         client = self.deployment.client

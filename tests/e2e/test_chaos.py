@@ -80,8 +80,5 @@ def test_every_transaction_ends_in_the_status_its_card_dictates_with_one_authori
     assert {"authorized", "declined", "failed"} <= set(statuses) and "processing" not in statuses, statuses
     assert sum(statuses.values()) == len(report.requests)
     assert figures["ledger_authorizations"] + figures["not_submitted"] == len(report.requests)
-    # A key closed by a status query before its authorize arrived is explained by a connector fault.
-    connector_hits = sum(
-        1 for hit in report.hits if hit["service"] == "dynamodb" or hit["resource"] == figures["connector_function"]
-    )
-    assert figures["not_submitted"] <= connector_hits
+    # `failed`/`not_submitted` (a status query closed the key before any authorize reached the
+    # acquirer: the ledger shows no authorization) is checked in report.failures; its count is a figure.
