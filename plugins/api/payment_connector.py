@@ -32,8 +32,6 @@ def connect_payment_connector(ctx: PluginContext, functions: Mapping[str, keys.F
         ctx.note("intake only: no payment connector is enabled; transactions stay 'received'")
         return
     settings: ApiSettings = ctx.settings
-    # The processor and reconciler reach Lambda's API from the private subnets.
-    ctx[keys.NETWORK].require_service(ctx, "lambda")
     ctx.note(f"payments are authorized by {connector.display_name} (keys.PAYMENT_CONNECTOR)")
     # The callers invoke it from the private subnets: Lambda's API through its interface endpoint.
     ctx[keys.NETWORK].require_service(ctx, "lambda")
