@@ -116,6 +116,17 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     down(LocalRun(_BACKGROUND["run_dir"], say=lambda line: None), destroy=False)
 
 
+def _retried_requests() -> str:
+    """The emulator's lines about calls a client retried (emulator/failure_journal.py): whether a
+    create that failed with "already exists" had been answered, or had failed, the first time."""
+    try:
+        log = (Path(_BACKGROUND["run_dir"]) / "emulator.log").read_text(errors="replace")
+    except (KeyError, OSError):
+        return ""
+    lines = [line for line in log.splitlines() if "retried request:" in line][-20:]
+    return "\nthe emulator's retried requests:\n" + "\n".join(lines) if lines else ""
+
+
 @pytest.fixture(scope="session")
 def deployment() -> Iterator[LocalDeployment]:
     _terraform_or_skip()
@@ -134,7 +145,7 @@ def deployment() -> Iterator[LocalDeployment]:
     waiting = time.perf_counter()
     output, _ = process.communicate()
     if process.returncode != 0:
-        pytest.fail(f"local up failed (exit {process.returncode}):\n{output[-6000:]}")
+        pytest.fail(f"local up failed (exit {process.returncode}):\n{output[-6000:]}{_retried_requests()}")
     started = "by the first e2e test" if _BACKGROUND.get("by_fixture") else "at collection"
     result = json.loads(output.strip().splitlines()[-1])
     TIMINGS[f"local up (started {started})"] = result["seconds"]
