@@ -187,5 +187,8 @@ def test_local_map_flags_code_signing_missing_with_the_emulator_reason(platform_
     local = control_map(platform_config, platform_config.environment("local"), checkov_scan)
     control = row(local, "6.5.1")
     assert control.status == MISSING
-    # The platform's entry and each enabled distribution's own (the acquirer simulator's function).
-    assert {b["check"] for b in control.baseline} == {"CKV_AWS_272"}
+    # the platform's entry and the acquirer simulator's own (its distribution's decision), each said
+    assert [(b["check"], b["excused_by"].split(" (")[0]) for b in control.baseline] == [
+        ("CKV_AWS_272", "plugin 'acquirer-simulator'"),
+        ("CKV_AWS_272", "baseline entry 10"),
+    ]
