@@ -264,9 +264,20 @@ class TransactionStore:
                 and reasons[:1]
                 and (reasons[0].get("Code") == "ConditionalCheckFailed")
             ):
-                return False
+                # Our own write, committed while we saw an error (botocore's retry then finds it
+                # done), reads back as exactly ``moved``: it is ours to dispatch. Anything else is
+                # another writer's move.
+                return self._reads_as(moved)
             raise
         return True
+
+    def _reads_as(self, moved: Transaction) -> bool:
+        current = self.find_transaction(moved.transaction_id)
+        return current is not None and (current.status, current.decline_code, current.acquirer_reference) == (
+            moved.status,
+            moved.decline_code,
+            moved.acquirer_reference,
+        )
 
     def find_transaction(self, transaction_id: str) -> Transaction | None:
         response = self._dynamodb.query(

@@ -16,6 +16,7 @@ connector knows nothing of who calls it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from payments_platform.core import PluginContext, PluginDeclaration, aws, hookimpl, keys, platform_function
@@ -38,7 +39,8 @@ def payments_declare() -> PluginDeclaration:
         provides=(keys.PAYMENT_CONNECTOR,),
         settings=SimulatorSettings,
         emulated_services=("dynamodb", "lambda", "logs"),
-        requires_api=">=1.1,<2",
+        requires_api=">=1.2,<2",
+        checkov_baseline=str(Path(__file__).with_name("checkov-baseline.toml")),
     )
 
 

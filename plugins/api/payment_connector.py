@@ -1,7 +1,8 @@
 """The payment connector (plugin API 1.2, ``keys.PAYMENT_CONNECTOR``), when one is enabled: the
 processor authorizes each transaction through it and the reconciler asks it for the outcomes it
 did not get (runtime/transaction_lifecycle.py). Both may only invoke it -- the connector runs with
-its own role and holds the acquirer's credentials -- and learn its name from their environment.
+its own role and holds the acquirer's credentials -- and learn its name from their environment;
+they reach Lambda's API through its interface endpoint, asked of the network (``require_service``).
 
 Without a connector the environment is *intake only*: transactions stay ``received``, nothing of
 this module is built, and synth says so once.
@@ -32,6 +33,8 @@ def connect_payment_connector(ctx: PluginContext, functions: Mapping[str, keys.F
         return
     settings: ApiSettings = ctx.settings
     ctx.note(f"payments are authorized by {connector.display_name} (keys.PAYMENT_CONNECTOR)")
+    # The callers invoke it from the private subnets: Lambda's API through its interface endpoint.
+    ctx[keys.NETWORK].require_service(ctx, "lambda")
     environment = function_environment(ctx, settings, secret_arn) | {
         "CONNECTOR_FUNCTION_NAME": connector.function.name,
         "AUTHORIZATION_BUDGET_MS": str(settings.authorization_budget_ms),

@@ -42,6 +42,10 @@ TRANSACTION_ITEM_ATTRIBUTES = {
     "idempotency_record_id",
     "description",
     "metadata",
+    # Where a payment connector is enabled (docs/RUNTIME.md "Lifecycle"):
+    "status_changed_at",
+    "decline_code",
+    "acquirer_reference",
 }
 
 

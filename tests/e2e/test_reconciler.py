@@ -116,8 +116,21 @@ class Deliveries:
             time.sleep(0.5)
             self.read()
         return (
-            sum(1 for m in self.audit if m.get("transaction_id") == transaction_id),
+            sum(
+                1
+                for m in self.audit
+                if m.get("transaction_id") == transaction_id and m["type"] == "transaction.created"
+            ),
             sum(1 for e in self.events if e.get("event_id") == transaction_id),
+        )
+
+    def later_transitions(self, transaction_id: str) -> list[str]:
+        """The audit message types of the transaction's transitions after ``received`` (where a
+        payment connector authorizes it), each as often as it was archived."""
+        return sorted(
+            m["type"]
+            for m in self.audit
+            if m.get("transaction_id") == transaction_id and m["type"] != "transaction.created"
         )
 
     def close(self) -> None:
@@ -250,7 +263,15 @@ def test_the_scheduled_reconciler_completes_every_stranded_dispatch_exactly_once
     # The completion update failed after both were sent: the audit message is deduplicated, the
     # event is published again (SNS standard topics deliver at least once; same event_id).
     assert counts["unrecorded"][0] == 1 and counts["unrecorded"][1] >= 1
-    [message] = [m for m in deliveries.audit if m.get("transaction_id") == ids["incomplete"]]
+    # Where a connector is enabled the reconciler also settles each: one audit message per later transition.
+    for transaction_id in ids.values():
+        later = deliveries.later_transitions(transaction_id)
+        assert len(later) == len(set(later)), later
+    [message] = [
+        m
+        for m in deliveries.audit
+        if m.get("transaction_id") == ids["incomplete"] and m["type"] == "transaction.created"
+    ]
     assert message["request_id"] != "reconciler"  # the creating request's id, as the request would have sent it
     assert not any(contains_card_data(raw) for raw in deliveries.raw)
 

@@ -226,6 +226,20 @@ def test_a_transaction_never_moves_backwards_nor_gets_a_second_outcome(aws, paym
     assert Transaction.from_item(aws.transaction_items()[0]) == authorized
 
 
+def test_a_transition_that_committed_while_its_writer_saw_an_error_is_still_its_own(aws, payments):
+    """botocore retries a TransactWriteItems that committed but answered 5xx (the emulator's
+    error_after fault): the retry's condition fails on the write itself. That reads back as the
+    writer's own move -- its audit message and event still go out -- never as another writer's."""
+    _, _, built = payments
+    pay("4000000000000002")
+    declined = Transaction.from_item(aws.transaction_items()[0])
+    processing = dataclasses.replace(declined, status="processing", decline_code=None, acquirer_reference=None)
+    store, record_id = built._store, declined.idempotency_record_id
+    assert store.transition(processing, declined, record_id, 0) is True  # the retry of our own write
+    authorized = dataclasses.replace(processing, status="authorized", acquirer_reference="sim_other")
+    assert store.transition(processing, authorized, record_id, 0) is False  # another outcome: not ours
+
+
 def test_the_pan_and_cvc_reach_the_connector_and_nothing_else(aws, payments, capsys):
     clock, connector, _ = payments
     for n, card in enumerate(sorted(TEST_CARDS)):
