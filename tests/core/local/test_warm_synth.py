@@ -48,9 +48,9 @@ def test_the_source_of_an_enabled_development_plugin_is_watched_and_no_other(
     site = tmp_path / "site"
     site.mkdir()
     sys.path.insert(0, str(site))
-    webhooks = _distribution(site, "merchant-webhooks", "merchant_webhooks", editable=True)
-    _distribution(site, "fraud-score", "fraud_score", editable=True)  # installed, not enabled
-    _distribution(site, "released", "released_plugin", editable=False)  # enabled, not in development
+    webhooks = _distribution(site, "merchant-webhooks", "watch_test_webhooks", editable=True)
+    _distribution(site, "fraud-score", "watch_test_fraud_score", editable=True)  # installed, not enabled
+    _distribution(site, "released", "watch_test_released", editable=False)  # enabled, not in development
     found = editable_plugin_sources(["merchant-webhooks", "released"], ENTRY_POINT_GROUP, exclude=[REPO])
     assert found == [webhooks.resolve()]
 
