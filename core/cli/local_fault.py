@@ -49,7 +49,9 @@ def register(actions: Commands) -> None:
     )
     effect.add_argument("--fail-cold-start", action="store_true", help="the function's next cold start fails")
     add.add_argument("--resource", default="*", help="glob on the table name, queue URL, topic ARN, bucket/key")
-    add.add_argument("--contains", default="", help="a text the request body must hold")
+    add.add_argument(
+        "--contains", default="", help="a text the request body (a function's invocation payload) must hold"
+    )
     add.add_argument("--status", type=int, default=0, help="HTTP status of a coded error (default: the error's own)")
     add.add_argument(
         "--delay-ms", type=_non_negative, default=0, help="--fail-after: silence before the error; --kill: when"

@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -42,6 +43,7 @@ FUNCTION = "throwaway-acquirer-local"
 LEDGER = "throwaway-acquirer-ledger-local"
 REPO = Path(__file__).resolve().parents[2]
 UP_TIMEOUT_S = 900
+LOG_WAIT_S = 15
 OUTSIDE_THIS_VENV = {"PYTHONPATH": None, "VIRTUAL_ENV": None}
 
 
@@ -133,7 +135,13 @@ def test_another_amount_is_authorized_and_recorded_once_in_the_connectors_ledger
 
 
 def test_the_connector_logs_its_answers_without_card_data(connector_up):
-    events = connector_up.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{FUNCTION}")["events"]
-    answered = [json.loads(e["message"]) for e in events if '"connector.answered"' in e["message"]]
-    assert {a["outcome"] for a in answered} >= {"declined", "authorized"}
+    # The local Lambda service writes a container's lines to its log group every half second.
+    deadline = time.monotonic() + LOG_WAIT_S
+    while True:
+        events = connector_up.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{FUNCTION}")["events"]
+        answered = {json.loads(e["message"])["outcome"] for e in events if '"connector.answered"' in e["message"]}
+        if answered >= {"declined", "authorized"} or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert answered >= {"declined", "authorized"}
     assert not any(contains_card_data(e["message"]) for e in events)

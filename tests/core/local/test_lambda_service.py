@@ -417,3 +417,12 @@ def test_a_kill_that_comes_after_the_invocation_ended_kills_nothing_and_is_not_a
     first, second, cold_starts = run_service([spec(code_dir, "handlers.sleepy")], scenario, faults=FaultBook(tmp_path))
     assert first == second == {"slept": 0} and cold_starts == 1
     assert read_hits(tmp_path) == []
+
+
+def test_container_ids_are_hex_a_card_data_scan_never_takes_for_a_pan():
+    from payments_platform.core.local.lambdafn.service import container_id
+    from payments_platform.runtime.redaction import contains_card_data
+
+    ids = [container_id() for _ in range(5000)]
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids) and len(set(ids)) == len(ids)
+    assert not any(contains_card_data(f"container={i}") for i in ids)
