@@ -89,6 +89,11 @@ class TransactionCreator:
         self._clock = clock
         self._lifecycle = lifecycle  # None: intake only (no payment connector enabled)
 
+    @property
+    def processes_payments(self) -> bool:
+        """Whether a payment connector authorizes what this creates (else: intake only)."""
+        return self._lifecycle is not None
+
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 

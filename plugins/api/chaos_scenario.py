@@ -340,7 +340,7 @@ class PaymentsScenario(ChaosScenario):
                     break
                 time.sleep(min(2.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.0))
             answered = json.loads(request.response)
-            if answered.get("status") == "processing" and answer.status == 200:
+            if answered.get("status") in ("received", "processing") and request.status == 202 and answer.status == 200:
                 # Answered before its outcome: it reads back with the outcome, the rest as answered.
                 answered = answer.json() | {k: v for k, v in answered.items() if k != "status"}
             if answer.status != 200 or answer.json() != answered:

@@ -210,6 +210,28 @@ def test_a_processor_killed_while_waiting_is_settled_by_the_reconciler(aws, paym
     assert connector.operations == ["status"]
 
 
+def test_a_replay_of_a_request_cut_short_before_the_connector_is_202_received(aws, payments, monkeypatch):
+    """Killed after recording, before asking: its retry past the lease replays ``received`` -- not
+    an outcome, so 202 where a connector processes payments (201 ``received`` is intake only)."""
+    clock, connector, built = payments
+
+    def die(*args, **kwargs):
+        raise Crash("killed before the processing transition")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(built._lifecycle, "advance", die)
+        with pytest.raises(Crash):
+            pay("4242424242424242")
+    clock.now += 31
+    replay = pay("4242424242424242")
+    assert (replay["statusCode"], body_of(replay)["status"]) == (202, "received")
+    assert connector.operations == []
+    settle(aws, connector, clock)  # the reconciler holds no card: it asks, and nothing was submitted
+    settled = body_of(read(status_event(body_of(replay)["transaction_id"])))
+    assert (settled["status"], settled["decline_code"]) == ("failed", "not_submitted")
+    assert connector.operations == ["status"]
+
+
 def test_a_transaction_never_moves_backwards_nor_gets_a_second_outcome(aws, payments):
     _, _, built = payments
     pay("4242424242424242")
