@@ -140,6 +140,28 @@ class TransactionStore:
             raise
         return idempotency_record_from_item(response["Attributes"])
 
+    def claim_stale_dispatch(self, record_id: str, now_ms: int, lease_ms: int) -> IdempotencyRecord | None:
+        """Take the lease on a dispatch still ``dispatching`` after its lease ran out (its request was
+        cut short); None when someone else took or finished it first."""
+        try:
+            response = self._dynamodb.update_item(
+                TableName=self._table,
+                Key=self._key(record_id),
+                UpdateExpression="SET lease_expires_at = :lease",
+                ConditionExpression="dispatch_state = :dispatching AND lease_expires_at < :now",
+                ExpressionAttributeValues={
+                    ":dispatching": {"S": DispatchState.DISPATCHING.value},
+                    ":now": epoch_ms_value(now_ms),
+                    ":lease": epoch_ms_value(now_ms + lease_ms),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return idempotency_record_from_item(response["Attributes"])
+
     def mark_dispatch_complete(self, record_id: str) -> None:
         self._dynamodb.update_item(
             TableName=self._table,
