@@ -70,6 +70,8 @@ def pay(card: str, key: str = "key-1") -> dict:
 
 
 def settle(aws, connector, clock):
+    """A reconciler run once the transactions are past the grace left to their clients' retries."""
+    clock.now += 31
     return connector_reconciler(aws, connector, clock).run()
 
 
@@ -205,8 +207,7 @@ def test_a_processor_killed_while_waiting_is_settled_by_the_reconciler(aws, paym
             pay("4000000000000002")
     [item] = aws.transaction_items()
     assert item["status"]["S"] == "processing"  # written before the connector was asked
-    clock.now += 31  # past the request's lease
-    assert settle(aws, connector, clock).resolved == 1
+    assert settle(aws, connector, clock).resolved == 1  # past the request's lease
     assert Transaction.from_item(aws.transaction_items()[0]).status == "failed"  # never submitted
     assert connector.operations == ["status"]
 
@@ -251,6 +252,18 @@ def test_a_replay_of_received_is_202_where_payments_are_processed():
     assert transactions.response_status('{"status":"received"}', processed=True) == 202
     assert transactions.response_status('{"status":"received"}', processed=False) == 201
     assert transactions.response_status('{"status":"declined"}', processed=True) == 201
+
+
+def test_the_reconciler_leaves_a_fresh_transaction_to_its_clients_retry(aws, payments):
+    clock, connector, _ = payments
+    connector.fault = "unreachable"
+    assert pay("4242424242424242")["statusCode"] == 202
+    connector.fault = None
+    report = connector_reconciler(aws, connector, clock).run()  # the same second: not yet
+    assert (report.resolved, report.unresolved) == (0, 1) and connector.operations == ["authorize"]
+    retry = pay("4242424242424242")  # the client's retry, with the card, authorizes it
+    assert (retry["statusCode"], body_of(retry)["status"]) == (201, "authorized")
+    assert len(connector.ledger()) == 1
 
 
 def test_a_transaction_never_moves_backwards_nor_gets_a_second_outcome(aws, payments):
