@@ -1,17 +1,23 @@
 """The chaos convergence experiment of issue #16 as a benchmark: figures, not just a verdict.
 
     .venv/bin/python benchmarks/chaos_bench.py [--payments 200] [--threads-per-client 2] [--runs 1] [--seed N] [--attach]
+                                               [--connector-faults-only]
 
 1. `local up` (its own code) of the `local` environment in a scratch directory -- or, with
    --attach, the run `payments-platform local up --keep` left running beside environments.toml;
 2. per run: core/testing/chaos.py with the api plugin's scenario (plugins/api/chaos_scenario.py) -- SDK-like clients (one Idempotency-Key per payment, reused on
    every retry of a 409/429/5xx/timeout; exponential back-off with full jitter) pay while the
    default faults hit TransactWriteItems (before and after commit, and a timeout after commit),
-   SendMessage, Publish, the completion update and the processor's containers; then the
-   reconciler on its deployed schedule; then the steady state is checked;
+   SendMessage, Publish, the completion update and the processor's containers -- and, where the
+   acquirer simulator is the connector (issue #28), a mix of its test cards while its ledger write
+   fails after committing and stalls past the budget, processors are killed waiting on it and its
+   containers mid-call; then the reconciler on its deployed schedule; then the steady state is
+   checked (with the connector: each status the card's, at most one authorization per payment);
 3. prints each run's figures as JSON (faults by kind and target, client retries, time to converge
    p50/max, outcomes, audit messages, events, duplicates, reconciled) and exits 1 if a check failed;
 4. `local down`, whatever happened (not with --attach).
+--connector-faults-only injects the connector's faults alone (no intake faults): which findings
+need which faults.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--attach", action="store_true", help="use the running `local up --keep` deployment")
+    parser.add_argument("--connector-faults-only", action="store_true", help="no intake faults, the connector's only")
     args = parser.parse_args()
 
     from payments_platform.core.local.api_hooks import local_deployment
@@ -53,10 +60,13 @@ def main() -> int:
             record = attached or up(run, config_path=str(REPO / "environments.toml"))
             for number in range(args.runs):
                 running = local_deployment(run.run_dir, record)
+                scenario = chaos_scenario(running, REPO / "environments.toml")
+                only = getattr(scenario, "connector_faults", None) if args.connector_faults_only else None
                 report = run_experiment(
                     Experiment(
                         running,
-                        chaos_scenario(running, REPO / "environments.toml"),
+                        scenario,
+                        faults=only() if only is not None else None,
                         requests=args.payments,
                         threads_per_client=args.threads_per_client,
                         seed=None if args.seed is None else args.seed + number,

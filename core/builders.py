@@ -389,13 +389,7 @@ def platform_function(
     monitoring: the caller did both) -- still works, deprecated.
     """
     limits = _Limits(
-        reserved_concurrency,
-        log_retention_days,
-        memory_mb,
-        timeout_seconds,
-        planned_p99_ms,
-        planned_p99_source,
-        egress,
+        reserved_concurrency, log_retention_days, memory_mb, timeout_seconds, planned_p99_ms, planned_p99_source, egress
     )
     build = functools.partial(
         _build_function,
@@ -420,11 +414,17 @@ def platform_function(
     limits.check(ctx, function_name)
     if role is None:
         role = ctx.roles.role(key, description=str(role_description))
-    function = build(function_name, role, key=key)
+    return _with_basics(ctx, build(function_name, role, key=key), egress)
+
+
+def _with_basics(ctx: PluginContext, function: keys.Function, egress: Egress | None) -> keys.Function:
+    """What every function built with a key gets: its egress asked of the network (when declared),
+    its role's basics, its monitoring and its log group's archiving."""
     if egress is not None:
         ctx[keys.NETWORK].require_egress(ctx, function, egress)
-    grant_function_basics(ctx.roles, role, function.log_group_arn)
-    ctx.monitoring.function(key, function_name=function_name, log_group_name=function.physical_log_group_name)
+    grant_function_basics(ctx.roles, function.role, function.log_group_arn)
+    key, name = function.key, function.physical_name
+    ctx.monitoring.function(key, function_name=name, log_group_name=function.physical_log_group_name)
     ctx.monitoring.log_group(key, log_group_name=function.log_group_name, log_group_arn=function.log_group_arn)
     return function
 

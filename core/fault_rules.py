@@ -73,7 +73,7 @@ class FaultRule:
     service: str  # the AWS signing name (dynamodb, sqs, sns, s3, ...) or "function"
     action: str = "*"  # the API action (TransactWriteItems); Invoke / Init for a function
     resource: str = "*"  # glob: table name, queue URL, topic ARN, bucket/key; a function's name
-    contains: str = ""  # a text the request body must hold (e.g. part of an UpdateExpression)
+    contains: str = ""  # a text the request body (a function's invocation payload) must hold
     error: str = ""  # error / error_after: a named error or an AWS error code
     status: int = 0  # the HTTP status of a coded error (0: the named error's, else 400)
     delay_ms: int = 0  # error_after: silence before the error; stall: the latency; kill: into the invocation

@@ -51,6 +51,7 @@ def subscribe_queue(
             f"plugin '{ctx.name}' subscription '{sid}': queue {queue.name!r} is FIFO, and only a FIFO topic "
             "delivers to one; subscribe a standard queue"
         )
+    _refuse_a_second_queue_policy(ctx, queue, sid)
     base = _construct_id(sid)
     from payments_platform.core.cdktf_adapter import aws
 
@@ -90,6 +91,30 @@ def subscribe_function(
     return aws.sns_topic_subscription.SnsTopicSubscription(
         ctx.scope, base, topic_arn=topic.arn, protocol="lambda", endpoint=function.arn, **_filter(topic, types)
     )
+
+
+def _refuse_a_second_queue_policy(ctx: PluginContext, queue: Queue, sid: str) -> None:
+    """The subscription writes the queue's whole policy: a policy of the queue's own, or another
+    subscription's, would make two resources fight over one attribute (a diff on every plan)."""
+    from payments_platform.core.cdktf_adapter import terraform_reference, terraform_resources
+
+    def reference(token: str) -> str:
+        return terraform_reference(ctx.scope, token)
+
+    where = f"plugin '{ctx.name}' subscription '{sid}'"
+    arn, url = reference(queue.arn), reference(queue.url)
+    for resource in terraform_resources(ctx.scope, "aws_sqs_queue"):
+        if reference(resource.arn) == arn and resource.policy_input is not None:
+            raise RegistrationError(
+                f"{where}: queue {queue.name!r} ({resource.node.path}) has a policy of its own; the subscription "
+                "writes the queue's policy (TLS only, and SNS from this topic), so leave the queue's unset"
+            )
+    for policy in terraform_resources(ctx.scope, "aws_sqs_queue_policy"):
+        if reference(policy.queue_url_input) == url:
+            raise RegistrationError(
+                f"{where}: queue {queue.name!r} already has a queue policy ({policy.node.path}): subscribe a "
+                "queue to one topic once"
+            )
 
 
 def _checked(ctx: PluginContext, topic: Topic, sid: str, event_types: Sequence[str]) -> tuple[str, ...]:

@@ -16,14 +16,19 @@ worker, identically (xdist checks that every worker collected the same list):
 * any other test is a unit of its own (a `local up` in its own directory, a pure function).
 
 The units go out longest first: the shared deployment, then every unit holding a
-``terraform`` test, then the rest in file order.
+``terraform`` test, then the rest in file order, and last the ``warm_start`` tests, which restore
+the snapshot the shared deployment keeps (tests/suite_snapshots.py).
 """
 
 import json
 import os
+import shutil
+import tempfile
 from typing import Any
 
 import pytest
+
+from payments_platform.core.local.snapshots import SNAPSHOTS_ENV_VAR
 
 # Tests never talk to real AWS; credentials are fake and regions fixed.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -34,9 +39,16 @@ os.environ.pop("ENVIRONMENT_SUFFIX", None)
 SHARED_DEPLOYMENT_GROUP = "e2e-deployment"
 # The e2e worker's timings (tests/e2e/conftest.py hands them over): the controller loads no conftest below this one.
 E2E_TIMINGS: dict[str, float] = {}
+_SUITE_SNAPSHOTS: dict[str, str] = {}
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "warm_start: needs a deployment and starts from the suite's snapshot (tests/suite_snapshots.py)"
+    )
+    if not hasattr(config, "workerinput") and SNAPSHOTS_ENV_VAR not in os.environ:
+        # Before any worker starts, so all of them (and every `local up` they run) share it.
+        os.environ[SNAPSHOTS_ENV_VAR] = _SUITE_SNAPSHOTS["made"] = tempfile.mkdtemp(prefix="suite-snapshots-")
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
         # The controller, before any worker starts: jsii unpacks the provider bindings into its
         # package cache on first use and fails a process that finds another one unpacking them
@@ -94,9 +106,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         unit = units[item]
         if unit == SHARED_DEPLOYMENT_GROUP:
             return (0, index)
+        if item.get_closest_marker("warm_start"):
+            return (3, index)  # last: by then the shared deployment has seeded the suite's snapshot
         return (1 if (unit or item.nodeid) in slow_units else 2, index)
 
     items[:] = [item for _, item in sorted(enumerate(items), key=rank)]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    made = _SUITE_SNAPSHOTS.pop("made", None)
+    if made is not None:  # the emulator's secrets do not outlive the session
+        shutil.rmtree(made, ignore_errors=True)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -23,16 +23,20 @@ from pathlib import Path
 from string import Template
 
 from payments_platform.core.api_version import PLUGIN_API_VERSION
+from payments_platform.core.authoring.connector_templates import CONNECTOR_TEMPLATES
 from payments_platform.core.errors import ConfigError
 from payments_platform.core.host.plugin_manager import discover_plugins
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+# What a scaffold is an example of: a queue the processor sends to, or a payment connector.
+KINDS = ("queue", "connector")
 
 
 @dataclass(frozen=True)
 class PluginScaffold:
     name: str  # the entry-point name environments enable
     directory: Path
+    kind: str = "queue"  # one of KINDS
 
     @property
     def package(self) -> str:
@@ -58,14 +62,26 @@ class PluginScaffold:
             "distribution": self.distribution,
             "slug": self.name.replace("_", "-"),  # AWS names take hyphens
             "settings_class": self.settings_class,
+            "camel": self.camel,
             "sid": f"{self.camel}Send",  # IAM Sids are alphanumeric
             "requires_api": f">={PLUGIN_API_VERSION},<{int(major) + 1}",
         }
-        return {path.format(**values): Template(text).substitute(values) for path, text in TEMPLATES.items()}
+        templates = TEMPLATES
+        if self.kind == "connector":
+            pyproject = TEMPLATES["pyproject.toml"].replace(
+                'packages = ["$package"]', 'packages = ["$package", "$package.function"]'
+            )
+            templates = {
+                **CONNECTOR_TEMPLATES,
+                "pyproject.toml": pyproject.replace("The $name plugin", "The $name connector"),
+            }
+        return {path.format(**values): Template(text).substitute(values) for path, text in templates.items()}
 
 
-def check_new_plugin(name: str, directory: str | None) -> PluginScaffold:
+def check_new_plugin(name: str, directory: str | None, kind: str = "queue") -> PluginScaffold:
     """The scaffold for ``name``, or a ConfigError saying why it cannot be created."""
+    if kind not in KINDS:
+        raise ConfigError(f"unknown plugin kind {kind!r} (one of {', '.join(KINDS)})")
     if not (NAME_PATTERN.match(name) and name.isidentifier() and not keyword.iskeyword(name)):
         raise ConfigError(
             f"plugin name {name!r} must be a lowercase Python identifier: a letter, then letters, digits or "
@@ -74,7 +90,7 @@ def check_new_plugin(name: str, directory: str | None) -> PluginScaffold:
     installed = discover_plugins()
     if name in installed:
         raise ConfigError(f"{installed[name].label} is already installed; choose another name")
-    scaffold = PluginScaffold(name, Path(directory) if directory else Path(f"payments-{name.replace('_', '-')}"))
+    scaffold = PluginScaffold(name, Path(directory) if directory else Path(f"payments-{name.replace('_', '-')}"), kind)
     if importlib.util.find_spec(scaffold.package) is not None:
         raise ConfigError(f"a Python package named {scaffold.package} is already importable; choose another name")
     if scaffold.directory.exists() or scaffold.directory.is_symlink():

@@ -44,6 +44,12 @@ def register(commands: Commands) -> None:
         "name", help="the plugin's name (a lowercase Python identifier), the one environments enable"
     )
     new_plugin.add_argument("--dir", help="directory to create (default: ./payments-NAME); must not exist")
+    new_plugin.add_argument(
+        "--kind",
+        choices=("queue", "connector"),
+        default="queue",
+        help="what the example is: a queue the processor sends to (default), or a payment connector (plugin API 1.2)",
+    )
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -132,10 +138,17 @@ def cmd_docs(args: argparse.Namespace) -> int:
 def cmd_new_plugin(args: argparse.Namespace) -> int:
     from payments_platform.core.authoring.scaffold import check_new_plugin, write_scaffold
 
-    scaffold = check_new_plugin(args.name, args.dir)
+    scaffold = check_new_plugin(args.name, args.dir, args.kind)
     written = write_scaffold(scaffold)
     print(f"created {scaffold.directory}/ (plugin '{scaffold.name}', distribution {scaffold.distribution}):")
     print("\n".join(f"  {path}" for path in written))
+    if scaffold.kind == "connector":
+        print(
+            f"next: pip install -e {scaffold.directory} && pytest {scaffold.directory}; "
+            f'then enable it in an environment of environments.toml instead of its connector: enable = ["{scaffold.name}"] '
+            "(at most one connector per environment)"
+        )
+        return 0
     print(
         f"next: pip install -e {scaffold.directory} && pytest {scaffold.directory}; "
         f'then enable it in an environment of environments.toml: enable = ["{scaffold.name}"] '

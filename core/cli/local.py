@@ -1,4 +1,4 @@
-"""``payments-platform local up | down | smoke | fault`` ."""
+"""``payments-platform local up | down | smoke | forget | fault`` ."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ def register(commands: Commands) -> None:
         "--keep", action="store_true", help="leave everything running and return (`local down` stops it)"
     )
     start.add_argument(
+        "--fresh",
+        action="store_true",
+        help="the cold path: ignore the snapshots of earlier runs (a successful run still keeps one)",
+    )
+    start.add_argument(
         "--watch",
         action="store_true",
         help="serve saved changes: runtime/ code in seconds, plugins/, extensions/, environments.toml by terraform apply",
@@ -42,13 +47,18 @@ def register(commands: Commands) -> None:
     down_ = actions.add(
         "down", help="stop whatever a previous `local up` left running, and all it deployed", handler=cmd_down
     )
+    forget = actions.add(
+        "forget",
+        help="remove the snapshots `local up` starts warm from (`local down` keeps them)",
+        handler=cmd_forget,
+    )
     for parser in (start, down_):
         parser.add_argument(
             "--destroy",
             action="store_true",
             help="run terraform destroy before stopping the emulator (slower; stopping it alone removes everything)",
         )
-    for parser in (start, smoke, down_):
+    for parser in (start, smoke, down_, forget):
         terraform_options(parser)
     local_fault.register(actions)
 
@@ -100,6 +110,12 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    count = _session(args).forget_snapshots()
+    _say(f"{count} snapshot(s) forgotten" if count else "no snapshots to forget")
+    return 0
+
+
 @_interruptible
 def cmd_smoke(args: argparse.Namespace) -> int:
     passed = _session(args).smoke(args.env)
@@ -115,7 +131,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.watch and args.keep:
         raise ConfigError("--watch serves saved changes in the foreground: it cannot be combined with --keep")
     session, started = _session(args), time.perf_counter()
-    record = session.up(args.env, port=args.port, keep=args.keep)
+    record = session.up(args.env, port=args.port, keep=args.keep, fresh=args.fresh)
     examples = _example_lines(args, session.run, record)  # before jsii stops: loading the plugins may start it
     stop_jsii_runtime()  # synth is done; what follows must survive the terminal's Ctrl-C
     _say(f"up in {time.perf_counter() - started:.1f} s")

@@ -2,9 +2,13 @@
 
 up:   start the emulator (IAM enforced) → synth ``local`` pointed at it, while moto starts → terraform init + apply →
       read the deployed functions back, check their code, give each its own identity →
-      start the gateway (the APIs + Lambda Runtime API + containers) → print how to call it.
+      start the gateway (the APIs + Lambda Runtime API + containers) → print how to call it →
+      keep a snapshot of the emulator and the Terraform state (warm_start.py).
+      Warm (issue #31): after init, a snapshot of the same stack is restored and served at once, then
+      ``terraform plan`` judges it (changes: applied); a snapshot of the nearest stack is restored and
+      ``terraform apply`` makes the difference. ``fresh`` ignores snapshots.
 down: terraform destroy → delete the function identities → stop the gateway and the emulator →
-      remove the run directory.
+      remove the run directory but its snapshots.
 
 The run directory and its record: run_record.py. A foreground run's terminal and signals:
 terminal.py, signals.py. What the CLI and ``--watch`` call: session.py.
@@ -20,9 +24,9 @@ from typing import Any
 
 from payments_platform.core.errors import TerraformError
 from payments_platform.core.host.config import EnvironmentConfig, load_config
-from payments_platform.core.local import DEFAULT_ENVIRONMENT
+from payments_platform.core.local import DEFAULT_ENVIRONMENT, warm_start
 from payments_platform.core.local.apply_watch import FAILURE_JOURNAL, EmulatorWatch
-from payments_platform.core.local.deployed_stack import DeployedStack
+from payments_platform.core.local.deployed_stack import DeployedStack, Served
 from payments_platform.core.local.emulator.function_identities import remove_all_function_identities
 from payments_platform.core.local.first_rotations import immediately_rotated_secrets, wait_for_first_rotations
 from payments_platform.core.local.gateway_spec import GatewaySpec
@@ -35,7 +39,9 @@ from payments_platform.core.local.processes import (
     stop_group,
     wait_ready,
 )
-from payments_platform.core.local.run_record import LocalRun, RunRecord
+from payments_platform.core.local.run_record import KEPT, LocalRun, RunRecord
+from payments_platform.core.local.snapshots import GATEWAY_SPEC as SNAPSHOT_GATEWAY_SPEC
+from payments_platform.core.local.snapshots import Snapshot, SnapshotRefused, SnapshotStore, StackIdentity
 from payments_platform.core.ops.plan_summary import summarize
 from payments_platform.core.ops.terraform import Terraform, last_error
 
@@ -59,8 +65,10 @@ def up(
     terraform_binary: str | None = None,
     provider_mirror: str | None = None,
     die_with_parent: bool = True,
+    fresh: bool = False,
 ) -> RunRecord:
     """Bring a run up and return its record; on any failure, tear down what it started.
+    ``fresh``: the cold path whatever snapshots there are (a successful run still saves one).
 
     With ``die_with_parent`` (all but ``local up --keep``) the emulator and the gateway stop on their
     own within seconds when this process is killed (SIGKILL, OOM); ``local down`` finishes the rest."""
@@ -82,7 +90,7 @@ def up(
     run.record = RunRecord(environment=environment.name, suffix=environment.suffix, region=environment.regions.deploy)
     run.run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        _up(run, environment, terraform, port, die_with_parent)
+        _up(run, environment, terraform, port, die_with_parent, fresh)
     except BaseException as failure:
         interrupted = isinstance(failure, KeyboardInterrupt)
         run.say(("interrupted" if interrupted else "failed") + ": stopping everything this run started …")
@@ -92,13 +100,16 @@ def up(
     return run.record
 
 
-def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, port: int, die_with_parent: bool) -> None:
+def _up(
+    run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, port: int, die_with_parent: bool, fresh: bool
+) -> None:
     record = run.record
     assert record is not None
+    store = SnapshotStore.for_run(run.run_dir)
     # The emulator names its endpoint as soon as its port is bound; moto's start (~2 s) then runs
     # beside the synth, which needs only the endpoint. A failed synth stops it like any failure (up).
     with run.step("start the AWS emulator (moto, IAM enforced)"):
-        emulator, endpoint = _start_emulator(run, die_with_parent)
+        emulator, endpoint = _start_emulator(run, die_with_parent, store)
     environment = dataclasses.replace(environment, aws_endpoint=endpoint)
     with run.step(f"synthesize {environment.name} (the emulator starts meanwhile)"):
         stack_dir, config = _synthesize(run, environment)
@@ -110,17 +121,87 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
     run.say(f"  emulator at {record.endpoint}")
     with run.step("terraform init"):
         terraform.init(stack_dir, backend=True)
-    count = sum(len(v) for v in (config.get("resource") or {}).values())
-    with run.step(f"terraform apply ({count} resources)"):
-        _apply(run, terraform, stack_dir, config, environment.name)
+    identity = warm_start.identify(terraform, stack_dir, environment.name, record.endpoint)
+    restored = None if fresh else _restore(run, store, identity, stack_dir)
     stack = DeployedStack(record.endpoint, record.region, stack_dir)
+    count = sum(len(v) for v in (config.get("resource") or {}).values())
+    if restored is not None and restored.same_stack:
+        _serve(run, stack, port, die_with_parent, served=_served_identities(restored.snapshot))
+        with run.step("terraform plan: is the restored deployment the synthesized one?"):
+            changes = planned_changes(run, record, terraform=terraform)
+        if not changes:
+            run.say("  no changes: serving the snapshot")
+            return
+        run.say(f"  {len(changes)} planned change(s): applying them, as for a changed stack")
+        stop_group(record.gateway_pid)
+    with run.step(f"terraform apply ({count} resources{', from a snapshot' if restored else ''})"):
+        _apply(run, terraform, stack_dir, config, environment.name)
+    _serve(run, stack, port, die_with_parent)
+    if immediately_rotated_secrets(config):
+        with run.step("wait for the secrets' first rotations (their first values)"):
+            wait_for_first_rotations(stack.client("secretsmanager"), config)
+    with run.step("keep a snapshot for the next `local up`"):
+        _save(run, store, identity)
+
+
+def _restore(
+    run: LocalRun, store: SnapshotStore, identity: StackIdentity, stack_dir: Path
+) -> warm_start.Restored | None:
+    """The chosen snapshot restored whole, or None (said in one line) and nothing changed."""
+    assert run.record is not None and run.record.endpoint is not None
+    snapshot, why = store.choose(identity)
+    if snapshot is None:
+        run.say(f"  cold start: {why}")
+        return None
+    with run.step(f"restore the snapshot of {why}"):
+        try:
+            warm_start.restore(snapshot, run.record.endpoint, store, _state_file(run, stack_dir))
+        except SnapshotRefused as refused:
+            run.say(f"  snapshot {snapshot.key[:12]} refused: {refused}; cold start")
+            return None
+    run.record.applied = True  # deployed as much as after an apply: down destroys from here on
+    run.save()
+    return warm_start.Restored(snapshot, same_stack=snapshot.key == identity.key)
+
+
+def _save(run: LocalRun, store: SnapshotStore, identity: StackIdentity) -> None:
+    """A snapshot that cannot be written costs the next start its warmth, never this one."""
+    assert run.record is not None and run.record.endpoint is not None and run.record.stack_dir is not None
+    try:
+        saved = warm_start.save(
+            identity,
+            run.record.endpoint,
+            store,
+            _state_file(run, Path(run.record.stack_dir)),
+            run.file(GATEWAY_SPEC),
+        )
+    except (SnapshotRefused, OSError) as failure:
+        run.say(f"  no snapshot kept: {failure}")
+        return
+    run.say(f"  snapshot {saved.key[:12]} in {store.directory}")
+
+
+def _state_file(run: LocalRun, stack_dir: Path) -> Path:
+    return run.file(f"terraform.{stack_dir.name}.tfstate")  # the local backend's path (environment.py)
+
+
+def _served_identities(snapshot: Snapshot) -> Served:
+    """The function identities' keys as the snapshot's gateway served them (they are in the
+    restored IAM too): kept where the role still matches, so nothing is re-keyed."""
+    spec = GatewaySpec.read(snapshot.file(SNAPSHOT_GATEWAY_SPEC))
+    return Served(credentials=spec.credentials)
+
+
+def _serve(run: LocalRun, stack: DeployedStack, port: int, die_with_parent: bool, served: Served | None = None) -> None:
+    record = run.record
+    assert record is not None and record.endpoint is not None
     with run.step("read the deployed functions, check their code, give each its identity"):
-        deployed = stack.functions(run.file("functions"))
+        deployed = stack.functions(run.file("functions"), served)
     with run.step("start the local API gateway and Lambda runtime"):
         spec = GatewaySpec(
             endpoint=record.endpoint,
             region=record.region,
-            stack_dir=stack_dir,
+            stack_dir=stack.stack_dir,
             host="127.0.0.1",
             port=port,
             ready_file=run.file("gateway.ready"),
@@ -132,12 +213,9 @@ def _up(run: LocalRun, environment: EnvironmentConfig, terraform: Terraform, por
         _start_gateway(run, spec, die_with_parent)
         record.api_keys = stack.api_keys()
         run.save()
-    if immediately_rotated_secrets(config):
-        with run.step("wait for the secrets' first rotations (their first values)"):
-            wait_for_first_rotations(stack.client("secretsmanager"), config)
 
 
-def _start_emulator(run: LocalRun, die_with_parent: bool) -> tuple[Any, str]:
+def _start_emulator(run: LocalRun, die_with_parent: bool, store: SnapshotStore) -> tuple[Any, str]:
     """The emulator started and recorded; returns it and its endpoint (moto may still be starting)."""
     assert run.record is not None
     process = spawn(
@@ -150,6 +228,7 @@ def _start_emulator(run: LocalRun, die_with_parent: bool) -> tuple[Any, str]:
             *("--lambda-runtime-file", str(run.file("gateway.ready"))),
             # Watched during apply: an action moto cannot serve fails the run, not hangs it.
             *("--failure-journal", str(run.file(FAILURE_JOURNAL))),
+            *("--snapshots-dir", str(store.directory)),
         ),
         log_file=run.file("emulator.log"),
         die_with_parent=die_with_parent,
@@ -215,7 +294,7 @@ def down(
     second, where destroy waits on the provider's deletion polls for a minute or more."""
     record = RunRecord.load(run.record_file)
     if record is None:
-        leftover = run.run_dir.exists() and any(p.name != "lock" for p in run.run_dir.iterdir())
+        leftover = run.run_dir.exists() and any(p.name not in KEPT for p in run.run_dir.iterdir())
         run.remove_files()
         return leftover
     run.record = record
@@ -294,12 +373,17 @@ def describe(record: RunRecord, examples: Sequence[str] = ()) -> list[str]:
 
 
 def planned_changes(
-    run: LocalRun, record: RunRecord, *, terraform_binary: str | None = None, provider_mirror: str | None = None
+    run: LocalRun,
+    record: RunRecord,
+    *,
+    terraform_binary: str | None = None,
+    provider_mirror: str | None = None,
+    terraform: Terraform | None = None,
 ) -> list[str]:
     """`terraform plan -detailed-exitcode` on the running deployment: the resource changes it
     would make (empty: the emulator holds exactly what was applied)."""
     assert record.stack_dir is not None
-    terraform = Terraform.locate(run.run_dir, binary=terraform_binary, mirror=provider_mirror)
+    terraform = terraform or Terraform.locate(run.run_dir, binary=terraform_binary, mirror=provider_mirror)
     stack_dir = Path(record.stack_dir)
     result = terraform.run(
         ["plan", "-detailed-exitcode", "-input=false", "-no-color", "-out=local.tfplan", f"-parallelism={PARALLELISM}"],

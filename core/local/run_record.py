@@ -21,6 +21,7 @@ from pathlib import Path
 from payments_platform.core.local.processes import LocalRunError, write_json_atomically
 
 RUN_DIR_NAME = ".payments-local"
+KEPT = ("lock", "snapshots")  # what cleaning a run directory leaves (snapshots.SNAPSHOTS_DIR_NAME)
 Say = Callable[[str], None]
 
 
@@ -99,10 +100,11 @@ class LocalRun:
         self.say(f"  done in {elapsed:.1f} s")
 
     def remove_files(self) -> None:
-        """Everything in the run directory but the lock file, which stays while its holder runs."""
+        """Everything in the run directory but the lock file, which stays while its holder runs,
+        and the snapshots the next `local up` starts from (``local forget`` removes them)."""
         if self.run_dir.exists():
             for entry in self.run_dir.iterdir():
-                if entry.name == "lock":
+                if entry.name in KEPT:
                     continue
                 if entry.is_dir() and not entry.is_symlink():
                     shutil.rmtree(entry, ignore_errors=True)

@@ -50,9 +50,11 @@ class LocalSession:
             raise LocalRunError("no local run is up in this session")
         return self.run.record
 
-    def up(self, environment_name: str = DEFAULT_ENVIRONMENT, *, port: int = 0, keep: bool = False) -> RunRecord:
+    def up(
+        self, environment_name: str = DEFAULT_ENVIRONMENT, *, port: int = 0, keep: bool = False, fresh: bool = False
+    ) -> RunRecord:
         """Up, or nothing left behind. Unless ``keep``, its processes stop within seconds of this
-        process dying, however it dies."""
+        process dying, however it dies. From a snapshot where one fits, unless ``fresh``."""
         with self.run.lock():
             return lifecycle.up(
                 self.run,
@@ -60,6 +62,7 @@ class LocalSession:
                 environment_name=environment_name,
                 port=port,
                 die_with_parent=not keep,
+                fresh=fresh,
                 **self._tools,
             )
 
@@ -106,6 +109,13 @@ class LocalSession:
                 terraform_binary=self.terraform_binary,
                 provider_mirror=self.provider_mirror,
             )
+
+    def forget_snapshots(self) -> int:
+        """Remove the snapshots ``local up`` starts from; how many there were."""
+        from payments_platform.core.local.snapshots import SnapshotStore
+
+        with self.run.lock():
+            return SnapshotStore.for_run(self.run.run_dir).forget()
 
     def planned_changes(self) -> list[str]:
         return lifecycle.planned_changes(self.run, self.record, **self._tools)

@@ -8,8 +8,10 @@ Two paths, chosen by what changed (watchfiles reports the saves):
   emulator for each function deployed from it → read each function back (its deployed CodeSha256
   must be the new package's) → the gateway swaps the function specs and recycles their
   containers. Seconds; no Terraform.
-* **infrastructure** (``plugins/``, ``extensions/``, ``environments.toml``): synthesize in a fresh
-  process (changed plugin code is imported anew) → ``terraform apply`` of the difference, without a
+* **infrastructure** (``plugins/``, ``extensions/``, ``environments.toml``, and the source of every
+  enabled plugin installed in development mode): synthesize in the warm synthesizer (warm_synth.py:
+  one process kept across saves, forgetting the watched modules before each synth so changed plugin
+  code is imported anew; a fresh process when it is unavailable) → ``terraform apply`` of the difference, without a
   refresh (the emulator holds exactly what was applied) → the functions and the REST API read back
   → the gateway reloads both.
 
@@ -45,6 +47,12 @@ from payments_platform.core.local.lambdafn.deployed_functions import read_functi
 from payments_platform.core.local.lambdafn.service import FunctionSpec
 from payments_platform.core.local.package_sources import PackageSource, find_sources, is_under
 from payments_platform.core.local.processes import emulator_client
+from payments_platform.core.local.warm_synth import (
+    SynthRefused,
+    WarmSynthesizer,
+    WarmSynthUnavailable,
+    editable_plugin_sources,
+)
 
 # watchfiles: yield once saves have settled for STEP_MS, at most DEBOUNCE_MS after the first.
 STEP_MS = 50
@@ -85,6 +93,8 @@ class DevLoop:
     _swapped: dict[str, Path] = dataclasses.field(default_factory=dict)
     # The CodeSha256 of the code the gateway serves, per function (known once a reload has looked).
     _served_code: dict[str, str] = dataclasses.field(default_factory=dict)
+    _synthesizer: WarmSynthesizer | None = None
+    _plugin_sources: list[Path] | None = None
 
     @property
     def spec_file(self) -> Path:
@@ -93,7 +103,24 @@ class DevLoop:
     @property
     def infrastructure_paths(self) -> list[Path]:
         root = self.config_path.parent
-        return [p for p in (root / "plugins", root / "extensions", self.config_path) if p.exists()]
+        own = [p for p in (root / "plugins", root / "extensions", self.config_path) if p.exists()]
+        return own + self.plugin_sources
+
+    @property
+    def plugin_sources(self) -> list[Path]:
+        """The source of each enabled plugin installed in development mode (issue #29 item 5)."""
+        if self._plugin_sources is None:
+            from payments_platform.core.hookspec import ENTRY_POINT_GROUP
+            from payments_platform.core.host.config import load_config
+
+            try:
+                (environment,) = load_config(self.config_path).select([self.environment_name])
+                enabled: tuple[str, ...] = environment.plugins
+            except PlatformError:
+                enabled = ()  # a broken environments.toml: the next save says why
+            root = self.config_path.parent
+            self._plugin_sources = editable_plugin_sources(enabled, ENTRY_POINT_GROUP, exclude=[root])
+        return self._plugin_sources
 
     @property
     def sources(self) -> list[PackageSource]:
@@ -111,6 +138,10 @@ class DevLoop:
     # -- the loop ---------------------------------------------------------------------------
     def watch(self, stop: threading.Event) -> None:
         import watchfiles
+
+        if self._synthesizer is None:  # warms up (~seconds) while the developer reads the URL
+            self._synthesizer = WarmSynthesizer([p for p in self.infrastructure_paths if p.is_dir()])
+            self._synthesizer.start()
 
         code = ", ".join(str(p) for p in self.code_dirs) or "no source tree of a deployed package"
         self.say(
@@ -210,10 +241,14 @@ class DevLoop:
             raise ReloadFailed(f"synth wrote no stack {self.stack_dir.name}")
         phases.done("synth")
         self._note_served_code()
+        targets = changed_resources(
+            json.loads((self.stack_dir / "cdk.tf.json").read_text()),
+            json.loads((new_stack / "cdk.tf.json").read_text()),
+        )
         _replace_configuration(self.stack_dir, new_stack)
         shutil.rmtree(staging, ignore_errors=True)
         self._sources = None  # new packages: their sources are looked up again
-        applied = self._apply()
+        applied = self._apply(targets)
         phases.done("apply")
         spec = GatewaySpec.read(self.spec_file)
         served = Served(spec.functions, spec.credentials, dict(self._served_code), dict(self._swapped))
@@ -228,6 +263,14 @@ class DevLoop:
         return f"terraform {applied}; the gateway reloaded the deployed API, {functions} ({phases})"
 
     def _synthesize(self, outdir: Path) -> None:
+        if self._synthesizer is not None:
+            try:
+                self._synthesizer.synthesize(self.config_path, self.environment_name, self.endpoint, outdir)
+                return
+            except SynthRefused as refused:
+                raise ReloadFailed(f"synth failed: {refused}") from None
+            except WarmSynthUnavailable as gone:
+                self.say(f"(the warm synthesizer is unavailable: {gone}; a fresh process synthesizes this save)")
         command = [
             sys.executable,
             "-m",
@@ -249,7 +292,9 @@ class DevLoop:
             lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
             raise ReloadFailed(f"synth failed: {lines[-1] if lines else f'exit {result.returncode}'}")
 
-    def _apply(self) -> str:
+    def _apply(self, targets: list[str] | None = None) -> str:
+        """``targets``: the resources the edit changed and those referring to them (changed_resources);
+        None: all of them."""
         from payments_platform.core.errors import TerraformError
 
         try:
@@ -261,13 +306,22 @@ class DevLoop:
                 timeout=APPLY_TIMEOUT_S,
                 stop=self._stop_apply,
                 note="   (watch)",
+                targets=targets or (),
             )
         except TerraformError as exc:
             raise ReloadFailed(str(exc)) from None
         summary = re.search(r"Resources: (\d+) added, (\d+) changed, (\d+) destroyed", output)
+        scope = f" ({len(targets)} resource(s) targeted)" if targets else ""
         return (
-            f"{summary[1]} added, {summary[2]} changed, {summary[3]} destroyed" if summary else "applied (no changes)"
+            f"{summary[1]} added, {summary[2]} changed, {summary[3]} destroyed{scope}"
+            if summary
+            else f"applied (no changes){scope}"
         )
+
+    def close(self) -> None:
+        if self._synthesizer is not None:
+            self._synthesizer.close()
+            self._synthesizer = None
 
     def stop_apply(self) -> None:
         """Ctrl-C reaches terraform through the terminal; SIGTERM does not: stop it here too (and its
@@ -347,6 +401,45 @@ def _unpack_once(package: Path, code_root: Path, functions: list[str]) -> None:
             link.symlink_to("package", target_is_directory=True)
 
 
+MAX_TARGETS = 25  # beyond it a targeted plan saves little: apply everything
+_REFERENCE = re.compile(r"\$\{(?:data\.)?([a-z][a-z0-9_]*\.[A-Za-z0-9_-]+)")
+
+
+def changed_resources(old: dict[str, Any], new: dict[str, Any]) -> list[str] | None:
+    """The addresses an edit changed (added, removed or with another body) and, transitively, every
+    resource referring to one of them -- what a targeted apply must cover for the result to equal a
+    full one. None when anything but resources changed (providers, data, outputs, moved blocks...),
+    nothing did, or too much did: then everything is applied. Cuts Terraform's graph for a one-resource
+    edit from the whole stack to the edit (issue #31: edit → served ≤ 10 s)."""
+    if {k: v for k, v in old.items() if k not in ("resource", "//")} != {
+        k: v for k, v in new.items() if k not in ("resource", "//")
+    }:
+        return None
+    bodies_old, bodies_new = _resource_bodies(old), _resource_bodies(new)
+    changed = {a for a in bodies_old.keys() | bodies_new.keys() if bodies_old.get(a) != bodies_new.get(a)}
+    if not changed:
+        return None
+    referrers: dict[str, set[str]] = {}
+    for address, body in bodies_new.items():
+        for referenced in _REFERENCE.findall(body):
+            referrers.setdefault(referenced, set()).add(address)
+    targets, todo = set(changed), list(changed)
+    while todo:
+        for referrer in referrers.get(todo.pop(), ()):
+            if referrer not in targets:
+                targets.add(referrer)
+                todo.append(referrer)
+    return sorted(targets) if len(targets) <= MAX_TARGETS else None
+
+
+def _resource_bodies(config: dict[str, Any]) -> dict[str, str]:
+    return {
+        f"{kind}.{name}": json.dumps(body, sort_keys=True)
+        for kind, bodies in (config.get("resource") or {}).items()
+        for name, body in bodies.items()
+    }
+
+
 def _replace_configuration(stack_dir: Path, new_stack: Path) -> None:
     """The new configuration and assets into the stack directory; Terraform's working files
     (.terraform, its lock file) stay, so no new ``init`` is needed."""
@@ -377,30 +470,38 @@ def finish(loop: DevLoop, thread: threading.Thread, stop: threading.Event) -> No
     stop.set()
     loop.stop_apply()
     thread.join(timeout=RELOAD_TIMEOUT_S)
+    loop.close()
 
 
-# --------------------------------------------------------------------------- synth, in a fresh process
+# --------------------------------------------------------------------------- synth (warm_synth.py keeps one warm)
+
+
+def synthesize_one(config: str, environment_name: str, endpoint: str, out: Path) -> str | None:
+    """Synthesize one environment pointed at the running emulator; None, or the one line to show."""
+    try:
+        from payments_platform.core.host.config import load_config
+        from payments_platform.core.host.synth import synthesize
+
+        (environment,) = load_config(config).select([environment_name])
+        synthesize([dataclasses.replace(environment, aws_endpoint=endpoint)], out)
+    except SyntaxError as exc:
+        return f"{exc.filename}:{exc.lineno}: SyntaxError: {exc.msg}"
+    except Exception as exc:  # one line for the watching terminal, whatever the plugin did
+        return f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+    return None
 
 
 def _synth_main(argv: Iterable[str] | None = None) -> int:
-    """Synthesize one environment pointed at the running emulator (the watch's infrastructure path)."""
+    """Synthesize in a fresh process: the fallback when the warm synthesizer is unavailable."""
     parser = argparse.ArgumentParser(prog="payments_platform.core.local.watch")
     parser.add_argument("--config", required=True)
     parser.add_argument("--env", required=True)
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(list(argv) if argv is not None else None)
-    try:
-        from payments_platform.core.host.config import load_config
-        from payments_platform.core.host.synth import synthesize
-
-        (environment,) = load_config(args.config).select([args.env])
-        synthesize([dataclasses.replace(environment, aws_endpoint=args.endpoint)], Path(args.out))
-    except SyntaxError as exc:
-        print(f"{exc.filename}:{exc.lineno}: SyntaxError: {exc.msg}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # one line for the watching terminal, whatever the plugin did
-        print(f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__, file=sys.stderr)
+    error = synthesize_one(args.config, args.env, args.endpoint, Path(args.out))
+    if error is not None:
+        print(error, file=sys.stderr)
         return 1
     return 0
 

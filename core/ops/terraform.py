@@ -212,11 +212,14 @@ class Terraform:
         check: Check | None = None,
         stop: threading.Event | None = None,
         note: str = "",
+        targets: Sequence[str] = (),
     ) -> str:
-        """``terraform apply`` without a prompt, logged (run_logged); returns its output."""
+        """``terraform apply`` without a prompt, logged (run_logged); returns its output. ``targets``:
+        ``-target`` each (only ``local up --watch`` uses it, on an emulator)."""
         args = ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={parallelism}"]
         if not refresh:
             args.append("-refresh=false")
+        args += [f"-target={address}" for address in targets]
         return self.run_logged(args, stack_dir, log_file, timeout=timeout, check=check, stop=stop, note=note)
 
     def destroy(self, stack_dir: Path, log_file: Path, *, parallelism: int = 10, timeout: float = 900) -> str:

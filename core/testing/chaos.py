@@ -63,6 +63,7 @@ class Report:
     converged_after_load_seconds: float | None
     failures: list[str]
     scenario_figures: dict[str, Any]
+    hits: list[dict[str, Any]]  # every fault hit of the run (core/local/faults.py), as logged
 
     def figures(self) -> dict[str, Any]:
         return {
@@ -182,6 +183,7 @@ def run_experiment(experiment: Experiment, say: Say = lambda _line: None) -> Rep
         converged_after_load_seconds=None if converged_at is None else round(converged_at - load_ended, 1),
         failures=failures,
         scenario_figures=figures,
+        hits=hits,
     )
 
 

@@ -3,11 +3,18 @@ TransactWriteItems (before and after it commits), SendMessage, Publish and the c
 fail or stall and processor containers are killed mid-invocation; then the reconciler at its
 deployed rate -- and the steady state checked, not assumed.
 
+Where a payment connector is enabled, the connector's faults join them (connector_chaos.py, issue
+#28): a mix of the simulator's test cards, connector errors, answers slower than the budget,
+processor containers killed waiting on the connector and connector containers killed mid-call.
+
 Steady state: exactly one transaction per idempotency key; every 201 reads back through
-GET /status as it was answered; exactly one audit message per transaction in the FIFO queue (or
-one archived object, where the audit archiver consumes the queue) and one distinct event on the
-topic (counted through a queue subscribed for the experiment); no record left dispatching or
-quarantined; no PAN or CVC in responses, table, messages, events, logs.
+GET /status as it was answered (a 202 ``processing`` with its outcome); exactly one audit message
+per transition in the FIFO queue (or one archived object, where the audit archiver consumes the
+queue) and one distinct event per transition on the topic (counted through a queue subscribed for
+the experiment); nothing left ``processing``; no record left dispatching or quarantined; with the
+acquirer simulator, each transaction in the status its card dictates and at most one authorization
+per payment in its ledger; no PAN or CVC in responses, table, ledger, messages, events, logs (the
+connector's log group included).
 """
 
 from __future__ import annotations
@@ -20,11 +27,13 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from payments_platform.core import FUNCTION_SERVICE, ChaosRequest, ChaosScenario, FaultRule, LocalDeployment
 from payments_platform.runtime.redaction import contains_card_data, mask_text
 
+from .connector_chaos import ConnectorUnderTest, LedgerCheck, card_for, scan
 from .definition import TRANSACTION_PROCESSOR, TRANSACTION_RECONCILER
 from .local_checks import archive_bucket, item_strings, payment_body, queue_consumer
 
@@ -161,17 +170,6 @@ def _transitions(transaction_id: str, status: str) -> list[str]:
     ]
 
 
-def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    start = None
-    while True:
-        page = dynamodb.scan(TableName=table, ConsistentRead=True, **({"ExclusiveStartKey": start} if start else {}))
-        items += page["Items"]
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return items
-
-
 def _ours(items: list[dict[str, Any]], transaction_ids: set[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(every transaction item, the idempotency records of ``transaction_ids``)."""
     records = [i for i in items if i.get("target_transaction_id", {}).get("S") in transaction_ids]
@@ -198,14 +196,44 @@ class PaymentsScenario(ChaosScenario):
         self._tap: str | None = None
         self._subscription: str | None = None
         self._items: list[dict[str, Any]] = []
+        self._variables: dict[str, str] | None = None
+        self._connector: ConnectorUnderTest | None = None
+        self._cards: dict[str, str] = {}  # merchant reference → PAN, in memory only
+        self._started_at = ""
+        self._ledger: list[dict[str, Any]] = []
 
     # -- set-up -------------------------------------------------------------------------------
+    @property
+    def processor_variables(self) -> dict[str, str]:
+        if self._variables is None:
+            configuration = self.deployment.client("lambda").get_function_configuration(FunctionName=self.processor)
+            self._variables = dict(configuration["Environment"]["Variables"])
+            self._connector = ConnectorUnderTest.of(self.deployment, self._variables)
+        return self._variables
+
+    @property
+    def connector(self) -> ConnectorUnderTest | None:
+        """The payment connector the processor invokes (None: intake only)."""
+        self.processor_variables  # noqa: B018 -- read with the processor's configuration
+        return self._connector
+
+    @property
+    def _simulated(self) -> bool:
+        return self.connector is not None and self.connector.is_simulator
+
     def faults(self) -> list[FaultRule]:
-        return default_faults(self.processor)
+        return default_faults(self.processor) + self.connector_faults()
+
+    def connector_faults(self) -> list[FaultRule]:
+        """The connector's faults alone (none intake only): an experiment can run them apart from
+        intake's, to tell which faults a finding needs."""
+        connector = self.connector
+        return connector.faults(self.processor, f"chaos-{self.run_id}-") if connector else []
 
     def start(self) -> None:
         client = self.deployment.client
-        variables = client("lambda").get_function_configuration(FunctionName=self.processor)["Environment"]["Variables"]
+        variables = self.processor_variables
+        self._started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         self.table = variables["TRANSACTIONS_TABLE_NAME"]
         sqs, sns = client("sqs"), client("sns")
         self._tap = sqs.create_queue(QueueName=f"chaos-events-{self.run_id}")["QueueUrl"]
@@ -225,6 +253,10 @@ class PaymentsScenario(ChaosScenario):
     def request(self, number: int, client: str) -> ChaosRequest:
         pan, cvc = CARDS[number % len(CARDS)]
         reference = f"chaos-{self.run_id}-{number}"
+        if self._simulated:
+            pan, cvc, aim = card_for(number)
+            reference = reference if aim == "mix" else f"chaos-{self.run_id}-{aim}-{number}"
+            self._cards[reference] = pan
         body = payment_body(reference, pan=pan, cvc=cvc, amount=100 + number)
         return ChaosRequest(client, "POST", "/transactions", body, str(uuid.uuid4()), reference)
 
@@ -239,7 +271,7 @@ class PaymentsScenario(ChaosScenario):
         seen = self.watch.first_seen
         if not (transaction_ids <= set(seen["audit"]) and transaction_ids <= set(seen["event"])):
             return False
-        items = _scan(self.deployment.client("dynamodb"), self.table)
+        items = scan(self.deployment.client("dynamodb"), self.table)
         transactions, records = _ours(items, transaction_ids)
         expected = {
             transition
@@ -254,12 +286,15 @@ class PaymentsScenario(ChaosScenario):
     def failures(self, requests: Sequence[ChaosRequest]) -> list[str]:
         self.watch.stop()
         created = _created(requests)
-        self._items = _scan(self.deployment.client("dynamodb"), self.table)
+        self._items = scan(self.deployment.client("dynamodb"), self.table)
         failures = [
             *self._table_failures(requests, created),
             *self._delivery_failures(created),
             *self._read_back_failures(created),
         ]
+        ledger_check = self._ledger_check(created)
+        if ledger_check is not None:
+            failures += ledger_check.failures()
         failures += [f"card data (PAN or CVC) in {where}" for where in self._card_data_found(requests)]
         reconciled = self.reconciled(set(created))
         # SNS standard topics deliver at least once: an event is published again only when the
@@ -347,13 +382,60 @@ class PaymentsScenario(ChaosScenario):
                 failures.append(f"{transaction_id} reads back {answer.status}, not as its 201")
         return failures
 
+    def _ledger_check(self, created: dict[str, ChaosRequest]) -> LedgerCheck | None:
+        """The connector's steady state (the acquirer simulator's ledger), None for another connector."""
+        connector = self.connector
+        if connector is None or connector.ledger_table is None:
+            return None
+        transactions = {
+            t["transaction_id"]["S"]: t
+            for t in self._items
+            if t.get("record_type", {}).get("S") == "transaction" and t["transaction_id"]["S"] in created
+        }
+        amounts = {int(t["amount"]["N"]): transaction_id for transaction_id, t in transactions.items()}
+        if not self._ledger:
+            # The run's entries: under its transactions' keys, or for its payments' amounts (a
+            # second authorization under another key) -- not what earlier payments' settling wrote.
+            self._ledger = [
+                i
+                for i in scan(self.deployment.client("dynamodb"), connector.ledger_table)
+                if i.get("recorded_at", {}).get("S", "") >= self._started_at
+                and (i["idempotency_key"]["S"] in transactions or int(i.get("amount", {}).get("N", -1)) in amounts)
+            ]
+        return LedgerCheck(
+            transactions=transactions,
+            cards={t: self._cards[created[t].reference] for t in transactions},
+            amounts=amounts,
+            ledger=self._ledger,
+        )
+
+    def _log_group_lines(self, function: str) -> list[str]:
+        logs, lines, token = self.deployment.client("logs"), [], None
+        while True:
+            page = logs.filter_log_events(
+                logGroupName=f"/aws/lambda/{function}", **({"nextToken": token} if token else {})
+            )
+            lines += [event["message"] for event in page["events"]]
+            token = page.get("nextToken")
+            if not token or not page["events"]:
+                return lines
+
     def _card_data_found(self, requests: Sequence[ChaosRequest]) -> list[str]:
         """Where card data is: the table, a message or event, a response, a line of a log -- each
         shown masked (mask_text), so the failure names the place without repeating the data."""
+        connector = self.connector
         sources: list[tuple[str, list[str]]] = [
             ("the table", list(item_strings(self._items))),
             ("an audit message or event", self.watch.bodies),
             ("a response", [r.response for r in requests]),
+            *(
+                [
+                    ("the connector's log group", self._log_group_lines(connector.function)),
+                    ("the connector's ledger", list(item_strings(self._ledger))),
+                ]
+                if connector is not None
+                else []
+            ),
             *((name, text.splitlines()) for name, text in sorted(self.deployment.service_logs().items())),
         ]
         found = []
@@ -401,6 +483,8 @@ class PaymentsScenario(ChaosScenario):
             "events": sum(events.values()),
             "duplicate_events": sum(n - 1 for n in events.values() if n > 1),
             "reconciled_by_reconciler": len(self.reconciled(set(created))),
+            **(ledger_check.figures() if (ledger_check := self._ledger_check(created)) is not None else {}),
+            **({"connector_function": self.connector.function} if self.connector is not None else {}),
             "audit_counted_in": (
                 f"archive bucket {self.watch.archive_bucket}" if self.watch.archive_bucket else "audit FIFO queue"
             ),

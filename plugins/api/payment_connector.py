@@ -32,9 +32,9 @@ def connect_payment_connector(ctx: PluginContext, functions: Mapping[str, keys.F
         ctx.note("intake only: no payment connector is enabled; transactions stay 'received'")
         return
     settings: ApiSettings = ctx.settings
-    # The processor and reconciler reach Lambda's API from the private subnets.
-    ctx[keys.NETWORK].require_service(ctx, "lambda")
     ctx.note(f"payments are authorized by {connector.display_name} (keys.PAYMENT_CONNECTOR)")
+    # The callers invoke it from the private subnets: Lambda's API through its interface endpoint.
+    ctx[keys.NETWORK].require_service(ctx, "lambda")
     environment = function_environment(ctx, settings, secret_arn) | {
         "CONNECTOR_FUNCTION_NAME": connector.function.name,
         "AUTHORIZATION_BUDGET_MS": str(settings.authorization_budget_ms),

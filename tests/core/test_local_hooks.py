@@ -4,6 +4,7 @@ plugin's registrations; and the core running them without knowing the API."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,32 @@ from payments_platform.core.local.smoke import run_checks, run_cleanups
 from payments_platform.runtime.redaction import contains_card_data
 
 
-def deployment(tmp_path: Path = Path("/nonexistent")) -> LocalDeployment:
+class DeployedFunctions:
+    """Lambda's GetFunctionConfiguration over the given functions' environment variables: how the
+    payments scenario finds the processor's connector (none: intake only)."""
+
+    def __init__(self, variables: dict[str, dict[str, str]]) -> None:
+        self._variables = variables
+
+    def get_function_configuration(self, FunctionName: str) -> dict[str, Any]:  # noqa: N803 -- boto3's name
+        return {"Environment": {"Variables": self._variables[FunctionName]}}
+
+
+INTAKE_ONLY = {"transaction-processor-local": {}}
+WITH_SIMULATOR = {
+    "transaction-processor-local": {"CONNECTOR_FUNCTION_NAME": "connector-local", "AUTHORIZATION_BUDGET_MS": "3000"},
+    "connector-local": {"LEDGER_TABLE_NAME": "ledger-local"},
+}
+
+
+def deployment(
+    tmp_path: Path = Path("/nonexistent"), functions: dict[str, dict[str, str]] = INTAKE_ONLY
+) -> LocalDeployment:
+    def clients(service: str) -> Any:
+        if service == "lambda":
+            return DeployedFunctions(functions)
+        pytest.fail(f"no AWS call expected ({service})")
+
     return LocalDeployment(
         environment="local",
         suffix="local",
@@ -36,7 +62,7 @@ def deployment(tmp_path: Path = Path("/nonexistent")) -> LocalDeployment:
         url="http://127.0.0.1:2/prod",
         api_keys={"client-a": "key-a", "client-b": "key-b"},
         run_dir=tmp_path,
-        clients=lambda service: pytest.fail(f"no AWS call expected ({service})"),
+        clients=clients,
     )
 
 
@@ -154,6 +180,31 @@ def test_the_api_plugin_registers_the_payments_scenario_with_the_faults_of_issue
         ("cold_start", "function", "Init"),
     }
     assert {rule.resource for rule in faults if rule.service == "function"} == {"transaction-processor-local"}
+
+
+def test_with_the_simulator_the_scenario_also_breaks_the_connector_and_pays_with_its_test_cards(api):
+    scenario = api.chaos_scenarios(deployment(functions=WITH_SIMULATOR))["payments"]
+    faults = scenario.faults()
+    on_ledger = {(rule.kind, rule.action) for rule in faults if rule.resource == "ledger-local"}
+    assert on_ledger == {("error_after", "PutItem"), ("stall", "PutItem")}
+    assert [r.delay_ms for r in faults if r.kind == "stall" and r.resource == "ledger-local"] == [
+        3700
+    ]  # past the budget
+    aimed = {(rule.resource, rule.contains) for rule in faults if rule.kind == "kill" and rule.contains}
+    marker = f"chaos-{scenario.run_id}-"
+    assert aimed == {("transaction-processor-local", marker + "wait-"), ("connector-local", marker + "cut-")}
+    requests = [scenario.request(n, "client-a") for n in range(24)]
+    cards = {json.loads(r.body)["card"]["number"] for r in requests}
+    assert {"4000000000000002", "4000000000009995", "4000000000000119", "4000000000007775"} <= cards
+    assert {r.reference.split("-")[2] for r in requests if "-wait-" in r.reference or "-cut-" in r.reference} == {
+        "wait",
+        "cut",
+    }
+
+
+def test_intake_only_the_scenario_breaks_no_connector(api):
+    faults = api.chaos_scenarios(deployment())["payments"].faults()
+    assert not any(rule.contains.endswith(("wait-", "cut-")) or rule.action == "PutItem" for rule in faults)
 
 
 def test_the_api_plugin_card_data_detector_is_the_runtime_one(api):

@@ -25,10 +25,20 @@ class Subscriber:
     """A third-party plugin like the merchant-webhooks author's: its own encrypted queue and
     function, both subscribed to the payment events through the published topic."""
 
-    def __init__(self, *, event_types: Any = (RECEIVED, AUTHORIZED), fifo: bool = False, own_key: bool = False):
+    def __init__(
+        self,
+        *,
+        event_types: Any = (RECEIVED, AUTHORIZED),
+        fifo: bool = False,
+        own_key: bool = False,
+        queue_policy: bool = False,
+        twice: bool = False,
+    ):
         self.event_types = event_types
         self.fifo = fifo
         self.own_key = own_key
+        self.queue_policy = queue_policy
+        self.twice = twice
 
     @hookimpl
     def payments_declare(self) -> PluginDeclaration:
@@ -47,6 +57,7 @@ class Subscriber:
             fifo_queue=self.fifo or None,
             content_based_deduplication=self.fifo or None,
             kms_master_key_id=kms.arn,
+            policy='{"Version": "2012-10-17", "Statement": []}' if self.queue_policy else None,
         )
         queue = keys.Queue(
             name=name,
@@ -57,6 +68,8 @@ class Subscriber:
             region=ctx.aws.region,
         )
         topic.subscribe_queue(ctx, queue, sid="WebhookEvents", event_types=self.event_types)
+        if self.twice:
+            topic.subscribe_queue(ctx, queue, sid="WebhookEventsAgain")
         role = ctx.roles.role("webhook-sender", description="signs and posts events to the merchant")
         sender = keys.Function(
             name="webhook-sender-test",
@@ -140,6 +153,18 @@ def test_event_types_given_as_one_string_is_refused():
 def test_fifo_queue_is_refused():
     with pytest.raises(RegistrationError, match="is FIFO, and only a FIFO topic delivers to one"):
         subscribed(Subscriber(fifo=True))
+
+
+def test_queue_with_a_policy_of_its_own_is_refused():
+    with pytest.raises(RegistrationError, match=r"merchant-webhooks/webhook_queue\) has a policy of its own"):
+        subscribed(Subscriber(queue_policy=True))
+
+
+def test_queue_subscribed_twice_is_refused():
+    with pytest.raises(
+        RegistrationError, match="'WebhookEventsAgain': queue 'webhook-events-test' already has a queue policy"
+    ):
+        subscribed(Subscriber(twice=True))
 
 
 def test_queue_under_another_key_is_refused():

@@ -1,7 +1,8 @@
 """Fixtures of the end-to-end tests: the `local` environment brought up exactly as
 `payments-platform local up` does it (core/local/lifecycle.py) -- the emulator with IAM enforced,
 real terraform and the real hashicorp/aws provider, the local API gateway and Lambda containers --
-once per test session, and taken down by `local down`'s code in tests/e2e/test_teardown.py (or at
+once per test session -- the suite's seed: it starts cold and keeps the snapshot the `warm_start` tests
+restore (tests/suite_snapshots.py) -- and taken down by `local down`'s code in tests/e2e/test_teardown.py (or at
 session end when those tests did not run).
 
 One deployment serves every e2e module: a module needing it takes the session fixture
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import suite_snapshots
 from e2e_support import ENVIRONMENT, REPO, TIMINGS, LocalDeployment
 
 from payments_platform.core.errors import TerraformError
@@ -60,7 +62,8 @@ run = LocalRun(Path(sys.argv[1]), say=lines.append)
 started = time.perf_counter()
 try:
     # This process ends once the run is up (like `local up --keep`): the run must outlive it.
-    up(run, config_path=sys.argv[2], environment_name=sys.argv[3], die_with_parent=False)
+    # --fresh: the suite's one proof of the cold path end to end (tests/e2e/test_cold_path.py).
+    up(run, config_path=sys.argv[2], environment_name=sys.argv[3], die_with_parent=False, fresh=True)
 except BaseException as failure:
     print(f"local up failed: {failure}", *lines[-30:], sep="\\n")
     sys.exit(1)
@@ -71,12 +74,14 @@ print(json.dumps({"seconds": time.perf_counter() - started, "console": lines}))
 def _start_deployment(run_dir: Path) -> None:
     _BACKGROUND["run_dir"] = run_dir
     _BACKGROUND["started"] = time.perf_counter()
-    _BACKGROUND["process"] = subprocess.Popen(
-        [sys.executable, "-c", UP_SCRIPT, str(run_dir), str(REPO / "environments.toml"), ENVIRONMENT],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    with suite_snapshots.seeding() as seed_lock:  # held by the child until it ends: it seeds the suite's store
+        _BACKGROUND["process"] = subprocess.Popen(
+            [sys.executable, "-c", UP_SCRIPT, str(run_dir), str(REPO / "environments.toml"), ENVIRONMENT],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            pass_fds=seed_lock,
+        )
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -111,6 +116,17 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     down(LocalRun(_BACKGROUND["run_dir"], say=lambda line: None), destroy=False)
 
 
+def _retried_requests() -> str:
+    """The emulator's lines about calls a client retried (emulator/failure_journal.py): whether a
+    create that failed with "already exists" had been answered, or had failed, the first time."""
+    try:
+        log = (Path(_BACKGROUND["run_dir"]) / "emulator.log").read_text(errors="replace")
+    except (KeyError, OSError):
+        return ""
+    lines = [line for line in log.splitlines() if "retried request:" in line][-20:]
+    return "\nthe emulator's retried requests:\n" + "\n".join(lines) if lines else ""
+
+
 @pytest.fixture(scope="session")
 def deployment() -> Iterator[LocalDeployment]:
     _terraform_or_skip()
@@ -129,7 +145,7 @@ def deployment() -> Iterator[LocalDeployment]:
     waiting = time.perf_counter()
     output, _ = process.communicate()
     if process.returncode != 0:
-        pytest.fail(f"local up failed (exit {process.returncode}):\n{output[-6000:]}")
+        pytest.fail(f"local up failed (exit {process.returncode}):\n{output[-6000:]}{_retried_requests()}")
     started = "by the first e2e test" if _BACKGROUND.get("by_fixture") else "at collection"
     result = json.loads(output.strip().splitlines()[-1])
     TIMINGS[f"local up (started {started})"] = result["seconds"]

@@ -113,12 +113,8 @@ class Distribution:
     def configure(self, *, local_url: str, declare_egress: bool) -> None:
         """environments.toml as the repository's, with the plugin enabled in prod and local."""
         config = (REPO / "environments.toml").read_text()
-        config, enabled = re.subn(
-            r'(\[environments\.prod\]\n(?:[^\[]*\n)*?)enable = \["waf"\]', rf'\1enable = ["waf", "{NAME}"]', config
-        )
-        assert enabled == 1, "prod's enable line moved: update this test"
-        config, enabled = re.subn(r'(\[environments\.local\]\nsuffix = "local"\n)', rf'\1enable = ["{NAME}"]\n', config)
-        assert enabled == 1, "local's suffix line moved: update this test"
+        for environment in ("prod", "local"):
+            config = enabled_in(config, environment, NAME)
         flag = "true" if declare_egress else "false"
         config += (
             f'\n[environments.prod.settings.{NAME}]\nmerchant_url = "{PROD_URL}"\ndeclare_egress = {flag}\n'
@@ -131,6 +127,23 @@ class Distribution:
 
     def environment(self) -> dict[str, str | None]:
         return {**OUTSIDE_THIS_VENV, CHECKOV_ENV_VAR: str(locate_checkov(REPO))}
+
+
+def enabled_in(config: str, environment: str, plugin: str) -> str:
+    """``config`` (environments.toml) with ``plugin`` added to ``environment``'s ``enable`` line
+    (or given one after its ``suffix`` line)."""
+    header = f"[environments.{environment}]\n"
+    start = config.index(header) + len(header)
+    end = config.find("\n[", start)
+    section = config[start:end]
+    line = re.search(r"^enable = \[(.*)\]$", section, flags=re.MULTILINE)
+    if line:
+        section = section.replace(line.group(0), f'enable = [{line.group(1)}, "{plugin}"]')
+    else:
+        suffix = re.search(r"^suffix = .*$", section, flags=re.MULTILINE)
+        assert suffix, f"{environment} has no suffix line: update this test"
+        section = section.replace(suffix.group(0), f'{suffix.group(0)}\nenable = ["{plugin}"]')
+    return config[:start] + section + config[end:]
 
 
 @pytest.fixture(scope="module")

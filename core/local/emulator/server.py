@@ -10,7 +10,8 @@ signs with (emulator_admin), then writes the ready file atomically -- JSON
 SIGINT, or until the process named by ``--parent-pid`` is gone: exit 0, ready file removed. A
 port that cannot be bound: one line on stderr, exit 2. The fault rules of the run directory (the
 ready file's) apply to every call (fault_injection.py; ``payments-platform local fault``).
-``--endpoint-file`` gets the same JSON as soon as the port is bound, before moto is ready, so
+``--snapshots-dir`` turns on the two routes ``local up`` saves and restores the emulator's whole state through
+(snapshot.py). ``--endpoint-file`` gets the same JSON as soon as the port is bound, before moto is ready, so
 ``local up`` can synthesize against the endpoint while moto starts.
 """
 
@@ -56,6 +57,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--failure-journal",
         type=Path,
         help="append one JSON line per request answered 5xx (NotImplemented included), for `local up` to watch",
+    )
+    parser.add_argument(
+        "--snapshots-dir",
+        type=Path,
+        help="where POST /_payments/snapshot and /_payments/restore write and read (default: no such routes)",
     )
     parser.add_argument(
         "--parent-pid",
@@ -156,6 +162,7 @@ def serve(
     stop: threading.Event,
     parent_pid: int | None = None,
     failure_journal: Path | None = None,
+    snapshots_dir: Path | None = None,
 ) -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
@@ -172,10 +179,15 @@ def serve(
         app = FailureJournal(app, failure_journal)
     # Outermost: an injected fault is not the emulator's failure, so the journal never sees one.
     faults = FaultBook(ready_file.parent, log=logging.getLogger("payments.faults").warning)
+    app = FaultInjectingApp(app, faults)
+    if snapshots_dir is not None:  # warm start (issue #31): `local up` saves and restores the whole state
+        from payments_platform.core.local.emulator.snapshot import SnapshotRoutes
+
+        app = SnapshotRoutes(app, snapshots_dir)
     server = make_server(
         host,
         port,
-        FaultInjectingApp(app, faults),
+        app,
         threaded=True,
         request_handler=MotoRequestHandler,
         fd=listener.fileno(),
@@ -218,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prepare_moto(args.lambda_runtime_file)
         if stop.is_set():
             return 0
-        return serve(listener, args.ready_file, stop, args.parent_pid, args.failure_journal)
+        return serve(listener, args.ready_file, stop, args.parent_pid, args.failure_journal, args.snapshots_dir)
     except OSError as error:  # the ready file or the log file cannot be written
         print(f"emulator: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_BIND_FAILED

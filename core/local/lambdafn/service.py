@@ -238,7 +238,9 @@ class LambdaService:
         )
         self.log(container, f"START RequestId: {request_id} Version: $LATEST")
         container.inbox.put_nowait(invocation)
-        kill = self._faults.match(FUNCTION_SERVICE, "Invoke", function_name) if self._faults else None
+        # The payload is the request body a kill's ``contains`` is matched against: a rule can aim
+        # at one kind of invocation (a payment by its reference, a connector's authorize).
+        kill = self._faults.match(FUNCTION_SERVICE, "Invoke", function_name, payload) if self._faults else None
         if kill is not None and self._faults is not None:
             asyncio.get_running_loop().call_later(kill.delay_ms / 1000, container.kill, invocation, kill, self._faults)
         try:

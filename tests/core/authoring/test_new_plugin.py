@@ -6,15 +6,14 @@ transaction processor least-privilege send rights on its own queue through the t
 from __future__ import annotations
 
 import json
-import os
 import re
-import site
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from plugin_distributions import install_in_throwaway_venv
 
 from cli_runner import run_cli
 
@@ -98,8 +97,9 @@ def test_scaffold_shows_the_whole_contract(tmp_path):
     assert 'stub_provider("api", [keys.TRANSACTION_PROCESSOR])' in tests
 
 
-def test_scaffold_passes_static_checks(tmp_path):
-    new_plugin(NAME, "--dir", str(tmp_path / "plugin"))
+@pytest.mark.parametrize("kind", ["queue", "connector"])
+def test_scaffold_passes_static_checks(tmp_path, kind):
+    new_plugin(NAME, "--kind", kind, "--dir", str(tmp_path / "plugin"))
     ruff = Path(sys.executable).parent / "ruff"
     for command in (["check", "--select", "F,E,W,I,UP,B"], ["format", "--check"]):
         result = subprocess.run(
@@ -111,55 +111,34 @@ def test_scaffold_passes_static_checks(tmp_path):
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.fixture(scope="module")
-def installed_scaffold():
-    """The scaffold installed (not editable) into a throwaway venv that sees this environment's
-    packages through a .pth file; the venv, the scaffold and its synth vanish afterwards."""
-    with tempfile.TemporaryDirectory(prefix="payments-new-plugin-") as tmp:
-        root = Path(tmp)
-        assert run_cli("new-plugin", NAME, "--dir", root / "plugin").returncode == 0
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
-        python = root / "venv" / "bin" / "python"
-        venv_site = subprocess.run(
-            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        # addsitedir (not a bare path) so this environment's own .pth files, the editable install's too, apply.
-        lines = [f"import site; site.addsitedir({path!r})" for path in site.getsitepackages()]
-        Path(venv_site, "payments_platform_host.pth").write_text("\n".join(lines) + "\n")
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-        subprocess.run(
-            [
-                python,
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--no-deps",
-                "--no-build-isolation",
-                "--no-index",
-                str(root / "plugin"),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=root,
-        )
-        yield root, python, env
+def install_scaffold(root: Path, name: str, *kind: str):
+    """`new-plugin name [--kind K]` installed (not editable) into a throwaway venv in ``root``.
+    Returns (python, environment)."""
+    assert run_cli("new-plugin", name, "--dir", root / "plugin", *kind).returncode == 0
+    return install_in_throwaway_venv(root, root / "plugin")
 
 
-def test_scaffold_passes_its_own_tests_once_installed(installed_scaffold):
-    root, python, env = installed_scaffold
-    result = subprocess.run(
+def run_own_tests(root: Path, python: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=root / "plugin",
         env=env,
         capture_output=True,
         text=True,
     )
+
+
+@pytest.fixture(scope="module")
+def installed_scaffold():
+    """The scaffold installed into a throwaway venv; the venv, the scaffold and its synth vanish afterwards."""
+    with tempfile.TemporaryDirectory(prefix="payments-new-plugin-") as tmp:
+        root = Path(tmp)
+        python, env = install_scaffold(root, NAME)
+        yield root, python, env
+
+
+def test_scaffold_passes_its_own_tests_once_installed(installed_scaffold):
+    result = run_own_tests(*installed_scaffold)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "5 passed" in result.stdout
 
@@ -238,3 +217,39 @@ def test_prod_processor_keeps_exactly_its_own_statements_besides(prod_with_scaff
             "XRayTracing",
         ]
     )
+
+
+# --------------------------------------------------------------------------- --kind connector
+
+
+def test_connector_scaffold_lists_its_handler_package_and_tests(tmp_path):
+    code, out, _ = new_plugin("card_gate", "--kind", "connector", "--dir", str(tmp_path / "plugin"))
+    written = sorted(str(p.relative_to(tmp_path / "plugin")) for p in (tmp_path / "plugin").rglob("*") if p.is_file())
+    assert code == 0 and written == [
+        "README.md",
+        "payments_card_gate/__init__.py",
+        "payments_card_gate/function/__init__.py",
+        "payments_card_gate/function/handler.py",
+        "payments_card_gate/plugin.py",
+        "payments_card_gate/settings.py",
+        "pyproject.toml",
+        "tests/conftest.py",
+        "tests/test_handler.py",
+        "tests/test_plugin.py",
+    ]
+    plugin = (tmp_path / "plugin" / "payments_card_gate" / "plugin.py").read_text()
+    assert "provides=(keys.PAYMENT_CONNECTOR,)" in plugin and "function_package(" in plugin
+    assert "payments_platform.plugins" not in "".join(p.read_text() for p in (tmp_path / "plugin").rglob("*.py"))
+    assert 'instead of its connector: enable = ["card_gate"]' in out
+
+
+def test_an_unknown_kind_is_refused_by_the_cli_in_one_line(tmp_path):
+    code, out, err = new_plugin("card_gate", "--kind", "gateway", "--dir", str(tmp_path / "plugin"))
+    assert code == 2 and out == "" and "invalid choice: 'gateway'" in err and not (tmp_path / "plugin").exists()
+
+
+def test_connector_scaffold_passes_its_own_tests_once_installed(tmp_path):
+    python, env = install_scaffold(tmp_path, "card_gate", "--kind", "connector")
+    result = run_own_tests(tmp_path, python, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "11 passed" in result.stdout

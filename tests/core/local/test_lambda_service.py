@@ -376,6 +376,21 @@ def test_a_kill_fault_kills_the_container_mid_invocation_and_the_next_invoke_col
     assert hit["kind"] == "kill" and hit["resource"] == "fn" and hit["request_id"]
 
 
+def test_a_kill_aimed_by_contains_kills_only_the_invocation_whose_payload_holds_the_text(code_dir, tmp_path):
+    add_fault(tmp_path, FaultRule("kill", FUNCTION_SERVICE, resource="fn", contains="aim-wait-", delay_ms=300))
+
+    async def scenario(service, lines):
+        spared = await invoke(service, "fn", {"seconds": 0.6, "reference": "aim-mix-1"})
+        with pytest.raises(FunctionFailed, match="exit status"):
+            await invoke(service, "fn", {"seconds": 2, "reference": "aim-wait-2"})
+        return spared
+
+    spared = run_service([spec(code_dir, "handlers.sleepy")], scenario, faults=FaultBook(tmp_path))
+    assert spared == {"slept": 0.6}
+    [hit] = read_hits(tmp_path)
+    assert hit["kind"] == "kill" and hit["resource"] == "fn"
+
+
 def test_a_cold_start_fault_fails_the_init_once_then_the_function_starts(code_dir, tmp_path):
     add_fault(tmp_path, FaultRule("cold_start", FUNCTION_SERVICE, resource="fn", count=1))
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from local_support import processes_under
+from suite_snapshots import wait_for_the_seed
 
 from payments_platform.core.local.processes import alive
 from payments_platform.core.ops.terraform import find_mirror
@@ -157,9 +158,10 @@ def needs_terraform() -> None:
 
 
 def start_up(workdir: Path) -> tuple[subprocess.Popen, dict]:
-    """`local up` in the background, returned once terraform apply is under way (20 s into it)."""
+    """`local up` in the background, returned once terraform apply is under way (20 s into it);
+    --fresh: these faults are the cold path's, a snapshot would leave no apply to interrupt."""
     process = subprocess.Popen(
-        [*CLI, "--config", str(workdir / "environments.toml"), "local", "up"],
+        [*CLI, "--config", str(workdir / "environments.toml"), "local", "up", "--fresh"],
         cwd=workdir,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -211,10 +213,12 @@ def test_ctrl_c_during_apply_stops_everything_and_leaves_nothing(workdir: Path):
 
 
 @pytest.mark.terraform
+@pytest.mark.warm_start
 def test_up_in_the_foreground_serves_prints_requests_and_cleans_up_on_ctrl_c(workdir: Path):
     """What `make up` does: up, the URL and key lines, every request printed, Ctrl-C → stop everything (the
-    deployment goes with the emulator that holds it)."""
+    deployment goes with the emulator that holds it). From the suite's snapshot, as a second `make up` is."""
     needs_terraform()
+    wait_for_the_seed()
     from payments_platform.core.deployment_checks import http_request as request
     from payments_platform.plugins.api.local_checks import payment_body
 
@@ -236,7 +240,8 @@ def test_up_in_the_foreground_serves_prints_requests_and_cleans_up_on_ctrl_c(wor
         url = next(line.split()[1] for line in printed if line.startswith("API: "))
         keys = [line.split()[2] for line in printed if line.startswith("API key: ")]
         assert len(keys) == 2 and any("curl -si -X POST" in line for line in printed)
-        assert any(line.startswith("→ terraform apply") for line in printed)  # each step, with its time
+        # each step, with its time: an apply, or (warm) the plan that judges the restored snapshot
+        assert any(line.startswith(("→ terraform apply", "→ terraform plan")) for line in printed)
         created = request(
             "POST",
             f"{url}/transactions",

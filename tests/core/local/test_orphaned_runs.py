@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from local_support import processes_under
+from suite_snapshots import wait_for_the_seed
 
 from payments_platform.core.deployment_checks import http_request as request
 from payments_platform.core.local.processes import alive
@@ -26,7 +27,8 @@ from payments_platform.plugins.api.local_checks import payment_body
 
 from cli_runner import CLI
 
-pytestmark = pytest.mark.terraform
+# Not about the cold path: each starts from the suite's snapshot (tests/suite_snapshots.py).
+pytestmark = [pytest.mark.terraform, pytest.mark.warm_start]
 
 REPO = Path(__file__).resolve().parents[3]
 SERVING = "Ctrl-C stops everything"
@@ -38,6 +40,7 @@ def workdir(tmp_path: Path) -> Path:
     if shutil.which("terraform") is None or find_mirror() is None:
         pytest.skip("needs terraform and an offline provider mirror")
     shutil.copy(REPO / "environments.toml", tmp_path / "environments.toml")
+    wait_for_the_seed()
     return tmp_path
 
 
