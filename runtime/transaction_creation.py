@@ -89,6 +89,11 @@ class TransactionCreator:
         self._clock = clock
         self._lifecycle = lifecycle  # None: intake only (no payment connector enabled)
 
+    @property
+    def processes_payments(self) -> bool:
+        """Whether a payment connector authorizes what this creates (else: intake only)."""
+        return self._lifecycle is not None
+
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
@@ -196,20 +201,41 @@ class TransactionCreator:
                     "A request with this Idempotency-Key is in progress.",
                     retry_after=existing.lease_remaining_seconds(now_ms),
                 )
+            lease_ms = lease_ms_for(remaining_time_ms)
+            if decision is Decision.REPLAY and self._unfinished(existing):
+                # A request cut short (its lease ran out) before its outcome: this retry, which
+                # holds the card, finishes it -- whoever claims the record first.
+                return self._resume_dispatch(existing, now_ms, request_id, lease_ms, request, stale=True)
             if decision is Decision.REPLAY:
                 return CreationResult(
                     existing.transaction_id, existing.response_body, replayed=True, outcome="replayed"
                 )
-            return self._resume_dispatch(existing, now_ms, request_id, lease_ms_for(remaining_time_ms), request)
+            return self._resume_dispatch(existing, now_ms, request_id, lease_ms, request)
         except (ClientError, BotoCoreError) as error:
             if is_retryable(error):
                 raise unavailable(error) from None
             raise
 
+    def _unfinished(self, existing: IdempotencyRecord) -> bool:
+        """Where payments are processed: a record still ``dispatching`` whose transaction has no outcome."""
+        if self._lifecycle is None or existing.dispatch_state is not DispatchState.DISPATCHING:
+            return False
+        return bool(json.loads(existing.response_body).get("status") not in FINAL_STATUSES)
+
     def _resume_dispatch(
-        self, existing: IdempotencyRecord, now_ms: int, request_id: str, lease_ms: int, request: NewTransaction
+        self,
+        existing: IdempotencyRecord,
+        now_ms: int,
+        request_id: str,
+        lease_ms: int,
+        request: NewTransaction,
+        stale: bool = False,
     ) -> CreationResult:
-        claimed = self._store.claim_dispatch_resume(existing.record_id, now_ms, lease_ms)
+        claim = self._store.claim_stale_dispatch if stale else self._store.claim_dispatch_resume
+        claimed = claim(existing.record_id, now_ms, lease_ms)
+        if claimed is None and stale:
+            # Taken by the reconciler or another retry meanwhile: what is recorded is the answer.
+            return CreationResult(existing.transaction_id, existing.response_body, replayed=True, outcome="replayed")
         if claimed is None:
             raise IdempotencyInProgressError(
                 "idempotency_request_in_progress", "A request with this Idempotency-Key is in progress.", retry_after=1

@@ -7,8 +7,10 @@ Each transition is one conditional write of the transaction and its idempotency 
 outcomes), then one audit message (SQS FIFO, deduplicated per transition) and one event of the
 transition's type (``payment.transaction.<status>``, its id one per transition). ``processing`` is
 written *before* the connector is asked, so a transaction the connector may have seen is never
-``received``; whoever finds it ``processing`` later -- a client retry, the reconciler -- asks the
-connector for the outcome of the same idempotency key (a status query) and never authorizes again.
+``received``. Whoever finds it ``processing`` later asks the connector about the same idempotency
+key: a client's retry (which holds the card) with an authorize the connector answers from its ledger
+when it has seen the key -- never a second authorization --, the reconciler (which does not) with a
+status query, whose answer is final.
 
 The idempotency key sent to the connector is the transaction id: one per transaction, whatever
 the client's retries (their Idempotency-Key finds the same transaction)."""
@@ -51,15 +53,13 @@ class TransactionLifecycle:
         self, transaction: Transaction, record_id: str, request_id: str, card: CardDetails | None = None
     ) -> Transaction:
         """Take ``transaction`` as far as the connector's answers allow: its outcome, or
-        ``processing`` when the connector gave none in time. ``card`` (the request's, in memory
-        only) authorizes a ``received`` transaction; without it (the reconciler holds no card
-        data) the connector is asked for the key's status, which also stops any later authorize.
-        Raises DispatchFailed when a transition's audit message or event could not be sent."""
+        ``processing`` when the connector gave none in time. With ``card`` (the request's or its
+        retry's, in memory only) the connector is asked to authorize the key -- its first
+        authorization, or the answer its ledger recorded: never a second one; without it (the
+        reconciler holds no card data) it is asked for the key's status, which also stops any later
+        authorize. Raises DispatchFailed when a transition's audit message or event could not be sent."""
         if transaction.status in FINAL_STATUSES:
             return transaction
-        # Authorized only by whoever moves it out of "received": anyone finding it "processing"
-        # asks for the status of the same key (the connector may have seen it).
-        authorize = card is not None and transaction.status == STATUS_RECEIVED
         if transaction.status == STATUS_RECEIVED:
             processing = dataclasses.replace(transaction, status=STATUS_PROCESSING)
             transaction, moved_here = self._move(transaction, processing, record_id, request_id)
@@ -68,7 +68,7 @@ class TransactionLifecycle:
         key = transaction.transaction_id
         question: AuthorizeRequest | StatusRequest = (
             AuthorizeRequest(key, transaction.amount, transaction.currency, card, transaction.merchant_reference)
-            if authorize and card is not None
+            if card is not None
             else StatusRequest(key)
         )
         answer = self._connector.ask(question, self._timeout_ms())

@@ -121,16 +121,29 @@ class TransactionStore:
 
     def claim_dispatch_resume(self, record_id: str, now_ms: int, lease_ms: int) -> IdempotencyRecord | None:
         """Take the lease on an incomplete dispatch; None when another request took it first."""
+        return self._claim(record_id, "dispatch_state = :incomplete", now_ms, lease_ms)
+
+    def claim_stale_dispatch(self, record_id: str, now_ms: int, lease_ms: int) -> IdempotencyRecord | None:
+        """Take the lease on a dispatch still ``dispatching`` after its lease ran out (its request was
+        cut short); None when someone else took or finished it first."""
+        return self._claim(record_id, "dispatch_state = :dispatching AND lease_expires_at < :now", now_ms, lease_ms)
+
+    def _claim(self, record_id: str, condition: str, now_ms: int, lease_ms: int) -> IdempotencyRecord | None:
+        values = {
+            ":dispatching": {"S": DispatchState.DISPATCHING.value},
+            ":incomplete": {"S": DispatchState.INCOMPLETE.value},
+            ":now": epoch_ms_value(now_ms),
+            ":lease": epoch_ms_value(now_ms + lease_ms),
+        }
         try:
             response = self._dynamodb.update_item(
                 TableName=self._table,
                 Key=self._key(record_id),
                 UpdateExpression="SET dispatch_state = :dispatching, lease_expires_at = :lease",
-                ConditionExpression="dispatch_state = :incomplete",
+                ConditionExpression=condition,
+                # DynamoDB refuses values the expressions do not use.
                 ExpressionAttributeValues={
-                    ":dispatching": {"S": DispatchState.DISPATCHING.value},
-                    ":incomplete": {"S": DispatchState.INCOMPLETE.value},
-                    ":lease": epoch_ms_value(now_ms + lease_ms),
+                    k: v for k, v in values.items() if k in condition or k in (":dispatching", ":lease")
                 },
                 ReturnValues="ALL_NEW",
             )

@@ -25,7 +25,7 @@ from .settings import (
 )
 from .transaction_creation import TransactionCreator
 from .transaction_lifecycle import TransactionLifecycle
-from .transaction_records import STATUS_PROCESSING
+from .transaction_records import STATUS_PROCESSING, STATUS_RECEIVED
 from .transaction_store import TransactionStore
 from .validation import idempotency_key, parse_json_body, require_json_content_type, validate_create_transaction
 
@@ -57,24 +57,25 @@ def transaction_lifecycle(store: TransactionStore, dispatcher: TransactionDispat
     return TransactionLifecycle(store, dispatcher, ConnectorClient(invoke_client, connector), authorization_budget_ms())
 
 
-def response_status(body_text: str) -> int:
-    """201 for a transaction with its outcome (or, intake only, received); 202 while the outcome is
-    unknown (``processing``: it follows through GET /status and the event). A decline is a 201 too:
-    the payment was recorded and answered -- the body says how (docs/openapi.yaml says why)."""
-    return 202 if json.loads(body_text).get("status") == STATUS_PROCESSING else 201
+def response_status(body_text: str, processed: bool) -> int:
+    """201 for a transaction with its outcome (or, intake only, ``received``); 202 while the outcome
+    is unknown -- ``processing``, or ``received`` where a connector will process it (a replay of a
+    request cut short before it asked): the outcome follows through GET /status and the event. A
+    decline is a 201 too: the payment was recorded and answered (docs/openapi.yaml says why)."""
+    status = json.loads(body_text).get("status")
+    return 202 if status == STATUS_PROCESSING or (processed and status == STATUS_RECEIVED) else 201
 
 
 def create_transaction(request: ApiRequest) -> EndpointResult:
     key = idempotency_key(request.header("Idempotency-Key"))
     require_json_content_type(request.header("Content-Type"))
     new_transaction = validate_create_transaction(parse_json_body(request.body()), datetime.now(UTC).date())
-    result = transaction_creator().create(
-        request.client_id, key, new_transaction, request.request_id, request.remaining_time_ms
-    )
+    creator = transaction_creator()
+    result = creator.create(request.client_id, key, new_transaction, request.request_id, request.remaining_time_ms)
     bind(transaction_id=result.transaction_id)
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
     return EndpointResult(
-        status=response_status(result.response_body),
+        status=response_status(result.response_body, processed=creator.processes_payments),
         body_text=result.response_body,
         headers=headers,
         outcome=result.outcome,

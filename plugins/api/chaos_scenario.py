@@ -298,8 +298,9 @@ class PaymentsScenario(ChaosScenario):
         failures += [f"card data (PAN or CVC) in {where}" for where in self._card_data_found(requests)]
         reconciled = self.reconciled(set(created))
         # SNS standard topics deliver at least once: an event is published again only when the
-        # reconciler re-sent a dispatch the request had finished but could not record (its completion
-        # update failed, or its container died after the publish). Anything else is a bug.
+        # reconciler or a client's retry re-sent a dispatch the request had finished but could not
+        # record (its completion update failed, or its container died after the publish). Anything
+        # else is a bug.
         events = self.watch.counts["event"]
         unexplained = [t for t, n in events.items() if n > 1 and t.split(".", 1)[0] in set(created) - reconciled]
         if unexplained:
@@ -375,7 +376,7 @@ class PaymentsScenario(ChaosScenario):
                     break
                 time.sleep(min(2.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.0))
             answered = json.loads(request.response)
-            if answered.get("status") == "processing" and answer.status == 200:
+            if answered.get("status") in ("received", "processing") and request.status == 202 and answer.status == 200:
                 # Answered before its outcome: it reads back with the outcome, the rest as answered.
                 answered = answer.json() | {k: v for k, v in answered.items() if k != "status"}
             if answer.status != 200 or answer.json() != answered:
@@ -450,21 +451,29 @@ class PaymentsScenario(ChaosScenario):
         return found
 
     def reconciled(self, transaction_ids: set[str]) -> set[str]:
-        """Which of the experiment's transactions the reconciler completed (its log lines)."""
-        group = f"/aws/lambda/{self.deployment.resource_name(TRANSACTION_RECONCILER)}"
+        """Which of the experiment's transactions had a dispatch taken over (their log lines): by the
+        reconciler -- completed, or left for its outcome -- or by a client's retry resuming it
+        (``outcome: dispatch_completed``), each re-sending what the cut-short request had not recorded."""
+        marks = {
+            TRANSACTION_RECONCILER: ('"reconciler.dispatch_completed"', '"reconciler.outcome_unknown"'),
+            TRANSACTION_PROCESSOR: ('"outcome":"dispatch_completed"', '"outcome": "dispatch_completed"'),
+        }
         logs = self.deployment.client("logs")
         done: set[str] = set()
-        token = None
-        while True:
-            page = logs.filter_log_events(logGroupName=group, **({"nextToken": token} if token else {}))
-            for event in page["events"]:
-                if '"reconciler.dispatch_completed"' in event["message"]:
-                    transaction_id = json.loads(event["message"]).get("transaction_id")
-                    if transaction_id in transaction_ids:
-                        done.add(transaction_id)
-            token = page.get("nextToken")
-            if not token or not page["events"]:
-                return done
+        for function, wanted in marks.items():
+            group = f"/aws/lambda/{self.deployment.resource_name(function)}"
+            token = None
+            while True:
+                page = logs.filter_log_events(logGroupName=group, **({"nextToken": token} if token else {}))
+                for event in page["events"]:
+                    if any(mark in event["message"] for mark in wanted):
+                        transaction_id = json.loads(event["message"]).get("transaction_id")
+                        if transaction_id in transaction_ids:
+                            done.add(transaction_id)
+                token = page.get("nextToken")
+                if not token or not page["events"]:
+                    break
+        return done
 
     # -- figures ------------------------------------------------------------------------------
     def figures(self, requests: Sequence[ChaosRequest]) -> dict[str, Any]:

@@ -70,6 +70,8 @@ def pay(card: str, key: str = "key-1") -> dict:
 
 
 def settle(aws, connector, clock):
+    """A reconciler run once the transactions are past the grace left to their clients' retries."""
+    clock.now += 31
     return connector_reconciler(aws, connector, clock).run()
 
 
@@ -140,13 +142,14 @@ def test_a_client_retry_never_authorizes_twice(aws, payments):
     assert len(aws.transaction_items()) == 1
 
 
-def test_a_retry_while_processing_asks_the_status_and_answers_the_outcome(aws, payments):
+def test_a_retry_while_processing_is_answered_from_the_ledger_never_authorized_twice(aws, payments):
     clock, connector, _ = payments
     assert pay(SLOW_CARD)["statusCode"] == 202
     retry = pay(SLOW_CARD)
     assert retry["statusCode"] == 201 and body_of(retry)["status"] == "authorized"
-    assert connector.operations == ["authorize", "status"]
-    assert len(connector.ledger()) == 1
+    assert connector.operations == ["authorize", "authorize"]  # the second answered from the ledger
+    [entry] = connector.ledger()
+    assert entry["recorded_by"]["S"] == "authorize"
 
 
 @pytest.mark.parametrize("fault", ["unreachable", "error_before", "error_after"])
@@ -204,10 +207,63 @@ def test_a_processor_killed_while_waiting_is_settled_by_the_reconciler(aws, paym
             pay("4000000000000002")
     [item] = aws.transaction_items()
     assert item["status"]["S"] == "processing"  # written before the connector was asked
-    clock.now += 31  # past the request's lease
-    assert settle(aws, connector, clock).resolved == 1
+    assert settle(aws, connector, clock).resolved == 1  # past the request's lease
     assert Transaction.from_item(aws.transaction_items()[0]).status == "failed"  # never submitted
     assert connector.operations == ["status"]
+
+
+def cut_short_before_asking(monkeypatch, built) -> None:
+    def die(*args, **kwargs):
+        raise Crash("killed before the processing transition")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(built._lifecycle, "advance", die)
+        with pytest.raises(Crash):
+            pay("4242424242424242")
+
+
+def test_a_retry_of_a_request_cut_short_before_asking_authorizes_it_once(aws, payments, monkeypatch):
+    clock, connector, built = payments
+    cut_short_before_asking(monkeypatch, built)
+    assert pay("4242424242424242")["statusCode"] == 409  # inside the request's lease
+    clock.now += 31
+    retry = pay("4242424242424242")
+    assert (retry["statusCode"], body_of(retry)["status"]) == (201, "authorized")
+    assert connector.operations == ["authorize"] and len(connector.ledger()) == 1
+    assert settle(aws, connector, clock).stranded == 0
+
+
+def test_a_request_cut_short_before_asking_and_never_retried_fails_not_submitted(aws, payments, monkeypatch):
+    """The reconciler holds no card: it asks, nothing was submitted, and that answer is final --
+    a retry afterwards replays it (202 received is what a replay answered before: never an outcome)."""
+    clock, connector, built = payments
+    cut_short_before_asking(monkeypatch, built)
+    clock.now += 31
+    settle(aws, connector, clock)
+    [item] = aws.transaction_items()
+    settled = body_of(read(status_event(item["transaction_id"]["S"])))
+    assert (settled["status"], settled["decline_code"]) == ("failed", "not_submitted")
+    replay = pay("4242424242424242")
+    assert (replay["statusCode"], body_of(replay)) == (201, settled)
+    assert connector.operations == ["status"]
+
+
+def test_a_replay_of_received_is_202_where_payments_are_processed():
+    assert transactions.response_status('{"status":"received"}', processed=True) == 202
+    assert transactions.response_status('{"status":"received"}', processed=False) == 201
+    assert transactions.response_status('{"status":"declined"}', processed=True) == 201
+
+
+def test_the_reconciler_leaves_a_fresh_transaction_to_its_clients_retry(aws, payments):
+    clock, connector, _ = payments
+    connector.fault = "unreachable"
+    assert pay("4242424242424242")["statusCode"] == 202
+    connector.fault = None
+    report = connector_reconciler(aws, connector, clock).run()  # the same second: not yet
+    assert (report.resolved, report.unresolved) == (0, 1) and connector.operations == ["authorize"]
+    retry = pay("4242424242424242")  # the client's retry, with the card, authorizes it
+    assert (retry["statusCode"], body_of(retry)["status"]) == (201, "authorized")
+    assert len(connector.ledger()) == 1
 
 
 def test_a_transaction_never_moves_backwards_nor_gets_a_second_outcome(aws, payments):
