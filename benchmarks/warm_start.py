@@ -15,6 +15,11 @@ In a scratch directory holding a copy of environments.toml (and its own snapshot
 4. on that deployment, the watcher of ``local up --watch`` (core/local/watch.py) and one more
    infrastructure edit (the burst again) → the reload line → a request served.
 
+5. on that deployment, the same one-resource ``terraform apply`` as the watcher's (``-target``,
+   ``-refresh=false``) with the provider reaching the emulator through its ``endpoints`` block (as
+   before issue #31's fix) and through the SDK profile synthesized now (core/host/emulator_profile.py),
+   alternately, twice each: the before/after of the apply side by side.
+
 Targets: warm unchanged ≤ 15 s, one resource ≤ 30 s, cold ≤ 90 s, edit → served ≤ 10 s. Prints
 each figure with its target and the machine's load (``uptime``) before and after.
 """
@@ -145,6 +150,62 @@ def watched_edit(scratch: Path) -> tuple[float, str]:
         watch.finish(loop, thread, stop)
 
 
+def apply_side_by_side(scratch: Path) -> list[tuple[str, float, float | None]]:
+    import configparser
+
+    from payments_platform.core.host.emulator_profile import PROFILE, sdk_service_key
+    from payments_platform.core.host.provider_endpoints import provider_endpoint_services
+    from payments_platform.core.local.run_record import LocalRun, RunRecord
+    from payments_platform.core.ops.terraform import Terraform
+
+    run = LocalRun(scratch / ".payments-local")
+    record = RunRecord.load(run.record_file)
+    assert record is not None and record.stack_dir and record.endpoint
+    stack_dir = Path(record.stack_dir)
+    config_file = stack_dir / "cdk.tf.json"
+    synthesized = config_file.read_text()
+    config = json.loads(synthesized)
+    (provider,) = config["provider"]["aws"]
+    profile = configparser.ConfigParser()
+    profile.read_string((stack_dir / provider["shared_config_files"][0]).read_text())
+    routed = set(profile[f"services {PROFILE}"])
+    block = {}
+    for service in sorted(provider_endpoint_services()):
+        key = sdk_service_key(service)
+        if key in routed and key not in block.values():
+            block[service] = key
+    assert set(block.values()) == routed, routed - set(block.values())
+    with_block = {k: v for k, v in provider.items() if k not in ("profile", "shared_config_files")}
+    with_block["endpoints"] = [{service: record.endpoint for service in block}]
+    (name,) = [n for n, r in config["resource"]["aws_api_gateway_method_settings"].items() if r["method_path"] == "*/*"]
+    terraform = Terraform.locate(run.run_dir)
+    figures: list[tuple[str, float, float | None]] = []
+    try:
+        for burst, (variant, routing) in enumerate(2 * [("endpoints block", with_block), ("SDK profile", provider)]):
+            config["provider"]["aws"] = [routing]
+            config["resource"]["aws_api_gateway_method_settings"][name]["settings"]["throttling_burst_limit"] = (
+                40 + burst
+            )
+            config_file.write_text(json.dumps(config, indent=2))
+            started = time.perf_counter()
+            output = terraform.apply(
+                stack_dir,
+                run.file("terraform.log"),
+                parallelism=20,
+                refresh=False,
+                targets=[f"aws_api_gateway_method_settings.{name}"],
+            )
+            seconds = time.perf_counter() - started
+            assert "1 changed" in output, output[-2000:]
+            figures.append(
+                (f"targeted apply of 1 resource, provider via its {variant} ({uptime()[-16:]})", seconds, None)
+            )
+            print(f"  | {figures[-1][0]}: {seconds:.2f} s", flush=True)
+    finally:
+        config_file.write_text(synthesized)
+    return figures
+
+
 def main() -> int:
     figures: list[tuple[str, float, float | None]] = []
     print(f"start: {uptime()}; {os.cpu_count()} CPUs", flush=True)
@@ -167,6 +228,7 @@ def main() -> int:
             figures += [("warm, one resource changed: up returned", changed["up returned"], None)]
             seconds, phases = watched_edit(scratch)
             figures.append((f"--watch infrastructure edit → served ({phases})", seconds, 10.0))
+            figures += apply_side_by_side(scratch)
         finally:
             subprocess.run(
                 [*CLI, "--config", str(scratch / "environments.toml"), "local", "down"],

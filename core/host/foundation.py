@@ -15,6 +15,7 @@ from payments_platform.core.context import CORE, AwsAccount, BuildContext, KeyPo
 from payments_platform.core.environment import EnvironmentConfig
 from payments_platform.core.evidence import PluginCompliance
 from payments_platform.core.host.emulator_identity import EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY
+from payments_platform.core.host.emulator_profile import profile_provider_arguments
 from payments_platform.core.host.key_policy_cycles import refuse_key_policy_cycles
 from payments_platform.core.host.state_backend import add_state_backend
 from payments_platform.core.keys import KmsKey
@@ -43,7 +44,12 @@ def aws_provider(
     if env.aws_endpoint is None:
         aws.provider.AwsProvider(stack, "aws", region=region)
     else:
-        # A local emulator (moto server): fixed dummy credentials, every service at one URL.
+        # A local emulator (moto server): fixed dummy credentials, every service at one URL -- named
+        # in an SDK profile when it can be (emulator_profile: the endpoints block costs seconds per walk).
+        services = sorted({*EMULATED_SERVICES, *emulated_services})
+        routing = profile_provider_arguments(stack, env.aws_endpoint, services) or {
+            "endpoints": [{service: env.aws_endpoint for service in services}]
+        }
         aws.provider.AwsProvider(
             stack,
             "aws",
@@ -53,9 +59,9 @@ def aws_provider(
             skip_credentials_validation=True,
             skip_metadata_api_check="true",
             skip_region_validation=True,
-            endpoints=[{service: env.aws_endpoint for service in sorted({*EMULATED_SERVICES, *emulated_services})}],
             # moto serves buckets by path, not by virtual host.
             s3_use_path_style=True,
+            **routing,
         )
 
 
