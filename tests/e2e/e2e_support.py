@@ -124,14 +124,18 @@ class LocalDeployment:
 ARCHIVE_WAIT_S = 30
 
 
-def archived_audit_messages(deployment: LocalDeployment, transaction_id: str) -> list[dict[str, Any]]:
-    """The transaction's audit messages as the archiver stored them (queue → archiver → S3)."""
+def archived_audit_messages(
+    deployment: LocalDeployment, transaction_id: str, *, at_least: int = 1
+) -> list[dict[str, Any]]:
+    """The transaction's audit messages as the archiver stored them (queue → archiver → S3), once
+    ``at_least`` are there (one per transition: three where a connector gives the outcome) or the
+    wait is over."""
     s3 = deployment.client("s3")
     bucket = deployment.outputs["audit_archive_bucket_name"]
     deadline = time.monotonic() + ARCHIVE_WAIT_S
     while True:
         listed = s3.list_objects_v2(Bucket=bucket, Prefix="audit/").get("Contents", [])
         keys = [o["Key"] for o in listed if f"/{transaction_id}/" in o["Key"]]
-        if keys or time.monotonic() > deadline:
+        if len(keys) >= at_least or time.monotonic() > deadline:
             return [json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())["message"] for key in keys]
         time.sleep(0.25)

@@ -22,7 +22,9 @@ from payments_platform.core.local.lifecycle import planned_changes
 pytestmark = pytest.mark.terraform
 
 
-INTERFACE_ENDPOINTS = {"secretsmanager", "sns", "sqs", "xray"}
+# lambda: local has a payment connector (the acquirer simulator), which the processor invokes from the
+# private subnets through Lambda's interface endpoint (asked of the network by the api plugin).
+INTERFACE_ENDPOINTS = {"lambda", "secretsmanager", "sns", "sqs", "xray"}
 GATEWAY_ENDPOINTS = {"dynamodb", "s3"}
 
 
@@ -256,6 +258,9 @@ def test_function_environment_is_encrypted_with_the_platform_key(function_config
                 "CARD_FINGERPRINT_SECRET_ARN",
                 "LOG_LEVEL",
                 "ENVIRONMENT",
+                # local has a payment connector: whom to invoke, and how long to wait for its answer.
+                "CONNECTOR_FUNCTION_NAME",
+                "AUTHORIZATION_BUDGET_MS",
             },
         ),
         # Least privilege in configuration too: the status checker never sees the queue, topic or key.
