@@ -72,6 +72,7 @@ PROVIDER_ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "aws_cloudwatch_metric_alarm": ("cloudwatch", ("PutMetricAlarm", "DescribeAlarms", "DeleteAlarms")),
     "aws_default_security_group": ("ec2", ("DescribeSecurityGroups", "RevokeSecurityGroupIngress")),
     "aws_dynamodb_table": ("dynamodb", ("CreateTable", "DescribeTable", "DeleteTable")),
+    "aws_eip": ("ec2", ("AllocateAddress", "DescribeAddresses", "ReleaseAddress")),
     "aws_flow_log": ("ec2", ("CreateFlowLogs", "DescribeFlowLogs", "DeleteFlowLogs")),
     "aws_iam_role": ("iam", ("CreateRole", "GetRole", "DeleteRole")),
     "aws_iam_role_policy": ("iam", ("PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy")),
@@ -95,6 +96,7 @@ PROVIDER_ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "aws_lambda_function": ("awslambda", ("CreateFunction", "GetFunction", "DeleteFunction")),
     "aws_lambda_permission": ("awslambda", ("AddPermission", "GetPolicy", "RemovePermission")),
+    "aws_nat_gateway": ("ec2", ("CreateNatGateway", "DescribeNatGateways", "DeleteNatGateway")),
     "aws_route": ("ec2", ("CreateRoute", "DescribeRouteTables", "DeleteRoute")),
     "aws_route_table": ("ec2", ("CreateRouteTable", "DescribeRouteTables", "DeleteRouteTable")),
     "aws_route_table_association": (

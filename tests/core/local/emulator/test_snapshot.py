@@ -52,7 +52,14 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any
         queue = sqs.create_queue(QueueName="events.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
         sqs.send_message(QueueUrl=queue, MessageBody="kept", MessageGroupId="g", MessageDeduplicationId="d1")
         _client(first, "secretsmanager").create_secret(Name="fingerprint", SecretString="key-material")
+        ec2 = _client(first, "ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        group = ec2.create_security_group(GroupName="functions", Description="functions", VpcId=vpc)["GroupId"]
+        rule = ec2.authorize_security_group_egress(GroupId=group, IpPermissions=[_egress(443)])
         truth = {
+            "vpc": vpc,
+            "group": group,
+            "rule": rule["SecurityGroupRules"][0]["SecurityGroupRuleId"],
             "key": key_id,
             "ciphertext": kms.encrypt(KeyId=key_id, Plaintext=b"secret")["CiphertextBlob"],
             "signing": signing,
@@ -94,6 +101,45 @@ def test_restored_data_queues_and_secrets(restored: RunningEmulator) -> None:
     assert bodies == ["kept"]
     secret = _client(restored, "secretsmanager").get_secret_value(SecretId="fingerprint")
     assert secret["SecretString"] == "key-material"
+
+
+def _egress(port: int) -> dict[str, Any]:
+    return {
+        "IpProtocol": "tcp",
+        "FromPort": port,
+        "ToPort": port,
+        "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": f"TCP {port}"}],
+    }
+
+
+def test_restored_security_groups_keep_their_rules_and_take_new_ones(restored: RunningEmulator, saved: Any) -> None:
+    """What a `local up` from the nearest stack does when a function declares egress: new groups and
+    rules (aws_security_group, aws_vpc_security_group_egress/ingress_rule) beside restored ones."""
+    _, truth = saved
+    ec2 = _client(restored, "ec2")
+    (kept,) = ec2.describe_security_group_rules(SecurityGroupRuleIds=[truth["rule"]])["SecurityGroupRules"]
+    assert (kept["GroupId"], kept["FromPort"], kept["IsEgress"]) == (truth["group"], 443, True)
+    with pytest.raises(ClientError, match="InvalidPermission.Duplicate"):
+        ec2.authorize_security_group_egress(GroupId=truth["group"], IpPermissions=[_egress(443)])
+    group = ec2.create_security_group(GroupName="egress", Description="egress", VpcId=truth["vpc"])["GroupId"]
+    ec2.revoke_security_group_egress(
+        GroupId=group, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    made = [
+        ec2.authorize_security_group_egress(GroupId=group, IpPermissions=[_egress(8443)]),
+        ec2.authorize_security_group_ingress(
+            GroupId=group,
+            IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "UserIdGroupPairs": [{"GroupId": truth["group"]}]}
+            ],
+        ),
+        ec2.authorize_security_group_egress(GroupId=truth["group"], IpPermissions=[_egress(8443)]),
+    ]
+    ids = [m["SecurityGroupRules"][0]["SecurityGroupRuleId"] for m in made]
+    described = ec2.describe_security_group_rules(SecurityGroupRuleIds=ids)["SecurityGroupRules"]
+    assert sorted((r["GroupId"], r["FromPort"], r["IsEgress"]) for r in described) == sorted(
+        [(group, 8443, True), (group, 443, False), (truth["group"], 8443, True)]
+    )
 
 
 def test_restored_emulator_still_enforces_iam(restored: RunningEmulator) -> None:
