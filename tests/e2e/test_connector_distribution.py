@@ -30,6 +30,7 @@ from plugin_distributions import install_in_throwaway_venv
 
 from payments_platform.core.local.processes import emulator_client
 from payments_platform.core.local.run_record import RunRecord
+from payments_platform.core.local.snapshots import SNAPSHOTS_ENV_VAR
 from payments_platform.core.ops.terraform import find_mirror, find_terraform
 from payments_platform.plugins.api.local_checks import payment_body
 from payments_platform.runtime.redaction import contains_card_data
@@ -44,7 +45,9 @@ LEDGER = "throwaway-acquirer-ledger-local"
 REPO = Path(__file__).resolve().parents[2]
 UP_TIMEOUT_S = 900
 LOG_WAIT_S = 15
-OUTSIDE_THIS_VENV = {"PYTHONPATH": None, "VIRTUAL_ENV": None}
+# Outside this venv, and outside the suite's snapshot store: a throwaway distribution's stack is not
+# the suite's `local` (its snapshots stay in its own run directory; the store keeps the suite's).
+OUTSIDE_THIS_VENV = {"PYTHONPATH": None, "VIRTUAL_ENV": None, SNAPSHOTS_ENV_VAR: None}
 
 
 @dataclass

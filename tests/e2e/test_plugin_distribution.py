@@ -39,6 +39,7 @@ from e2e_support import REGION
 
 from payments_platform.core.local.processes import emulator_client
 from payments_platform.core.local.run_record import RunRecord
+from payments_platform.core.local.snapshots import SNAPSHOTS_ENV_VAR
 from payments_platform.core.ops.compliance.checkov import CHECKOV_ENV_VAR, locate_checkov
 from payments_platform.core.ops.terraform import find_mirror, find_terraform
 from payments_platform.plugins.api.local_checks import payment_body
@@ -126,7 +127,9 @@ class Distribution:
         return run_cli(*args, cwd=self.root, python=self.python, env=self.environment(), timeout=timeout)
 
     def environment(self) -> dict[str, str | None]:
-        return {**OUTSIDE_THIS_VENV, CHECKOV_ENV_VAR: str(locate_checkov(REPO))}
+        # Its stack is not the suite's `local`: its snapshots stay in its own run directory, out of
+        # the suite's store (which keeps the shared deployment's for the warm_start tests).
+        return {**OUTSIDE_THIS_VENV, CHECKOV_ENV_VAR: str(locate_checkov(REPO)), SNAPSHOTS_ENV_VAR: None}
 
 
 def enabled_in(config: str, environment: str, plugin: str) -> str:

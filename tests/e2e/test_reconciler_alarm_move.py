@@ -17,6 +17,7 @@ import dataclasses
 import json
 import re
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,8 +65,11 @@ def only(config: dict[str, Any], roots: list[str]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def configs(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(before, after): the moved alarms' part of `local`, at their old addresses and at the new."""
+def configs(
+    moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, Any], dict[str, Any], Path]:
+    """(before, after, the synthesized stack): the moved alarms' part of `local`, at their old
+    addresses and at the new, and the directory holding its assets."""
     (local,) = load_config(REPO / "environments.toml").select(["local"])
     env = dataclasses.replace(local, aws_endpoint=moto_endpoint)
     out = tmp_path_factory.mktemp("alarm-move") / "cdktf.out"
@@ -84,14 +88,16 @@ def configs(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> tup
         rtype, new_name = block["to"].split(".")
         _, old_name = block["from"].split(".")
         before["resource"][rtype][old_name] = before["resource"][rtype].pop(new_name)
-    return before, after
+    return before, after, out / "stacks" / env.stack_name
 
 
 def test_terraform_keeps_both_alarms_where_they_moved(configs, tmp_path):
-    before, after = configs
+    before, after, synthesized = configs
     terraform = Terraform.locate(tmp_path)
     stack = tmp_path / "stack"
-    stack.mkdir()
+    # The stack's assets come along: the provider reaches the emulator through the AWS SDK profile
+    # file among them (core/host/emulator_profile.py), named by a path relative to the stack.
+    shutil.copytree(synthesized / "assets", stack / "assets")
     (stack / "cdk.tf.json").write_text(json.dumps(before))
     terraform.init(stack, backend=True)
 

@@ -4,6 +4,7 @@ what the plugin registered with ctx.monitoring."""
 
 from __future__ import annotations
 
+import configparser
 import dataclasses
 import json
 
@@ -127,10 +128,19 @@ def test_dashboard_graphs_the_web_acl_and_each_rule(stack):
     assert {"per-ip-rate", "aws-common", "aws-known-bad-inputs", "ALL"} <= {m[m.index("Rule") + 1] for m in waf}
 
 
-def test_on_an_emulator_the_provider_sends_wafv2_there():
+def test_on_an_emulator_the_provider_sends_wafv2_there(tmp_path):
+    """The provider reaches an emulator through the AWS SDK profile the stack carries (its file
+    beside cdk.tf.json): wafv2, the service this plugin declares, goes to the emulator's URL."""
+    from payments_platform.core.host.synth import synthesize
+
     env = dataclasses.replace(make_environment(["waf", "stubs"]), aws_endpoint="http://127.0.0.1:4566")
-    (provider,) = synth([], extra_plugins=STUBS, environment=env).config["provider"]["aws"]
-    assert provider["endpoints"][0]["wafv2"] == "http://127.0.0.1:4566"
+    synthesize([env], tmp_path / "out", extra_plugins=STUBS)
+    (stack_dir,) = (tmp_path / "out" / "stacks").iterdir()
+    (provider,) = json.loads((stack_dir / "cdk.tf.json").read_text())["provider"]["aws"]
+    (config_file,) = provider["shared_config_files"]
+    profile = configparser.ConfigParser()
+    profile.read_string((stack_dir / config_file).read_text())
+    assert profile[f"services {provider['profile']}"]["wafv2"].split("=")[1].strip() == "http://127.0.0.1:4566"
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ import pytest
 from plugin_distributions import install_distribution
 
 from payments_platform.core.host.emulator_identity import EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY
+from payments_platform.core.local.snapshots import SNAPSHOTS_ENV_VAR
 from payments_platform.core.ops.terraform import find_mirror
 
 from cli_runner import CLI
@@ -55,7 +56,8 @@ def test_the_subscribers_queue_receives_the_events_it_asked_for_and_never_an_ala
     install_subscriber(site)
     (workdir / "environments.toml").write_text((REPO / "environments.toml").read_text() + SUBSCRIBER_ENVIRONMENT)
     record = workdir / ".payments-local" / "run.json"
-    env = {**os.environ, "PYTHONPATH": str(site)}
+    # Its own stack (`subs`): snapshots in its run directory, not in the suite's store.
+    env = {k: v for k, v in os.environ.items() if k != SNAPSHOTS_ENV_VAR} | {"PYTHONPATH": str(site)}
     up = subprocess.Popen(
         [*CLI, "--config", str(workdir / "environments.toml"), "local", "up", "--env", "subs"],
         cwd=workdir,
