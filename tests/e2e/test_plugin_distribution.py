@@ -17,13 +17,10 @@ import hashlib
 import hmac
 import http.server
 import json
-import os
 import re
 import shutil
-import site
 import socketserver
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,6 +33,7 @@ from typing import Any
 
 import pytest
 from e2e_support import REGION
+from plugin_distributions import install_in_throwaway_venv
 
 from payments_platform.core.local.processes import emulator_client
 from payments_platform.core.local.run_record import RunRecord
@@ -173,25 +171,7 @@ def distribution() -> Iterator[Distribution]:
         )
         (plugin / "pyproject.toml").write_text(pyproject)
         shutil.copytree(REPO / "compliance", root / "compliance")
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
-        python = root / "venv" / "bin" / "python"
-        venv_site = subprocess.run(
-            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        lines = [f"import site; site.addsitedir({path!r})" for path in site.getsitepackages()]
-        Path(venv_site, "payments_platform_host.pth").write_text("\n".join(lines) + "\n")
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-        subprocess.run(
-            [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", str(plugin)],
-            check=True,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=root,
-        )
+        python, _ = install_in_throwaway_venv(root, plugin)
         yield Distribution(root, python)
 
 
