@@ -28,6 +28,7 @@ from payments_platform.core.local import DEFAULT_ENVIRONMENT, warm_start
 from payments_platform.core.local.apply_watch import FAILURE_JOURNAL, EmulatorWatch
 from payments_platform.core.local.deployed_stack import DeployedStack, Served
 from payments_platform.core.local.emulator.function_identities import remove_all_function_identities
+from payments_platform.core.local.emulator.retried_calls import retries_said
 from payments_platform.core.local.first_rotations import immediately_rotated_secrets, wait_for_first_rotations
 from payments_platform.core.local.gateway_spec import GatewaySpec
 from payments_platform.core.local.processes import (
@@ -94,6 +95,9 @@ def up(
     except BaseException as failure:
         interrupted = isinstance(failure, KeyboardInterrupt)
         run.say(("interrupted" if interrupted else "failed") + ": stopping everything this run started …")
+        if not interrupted:  # the emulator's log goes with the run directory: its evidence is said first
+            for retry in retries_said(run.file("emulator.log")):
+                run.say(f"  the emulator saw a retry: {retry}")
         _stop_processes(run)
         run.remove_files()
         raise

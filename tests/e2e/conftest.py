@@ -33,6 +33,7 @@ from e2e_support import ENVIRONMENT, REPO, TIMINGS, LocalDeployment
 
 from payments_platform.core.errors import TerraformError
 from payments_platform.core.host.config import load_config
+from payments_platform.core.local.emulator.retried_calls import retries_said
 from payments_platform.core.local.lifecycle import down
 from payments_platform.core.local.run_record import LocalRun, RunRecord
 from payments_platform.core.ops.terraform import Terraform, find_mirror, find_terraform
@@ -117,13 +118,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def _retried_requests() -> str:
-    """The emulator's lines about calls a client retried (emulator/failure_journal.py): whether a
-    create that failed with "already exists" had been answered, or had failed, the first time."""
-    try:
-        log = (Path(_BACKGROUND["run_dir"]) / "emulator.log").read_text(errors="replace")
-    except (KeyError, OSError):
-        return ""
-    lines = [line for line in log.splitlines() if "retried request:" in line][-20:]
+    """The emulator's lines about calls a client retried (emulator/retried_calls.py)."""
+    lines = retries_said(Path(_BACKGROUND["run_dir"]) / "emulator.log", last=20) if "run_dir" in _BACKGROUND else []
     return "\nthe emulator's retried requests:\n" + "\n".join(lines) if lines else ""
 
 

@@ -6,22 +6,15 @@ A plugin whose resource moto does not implement otherwise hangs ``terraform appl
 reaches the console. Here each such request is recorded with its service and action, so the run can
 fail within seconds, naming them.
 
-It also says, in the emulator's log, when a client *retries* a request (the AWS SDKs send
-``amz-sdk-request: attempt=N`` and one ``amz-sdk-invocation-id`` across a call's attempts) and how
-the emulator answered the earlier attempt. Under load a create has been seen to arrive twice and
-fail the second time with "already exists" (KMS CreateAlias, Backup CreateBackupPlan, API Gateway
-CreateStage, Firehose CreateDeliveryStream); those lines tell whether the first attempt was answered
-(and lost on the way back) or failed after moto had created the resource.
+A client's retry of a failed call is said in the emulator's log by retried_calls.py.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +22,6 @@ from typing import Any
 
 _NOT_IMPLEMENTED = re.compile(r"The (\w+) action has not been implemented")
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
-_ATTEMPT = re.compile(r"attempt=(\d+)")
-# How many calls' answers are remembered for their retries (a deployment makes a few thousand).
-REMEMBERED_CALLS = 4096
-RETRY_LOG = logging.getLogger("payments.emulator.retries")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -73,37 +62,6 @@ class FailureJournal:
     def __init__(self, app: WsgiApp, path: Path) -> None:
         self.app, self.path = app, path
         self._lock = threading.Lock()
-        # amz-sdk-invocation-id → the status its latest attempt was answered ("" while in flight)
-        self._answers: OrderedDict[str, str] = OrderedDict()
-
-    def _attempt_started(self, environ: dict[str, Any]) -> str:
-        """The call's invocation id (remembered), after logging a retry with its earlier answer."""
-        invocation = str(environ.get("HTTP_AMZ_SDK_INVOCATION_ID", ""))
-        if not invocation:
-            return ""
-        attempt = _ATTEMPT.search(str(environ.get("HTTP_AMZ_SDK_REQUEST", "")))
-        with self._lock:
-            earlier = self._answers.pop(invocation, None)
-            self._answers[invocation] = ""
-            while len(self._answers) > REMEMBERED_CALLS:
-                self._answers.popitem(last=False)
-        if attempt and int(attempt[1]) >= 2:
-            answered = {None: "not seen", "": "still in flight"}.get(earlier, f"answered {earlier}")
-            RETRY_LOG.warning(
-                "retried request: %s:%s attempt %s (invocation %s); the earlier attempt: %s",
-                _service(environ),
-                _request_action(environ),
-                attempt[1],
-                invocation,
-                answered,
-            )
-        return invocation
-
-    def _attempt_answered(self, invocation: str, status: int) -> None:
-        if invocation:
-            with self._lock:
-                if invocation in self._answers:
-                    self._answers[invocation] = str(status)
 
     def record(self, failure: Failure) -> None:
         line = json.dumps(failure.__dict__) + "\n"
@@ -111,11 +69,8 @@ class FailureJournal:
             journal.write(line)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        invocation = self._attempt_started(environ)
-
         def recording_start_response(status: str, headers: Any, *args: Any) -> Any:
             code = int(status.split()[0])
-            self._attempt_answered(invocation, code)
             if code >= 500:
                 self.record(Failure(time.time(), _service(environ), _request_action(environ), code, False))
             return start_response(status, headers, *args)

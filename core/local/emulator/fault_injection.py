@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from payments_platform.core.local.emulator.retried_calls import FAULT_MARK
 from payments_platform.core.local.faults import FaultBook, FaultRule
 
 _CREDENTIAL = re.compile(r"Credential=(?P<key>[^/,\s]+)/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
@@ -117,6 +118,7 @@ class FaultInjectingApp:
         rule = self._book.take(service, action, resource, body, access_key=key)
         if rule is None:
             return self._app(environ, start_response)
+        environ[FAULT_MARK] = rule.kind  # never replayed to a retry: the fault's consequences are the client's
         if rule.kind == "stall":
             time.sleep(rule.delay_ms / 1000)
             return self._app(environ, start_response)

@@ -177,6 +177,9 @@ def serve(
         from payments_platform.core.local.emulator.failure_journal import FailureJournal
 
         app = FailureJournal(app, failure_journal)
+    from payments_platform.core.local.emulator.retried_calls import RetriedCalls
+
+    app = RetriedCalls(app)  # inside the fault injection, which marks the attempts it touched
     # Outermost: an injected fault is not the emulator's failure, so the journal never sees one.
     faults = FaultBook(ready_file.parent, log=logging.getLogger("payments.faults").warning)
     app = FaultInjectingApp(app, faults)
