@@ -21,6 +21,7 @@ retries without an invocation-id cache; this is the emulator's stand-in for AWS 
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import threading
@@ -73,9 +74,22 @@ def call_name(environ: dict[str, Any]) -> str:
     if target:
         action = target.rsplit(".", 1)[-1]
     else:
-        match = re.search(r"(?:^|&)Action=([A-Za-z0-9]+)", environ.get("QUERY_STRING", ""))
+        match = re.search(r"(?:^|&)Action=([A-Za-z0-9]+)", environ.get("QUERY_STRING", "") + "&" + _form(environ))
         action = match[1] if match else ""
     return f"{scope[1] if scope else '?'}:{action or environ.get('REQUEST_METHOD', '?')}"
+
+
+def _form(environ: dict[str, Any]) -> str:
+    """A query-protocol call's form body (EC2, SQS, IAM name their Action there), put back for moto."""
+    if not str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
+        return ""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return ""
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body.decode("utf-8", "replace")
 
 
 class RetriedCalls:
