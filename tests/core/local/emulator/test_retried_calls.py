@@ -187,8 +187,8 @@ def test_with_the_replay_the_retry_of_a_slow_answer_succeeds(serve, caplog):
     endpoint = serve(RetriedCalls(SlowFirstAnswer(moto_app(), "RevokeSecurityGroupEgress", hold_s=2.5)))
     with caplog.at_level(logging.WARNING):
         revoke_default_egress_as_the_provider_does(endpoint)
-    said = retries(caplog)  # attempt 2 waits for the first answer, and may itself time out: attempt 3
-    assert said and said[0].startswith("retried request: ec2:RevokeSecurityGroupEgress attempt 2")
+    said = retries(caplog)  # attempt 2 waits for the first answer, and may itself time out: attempt 3 waits too
+    assert any(line.startswith("retried request: ec2:RevokeSecurityGroupEgress attempt 2 ") for line in said)
     assert all(line.endswith("the earlier attempt: answered 200: its answer replayed") for line in said)
 
 
