@@ -53,23 +53,11 @@ def _terraform_or_skip() -> None:
 
 # The child process that runs `local up`'s own code for the session (started at collection).
 _BACKGROUND: dict[str, Any] = {}
-UP_SCRIPT = """
-import json, sys, time
-from pathlib import Path
-from payments_platform.core.local.lifecycle import up
-from payments_platform.core.local.run_record import LocalRun
-lines = []
-run = LocalRun(Path(sys.argv[1]), say=lines.append)
-started = time.perf_counter()
-try:
-    # This process ends once the run is up (like `local up --keep`): the run must outlive it.
-    # --fresh: the suite's one proof of the cold path end to end (tests/e2e/test_cold_path.py).
-    up(run, config_path=sys.argv[2], environment_name=sys.argv[3], die_with_parent=False, fresh=True)
-except BaseException as failure:
-    print(f"local up failed: {failure}", *lines[-30:], sep="\\n")
-    sys.exit(1)
-print(json.dumps({"seconds": time.perf_counter() - started, "console": lines}))
-"""
+UP_CHILD = Path(__file__).with_name("local_up_child.py")
+
+
+def _up_command(run_dir: Path, mode: str) -> list[str]:
+    return [sys.executable, str(UP_CHILD), str(run_dir), str(REPO / "environments.toml"), ENVIRONMENT, mode]
 
 
 def _start_deployment(run_dir: Path) -> None:
@@ -77,7 +65,7 @@ def _start_deployment(run_dir: Path) -> None:
     _BACKGROUND["started"] = time.perf_counter()
     with suite_snapshots.seeding() as seed_lock:  # held by the child until it ends: it seeds the suite's store
         _BACKGROUND["process"] = subprocess.Popen(
-            [sys.executable, "-c", UP_SCRIPT, str(run_dir), str(REPO / "environments.toml"), ENVIRONMENT],
+            _up_command(run_dir, "seed"),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -89,6 +77,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     wanted = any("deployment" in getattr(item, "fixturenames", ()) for item in session.items)
     if not wanted or session.config.option.collectonly:
         return
+    suite_snapshots.expect_the_seed()
     if hasattr(session.config, "workerinput"):
         # An xdist worker does not know yet whether it gets the e2e tests: the one that does
         # starts the deployment in the fixture, first of its work (tests/conftest.py groups them).
@@ -146,7 +135,18 @@ def deployment() -> Iterator[LocalDeployment]:
     result = json.loads(output.strip().splitlines()[-1])
     TIMINGS[f"local up (started {started})"] = result["seconds"]
     TIMINGS["e2e waited for it"] = time.perf_counter() - waiting
-    run = LocalRun(_BACKGROUND["run_dir"], say=lambda line: None)
+    deployed = _deployment_in(_BACKGROUND["run_dir"], result["console"])
+    try:
+        yield deployed
+    finally:
+        if deployed.teardown is None:
+            started = time.perf_counter()
+            deployed.down()
+            TIMINGS["local down"] = time.perf_counter() - started
+
+
+def _deployment_in(run_dir: Path, console: list[str]) -> LocalDeployment:
+    run = LocalRun(run_dir, say=lambda line: None)
     record = RunRecord.load(run.record_file)
     assert record is not None and record.stack_dir is not None
     run.record = record
@@ -157,17 +157,36 @@ def deployment() -> Iterator[LocalDeployment]:
         environment=environment,
         terraform=Terraform.locate(run.run_dir),
         config=json.loads((Path(record.stack_dir) / "cdk.tf.json").read_text()),
-        console=result["console"],
+        console=console,
     )
     outputs = deployed.check("output", "-json", "-no-color", timeout=120)
     deployed.outputs = {name: body["value"] for name, body in json.loads(outputs.stdout).items()}
+    return deployed
+
+
+@pytest.fixture(scope="module")
+def restored_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
+    """A `local` deployment of the module's own, restored from the seed's snapshot (~15 s, issue #31):
+    for a module whose load or faults would slow or disturb the shared one's other tests (chaos), and
+    which then runs on another worker beside them. Run alone, with no seed, it deploys cold."""
+    _terraform_or_skip()
+    suite_snapshots.wait_for_the_seed()
+    run_dir = tmp_path_factory.mktemp("restored") / ".payments-local"
+    process = subprocess.run(
+        _up_command(run_dir, "restore"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if process.returncode != 0:
+        pytest.fail(f"local up failed (exit {process.returncode}):\n{process.stdout[-6000:]}")
+    result = json.loads(process.stdout.strip().splitlines()[-1])
+    TIMINGS["restored local up"] = result["seconds"]
+    deployed = _deployment_in(run_dir, result["console"])
     try:
         yield deployed
     finally:
-        if deployed.teardown is None:
-            started = time.perf_counter()
-            deployed.down()
-            TIMINGS["local down"] = time.perf_counter() - started
+        down(deployed.run, destroy=False)
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,10 @@ pytestmark = pytest.mark.terraform
 
 
 @pytest.fixture(scope="module")
-def report(deployment: LocalDeployment):
-    running = local_deployment(deployment.run.run_dir, deployment.record)
+def report(restored_deployment: LocalDeployment):
+    # A deployment of its own, restored from the seed's snapshot: the load and the faults run on
+    # another worker beside the shared deployment's modules, and disturb none of them.
+    running = local_deployment(restored_deployment.run.run_dir, restored_deployment.record)
     experiment = Experiment(
         running,
         chaos_scenario(running, REPO / "environments.toml"),
@@ -39,8 +41,8 @@ def report(deployment: LocalDeployment):
 
 def test_the_experiment_ran_with_at_least_two_clients_and_every_kind_of_fault(report):
     assert len({r.client for r in report.requests}) >= 2 and len(report.requests) >= 200
-    # A cold start happens only when no warm container is idle: on the shared, already warm deployment
-    # the load may never need one, so the cold-start rule may go unhit here. Its fault is proven on a
+    # A cold start happens only when no warm container is idle: once the first requests have warmed
+    # the containers the load may never need another, so the cold-start rule may go unhit here. Its fault is proven on a
     # real container in tests/core/local/test_lambda_service.py and hit in the benchmark runs.
     assert set(report.faults_by_kind) >= {"error", "error_after", "stall", "kill"}, report.faults_by_kind
     for target in (

@@ -6,7 +6,8 @@ POST answer, GET /status and its ledger -- and the simulator is not deployed at 
 
 The scaffold is used as generated (its tests are proven in tests/core/authoring/test_new_plugin.py).
 One `local up --keep` of its own (the connector is part of the deployment, so the session's shared
-one cannot stand in): run inside the heavy lock.
+one cannot stand in), from a copy of the seed's snapshot (tests/suite_snapshots.py): the nearest
+stack, restored, then the connector applied in the simulator's place. Run inside the heavy lock.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from typing import Any
 import pytest
 from e2e_support import REGION
 from plugin_distributions import install_in_throwaway_venv
+from suite_snapshots import copy_the_seed_into
 
 from payments_platform.core.local.processes import emulator_client
 from payments_platform.core.local.run_record import RunRecord
-from payments_platform.core.local.snapshots import SNAPSHOTS_ENV_VAR
+from payments_platform.core.local.snapshots import SNAPSHOTS_DIR_NAME, SNAPSHOTS_ENV_VAR
 from payments_platform.core.ops.terraform import find_mirror, find_terraform
 from payments_platform.plugins.api.local_checks import payment_body
 from payments_platform.runtime.redaction import contains_card_data
@@ -46,7 +48,7 @@ REPO = Path(__file__).resolve().parents[2]
 UP_TIMEOUT_S = 900
 LOG_WAIT_S = 15
 # Outside this venv, and outside the suite's snapshot store: a throwaway distribution's stack is not
-# the suite's `local` (its snapshots stay in its own run directory; the store keeps the suite's).
+# the suite's `local` (its snapshots stay in its own run directory, which starts with a copy of the seed's).
 OUTSIDE_THIS_VENV = {"PYTHONPATH": None, "VIRTUAL_ENV": None, SNAPSHOTS_ENV_VAR: None}
 
 
@@ -101,9 +103,12 @@ def connector_up() -> Iterator[ConnectorDeployment]:
         python, _ = install_in_throwaway_venv(root, root / "plugin")
         shutil.copytree(REPO / "compliance", root / "compliance")
         (root / "environments.toml").write_text(local_config_with(NAME))
+        seeded = copy_the_seed_into(root / ".payments-local" / SNAPSHOTS_DIR_NAME)
         up = run_cli("local", "up", "--keep", cwd=root, python=python, env=OUTSIDE_THIS_VENV, timeout=UP_TIMEOUT_S)
         try:
             assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-2000:]
+            # Issue #31: a changed stack restores the nearest snapshot and applies the difference.
+            assert not seeded or "→ restore the snapshot of the nearest stack" in up.stdout, up.stdout[-3000:]
             record = RunRecord.load(root / ".payments-local" / "run.json")
             assert record is not None and record.url is not None
             yield ConnectorDeployment(root, python, record)

@@ -34,10 +34,11 @@ from typing import Any
 import pytest
 from e2e_support import REGION
 from plugin_distributions import install_in_throwaway_venv
+from suite_snapshots import copy_the_seed_into
 
 from payments_platform.core.local.processes import emulator_client
 from payments_platform.core.local.run_record import RunRecord
-from payments_platform.core.local.snapshots import SNAPSHOTS_ENV_VAR
+from payments_platform.core.local.snapshots import SNAPSHOTS_DIR_NAME, SNAPSHOTS_ENV_VAR
 from payments_platform.core.ops.compliance.checkov import CHECKOV_ENV_VAR, locate_checkov
 from payments_platform.core.ops.terraform import find_mirror, find_terraform
 from payments_platform.plugins.api.local_checks import payment_body
@@ -126,7 +127,8 @@ class Distribution:
 
     def environment(self) -> dict[str, str | None]:
         # Its stack is not the suite's `local`: its snapshots stay in its own run directory, out of
-        # the suite's store (which keeps the shared deployment's for the warm_start tests).
+        # the suite's store (which keeps the shared deployment's for the warm_start tests); that
+        # directory starts with a copy of the seed's (LocalUp.start).
         return {**OUTSIDE_THIS_VENV, CHECKOV_ENV_VAR: str(locate_checkov(REPO)), SNAPSHOTS_ENV_VAR: None}
 
 
@@ -276,9 +278,12 @@ class LocalUp:
 
     def start(self, receiver: Receiver, *, declare_egress: bool) -> LocalRun:
         self.distribution.configure(local_url=receiver.url, declare_egress=declare_egress)
+        seeded = copy_the_seed_into(self.distribution.root / ".payments-local" / SNAPSHOTS_DIR_NAME)
         result = self.distribution.cli("local", "up", "--keep", timeout=UP_TIMEOUT_S)
         self.run = LocalRun(RunRecord(environment="local"), result.stdout + result.stderr)
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+        # Issue #31: the distribution's stack is the nearest to the seed's: restored, then the difference applied.
+        assert not seeded or "→ restore the snapshot of the " in result.stdout, result.stdout[-3000:]
         record = RunRecord.load(self.distribution.root / ".payments-local" / "run.json")
         assert record is not None and record.url is not None
         self.run.record = record
