@@ -19,7 +19,7 @@ pytestmark = pytest.mark.terraform
 
 
 def kept_snapshot_key(deployment: LocalDeployment) -> str:
-    kept = [line.strip() for line in deployment.console if line.strip().startswith("snapshot ")]
+    kept = [line.strip() for line in deployment.console if line.strip().startswith("snapshot ") and " in " in line]
     assert len(kept) == 1, deployment.console[-10:]
     return kept[0].split()[1]
 
