@@ -4,8 +4,8 @@
 
 The contract's modules sit at this package's top (hook spec, declaration, context, environment,
 keys, grants, roles, monitoring, naming, errors, evidence, API version, the secure-default builders,
-the cdktf adapter); everything else lives in a subpackage named for its concern, which no plugin
-imports. Each imports only what is below it (the layers contract in pyproject.toml, checked by
+the cdktf adapter, the scaffold kinds); everything else lives in a subpackage named for its concern,
+which no plugin imports. Each imports only what is below it (the layers contract in pyproject.toml, checked by
 import-linter in the test suite):
 
     cli/        the ``payments-platform`` command, one module per command group
@@ -80,6 +80,7 @@ from payments_platform.core.monitoring import (
 )
 from payments_platform.core.network_needs import Egress
 from payments_platform.core.roles import Role, grant_function_basics, grant_key_via_service
+from payments_platform.core.scaffold_kinds import ScaffoldKind
 
 # Loaded on first use: importing them starts the jsii runtime.
 _CDKTF_NAMES = frozenset(
@@ -174,6 +175,7 @@ __all__ = [
     "PolicyViolation",
     "RegistrationError",
     "RequirementError",
+    "ScaffoldKind",
     "hookimpl",
     "keys",
     "unique_strings",

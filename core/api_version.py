@@ -45,7 +45,9 @@ History (each minor version only adds):
   invocation contract in ``payments_platform.runtime.connector_protocol``; at most one per
   environment, none: intake only); ``ctx.note`` (one line printed at synth); a ``uses`` that
   would close a cycle with a ``requires`` the other way yields to it (the user reads the key in a
-  later phase).
+  later phase); the ``payments_scaffold_kinds`` hook and :class:`ScaffoldKind` (what
+  ``new-plugin --kind`` writes, beyond the core's generic ``queue``, is the plugins': the api plugin's
+  ``connector``).
 """
 
 from __future__ import annotations

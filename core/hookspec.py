@@ -15,6 +15,9 @@ same plugins what to do with the API they deployed -- the core itself knows no p
     local_examples (printed at ``local up``) · smoke_checks (``local smoke``) ·
     chaos_scenarios (core/testing/chaos.py) · card_data (what the scans of answers and logs look for)
 
+And ``payments-platform new-plugin NAME --kind KIND`` asks every installed plugin what kinds of
+plugin distribution it can write (``scaffold_kinds``); the core's own is a generic ``queue``.
+
 Example::
 
     from payments_platform.core import PluginDeclaration, PluginSettings, hookimpl, keys
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
         SmokeCheck,
     )
     from payments_platform.core.environment import EnvironmentConfig
+    from payments_platform.core.scaffold_kinds import ScaffoldKind
 
 PROJECT_NAME = "payments_platform"
 ENTRY_POINT_GROUP = "payments_platform.plugins"
@@ -205,4 +209,27 @@ def payments_card_data(register: Callable[[CardDataDetector], None]) -> None:
     Call ``register(CardDataDetector(name, found))``: ``found(text)`` is true when ``text`` holds
     card data. The core reports text any registered detector finds. Called when a scan needs it,
     outside any build. Return value ignored.
+    """
+
+
+# ---------------------------------------------------------------------------
+# authoring: what ``new-plugin`` can write (optional)
+# ---------------------------------------------------------------------------
+# Called outside any build and any environment: a new plugin belongs to none yet, so the host asks
+# every *installed* plugin, in name order. Type: core/scaffold_kinds.py.
+
+
+@hookspec
+def payments_scaffold_kinds(register: Callable[[ScaffoldKind], None]) -> None:
+    """Register the kinds of plugin distribution ``payments-platform new-plugin NAME --kind KIND``
+    can write: starting points for plugins that work with what yours owns (the plugin that
+    consumes a key, say, contributes a kind whose plugin provides that key).
+
+    Call ``register(ScaffoldKind(name, description, files, summary=..., next_step=...))`` per kind:
+    ``files`` maps each path (``{package}/plugin.py``) to its text, a ``string.Template`` over the
+    new plugin's names (``$name``, ``$package``, ``$settings_class``, ...); the core adds the
+    ``pyproject.toml`` with the entry point and writes everything all or nothing. A kind name
+    registered twice (by two plugins, or the core's own ``queue``) is refused naming both. What a
+    kind writes should pass its own tests as generated. Called once per ``new-plugin`` run.
+    Return value ignored.
     """

@@ -1,12 +1,13 @@
-"""``payments-platform new-plugin NAME``: a plugin distribution that passes its own tests.
+"""``payments-platform new-plugin NAME [--kind KIND]``: a plugin distribution that passes its own tests.
 
-It shows the whole contract on one small, real example -- a queue the transaction processor may
-send to: the entry point; ``payments_declare`` with a settings model (a cross-field check
+The core's own kind, ``queue``, shows the whole contract on one small, real example -- a queue the
+transaction processor may send to: the entry point; ``payments_declare`` with a settings model (a cross-field check
 included), ``requires`` (the processor's published handle), ``emulated_services`` matching what
 it creates and an API range; ``payments_resources`` creating the queue under the platform key;
 ``payments_wiring`` granting the processor send rights through the queue's own value; a README;
 tests that stand in for the api plugin with ``stub_provider`` and check the rendered policy.
-Everything is checked before anything is written, and the files land in a temporary sibling
+Every other kind is an installed plugin's (``payments_scaffold_kinds``, core/scaffold_kinds.py);
+for every kind the core writes the pyproject.toml with the entry point. Everything is checked before anything is written, and the files land in a temporary sibling
 directory that is renamed into place, so a refused or failed run leaves nothing behind.
 """
 
@@ -23,20 +24,19 @@ from pathlib import Path
 from string import Template
 
 from payments_platform.core.api_version import PLUGIN_API_VERSION
-from payments_platform.core.authoring.connector_templates import CONNECTOR_TEMPLATES
-from payments_platform.core.errors import ConfigError
-from payments_platform.core.host.plugin_manager import discover_plugins
+from payments_platform.core.errors import ConfigError, PluginHookError
+from payments_platform.core.host.plugin_manager import discover_plugins, installed_plugins
+from payments_platform.core.scaffold_kinds import ScaffoldKind
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
-# What a scaffold is an example of: a queue the processor sends to, or a payment connector.
-KINDS = ("queue", "connector")
+CORE = "the core"
 
 
 @dataclass(frozen=True)
 class PluginScaffold:
     name: str  # the entry-point name environments enable
     directory: Path
-    kind: str = "queue"  # one of KINDS
+    kind: ScaffoldKind
 
     @property
     def package(self) -> str:
@@ -54,9 +54,10 @@ class PluginScaffold:
     def settings_class(self) -> str:
         return f"{self.camel}Settings"
 
-    def files(self) -> dict[str, str]:
+    def values(self) -> dict[str, str]:
+        """What the templates' placeholders stand for (core/scaffold_kinds.py PLACEHOLDERS)."""
         major = PLUGIN_API_VERSION.split(".")[0]
-        values = {
+        return {
             "name": self.name,
             "package": self.package,
             "distribution": self.distribution,
@@ -66,22 +67,40 @@ class PluginScaffold:
             "sid": f"{self.camel}Send",  # IAM Sids are alphanumeric
             "requires_api": f">={PLUGIN_API_VERSION},<{int(major) + 1}",
         }
-        templates = TEMPLATES
-        if self.kind == "connector":
-            pyproject = TEMPLATES["pyproject.toml"].replace(
-                'packages = ["$package"]', 'packages = ["$package", "$package.function"]'
+
+    def next_step(self) -> str:
+        return Template(self.kind.next_step).substitute(self.values())
+
+    def files(self) -> dict[str, str]:
+        values = self.values()
+        packages = ", ".join(f'"{package.format(package=self.package)}"' for package in self.kind.packages)
+        pyproject = Template(PYPROJECT).substitute(
+            values, summary=Template(self.kind.summary).substitute(values), packages=packages
+        )
+        written = {path.format(**values): Template(text).substitute(values) for path, text in self.kind.files.items()}
+        return {"pyproject.toml": pyproject, **written}
+
+
+def available_kinds() -> dict[str, tuple[str, ScaffoldKind]]:
+    """Every kind ``new-plugin`` can write, by name: who contributes it (``plugin 'api'``, or the
+    core) and the kind. Every installed plugin is asked (``payments_scaffold_kinds``)."""
+    kinds: dict[str, tuple[str, ScaffoldKind]] = {QUEUE.name: (CORE, QUEUE)}
+    manager = installed_plugins()
+    for plugin, kind in manager.scaffold_kinds():
+        if kind.name in kinds:  # between plugins the host refused it already
+            raise PluginHookError(
+                f"{manager.source(plugin).label} registered the ScaffoldKind {kind.name!r} in payments_scaffold_kinds, the core's own kind"
             )
-            templates = {
-                **CONNECTOR_TEMPLATES,
-                "pyproject.toml": pyproject.replace("The $name plugin", "The $name connector"),
-            }
-        return {path.format(**values): Template(text).substitute(values) for path, text in templates.items()}
+        kinds[kind.name] = (f"plugin '{plugin}'", kind)
+    return kinds
 
 
 def check_new_plugin(name: str, directory: str | None, kind: str = "queue") -> PluginScaffold:
     """The scaffold for ``name``, or a ConfigError saying why it cannot be created."""
-    if kind not in KINDS:
-        raise ConfigError(f"unknown plugin kind {kind!r} (one of {', '.join(KINDS)})")
+    kinds = available_kinds()
+    if kind not in kinds:
+        listed = "; ".join(f"{known} ({who}: {found.description})" for known, (who, found) in sorted(kinds.items()))
+        raise ConfigError(f"unknown plugin kind {kind!r}; installed kinds: {listed}")
     if not (NAME_PATTERN.match(name) and name.isidentifier() and not keyword.iskeyword(name)):
         raise ConfigError(
             f"plugin name {name!r} must be a lowercase Python identifier: a letter, then letters, digits or "
@@ -90,7 +109,9 @@ def check_new_plugin(name: str, directory: str | None, kind: str = "queue") -> P
     installed = discover_plugins()
     if name in installed:
         raise ConfigError(f"{installed[name].label} is already installed; choose another name")
-    scaffold = PluginScaffold(name, Path(directory) if directory else Path(f"payments-{name.replace('_', '-')}"), kind)
+    scaffold = PluginScaffold(
+        name, Path(directory) if directory else Path(f"payments-{name.replace('_', '-')}"), kinds[kind][1]
+    )
     if importlib.util.find_spec(scaffold.package) is not None:
         raise ConfigError(f"a Python package named {scaffold.package} is already importable; choose another name")
     if scaffold.directory.exists() or scaffold.directory.is_symlink():
@@ -126,8 +147,8 @@ def _umask() -> int:
     return mask
 
 
-TEMPLATES: dict[str, str] = {
-    "pyproject.toml": """\
+# Every kind's: the entry point is the core's contract.
+PYPROJECT = """\
 [build-system]
 requires = ["setuptools>=77"]
 build-backend = "setuptools.build_meta"
@@ -135,7 +156,7 @@ build-backend = "setuptools.build_meta"
 [project]
 name = "$distribution"
 version = "0.1.0"
-description = "The $name plugin for payments-platform"
+description = "$summary"
 readme = "README.md"
 requires-python = ">=3.11"
 dependencies = ["payments-platform"]
@@ -148,11 +169,14 @@ test = ["pytest>=8"]
 $name = "$package.plugin"
 
 [tool.setuptools]
-packages = ["$package"]
+packages = [$packages]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
-""",
+"""
+
+# The core's own kind: a generic plugin, a queue another plugin's function may send to.
+QUEUE_FILES: dict[str, str] = {
     "README.md": """\
 # $distribution
 
@@ -344,3 +368,14 @@ def test_visibility_longer_than_retention_is_refused_naming_both_settings():
         build(message_retention_seconds=60, visibility_timeout_seconds=120)
 ''',
 }
+
+
+QUEUE = ScaffoldKind(
+    "queue",
+    "a queue the transaction processor may send to, the whole plugin contract on one example (the default)",
+    QUEUE_FILES,
+    next_step=(
+        'enable it in an environment of environments.toml: enable = ["$name"] '
+        "(with the api plugin enabled: it grants the transaction processor)"
+    ),
+)

@@ -46,9 +46,9 @@ def register(commands: Commands) -> None:
     new_plugin.add_argument("--dir", help="directory to create (default: ./payments-NAME); must not exist")
     new_plugin.add_argument(
         "--kind",
-        choices=("queue", "connector"),
         default="queue",
-        help="what the example is: a queue the processor sends to (default), or a payment connector (plugin API 1.2)",
+        help="what the example is: a queue the transaction processor sends to (default), or a kind an installed "
+        "plugin contributes (an unknown kind is refused with the list)",
     )
 
 
@@ -142,16 +142,5 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
     written = write_scaffold(scaffold)
     print(f"created {scaffold.directory}/ (plugin '{scaffold.name}', distribution {scaffold.distribution}):")
     print("\n".join(f"  {path}" for path in written))
-    if scaffold.kind == "connector":
-        print(
-            f"next: pip install -e {scaffold.directory} && pytest {scaffold.directory}; "
-            f'then enable it in an environment of environments.toml instead of its connector: enable = ["{scaffold.name}"] '
-            "(at most one connector per environment)"
-        )
-        return 0
-    print(
-        f"next: pip install -e {scaffold.directory} && pytest {scaffold.directory}; "
-        f'then enable it in an environment of environments.toml: enable = ["{scaffold.name}"] '
-        "(with the api plugin enabled: it grants the transaction processor)"
-    )
+    print(f"next: pip install -e {scaffold.directory} && pytest {scaffold.directory}; then {scaffold.next_step()}")
     return 0

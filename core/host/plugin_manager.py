@@ -34,6 +34,7 @@ from payments_platform.core.deployment_checks import (
 from payments_platform.core.errors import ConfigError, PlatformError, PluginHookError, PluginLoadError, did_you_mean
 from payments_platform.core.host.hookimpl_checks import failure_site, registration_problems
 from payments_platform.core.host.provider_endpoints import provider_endpoint_services
+from payments_platform.core.scaffold_kinds import ScaffoldKind
 
 # Plugins distributed apart from the platform: a missing one is one `pip install` away.
 KNOWN_DISTRIBUTIONS: dict[str, str] = {"waf": "payments-waf"}
@@ -247,6 +248,11 @@ class PlatformPluginManager:
     def card_data_detectors(self) -> list[tuple[str, CardDataDetector]]:
         return self._collect("payments_card_data", CardDataDetector, {}, unique="name")
 
+    # -- authoring: outside any environment ---------------------------------------------
+    def scaffold_kinds(self) -> list[tuple[str, ScaffoldKind]]:
+        """(plugin, kind) of every kind the plugins contribute to ``new-plugin``, plugins by name."""
+        return self._collect("payments_scaffold_kinds", ScaffoldKind, {}, unique="name")
+
     def _collect(self, hook: str, kind: type[Any], kwargs: Mapping[str, Any], *, unique: str = "") -> list[Any]:
         """llm-style registration: each enabled plugin (by name) calls ``register(item)``; the
         host checks the type, refuses a name registered twice and remembers who registered what."""
@@ -282,6 +288,13 @@ class PlatformPluginManager:
             "wiring": self.wiring,
             "finalize": self.finalize,
         }[phase](name, ctx)
+
+
+def installed_plugins(sources: Mapping[str, PluginSource] | None = None) -> PlatformPluginManager:
+    """Every installed plugin loaded as if enabled, for what belongs to no environment (``new-plugin``'s
+    kinds): a broken one is as hard an error as in a build."""
+    found = dict(sources) if sources is not None else discover_plugins()
+    return PlatformPluginManager(sorted(found), found, environment="(installed plugins)")
 
 
 def _check_emulated_services(source: PluginSource, services: Any) -> None:

@@ -20,6 +20,8 @@ notes: README.md.
     local      the example requests printed at `local up`, the checks of `local smoke`, the
                chaos scenario (local_checks.py, chaos_scenario.py) and the card-data detector
                (runtime/redaction.py) the core's scans use
+    authoring  `new-plugin NAME --kind connector`: a payment connector distribution to start
+               from (connector_scaffold.py)
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ from payments_platform.core import (
     LocalDeployment,
     PluginContext,
     PluginDeclaration,
+    ScaffoldKind,
     SmokeCheck,
     hookimpl,
     keys,
 )
 
 from .card_fingerprint_secret import create_card_fingerprint_secret
+from .connector_scaffold import CONNECTOR_SCAFFOLD
 from .control_evidence import register_evidence
 from .definition import CARD_FINGERPRINT_ROTATOR, ROUTES, TRANSACTION_RECONCILER, load_create_transaction_schema
 from .function_access import grant_function_access
@@ -184,3 +188,8 @@ def payments_card_data(register: Callable[[CardDataDetector], None]) -> None:
     from payments_platform.runtime.redaction import contains_card_data
 
     register(CardDataDetector("PAN or labelled CVC (runtime/redaction.py)", contains_card_data))
+
+
+@hookimpl
+def payments_scaffold_kinds(register: Callable[[ScaffoldKind], None]) -> None:
+    register(CONNECTOR_SCAFFOLD)

@@ -1,5 +1,8 @@
-"""``new-plugin NAME --kind connector``: the files of a payment connector distribution (plugin API
-1.2, docs/PLUGIN_AUTHORS.md "Payment connectors").
+"""``payments-platform new-plugin NAME --kind connector``: the api plugin's scaffold kind (its
+``payments_scaffold_kinds``), a payment connector distribution (plugin API 1.2,
+docs/PLUGIN_AUTHORS.md "Payment connectors") -- the api plugin consumes ``keys.PAYMENT_CONNECTOR``
+and owns its invocation contract (runtime/connector_protocol.py), so the example of how to
+provide one is the api plugin's to keep in step with it.
 
 A small, real connector: its handler is the distribution's own code (``function_package``, with
 the platform's runtime support for the protocol and the redacting log configuration), it answers
@@ -12,7 +15,9 @@ plugins and exercise the handler against a stand-in DynamoDB client.
 
 from __future__ import annotations
 
-# With the queue scaffold's pyproject.toml (scaffold.py), its handler package listed.
+from payments_platform.core import ScaffoldKind
+
+# The core adds the pyproject.toml, listing the handler package (its __init__.py below) too.
 CONNECTOR_TEMPLATES: dict[str, str] = {
     "README.md": """\
 # $distribution
@@ -446,3 +451,14 @@ def test_a_request_outside_the_contract_is_a_function_error_naming_the_field(mon
         handler.handle(payload, None)
 ''',
 }
+
+CONNECTOR_SCAFFOLD = ScaffoldKind(
+    "connector",
+    "a payment connector with its own handler and ledger, for plugin API 1.2",
+    CONNECTOR_TEMPLATES,
+    summary="The $name connector for payments-platform",
+    next_step=(
+        'enable it in an environment of environments.toml instead of its connector: enable = ["$name"] '
+        "(at most one connector per environment)"
+    ),
+)
