@@ -30,6 +30,9 @@ def report(restored_deployment: LocalDeployment):
         running,
         chaos_scenario(running, REPO / "environments.toml"),
         requests=200,
+        # Four requests in flight per client, eight in all: the local processor's reserved concurrency.
+        # Most of a request's time under these faults is the runtime's retry backoff, not CPU.
+        threads_per_client=4,
         converge_timeout_s=130,
     )
     result = run_experiment(experiment, say=print)
