@@ -158,12 +158,17 @@ def assert_retryable_with_retry_after(responses):
             assert json.loads(response.body)["error"]["code"] in ("rate_limited", "service_unavailable")
 
 
+# A payment taken: decided (201), or still with the connector when its authorization budget ran out
+# (202 processing -- a burst of cold containers on a loaded two-core machine can take that long).
+TAKEN = (201, 202)
+
+
 def test_a_burst_of_32_distinct_keys_gets_201s_and_retryable_answers_only(deployment: LocalDeployment):
     key = sorted(deployment.record.api_keys.values())[0]
     responses = concurrently(*distinct_payments(deployment, key, DISTINCT_BURST))
     statuses = Counter(r.status for r in responses)
-    assert set(statuses) <= {201, *RETRYABLE}, statuses  # never a 500
-    assert statuses[201] >= 1, statuses
+    assert set(statuses) <= {*TAKEN, *RETRYABLE}, statuses  # never a 500
+    assert statuses[201] + statuses[202] >= 1, statuses
     assert_retryable_with_retry_after(responses)
     assert not any(contains_card_data(r.body.decode(errors="replace")) for r in responses)
 
@@ -188,5 +193,5 @@ def test_one_clients_flood_leaves_the_other_client_its_share(deployment: LocalDe
     )
     flood, others = results[:-1], results[-1]
     assert Counter(a.status for a in others) == {400: 40}
-    assert set(Counter(r.status for r in flood)) <= {201, *RETRYABLE}
+    assert set(Counter(r.status for r in flood)) <= {*TAKEN, *RETRYABLE}
     assert_retryable_with_retry_after(flood)
