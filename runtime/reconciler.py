@@ -58,9 +58,9 @@ MAX_RECORDS_PER_RUN = 100
 # A record is not started with less invocation time left than this (one claim, a find, two
 # sends, one completion -- each bounded by the clients' timeouts).
 MIN_TIME_PER_RECORD_MS = 2_000
-# A transaction without its outcome is left this long to its client's retries (which hold the card
-# and can authorize) before the reconciler asks the connector for its status -- an answer that closes
-# the key. With the one-minute schedule: settled within 2 minutes (docs/RUNTIME.md "Lifecycle").
+# A transaction without its outcome is left this long -- to an authorize still on its way to the
+# acquirer, and to its client's retries -- before the reconciler asks the connector for its status, an
+# answer that closes the key. With the one-minute schedule: settled within 2 minutes (docs/RUNTIME.md).
 OUTCOME_GRACE_MS = 30_000
 # Non-retryable failures on one record before it is quarantined (retryable ones -- an SQS
 # outage, say -- never quarantine: the stranded-age alarm pages instead).
@@ -207,8 +207,8 @@ class TransactionReconciler:
         lifecycle = self._lifecycle
         assert lifecycle is not None
         if self._now_ms() - transaction.created_at_ms < OUTCOME_GRACE_MS:
-            # Its client, told to retry, holds the card and may still authorize it: a status query
-            # now would close the key (not_submitted) under it.
+            # Its authorize may still be on its way to the acquirer (the processor cut short, the
+            # connector slow): a status query now would close the key (not_submitted) under it.
             report.unresolved += 1
             self._store.mark_dispatch_incomplete(record.record_id, audit_sent=True, event_published=True)
             return False

@@ -203,8 +203,9 @@ class TransactionCreator:
                 )
             lease_ms = lease_ms_for(remaining_time_ms)
             if decision is Decision.REPLAY and self._unfinished(existing):
-                # A request cut short (its lease ran out) before its outcome: this retry, which
-                # holds the card, finishes it -- whoever claims the record first.
+                # A request cut short (its lease ran out) before its outcome: this retry finishes it --
+                # whoever claims the record first; it authorizes only a transaction never submitted
+                # (still `received`), else asks for the outcome (transaction_lifecycle.py).
                 return self._resume_dispatch(existing, now_ms, request_id, lease_ms, request, stale=True)
             if decision is Decision.REPLAY:
                 return CreationResult(

@@ -7,10 +7,10 @@ Each transition is one conditional write of the transaction and its idempotency 
 outcomes), then one audit message (SQS FIFO, deduplicated per transition) and one event of the
 transition's type (``payment.transaction.<status>``, its id one per transition). ``processing`` is
 written *before* the connector is asked, so a transaction the connector may have seen is never
-``received``. Whoever finds it ``processing`` later asks the connector about the same idempotency
-key: a client's retry (which holds the card) with an authorize the connector answers from its ledger
-when it has seen the key -- never a second authorization --, the reconciler (which does not) with a
-status query, whose answer is final.
+``received``. Only the call that moves it to ``processing`` sends ``authorize``, once. Whoever finds
+it ``processing`` later -- a client's retry, the reconciler -- finds its outcome unknown (that
+authorize may have reached the acquirer) and asks for it with a status query, whose answer is final:
+an unknown outcome is asked for, never re-sent, so no retry path can authorize a card twice.
 
 The idempotency key sent to the connector is the transaction id: one per transaction, whatever
 the client's retries (their Idempotency-Key finds the same transaction)."""
@@ -53,13 +53,14 @@ class TransactionLifecycle:
         self, transaction: Transaction, record_id: str, request_id: str, card: CardDetails | None = None
     ) -> Transaction:
         """Take ``transaction`` as far as the connector's answers allow: its outcome, or
-        ``processing`` when the connector gave none in time. With ``card`` (the request's or its
-        retry's, in memory only) the connector is asked to authorize the key -- its first
-        authorization, or the answer its ledger recorded: never a second one; without it (the
-        reconciler holds no card data) it is asked for the key's status, which also stops any later
+        ``processing`` when the connector gave none in time. The call that moves it from
+        ``received`` to ``processing`` with ``card`` (the request's or its retry's, in memory only)
+        asks the connector to authorize the key; any other -- a retry finding it ``processing``, the
+        reconciler, which holds no card data -- asks for the key's status, which also stops any later
         authorize. Raises DispatchFailed when a transition's audit message or event could not be sent."""
         if transaction.status in FINAL_STATUSES:
             return transaction
+        moved_here = False
         if transaction.status == STATUS_RECEIVED:
             processing = dataclasses.replace(transaction, status=STATUS_PROCESSING)
             transaction, moved_here = self._move(transaction, processing, record_id, request_id)
@@ -68,7 +69,7 @@ class TransactionLifecycle:
         key = transaction.transaction_id
         question: AuthorizeRequest | StatusRequest = (
             AuthorizeRequest(key, transaction.amount, transaction.currency, card, transaction.merchant_reference)
-            if card is not None
+            if card is not None and moved_here
             else StatusRequest(key)
         )
         answer = self._connector.ask(question, self._timeout_ms())
