@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 import suite_snapshots
-from e2e_support import ENVIRONMENT, REPO, TIMINGS, LocalDeployment
+from e2e_support import ENVIRONMENT, REPO, TIMINGS, LocalDeployment, terraform_or_skip
 
 from payments_platform.core.errors import TerraformError
 from payments_platform.core.host.config import load_config
@@ -37,19 +37,6 @@ from payments_platform.core.local.emulator.retried_calls import retries_said
 from payments_platform.core.local.lifecycle import down
 from payments_platform.core.local.run_record import LocalRun, RunRecord
 from payments_platform.core.ops.terraform import Terraform, find_mirror, find_terraform
-
-
-def _terraform_or_skip() -> None:
-    try:
-        find_terraform()
-    except TerraformError as exc:
-        pytest.skip(f"end-to-end deployment needs terraform: {exc}")
-    if find_mirror() is None:
-        pytest.skip(
-            "end-to-end deployment needs an offline provider mirror holding registry.terraform.io/hashicorp/aws "
-            "(none at PAYMENTS_TF_PROVIDER_MIRROR, /opt/tf-plugins, ~/.terraform.d/plugins, ...)"
-        )
-
 
 # The child process that runs `local up`'s own code for the session (started at collection).
 _BACKGROUND: dict[str, Any] = {}
@@ -114,7 +101,7 @@ def _retried_requests() -> str:
 
 @pytest.fixture(scope="session")
 def deployment() -> Iterator[LocalDeployment]:
-    _terraform_or_skip()
+    terraform_or_skip()
     if _BACKGROUND.get("ungrouped"):
         # Ungrouped, xdist would run these modules on every worker, each with a deployment of its own.
         pytest.fail(
@@ -169,7 +156,7 @@ def restored_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lo
     """A `local` deployment of the module's own, restored from the seed's snapshot (~15 s, issue #31):
     for a module whose load or faults would slow or disturb the shared one's other tests (chaos), and
     which then runs on another worker beside them. Run alone, with no seed, it deploys cold."""
-    _terraform_or_skip()
+    terraform_or_skip()
     suite_snapshots.wait_for_the_seed()
     run_dir = tmp_path_factory.mktemp("restored") / ".payments-local"
     process = subprocess.run(
@@ -193,7 +180,7 @@ def restored_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lo
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A bare emulator process of its own (IAM enforced, every emulator patch), for tests that
     deploy something other than `local` (tests/e2e/test_remote_state.py)."""
-    _terraform_or_skip()
+    terraform_or_skip()
     from payments_platform.core.testing.emulator import running_emulator
 
     with running_emulator(tmp_path_factory.mktemp("emulator")) as emulator:

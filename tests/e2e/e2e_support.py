@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 
 from payments_platform.core.environment import EnvironmentConfig
+from payments_platform.core.errors import TerraformError
 from payments_platform.core.local.emulator.admin import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
 from payments_platform.core.local.leftovers import leftovers
 from payments_platform.core.local.lifecycle import down
 from payments_platform.core.local.processes import emulator_client
 from payments_platform.core.local.run_record import LocalRun, RunRecord
-from payments_platform.core.ops.terraform import Terraform
+from payments_platform.core.ops.terraform import Terraform, find_mirror, find_terraform
 
 REPO = Path(__file__).resolve().parents[2]
 ENVIRONMENT = "local"
@@ -37,6 +38,19 @@ def output_tail(result: subprocess.CompletedProcess[str], lines: int = OUTPUT_TA
         tail = "\n".join((text or "").rstrip().splitlines()[-lines:])
         parts.append(f"--- {name} (last {lines} lines) ---\n{tail or '(empty)'}")
     return "\n".join(parts)
+
+
+def terraform_or_skip() -> None:
+    """Skips the test without a terraform binary or an offline provider mirror; nothing else skips."""
+    try:
+        find_terraform()
+    except TerraformError as exc:
+        pytest.skip(f"end-to-end deployment needs terraform: {exc}")
+    if find_mirror() is None:
+        pytest.skip(
+            "end-to-end deployment needs an offline provider mirror holding registry.terraform.io/hashicorp/aws "
+            "(none at PAYMENTS_TF_PROVIDER_MIRROR, /opt/tf-plugins, ~/.terraform.d/plugins, ...)"
+        )
 
 
 @dataclass

@@ -26,14 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import REGION
+from e2e_support import REGION, terraform_or_skip
 from plugin_distributions import install_in_throwaway_venv
 from suite_snapshots import copy_the_seed_into
 
 from payments_platform.core.local.processes import emulator_client
 from payments_platform.core.local.run_record import RunRecord
 from payments_platform.core.local.snapshots import SNAPSHOTS_DIR_NAME, SNAPSHOTS_ENV_VAR
-from payments_platform.core.ops.terraform import find_mirror, find_terraform
 from payments_platform.plugins.api.local_checks import payment_body
 from payments_platform.runtime.redaction import contains_card_data
 
@@ -90,12 +89,7 @@ def local_config_with(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def connector_up() -> Iterator[ConnectorDeployment]:
-    try:
-        find_terraform()
-    except Exception as exc:  # noqa: BLE001 -- any reason terraform is missing skips, as conftest does
-        pytest.skip(f"needs terraform: {exc}")
-    if find_mirror() is None:
-        pytest.skip("needs an offline provider mirror holding hashicorp/aws")
+    terraform_or_skip()
     with tempfile.TemporaryDirectory(prefix="payments-connector-") as tmp:
         root = Path(tmp)
         made = run_cli("new-plugin", NAME, "--kind", "connector", "--dir", root / "plugin")

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import REGION
+from e2e_support import REGION, terraform_or_skip
 from plugin_distributions import install_in_throwaway_venv
 from suite_snapshots import copy_the_seed_into
 
@@ -40,7 +40,6 @@ from payments_platform.core.local.processes import emulator_client
 from payments_platform.core.local.run_record import RunRecord
 from payments_platform.core.local.snapshots import SNAPSHOTS_DIR_NAME, SNAPSHOTS_ENV_VAR
 from payments_platform.core.ops.compliance.checkov import CHECKOV_ENV_VAR, locate_checkov
-from payments_platform.core.ops.terraform import find_mirror, find_terraform
 from payments_platform.plugins.api.local_checks import payment_body
 from payments_platform.runtime.redaction import contains_card_data
 
@@ -153,12 +152,7 @@ def enabled_in(config: str, environment: str, plugin: str) -> str:
 def distribution() -> Iterator[Distribution]:
     """`new-plugin merchant_hooks`, the author's code laid over it, installed (not editable) in a
     throwaway venv that sees this environment's packages through a .pth file."""
-    try:
-        find_terraform()
-    except Exception as exc:  # noqa: BLE001 -- any reason terraform is missing skips, as conftest does
-        pytest.skip(f"needs terraform: {exc}")
-    if find_mirror() is None:
-        pytest.skip("needs an offline provider mirror holding hashicorp/aws")
+    terraform_or_skip()
     with tempfile.TemporaryDirectory(prefix="payments-distribution-") as tmp:
         root = Path(tmp)
         plugin = root / "plugin"

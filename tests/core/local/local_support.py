@@ -5,12 +5,41 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+from suite_snapshots import wait_for_the_seed
+
 from payments_platform.core.local.apigw.deployed_api import ApiKey, DeployedApi, GatewayResponse, Method, Throttle
+from payments_platform.core.ops.terraform import find_mirror
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+# Popen arguments for a CLI a test will Ctrl-C (os.killpg(pid, SIGINT)): a process group of its own,
+# and SIGINT's default action even when the suite runs as a script's background job (POSIX: such a
+# job inherits SIGINT ignored, and the Ctrl-C would be lost).
+CTRL_C_ABLE = {"start_new_session": True, "preexec_fn": _sigint_default}
+
+
+def seeded_workdir(tmp_path: Path) -> Path:
+    """``tmp_path`` holding the repository's environments.toml, for a test whose `local up` restores
+    the suite's snapshot: skipped without terraform and a provider mirror, returned once the seed is up."""
+    if shutil.which("terraform") is None or find_mirror() is None:
+        pytest.skip("needs terraform and an offline provider mirror")
+    shutil.copy(REPO / "environments.toml", tmp_path / "environments.toml")
+    wait_for_the_seed()
+    return tmp_path
+
 
 KEY_VALUE = "k" * 40
 OTHER_KEY_VALUE = "o" * 40

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from local_support import processes_under
+from local_support import CTRL_C_ABLE, processes_under
 from suite_snapshots import wait_for_the_seed
 
 from payments_platform.core.local.processes import alive
@@ -166,10 +166,7 @@ def start_up(workdir: Path) -> tuple[subprocess.Popen, dict]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,
-        # A suite started in the background of a script inherits SIGINT ignored (POSIX job control
-        # off): what this test sends must reach the CLI as a terminal's Ctrl-C would.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        **CTRL_C_ABLE,  # what this test sends must reach the CLI as a terminal's Ctrl-C would
     )
     record_file = workdir / ".payments-local" / "run.json"
     deadline = time.monotonic() + 300  # the synth and init before it take minutes under a parallel suite's load

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from local_support import processes_under
-from suite_snapshots import wait_for_the_seed
+from local_support import processes_under, seeded_workdir
 
 from payments_platform.core.deployment_checks import http_request as request
 from payments_platform.core.local.processes import alive
-from payments_platform.core.ops.terraform import find_mirror
 from payments_platform.plugins.api.local_checks import payment_body
 
 from cli_runner import CLI
@@ -37,11 +34,7 @@ PARENT_DEATH_LIMIT_S = 5.0
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    if shutil.which("terraform") is None or find_mirror() is None:
-        pytest.skip("needs terraform and an offline provider mirror")
-    shutil.copy(REPO / "environments.toml", tmp_path / "environments.toml")
-    wait_for_the_seed()
-    return tmp_path
+    return seeded_workdir(tmp_path)
 
 
 def up_command(workdir: Path) -> list[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from local_support import CTRL_C_ABLE
 from plugin_distributions import install_distribution
 
 from payments_platform.core.host.emulator_identity import EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY
@@ -65,10 +66,7 @@ def test_the_subscribers_queue_receives_the_events_it_asked_for_and_never_an_ala
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,
-        # The Ctrl-C below must reach it even when the suite runs as a script's background job
-        # (POSIX: such a job inherits SIGINT ignored; the CLI would wait out the 120 s below).
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        **CTRL_C_ABLE,  # the Ctrl-C below must reach it (else it waits out the 120 s there)
     )
     try:
         started = time.time()

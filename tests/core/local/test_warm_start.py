@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-from local_support import processes_under
+from local_support import CTRL_C_ABLE, processes_under, seeded_workdir
 from suite_snapshots import store as suite_store
-from suite_snapshots import wait_for_the_seed
 
 from payments_platform.core.local.snapshots import (
     MANIFEST,
@@ -27,7 +26,6 @@ from payments_platform.core.local.snapshots import (
     SnapshotStore,
     StackIdentity,
 )
-from payments_platform.core.ops.terraform import find_mirror
 
 from cli_runner import CLI, run_cli
 
@@ -38,11 +36,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    if shutil.which("terraform") is None or find_mirror() is None:
-        pytest.skip("needs terraform and an offline provider mirror")
-    shutil.copy(REPO / "environments.toml", tmp_path / "environments.toml")
-    wait_for_the_seed()
-    return tmp_path
+    return seeded_workdir(tmp_path)
 
 
 def local(workdir: Path, store: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -99,8 +93,7 @@ def test_a_snapshot_of_another_moto_is_refused_in_one_line_and_the_cold_path_run
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        **CTRL_C_ABLE,
     )
     try:
         printed: list[str] = []
