@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from .cards import card_brand, luhn_valid
@@ -109,6 +110,22 @@ _UUID = re.compile(r"(?i)(?<![0-9a-z])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 _HEX_IDENTIFIER = re.compile(r"(?i)(?<![0-9a-z])[0-9a-f]{24,}(?![0-9a-z])")
 
 
+def _is_hex_uuid(uuid: re.Match[str]) -> bool:
+    """A canonical UUID with a hex letter: its digit groups, at most 12 long and split by letters or
+    hyphens where a PAN's are not, never hold one (Lambda's and API Gateway's request ids)."""
+    return re.search("[a-fA-F]", uuid.group(0)) is not None
+
+
+def _outside_hex_uuids(text: str, transform: Callable[[str], str]) -> str:
+    """``transform`` applied to ``text`` except its hex UUIDs, which are kept as they are."""
+    pieces, last = [], 0
+    for uuid in _UUID.finditer(text):
+        if _is_hex_uuid(uuid):
+            pieces += [transform(text[last : uuid.start()]), uuid.group(0)]
+            last = uuid.end()
+    return "".join(pieces) + transform(text[last:])
+
+
 def _ascii_digits(text: str) -> str:
     """``text`` with every decimal digit of any script as its ASCII digit (a PAN in fullwidth or
     Arabic-Indic digits is still a PAN)."""
@@ -166,7 +183,7 @@ def contains_card_data(text: str) -> bool:
     if _CVC_IN_TEXT.search(text) is not None:
         return True
     # A UUID of digits only is read as digits: it can carry a PAN written 8-4-4.
-    text = _UUID.sub(lambda uuid: "\n" if re.search("[a-fA-F]", uuid.group(0)) else uuid.group(0), text)
+    text = _UUID.sub(lambda uuid: "\n" if _is_hex_uuid(uuid) else uuid.group(0), text)
     # Inside a hex identifier only a scheme's PAN counts (any 12-19 Luhn-valid digits would be
     # one identifier in two hundred).
     for identifier in _HEX_IDENTIFIER.finditer(text):
@@ -188,7 +205,9 @@ def _mask_run(match: re.Match[str]) -> str:
 def mask_text(text: str) -> str:
     """``text`` with PAN candidates and labelled CVC values masked."""
     if len(text) >= 12 and any(c.isdigit() for c in text):
-        text = _DIGIT_RUN.sub(_mask_run, text)
+        # Hex UUIDs kept, as contains_card_data reads them: read as digit runs joined by their
+        # hyphens, one request id in 230 would be masked (in every log line and error it names).
+        text = _outside_hex_uuids(text, lambda part: _DIGIT_RUN.sub(_mask_run, part))
         text = _CVC_IN_TEXT.sub(lambda m: m.group(1) + m.group(2) + SECRET_MASK, text)
     return text
 
