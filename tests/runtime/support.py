@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -40,6 +41,15 @@ RUNTIME_ENV = {
     "AWS_LAMBDA_FUNCTION_NAME": "payments-test-transactions",
     "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
 }
+
+
+ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?")
+
+
+def without_timestamps(text: str) -> str:
+    """``text`` with the ISO timestamps a logger or a ledger writes taken out: their digits (the
+    microseconds "…819876") may hold any short run a card-data check looks for ("987")."""
+    return ISO_TIMESTAMP.sub("<time>", text)
 
 
 def next_year() -> int:
