@@ -102,6 +102,24 @@ _LONGEST_PAN = 19
 # An AWS account id inside an ARN (arn:aws:iam::123456789012:role/x) is 12 digits that may pass
 # Luhn; the ARN's shape says what it is.
 _ARN_ACCOUNT = re.compile(r"(arn:[a-z0-9-]+:[a-z0-9-]*:[a-z0-9-]*:)[0-9]{12}(?=:)")
+# An AWS access key id: 16 random upper-case letters and digits after AKIA/ASIA, where "CVC418"
+# turns up in one in 75,000 (a function's key is in every fault log line naming its call). Read
+# as a key for the CVC label only: its digits are still read for a PAN.
+_ACCESS_KEY_ID = re.compile(r"(?<![A-Z0-9])A[KS]IA[A-Z0-9]{16}(?![A-Z0-9])")
+# So is the account id an SQS queue URL's path starts with (https://host:port/123456789012/name):
+# chained across the "/" to the port before it, one port in seventy made a PAN (an emulator's
+# fault log naming its queue, once a chaos run's "card data").
+_URL_ACCOUNT = re.compile(r"(?i)(https?://[^\s/]+/)[0-9]{12}(?=/)")
+# An RFC 3339 / ISO 8601 timestamp with valid fields (and Python logging's "2026-12-06 09:12:34,567"):
+# its groups chained would hold a branded, Luhn-valid number one time in a few thousand
+# (2000-01-30T00:55:01.025+00:00 starts a Diners "PAN" at its day). A PAN cannot hide in one: no
+# scheme's BIN starts 19, 20 or 21, and one glued to it (more than 9 fraction digits, a digit
+# before the year) stops the match, so the text is read as digits again.
+_TIMESTAMP = re.compile(
+    r"(?<![0-9])(?:19|20|21)[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:[.,][0-9]{1,9})?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])?(?![0-9])"
+)
 # Hex identifiers mix digits and letters at random: read as digit groups split by letters, one
 # UUID in twelve would hold a "PAN". A canonical UUID (no group over 12 digits) cannot hold one
 # and is skipped; in a longer hex string (digests, trace ids: 24+ characters, longer than a
@@ -180,8 +198,9 @@ def contains_card_data(text: str) -> bool:
     after a CVC-like label. The one policy for refusing a string, at validation and at every
     writer."""
     text = _ARN_ACCOUNT.sub(r"\g<1>account", _ascii_digits(text))
-    if _CVC_IN_TEXT.search(text) is not None:
+    if _CVC_IN_TEXT.search(_ACCESS_KEY_ID.sub("access-key", text)) is not None:
         return True
+    text = _TIMESTAMP.sub("\n", _URL_ACCOUNT.sub(r"\g<1>account", text))
     # A UUID of digits only is read as digits: it can carry a PAN written 8-4-4.
     text = _UUID.sub(lambda uuid: "\n" if _is_hex_uuid(uuid) else uuid.group(0), text)
     # Inside a hex identifier only a scheme's PAN counts (any 12-19 Luhn-valid digits would be

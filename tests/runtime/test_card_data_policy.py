@@ -220,6 +220,10 @@ innocent_parts = st.one_of(
     st.from_regex(r"\A(cus|ord|inv)_[A-Za-z]{6}[0-9]{1,8}\Z"),
     st.tuples(st.integers(0, 99999), st.integers(0, 99)).map(lambda a: f"EUR {a[0]}.{a[1]:02d}"),
     st.integers(0, 9999).map(lambda n: f"room {n}, floor 3"),
+    st.integers(1024, 65535).map(lambda port: f"http://127.0.0.1:{port}/123456789012/payment-audit-local.fifo"),
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2199, 12, 31)).map(
+        lambda t: t.strftime("%Y-%m-%d %H:%M:%S,") + f"{t.microsecond // 1000:03d}"  # logging's asctime
+    ),
 )
 
 
@@ -243,12 +247,30 @@ def test_innocent_text_is_not_card_data(parts, joiner):
         "cidr 10.0.0.0/16",
         "acid 123",
         "2026-12-06T01:57:03.123Z",
+        "2000-01-30T00:55:01.025+00:00",  # its groups chained: a Diners number from the day on
+        "2026-12-06 00:12:34,567 WARNING payments.faults: fault f-0a1b2c hit",
+        "http://127.0.0.1:35280/123456789012/payment-audit-local.fifo",  # the port and the account: a JCB
+        "AKIAL9CVC418TOM4FE8F",
         "+1 (555) 123-4567",
         "v4.0.0566",
     ],
 )
 def test_identifiers_of_the_platform_and_common_text_are_not_card_data(text):
     assert not contains_card_data(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-12-06T00:00:00Z 4000.0566.5566.5556",
+        "2026-12-06T00:00:00.1234000056655665556",  # glued to the fraction: no timestamp
+        "http://127.0.0.1:8080/4000056655665556/x",
+        "AKIA4000056655665556",
+        "AKIAL9CVC418TOM4FE8F cvc 418",
+    ],
+)
+def test_card_data_beside_or_inside_what_is_read_as_an_identifier_is_still_card_data(text):
+    assert contains_card_data(text)
 
 
 # --------------------------------------------------------------------- the writers
