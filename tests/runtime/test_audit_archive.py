@@ -12,7 +12,7 @@ import pytest
 
 from payments_platform.runtime import audit_archive
 from payments_platform.runtime.audit_archive import AuditArchiver, PoisonMessage, archive_object
-from payments_platform.runtime.redaction import contains_card_data, contains_pan
+from payments_platform.runtime.redaction import contains_card_data
 
 from .sqs_event_source import EventSource
 from .support import (
@@ -135,7 +135,10 @@ def test_archived_objects_hold_no_card_number_or_cvc(aws, archive):
     bodies = _bodies(archive["s3"])
     assert len(bodies) == 12
     for body in bodies:
-        assert not contains_pan(body)
+        # The one policy, which reads the request and message ids (UUIDs) as ids: the masking's
+        # digit-run detector finds a Luhn-valid "PAN" across a uuid4's hyphens once in ~250
+        # (24 ids here: one run in ten failed).
+        assert not contains_card_data(body)
         assert not any(card in body for card in CARDS)
         message = json.loads(body)["message"]
         assert not contains_card_data(json.dumps(message)) and set(message["card"]) == {"brand", "last4"}
@@ -171,7 +174,7 @@ def test_card_data_a_sender_put_in_an_audit_message_is_masked_in_the_archive(aws
     EventSource(aws.sqs, aws.audit_queue_url, audit_archive.handler).drain()
 
     (body,) = _bodies(archive["s3"])
-    assert not contains_pan(body) and VISA not in body and MASTERCARD not in body
+    assert not contains_card_data(body) and VISA not in body and MASTERCARD not in body
     assert json.loads(body)["message"]["card"]["cvc"] == "[REDACTED]"
     logged = capsys.readouterr().out
     assert "audit_message_card_data_masked" in logged and VISA not in logged and MASTERCARD not in logged
