@@ -158,7 +158,8 @@ def needs_terraform() -> None:
 
 
 def start_up(workdir: Path) -> tuple[subprocess.Popen, dict]:
-    """`local up` in the background, returned once terraform apply is under way (20 s into it);
+    """`local up` in the background, returned once terraform apply is under way: its first resource
+    made, the rest being created (the SQS queues' settle waits hold it there for a minute);
     --fresh: these faults are the cold path's, a snapshot would leave no apply to interrupt."""
     process = subprocess.Popen(
         [*CLI, "--config", str(workdir / "environments.toml"), "local", "up", "--fresh"],
@@ -168,19 +169,22 @@ def start_up(workdir: Path) -> tuple[subprocess.Popen, dict]:
         text=True,
         **CTRL_C_ABLE,  # what this test sends must reach the CLI as a terminal's Ctrl-C would
     )
-    record_file = workdir / ".payments-local" / "run.json"
+    record_file, terraform_log = workdir / ".payments-local" / "run.json", workdir / ".payments-local" / "terraform.log"
     deadline = time.monotonic() + 300  # the synth and init before it take minutes under a parallel suite's load
     record: dict = {}
     while time.monotonic() < deadline:
         if record_file.exists():
             record = json.loads(record_file.read_text())
-            if record.get("applied"):
+            if record.get("applied") and "Creation complete" in _text_of(terraform_log):
                 break
         assert process.poll() is None, process.communicate()
         time.sleep(0.2)
-    assert record.get("applied"), "terraform apply never started"
-    time.sleep(20)
+    assert record.get("applied") and "Creation complete" in _text_of(terraform_log), "terraform apply made nothing"
     return process, record
+
+
+def _text_of(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
 
 
 @pytest.mark.terraform
