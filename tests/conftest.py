@@ -15,6 +15,11 @@ worker, identically (xdist checks that every worker collected the same list):
   stack, an emulator, a deployment of its own) is one unit, so the fixture is built once;
 * any other test is a unit of its own (a `local up` in its own directory, a pure function).
 
+On the shared deployment the ``starts_early`` tests run first (by their ``order``, then file order):
+each starts what waits on the deployed schedule (stranded dispatches, a payment the reconciler
+settles) from a session-scoped fixture, so the minute the schedule takes passes under the other
+modules instead of in a test that only waits; its module's later tests check the outcome.
+
 The units go out longest first: the shared deployment, then every unit holding a
 ``terraform`` test, then the rest in file order, and last the ``warm_start`` tests, which restore
 the snapshot the shared deployment keeps (tests/suite_snapshots.py).
@@ -45,6 +50,11 @@ _SUITE_SNAPSHOTS: dict[str, str] = {}
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "warm_start: needs a deployment and starts from the suite's snapshot (tests/suite_snapshots.py)"
+    )
+    config.addinivalue_line(
+        "markers",
+        "starts_early(order=0): on the shared deployment, runs before its other tests, lowest order first "
+        "(tests/conftest.py says why)",
     )
     if not hasattr(config, "workerinput") and SNAPSHOTS_ENV_VAR not in os.environ:
         # Before any worker starts, so all of them (and every `local up` they run) share it.
@@ -101,14 +111,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(unit))
     slow_units = {units[item] or item.nodeid for item in items if item.get_closest_marker("terraform")}
 
-    def rank(indexed: tuple[int, pytest.Item]) -> tuple[int, int]:
+    def rank(indexed: tuple[int, pytest.Item]) -> tuple[int, int, int]:
         index, item = indexed
         unit = units[item]
         if unit == SHARED_DEPLOYMENT_GROUP:
-            return (0, index)
+            early = item.get_closest_marker("starts_early")
+            return (0, early.kwargs.get("order", 0) if early else 1_000, index)
         if item.get_closest_marker("warm_start"):
-            return (3, index)  # last: by then the shared deployment has seeded the suite's snapshot
-        return (1 if (unit or item.nodeid) in slow_units else 2, index)
+            return (3, 0, index)  # last: by then the shared deployment has seeded the suite's snapshot
+        return (1 if (unit or item.nodeid) in slow_units else 2, 0, index)
 
     items[:] = [item for _, item in sorted(enumerate(items), key=rank)]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,35 @@ class LocalDeployment:
     console: list[str] = field(default_factory=list)  # what `local up` said
     teardown: Teardown | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
+    # What tests made on the deployment (their subscriptions to the topic), removed before `down`
+    # inspects what the destroy left: a session-scoped one may outlive the module that made it.
+    test_subscriptions: dict[str, Callable[[], None]] = field(default_factory=dict)
+
+    def subscribe_a_queue(self, name: str) -> tuple[str, str]:
+        """A queue of the tests' own (``e2e-{name}-…``) subscribed to the notifications topic with
+        raw delivery, removed before the deployment goes down or by ``unsubscribe``: (queue URL,
+        subscription ARN)."""
+        sqs, sns = self.client("sqs"), self.client("sns")
+        url = sqs.create_queue(QueueName=f"e2e-{name}-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        subscription = sns.subscribe(
+            TopicArn=self.outputs["notifications_topic_arn"],
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )["SubscriptionArn"]
+
+        def remove() -> None:
+            sns.unsubscribe(SubscriptionArn=subscription)
+            sqs.delete_queue(QueueUrl=url)
+
+        self.test_subscriptions[subscription] = remove
+        return url, subscription
+
+    def unsubscribe(self, subscription: str) -> None:
+        removing = self.test_subscriptions.pop(subscription, None)
+        if removing is not None and self.teardown is None:
+            removing()
 
     @property
     def endpoint(self) -> str:
@@ -121,6 +152,8 @@ class LocalDeployment:
     def down(self) -> Teardown:
         """`local down`, once, recording what the emulator still holds after terraform destroy."""
         if self.teardown is None:
+            for subscription in list(self.test_subscriptions):
+                self.unsubscribe(subscription)
             captured: dict[str, Any] = {}
 
             def inspect(record: RunRecord) -> None:

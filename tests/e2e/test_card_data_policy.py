@@ -67,18 +67,9 @@ def _post(deployment: LocalDeployment, body: dict[str, Any]) -> Any:
 @pytest.fixture(scope="module")
 def events_queue(deployment: LocalDeployment) -> Iterator[str]:
     """A queue subscribed to the notifications topic (its real subscriber is an e-mail address)."""
-    sqs, sns = deployment.client("sqs"), deployment.client("sns")
-    url = sqs.create_queue(QueueName=f"e2e-card-data-events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    subscription = sns.subscribe(
-        TopicArn=deployment.outputs["notifications_topic_arn"],
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )["SubscriptionArn"]
+    url, subscription = deployment.subscribe_a_queue("card-data-events")
     yield url
-    sns.unsubscribe(SubscriptionArn=subscription)
-    sqs.delete_queue(QueueUrl=url)
+    deployment.unsubscribe(subscription)
 
 
 @pytest.mark.parametrize(("field", "value"), EVIDENCE, ids=[f"{f}={v!r}" for f, v in EVIDENCE])

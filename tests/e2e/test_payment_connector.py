@@ -41,18 +41,7 @@ class Watch:
     def __init__(self, deployment: LocalDeployment) -> None:
         self.sqs, self.s3 = deployment.client("sqs"), deployment.client("s3")
         self.archive = deployment.outputs["audit_archive_bucket_name"]
-        self.url = self.sqs.create_queue(QueueName=f"e2e-connector-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        variables = deployment.client("lambda").get_function_configuration(
-            FunctionName=f"transaction-processor-{deployment.environment.suffix}"
-        )["Environment"]["Variables"]
-        self.sns = deployment.client("sns")
-        self.subscription = self.sns.subscribe(
-            TopicArn=variables["NOTIFICATIONS_TOPIC_ARN"],
-            Protocol="sqs",
-            Endpoint=arn,
-            Attributes={"RawMessageDelivery": "true"},
-        )["SubscriptionArn"]
+        self.url, self.subscription = deployment.subscribe_a_queue("connector")
         self.events: list[dict[str, Any]] = []
         self.raw: list[str] = []
 
@@ -79,14 +68,12 @@ class Watch:
                 return [json.loads(body)["message"] for body in bodies]
             time.sleep(0.5)
 
-    def close(self) -> None:
-        self.sns.unsubscribe(SubscriptionArn=self.subscription)
-        self.sqs.delete_queue(QueueUrl=self.url)
 
-
-@pytest.fixture(scope="module")
-def payments(deployment: LocalDeployment):
-    """One payment per test card, each POST answered; then each transaction read until final."""
+@pytest.fixture(scope="session")
+def paid(deployment: LocalDeployment):
+    """One payment per test card, each POST answered -- by a test that starts early on the shared
+    deployment (``starts_early``): the slow card's settling by the scheduled reconciler happens
+    under the other modules, and the later tests here read it settled."""
     watch = Watch(deployment)
     api_key = sorted(deployment.record.api_keys.values())[0]
     run = uuid.uuid4().hex[:6]
@@ -97,8 +84,16 @@ def payments(deployment: LocalDeployment):
         headers = {"x-api-key": api_key, "Content-Type": "application/json", "Idempotency-Key": key}
         answer = request("POST", f"{deployment.url}/transactions", headers=headers, body=body)
         paid[card] = {"answer": answer, "body": json.loads(answer.body), "key": key, "request": body}
+    yield {"paid": paid, "watch": watch, "api_key": api_key}
+    deployment.unsubscribe(watch.subscription)
+
+
+@pytest.fixture(scope="module")
+def payments(deployment: LocalDeployment, paid: dict[str, Any]):
+    """The payments, each transaction read until final."""
+    api_key = paid["api_key"]
     deadline = time.monotonic() + SETTLE_WAIT_S
-    for entry in paid.values():
+    for entry in paid["paid"].values():
         transaction_id = entry["body"]["transaction_id"]
         while True:
             status = request(
@@ -108,14 +103,14 @@ def payments(deployment: LocalDeployment):
             if entry["status"].get("status") != "processing" or time.monotonic() > deadline:
                 break
             time.sleep(2)
-    yield {"paid": paid, "watch": watch, "api_key": api_key}
-    watch.close()
+    return paid
 
 
+@pytest.mark.starts_early(order=1)
 @pytest.mark.parametrize("card", list(TEST_CARDS))
-def test_the_post_answers_the_cards_documented_status(payments, card):
+def test_the_post_answers_the_cards_documented_status(paid, card):
     http_status, final, decline_code = TEST_CARDS[card]
-    entry = payments["paid"][card]
+    entry = paid["paid"][card]
     assert entry["answer"].status == http_status, entry["answer"].body
     expected = "processing" if http_status == 202 else final
     assert (entry["body"]["status"], entry["body"].get("decline_code")) == (expected, decline_code)
