@@ -15,6 +15,11 @@ worker, identically (xdist checks that every worker collected the same list):
   stack, an emulator, a deployment of its own) is one unit, so the fixture is built once;
 * any other test is a unit of its own (a `local up` in its own directory, a pure function).
 
+The shared deployment's worker first runs the runtime's unit tests (tests/runtime: pure, ~70 s) while
+the deployment's cold `local up` -- started in the background by the first of them
+(``pytest_shared_deployment_due``, tests/e2e/conftest.py) -- waits on the provider, instead of idling
+those ~80 s in the first e2e test's setup.
+
 On the shared deployment the ``starts_early`` tests run first (by their ``order``, then file order):
 each starts what waits on the deployed schedule (stranded dispatches, a payment the reconciler
 settles) from a session-scoped fixture, so the minute the schedule takes passes under the other
@@ -42,6 +47,28 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.pop("ENVIRONMENT_SUFFIX", None)
 
 SHARED_DEPLOYMENT_GROUP = "e2e-deployment"
+# Pure and CPU-bound: run on the shared deployment's worker while its cold `local up` waits.
+WHILE_THE_DEPLOYMENT_STARTS = "tests/runtime/"
+_DEPLOYMENT_DUE: list[str] = []
+
+
+class SharedDeploymentHooks:
+    @pytest.hookspec(firstresult=True)
+    def pytest_shared_deployment_due(self, config: pytest.Config) -> bool | None:
+        """This worker runs the shared deployment's tests: start the deployment in the background now."""
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(SharedDeploymentHooks)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("xdist_group")
+    if marker is not None and marker.args == (SHARED_DEPLOYMENT_GROUP,) and not _DEPLOYMENT_DUE:
+        _DEPLOYMENT_DUE.append(item.nodeid)  # once, on the worker that got the group
+        item.config.hook.pytest_shared_deployment_due(config=item.config)
+
+
 # The e2e worker's timings (tests/e2e/conftest.py hands them over): the controller loads no conftest below this one.
 E2E_TIMINGS: dict[str, float] = {}
 _SUITE_SNAPSHOTS: dict[str, str] = {}
@@ -107,6 +134,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     units: dict[pytest.Item, str | None] = {}
     for item in items:
         units[item] = unit = _unit(item, on_the_deployment)
+        if on_the_deployment and item.nodeid.startswith(WHILE_THE_DEPLOYMENT_STARTS):
+            units[item] = unit = SHARED_DEPLOYMENT_GROUP
         if unit is not None:
             item.add_marker(pytest.mark.xdist_group(unit))
     slow_units = {units[item] or item.nodeid for item in items if item.get_closest_marker("terraform")}
@@ -115,6 +144,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         index, item = indexed
         unit = units[item]
         if unit == SHARED_DEPLOYMENT_GROUP:
+            if item.nodeid.startswith(WHILE_THE_DEPLOYMENT_STARTS):
+                return (0, -1, index)
             early = item.get_closest_marker("starts_early")
             return (0, early.kwargs.get("order", 0) if early else 1_000, index)
         if item.get_closest_marker("warm_start"):

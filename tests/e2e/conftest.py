@@ -82,6 +82,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     _start_deployment(Path(tempfile.mkdtemp(prefix="e2e-local-")) / ".payments-local")
 
 
+def pytest_shared_deployment_due(config: pytest.Config) -> bool | None:
+    """This xdist worker got the shared deployment's tests (tests/conftest.py): start it now, so its
+    apply runs under the unit tests the worker takes first; the fixture only waits for it."""
+    if "process" in _BACKGROUND:
+        return True
+    try:
+        find_terraform()
+    except TerraformError:
+        return None  # the fixture skips
+    if find_mirror() is None:
+        return None
+    _start_deployment(Path(tempfile.mkdtemp(prefix="e2e-local-")) / ".payments-local")
+    _BACKGROUND["by_fixture"] = True
+    return True
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """A deployment no test took (deselected, or the session stopped early) is taken down here."""
     if hasattr(session.config, "workeroutput") and TIMINGS:  # an xdist worker: tests/conftest.py prints them
@@ -118,7 +134,7 @@ def deployment() -> Iterator[LocalDeployment]:
     output, _ = process.communicate()
     if process.returncode != 0:
         pytest.fail(f"local up failed (exit {process.returncode}):\n{output[-6000:]}{_retried_requests()}")
-    started = "by the first e2e test" if _BACKGROUND.get("by_fixture") else "at collection"
+    started = "by the e2e worker's first test" if _BACKGROUND.get("by_fixture") else "at collection"
     result = json.loads(output.strip().splitlines()[-1])
     TIMINGS[f"local up (started {started})"] = result["seconds"]
     TIMINGS["e2e waited for it"] = time.perf_counter() - waiting
