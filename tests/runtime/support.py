@@ -294,19 +294,20 @@ _transact_lock = threading.Lock()
 
 @contextlib.contextmanager
 def serialized_moto_transactions(monkeypatch) -> Iterator[None]:
-    """moto's TransactWriteItems and conditional UpdateItem are check-then-write without a lock;
-    real DynamoDB serializes writes to an item. Wrap them so thread tests exercise our code, not
-    moto's race."""
-    from moto.dynamodb.models import DynamoDBBackend
+    """moto's TransactWriteItems and conditional UpdateItem are check-then-write without a lock, and
+    its UpdateItem handler deep-copies the item before the backend's write (another thread's write
+    then changes it mid-copy: "dictionary changed size during iteration"); real DynamoDB serializes
+    writes to an item. Every DynamoDB request is one step here, so thread tests exercise our code,
+    not moto's races."""
+    from moto.dynamodb.responses import DynamoHandler
 
-    for operation in ("transact_write_items", "update_item"):
-        original = getattr(DynamoDBBackend, operation)
+    original = DynamoHandler.call_action
 
-        def locked(self, *args, _original=original, **kwargs):
-            with _transact_lock:
-                return _original(self, *args, **kwargs)
+    def locked(self, *args, **kwargs):
+        with _transact_lock:
+            return original(self, *args, **kwargs)
 
-        monkeypatch.setattr(DynamoDBBackend, operation, locked)
+    monkeypatch.setattr(DynamoHandler, "call_action", locked)
     yield
 
 
