@@ -26,8 +26,10 @@ settles) from a session-scoped fixture, so the minute the schedule takes passes 
 modules instead of in a test that only waits; its module's later tests check the outcome.
 
 The units go out longest first: the shared deployment, then every unit holding a
-``terraform`` test, then the rest in file order, and last the ``warm_start`` tests, which restore
-the snapshot the shared deployment keeps (tests/suite_snapshots.py).
+``terraform`` test -- those that start from the seed's snapshot (``from_the_seed``: a restored
+deployment, a copy of the snapshot) after the others, which keep their workers busy while the seed
+deploys -- then the rest in file order, and last the ``warm_start`` tests, which restore the
+snapshot the shared deployment keeps (tests/suite_snapshots.py).
 """
 
 import json
@@ -77,6 +79,10 @@ _SUITE_SNAPSHOTS: dict[str, str] = {}
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "warm_start: needs a deployment and starts from the suite's snapshot (tests/suite_snapshots.py)"
+    )
+    config.addinivalue_line(
+        "markers",
+        "from_the_seed: its first test waits for the seed's snapshot (scheduled after the other terraform units)",
     )
     config.addinivalue_line(
         "markers",
@@ -139,6 +145,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if unit is not None:
             item.add_marker(pytest.mark.xdist_group(unit))
     slow_units = {units[item] or item.nodeid for item in items if item.get_closest_marker("terraform")}
+    seeded_units = {units[item] or item.nodeid for item in items if item.get_closest_marker("from_the_seed")}
 
     def rank(indexed: tuple[int, pytest.Item]) -> tuple[int, int, int]:
         index, item = indexed
@@ -149,8 +156,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             early = item.get_closest_marker("starts_early")
             return (0, early.kwargs.get("order", 0) if early else 1_000, index)
         if item.get_closest_marker("warm_start"):
-            return (3, 0, index)  # last: by then the shared deployment has seeded the suite's snapshot
-        return (1 if (unit or item.nodeid) in slow_units else 2, 0, index)
+            return (4, 0, index)  # last: by then the shared deployment has seeded the suite's snapshot
+        if (unit or item.nodeid) in seeded_units:
+            return (2, 0, index)
+        return (1 if (unit or item.nodeid) in slow_units else 3, 0, index)
 
     items[:] = [item for _, item in sorted(enumerate(items), key=rank)]
 

@@ -18,7 +18,7 @@ from e2e_support import REPO, TIMINGS, LocalDeployment
 from payments_platform.core.local.api_hooks import local_deployment
 from payments_platform.core.testing.chaos import Experiment, chaos_scenario, run_experiment
 
-pytestmark = pytest.mark.terraform
+pytestmark = [pytest.mark.terraform, pytest.mark.from_the_seed]
 
 
 @pytest.fixture(scope="module")

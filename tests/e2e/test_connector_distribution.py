@@ -38,7 +38,7 @@ from payments_platform.runtime.redaction import contains_card_data
 
 from cli_runner import run_cli
 
-pytestmark = pytest.mark.terraform
+pytestmark = [pytest.mark.terraform, pytest.mark.from_the_seed]
 
 NAME = "throwaway_acquirer"
 FUNCTION = "throwaway-acquirer-local"
