@@ -15,7 +15,7 @@ worker, identically (xdist checks that every worker collected the same list):
   stack, an emulator, a deployment of its own) is one unit, so the fixture is built once;
 * any other test is a unit of its own (a `local up` in its own directory, a pure function).
 
-The shared deployment's worker first runs the runtime's unit tests (tests/runtime: pure, ~70 s) while
+The shared deployment's worker first runs the runtime's unit tests (tests/runtime: pure, ~60 s) while
 the deployment's cold `local up` -- started in the background by the first of them
 (``pytest_shared_deployment_due``, tests/e2e/conftest.py) -- waits on the provider, instead of idling
 those ~80 s in the first e2e test's setup.
