@@ -29,14 +29,13 @@ from typing import Any
 
 import pytest
 import suite_snapshots
-from e2e_support import ENVIRONMENT, REPO, TIMINGS, LocalDeployment, terraform_or_skip
+from e2e_support import ENVIRONMENT, REPO, TIMINGS, LocalDeployment, terraform_missing, terraform_or_skip
 
-from payments_platform.core.errors import TerraformError
 from payments_platform.core.host.config import load_config
 from payments_platform.core.local.emulator.retried_calls import retries_said
 from payments_platform.core.local.lifecycle import down
 from payments_platform.core.local.run_record import LocalRun, RunRecord
-from payments_platform.core.ops.terraform import Terraform, find_mirror, find_terraform
+from payments_platform.core.ops.terraform import Terraform
 
 # The child process that runs `local up`'s own code for the session (started at collection).
 _BACKGROUND: dict[str, Any] = {}
@@ -47,9 +46,10 @@ def _up_command(run_dir: Path, mode: str) -> list[str]:
     return [sys.executable, str(UP_CHILD), str(run_dir), str(REPO / "environments.toml"), ENVIRONMENT, mode]
 
 
-def _start_deployment(run_dir: Path) -> None:
-    _BACKGROUND["run_dir"] = run_dir
-    _BACKGROUND["started"] = time.perf_counter()
+def _start_deployment(*, by_fixture: bool) -> None:
+    """The seed's `local up` in a child process, in a run directory of its own."""
+    run_dir = Path(tempfile.mkdtemp(prefix="e2e-local-")) / ".payments-local"
+    _BACKGROUND.update(run_dir=run_dir, started=time.perf_counter(), by_fixture=by_fixture)
     with suite_snapshots.seeding() as seed_lock:  # held by the child until it ends: it seeds the suite's store
         _BACKGROUND["process"] = subprocess.Popen(
             _up_command(run_dir, "seed"),
@@ -73,29 +73,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             for item in session.items
         )
         return
-    try:
-        find_terraform()
-    except TerraformError:
-        return  # the fixture skips
-    if find_mirror() is None:
-        return
-    _start_deployment(Path(tempfile.mkdtemp(prefix="e2e-local-")) / ".payments-local")
+    if terraform_missing() is None:  # else the fixture skips
+        _start_deployment(by_fixture=False)
 
 
 def pytest_shared_deployment_due(config: pytest.Config) -> bool | None:
     """This xdist worker got the shared deployment's tests (tests/conftest.py): start it now, so its
     apply runs under the unit tests the worker takes first; the fixture only waits for it."""
-    if "process" in _BACKGROUND:
-        return True
-    try:
-        find_terraform()
-    except TerraformError:
-        return None  # the fixture skips
-    if find_mirror() is None:
-        return None
-    _start_deployment(Path(tempfile.mkdtemp(prefix="e2e-local-")) / ".payments-local")
-    _BACKGROUND["by_fixture"] = True
-    return True
+    if "process" not in _BACKGROUND and terraform_missing() is None:  # else the fixture skips
+        _start_deployment(by_fixture=True)
+    return True if "process" in _BACKGROUND else None
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -126,8 +113,7 @@ def deployment() -> Iterator[LocalDeployment]:
             "pyproject.toml pins"
         )
     if "process" not in _BACKGROUND:  # collection did not start it (a plugin deselected later, ...)
-        _start_deployment(Path(tempfile.mkdtemp(prefix="e2e-local-")) / ".payments-local")
-        _BACKGROUND["by_fixture"] = True
+        _start_deployment(by_fixture=True)
     _BACKGROUND["taken"] = True
     process: subprocess.Popen[str] = _BACKGROUND["process"]
     waiting = time.perf_counter()

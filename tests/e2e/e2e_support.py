@@ -42,17 +42,25 @@ def output_tail(result: subprocess.CompletedProcess[str], lines: int = OUTPUT_TA
     return "\n".join(parts)
 
 
-def terraform_or_skip() -> None:
-    """Skips the test without a terraform binary or an offline provider mirror; nothing else skips."""
+def terraform_missing() -> str | None:
+    """Why an end-to-end deployment cannot run here (no terraform binary, no offline provider mirror), or None."""
     try:
         find_terraform()
     except TerraformError as exc:
-        pytest.skip(f"end-to-end deployment needs terraform: {exc}")
+        return f"end-to-end deployment needs terraform: {exc}"
     if find_mirror() is None:
-        pytest.skip(
+        return (
             "end-to-end deployment needs an offline provider mirror holding registry.terraform.io/hashicorp/aws "
             "(none at PAYMENTS_TF_PROVIDER_MIRROR, /opt/tf-plugins, ~/.terraform.d/plugins, ...)"
         )
+    return None
+
+
+def terraform_or_skip() -> None:
+    """Skips the test without a terraform binary or an offline provider mirror; nothing else skips."""
+    missing = terraform_missing()
+    if missing is not None:
+        pytest.skip(missing)
 
 
 @dataclass
