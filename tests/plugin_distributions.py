@@ -30,15 +30,9 @@ def install_in_throwaway_venv(root: Path, distribution: Path) -> tuple[Path, dic
     run it with: this one without PYTHONPATH and VIRTUAL_ENV)."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
     python = root / "venv" / "bin" / "python"
-    venv_site = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
     # addsitedir (not a bare path) so this environment's own .pth files, the editable install's too, apply.
     lines = [f"import site; site.addsitedir({path!r})" for path in site.getsitepackages()]
-    Path(venv_site, "payments_platform_host.pth").write_text("\n".join(lines) + "\n")
+    (site_packages_of(python) / "payments_platform_host.pth").write_text("\n".join(lines) + "\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     subprocess.run(
         [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", str(distribution)],
@@ -49,3 +43,15 @@ def install_in_throwaway_venv(root: Path, distribution: Path) -> tuple[Path, dic
         cwd=root,
     )
     return python, env
+
+
+def site_packages_of(python: Path) -> Path:
+    """The site-packages directory of the venv whose interpreter is ``python``."""
+    return Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )

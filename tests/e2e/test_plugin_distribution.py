@@ -6,6 +6,12 @@ real HTTP receiver in this test. The same distribution without the egress declar
 synth in one line, and locally its call to the receiver fails, reported in one line naming the
 function.
 
+A second subscriber shares those deployments (each stack that adds an SQS queue pays the AWS
+provider's fixed settle waits, ~50 s): a plugin subscribing its own encrypted queue through the
+published topic (tests/e2e/subscriber_plugin/), enabled in `local` only; its queue receives the
+events it asked for and never an alarm or another event type -- what the synthesized filter
+policy, queue policy and key statement do, not what a test wrote.
+
 The distribution's code: tests/e2e/merchant_hooks/ (laid over the scaffold). Two `local up --keep`
 runs of their own (not the session's shared deployment): run inside the heavy lock.
 """
@@ -33,7 +39,7 @@ from typing import Any
 
 import pytest
 from e2e_support import REGION, terraform_or_skip
-from plugin_distributions import install_in_throwaway_venv
+from plugin_distributions import install_distribution, install_in_throwaway_venv, site_packages_of
 from suite_snapshots import copy_the_seed_into
 
 from payments_platform.core.local.processes import emulator_client
@@ -54,6 +60,9 @@ OVERLAY = Path(__file__).with_name("merchant_hooks")
 PROD_URL = "https://hooks.merchant.example/payments"
 SIGNING_SECRET = "whsec-e2e-" + uuid.uuid4().hex
 DELIVERY_WAIT_S = 60
+SUBSCRIBER = "webhook-queue"
+SUBSCRIBER_FIXTURE = Path(__file__).parent / "subscriber_plugin" / "payments_webhook_queue_fixture.py"
+RECEIVED = "payment.transaction.received"
 UP_TIMEOUT_S = 900
 OUTSIDE_THIS_VENV = {"PYTHONPATH": None, "VIRTUAL_ENV": None}
 
@@ -109,11 +118,14 @@ class Distribution:
     root: Path  # the author's project directory: environments.toml, compliance/, the plugin
     python: Path  # the throwaway venv's interpreter, the distribution installed in it
 
-    def configure(self, *, local_url: str, declare_egress: bool) -> None:
-        """environments.toml as the repository's, with the plugin enabled in prod and local."""
+    def configure(self, *, local_url: str, declare_egress: bool, subscriber: bool = False) -> None:
+        """environments.toml as the repository's, with the plugin enabled in prod and local (and
+        with ``subscriber``, the queue subscriber in local)."""
         config = (REPO / "environments.toml").read_text()
         for environment in ("prod", "local"):
             config = enabled_in(config, environment, NAME)
+        if subscriber:
+            config = enabled_in(config, "local", SUBSCRIBER)
         flag = "true" if declare_egress else "false"
         config += (
             f'\n[environments.prod.settings.{NAME}]\nmerchant_url = "{PROD_URL}"\ndeclare_egress = {flag}\n'
@@ -168,6 +180,10 @@ def distribution() -> Iterator[Distribution]:
         (plugin / "pyproject.toml").write_text(pyproject)
         shutil.copytree(REPO / "compliance", root / "compliance")
         python, _ = install_in_throwaway_venv(root, plugin)
+        # The second subscriber, installed beside it (enabled only for the `local up`s: LocalUp.start).
+        site = site_packages_of(python)
+        shutil.copy(SUBSCRIBER_FIXTURE, site / SUBSCRIBER_FIXTURE.name)
+        install_distribution(site, "payments-webhook-queue", "0.1", {SUBSCRIBER: SUBSCRIBER_FIXTURE.stem})
         yield Distribution(root, python)
 
 
@@ -272,7 +288,8 @@ class LocalUp:
     run: LocalRun | None = None
 
     def start(self, receiver: Receiver, *, declare_egress: bool) -> LocalRun:
-        self.distribution.configure(local_url=receiver.url, declare_egress=declare_egress)
+        # The subscriber in both runs: the second restores the first's snapshot and changes only the egress.
+        self.distribution.configure(local_url=receiver.url, declare_egress=declare_egress, subscriber=True)
         seeded = copy_the_seed_into(self.distribution.root / ".payments-local" / SNAPSHOTS_DIR_NAME)
         result = self.distribution.cli("local", "up", "--keep", timeout=UP_TIMEOUT_S)
         self.run = LocalRun(RunRecord(environment="local"), result.stdout + result.stderr)
@@ -339,6 +356,31 @@ def test_the_sender_logs_through_the_platforms_structlog_configuration(declared_
     (line,) = declared_local.function_log('"webhook_delivered"', 30)[:1]
     logged = json.loads(line)
     assert logged["event"] == "webhook_delivered" and logged["status"] == 204 and logged["level"] == "info"
+
+
+def test_the_subscribers_queue_receives_the_events_it_asked_for_and_never_an_alarm(declared_local):
+    sns, sqs = declared_local.client("sns"), declared_local.client("sqs")
+    (topic_arn,) = [
+        t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":payment-notifications-local")
+    ]
+    queue_url = sqs.get_queue_url(QueueName="webhook-events-local")["QueueUrl"]
+    event_id = f"txn_{uuid.uuid4().hex}"
+
+    def publish(body: dict[str, str], event_type: str | None = None) -> None:
+        attributes = {"event_type": {"DataType": "String", "StringValue": event_type}} if event_type else {}
+        sns.publish(TopicArn=topic_arn, Message=json.dumps(body), MessageAttributes=attributes)
+
+    publish({"AlarmName": "transaction-processor-errors-local", "NewStateValue": "ALARM"})
+    publish({"event_type": "payment.transaction.declined", "event_id": event_id}, "payment.transaction.declined")
+    publish({"event_type": RECEIVED, "event_id": event_id}, RECEIVED)
+    bodies: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 10
+    while not any(b.get("event_id") == event_id for b in bodies) and time.monotonic() < deadline:
+        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        bodies += [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+    # The platform's own events (the payments of the tests above) may be there too: all of the type it asked for.
+    assert {"event_type": RECEIVED, "event_id": event_id} in bodies, bodies
+    assert all(b.get("event_type") == RECEIVED for b in bodies), bodies
 
 
 def test_without_the_declaration_local_up_reports_the_call_in_one_line_naming_the_function(undeclared_local, receiver):

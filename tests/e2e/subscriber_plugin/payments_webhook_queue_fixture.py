@@ -1,6 +1,7 @@
 """A third-party plugin subscribing its own queue (under the platform key) to the payment events
-through the published topic. Installed for a test by a ``*.dist-info`` with an entry point on
-PYTHONPATH (test_topic_subscription_on_emulator.py), as pip installs one."""
+through the published topic. Installed for a test by a ``*.dist-info`` with an entry point, as pip
+installs one, into the merchant-webhooks distribution's venv (test_plugin_distribution.py): its
+`local up` deploys both subscribers on one stack."""
 
 from payments_platform.core import PluginDeclaration, aws, hookimpl, keys
 
