@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from payments_platform.core.errors import ConfigError, TerraformError
-from payments_platform.core.ops.process_tree import dies_with_parent, stop_tree
+from payments_platform.core.ops.process_tree import INTERRUPT_THEN_KILL, dies_with_parent, stop_tree
 
 MIRROR_ENV_VAR = "PAYMENTS_TF_PROVIDER_MIRROR"
 TERRAFORM_ENV_VAR = "PAYMENTS_TERRAFORM"
@@ -95,6 +96,9 @@ class Terraform:
     binary: str
     mirror: Path | None
     config_dir: Path
+    # How a run stopped early is stopped (a Ctrl-C's two interrupts, then SIGKILL): a test of a
+    # terraform deaf to interrupts shortens the waits, not the steps.
+    stop_steps: Sequence[tuple[signal.Signals, float]] = INTERRUPT_THEN_KILL
 
     @classmethod
     def locate(cls, work_dir: Path, *, binary: str | None = None, mirror: str | None = None) -> Terraform:
@@ -133,11 +137,11 @@ class Terraform:
         try:
             stdout, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            stop_tree(process)
+            stop_tree(process, self.stop_steps)
             process.communicate()
             raise TerraformStopped(f"terraform {args[0]} timed out after {timeout:.0f} s in {cwd}") from None
         except BaseException:
-            stop_tree(process)
+            stop_tree(process, self.stop_steps)
             raise
         return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
@@ -172,7 +176,7 @@ class Terraform:
             try:
                 _wait(process, args[0], log_file, timeout, check, stop)
             except BaseException:
-                stop_tree(process)
+                stop_tree(process, self.stop_steps)
                 raise
         output = log_file.read_bytes()[start:].decode(errors="replace")
         if process.returncode != 0:
@@ -190,7 +194,7 @@ class Terraform:
         try:
             _, stderr = process.communicate()
         except BaseException:
-            stop_tree(process)
+            stop_tree(process, self.stop_steps)
             raise
         if process.returncode != 0:
             known = explain(stderr) if explain else None

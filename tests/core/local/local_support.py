@@ -197,6 +197,8 @@ def processes_under(directory: Path) -> list[int]:
 
 # A "terraform" deaf to Ctrl-C, with a "provider" child just as deaf, which writes its pid to
 # provider.pid in the directory it runs in.
+# The steps of a Ctrl-C (two interrupts, then SIGKILL) with short waits, for a process known to ignore interrupts.
+DEAF_TO_INTERRUPTS = ((signal.SIGINT, 0.5), (signal.SIGINT, 0.5), (signal.SIGKILL, 5.0))
 STUBBORN_TERRAFORM = """#!/bin/sh
 trap "" INT
 sh -c 'trap "" INT; sleep 300' &
@@ -211,4 +213,5 @@ def stubborn_terraform(directory: Path) -> Any:
     binary = directory / "terraform"
     binary.write_text(STUBBORN_TERRAFORM)
     binary.chmod(0o755)
-    return Terraform(str(binary), None, directory / "tf")
+    # It ignores both interrupts: wait half a second after each, not a Ctrl-C's 3 s and 5 s.
+    return Terraform(str(binary), None, directory / "tf", stop_steps=DEAF_TO_INTERRUPTS)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from local_support import stubborn_terraform
+from local_support import DEAF_TO_INTERRUPTS, stubborn_terraform
 
 from payments_platform.core.ops.process_tree import alive, descendants, stop_tree
 from payments_platform.core.ops.terraform import TerraformStopped
@@ -24,8 +24,8 @@ def test_a_terraform_killed_after_two_interrupts_leaves_no_provider_behind():
     provider = int(terraform.stdout.readline())
     assert provider in descendants(terraform.pid)
     started = time.monotonic()
-    stop_tree(terraform)
-    assert terraform.returncode is not None and time.monotonic() - started < 15
+    stop_tree(terraform, DEAF_TO_INTERRUPTS)
+    assert terraform.returncode is not None and time.monotonic() - started < 7
     deadline = time.monotonic() + 5
     while alive(provider) and time.monotonic() < deadline:
         time.sleep(0.05)
