@@ -111,6 +111,12 @@ class FaultBook:
             if self._log is not None:
                 self._log(f"fault rules unreadable, none applied: {error}")
 
+    def empty(self) -> bool:
+        """No rule in the run's file (re-read when it changed): a call needs no describing to pass."""
+        with self._lock:
+            self._refresh()
+            return not self._rules
+
     def take(self, service: str, action: str, resource: str, body: bytes = b"", **context: Any) -> FaultRule | None:
         """The first rule that applies to this call (its count taken and the hit logged), or None."""
         rule = self.match(service, action, resource, body)

@@ -1,13 +1,16 @@
 """Performance patches for moto 5.2.5: calls the payment API makes on every request whose cost
-grows with everything the emulator has stored. A developer session that posts a few hundred
-payments would otherwise see a POST climb past 100 ms (benchmarks/emulator_bench.py, figures in
-BENCHMARKS.md). Same results as moto's own code; each patch with its upstream note, applied through
+grows with everything the emulator has stored -- a developer session that posts a few hundred
+payments would otherwise see a POST climb past 100 ms (benchmarks/emulator_bench.py) -- and the
+fixed work moto's server repeats for every request although its answer never changes (a POST
+/transactions is ~15 emulator requests: benchmarks/emulator_cpu.py). Figures in BENCHMARKS.md.
+Same results as moto's own code; each patch with its upstream note, applied through
 core/local/emulator/patching.py.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from typing import Any
 
@@ -148,6 +151,41 @@ def dynamodb_query_by_partition(original_query: Any, original_all_items: Any) ->
     return query, all_items
 
 
+# --------------------------------------------------------------------------- DynamoDB update expressions
+
+# A deployment's functions send a handful of distinct update expressions.
+MEMOIZED_EXPRESSIONS = 1024
+
+
+def _parsed_once(original: Any) -> Any:
+    """``original`` (moto's UpdateExpressionParser) whose ``make`` parses each expression once. The
+    tree is shared: every use of it in moto.dynamodb reads it (``find_clauses``) or deep-copies it
+    first (``Validator.__init__``); an expression that does not parse raises every time."""
+    make = functools.lru_cache(maxsize=MEMOIZED_EXPRESSIONS)(original.make)
+    return type(original.__name__, (original,), {"make": staticmethod(make), "__module__": __name__})
+
+
+@PATCHES.replaces("moto.dynamodb.models", "UpdateExpressionParser")
+def dynamodb_update_expression_models(original: Any) -> Any:
+    """UpdateItem parses each distinct UpdateExpression once (the backend's side).
+
+    Upstream: an UpdateItem (or a TransactWriteItems Update) parses its UpdateExpression twice --
+    moto.dynamodb.responses to list the names and values it uses, moto.dynamodb.models
+    DynamoDBBackend.update_item to validate and run it -- tokenizing and building the tree from the
+    string each time; moto could memoize ``UpdateExpressionParser.make`` by expression (its
+    validator already works on a deep copy). No upstream issue or PR found (getmoto/moto searched
+    2026-12-06)."""
+    return _parsed_once(original)
+
+
+@PATCHES.replaces("moto.dynamodb.responses", "UpdateExpressionParser")
+def dynamodb_update_expression_responses(original: Any) -> Any:
+    """UpdateItem parses each distinct UpdateExpression once (the request's side).
+
+    Upstream: as for dynamodb_update_expression_models above."""
+    return _parsed_once(original)
+
+
 # --------------------------------------------------------------------------- SQS message counts
 
 
@@ -179,6 +217,78 @@ def sqs_message_counts(*_moto_counts: Any) -> tuple[Any, ...]:
         return sum(1 for m in self._messages if not now > m.visible_at)
 
     return property(messages), property(delayed), property(not_visible)
+
+
+# --------------------------------------------------------------------------- server dispatch
+
+# Hosts are few (one per service and region the deployment calls); a client naming endless made-up
+# regions gets the unmemoized lookup past this many, not unbounded memory.
+MEMOIZED_HOSTS = 1024
+
+
+@PATCHES.replaces("moto.moto_server.werkzeug_app:DomainDispatcherApplication", "get_backend_for_host")
+def server_backend_for_host(original: Any) -> Any:
+    """The server's host -> backend lookup is made once per host, not on every request.
+
+    Upstream: moto.moto_server.werkzeug_app.DomainDispatcherApplication.get_backend_for_host, which
+    every request calls (some twice) while holding the dispatcher's one lock, lists moto's package
+    directory (``backends.list_of_moto_modules``: an ``os.listdir`` and ~170 ``os.path.isdir``) and
+    then tries every backend's URL regex in turn; for a running server the answer depends on the
+    host alone, so it could be memoized (or the module list computed once). No upstream issue or PR
+    found (getmoto/moto searched 2026-12-06; #4207/#4209 added the URL index, not a memo). An
+    unknown host (None) is not memoized: it takes moto's own path, warning included, every time."""
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        memo: dict[str, Any] = self.__dict__.setdefault("_payments_backend_for_host", {})
+        if host is not None and host in memo:
+            return memo[host]
+        backend = original(self, host)
+        if host is not None and backend is not None and len(memo) < MEMOIZED_HOSTS:
+            memo[host] = backend
+        return backend
+
+    return get_backend_for_host
+
+
+# Names moto converts per request (actions, queue attribute names): a few hundred in all.
+MEMOIZED_NAMES = 4096
+
+
+def _memoized_camelcase(original: Any) -> Any:
+    return functools.lru_cache(maxsize=MEMOIZED_NAMES)(original)
+
+
+@PATCHES.replaces("moto.core.responses", "camelcase_to_underscores", "method_names_from_class")
+def response_action_lookup(original_camelcase: Any, original_method_names: Any) -> tuple[Any, Any]:
+    """Every request's action is found without listing its response class's members each time.
+
+    Upstream: moto.core.responses.BaseResponse.call_action runs ``method_names_from_class`` --
+    ``inspect.getmembers`` over the whole response class and its bases -- and the character-by-
+    character ``camelcase_to_underscores`` on every request; both are pure functions of their
+    argument (the class, the action name), so moto.core.utils could ``functools.cache`` them. No
+    upstream issue or PR found (getmoto/moto searched 2026-12-06). A response class's methods are
+    those it has when the first request reaches it: every emulator patch is applied before the
+    server serves (server.py prepare_moto)."""
+    method_names: dict[Any, list[str]] = {}
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        names = method_names.get(clazz)
+        if names is None:
+            names = method_names[clazz] = original_method_names(clazz)
+        return names
+
+    return _memoized_camelcase(original_camelcase), method_names_from_class
+
+
+@PATCHES.replaces("moto.sqs.models", "camelcase_to_underscores")
+def sqs_attribute_names(original: Any) -> Any:
+    """A queue's attribute names are converted once, not on every read of ``Queue.attributes``.
+
+    Upstream: moto.sqs.models.Queue.attributes converts each of its ~20 attribute names with
+    ``camelcase_to_underscores`` every time it is read, and SendMessage reads it up to four times
+    (see sqs_message_counts); the Python names could be a class-level table. No upstream issue or
+    PR found (getmoto/moto searched 2026-12-06)."""
+    return _memoized_camelcase(original)
 
 
 def install() -> None:

@@ -126,3 +126,39 @@ def test_cleared_rules_stop_applying(run_dir, client, table):
     add_fault(run_dir, FaultRule("error", "dynamodb", "PutItem", error="internal"))
     clear_faults(run_dir)
     client("dynamodb").put_item(TableName=table, Item={"id": {"S": "g"}})
+
+
+def test_without_rules_a_call_passes_as_it_came_and_a_rule_added_later_applies(tmp_path):
+    import io
+
+    from payments_platform.core.local.emulator.fault_injection import FaultInjectingApp
+    from payments_platform.core.local.faults import FaultBook
+
+    seen: list[Any] = []
+
+    def moto(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ["wsgi.input"])
+        start_response("200 OK", [])
+        return [b"{}"]
+
+    app = FaultInjectingApp(moto, FaultBook(tmp_path))
+    body = b'{"TableName": "t"}'
+
+    def call() -> str:
+        statuses: list[str] = []
+        environ = {
+            "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261206/us-east-1/dynamodb/aws4_request",
+            "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.PutItem",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+        }
+        app(environ, lambda status, _headers: statuses.append(status))
+        return statuses[0] if statuses else "no answer"
+
+    stream = io.BytesIO(body)
+    app({"wsgi.input": stream, "CONTENT_LENGTH": str(len(body))}, lambda *_: None)
+    assert seen[-1] is stream and stream.tell() == 0, "no rules: the body is moto's to read, untouched"
+    assert call() == "200 OK"
+    add_fault(tmp_path, FaultRule("error", "dynamodb", "PutItem", error="internal"))
+    assert call().startswith("500"), "a rule written while serving applies to the next call"
+    assert len(seen) == 2
