@@ -1,8 +1,8 @@
 """Performance patches for moto 5.2.5: calls the payment API makes on every request whose cost
 grows with everything the emulator has stored -- a developer session that posts a few hundred
 payments would otherwise see a POST climb past 100 ms (benchmarks/emulator_bench.py) -- and the
-fixed work moto's server repeats for every request although its answer never changes (a POST
-/transactions is ~15 emulator requests: benchmarks/emulator_cpu.py). Figures in BENCHMARKS.md.
+fixed work moto's server repeats for every request although its answer never changes (one
+request to the local API makes ~15 emulator requests: benchmarks/emulator_cpu.py). Figures in BENCHMARKS.md.
 Same results as moto's own code; each patch with its upstream note, applied through
 core/local/emulator/patching.py.
 """
