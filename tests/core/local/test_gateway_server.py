@@ -1,7 +1,7 @@
 """The gateway process's HTTP server keeps an idle connection open longer than any invocation:
 a container's Runtime API connection idles while its handler runs, and the runtime posts the
 result on it (under load, a close at uvicorn's default 5 s met that POST: the container died and
-the client got a 502)."""
+the client got a 502). And a body refused for its size is answered to a client still sending it."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import uvicorn
 
 from payments_platform.core.local.apigw.server import server_config
+from payments_platform.core.local.asgi import BodyTooLarge, read_body
 from payments_platform.core.local.lambdafn.service import FunctionSpec
 
 IDLE_S = 6.0  # past uvicorn's default keep-alive (5 s)
@@ -75,3 +76,53 @@ def test_a_connection_idle_for_longer_than_uvicorns_default_keep_alive_still_car
 
 def test_the_keep_alive_outlasts_the_longest_function_timeout_and_its_init():
     assert server_config(answer, [function(timeout_s=300)]).timeout_keep_alive > 300 + 10
+
+
+def test_a_body_past_the_limit_is_answered_413_even_to_a_client_still_sending_it():
+    """A client writes its whole body before it reads, and urllib asks for `Connection: close`:
+    uvicorn closes as soon as the answer is sent, the body bytes still coming meet a closed socket
+    and the client a reset (test_local_api's 11 MiB body, a loaded machine: ECONNRESET in sendall)
+    instead of the 413. The rest of the body is read and dropped first."""
+    limit = 64 * 1024
+
+    async def refuse(scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        try:
+            await read_body(receive, limit=limit)
+            status = 200
+        except BodyTooLarge:
+            status = 413
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def main() -> bytes:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        sock.setblocking(False)
+        port = sock.getsockname()[1]
+        server = uvicorn.Server(server_config(refuse, [function(timeout_s=3)]))
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            await asyncio.sleep(0.01)
+
+        def client() -> bytes:
+            body = b"x" * (2 * limit)
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+                head = f"POST /hooks HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+                connection.sendall(head.encode())  # as urllib sends it: Connection: close
+                connection.sendall(body[: limit + 1024])
+                time.sleep(0.5)  # the server has read past its limit by now
+                for start in range(limit + 1024, len(body), 8 * 1024):  # as a client writing a large body does
+                    connection.sendall(body[start : start + 8 * 1024])
+                    time.sleep(0.02)
+                return connection.recv(1024)
+
+        try:
+            return await asyncio.to_thread(client)
+        finally:
+            server.should_exit = True
+            await serving
+
+    assert asyncio.run(main()).startswith(b"HTTP/1.1 413")
