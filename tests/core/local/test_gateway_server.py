@@ -9,7 +9,9 @@ import asyncio
 import http.client
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import uvicorn
 
@@ -17,6 +19,7 @@ from payments_platform.core.local.apigw.server import server_config
 from payments_platform.core.local.asgi import BodyTooLarge, read_body
 from payments_platform.core.local.lambdafn.service import FunctionSpec
 
+T = TypeVar("T")
 IDLE_S = 6.0  # past uvicorn's default keep-alive (5 s)
 
 
@@ -41,37 +44,42 @@ def function(timeout_s: int) -> FunctionSpec:
     )
 
 
-def test_a_connection_idle_for_longer_than_uvicorns_default_keep_alive_still_carries_the_next_request():
-    async def main() -> tuple[int, int]:
+def served(app: Any, client: Callable[[int], T]) -> T:
+    """``client(port)``'s result, run in a thread against ``app`` served by uvicorn with the
+    gateway's settings on a free port."""
+
+    async def main() -> T:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         sock.listen(8)
         sock.setblocking(False)
-        port = sock.getsockname()[1]
-        server = uvicorn.Server(server_config(answer, [function(timeout_s=3)]))
+        server = uvicorn.Server(server_config(app, [function(timeout_s=3)]))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             await asyncio.sleep(0.01)
-
-        def client() -> tuple[int, int]:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("POST", "/2018-06-01/runtime/invocation/x/response", body=b"{}")
-            first = connection.getresponse()
-            first.read()
-            time.sleep(IDLE_S)  # the handler runs
-            connection.request("POST", "/2018-06-01/runtime/invocation/y/response", body=b"{}")  # same connection
-            second = connection.getresponse()
-            second.read()
-            connection.close()
-            return first.status, second.status
-
         try:
-            return await asyncio.to_thread(client)
+            return await asyncio.to_thread(client, sock.getsockname()[1])
         finally:
             server.should_exit = True
             await serving
 
-    assert asyncio.run(main()) == (200, 200)
+    return asyncio.run(main())
+
+
+def test_a_connection_idle_for_longer_than_uvicorns_default_keep_alive_still_carries_the_next_request():
+    def client(port: int) -> tuple[int, int]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("POST", "/2018-06-01/runtime/invocation/x/response", body=b"{}")
+        first = connection.getresponse()
+        first.read()
+        time.sleep(IDLE_S)  # the handler runs
+        connection.request("POST", "/2018-06-01/runtime/invocation/y/response", body=b"{}")  # same connection
+        second = connection.getresponse()
+        second.read()
+        connection.close()
+        return first.status, second.status
+
+    assert served(answer, client) == (200, 200)
 
 
 def test_the_keep_alive_outlasts_the_longest_function_timeout_and_its_init():
@@ -96,33 +104,16 @@ def test_a_body_past_the_limit_is_answered_413_even_to_a_client_still_sending_it
         await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
         await send({"type": "http.response.body", "body": b""})
 
-    async def main() -> bytes:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        sock.setblocking(False)
-        port = sock.getsockname()[1]
-        server = uvicorn.Server(server_config(refuse, [function(timeout_s=3)]))
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
-            await asyncio.sleep(0.01)
+    def client(port: int) -> bytes:
+        body = b"x" * (2 * limit)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+            head = f"POST /hooks HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+            connection.sendall(head.encode())  # as urllib sends it: Connection: close
+            connection.sendall(body[: limit + 1024])
+            time.sleep(0.5)  # the server has read past its limit by now
+            for start in range(limit + 1024, len(body), 8 * 1024):  # as a client writing a large body does
+                connection.sendall(body[start : start + 8 * 1024])
+                time.sleep(0.02)
+            return connection.recv(1024)
 
-        def client() -> bytes:
-            body = b"x" * (2 * limit)
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
-                head = f"POST /hooks HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
-                connection.sendall(head.encode())  # as urllib sends it: Connection: close
-                connection.sendall(body[: limit + 1024])
-                time.sleep(0.5)  # the server has read past its limit by now
-                for start in range(limit + 1024, len(body), 8 * 1024):  # as a client writing a large body does
-                    connection.sendall(body[start : start + 8 * 1024])
-                    time.sleep(0.02)
-                return connection.recv(1024)
-
-        try:
-            return await asyncio.to_thread(client)
-        finally:
-            server.should_exit = True
-            await serving
-
-    assert asyncio.run(main()).startswith(b"HTTP/1.1 413")
+    assert served(refuse, client).startswith(b"HTTP/1.1 413")
