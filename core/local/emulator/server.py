@@ -164,8 +164,10 @@ def serve(
     failure_journal: Path | None = None,
     snapshots_dir: Path | None = None,
 ) -> int:
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
+
+    from payments_platform.core.local.emulator.keep_alive import KeepAliveRequestHandler
 
     host, port = listener.getsockname()[:2]
     ready = address(listener)
@@ -192,7 +194,7 @@ def serve(
         port,
         app,
         threaded=True,
-        request_handler=MotoRequestHandler,
+        request_handler=KeepAliveRequestHandler,
         fd=listener.fileno(),
     )
     listener.close()  # werkzeug serves a duplicate of the descriptor
