@@ -46,10 +46,11 @@ $(CHECKOV_VENV)/.installed: compliance/checkov-requirements.txt compliance/check
 	$(CHECKOV_VENV)/bin/python -m pip install -q -r compliance/checkov-requirements.txt -c compliance/checkov-constraints.txt
 	touch $@
 
-# Three workers on two cores: most of the suite's time is Terraform and the AWS provider waiting
-# (tests/conftest.py splits it; BENCHMARKS.md "Test suite" compares 3 and 4). PYTEST_WORKERS=0 runs
-# it in this one process.
-PYTEST_WORKERS ?= 3
+# Four workers on two cores: much of the suite's time is Terraform and the AWS provider waiting
+# (their settle polls), which a fourth worker fills; the cores are then ~90 % busy (tests/conftest.py
+# splits the suite; BENCHMARKS.md "Test suite" compares 3 and 4). PYTEST_WORKERS=0 runs it in this
+# one process.
+PYTEST_WORKERS ?= 4
 test: $(BIN)/.installed $(CHECKOV_VENV)/.installed
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 

@@ -1,6 +1,6 @@
 """Suite-wide settings. Plugin fixtures come from the payments_platform pytest plugin.
 
-`make test` runs the suite on three pytest-xdist workers (``--dist loadgroup
+`make test` runs the suite on four pytest-xdist workers (``--dist loadgroup
 --no-loadscope-reorder``): most of its wall time is Terraform and the AWS provider waiting, so
 while one worker waits another uses the CPU. How the tests are split is decided here, once per
 worker, identically (xdist checks that every worker collected the same list):
@@ -28,8 +28,9 @@ modules instead of in a test that only waits; its module's later tests check the
 The units go out longest first: the shared deployment, then every unit holding a
 ``terraform`` test -- those that start from the seed's snapshot (``from_the_seed``: a restored
 deployment, a copy of the snapshot) after the others, which keep their workers busy while the seed
-deploys -- then the rest in file order, and last the ``warm_start`` tests, which restore the
-snapshot the shared deployment keeps (tests/suite_snapshots.py).
+deploys -- then the ``warm_start`` tests, which restore the snapshot the shared deployment keeps
+(tests/suite_snapshots.py; ~10-25 s each), then the rest in file order: short units, which even out
+the workers' ends (run last, the warm_start tests left one worker finishing ~50 s after the others).
 """
 
 import json
@@ -156,7 +157,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             early = item.get_closest_marker("starts_early")
             return (0, early.kwargs.get("order", 0) if early else 1_000, index)
         if item.get_closest_marker("warm_start"):
-            return (4, 0, index)  # last: by then the shared deployment has seeded the suite's snapshot
+            return (2, 1, index)  # after the seeded units: they too wait for the suite's snapshot
         if (unit or item.nodeid) in seeded_units:
             return (2, 0, index)
         return (1 if (unit or item.nodeid) in slow_units else 3, 0, index)
