@@ -29,8 +29,9 @@ The units go out longest first: the shared deployment, then every unit holding a
 ``terraform`` test -- those that start from the seed's snapshot (``from_the_seed``: a restored
 deployment, a copy of the snapshot) after the others, which keep their workers busy while the seed
 deploys -- then the ``warm_start`` tests, which restore the snapshot the shared deployment keeps
-(tests/suite_snapshots.py; ~10-25 s each), then the rest in file order: short units, which even out
-the workers' ends (run last, the warm_start tests left one worker finishing ~50 s after the others).
+(tests/suite_snapshots.py; ~10-25 s each), then the other units that share a fixture (the
+compliance scans, the emulator's tests), then the single tests in file order, which even out the
+workers' ends (run last, the warm_start tests left one worker finishing ~50 s after the others).
 """
 
 import json
@@ -160,7 +161,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             return (2, 1, index)  # after the seeded units: they too wait for the suite's snapshot
         if (unit or item.nodeid) in seeded_units:
             return (2, 0, index)
-        return (1 if (unit or item.nodeid) in slow_units else 3, 0, index)
+        if (unit or item.nodeid) in slow_units:
+            return (1, 0, index)
+        # A unit sharing a fixture (the compliance scans, the emulator's tests: 20-45 s) before the
+        # single tests, which fill the end.
+        return (2, 2, index) if unit is not None else (3, 0, index)
 
     items[:] = [item for _, item in sorted(enumerate(items), key=rank)]
 
