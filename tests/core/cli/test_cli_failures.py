@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from plugin_distributions import install_distribution
 
 from cli_runner import CLI, run_cli
 
@@ -66,10 +67,7 @@ def install_plugin(site: Path, source: str) -> None:
     """An installed distribution 'payments-fraud' (a .dist-info on the path) with entry point 'fraud'."""
     site.mkdir()
     (site / "payments_fraud_plugin.py").write_text(source)
-    info = site / "payments_fraud-0.3.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: payments-fraud\nVersion: 0.3.0\n")
-    (info / "entry_points.txt").write_text("[payments_platform.plugins]\nfraud = payments_fraud_plugin\n")
+    install_distribution(site, "payments-fraud", "0.3.0", {"fraud": "payments_fraud_plugin"})
 
 
 def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

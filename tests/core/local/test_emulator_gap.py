@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from local_support import processes_under
+from plugin_distributions import install_distribution
 
 from payments_platform.core.local.processes import alive
 from payments_platform.core.ops.terraform import find_mirror
@@ -36,10 +37,7 @@ plugins = ["backup"]
 def install_backup_plugin(site: Path) -> None:
     site.mkdir()
     shutil.copy(FIXTURE, site / FIXTURE.name)
-    dist_info = site / "payments_backup_fixture-0.1.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: payments-backup-fixture\nVersion: 0.1\n")
-    (dist_info / "entry_points.txt").write_text("[payments_platform.plugins]\nbackup = payments_backup_fixture\n")
+    install_distribution(site, "payments-backup-fixture", "0.1", {"backup": FIXTURE.stem})
 
 
 @pytest.mark.terraform

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from plugin_distributions import install_distribution
 
 from payments_platform.core.hookspec import ENTRY_POINT_GROUP
 from payments_platform.core.local.warm_synth import (
@@ -29,10 +30,7 @@ def _distribution(site: Path, name: str, package: str, *, editable: bool) -> Pat
     source.mkdir(parents=True)
     (source / "__init__.py").write_text("")
     (source / "plugin.py").write_text("")
-    info = site / f"{name}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{name} = {package}.plugin\n")
+    info = install_distribution(site, name, "1.0", {name: f"{package}.plugin"})
     url = {"url": f"file://{source.parent}", "dir_info": {"editable": editable}}
     (info / "direct_url.json").write_text(json.dumps(url))
     # What the __editable__ finder provides: the package importable from its source tree.
