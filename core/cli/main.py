@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from payments_platform.core import garbage_collection
 from payments_platform.core.cli import authoring, build, contract, local, operations
 from payments_platform.core.cli.registry import Commands
 from payments_platform.core.errors import PlatformError, PluginDeprecationWarning
@@ -55,6 +56,7 @@ def _split_debug(argv: Sequence[str]) -> tuple[list[str], bool]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    garbage_collection.collect_less_often()  # the bindings' imports and a synth: a large, long-lived heap
     argv, debug_flag = _split_debug(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     debug = debug_flag or os.environ.get(DEBUG_ENV_VAR, "") not in ("", "0")

@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from payments_platform.core import garbage_collection
+
 EXIT_BIND_FAILED = 2
 # Lets a stopping server finish the requests in flight (Terraform's last calls) before exit.
 SHUTDOWN_POLL_SECONDS = 0.5
@@ -223,6 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     args = parse_args(argv)
+    garbage_collection.collect_less_often()
     try:
         listener = bind(args.host, args.port)
     except OSError as error:
@@ -233,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_ready_file(args.endpoint_file, address(listener))
         configure_logging(args.log_file)
         prepare_moto(args.lambda_runtime_file)
+        garbage_collection.freeze_what_is_loaded()  # moto's backends and models: here for good
         if stop.is_set():
             return 0
         return serve(listener, args.ready_file, stop, args.parent_pid, args.failure_journal, args.snapshots_dir)
