@@ -164,7 +164,11 @@ def _read_answer(stream: IO[str], timeout_s: float) -> dict[str, Any]:
 
 
 def forget_modules_under(roots: Sequence[Path]) -> list[str]:
-    """Drop every loaded module whose file is under one of ``roots``: the next import reads it anew."""
+    """Drop every loaded module whose file is under one of ``roots``: the next import reads it anew.
+
+    Its bytecode cache goes too: a .pyc is taken as current while the source's size and mtime (in
+    whole seconds) match, so a save within the second that keeps the size (a digit changed) would
+    be served from the old code."""
     resolved = [root.resolve() for root in roots]
     gone = []
     for name, module in list(sys.modules.items()):
@@ -172,6 +176,9 @@ def forget_modules_under(roots: Sequence[Path]) -> list[str]:
         if location and any(is_under(Path(location), root) for root in resolved):
             del sys.modules[name]
             gone.append(name)
+            cached = getattr(module, "__cached__", None)
+            if cached:
+                Path(cached).unlink(missing_ok=True)
     importlib.invalidate_caches()
     return gone
 

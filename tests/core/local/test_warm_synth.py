@@ -60,7 +60,10 @@ def test_the_projects_own_plugins_are_not_watched_twice() -> None:
 def test_forgetting_a_watched_tree_makes_the_next_import_read_it_anew(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The edit keeps the file's size and lands within the second: its old bytecode cache would
+    still pass as current (found once `make test` wrote bytecode)."""
     monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # whatever PYTHONDONTWRITEBYTECODE says
     (tmp_path / "edited_plugin_module.py").write_text("VALUE = 1\n")
     import edited_plugin_module  # type: ignore[import-not-found]
 
