@@ -215,3 +215,9 @@ def stubborn_terraform(directory: Path) -> Any:
     binary.chmod(0o755)
     # It ignores both interrupts: wait half a second after each, not a Ctrl-C's 3 s and 5 s.
     return Terraform(str(binary), None, directory / "tf", stop_steps=DEAF_TO_INTERRUPTS)
+
+
+# A payment taken: decided (201), or still with the connector when its authorization budget ran
+# out (202 processing): the first payment meets cold function containers, which on a loaded
+# two-core machine (five pytest workers) took that long once. These tests are about processes.
+PAYMENT_TAKEN = (201, 202)
