@@ -117,11 +117,11 @@ class Terraform:
     def env(self, *, interactive: bool = False) -> dict[str, str]:
         env = dict(os.environ)
         env.update({"TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"})
-        # Terraform and the AWS provider are Go: at Go's default (GOGC=100) a quarter of a
-        # command's CPU is the garbage collector re-marking the provider's schema (thousands of
-        # resource types, built at every start, 2-3 starts a command). 400: ~20 % less CPU for
-        # a larger peak (a refreshing plan 670 → 850 MB; BENCHMARKS.md "Terraform's garbage
-        # collector"). A GOGC of the caller's own wins.
+        # Terraform and the AWS provider are Go: at Go's default (GOGC=100) the collector re-marks
+        # the provider's schema (thousands of resource types, built at every start, 2-3 starts a
+        # command) again and again. 400: ~20 % less CPU a command for a larger peak (a refreshing
+        # plan 670 → 850 MB; BENCHMARKS.md "Terraform's garbage collector"). A GOGC of the
+        # caller's own wins.
         env.setdefault("GOGC", GO_GC_PERCENT)
         if not interactive:
             env["TF_INPUT"] = "0"
