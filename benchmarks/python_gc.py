@@ -1,5 +1,5 @@
 """Python's garbage collector: the CPU of a slice of the test suite with the platform's tuning
-(core/garbage_collection.py) and with CPython's default collector, side by side.
+(core/ops/garbage_collection.py) and with CPython's default collector, side by side.
 
     .venv/bin/python benchmarks/python_gc.py [--rounds 2] [TEST PATH ...]
 
@@ -48,7 +48,7 @@ def measured(paths: list[str], env: dict[str, str]) -> tuple[float, float, float
 
 
 def main() -> int:
-    from payments_platform.core.garbage_collection import DEFAULT_GC_ENV_VAR
+    from payments_platform.core.ops.garbage_collection import DEFAULT_GC_ENV_VAR
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=2)

@@ -42,15 +42,15 @@ from typing import Any
 
 import pytest
 
-from payments_platform.core import garbage_collection
 from payments_platform.core.local.snapshots import SNAPSHOTS_ENV_VAR
+from payments_platform.core.ops import garbage_collection
 
 # Tests never talk to real AWS; credentials are fake and regions fixed.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.pop("ENVIRONMENT_SUFFIX", None)
-# A large heap (moto, boto3, the bindings) for the whole session: see core/garbage_collection.py.
+# A large heap (moto, boto3, the bindings) for the whole session: see core/ops/garbage_collection.py.
 garbage_collection.collect_less_often()
 
 SHARED_DEPLOYMENT_GROUP = "e2e-deployment"

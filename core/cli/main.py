@@ -19,10 +19,10 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from payments_platform.core import garbage_collection
 from payments_platform.core.cli import authoring, build, contract, local, operations
 from payments_platform.core.cli.registry import Commands
 from payments_platform.core.errors import PlatformError, PluginDeprecationWarning
+from payments_platform.core.ops import garbage_collection
 
 PROG = "payments-platform"
 # In help order.

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from payments_platform.core import garbage_collection
+from payments_platform.core.ops import garbage_collection
 
 EXIT_BIND_FAILED = 2
 # Lets a stopping server finish the requests in flight (Terraform's last calls) before exit.

@@ -1,4 +1,4 @@
-"""The collector's tuning for processes with a large, long-lived heap (core/garbage_collection.py),
+"""The collector's tuning for processes with a large, long-lived heap (core/ops/garbage_collection.py),
 each case in a fresh interpreter: the suite's own workers run tuned."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import os
 import subprocess
 import sys
 
-from payments_platform.core.garbage_collection import DEFAULT_GC_ENV_VAR, YOUNG_GENERATION_THRESHOLD
+from payments_platform.core.ops.garbage_collection import DEFAULT_GC_ENV_VAR, YOUNG_GENERATION_THRESHOLD
 
 PROBE = """
 import gc, json
-from payments_platform.core import garbage_collection
+from payments_platform.core.ops import garbage_collection
 before = gc.get_threshold()
 garbage_collection.collect_less_often()
 garbage_collection.freeze_what_is_loaded()
